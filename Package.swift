@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows left to right: formats → signal → models → views / exports / studies.
+let package = Package(
+    name: "ecg2cmr",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ecg2cmr", targets: ["ecg2cmr"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libncursesw5-dev, libopenblas-dev, libpng-dev).
+        .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "SignalKit", dependencies: ["ECGFormats"]),
+        .target(name: "NeuralCore", dependencies: ["COpenBLAS"]),
+        .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
+                                                      .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ReaderStudy", dependencies: ["ECGFormats", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
+                                                    "CMRExport", "ReaderStudy"]),
+        .executableTarget(name: "ecg2cmr", dependencies: [
+            "ECGFormats", "SignalKit", "CardiacModels", "CMRExport", "ReaderStudy", "Workstation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ECGFormatsTests", dependencies: ["ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

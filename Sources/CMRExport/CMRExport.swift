@@ -1,0 +1,1 @@
+// Module CMRExport — see ../shared/DESIGN.md for what it owns.

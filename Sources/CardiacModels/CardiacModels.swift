@@ -1,0 +1,1 @@
+// Module CardiacModels — see ../shared/DESIGN.md for what it owns.

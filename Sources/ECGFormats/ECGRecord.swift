@@ -1,0 +1,134 @@
+import Foundation
+
+/// A lead name in the cardiologist's vocabulary. The twelve standard leads have fixed cases in
+/// display order; anything else a file carries (Frank X/Y/Z, MLII, V3R …) is kept by name.
+public enum LeadID: Hashable, Sendable, CustomStringConvertible {
+    case i, ii, iii, aVR, aVL, aVF, v1, v2, v3, v4, v5, v6
+    case other(String)
+
+    /// The standard 12 in display order: limb leads, augmented leads, precordial leads.
+    public static let standard12: [LeadID] = [.i, .ii, .iii, .aVR, .aVL, .aVF, .v1, .v2, .v3, .v4, .v5, .v6]
+
+    public var description: String {
+        switch self {
+        case .i: return "I"
+        case .ii: return "II"
+        case .iii: return "III"
+        case .aVR: return "aVR"
+        case .aVL: return "aVL"
+        case .aVF: return "aVF"
+        case .v1: return "V1"
+        case .v2: return "V2"
+        case .v3: return "V3"
+        case .v4: return "V4"
+        case .v5: return "V5"
+        case .v6: return "V6"
+        case .other(let name): return name
+        }
+    }
+
+    /// Position in the standard order, or nil for non-standard leads.
+    public var standardIndex: Int? { LeadID.standard12.firstIndex(of: self) }
+
+    /// Parses the spellings files use: "I", "i", "LEAD_I", "MDC_ECG_LEAD_I", "avr", "aVR", "V1", "v1" …
+    public init(parsing raw: String) {
+        var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        for prefix in ["MDC_ECG_LEAD_", "LEAD_", "Lead_", "lead_", "Lead ", "lead ", "LEAD "] where s.hasPrefix(prefix) {
+            s = String(s.dropFirst(prefix.count))
+        }
+        switch s.uppercased() {
+        case "I", "1": self = .i
+        case "II", "2": self = .ii
+        case "III", "3": self = .iii
+        case "AVR", "-AVR": self = .aVR
+        case "AVL": self = .aVL
+        case "AVF": self = .aVF
+        case "V1": self = .v1
+        case "V2": self = .v2
+        case "V3": self = .v3
+        case "V4": self = .v4
+        case "V5": self = .v5
+        case "V6": self = .v6
+        default: self = .other(raw.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}
+
+/// One channel of samples in millivolts.
+public struct Lead: Sendable, Equatable {
+    public var id: LeadID
+    public var millivolts: [Float]
+    /// True when computed from other leads (e.g. III = II − I) rather than stored in the file.
+    public var isDerived: Bool
+
+    public init(id: LeadID, millivolts: [Float], isDerived: Bool = false) {
+        self.id = id
+        self.millivolts = millivolts
+        self.isDerived = isDerived
+    }
+}
+
+public enum Sex: String, Sendable, Codable {
+    case male, female, unknown
+}
+
+/// Whatever the file says about the patient and the acquisition. Every field is optional:
+/// files differ widely in what they carry.
+public struct ECGMetadata: Sendable, Equatable {
+    public var patientID: String?
+    public var ageYears: Double?
+    public var sex: Sex?
+    public var acquisitionTime: Date?
+    public var device: String?
+    /// Free-form key/value pairs from the file (diagnosis codes, comments, site …).
+    public var extra: [String: String]
+
+    public init(patientID: String? = nil, ageYears: Double? = nil, sex: Sex? = nil,
+                acquisitionTime: Date? = nil, device: String? = nil, extra: [String: String] = [:]) {
+        self.patientID = patientID
+        self.ageYears = ageYears
+        self.sex = sex
+        self.acquisitionTime = acquisitionTime
+        self.device = device
+        self.extra = extra
+    }
+}
+
+public enum ECGFileFormat: String, Sendable, Codable, CaseIterable {
+    case wfdb, csv, hl7aECG = "hl7-aecg", dicom, museXML = "muse-xml", ukbXML = "ukb-xml"
+}
+
+/// Where a record came from, so every result can be traced back to the exact bytes.
+public struct Provenance: Sendable, Equatable {
+    public var format: ECGFileFormat
+    public var path: String
+    /// Hex SHA-256 of the primary file's bytes (for WFDB: the header followed by the signal files).
+    public var sha256: String
+
+    public init(format: ECGFileFormat, path: String, sha256: String) {
+        self.format = format
+        self.path = path
+        self.sha256 = sha256
+    }
+}
+
+/// One resting ECG in canonical form: standard leads first in standard order, then any extra
+/// leads by name; all leads share one sampling rate and length.
+public struct ECGRecord: Sendable, Equatable {
+    public var leads: [Lead]
+    public var samplingRate: Double
+    public var metadata: ECGMetadata
+    public var provenance: Provenance
+
+    public init(leads: [Lead], samplingRate: Double, metadata: ECGMetadata, provenance: Provenance) {
+        self.leads = leads
+        self.samplingRate = samplingRate
+        self.metadata = metadata
+        self.provenance = provenance
+    }
+
+    public var sampleCount: Int { leads.first?.millivolts.count ?? 0 }
+    public var durationSeconds: Double { samplingRate > 0 ? Double(sampleCount) / samplingRate : 0 }
+
+    public func lead(_ id: LeadID) -> Lead? { leads.first { $0.id == id } }
+}

@@ -1,0 +1,1 @@
+// Module NeuralCore — see ../shared/DESIGN.md for what it owns.

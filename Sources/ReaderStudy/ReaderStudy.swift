@@ -1,0 +1,1 @@
+// Module ReaderStudy — see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// Module SignalKit — see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// Module Workstation — see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,4 @@
+import Testing
+@testable import CMRExport
+
+@Test func CMRExportModuleLinks() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import CardiacModels
+
+@Test func CardiacModelsModuleLinks() { #expect(Bool(true)) }

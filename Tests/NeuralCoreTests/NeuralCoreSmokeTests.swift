@@ -1,0 +1,4 @@
+import Testing
+@testable import NeuralCore
+
+@Test func NeuralCoreModuleLinks() { #expect(Bool(true)) }

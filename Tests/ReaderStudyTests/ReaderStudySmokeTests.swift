@@ -1,0 +1,4 @@
+import Testing
+@testable import ReaderStudy
+
+@Test func ReaderStudyModuleLinks() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import SignalKit
+
+@Test func SignalKitModuleLinks() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import Workstation
+
+@Test func WorkstationModuleLinks() { #expect(Bool(true)) }
