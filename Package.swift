@@ -24,8 +24,8 @@ let package = Package(
         .target(name: "NeuralCore", dependencies: ["COpenBLAS"]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "ReaderStudy", dependencies: ["ECGFormats", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
                                                     "CMRExport", "ReaderStudy"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
