@@ -1,0 +1,197 @@
+"""Reference implementation of the model-bundle preprocessing ops (docs/model-bundle.md).
+
+The Swift side (`Sources/SignalKit/SignalPipeline.swift`) implements the same ops and is tested
+against vectors this module's building blocks (scipy / PyWavelets) produce, so training and the
+engine see the same input tensor.
+
+    y, offset = preprocess(x, fs, ops)
+
+`x` is `[leads, n]` in millivolts at `fs` Hz; `ops` is the manifest's `input.preprocessing` list.
+`y` is float32 `[leads, n']`; `offset` is the index in the (resampled) signal of `y[:, 0]`
+(negative when zeros were padded in front).
+
+Ops (JSON dictionaries; keys as in the manifest):
+  {"op": "resample", "rate": 250}
+  {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]}
+  {"op": "baselineRemoval", "method": "highpass", "cutoffHz": 0.5, "order": 2}
+  {"op": "notch", "frequencyHz": 50, "quality": 30}
+  {"op": "bandpass", "lowHz": 0.5, "highHz": 40, "order": 4}
+  {"op": "savgol", "windowLength": 15, "polyorder": 3}
+  {"op": "waveletDenoise", "wavelet": "db6", "level": 5}          # level optional
+  {"op": "cropOrPad", "sampleCount": 2500, "align": "start"}         # align: start | center
+  {"op": "normalise", "mode": "scale", "millivolts": 1.0, "clip": 8.0}
+  {"op": "normalise", "mode": "minmax" | "zscore" | "zscore-group"}  # clip optional
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from scipy import ndimage, signal
+
+# Below this spread (mV) a lead is treated as flat: normalising it would only amplify rounding.
+FLAT_EPSILON_MV = 1e-6
+
+
+class PreprocessError(ValueError):
+    pass
+
+
+def resample_factors(fs: float, rate: float) -> tuple[int, int]:
+    """(up, down) for resample_poly. Rates are taken to the nearest milli-hertz so that
+    non-integer rates (e.g. 499.75 Hz) still give an exact rational ratio; Swift does the same."""
+    if not (fs > 0 and rate > 0 and math.isfinite(fs) and math.isfinite(rate)):
+        raise PreprocessError(f"resample: rates must be positive (fs={fs}, rate={rate})")
+    up = int(math.floor(rate * 1000 + 0.5))
+    down = int(math.floor(fs * 1000 + 0.5))
+    g = math.gcd(up, down)
+    return up // g, down // g
+
+
+def odd_window(seconds: float, fs: float) -> int:
+    """Median/smoothing window in samples: round half up, then forced odd (`| 1`)."""
+    n = int(math.floor(seconds * fs + 0.5))
+    return max(1, n | 1)
+
+
+def resample(x: np.ndarray, fs: float, rate: float) -> np.ndarray:
+    up, down = resample_factors(fs, rate)
+    if up == down:
+        return x.copy()
+    return signal.resample_poly(x, up, down, axis=-1, window=("kaiser", 5.0))
+
+
+def median_baseline_removal(x: np.ndarray, fs: float, windows_seconds) -> np.ndarray:
+    base = x
+    for w in windows_seconds:
+        k = odd_window(float(w), fs)
+        base = ndimage.median_filter(base, size=(1, k), mode="nearest")
+    return x - base
+
+
+def butter_sos(order: int, cutoff, btype: str, fs: float) -> np.ndarray:
+    return signal.butter(order, cutoff, btype=btype, output="sos", fs=fs)
+
+
+def highpass(x, fs, cutoff_hz, order):
+    return signal.sosfiltfilt(butter_sos(order, cutoff_hz, "highpass", fs), x, axis=-1)
+
+
+def bandpass(x, fs, low_hz, high_hz, order):
+    return signal.sosfiltfilt(butter_sos(order, [low_hz, high_hz], "bandpass", fs), x, axis=-1)
+
+
+def notch(x, fs, frequency_hz, quality):
+    b, a = signal.iirnotch(frequency_hz, quality, fs=fs)
+    return signal.filtfilt(b, a, x, axis=-1)
+
+
+def savgol(x, window_length, polyorder):
+    return signal.savgol_filter(x, window_length, polyorder, mode="interp", axis=-1)
+
+
+def wavelet_denoise(x: np.ndarray, wavelet: str = "db6", level: int | None = None) -> np.ndarray:
+    """Soft-threshold every detail band with the universal threshold
+    sigma * sqrt(2 ln n), sigma = median(|cD1|) / 0.6745 (finest detail band)."""
+    import pywt
+
+    n = x.shape[-1]
+    w = pywt.Wavelet(wavelet)
+    max_level = pywt.dwt_max_level(n, w.dec_len)
+    lev = max_level if level is None else min(int(level), max_level)
+    if lev < 1:
+        raise PreprocessError(f"waveletDenoise: {n} samples are too few for {wavelet}")
+    out = np.empty_like(x, dtype=np.float64)
+    for i, row in enumerate(np.asarray(x, dtype=np.float64)):
+        coeffs = pywt.wavedec(row, w, mode="symmetric", level=lev)
+        sigma = np.median(np.abs(coeffs[-1])) / 0.6745
+        thr = sigma * math.sqrt(2.0 * math.log(n))
+        coeffs = [coeffs[0]] + [pywt.threshold(d, thr, mode="soft") for d in coeffs[1:]]
+        out[i] = pywt.waverec(coeffs, w, mode="symmetric")[:n]
+    return out
+
+
+def crop_or_pad(x: np.ndarray, count: int, align: str = "start") -> tuple[np.ndarray, int]:
+    n = x.shape[-1]
+    if align == "start":
+        offset = 0
+    elif align == "center":
+        offset = (n - count) // 2 if n >= count else -((count - n) // 2)
+    else:
+        raise PreprocessError(f"cropOrPad: unknown align '{align}'")
+    out = np.zeros((x.shape[0], count), dtype=x.dtype)
+    src_lo = max(offset, 0)
+    src_hi = min(offset + count, n)
+    if src_hi > src_lo:
+        out[:, src_lo - offset:src_hi - offset] = x[:, src_lo:src_hi]
+    return out, offset
+
+
+def normalise(x: np.ndarray, op: dict) -> np.ndarray:
+    mode = op.get("mode")
+    clip = op.get("clip")
+    if mode == "scale":
+        mv = float(op.get("millivolts", 1.0))
+        if not mv > 0:
+            raise PreprocessError("normalise scale: millivolts must be > 0")
+        y = x / mv
+    elif mode == "minmax":
+        lo = x.min(axis=-1, keepdims=True)
+        hi = x.max(axis=-1, keepdims=True)
+        span = hi - lo
+        safe = np.where(span > FLAT_EPSILON_MV, span, 1.0)
+        y = np.where(span > FLAT_EPSILON_MV, 2.0 * (x - lo) / safe - 1.0, 0.0)
+    elif mode == "zscore":
+        mu = x.mean(axis=-1, keepdims=True)
+        sd = x.std(axis=-1, keepdims=True)
+        safe = np.where(sd > FLAT_EPSILON_MV, sd, 1.0)
+        y = np.where(sd > FLAT_EPSILON_MV, (x - mu) / safe, 0.0)
+    elif mode == "zscore-group":
+        mu = x.mean()
+        sd = x.std()
+        y = (x - mu) / sd if sd > FLAT_EPSILON_MV else np.zeros_like(x)
+    else:
+        raise PreprocessError(f"normalise: unknown mode '{mode}'")
+    if clip is not None:
+        y = np.clip(y, -float(clip), float(clip))
+    return y
+
+
+def preprocess(x: np.ndarray, fs: float, ops: list[dict]) -> tuple[np.ndarray, int]:
+    """Apply manifest ops in order. Returns (float32 [leads, n'], offset in samples)."""
+    y = np.asarray(x, dtype=np.float64)
+    if y.ndim != 2:
+        raise PreprocessError(f"expected [leads, n], got shape {y.shape}")
+    offset = 0
+    rate = float(fs)
+    for op in ops:
+        kind = op.get("op")
+        if kind == "resample":
+            target = float(op["rate"])
+            y = resample(y, rate, target)
+            rate = target
+        elif kind == "baselineRemoval":
+            method = op.get("method", "median")
+            if method == "median":
+                y = median_baseline_removal(y, rate, op.get("windowsSeconds", [0.2, 0.6]))
+            elif method == "highpass":
+                y = highpass(y, rate, float(op.get("cutoffHz", 0.5)), int(op.get("order", 2)))
+            else:
+                raise PreprocessError(f"baselineRemoval: unknown method '{method}'")
+        elif kind == "notch":
+            y = notch(y, rate, float(op.get("frequencyHz", 50.0)), float(op.get("quality", 30.0)))
+        elif kind == "bandpass":
+            y = bandpass(y, rate, float(op["lowHz"]), float(op["highHz"]), int(op.get("order", 4)))
+        elif kind == "savgol":
+            y = savgol(y, int(op.get("windowLength", 15)), int(op.get("polyorder", 3)))
+        elif kind == "waveletDenoise":
+            y = wavelet_denoise(y, op.get("wavelet", "db6"), op.get("level"))
+        elif kind == "cropOrPad":
+            y, off = crop_or_pad(y, int(op["sampleCount"]), op.get("align", "start"))
+            offset += off
+        elif kind == "normalise":
+            y = normalise(y, op)
+        else:
+            raise PreprocessError(f"unknown preprocessing op '{kind}'")
+    return y.astype(np.float32), offset
