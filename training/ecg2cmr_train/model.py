@@ -1,0 +1,400 @@
+"""PyTorch reference modules of the model bundle (docs/model-bundle.md is the contract).
+
+Parameter names of these modules ARE the tensor names of the bundle:
+
+    ECGEncoder.state_dict()      -> encoder.*, pool.query, projection.*, heads.<group>.*
+    CMRGenerator.state_dict()    -> sax.*, lax.*, prior.*, latent_mean, latent_std
+                                    (written with the prefix "generator.")
+
+The Swift engine (Sources/CardiacModels) implements the same arithmetic and is tested against
+golden vectors these modules produce (bundle.write_golden), so keep every formula here in step
+with the doc.
+
+Typical construction (demo sizes):
+
+    enc = ECGEncoder(leads=12, samples=2500, patch=125, width=128, depth=3, heads=4, mlp_ratio=4,
+                     proj_dim=128, head_sizes={"risk": 11, "cm_subtype": 3, "phenotype": 10})
+    gen = CMRGenerator(latent=64, cond=128,
+                       views={"sax": dict(size=80, base=5, channels=[64, 48, 32, 24, 16]),
+                              "lax": dict(size=96, base=6, channels=[64, 48, 32, 24, 16])},
+                       prior_hidden=512, prior_layers=4, temb=64)
+    sched = DiffusionSchedule(steps=1000, beta_start=1e-4, beta_end=0.02)
+    out = enc(x)                                  # x: [B, leads, samples] preprocessed
+    z = ddim_sample(gen.prior, sched, out["embedding"], noise, sampling_steps=50)
+    z = gen.destandardise(z); frames = gen.decode("sax", z[:, :64], phases)
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = [
+    "Attention", "Mlp", "Block", "ViTEncoder1D", "AttentionPool", "ECGEncoder",
+    "FrameDecoder", "LatentPrior", "CMRGenerator", "DiffusionSchedule",
+    "phase_features", "timestep_embedding", "ddim_timesteps", "ddim_sample",
+    "gradcam", "seeded_gaussian",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# ECG encoder
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention, timm layout: qkv output split as [3, heads, W/heads]."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} not divisible by heads {heads}")
+        self.heads = heads
+        self.head_dim = width // heads
+        self.scale = self.head_dim ** -0.5
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, w = x.shape
+        qkv = self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]                     # [B, heads, T, hd]
+        att = (q @ k.transpose(-2, -1)) * self.scale
+        att = att.softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(b, t, w)
+        return self.proj(y)
+
+
+class Mlp(nn.Module):
+    def __init__(self, width: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))                # exact (erf) GELU
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1 x), then x + mlp(norm2 x)."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0, eps: float = 1e-6):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, eps=eps)
+        self.attn = Attention(width, heads)
+        self.norm2 = nn.LayerNorm(width, eps=eps)
+        self.mlp = Mlp(width, int(round(width * mlp_ratio)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViTEncoder1D(nn.Module):
+    """Tokens = (lead, time-window) patches; token t = lead*N + p covers samples [p*P, (p+1)*P)."""
+
+    def __init__(self, leads: int, samples: int, patch: int, width: int, depth: int, heads: int,
+                 mlp_ratio: float = 4.0, eps: float = 1e-6):
+        super().__init__()
+        if samples % patch:
+            raise ValueError(f"samples {samples} not divisible by patch {patch}")
+        self.leads, self.samples, self.patch = leads, samples, patch
+        self.tokens = leads * (samples // patch)
+        self.patch_embed = nn.Linear(patch, width)
+        self.pos_embed = nn.Parameter(torch.randn(self.tokens, width) * 0.02)
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, eps) for _ in range(depth))
+        self.norm = nn.LayerNorm(width, eps=eps)
+
+    def tokenize(self, x: torch.Tensor) -> torch.Tensor:
+        b, l, s = x.shape
+        if l != self.leads or s != self.samples:
+            raise ValueError(f"expected input [B, {self.leads}, {self.samples}], got {list(x.shape)}")
+        return self.patch_embed(x.reshape(b, l * (s // self.patch), self.patch)) + self.pos_embed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, L, S] -> final-normed tokens [B, T, W]."""
+        h = self.tokenize(x)
+        for blk in self.blocks:
+            h = blk(h)
+        return self.norm(h)
+
+
+class AttentionPool(nn.Module):
+    """a = softmax(h . query / sqrt(W)) over tokens; pooled = sum_t a_t h_t."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(width) * 0.02)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        a = torch.softmax(h @ self.query / math.sqrt(h.shape[-1]), dim=-1)    # [B, T]
+        return (a.unsqueeze(-1) * h).sum(dim=1)
+
+
+class ECGEncoder(nn.Module):
+    """ViT encoder + attention pooling + CLIP projection + linear head groups.
+
+    Args:
+      leads, samples: input shape (preprocessed) [leads, samples].
+      patch: patch length in samples (one lead x patch samples per token).
+      width, depth, heads, mlp_ratio: transformer size.
+      proj_dim: size of the aligned embedding (0 = no projection; embedding = pooled).
+      head_sizes: {group name: number of outputs}, in manifest order.
+      eps: layer-norm epsilon (manifest `layerNormEps`).
+    forward(x) returns {"pooled": [B, W], "embedding": [B, D], "heads": {group: [B, n]}} with raw
+    head outputs (logits for sigmoid/softmax heads, standardised values for regression heads).
+    """
+
+    def __init__(self, leads: int = 12, samples: int = 2500, patch: int = 125, width: int = 128,
+                 depth: int = 3, heads: int = 4, mlp_ratio: float = 4.0, proj_dim: int = 128,
+                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6):
+        super().__init__()
+        self.config = dict(leads=leads, samples=samples, patch=patch, width=width, depth=depth,
+                           heads=heads, mlp_ratio=mlp_ratio, proj_dim=proj_dim,
+                           head_sizes=dict(head_sizes or {}), eps=eps)
+        self.encoder = ViTEncoder1D(leads, samples, patch, width, depth, heads, mlp_ratio, eps)
+        self.pool = AttentionPool(width)
+        self.projection = nn.Linear(width, proj_dim) if proj_dim else None
+        self.heads = nn.ModuleDict({name: nn.Linear(width, n) for name, n in (head_sizes or {}).items()})
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.encoder(x))
+
+    def embed(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.projection(pooled) if self.projection is not None else pooled
+
+    def forward(self, x: torch.Tensor) -> dict:
+        p = self.pooled(x)
+        return {"pooled": p, "embedding": self.embed(p),
+                "heads": {name: head(p) for name, head in self.heads.items()}}
+
+
+# ----------------------------------------------------------------------------------------------
+# Generator
+
+
+def phase_features(phases: torch.Tensor) -> torch.Tensor:
+    """[F] phases in [0, 1) -> [F, 4] = (sin 2πφ, cos 2πφ, sin 4πφ, cos 4πφ), computed in float64."""
+    p = phases.to(torch.float64) * (2 * math.pi)
+    return torch.stack([p.sin(), p.cos(), (2 * p).sin(), (2 * p).cos()], dim=-1).float()
+
+
+class FrameDecoder(nn.Module):
+    """(latent z [Z], phase φ) -> grey frame [size, size] in [0, 1].
+
+    fc: Linear(Z+4, C0*base*base) -> reshape [C0, base, base] -> SiLU;
+    ups.k: nearest 2x upsample -> Conv3x3(C_k -> C_{k+1}, pad 1) -> SiLU;
+    out: Conv3x3(C_last -> 1, pad 1) -> sigmoid.   Requires base * 2**(len(channels)-1) == size.
+    """
+
+    def __init__(self, latent: int = 64, size: int = 80, base: int = 5,
+                 channels: Sequence[int] = (64, 48, 32, 24, 16)):
+        super().__init__()
+        channels = list(channels)
+        if base * 2 ** (len(channels) - 1) != size:
+            raise ValueError(f"base {base} * 2^{len(channels) - 1} != size {size}")
+        self.latent, self.size, self.base, self.channels = latent, size, base, channels
+        self.fc = nn.Linear(latent + 4, channels[0] * base * base)
+        self.ups = nn.ModuleList(nn.Conv2d(channels[k], channels[k + 1], 3, padding=1)
+                                 for k in range(len(channels) - 1))
+        self.out = nn.Conv2d(channels[-1], 1, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+        """z [B, Z], phases [B] -> [B, size, size]."""
+        h = self.fc(torch.cat([z, phase_features(phases).to(z.dtype)], dim=-1))
+        h = F.silu(h.reshape(-1, self.channels[0], self.base, self.base))
+        for conv in self.ups:
+            h = F.silu(conv(F.interpolate(h, scale_factor=2, mode="nearest")))
+        return torch.sigmoid(self.out(h))[:, 0]
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """concat(sin(t f_k), cos(t f_k)), f_k = exp(-ln(10000) k / (dim/2)); computed in float64."""
+    half = dim // 2
+    f = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float64) / half)
+    arg = t.to(torch.float64).reshape(-1, 1) * f
+    return torch.cat([arg.sin(), arg.cos()], dim=-1).float()
+
+
+class LatentPrior(nn.Module):
+    """ε-predictor MLP: concat(x_t [latent], e [cond], temb [temb]) -> fc0 … fc{layers-1} -> ε̂.
+
+    SiLU between layers, none after the last. `latent` is the full diffusion state (2Z for two views).
+    """
+
+    def __init__(self, latent: int = 128, cond: int = 128, hidden: int = 512, layers: int = 4,
+                 temb: int = 64):
+        super().__init__()
+        if layers < 1 or temb % 2:
+            raise ValueError("layers >= 1 and an even time embedding are required")
+        self.latent, self.cond, self.hidden, self.layers, self.temb = latent, cond, hidden, layers, temb
+        dims = [latent + cond + temb] + [hidden] * (layers - 1) + [latent]
+        for j in range(layers):
+            setattr(self, f"fc{j}", nn.Linear(dims[j], dims[j + 1]))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x [B, latent], cond [B, cond], t [B] (integer timesteps) -> ε̂ [B, latent]."""
+        h = torch.cat([x, cond, timestep_embedding(t, self.temb).to(x.dtype)], dim=-1)
+        for j in range(self.layers):
+            h = getattr(self, f"fc{j}")(h)
+            if j < self.layers - 1:
+                h = F.silu(h)
+        return h
+
+
+class CMRGenerator(nn.Module):
+    """Per-view frame decoders + the latent diffusion prior + latent de-standardisation buffers.
+
+    views: {name: dict(size=, base=, channels=)} in manifest order (["sax", "lax"]).
+    The diffusion state is concat over views of the standardised latents (size latent*len(views)).
+    """
+
+    def __init__(self, latent: int = 64, cond: int = 128, views: Optional[Dict[str, dict]] = None,
+                 prior_hidden: int = 512, prior_layers: int = 4, temb: int = 64):
+        super().__init__()
+        views = views or {"sax": dict(size=80, base=5, channels=[64, 48, 32, 24, 16]),
+                          "lax": dict(size=96, base=6, channels=[64, 48, 32, 24, 16])}
+        self.latent = latent
+        self.view_names = list(views)
+        self.view_specs = {k: dict(v) for k, v in views.items()}
+        for name, spec in views.items():
+            self.add_module(name, FrameDecoder(latent, spec["size"], spec["base"], spec["channels"]))
+        total = latent * len(views)
+        self.prior = LatentPrior(total, cond, prior_hidden, prior_layers, temb)
+        self.register_buffer("latent_mean", torch.zeros(total))
+        self.register_buffer("latent_std", torch.ones(total))
+
+    def decoder(self, view: str) -> FrameDecoder:
+        return getattr(self, view)
+
+    def destandardise(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.latent_std + self.latent_mean
+
+    def split(self, z: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return {v: z[..., i * self.latent:(i + 1) * self.latent] for i, v in enumerate(self.view_names)}
+
+    def decode(self, view: str, z: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+        """z [Z] (one subject) and phases [F] -> frames [F, S, S]."""
+        zz = z.reshape(1, -1).expand(phases.shape[0], -1)
+        return self.decoder(view)(zz, phases)
+
+
+class DiffusionSchedule:
+    """DDPM linear betas; ᾱ_t = Π(1 − β) kept in float64 (both engines do the same)."""
+
+    def __init__(self, steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        self.steps = steps
+        self.betas = np.linspace(beta_start, beta_end, steps, dtype=np.float64)
+        self.alphas_cumprod = np.cumprod(1.0 - self.betas)
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Forward noising for DDPM training: √ᾱ_t x0 + √(1−ᾱ_t) ε."""
+        ab = torch.as_tensor(self.alphas_cumprod, dtype=torch.float64)[t].to(x0.dtype).reshape(-1, 1)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def ddim_timesteps(steps: int, sampling_steps: int) -> List[int]:
+    """t_i = round(linspace(T−1, 0, S)) with round-half-up, so every engine agrees."""
+    if sampling_steps == 1:
+        return [steps - 1]
+    return [int(math.floor((steps - 1) * (1 - i / (sampling_steps - 1)) + 0.5))
+            for i in range(sampling_steps)]
+
+
+@torch.no_grad()
+def ddim_sample(prior: LatentPrior, sched: DiffusionSchedule, cond: torch.Tensor,
+                noise: torch.Tensor, sampling_steps: int = 50) -> torch.Tensor:
+    """Deterministic DDIM (η = 0) from x_T = noise; returns the standardised latent x_0."""
+    x = noise
+    ts = ddim_timesteps(sched.steps, sampling_steps)
+    ab = sched.alphas_cumprod
+    for i, t in enumerate(ts):
+        eps = prior(x, cond, torch.full((x.shape[0],), t, dtype=torch.long))
+        a_t = float(ab[t])
+        a_prev = float(ab[ts[i + 1]]) if i + 1 < len(ts) else 1.0
+        x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# Grad-CAM
+
+
+def _named_module(model: ECGEncoder, layer: str) -> nn.Module:
+    mod = dict(model.named_modules()).get(layer)
+    if mod is None:
+        raise KeyError(f"Grad-CAM layer {layer!r} is not a module of the encoder")
+    return mod
+
+
+def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: int) -> torch.Tensor:
+    """Grad-CAM for one head output on one ECG via autograd.
+
+    x [L, S] (one preprocessed ECG). y = raw head output `output` of group `head` (logit or
+    standardised value). A = activations of `layer` [T, W], G = ∂y/∂A, α_w = mean_t G,
+    cam = ReLU(A α) -> [L, N] -> linear interpolation (align_corners=False) to [L, S] -> / max.
+    """
+    mod = _named_module(model, layer)
+    store = {}
+
+    def hook(_m, _inp, out):
+        out.retain_grad()
+        store["a"] = out
+
+    handle = mod.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            out = model(x.unsqueeze(0))
+            y = out["heads"][head][0, output]
+            model.zero_grad(set_to_none=True)
+            y.backward()
+    finally:
+        handle.remove()
+    a = store["a"][0].detach()                       # [T, W]
+    g = store["a"].grad[0]
+    alpha = g.mean(dim=0)
+    cam = torch.relu(a @ alpha)
+    leads, samples = x.shape
+    cam = cam.reshape(1, leads, -1)                   # [1, L, N] (L as channels)
+    cam = F.interpolate(cam, size=samples, mode="linear", align_corners=False)[0]
+    m = cam.max()
+    return cam / m if m > 0 else cam
+
+
+# ----------------------------------------------------------------------------------------------
+# Seeded noise shared with the Swift engine (CardiacModels.SeededGaussian)
+
+_MASK64 = (1 << 64) - 1
+
+
+def seeded_gaussian(seed: int, count: int) -> np.ndarray:
+    """SplitMix64 → uniform doubles (top 53 bits) → Box–Muller pairs (cos first, then sin).
+
+    u1 = 1 − uniform (in (0, 1]), u2 = uniform; r = sqrt(−2 ln u1); n = r cos 2πu2, r sin 2πu2.
+    Values are computed in float64 and returned as float32.
+    """
+    state = seed & _MASK64
+    out = np.empty(count, dtype=np.float64)
+
+    def next_u64():
+        nonlocal state
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return z ^ (z >> 31)
+
+    i = 0
+    while i < count:
+        u1 = 1.0 - (next_u64() >> 11) * (1.0 / 9007199254740992.0)
+        u2 = (next_u64() >> 11) * (1.0 / 9007199254740992.0)
+        r = math.sqrt(-2.0 * math.log(u1))
+        out[i] = r * math.cos(2 * math.pi * u2)
+        if i + 1 < count:
+            out[i + 1] = r * math.sin(2 * math.pi * u2)
+        i += 2
+    return out.astype(np.float32)
