@@ -299,7 +299,13 @@ def random_bundle(layout: str = "demo", seed: int = 0, bundle_id: Optional[str] 
         # The untrained prior's ε̂ is far from the noise it should predict, so DDIM ends ~100× out of
         # scale; a small latent_std keeps the decoded frames out of sigmoid saturation.
         gen.latent_mean.normal_(0, 0.5)
-        gen.latent_std.uniform_(0.005, 0.02)
+        gen.latent_std.uniform_(0.01, 0.03)
+        # PyTorch's default init makes an untrained decoder render an almost flat grey frame;
+        # a wider init gives frames with structure so the PSNR parity test means something.
+        for v in gen.view_names:
+            for m in gen.decoder(v).modules():
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                    torch.nn.init.normal_(m.weight, 0.0, 1.2 / math.sqrt(m.weight[0].numel()))
     bid = bundle_id or f"random-{layout}"
     fields = {
         "id": bid, "displayName": f"Randomly initialised {layout} layout (untrained, development only)",
