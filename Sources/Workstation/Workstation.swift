@@ -1,1 +1,0 @@
-// Module Workstation — see ../shared/DESIGN.md for what it owns.
