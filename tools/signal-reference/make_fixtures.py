@@ -186,7 +186,11 @@ def rpeaks_fixture():
         ch = header.sig_name.index(lead)
         rec = wfdb.rdrecord(str(path), physical=False, channels=[ch])
         beats, source = xqrs_reference(path, header, lead)
-        recs.append(dump(rec, path.name, lead, beats, source))
+        entry = dump(rec, path.name, lead, beats, source)
+        dx = [c.split(":", 1)[1].strip() for c in header.comments if c.startswith("Dx:")]
+        if dx:
+            entry["dxSnomed"] = dx[0].split(",")
+        recs.append(entry)
     return recs
 
 

@@ -1,1 +1,0 @@
-// Module SignalKit — see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,73 @@
+import ECGFormats
+import Foundation
+import Testing
+@testable import SignalKit
+
+/// The manifest pipeline against the Python reference `preprocess()` (training/ecg2cmr_train).
+@Suite struct PipelineTests {
+    func record(_ leads: [Lead], rate: Double) -> ECGRecord {
+        ECGRecord(leads: leads, samplingRate: rate, metadata: ECGMetadata(),
+                  provenance: Provenance(format: .csv, path: "synthetic", sha256: ""))
+    }
+
+    @Test(arguments: [("pipeline_ops", "pipeline_out", "pipeline_offset"), ("pipeline2_ops", "pipeline2_out", "pipeline2_offset")])
+    func manifestOpsMatchPythonPreprocess(opsKey: String, outKey: String, offsetKey: String) throws {
+        let ops = try #require(Fixtures.filters[opsKey] as? [[String: Any]])
+        let input = Fixtures.matrix("pipeline_in").map { $0.map { Float($0) } }
+        let rec = record([Lead(id: .i, millivolts: input[0]), Lead(id: .ii, millivolts: input[1])], rate: 360)
+        let out = try SignalPipeline(manifestOps: ops).apply(to: rec, leads: [.i, .ii])
+        let want = Fixtures.matrix(outKey)
+        #expect(out.sampleCount == want[0].count)
+        #expect(out.offsetSamples == (Fixtures.filters[offsetKey] as? Int))
+        let e = maxAbsDiff(out.values, want.flatMap { $0 })
+        print("[signal-reference] pipeline \(opsKey): max |Δ| = \(e), offset \(out.offsetSamples)")
+        #expect(e < 1e-5)
+        #expect(out.leads == [.i, .ii] && out.derivedLeads.isEmpty)
+    }
+
+    @Test func opsDecodeWithJSONDecoder() throws {
+        let json = """
+        [{"op": "resample", "rate": 250},
+         {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]},
+         {"op": "cropOrPad", "sampleCount": 2500},
+         {"op": "normalise", "mode": "scale", "millivolts": 1.0, "clip": 8.0}]
+        """
+        let ops = try JSONDecoder().decode([PreprocessingOp].self, from: Data(json.utf8))
+        #expect(ops == [.resample(rateHz: 250), .medianBaselineRemoval(windowsSeconds: [0.2, 0.6]),
+                        .cropOrPad(sampleCount: 2500, alignment: .start), .normalise(.scale(millivolts: 1), clip: 8)])
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([PreprocessingOp].self, from: Data(#"[{"op": "sharpen"}]"#.utf8))
+        }
+    }
+
+    @Test func badOpsAreTypedErrors() {
+        #expect(throws: SignalError.invalidOperation(index: 1, reason: "unknown op 'sharpen'")) {
+            try SignalPipeline(manifestOps: [["op": "resample", "rate": 250], ["op": "sharpen"]])
+        }
+        #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "resample"]]) }
+        #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "normalise", "mode": "loud"]]) }
+        #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "cropOrPad", "sampleCount": 2.5]]) }
+    }
+
+    @Test func derivesMissingLimbLeadsAndRejectsBadInput() throws {
+        let i: [Float] = [1, 2, 3, 4], ii: [Float] = [3, 1, 0, 2]
+        let rec = record([Lead(id: .i, millivolts: i), Lead(id: .ii, millivolts: ii)], rate: 250)
+        let out = try SignalPipeline(ops: []).apply(to: rec, leads: [.iii, .aVR, .aVL, .aVF])
+        #expect(Array(out.lead(0)) == [2, -1, -3, -2])
+        #expect(Array(out.lead(1)) == [-2, -1.5, -1.5, -3])
+        #expect(Array(out.lead(2)) == [-0.5, 1.5, 3, 3])
+        #expect(Array(out.lead(3)) == [2.5, 0, -1.5, 0])
+        #expect(out.derivedLeads == [.iii, .aVR, .aVL, .aVF])
+        let full = LeadDerivation.completingLimbLeads(rec)
+        #expect(full.leads.map(\.id) == [.i, .ii, .iii, .aVR, .aVL, .aVF])
+        #expect(full.leads.filter(\.isDerived).count == 4)
+        #expect(throws: SignalError.missingLead("V1")) { try SignalPipeline(ops: []).apply(to: rec, leads: [.v1]) }
+        let nan = record([Lead(id: .i, millivolts: [1, .nan, 3])], rate: 250)
+        #expect(throws: SignalError.nonFiniteSample(step: "pipeline", lead: "I", index: 1)) {
+            try SignalPipeline(ops: []).apply(to: nan, leads: [.i])
+        }
+        #expect(throws: SignalError.self) {
+            try SignalPipeline(ops: [.bandpass(lowHz: 0.5, highHz: 40, order: 4)]).apply(to: rec, leads: [.i])
+        }
+    }
+}

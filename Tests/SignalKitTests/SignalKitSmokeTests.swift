@@ -1,4 +1,0 @@
-import Testing
-@testable import SignalKit
-
-@Test func SignalKitModuleLinks() { #expect(Bool(true)) }
