@@ -48,6 +48,7 @@ def render_subject(s: dict, cine_frames: int):
 
 
 def _work(job):
+    cpu0 = time.process_time()
     out, rows, start, frames = job
     ecg_mm = np.load(out / "ecg_250hz.npy", mmap_mode="r+")
     sax_mm = np.load(out / "sax.npy", mmap_mode="r+")
@@ -58,7 +59,7 @@ def _work(job):
         sax_mm[start + j] = sx
         lax_mm[start + j] = lx
     ecg_mm.flush(), sax_mm.flush(), lax_mm.flush()
-    return len(rows)
+    return len(rows), time.process_time() - cpu0
 
 
 def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
@@ -83,6 +84,7 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
              for c in COLUMNS} for i in range(n)]
     jobs = [(out, rows[a:a + chunk], a, cine_frames) for a in range(0, n, chunk)]
     done = 0
+    cpu_s = 0.0
     workers = max(1, min(int(workers), 2))
     if workers == 1:
         results = map(_work, jobs)
@@ -91,8 +93,9 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
         pool = get_context("fork").Pool(workers)
         results = pool.imap_unordered(_work, jobs)
     try:
-        for k in results:
+        for k, cpu in results:
             done += k
+            cpu_s += cpu
             if done % max(chunk * 10, 1) < chunk or done == n:
                 el = time.time() - t0
                 log(f"cohort.build: {done}/{n} subjects, {el:.0f} s elapsed, "
@@ -108,7 +111,9 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
         "lead_order": list(LEAD_NAMES), "sax_size": VIEW_SIZE["sax"], "lax_size": VIEW_SIZE["lax"],
         "cine_phases": "k / cine_frames, k = 0 is end-diastole",
         "generator_version": GENERATOR_VERSION, "workers": workers,
-        "wall_time_s": round(wall, 1), "synthetic": True,
+        "wall_time_s": round(wall, 1), "render_cpu_time_s": round(cpu_s, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(), "synthetic": True,
         "splits": {s: int((cohort["split"] == s).sum()) for s in ("train", "val", "test")},
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -22,7 +22,7 @@ BLOOD, MYO, FAT, FLUID, LUNG, LIVER, MUSCLE = 0.88, 0.26, 0.80, 0.78, 0.05, 0.32
 
 # Mid-ventricular segments 7..12, centre angles (degrees) in the heart frame
 # (u → patient's left / lateral, v → anterior): anterior 90°, anteroseptal 150°, ...
-MID_SEGMENT_ANGLES = np.deg2rad([90.0, 150.0, 210.0, 270.0, 330.0, 30.0])
+MID_SEGMENT_ANGLES = np.deg2rad([90.0, 150.0, 210.0, 270.0, 330.0, 30.0]).astype(np.float32)
 
 
 def volume_curve(phi: np.ndarray, hr_bpm: float, af: bool) -> np.ndarray:
@@ -39,27 +39,31 @@ def volume_curve(phi: np.ndarray, hr_bpm: float, af: bool) -> np.ndarray:
         early = 0.8 * (1.0 - np.exp(-d / 0.12)) / (1.0 - np.exp(-0.8 / 0.12))
         kick = 0.2 * np.clip((d - 0.8) / 0.2, 0.0, 1.0) ** 2 * (3 - 2 * np.clip((d - 0.8) / 0.2, 0, 1))
         dia = np.where(d < 0.8, np.minimum(early, 0.8), 0.8 + kick)
-    return np.where(phi < ts, sys, dia)
+    return np.where(phi < ts, sys, dia).astype(np.float32)
 
 
 def atrial_curve(phi: np.ndarray, hr_bpm: float, af: bool) -> np.ndarray:
     """Fractional atrial volume (1 = maximal, at end-systole; 0 = minimal, after atrial kick)."""
     v = volume_curve(phi, hr_bpm, af)
-    return 1.0 - v * (0.6 if af else 1.0)
+    return (1.0 - v * (0.6 if af else 1.0)).astype(np.float32)
 
 
 def _soft_inside(d_mm, px_mm):
     """Anti-aliased inside mask from a signed distance (negative inside) in mm."""
-    return np.clip(0.5 - d_mm / px_mm, 0.0, 1.0)
+    m = d_mm * np.float32(-1.0 / px_mm)
+    m += np.float32(0.5)
+    return np.clip(m, 0.0, 1.0, out=m)
 
 
 def _paint(img, value, mask):
-    return img + (value - img) * mask
+    """img ← img + (value − img)·mask, in place."""
+    img += (np.float32(value) - img) * mask
+    return img
 
 
 def _segment_weights(theta):
     """Smooth interpolation weights of the 6 mid segments at angles theta ([..., 6])."""
-    w = np.exp(4.0 * np.cos(theta[..., None] - MID_SEGMENT_ANGLES))
+    w = np.exp(np.float32(4.0) * np.cos(theta[..., None] - MID_SEGMENT_ANGLES))
     return w / w.sum(axis=-1, keepdims=True)
 
 
@@ -78,6 +82,16 @@ def _motion_factors(s: dict) -> np.ndarray:
     return m / m.mean()
 
 
+def _fat_thickness(h, theta):
+    """Epicardial fat (mm) around the heart: thin in most places, pads in the grooves."""
+    t = np.full(theta.shape, h.uniform(0.0, 1.5), dtype=np.float32)
+    for _ in range(3):
+        c = h.uniform(-np.pi, np.pi)
+        t += np.float32(h.uniform(2.0, 8.0)) * np.exp(np.float32(h.uniform(2.0, 6.0))
+                                                      * (np.cos(theta - np.float32(c)) - 1.0))
+    return t
+
+
 def _pose(rng, size, px_lo, px_hi, rot_deg, shift_px):
     px = rng.uniform(px_lo, px_hi)
     ang = np.deg2rad(rng.uniform(-rot_deg, rot_deg))
@@ -88,18 +102,18 @@ def _pose(rng, size, px_lo, px_hi, rot_deg, shift_px):
     y = -(ii - c - sh[1]) * px                 # image up
     u = np.cos(ang) * x + np.sin(ang) * y
     v = -np.sin(ang) * x + np.cos(ang) * y
-    return u, v, px
+    return u.astype(np.float32), v.astype(np.float32), px
 
 
 def _background(h, u, v, blobs=9):
     """Static surroundings: a smooth patchwork of tissue with fat, muscle and liver intensities."""
-    img = np.full(u.shape, 0.22)
+    img = np.full(u.shape, 0.22, dtype=np.float32)
     for _ in range(blobs):
         cu, cv = h.uniform(-90, 90, 2)
         r = h.uniform(12, 40)
         val = h.choice([FAT, MUSCLE, LIVER, 0.15, 0.45])
-        m = np.exp(-((u - cu) ** 2 + (v - cv) ** 2) / (2 * r * r))
-        img = img + (val - img) * m
+        m = np.exp(-((u - cu) ** 2 + (v - cv) ** 2) * np.float32(1.0 / (2 * r * r)))
+        img += (np.float32(val) - img) * m
     return img
 
 
@@ -110,13 +124,17 @@ def _shade_and_noise(frames, rng, u, v, as_float):
     coil = 1.0 + 0.25 * (g[0] * u + g[1] * v) / span / np.sqrt(2)
     cu, cv = rng.uniform(-60, 60, 2)
     coil = coil + 0.35 * np.exp(-((u - cu) ** 2 + (v - cv) ** 2) / (2 * 50.0 ** 2))
-    sig = frames * np.clip(coil, 0.4, 2.0)[None]
-    sigma = rng.uniform(0.02, 0.055)
-    re = sig + sigma * rng.standard_normal(sig.shape)
-    im = sigma * rng.standard_normal(sig.shape)
+    sig = frames * np.clip(coil, 0.4, 2.0).astype(np.float32)[None]
+    sigma = np.float32(rng.uniform(0.02, 0.055))
+    re = sig + sigma * rng.standard_normal(sig.shape, dtype=np.float32)
+    im = sigma * rng.standard_normal(sig.shape, dtype=np.float32)
     mag = np.sqrt(re * re + im * im)
-    scale = np.percentile(mag[0], 99.5)
-    out = np.clip(mag / max(scale, 1e-6), 0.0, 1.0).astype(np.float32)
+    # display window from the brightest 0.5 % of the first frame (as scanners auto-window)
+    first = mag[0].ravel()
+    k = max(1, first.size // 200)
+    scale = float(np.partition(first, first.size - k)[first.size - k])
+    mag *= np.float32(1.0 / max(scale, 1e-6))
+    out = np.clip(mag, 0.0, 1.0, out=mag)
     if as_float:
         return out
     return np.round(out * 255.0).astype(np.uint8)
@@ -136,16 +154,16 @@ def _sax(s, phases, rng, as_float):
     u, v, px = _pose(rng, size, 1.55, 1.95, 30.0, 4.0)
     hr, af, edv, esv, rv_edv, rv_esv = _common(s)
     vol = esv + (edv - esv) * volume_curve(phases, hr, af)          # [F]
-    r_ed = 10.0 * endocardial_radius_cm(edv) * 0.92                 # mid-cavity radius, mm
+    r_ed = float(10.0 * endocardial_radius_cm(edv) * 0.92)                # mid-cavity radius, mm
     r_mean = r_ed * (vol / edv) ** 0.35                             # area ∝ V^0.7
     deficit = (r_ed - r_mean)[:, None, None]
 
     rho = np.hypot(u, v)
     theta = np.arctan2(v, u)
     wts = _segment_weights(theta)
-    wt_mid = np.array([float(s[f"wt_seg{k:02d}_mm"]) for k in range(7, 13)])
+    wt_mid = np.array([float(s[f"wt_seg{k:02d}_mm"]) for k in range(7, 13)], np.float32)
     t_ed = wts @ wt_mid
-    m_mid = _motion_factors(s)[6:12]
+    m_mid = _motion_factors(s)[6:12].astype(np.float32)
     m = wts @ m_mid
     ell = h.uniform(0.0, 0.06)
     ell_ang = h.uniform(0, np.pi)
@@ -166,12 +184,13 @@ def _sax(s, phases, rng, as_float):
     # RV crescent wrapping the septum
     rv_vol = rv_esv + (rv_edv - rv_esv) * volume_curve(phases - 0.02, hr, af)
     R_bar = r_ed + float(np.mean(wt_mid))
-    B = 1.15 * R_bar
+    B0 = 1.0 * R_bar
     L_rv = 0.8 * LV_LONG_AXIS_OVER_RADIUS * r_ed
-    w_ed = 0.6 * rv_edv * 1000.0 / (1.5708 * B * L_rv)          # crescent width, mm
+    w_ed = 0.55 * rv_edv * 1000.0 / (1.5708 * B0 * L_rv)         # crescent width, mm
     w = w_ed * (rv_vol / rv_edv) ** 0.7                             # [F]
-    A = 0.55 * R_bar + w
-    xc = -0.45 * R_bar
+    A = 0.45 * R_bar + w
+    B = B0 + 0.25 * w_ed
+    xc = -0.55 * R_bar
     t_rv = 3.0 if not s["pulmonary_hypertension"] else h.uniform(5.0, 8.0)
     Bf = B * (rv_vol / rv_edv) ** 0.1
     A3, B3 = A[:, None, None], Bf[:, None, None]
@@ -188,10 +207,10 @@ def _sax(s, phases, rng, as_float):
         * _soft_inside(v - 0.9 * R_bar - 30, px)
     img = _paint(img, LUNG, np.broadcast_to(lung, img.shape) * 0.9)
     # epicardial fat and pericardium; effusion (bright fluid) between them when present
-    fat_t = h.uniform(1.0, 4.0)
+    fat_t = _fat_thickness(h, theta)
     eff = h.uniform(4.0, 12.0) if s["effusion"] else 0.0
-    img = _paint(img, FAT, _soft_inside(d_heart - (eff + fat_t + 1.5), px))
-    img = _paint(img, 0.08, _soft_inside(d_heart - (eff + 1.5), px))   # pericardium (dark line)
+    img = _paint(img, FAT, _soft_inside(d_heart - (eff + fat_t + 1.0), px))
+    img = _paint(img, 0.12, _soft_inside(d_heart - (eff + 1.0), px))   # pericardium (dark line)
     if eff > 0:
         img = _paint(img, FLUID, _soft_inside(d_heart - eff, px))
     img = _paint(img, MYO, _soft_inside(d_heart, px))
@@ -215,19 +234,19 @@ def _lax(s, phases, rng, as_float):
     hr, af, edv, esv, rv_edv, rv_esv = _common(s)
     vc = volume_curve(phases, hr, af)
     vol = esv + (edv - esv) * vc
-    r_ed = 10.0 * endocardial_radius_cm(edv)
+    r_ed = float(10.0 * endocardial_radius_cm(edv))
     L_ed = LV_LONG_AXIS_OVER_RADIUS * r_ed
     frac = vol / edv
     L = L_ed * frac ** 0.3                                            # [F]
     mot = _motion_factors(s)
-    m_sep = mot[[2, 8, 13]].mean()
-    m_lat = mot[[5, 11, 15]].mean()
+    m_sep = float(mot[[2, 8, 13]].mean())
+    m_lat = float(mot[[5, 11, 15]].mean())
     a_mean = r_ed * frac ** 0.35
     a_sep = r_ed - (r_ed - a_mean) * m_sep
     a_lat = r_ed - (r_ed - a_mean) * m_lat
-    t_sep_ed = np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (3, 9, 14)])
-    t_lat_ed = np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (6, 12, 16)])
-    t_apex_ed = np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (13, 14, 15, 16)]) * 0.9
+    t_sep_ed = float(np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (3, 9, 14)]))
+    t_lat_ed = float(np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (6, 12, 16)]))
+    t_apex_ed = float(np.mean([float(s[f"wt_seg{k:02d}_mm"]) for k in (13, 14, 15, 16)])) * 0.9
     t_sep = t_sep_ed * r_ed / a_sep
     t_lat = t_lat_ed * r_ed / a_lat
     t_apex = t_apex_ed * (L_ed / L) ** 0.5
@@ -238,7 +257,7 @@ def _lax(s, phases, rng, as_float):
     x_lv = t_sep_ed / 2.0 + r_ed
     U = u[None]
     V = v[None]
-    F3 = lambda a: a[:, None, None] if np.ndim(a) else a  # noqa: E731
+    F3 = lambda a: np.asarray(a, np.float32)[:, None, None] if np.ndim(a) else float(a)  # noqa: E731
     left = U < x_lv
     a_side = np.where(left, F3(a_sep), F3(a_lat))
     t_side = np.where(left, F3(t_sep), F3(t_lat))
@@ -255,7 +274,7 @@ def _lax(s, phases, rng, as_float):
     # RV: shorter, wraps the septum from the left
     rv_frac = (rv_esv + (rv_edv - rv_esv) * volume_curve(phases - 0.02, hr, af)) / rv_edv
     L_rv = 0.78 * L_ed * rv_frac ** 0.25
-    a_rv_ed = 0.7 * np.sqrt(3.0 * rv_edv * 1000.0 / (2 * np.pi * 0.78 * L_ed))
+    a_rv_ed = float(0.7 * np.sqrt(3.0 * rv_edv * 1000.0 / (2 * np.pi * 0.78 * L_ed)))
     a_rv = a_rv_ed * rv_frac ** 0.6
     x_rv = x_lv - r_ed - t_sep_ed - 0.85 * a_rv_ed
     t_rv = 3.0 if not s["pulmonary_hypertension"] else h.uniform(5.0, 8.0)
@@ -293,10 +312,10 @@ def _lax(s, phases, rng, as_float):
     d_ao = np.hypot(u - (cla_u + 0.6 * a_la[0]), v - (base_v[0] - 2.0 * b_la[0] - 8)) - 11.0
     img = _paint(img, BLOOD * 0.9, np.broadcast_to(_soft_inside(d_ao, px), img.shape))
     d_vent = np.minimum(d_epi, d_rv_out)
-    fat_t = h.uniform(1.0, 4.0)
+    fat_t = _fat_thickness(h, np.arctan2(v - float(base_v[0]) - 0.5 * L_ed, u - x_lv + r_ed))
     eff = h.uniform(4.0, 12.0) if s["effusion"] else 0.0
-    img = _paint(img, FAT, _soft_inside(d_vent - (eff + fat_t + 1.5), px))
-    img = _paint(img, 0.08, _soft_inside(d_vent - (eff + 1.5), px))
+    img = _paint(img, FAT, _soft_inside(d_vent - (eff + fat_t + 1.0), px))
+    img = _paint(img, 0.12, _soft_inside(d_vent - (eff + 1.0), px))
     if eff > 0:
         img = _paint(img, FLUID, _soft_inside(d_vent - eff, px))
     # atrial walls then blood, ventricles over them
@@ -319,7 +338,7 @@ def render_cine(subject: dict, view: str, n_frames: int, rng: np.random.Generato
         raise ValueError(f"render_cine: view must be 'sax' or 'lax', got {view!r}")
     if n_frames < 1:
         raise ValueError(f"render_cine: n_frames must be ≥ 1, got {n_frames}")
-    phases = np.arange(n_frames) / float(n_frames)
+    phases = (np.arange(n_frames) / float(n_frames)).astype(np.float32)
     if view == "sax":
         return _sax(subject, phases, rng, as_float)
     return _lax(subject, phases, rng, as_float)

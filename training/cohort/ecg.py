@@ -76,7 +76,7 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     mass = float(s["lv_mass_g"])
     volt = 1.55 * (mass / 110.0) ** 0.85
     volt *= np.exp(-0.022 * (bmi - 27.0)) * (1.0 - 0.004 * (age - 60.0))
-    volt *= np.exp(h.normal(0.0, 0.24))           # chest-wall / lung / orientation, unobserved
+    volt *= np.exp(h.normal(0.0, 0.2))           # chest-wall / lung / orientation, unobserved
     if cm == "rcm":
         volt *= h.uniform(0.35, 0.6)              # infiltration: low voltage despite mass
     if cm == "dcm":
@@ -90,23 +90,24 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     qrs_ms = h.normal(90.0 if male else 85.0, 7.0) + 0.22 * max(edvi - 80.0, 0.0)
     if cm == "hcm":
         qrs_ms += h.uniform(0.0, 15.0)
+    w = float(np.clip(qrs_ms, 70.0, 130.0)) / 90.0  # width scale of the normally conducted QRS
     if bbb == "lbbb":
         qrs_ms = max(qrs_ms + 45.0, h.normal(150.0, 12.0))
     elif bbb == "rbbb":
         qrs_ms = max(qrs_ms + 30.0, h.normal(135.0, 10.0))
     qrs_ms = float(np.clip(qrs_ms, 70.0, 200.0))
     info["qrs_ms"] = qrs_ms
-    w = qrs_ms / 90.0  # width scale for QRS components
+    wb = qrs_ms / 150.0  # width scale of a left-bundle-branch-block QRS
 
     # --- axes ---
-    axis = h.normal(50.0, 22.0) - 0.35 * (age - 60.0) - 0.8 * (bmi - 27.0)
+    axis = h.normal(38.0, 20.0) - 0.3 * (age - 60.0) - 0.7 * (bmi - 27.0)  # VCG frontal axis
     if ph:
-        axis = h.normal(108.0, 14.0)
+        axis = h.normal(88.0, 25.0)                # right-axis deviation in most, not all
     if bbb == "lbbb":
-        axis = h.normal(0.0, 25.0)
+        axis = h.normal(-5.0, 22.0)
     posterior = float(np.clip(h.normal(0.33, 0.12), -0.1, 0.7))
     if ph:
-        posterior = float(np.clip(h.normal(0.0, 0.1), -0.3, 0.3))
+        posterior = float(np.clip(h.normal(0.15, 0.15), -0.3, 0.5))
     r_dir = _direction(axis, posterior)
     info["qrs_axis_deg"] = axis
 
@@ -132,7 +133,7 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         lafac = max(la / 75.0 - 0.8, 0.0)
         b.add("P_la", t_p + 0.03, p_sigma * 0.8, p_sigma * 0.8,
               0.05 * lafac * h.uniform(0.7, 1.3) * _unit([0.4, 0.1, 0.9]))
-        if s["pericarditis"]:
+        if s["pericarditis"] and h.random() < 0.7:
             # atrial injury current: PR depression in most leads, PR elevation in aVR
             amp = h.uniform(0.04, 0.10)
             b.add("Ta", -0.04 * w - 0.035, 0.03, 0.03, -amp * p_dir, kind="plateau")
@@ -159,12 +160,12 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     if ph:
         # right-ventricular forces: tall R in V1, deep S in V5–V6
         extra.append(("R_rv", 0.012 * w, 0.012 * w, 0.012 * w,
-                      h.uniform(0.5, 1.1) * _unit([-0.45, 0.3, -0.84])))
+                      h.uniform(0.05, 1.0) * _unit([-0.45, 0.3, -0.84])))
     if bbb == "lbbb":
         # septum activated right-to-left: no septal q, broad notched R laterally, QS in V1
         d = _unit([0.75, 0.1, 0.65])
-        b.add("R1", -0.012 * w, 0.017 * w, 0.017 * w, 0.75 * volt * d)
-        b.add("R2", 0.030 * w, 0.018 * w, 0.018 * w, 0.85 * volt * _unit([0.65, 0.05, 0.76]))
+        b.add("R1", -0.008 * wb, 0.016 * wb, 0.016 * wb, 0.8 * volt * d)
+        b.add("R2", 0.022 * wb, 0.017 * wb, 0.017 * wb, 0.8 * volt * _unit([0.65, 0.05, 0.76]))
         qrs_dir = d
     else:
         b.add("q", -0.024 * w, 0.0075 * w, 0.0075 * w, septal)
@@ -173,7 +174,7 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         qrs_dir = _unit(r_vec) if np.linalg.norm(r_vec) > 1e-6 else r_dir
         if bbb == "rbbb":
             # late right-ventricular activation: R' in V1, broad S in I and V6
-            b.add("R_prime", 0.052 * w, 0.016 * w, 0.016 * w,
+            b.add("R_prime", 0.048 + 0.3 * (qrs_ms - 135.0) / 1000.0, 0.014, 0.014,
                   h.uniform(0.5, 0.9) * _unit([-0.6, 0.05, -0.8]))
     for e in extra:
         b.add(*e)
@@ -205,8 +206,11 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         nn = TERRITORY_NORMAL[isch]
         t_vec = t_vec - 0.6 * max(t_vec @ nn, 0.0) * nn               # flattened T
         st_vec = st_vec - 0.05 * nn                                    # ST depression
-    if s["pericarditis"]:
-        st_vec = st_vec + h.uniform(0.10, 0.28) * _unit([0.55, 0.8, -0.15])  # diffuse STE
+    if s["pericarditis"] and h.random() < 0.7:   # typical ECG changes in a majority only
+        st_vec = st_vec + h.uniform(0.04, 0.25) * _unit([0.55, 0.8, -0.15])  # diffuse STE
+    if h.random() < (0.10 if male and age < 60 else 0.04):
+        # benign early repolarisation: inferolateral J-point / ST elevation in healthy people
+        st_vec = st_vec + h.uniform(0.04, 0.15) * _unit([0.6, 0.6, 0.3])
     if cm == "dcm" and bbb == "none":
         t_vec = t_vec * h.uniform(0.4, 0.9)
     b.add("T", 0.0, 0.0, 0.0, t_vec, kind="T")           # timing set per beat from RR
@@ -328,11 +332,9 @@ def add_noise(leads8: np.ndarray, rng: np.random.Generator, fs: float) -> np.nda
     # baseline wander: respiration (shared) + slow electrode drift (own)
     resp = np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 6.3))
     level = rng.uniform(0.02, 0.25)
-    for k in range(9):
-        e[k] += level * rng.uniform(0.2, 1.0) * resp
-        for _ in range(2):
-            e[k] += level * rng.uniform(0, 0.8) * np.sin(
-                2 * np.pi * rng.uniform(0.03, 0.4) * t + rng.uniform(0, 6.3))
+    drift = np.sin(2 * np.pi * rng.uniform(0.03, 0.4, (9, 1)) * t[None, :]
+                   + rng.uniform(0, 6.3, (9, 1)))
+    e += level * (rng.uniform(0.2, 1.0, (9, 1)) * resp[None, :] + rng.uniform(0, 1.2, (9, 1)) * drift)
     # mains interference (50 or 60 Hz), unequal electrode coupling
     f_mains = 50.0 if rng.random() < 0.5 else 60.0
     mains = np.sin(2 * np.pi * f_mains * t + rng.uniform(0, 6.3))

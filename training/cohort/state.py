@@ -213,7 +213,7 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
 
     # --- tissue markers: mostly driven by factors that leave the ECG untouched ---
     fibrosis = bern(np.clip(0.10 + 0.03 * agec + 0.04 * (bmi > 30), 0.02, 0.4))  # diffuse
-    inflammation = bern(0.035) | (pericarditis & bern(0.3))                        # myocarditis
+    inflammation = bern(0.03) | (pericarditis & bern(0.15))                        # myocarditis
     t1 = rng.normal(*ref.T1_NORMAL_MS, n) + 12.0 * (~male) + fibrosis * u(25, 90) \
         + inflammation * u(20, 70) + dcm * u(15, 60) + hcm * u(15, 60) + rcm * u(70, 170) \
         + prior_mi * u(0, 25) + heart_failure * u(0, 20)
