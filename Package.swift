@@ -21,15 +21,16 @@ let package = Package(
 
         .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SignalKit", dependencies: ["ECGFormats"]),
-        .target(name: "NeuralCore", dependencies: ["COpenBLAS"]),
+        .target(name: "NeuralCore", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport"]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
                                                     "CMRExport", "ReaderStudy"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
-            "ECGFormats", "SignalKit", "CardiacModels", "CMRExport", "ReaderStudy", "Workstation",
+            "ECGFormats", "SignalKit", "CardiacModels", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -39,6 +40,7 @@ let package = Package(
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

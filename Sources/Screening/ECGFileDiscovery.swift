@@ -1,0 +1,96 @@
+import Foundation
+
+/// One thing found while walking the input paths: either a candidate ECG file, or a path that
+/// could not be examined (reported in the results, never silently dropped).
+public enum DiscoveredItem: Sendable, Equatable {
+    case ecgFile(String)
+    case unreadable(path: String, reason: String)
+}
+
+/// Recursive discovery of ECG files of every supported format.
+///
+/// WFDB records are found by their `.hea` header (the `.dat`/`.mat` signal files belong to the
+/// header and are not listed on their own). Files with unknown extensions are sniffed from their
+/// first bytes, so a DICOM file called `ecg.bin` or an XML export without extension is still found.
+/// Symlink loops are broken by remembering each directory's (device, inode).
+public struct ECGFileDiscovery: Sendable {
+    /// Extensions that are ECG files by themselves.
+    static let ecgExtensions: Set<String> = ["hea", "xml", "dcm", "csv", "tsv", "aecg"]
+    /// Extensions that belong to another file (WFDB signal files, annotations, our own outputs).
+    static let companionExtensions: Set<String> = ["dat", "mat", "atr", "qrs", "png", "json", "jsonl", "npy", "md",
+                                                   "txt", "gif", "apng", "db", "sqlite", "sqlite-wal", "sqlite-shm"]
+    /// Files bigger than this are reported, not read: no resting ECG is this large.
+    public var maximumFileBytes: Int64 = 256 << 20
+
+    public init() {}
+
+    public func discover(_ paths: [String]) -> [DiscoveredItem] {
+        var items: [DiscoveredItem] = []
+        var visitedDirectories = Set<FileIdentity>()
+        for path in paths {
+            walk(path, isRoot: true, visited: &visitedDirectories, into: &items)
+        }
+        return items
+    }
+
+    private struct FileIdentity: Hashable { let device: UInt64; let inode: UInt64 }
+
+    private func walk(_ path: String, isRoot: Bool, visited: inout Set<FileIdentity>, into items: inout [DiscoveredItem]) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            // A dangling or looping symlink inside a folder is reported, as is a missing root.
+            items.append(.unreadable(path: path, reason: reason))
+            return
+        }
+        let mode = info.st_mode & S_IFMT
+        if mode == S_IFDIR {
+            let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            guard visited.insert(identity).inserted else { return }  // symlink loop or repeated root
+            let entries: [String]
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            } catch {
+                items.append(.unreadable(path: path, reason: "cannot list directory (\(error.localizedDescription))"))
+                return
+            }
+            for entry in entries where !entry.hasPrefix(".") {
+                walk((path as NSString).appendingPathComponent(entry), isRoot: false, visited: &visited, into: &items)
+            }
+            return
+        }
+        guard mode == S_IFREG else {
+            if isRoot { items.append(.unreadable(path: path, reason: "not a regular file")) }
+            return
+        }
+        let ext = (path as NSString).pathExtension.lowercased()
+        if Self.companionExtensions.contains(ext) { return }
+        if Int64(info.st_size) > maximumFileBytes {
+            items.append(.unreadable(path: path, reason: "file is \(info.st_size) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"))
+            return
+        }
+        if Self.ecgExtensions.contains(ext) || isRoot {
+            items.append(.ecgFile(path))
+            return
+        }
+        // Unknown extension: look at the content.
+        switch Self.sniff(path) {
+        case .some(true): items.append(.ecgFile(path))
+        case .some(false): break
+        case .none: items.append(.unreadable(path: path, reason: "cannot open for reading"))
+        }
+    }
+
+    /// True when the first bytes look like an ECG format we read; nil when unreadable.
+    static func sniff(_ path: String) -> Bool? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 1024), !head.isEmpty else { return false }
+        if head.count >= 132, head[128] == 0x44, head[129] == 0x49, head[130] == 0x43, head[131] == 0x4D {
+            return true  // DICOM preamble + "DICM"
+        }
+        let text = String(decoding: head, as: UTF8.self)
+        let markers = ["<AnnotatedECG", "<RestingECG", "<CardiologyXML", "<?xml"]
+        return markers.contains { text.contains($0) }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// One line of a screening output: everything a clinic needs to triage one ECG, or why it failed.
+public struct ScreeningResult: Codable, Sendable, Equatable {
+    public struct Failure: Codable, Sendable, Equatable {
+        public var kind: String
+        public var message: String
+        public var location: String?
+    }
+
+    public struct Risk: Codable, Sendable, Equatable {
+        public var probability: Double
+        public var band: String
+        public var validationAUC: Double?
+        public var weak: Bool
+    }
+
+    public struct Phenotype: Codable, Sendable, Equatable {
+        public var value: Double
+        public var unit: String
+        public var referenceRange: [Double]?
+        public var outOfRange: Bool
+    }
+
+    public var file: String
+    public var status: String              // "ok" or "error"
+    public var error: Failure?
+    public var format: String?
+    public var inputSHA256: String?
+    public var leads: [String]?
+    public var samplingRate: Double?
+    public var durationSeconds: Double?
+    public var heartRateBpm: Double?
+    public var rhythm: String?
+    /// Lead name → quality problems found in it (absent leads are clean).
+    public var qualityFlags: [String: [String]]?
+    public var modelID: String?
+    public var syntheticModel: Bool?
+    public var risks: [String: Risk]?
+    public var subtypes: [String: Double]?
+    public var phenotypes: [String: Phenotype]?
+    /// True when any non-weak risk is in its high band or any phenotype is out of range.
+    public var flagged: Bool?
+    public var flags: [String]?
+    public var cmrExport: String?
+
+    public static func failure(file: String, kind: String, message: String, location: String? = nil) -> ScreeningResult {
+        ScreeningResult(file: file, status: "error",
+                        error: Failure(kind: kind, message: message, location: location))
+    }
+
+    public init(file: String, status: String, error: Failure? = nil) {
+        self.file = file
+        self.status = status
+        self.error = error
+    }
+
+    /// Flat (column, value) pairs in a stable order for the CSV output.
+    func flattened() -> [(String, String)] {
+        func number(_ value: Double?) -> String { value.map { String(format: "%.4g", $0) } ?? "" }
+        var row: [(String, String)] = [
+            ("file", file), ("status", status),
+            ("error", error.map { [$0.kind, $0.message, $0.location].compactMap { $0 }.joined(separator: ": ") } ?? ""),
+            ("format", format ?? ""), ("input_sha256", inputSHA256 ?? ""),
+            ("sampling_rate_hz", number(samplingRate)), ("duration_s", number(durationSeconds)),
+            ("heart_rate_bpm", number(heartRateBpm)), ("rhythm", rhythm ?? ""),
+            ("quality_flags", (qualityFlags ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key):\($0.value.joined(separator: "+"))" }.joined(separator: " ")),
+            ("model_id", modelID ?? ""), ("flagged", flagged.map { $0 ? "1" : "0" } ?? ""),
+            ("flags", (flags ?? []).joined(separator: " ")),
+        ]
+        for (id, risk) in (risks ?? [:]).sorted(by: { $0.key < $1.key }) {
+            row.append(("risk_\(id)", String(format: "%.4f", risk.probability)))
+        }
+        for (id, p) in (subtypes ?? [:]).sorted(by: { $0.key < $1.key }) {
+            row.append(("subtype_\(id)", String(format: "%.4f", p)))
+        }
+        for (id, value) in (phenotypes ?? [:]).sorted(by: { $0.key < $1.key }) {
+            row.append(("phenotype_\(id)", number(value.value)))
+        }
+        row.append(("cmr_export", cmrExport ?? ""))
+        return row
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Screening
+
+private func temporaryPath(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("screening-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+@Test func jsonlLogCutsTornTailAndSkipsCompletedFiles() throws {
+    let path = temporaryPath("results.jsonl")
+    do {
+        let log = try ResultLog(path: path)
+        try log.append(.failure(file: "/a.hea", kind: "truncated", message: "short"))
+        try log.append(.failure(file: "/b.xml", kind: "corrupt", message: "bad base64"))
+    }
+    // Simulate a kill -9 in the middle of writing the third line.
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data("{\"file\":\"/c.dcm\",\"sta".utf8))
+    try handle.close()
+
+    let reopened = try ResultLog(path: path)
+    #expect(reopened.completedFiles == ["/a.hea", "/b.xml"])
+    try reopened.append(.failure(file: "/c.dcm", kind: "unknownFormat", message: "x"))
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 3)
+    for line in lines {
+        #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil)
+    }
+}
+
+@Test func csvLogKeepsHeaderAndQuotes() throws {
+    let path = temporaryPath("results.csv")
+    do {
+        let log = try ResultLog(path: path)
+        try log.append(.failure(file: "/x, y.csv", kind: "malformedHeader", message: "say \"hi\""))
+    }
+    let reopened = try ResultLog(path: path)
+    #expect(reopened.completedFiles == ["/x, y.csv"])
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.hasPrefix("file,status,error,"))
+    #expect(text.contains("\"/x, y.csv\""))
+}
+
+@Test func refusesToAppendToAForeignFile() throws {
+    let path = temporaryPath("notes.jsonl")
+    try "hello world\n".write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(throws: ResultLogError.self) { try ResultLog(path: path) }
+}
+
+@Test func discoveryFindsRecordsSkipsCompanionsAndSurvivesLoops() throws {
+    let root = temporaryPath("tree")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root + "/sub", withIntermediateDirectories: true)
+    fm.createFile(atPath: root + "/r1.hea", contents: Data("r1 1 500 10\n".utf8))
+    fm.createFile(atPath: root + "/r1.dat", contents: Data(count: 20))
+    fm.createFile(atPath: root + "/sub/ecg.bin", contents: Data("<?xml version=\"1.0\"?><RestingECG/>".utf8))
+    fm.createFile(atPath: root + "/sub/notes.bin", contents: Data("nothing".utf8))
+    try fm.createSymbolicLink(atPath: root + "/sub/loop", withDestinationPath: root)
+    try fm.createSymbolicLink(atPath: root + "/dangling.hea", withDestinationPath: root + "/missing")
+    let items = ECGFileDiscovery().discover([root])
+    let files = items.compactMap { if case .ecgFile(let p) = $0 { return (p as NSString).lastPathComponent } else { return nil } }
+    #expect(files.sorted() == ["ecg.bin", "r1.hea"])
+    let problems = items.compactMap { if case .unreadable(let p, _) = $0 { return (p as NSString).lastPathComponent } else { return nil } }
+    #expect(problems == ["dangling.hea"])
+}
