@@ -1,1 +1,0 @@
-// Module CardiacModels — see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,191 @@
+import Foundation
+import NeuralCore
+
+/// One linear head group on the pooled vector.
+struct HeadLayer: Sendable {
+    let spec: ModelManifest.HeadSpec
+    let linear: Linear
+}
+
+/// The manifest-driven ViT ECG encoder: patch embedding → blocks → final norm → attention pooling
+/// → projection and heads. Sizes come from the manifest; weights are checked at construction.
+struct ViTEncoder: Sendable {
+    let leads: Int
+    let sampleCount: Int
+    let patch: Int
+    let width: Int
+    let patchesPerLead: Int
+    let tokens: Int
+    let patchEmbed: Linear
+    let posEmbed: Tensor
+    let blocks: [TransformerBlock]
+    let norm: LayerNorm
+    let pool: AttentionPooling
+    let projection: Linear?
+    let heads: [HeadLayer]
+    /// Index of the block whose output Grad-CAM differentiates (always the last, checked at load).
+    let gradCAMBlock: Int
+
+    var embeddingSize: Int { projection?.outFeatures ?? width }
+
+    init(manifest m: ModelManifest, weights: WeightSource, manifestPath: String) throws {
+        func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: reason) }
+        let e = m.encoder
+        guard e.type == "vit1d" else { throw bad("encoder.type '\(e.type)' is not supported (vit1d)") }
+        guard e.pooling == nil || e.pooling == "attention" else { throw bad("encoder.pooling '\(e.pooling!)' is not supported (attention)") }
+        leads = m.input.leads.count
+        sampleCount = m.input.sampleCount
+        patch = e.patchSize
+        width = e.width
+        guard leads > 0, sampleCount > 0, patch > 0, width > 0, e.depth > 0, e.heads > 0 else {
+            throw bad("input leads, sampleCount and encoder sizes must be positive")
+        }
+        guard sampleCount % patch == 0 else { throw bad("input.sampleCount \(sampleCount) is not a multiple of encoder.patchSize \(patch)") }
+        guard width % e.heads == 0 else { throw bad("encoder.width \(width) is not divisible by encoder.heads \(e.heads)") }
+        patchesPerLead = sampleCount / patch
+        tokens = leads * patchesPerLead
+        let eps = Float(e.layerNormEps ?? 1e-6)
+        let hidden = Int((Double(width) * e.mlpRatio).rounded())
+        patchEmbed = try Linear(weights, "encoder.patch_embed", in: patch, out: width)
+        posEmbed = try weights.tensor("encoder.pos_embed", shape: [tokens, width])
+        let w = e.width
+        blocks = try (0..<e.depth).map {
+            try TransformerBlock(weights, "encoder.blocks.\($0)", width: w, heads: e.heads, hidden: hidden, eps: eps)
+        }
+        norm = try LayerNorm(weights, "encoder.norm", width: width, eps: eps)
+        pool = try AttentionPooling(weights, "pool.query", width: width)
+        let d = e.projectionDim ?? 0
+        projection = d > 0 ? try Linear(weights, "projection", in: width, out: d) : nil
+        var seen = Set<String>()
+        heads = try m.heads.map { h in
+            guard seen.insert(h.name).inserted else { throw bad("head group '\(h.name)' appears twice") }
+            guard !h.outputs.isEmpty else { throw bad("head group '\(h.name)' has no outputs") }
+            if h.kind == .regression {
+                for o in h.outputs where o.std == nil || o.mean == nil {
+                    throw bad("regression output '\(h.name).\(o.id)' lacks mean/std for de-standardisation")
+                }
+            }
+            return HeadLayer(spec: h, linear: try Linear(weights, "heads.\(h.name)", in: w, out: h.outputs.count))
+        }
+        let layer = m.gradcam?.layer ?? "encoder.blocks.\(e.depth - 1)"
+        guard layer == "encoder.blocks.\(e.depth - 1)" else {
+            throw bad("gradcam.layer '\(layer)' is not supported: Grad-CAM runs on the last block's output 'encoder.blocks.\(e.depth - 1)'")
+        }
+        gradCAMBlock = e.depth - 1
+    }
+}
+
+/// Reusable activations for a forward pass over up to `capacity` ECGs; never shared between threads.
+final class EncoderWorkspace {
+    let capacity: Int
+    let x: FloatBuffer          // [B·T, W] residual stream; after the blocks = Grad-CAM activations A
+    let h: FloatBuffer          // [B·T, W] final-normed tokens
+    let mean: FloatBuffer       // [B·T]
+    let rstd: FloatBuffer       // [B·T]
+    let poolWeights: FloatBuffer // [B·T]
+    let pooled: FloatBuffer     // [B, W]
+    let scratch: FloatBuffer
+    let grad: FloatBuffer       // [T, W] (Grad-CAM)
+    let cam: FloatBuffer        // [T]
+
+    init(encoder: ViTEncoder, capacity: Int) {
+        self.capacity = capacity
+        let n = capacity * encoder.tokens * encoder.width
+        x = FloatBuffer(capacity: n)
+        h = FloatBuffer(capacity: n)
+        mean = FloatBuffer(capacity: capacity * encoder.tokens)
+        rstd = FloatBuffer(capacity: capacity * encoder.tokens)
+        poolWeights = FloatBuffer(capacity: capacity * encoder.tokens)
+        pooled = FloatBuffer(capacity: capacity * encoder.width)
+        scratch = FloatBuffer(capacity: encoder.blocks.map { $0.scratchCount(tokens: encoder.tokens, sequences: capacity) }.max() ?? 1)
+        grad = FloatBuffer(capacity: encoder.tokens * encoder.width)
+        cam = FloatBuffer(capacity: encoder.tokens)
+    }
+}
+
+/// Raw outputs of one ECG: pooled vector, embedding, and per head group the raw outputs
+/// (logits or standardised values).
+struct EncoderOutput {
+    var pooled: [Float]
+    var embedding: [Float]
+    var heads: [[Float]]
+}
+
+extension ViTEncoder {
+    /// Runs `count` ECGs (`input` = `[count, leads, sampleCount]`) through the encoder; activations
+    /// of the last ECG stay in the workspace for Grad-CAM.
+    func forward(_ input: UnsafePointer<Float>, count b: Int, workspace ws: EncoderWorkspace) -> [EncoderOutput] {
+        precondition(b <= ws.capacity)
+        let t = tokens, w = width, rows = b * t
+        let x = ws.x.pointer
+        // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
+        patchEmbed.forward(input, rows: rows, into: x)
+        posEmbed.values.withUnsafeBufferPointer { pe in
+            for s in 0..<b {
+                let xs = x + s * t * w
+                for i in 0..<(t * w) { xs[i] += pe[i] }
+            }
+        }
+        for block in blocks { block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer) }
+        norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)
+        var outputs: [EncoderOutput] = []
+        outputs.reserveCapacity(b)
+        for s in 0..<b {
+            let pooledPtr = ws.pooled.pointer + s * w
+            pool.forward(ws.h.pointer + s * t * w, tokens: t, weights: ws.poolWeights.pointer + s * t, into: pooledPtr)
+            let pooled = Array(UnsafeBufferPointer(start: pooledPtr, count: w))
+            var embedding = pooled
+            if let projection {
+                embedding = [Float](repeating: 0, count: projection.outFeatures)
+                embedding.withUnsafeMutableBufferPointer { projection.forward(pooledPtr, rows: 1, into: $0.baseAddress!) }
+            }
+            let headOut: [[Float]] = heads.map { head in
+                var v = [Float](repeating: 0, count: head.linear.outFeatures)
+                v.withUnsafeMutableBufferPointer { head.linear.forward(pooledPtr, rows: 1, into: $0.baseAddress!) }
+                return v
+            }
+            outputs.append(EncoderOutput(pooled: pooled, embedding: embedding, heads: headOut))
+        }
+        return outputs
+    }
+
+    /// Grad-CAM for head group `group`, output `index`, of sequence `s` of the workspace's last
+    /// forward: backward from the raw head output through the head, the pooling and the final
+    /// layer norm to the last block's output A; cam = ReLU(A·mean_t(∂y/∂A)) upsampled to samples.
+    func gradCAM(group: Int, index: Int, sequence s: Int = 0, workspace ws: EncoderWorkspace) -> [Float] {
+        let t = tokens, w = width
+        let a = UnsafePointer(ws.x.pointer + s * t * w)
+        let h = UnsafePointer(ws.h.pointer + s * t * w)
+        let g = ws.grad.pointer
+        // ∂y/∂pooled = row `index` of the head weight.
+        heads[group].linear.weight.values.withUnsafeBufferPointer { hw in
+            let dpooled = hw.baseAddress! + index * w
+            pool.backward(dpooled, h: h, weights: ws.poolWeights.pointer + s * t, tokens: t, into: g)
+        }
+        // g now holds ∂y/∂h; through the final layer norm (in place is safe: row-wise reads first).
+        norm.backward(g, x: a, mean: ws.mean.pointer + s * t, rstd: ws.rstd.pointer + s * t, rows: t, into: g)
+        var alpha = [Float](repeating: 0, count: w)
+        for i in 0..<t { let row = g + i * w; for j in 0..<w { alpha[j] += row[j] } }
+        for j in 0..<w { alpha[j] /= Float(t) }
+        let cam = ws.cam.pointer
+        alpha.withUnsafeBufferPointer { al in
+            for i in 0..<t {
+                let row = a + i * w
+                var v: Float = 0
+                for j in 0..<w { v += row[j] * al[j] }
+                cam[i] = max(v, 0)
+            }
+        }
+        var map = [Float](repeating: 0, count: leads * sampleCount)
+        map.withUnsafeMutableBufferPointer { out in
+            for l in 0..<leads {
+                Upsample.linear(cam + l * patchesPerLead, count: patchesPerLead,
+                                into: out.baseAddress! + l * sampleCount, count: sampleCount)
+            }
+            var m: Float = 0
+            for v in out where v > m { m = v }
+            if m > 0 { let inv = 1 / m; for i in 0..<out.count { out[i] *= inv } }
+        }
+        return map
+    }
+}

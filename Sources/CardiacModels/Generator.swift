@@ -1,0 +1,235 @@
+import Foundation
+import NeuralCore
+
+/// Seeded standard-normal noise shared with the PyTorch reference (`model.seeded_gaussian`):
+/// SplitMix64 → uniform doubles from the top 53 bits → Box–Muller pairs (cos, then sin).
+public struct SeededGaussian: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func nextUInt64() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUniform() -> Double { Double(nextUInt64() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+
+    public mutating func draw(_ count: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            let u1 = 1.0 - nextUniform()
+            let u2 = nextUniform()
+            let r = (-2.0 * Foundation.log(u1)).squareRoot()
+            out[i] = Float(r * Foundation.cos(2 * Double.pi * u2))
+            if i + 1 < count { out[i + 1] = Float(r * Foundation.sin(2 * Double.pi * u2)) }
+            i += 2
+        }
+        return out
+    }
+}
+
+/// Renders one frame of a view from (latent, cardiac phase): fc → SiLU → [2× nearest, conv3×3,
+/// SiLU]* → conv3×3 → sigmoid.
+struct FrameDecoderModel: Sendable {
+    let view: CMRView
+    let latent: Int
+    let size: Int
+    let base: Int
+    let channels: [Int]
+    let fc: Linear
+    let ups: [Conv2d3x3]
+    let out: Conv2d3x3
+
+    init(spec: ModelManifest.ViewSpec, view: CMRView, latent: Int, weights: WeightSource, manifestPath: String) throws {
+        self.view = view
+        self.latent = latent
+        size = spec.size
+        base = spec.baseSize
+        channels = spec.channels
+        guard !channels.isEmpty, base > 0, channels.allSatisfy({ $0 > 0 }),
+              base << (channels.count - 1) == size else {
+            throw ModelBundleError.invalidManifest(file: manifestPath,
+                reason: "generator view '\(spec.name)': baseSize \(base) · 2^\(channels.count - 1) ≠ size \(size)")
+        }
+        let p = "generator.\(spec.name)"
+        fc = try Linear(weights, p + ".fc", in: latent + 4, out: channels[0] * base * base)
+        let ch = spec.channels
+        ups = try (0..<(ch.count - 1)).map {
+            try Conv2d3x3(weights, p + ".ups.\($0)", in: ch[$0], out: ch[$0 + 1])
+        }
+        out = try Conv2d3x3(weights, p + ".out", in: channels[channels.count - 1], out: 1)
+    }
+
+    /// Largest activation / column buffer sizes one frame needs.
+    var activationCount: Int {
+        var m = channels[0] * base * base, s = base
+        for k in 0..<ups.count { s *= 2; m = max(m, channels[k] * s * s, channels[k + 1] * s * s) }
+        return m
+    }
+
+    var columnCount: Int {
+        var m = 0, s = base
+        for k in 0..<ups.count { s *= 2; m = max(m, ups[k].columnCount(height: s, width: s)) }
+        return max(m, out.columnCount(height: size, width: size))
+    }
+
+    /// z `[latent]`, phase φ ∈ [0, 1) → frame `[size·size]` written to `frame`.
+    func render(z: UnsafePointer<Float>, phase: Double, frame: UnsafeMutablePointer<Float>,
+                a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>) {
+        // Input = concat(z, sin 2πφ, cos 2πφ, sin 4πφ, cos 4πφ), features in float64 as the reference.
+        var input = [Float](repeating: 0, count: latent + 4)
+        for i in 0..<latent { input[i] = z[i] }
+        let p = Double(Float(phase)) * 2 * Double.pi
+        input[latent] = Float(Foundation.sin(p)); input[latent + 1] = Float(Foundation.cos(p))
+        input[latent + 2] = Float(Foundation.sin(2 * p)); input[latent + 3] = Float(Foundation.cos(2 * p))
+        input.withUnsafeBufferPointer { fc.forward($0.baseAddress!, rows: 1, into: a) }
+        var s = base
+        Activation.silu(a, count: channels[0] * s * s)
+        let cur = a, other = b
+        for (k, conv) in ups.enumerated() {
+            Upsample.nearest2x(cur, channels: channels[k], height: s, width: s, into: other)
+            s *= 2
+            conv.forward(other, height: s, width: s, into: cur, columns: columns)
+            Activation.silu(cur, count: channels[k + 1] * s * s)
+        }
+        out.forward(cur, height: s, width: s, into: frame, columns: columns)
+        Activation.sigmoid(frame, count: s * s)
+    }
+}
+
+/// ε-predictor MLP of the latent diffusion prior.
+struct LatentPriorModel: Sendable {
+    let state: Int
+    let condition: Int
+    let timeEmbedding: Int
+    let layers: [Linear]
+
+    init(spec: ModelManifest.PriorSpec, state: Int, condition: Int, weights: WeightSource, manifestPath: String) throws {
+        guard spec.layers >= 1, spec.hidden > 0, spec.timeEmbedding > 0, spec.timeEmbedding % 2 == 0 else {
+            throw ModelBundleError.invalidManifest(file: manifestPath, reason: "generator.prior needs layers ≥ 1 and an even timeEmbedding")
+        }
+        self.state = state
+        self.condition = condition
+        timeEmbedding = spec.timeEmbedding
+        let dims = [state + condition + spec.timeEmbedding] + Array(repeating: spec.hidden, count: spec.layers - 1) + [state]
+        layers = try (0..<spec.layers).map { try Linear(weights, "generator.prior.fc\($0)", in: dims[$0], out: dims[$0 + 1]) }
+    }
+
+    /// ε̂ for state x at integer timestep t given the ECG embedding.
+    func predict(x: [Float], condition e: [Float], timestep t: Int, a: UnsafeMutablePointer<Float>,
+                 b: UnsafeMutablePointer<Float>) -> [Float] {
+        let half = timeEmbedding / 2
+        var i = 0
+        for v in x { a[i] = v; i += 1 }
+        for v in e { a[i] = v; i += 1 }
+        for k in 0..<half {
+            let f = Foundation.exp(-Foundation.log(10000.0) * Double(k) / Double(half))
+            let arg = Double(t) * f
+            a[i + k] = Float(Foundation.sin(arg))
+            a[i + half + k] = Float(Foundation.cos(arg))
+        }
+        var cur = a, other = b
+        for (j, layer) in layers.enumerated() {
+            layer.forward(cur, rows: 1, into: other)
+            if j < layers.count - 1 { Activation.silu(other, count: layer.outFeatures) }
+            swap(&cur, &other)
+        }
+        return Array(UnsafeBufferPointer(start: cur, count: state))
+    }
+}
+
+/// The ECG-conditioned CMR generator: DDIM over the latent prior, then a decoder per view.
+struct CMRGeneratorModel: Sendable {
+    let latent: Int
+    let views: [FrameDecoderModel]
+    let prior: LatentPriorModel
+    let latentMean: Tensor
+    let latentStd: Tensor
+    let alphasCumprod: [Double]
+    let timesteps: [Int]
+    let defaultFrames: Int
+
+    init(spec: ModelManifest.GeneratorSpec, conditionSize: Int, weights: WeightSource, manifestPath: String) throws {
+        func bad(_ r: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: r) }
+        guard spec.latentSize > 0 else { throw bad("generator.latentSize must be positive") }
+        let names = spec.views.map(\.name)
+        guard names == ["sax", "lax"] else { throw bad("generator.views must be [sax, lax] in that order, found \(names)") }
+        let d = spec.diffusion
+        guard d.steps >= 1, d.samplingSteps >= 1, d.samplingSteps <= d.steps, d.betaStart > 0, d.betaEnd < 1,
+              d.betaStart <= d.betaEnd else {
+            throw bad("generator.diffusion: need 1 ≤ samplingSteps ≤ steps and 0 < betaStart ≤ betaEnd < 1")
+        }
+        latent = spec.latentSize
+        views = try spec.views.map {
+            try FrameDecoderModel(spec: $0, view: CMRView(rawValue: $0.name)!, latent: spec.latentSize, weights: weights, manifestPath: manifestPath)
+        }
+        let total = latent * views.count
+        prior = try LatentPriorModel(spec: spec.prior, state: total, condition: conditionSize, weights: weights, manifestPath: manifestPath)
+        latentMean = try weights.tensor("generator.latent_mean", shape: [total])
+        latentStd = try weights.tensor("generator.latent_std", shape: [total])
+        var ab: [Double] = []
+        var acc = 1.0
+        for i in 0..<d.steps {
+            // np.linspace(betaStart, betaEnd, steps)
+            let step = d.steps == 1 ? 0 : (d.betaEnd - d.betaStart) / Double(d.steps - 1)
+            let beta = i == d.steps - 1 && d.steps > 1 ? d.betaEnd : Double(i) * step + d.betaStart
+            acc *= 1 - beta
+            ab.append(acc)
+        }
+        alphasCumprod = ab
+        let s = d.samplingSteps
+        var ts: [Int] = []
+        for i in 0..<s {
+            let frac: Double = s == 1 ? 0 : Double(i) / Double(s - 1)
+            let v: Double = Double(d.steps - 1) * (1 - frac) + 0.5
+            ts.append(Int(v.rounded(.down)))
+        }
+        timesteps = ts
+        defaultFrames = max(1, spec.frames)
+    }
+
+    /// Deterministic DDIM (η = 0) from x_T = `noise`; returns the de-standardised latent [2Z].
+    func sampleLatent(condition: [Float], noise: [Float]) -> [Float] {
+        let n = max(prior.layers.map(\.outFeatures).max() ?? 0, prior.state + prior.condition + prior.timeEmbedding)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: n), b = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { a.deallocate(); b.deallocate() }
+        var x = noise
+        for (i, t) in timesteps.enumerated() {
+            let eps = prior.predict(x: x, condition: condition, timestep: t, a: a, b: b)
+            let at = alphasCumprod[t]
+            let aprev = i + 1 < timesteps.count ? alphasCumprod[timesteps[i + 1]] : 1.0
+            // Same operation order and float32 rounding of the coefficients as the reference.
+            let c1 = Float((1 - at).squareRoot()), c2 = Float(at.squareRoot())
+            let c3 = Float(aprev.squareRoot()), c4 = Float((1 - aprev).squareRoot())
+            for k in 0..<x.count {
+                let x0 = (x[k] - c1 * eps[k]) / c2
+                x[k] = c3 * x0 + c4 * eps[k]
+            }
+        }
+        for k in 0..<x.count { x[k] = x[k] * latentStd.values[k] + latentMean.values[k] }
+        return x
+    }
+
+    /// Frames of one view at the given phases.
+    func render(view v: Int, latent z: [Float], phases: [Double]) -> [[Float]] {
+        let dec = views[v]
+        let act = dec.activationCount, cols = dec.columnCount
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: act), b = UnsafeMutablePointer<Float>.allocate(capacity: act)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        return z.withUnsafeBufferPointer { zp in
+            let zv = zp.baseAddress! + v * latent
+            return phases.map { phase in
+                var frame = [Float](repeating: 0, count: dec.size * dec.size)
+                frame.withUnsafeMutableBufferPointer { dec.render(z: zv, phase: phase, frame: $0.baseAddress!, a: a, b: b, columns: c) }
+                return frame
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import NeuralCore
+import SignalKit
+
+/// Why a bundle could not be loaded. Every case names the file, and the tensor where there is one.
+public enum ModelBundleError: Error, CustomStringConvertible, Equatable {
+    case missingManifest(directory: String)
+    case invalidManifest(file: String, reason: String)
+    case unsupportedFormatVersion(file: String, version: Int)
+    case missingWeightsFile(file: String)
+    case checksumMismatch(file: String, expected: String, found: String)
+    case weights(NeuralCoreError)
+
+    public var description: String {
+        switch self {
+        case .missingManifest(let d): return "\(d): no manifest.json (not a model bundle)"
+        case let .invalidManifest(f, r): return "\(f): \(r)"
+        case let .unsupportedFormatVersion(f, v): return "\(f): formatVersion \(v) is not supported (this engine reads 1)"
+        case .missingWeightsFile(let f): return "\(f): weights file named in the manifest does not exist"
+        case let .checksumMismatch(f, e, s): return "\(f): SHA-256 \(s) does not match the manifest's \(e) (corrupt or replaced file)"
+        case .weights(let e): return e.description
+        }
+    }
+}
+
+/// A model bundle: manifest + weights, fully validated and built into runnable layers at load.
+public struct ModelBundle: Sendable {
+    public let manifest: ModelManifest
+    public let directory: URL
+    /// Hex SHA-256 of the weights (of the first file; files joined by "+" when several).
+    public let weightsSHA256: String
+    let encoder: ViTEncoder
+    let generator: CMRGeneratorModel?
+    let preprocessing: SignalPipeline
+
+    public var id: String { manifest.id }
+    public var displayName: String { manifest.displayName ?? manifest.id }
+    public var isSynthetic: Bool { manifest.synthetic ?? false }
+    public var disclaimer: String { manifest.disclaimer ?? "" }
+    public var hasGenerator: Bool { generator != nil }
+    public var headTargets: [HeadTarget] {
+        manifest.heads.flatMap { h in h.outputs.map { HeadTarget(head: h.name, output: $0.id) } }
+    }
+
+    public static func load(from directory: URL) throws -> ModelBundle {
+        let manifestURL = directory.appendingPathComponent("manifest.json")
+        let mpath = manifestURL.path
+        guard FileManager.default.fileExists(atPath: mpath) else {
+            throw ModelBundleError.missingManifest(directory: directory.path)
+        }
+        let manifest: ModelManifest
+        do {
+            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: manifestURL))
+        } catch let e as DecodingError {
+            throw ModelBundleError.invalidManifest(file: mpath, reason: Self.describe(e))
+        } catch {
+            throw ModelBundleError.invalidManifest(file: mpath, reason: error.localizedDescription)
+        }
+        guard manifest.formatVersion == 1 else {
+            throw ModelBundleError.unsupportedFormatVersion(file: mpath, version: manifest.formatVersion)
+        }
+        guard !manifest.weights.isEmpty else {
+            throw ModelBundleError.invalidManifest(file: mpath, reason: "\"weights\" lists no files")
+        }
+        var files: [SafeTensorsFile] = []
+        var digests: [String] = []
+        for w in manifest.weights {
+            let url = directory.appendingPathComponent(w.file)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw ModelBundleError.missingWeightsFile(file: url.path)
+            }
+            let f: SafeTensorsFile
+            do { f = try SafeTensorsFile(url: url) } catch let e as NeuralCoreError { throw ModelBundleError.weights(e) }
+            let digest = try Self.sha256(of: url)
+            if let expected = w.sha256, expected.lowercased() != digest {
+                throw ModelBundleError.checksumMismatch(file: url.path, expected: expected, found: digest)
+            }
+            files.append(f)
+            digests.append(digest)
+        }
+        var ops: [[String: Any]] = []
+        for (i, op) in manifest.input.preprocessing.enumerated() {
+            guard let o = op.foundationValue as? [String: Any] else {
+                throw ModelBundleError.invalidManifest(file: mpath, reason: "input.preprocessing[\(i)] is not an object")
+            }
+            ops.append(o)
+        }
+        let preprocessing: SignalPipeline
+        do { preprocessing = try SignalPipeline(manifestOps: ops) } catch {
+            throw ModelBundleError.invalidManifest(file: mpath, reason: "input.preprocessing: \(error)")
+        }
+        let source = WeightFiles(files: files)
+        do {
+            let encoder = try ViTEncoder(manifest: manifest, weights: source, manifestPath: mpath)
+            let generator = try manifest.generator.map {
+                try CMRGeneratorModel(spec: $0, conditionSize: encoder.embeddingSize, weights: source, manifestPath: mpath)
+            }
+            return ModelBundle(manifest: manifest, directory: directory, weightsSHA256: digests.joined(separator: "+"),
+                               encoder: encoder, generator: generator, preprocessing: preprocessing)
+        } catch let e as NeuralCoreError {
+            throw ModelBundleError.weights(e)
+        }
+    }
+
+    /// `$ECG2CMR_MODEL`, else `assets/models/demo-v1` found walking up from the working directory,
+    /// then from the executable's directory.
+    public static func locateDefault() -> URL? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["ECG2CMR_MODEL"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
+        if let exe = Bundle.main.executableURL { starts.append(exe.resolvingSymlinksInPath().deletingLastPathComponent()) }
+        for start in starts {
+            var dir = start.standardizedFileURL
+            for _ in 0..<12 {
+                let candidate = dir.appendingPathComponent("assets/models/demo-v1")
+                if fm.fileExists(atPath: candidate.appendingPathComponent("manifest.json").path) { return candidate }
+                let parent = dir.deletingLastPathComponent()
+                if parent.path == dir.path { break }
+                dir = parent
+            }
+        }
+        return nil
+    }
+
+    static func sha256(of url: URL) throws -> String {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw ModelBundleError.missingWeightsFile(file: url.path)
+        }
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: [CodingKey]) -> String { c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, let ctx): return "missing key '\(path(ctx.codingPath + [k]))'"
+        case .typeMismatch(_, let ctx): return "wrong type at '\(path(ctx.codingPath))': \(ctx.debugDescription)"
+        case .valueNotFound(_, let ctx): return "missing value at '\(path(ctx.codingPath))'"
+        case .dataCorrupted(let ctx): return "invalid JSON at '\(path(ctx.codingPath))': \(ctx.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+}

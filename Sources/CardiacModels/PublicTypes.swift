@@ -1,0 +1,155 @@
+import ECGFormats
+import Foundation
+
+/// One ECG ready for the encoder: the manifest's leads, rate and length, lead-major values.
+public struct PreparedECG: Sendable {
+    public var leads: [LeadID]
+    public var samplingRate: Double
+    public var sampleCount: Int
+    /// Lead-major `[leads × sampleCount]`, in the units the manifest's normalisation produces.
+    public var values: [Float]
+    /// Where sample 0 sits in the source record, in seconds (negative when padded in front).
+    public var sourceOffsetSeconds: Double
+
+    public init(leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], sourceOffsetSeconds: Double = 0) {
+        self.leads = leads
+        self.samplingRate = samplingRate
+        self.sampleCount = sampleCount
+        self.values = values
+        self.sourceOffsetSeconds = sourceOffsetSeconds
+    }
+}
+
+/// One output of one head group, e.g. ("risk", "cad").
+public struct HeadTarget: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var head: String
+    public var output: String
+    public init(head: String, output: String) { self.head = head; self.output = output }
+    public var description: String { "\(head).\(output)" }
+}
+
+public enum RiskBand: String, Sendable { case low, intermediate, high }
+
+public struct RiskScore: Sendable {
+    public var target: HeadTarget
+    public var label: String
+    public var probability: Double
+    /// Validation AUC of this output (nil when the bundle does not report one).
+    public var validationAUC: Double?
+    /// Weak heads (validation AUC < 0.65) must be shown as such, never as confident findings.
+    public var isWeak: Bool
+    /// [low→intermediate, intermediate→high] probability cut-offs.
+    public var bands: [Double]
+    public var band: RiskBand
+}
+
+public struct SubtypeScore: Sendable {
+    public var target: HeadTarget
+    public var label: String
+    public var probability: Double
+}
+
+public struct PhenotypeValue: Sendable {
+    public var target: HeadTarget
+    public var label: String
+    /// De-standardised value in `unit`.
+    public var value: Double
+    public var unit: String
+    public var referenceRange: ClosedRange<Double>?
+    public var validationR: Double?
+    public var isOutOfRange: Bool
+}
+
+public struct ECGAnalysis: Sendable {
+    public var modelID: String
+    public var isSynthetic: Bool
+    /// The aligned ECG embedding (conditions the CMR generator).
+    public var embedding: [Float]
+    public var risks: [RiskScore]
+    public var subtypes: [SubtypeScore]
+    public var phenotypes: [PhenotypeValue]
+    /// Raw head outputs by group (logits / standardised values), for audits and tests.
+    public var rawHeads: [String: [Float]]
+}
+
+public struct GradCAMSegment: Sendable {
+    public var lead: LeadID
+    public var startSeconds: Double
+    public var endSeconds: Double
+    public var weight: Float
+}
+
+/// Grad-CAM relevance over leads × time, scaled to 0…1.
+public struct GradCAMMap: Sendable {
+    public var target: HeadTarget
+    public var leads: [LeadID]
+    public var samplingRate: Double
+    public var sampleCount: Int
+    /// Lead-major `[leads × sampleCount]`, 0…1.
+    public var values: [Float]
+    /// Width of one encoder token in samples (the map's native resolution).
+    public var patchSamples: Int
+
+    public func value(lead: Int, sample: Int) -> Float {
+        guard lead >= 0, lead < leads.count, sample >= 0, sample < sampleCount else { return 0 }
+        return values[lead * sampleCount + sample]
+    }
+
+    /// The `count` most relevant (lead, token-window) segments, strongest first; weight = mean map
+    /// value over the window. Windows with zero relevance are never returned.
+    public func topSegments(count: Int) -> [GradCAMSegment] {
+        let p = max(1, patchSamples)
+        var segments: [GradCAMSegment] = []
+        for l in 0..<leads.count {
+            var start = 0
+            while start < sampleCount {
+                let end = min(sampleCount, start + p)
+                var s: Float = 0
+                for i in start..<end { s += values[l * sampleCount + i] }
+                let w = s / Float(end - start)
+                if w > 0 {
+                    segments.append(GradCAMSegment(lead: leads[l], startSeconds: Double(start) / samplingRate,
+                                                   endSeconds: Double(end) / samplingRate, weight: w))
+                }
+                start = end
+            }
+        }
+        segments.sort { $0.weight > $1.weight }
+        return Array(segments.prefix(max(0, count)))
+    }
+}
+
+public enum CMRView: String, Sendable, Codable, CaseIterable { case sax, lax }
+
+public struct CineLoop: Sendable {
+    public var view: CMRView
+    public var width: Int
+    public var height: Int
+    /// Frames of grey values 0…1, row-major `[height × width]` each.
+    public var frames: [[Float]]
+    /// Cardiac phase of each frame in [0, 1) (0 = end-diastole).
+    public var phases: [Double]
+}
+
+public struct GeneratedCMR: Sendable {
+    public var modelID: String
+    public var seed: UInt64
+    public var sax: CineLoop
+    public var lax: CineLoop
+}
+
+public enum CardiacPipelineError: Error, CustomStringConvertible, Equatable {
+    case noGenerator(modelID: String)
+    case unknownTarget(HeadTarget, modelID: String)
+    case preprocessing(String)
+    case inputShape(String)
+
+    public var description: String {
+        switch self {
+        case .noGenerator(let id): return "model \(id) has no CMR generator"
+        case let .unknownTarget(t, id): return "model \(id) has no head output \(t)"
+        case .preprocessing(let s): return "preprocessing failed: \(s)"
+        case .inputShape(let s): return "input does not match the model: \(s)"
+        }
+    }
+}

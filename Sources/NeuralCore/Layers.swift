@@ -1,0 +1,139 @@
+import Foundation
+
+/// y = x Wᵀ + b, PyTorch `nn.Linear` layout (weight `[out, in]`).
+public struct Linear: Sendable {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(weight: Tensor, bias: Tensor?) {
+        precondition(weight.rank == 2)
+        self.weight = weight
+        self.bias = bias
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+    }
+
+    public init(_ source: WeightSource, _ prefix: String, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws {
+        let w = try source.tensor(prefix + ".weight", shape: [outFeatures, inFeatures])
+        let b = bias ? try source.tensor(prefix + ".bias", shape: [outFeatures]) : nil
+        self.init(weight: w, bias: b)
+    }
+
+    /// x `[rows, in]` (row stride `ldx`) → y `[rows, out]` (row stride `ldy`).
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil,
+                        into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+        let ldy = ldy ?? outFeatures
+        var beta: Float = 0
+        if let bias {
+            bias.values.withUnsafeBufferPointer { b in
+                for r in 0..<rows { (y + r * ldy).update(from: b.baseAddress!, count: outFeatures) }
+            }
+            beta = 1
+        }
+        weight.values.withUnsafeBufferPointer { w in
+            BLAS.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
+                      b: w.baseAddress!, ldb: inFeatures, beta: beta, c: y, ldc: ldy)
+        }
+    }
+}
+
+/// Layer norm over the last dimension with affine weight and bias.
+public struct LayerNorm: Sendable {
+    public let width: Int
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+
+    public init(weight: Tensor, bias: Tensor, eps: Float) {
+        self.width = weight.count
+        self.weight = weight
+        self.bias = bias
+        self.eps = eps
+    }
+
+    public init(_ source: WeightSource, _ prefix: String, width: Int, eps: Float) throws {
+        self.init(weight: try source.tensor(prefix + ".weight", shape: [width]),
+                  bias: try source.tensor(prefix + ".bias", shape: [width]), eps: eps)
+    }
+
+    /// Normalises `rows` rows of x into y (may alias). Saves per-row mean and 1/σ when asked,
+    /// for `backward`.
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+                        mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil) {
+        let w = width
+        weight.values.withUnsafeBufferPointer { g in
+            bias.values.withUnsafeBufferPointer { b in
+                for r in 0..<rows {
+                    let xr = x + r * w, yr = y + r * w
+                    var m: Float = 0
+                    for i in 0..<w { m += xr[i] }
+                    m /= Float(w)
+                    var v: Float = 0
+                    for i in 0..<w { let d = xr[i] - m; v += d * d }
+                    v /= Float(w)
+                    let s = 1 / (v + eps).squareRoot()
+                    for i in 0..<w { yr[i] = (xr[i] - m) * s * g[i] + b[i] }
+                    mean?[r] = m
+                    rstd?[r] = s
+                }
+            }
+        }
+    }
+
+    /// dx = ∂L/∂x for one forward (`x`, saved `mean`, `rstd`) given dy (weights' gradients not needed).
+    public func backward(_ dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                         rstd: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>) {
+        let w = width
+        weight.values.withUnsafeBufferPointer { g in
+            for r in 0..<rows {
+                let dyr = dy + r * w, xr = x + r * w, dxr = dx + r * w
+                let m = mean[r], s = rstd[r]
+                var meanD: Float = 0, meanDX: Float = 0
+                for i in 0..<w {
+                    let d = dyr[i] * g[i]
+                    meanD += d
+                    meanDX += d * (xr[i] - m) * s
+                }
+                meanD /= Float(w)
+                meanDX /= Float(w)
+                for i in 0..<w {
+                    let xhat = (xr[i] - m) * s
+                    dxr[i] = s * (dyr[i] * g[i] - meanD - xhat * meanDX)
+                }
+            }
+        }
+    }
+}
+
+/// Elementwise activations, in place.
+public enum Activation {
+    /// Exact GELU: x · Φ(x) = 0.5 x (1 + erf(x/√2)).
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        let r: Float = 0.70710678118654752
+        for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * r)) }
+    }
+
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-v)) }
+    }
+
+    public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = 1 / (1 + expf(-x[i])) }
+    }
+
+    /// Numerically stable softmax of each row of `x` `[rows, cols]` (row stride `ld`), in place.
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil) {
+        let ld = ld ?? cols
+        for r in 0..<rows {
+            let p = x + r * ld
+            var m = -Float.infinity
+            for i in 0..<cols where p[i] > m { m = p[i] }
+            var s: Float = 0
+            for i in 0..<cols { let e = expf(p[i] - m); p[i] = e; s += e }
+            let inv = 1 / s
+            for i in 0..<cols { p[i] *= inv }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Module NeuralCore — see ../shared/DESIGN.md for what it owns.

@@ -1,4 +1,0 @@
-import Testing
-@testable import NeuralCore
-
-@Test func NeuralCoreModuleLinks() { #expect(Bool(true)) }
