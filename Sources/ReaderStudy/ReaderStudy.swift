@@ -1,1 +1,0 @@
-// Module ReaderStudy — see ../shared/DESIGN.md for what it owns.

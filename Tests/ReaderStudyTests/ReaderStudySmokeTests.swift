@@ -1,4 +1,0 @@
-import Testing
-@testable import ReaderStudy
-
-@Test func ReaderStudyModuleLinks() { #expect(Bool(true)) }
