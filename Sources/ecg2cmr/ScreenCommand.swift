@@ -1,7 +1,77 @@
 import ArgumentParser
+import CardiacModels
+import Foundation
+import Screening
 
-// SCAFFOLD: replaced by the module owner during this session.
 struct ScreenCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "screen", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'screen' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "screen",
+        abstract: "Screen many ECG files: one result line per file, resumable, never aborting on a bad file.")
+
+    @Argument(help: "ECG files or folders (searched recursively).")
+    var paths: [String]
+
+    @Option(name: .long, help: "Results file: .jsonl (one JSON object per line) or .csv. Re-running skips files already in it.")
+    var out: String
+
+    @Option(name: .long, help: "Files read and preprocessed in parallel.")
+    var jobs: Int = 2
+
+    @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
+    var model: String?
+
+    @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
+    var csvRate: Double?
+
+    @Flag(name: .long, help: "Plain progress lines even on a terminal.")
+    var plain = false
+
+    func run() throws {
+        guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
+        let log = try ResultLog(path: out)
+        var options = ScreeningOptions(jobs: jobs)
+        options.readerOptions.csvSamplingRate = csvRate
+        let screener = BatchScreener(pipeline: pipeline, options: options)
+        let progress = ProgressReporter(interactive: !plain && isatty(STDERR_FILENO) == 1)
+        if pipeline.bundle.isSynthetic {
+            FileHandle.standardError.write(Data("note: model \(pipeline.bundle.id) is a synthetic demonstration model — not for clinical use\n".utf8))
+        }
+        let summary = screener.run(paths: paths, log: log) { progress.report($0) }
+        progress.finish()
+        var lines = ["screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
+                     + "flagged \(summary.flagged.count), \(String(format: "%.1f", summary.elapsedSeconds)) s"]
+        for file in summary.flagged.prefix(20) { lines.append("  flagged: \(file)") }
+        if summary.flagged.count > 20 { lines.append("  … \(summary.flagged.count - 20) more flagged in \(out)") }
+        print(lines.joined(separator: "\n"))
+        if summary.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A one-line progress bar with rate and ETA on a terminal; plain periodic lines otherwise.
+final class ProgressReporter {
+    let interactive: Bool
+    private var lastPlain = Date.distantPast
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    func report(_ p: ScreeningProgress) {
+        let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "–"
+        let text = String(format: "%d/%d  %.1f ECG/s  ETA %@  failed %d", p.done, p.total, p.ratePerSecond, eta, p.failed)
+        if interactive {
+            let width = 30
+            let filled = p.total > 0 ? width * p.done / p.total : width
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
+        } else if p.done == p.total || Date().timeIntervalSince(lastPlain) >= 2 {
+            lastPlain = Date()
+            FileHandle.standardError.write(Data("progress: \(text)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
 }

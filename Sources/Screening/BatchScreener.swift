@@ -1,0 +1,181 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+import SignalKit
+
+public struct ScreeningOptions: Sendable {
+    /// Files read and preprocessed concurrently; the model batches what they produce.
+    public var jobs: Int
+    /// Files per model batch (and per durable append round).
+    public var batchSize: Int
+    public var readerOptions: ECGFileReader.Options
+
+    public init(jobs: Int = 2, batchSize: Int = 16, readerOptions: ECGFileReader.Options = .init()) {
+        self.jobs = max(1, jobs)
+        self.batchSize = max(1, batchSize)
+        self.readerOptions = readerOptions
+    }
+}
+
+public struct ScreeningProgress: Sendable {
+    public var done: Int
+    public var total: Int
+    public var failed: Int
+    public var elapsedSeconds: Double
+    public var lastFile: String
+    public var ratePerSecond: Double { elapsedSeconds > 0 ? Double(done) / elapsedSeconds : 0 }
+    public var etaSeconds: Double? { ratePerSecond > 0 ? Double(total - done) / ratePerSecond : nil }
+}
+
+public struct ScreeningSummary: Sendable {
+    public var discovered = 0
+    public var skippedAlreadyDone = 0
+    public var screened = 0
+    public var failed = 0
+    public var flagged: [String] = []
+    public var elapsedSeconds = 0.0
+}
+
+/// Batch screening: discovery → read → signal checks → model → one durable result line per file.
+/// A file that fails at any step gets an error line with the reason; the batch never aborts.
+public final class BatchScreener {
+    public let pipeline: CardiacPipeline?
+    public let options: ScreeningOptions
+    /// Called for each analysed file before its result line is written (e.g. to export its
+    /// generated CMR and record where it went).
+    public var afterResult: ((ECGRecord, ECGAnalysis, inout ScreeningResult) -> Void)?
+
+    public init(pipeline: CardiacPipeline?, options: ScreeningOptions = .init()) {
+        self.pipeline = pipeline
+        self.options = options
+    }
+
+    public func run(paths: [String], log: ResultLog, progress: (ScreeningProgress) -> Void = { _ in }) -> ScreeningSummary {
+        let start = Date()
+        var summary = ScreeningSummary()
+        let items = ECGFileDiscovery().discover(paths)
+        summary.discovered = items.count
+        let pending = items.filter { item in
+            switch item {
+            case .ecgFile(let path), .unreadable(let path, _): return !log.completedFiles.contains(path)
+            }
+        }
+        summary.skippedAlreadyDone = items.count - pending.count
+        var done = 0
+        var index = 0
+        while index < pending.count {
+            let chunk = Array(pending[index..<min(pending.count, index + options.batchSize)])
+            index += chunk.count
+            let results = screen(chunk)
+            for result in results {
+                do {
+                    try log.append(result)
+                } catch {
+                    // The results file itself failed (disk full …): stop rather than lose results silently.
+                    summary.failed += 1
+                    summary.elapsedSeconds = Date().timeIntervalSince(start)
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    return summary
+                }
+                done += 1
+                if result.status == "ok" { summary.screened += 1 } else { summary.failed += 1 }
+                if result.flagged == true { summary.flagged.append(result.file) }
+                progress(ScreeningProgress(done: done, total: pending.count, failed: summary.failed,
+                                           elapsedSeconds: Date().timeIntervalSince(start), lastFile: result.file))
+            }
+        }
+        log.sync()
+        summary.elapsedSeconds = Date().timeIntervalSince(start)
+        return summary
+    }
+
+    /// Reads and preprocesses a chunk in parallel, then runs the model once over the whole chunk.
+    func screen(_ chunk: [DiscoveredItem]) -> [ScreeningResult] {
+        var prepared = [(ScreeningResult, ECGRecord?, PreparedECG?)](repeating: (ScreeningResult(file: "", status: "error"), nil, nil),
+                                                                     count: chunk.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: chunk.count) { i in
+            let entry = self.readAndCheck(chunk[i])
+            lock.lock(); prepared[i] = entry; lock.unlock()
+        }
+        let ready = prepared.indices.filter { prepared[$0].2 != nil }
+        if let pipeline, !ready.isEmpty {
+            let analyses = pipeline.analyse(batch: ready.compactMap { prepared[$0].2 })
+            for (k, i) in ready.enumerated() {
+                var result = prepared[i].0
+                Self.fill(&result, with: analyses[k])
+                if let record = prepared[i].1 { afterResult?(record, analyses[k], &result) }
+                prepared[i].0 = result
+            }
+        }
+        return prepared.map(\.0)
+    }
+
+    private func readAndCheck(_ item: DiscoveredItem) -> (ScreeningResult, ECGRecord?, PreparedECG?) {
+        switch item {
+        case .unreadable(let path, let reason):
+            return (.failure(file: path, kind: "unreadable", message: reason), nil, nil)
+        case .ecgFile(let path):
+            let record: ECGRecord
+            do {
+                record = try ECGFileReader.read(url: URL(fileURLWithPath: path), options: options.readerOptions)
+            } catch let error as ECGFormatError {
+                return (.failure(file: path, kind: error.kind.rawValue, message: error.message, location: error.location), nil, nil)
+            } catch {
+                return (.failure(file: path, kind: "unreadable", message: "\(error)"), nil, nil)
+            }
+            var result = ScreeningResult(file: path, status: "ok")
+            result.format = record.provenance.format.rawValue
+            result.inputSHA256 = record.provenance.sha256
+            result.leads = record.leads.map(\.id.description)
+            result.samplingRate = record.samplingRate
+            result.durationSeconds = record.durationSeconds
+            if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
+                var flags: [String: [String]] = [:]
+                for quality in assessor.assess(record) where !quality.flags.isEmpty {
+                    flags[quality.lead.description] = quality.flags.map(\.title)
+                }
+                result.qualityFlags = flags
+            }
+            if let beats = try? RPeakDetector.detect(in: record) {
+                result.heartRateBpm = beats.beats.heartRateBpm
+                result.rhythm = beats.beats.rhythm.rawValue
+            }
+            guard let pipeline else { return (result, record, nil) }
+            do {
+                let input = try pipeline.prepare(record)
+                return (result, record, input)
+            } catch {
+                var failed = ScreeningResult.failure(file: path, kind: "preprocessing", message: "\(error)")
+                failed.format = result.format
+                failed.inputSHA256 = result.inputSHA256
+                return (failed, nil, nil)
+            }
+        }
+    }
+
+    static func fill(_ result: inout ScreeningResult, with analysis: ECGAnalysis) {
+        result.modelID = analysis.modelID
+        result.syntheticModel = analysis.isSynthetic
+        var risks: [String: ScreeningResult.Risk] = [:]
+        var flags: [String] = []
+        for risk in analysis.risks {
+            risks[risk.target.output] = .init(probability: risk.probability, band: risk.band.rawValue,
+                                             validationAUC: risk.validationAUC, weak: risk.isWeak)
+            // Weak heads are reported but never raise a flag on their own.
+            if risk.band == .high && !risk.isWeak { flags.append("high:\(risk.target.output)") }
+        }
+        result.risks = risks
+        result.subtypes = Dictionary(analysis.subtypes.map { ($0.target.output, $0.probability) }, uniquingKeysWith: { a, _ in a })
+        var phenotypes: [String: ScreeningResult.Phenotype] = [:]
+        for value in analysis.phenotypes {
+            phenotypes[value.target.output] = .init(value: value.value, unit: value.unit,
+                                                   referenceRange: value.referenceRange.map { [$0.lowerBound, $0.upperBound] },
+                                                   outOfRange: value.isOutOfRange)
+            if value.isOutOfRange { flags.append("out-of-range:\(value.target.output)") }
+        }
+        result.phenotypes = phenotypes
+        result.flags = flags
+        result.flagged = !flags.isEmpty
+    }
+}
