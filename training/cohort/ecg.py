@@ -78,7 +78,8 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     volt *= np.exp(-0.022 * (bmi - 27.0)) * (1.0 - 0.004 * (age - 60.0))
     volt *= np.exp(h.normal(0.0, 0.2))           # chest-wall / lung / orientation, unobserved
     if cm == "rcm":
-        volt *= h.uniform(0.35, 0.6)              # infiltration: low voltage despite mass
+        # infiltration adds mass that is electrically silent: low voltage despite a heavy LV
+        volt = volt / (mass / 110.0) ** 0.85 * h.uniform(0.3, 0.55)
     if cm == "dcm":
         volt *= h.uniform(0.8, 1.15)
     if s["effusion"]:

@@ -222,6 +222,7 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     ecv = rng.normal(*ref.ECV_NORMAL_PCT, n) + 0.8 * (~male) + fibrosis * u(2.5, 10) \
         + rcm * u(10, 25) + hcm * u(1, 7) + dcm * u(1, 7) + prior_mi * u(0, 3) \
         + inflammation * u(1, 5)
+    t1, t2, ecv = np.round(t1, 1), np.round(t2, 1), np.round(ecv, 1)
     p_lge = np.clip(0.02 + 0.55 * hcm + 0.30 * dcm + 0.80 * rcm + 0.45 * inflammation
                     + 0.06 * fibrosis, 0, 1)
     lge = prior_mi | bern(p_lge)
@@ -244,7 +245,8 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
         "cm_subtype": cm_subtype, "pulmonary_hypertension": pulm_htn,
         "pericarditis": pericarditis, "effusion": effusion, "atrial_fibrillation": af,
         "bbb": bbb, "wall_motion_abnormality": wma, "lge": lge,
-        "native_t1_ms": np.round(t1, 1), "t2_ms": np.round(t2, 1), "ecv_pct": np.round(ecv, 1),
+        "native_t1_ms": t1, "t2_ms": t2, "ecv_pct": ecv,
+        # flags from the values as written (rounded), so table and flag always agree
         "t1_abnormal": t1 >= ref.T1_ABNORMAL_MS, "t2_abnormal": t2 >= ref.T2_ABNORMAL_MS,
         "ecv_abnormal": ecv >= ref.ECV_ABNORMAL_PCT,
         "lv_edv_ml": lv_edv, "lv_esv_ml": lv_esv, "lv_sv_ml": lv_sv, "lv_ef_pct": lv_ef,
