@@ -1,7 +1,144 @@
 import ArgumentParser
+import CMRExport
+import CardiacModels
+import ECGFormats
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-// SCAFFOLD: replaced by the module owner during this session.
+/// `ecg2cmr export FILE... --out DIR`: generated SAX/LAX cine PNGs, montages, contact sheet,
+/// ECG sheet with Grad-CAM, animated preview and manifest.json per ECG. See docs/export.md.
 struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'export' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export generated CMR (PNG sequences, montages, contact sheet, ECG sheet, preview) with a provenance manifest.",
+        discussion: """
+        Exit status: 0 when every file exported (or was already complete), otherwise the number of \
+        failed files (at most 100). Re-running skips cases whose manifest and file hashes match.
+        """)
+
+    @Argument(help: "ECG files (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML).")
+    var files: [String] = []
+
+    @Option(name: .long, help: "Output folder; one sub-folder per ECG.")
+    var out: String
+
+    @Option(name: .long, help: "Generator seed (same seed → byte-identical images).")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Edge length of each exported frame in pixels.")
+    var size: Int = 256
+
+    @Option(name: .long, help: "Upscaling filter: nearest, bilinear, bicubic, lanczos3.")
+    var filter: String = "bicubic"
+
+    @Option(name: .long, help: "all, or ed-es (only the end-diastole and end-systole frames).")
+    var frames: String = "all"
+
+    @Option(name: .long, help: "Frames per cycle (default: the model's own count).")
+    var frameCount: Int?
+
+    @Flag(name: .long, help: "Put patient identifiers (ID, age, sex, time) in the images and the manifest.")
+    var includePhi = false
+
+    @Option(name: .long, help: "Folder of real CMR series (<dir>/<case>/sax/*.png, lax/*.png) to show beside the generated ones.")
+    var real: String?
+
+    @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the ECG sheet, e.g. risk.cad (default: the first risk output).")
+    var gradcamHead: String?
+
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    var model: String?
+
+    @Flag(name: .long, help: "Also write the generator's float frames as sax/frames.npy and lax/frames.npy.")
+    var saveFloatFrames = false
+
+    @Option(name: .long, help: "Regenerate the export described by this manifest.json (into --out) instead of reading FILEs.")
+    var fromManifest: String?
+
+    func run() throws {
+        let outURL = URL(fileURLWithPath: out)
+        if let fromManifest {
+            let (result, mismatched) = try CaseExporter.regenerate(manifestAt: URL(fileURLWithPath: fromManifest), into: outURL,
+                                                                   modelDirectory: model.map { URL(fileURLWithPath: $0) })
+            print("regenerated \(result.caseDirectory.path) (\(result.manifest.files.count) files)")
+            if !mismatched.isEmpty {
+                printError("\(mismatched.count) file(s) differ from the manifest: " + mismatched.prefix(5).joined(separator: ", "))
+                throw ExitCode(1)
+            }
+            return
+        }
+        guard !files.isEmpty else { throw ValidationError("give at least one ECG file (or --from-manifest)") }
+        guard let filter = ResamplingFilter(rawValue: filter) else {
+            throw ValidationError("--filter must be one of " + ResamplingFilter.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        guard let selection = ExportOptions.FrameSelection(rawValue: frames) else { throw ValidationError("--frames must be all or ed-es") }
+        let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
+                                    includePHI: includePhi, gradCAMTarget: gradcamHead,
+                                    realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                    saveFloatFrames: saveFloatFrames)
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+
+        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        let bundle = try ModelBundle.load(from: modelURL)
+        let pipeline = try CardiacPipeline(bundle: bundle)
+        let exporter = try CaseExporter(pipeline: pipeline, options: options,
+                                        softwareVersion: ECG2CMR.configuration.version.isEmpty ? CMRExportInfo.softwareVersion : ECG2CMR.configuration.version)
+        if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
+
+        let tty = isatty(STDERR_FILENO) == 1
+        let bar = ProgressBar(enabled: tty)
+        let outcomes = BatchExporter.export(files: files.map { URL(fileURLWithPath: $0) }, exporter: exporter, into: outURL,
+                                            progress: { bar.update($0) },
+                                            completed: { o in
+            bar.clear()
+            if let error = o.error {
+                printError("FAIL \(error)")
+            } else if let r = o.result {
+                print(String(format: "%@ %@ (%d files, %.2f s)", r.skipped ? "skip" : "ok  ", r.caseDirectory.path, r.manifest.files.count, o.seconds))
+            }
+        })
+        bar.clear()
+        let failed = outcomes.filter(\.failed).count
+        print("\(outcomes.count - failed) of \(outcomes.count) exported to \(outURL.path)\(failed > 0 ? ", \(failed) failed" : "")")
+        if failed > 0 { throw ExitCode(Int32(min(failed, 100))) }
+    }
+}
+
+private func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// A one-line progress bar on stderr when it is a terminal; silent otherwise (plain result lines go to stdout).
+private final class ProgressBar: @unchecked Sendable {
+    let enabled: Bool
+    private var lastDraw = Date.distantPast
+    private let lock = NSLock()
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ p: BatchExporter.Progress) {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        guard Date().timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = Date()
+        let width = 30
+        let filled = Int((p.fraction * Double(width)).rounded(.down))
+        let bar = String(repeating: "#", count: min(width, filled)) + String(repeating: ".", count: max(0, width - filled))
+        let what = p.caseProgress.map { "\($0.caseName): \($0.message)" } ?? p.file.lastPathComponent
+        printError("\u{1B}[2K\r[\(bar)] \(p.fileIndex + 1)/\(p.fileCount) \(what)".replacingOccurrences(of: "\n", with: ""), newline: false)
+    }
+
+    func clear() {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        printError("\u{1B}[2K\r", newline: false)
+        lastDraw = .distantPast
+    }
+
+    private func printError(_ s: String, newline: Bool) {
+        FileHandle.standardError.write(Data(s.utf8))
+    }
 }

@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable file writes: data goes to a temporary name in the same directory, is fsync'd, and is
+/// renamed over the final name, so a crash or kill never leaves a half-written file under a final name.
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory).
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try writeDurably(data, to: tmp)
+            guard rename(tmp.path, url.path) == 0 else { throw posixError(url.path, "rename") }
+            fsyncDirectory(dir)
+        } catch {
+            unlink(tmp.path)
+            throw error
+        }
+    }
+
+    /// Writes and fsyncs `data` at `url` (creating or truncating it); used inside staging folders.
+    static func writeDurably(_ data: Data, to url: URL) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw posixError(url.path, "open for writing") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw posixError(url.path, "write")
+                }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
+    }
+
+    static func fsyncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    static func posixError(_ path: String, _ action: String) -> CMRExportError {
+        .io(path: path, reason: "\(action) failed: \(String(cString: strerror(errno)))")
+    }
+}
+
+public enum SHA256Hex {
+    public static func of(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func ofFile(_ url: URL) throws -> String {
+        guard let handle = try? FileHandle(forReadingFrom: url) else {
+            throw CMRExportError.io(path: url.path, reason: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while true {
+            let chunk: Data
+            do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw CMRExportError.io(path: url.path, reason: "read failed: \(error)")
+            }
+            if chunk.isEmpty { break }
+            hasher.update(data: chunk)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,1 +1,0 @@
-// Module CMRExport — see ../shared/DESIGN.md for what it owns.

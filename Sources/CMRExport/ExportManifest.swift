@@ -1,0 +1,184 @@
+import Foundation
+
+/// What to export and how; stored in every case manifest so the export can be regenerated.
+public struct ExportOptions: Sendable, Codable, Equatable {
+    public enum FrameSelection: String, Sendable, Codable, CaseIterable {
+        /// Every generated frame.
+        case all
+        /// Only the end-diastole and end-systole frames (see `CardiacPhases`).
+        case edES = "ed-es"
+    }
+
+    /// Seed of the generator's initial noise: same seed + same ECG + same model → identical images.
+    public var seed: UInt64
+    /// Output edge length (pixels) of every SAX / LAX frame and montage panel.
+    public var size: Int
+    public var filter: ResamplingFilter
+    public var frames: FrameSelection
+    /// Frames per cardiac cycle; nil = the model's own count (`generator.frames`, usually 50).
+    public var frameCount: Int?
+    /// Patient identifiers (ID, age, sex, acquisition time) go into PNG text chunks, the ECG
+    /// sheet and the manifest only when true.
+    public var includePHI: Bool
+    /// Head output whose Grad-CAM is drawn on the ECG sheet, "head.output"; nil = the first risk output.
+    public var gradCAMTarget: String?
+    /// Folder with real CMR series to show beside the generated ones (`<dir>/<case>/{sax,lax}/*.png`).
+    public var realDirectory: String?
+    public var contactSheetThumbnail: Int
+    public var previewPanelSize: Int
+    public var ecgPixelsPerMillimetre: Int
+    /// Also write the generator's float frames as `sax/frames.npy`, `lax/frames.npy` (float32 [F, H, W]).
+    public var saveFloatFrames: Bool
+
+    public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
+                frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
+                contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
+                saveFloatFrames: Bool = false) {
+        self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
+        self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
+        self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
+        self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
+    }
+
+    public func validate() throws {
+        guard (16...4096).contains(size) else { throw CMRExportError.invalidOption("--size \(size) must be 16…4096 pixels") }
+        if let n = frameCount, !(1...500).contains(n) { throw CMRExportError.invalidOption("frame count \(n) must be 1…500") }
+        guard (16...1024).contains(contactSheetThumbnail) else { throw CMRExportError.invalidOption("contact-sheet thumbnail \(contactSheetThumbnail) must be 16…1024") }
+        guard (16...1024).contains(previewPanelSize) else { throw CMRExportError.invalidOption("preview panel size \(previewPanelSize) must be 16…1024") }
+        guard (2...20).contains(ecgPixelsPerMillimetre) else { throw CMRExportError.invalidOption("ECG pixels per mm \(ecgPixelsPerMillimetre) must be 2…20") }
+        if let t = gradCAMTarget, t.split(separator: ".").count != 2 {
+            throw CMRExportError.invalidOption("Grad-CAM head '\(t)' must be written head.output, e.g. risk.cad")
+        }
+    }
+}
+
+/// `manifest.json` of one exported case: provenance, options, results and every file's SHA-256 —
+/// enough to regenerate the export byte for byte (`CaseExporter.regenerate`).
+public struct ExportManifest: Codable, Sendable, Equatable {
+    public struct Software: Codable, Sendable, Equatable { public var name: String; public var version: String }
+    public struct Model: Codable, Sendable, Equatable {
+        public var id: String
+        public var displayName: String
+        public var directory: String
+        public var weightsSHA256: String
+        public var synthetic: Bool
+        public var disclaimer: String
+    }
+    public struct Input: Codable, Sendable, Equatable {
+        public var path: String
+        public var sha256: String
+        public var format: String
+        public var leads: [String]
+        public var samplingRate: Double
+        public var durationSeconds: Double
+        /// Where the model's input window starts in the record (seconds).
+        public var modelWindowOffsetSeconds: Double
+    }
+    public struct Patient: Codable, Sendable, Equatable {
+        public var id: String?
+        public var ageYears: Double?
+        public var sex: String?
+        public var acquisitionTime: String?
+    }
+    public struct Scaling: Codable, Sendable, Equatable {
+        public var filter: ResamplingFilter
+        public var rule: String
+        public var saxSourceSize: [Int]
+        public var laxSourceSize: [Int]
+        public var outputSize: [Int]
+    }
+    public struct Phases: Codable, Sendable, Equatable {
+        public var endDiastoleFrame: Int
+        public var endSystoleFrame: Int
+        public var rule: String
+        public var frameCount: Int
+        /// Cardiac phase (0…1, 0 = end-diastole by the generator's convention) of each frame.
+        public var framePhases: [Double]
+    }
+    public struct Risk: Codable, Sendable, Equatable {
+        public var target: String; public var label: String; public var probability: Double; public var band: String
+        public var validationAUC: Double?; public var weak: Bool
+    }
+    public struct Subtype: Codable, Sendable, Equatable { public var target: String; public var label: String; public var probability: Double }
+    public struct Phenotype: Codable, Sendable, Equatable {
+        public var target: String; public var label: String; public var value: Double; public var unit: String
+        public var referenceRange: [Double]?; public var validationR: Double?; public var outOfRange: Bool
+    }
+    public struct Segment: Codable, Sendable, Equatable {
+        public var lead: String; public var startSeconds: Double; public var endSeconds: Double; public var weight: Double
+    }
+    public struct GradCAM: Codable, Sendable, Equatable {
+        public var target: String
+        /// Strongest (lead, window) segments; seconds in the model input window.
+        public var topSegments: [Segment]
+    }
+    public struct RealCMR: Codable, Sendable, Equatable {
+        public var directory: String
+        public var files: [FileEntry]
+    }
+    public struct FileEntry: Codable, Sendable, Equatable {
+        public var path: String
+        public var sha256: String
+        public var bytes: Int
+        public var kind: String
+    }
+
+    public var formatVersion: Int
+    public var software: Software
+    /// ISO 8601, UTC. Not part of the reproducibility check.
+    public var createdAt: String
+    public var caseName: String
+    public var notice: String
+    public var model: Model
+    public var input: Input
+    public var patient: Patient?
+    public var options: ExportOptions
+    public var scaling: Scaling
+    public var phases: Phases
+    public var risks: [Risk]
+    public var subtypes: [Subtype]
+    public var phenotypes: [Phenotype]
+    public var gradCAM: GradCAM?
+    public var realCMR: RealCMR?
+    public var files: [FileEntry]
+
+    public static let fileName = "manifest.json"
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do { return try encoder.encode(self) } catch {
+            throw CMRExportError.manifest(path: caseName, reason: "cannot encode: \(error)")
+        }
+    }
+
+    public static func load(from url: URL) throws -> ExportManifest {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw CMRExportError.manifest(path: url.path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(ExportManifest.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+            throw CMRExportError.manifest(path: url.path, reason: "missing '\(key.stringValue)' at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw CMRExportError.manifest(path: url.path, reason: "not a valid export manifest: \(error)")
+        }
+    }
+}
+
+/// Writes a float32 array as a NumPy `.npy` file (format 1.0, little-endian, C order).
+enum NPYWriter {
+    static func encode(_ values: [Float], shape: [Int]) -> Data {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var d = Data([0x93]); d.append(contentsOf: Array("NUMPY".utf8)); d.append(contentsOf: [1, 0])
+        let n = UInt16(header.utf8.count)
+        d.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
+        d.append(contentsOf: Array(header.utf8))
+        values.withUnsafeBufferPointer { buf in
+            for v in buf { let b = v.bitPattern.littleEndian; withUnsafeBytes(of: b) { d.append(contentsOf: $0) } }
+        }
+        return d
+    }
+}
