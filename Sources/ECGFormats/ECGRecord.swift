@@ -119,12 +119,22 @@ public struct ECGRecord: Sendable, Equatable {
     public var samplingRate: Double
     public var metadata: ECGMetadata
     public var provenance: Provenance
+    /// The channels the file itself stores, in the file's order (derived leads excluded). `info` lists
+    /// leads in this order and `convert` writes exactly these channels.
+    public var fileLeadOrder: [LeadID]
 
-    public init(leads: [Lead], samplingRate: Double, metadata: ECGMetadata, provenance: Provenance) {
+    public init(leads: [Lead], samplingRate: Double, metadata: ECGMetadata, provenance: Provenance,
+                fileLeadOrder: [LeadID]? = nil) {
         self.leads = leads
         self.samplingRate = samplingRate
         self.metadata = metadata
         self.provenance = provenance
+        self.fileLeadOrder = fileLeadOrder ?? leads.filter { !$0.isDerived }.map(\.id)
+    }
+
+    /// The stored (not derived) leads in the file's own order.
+    public var storedLeadsInFileOrder: [Lead] {
+        fileLeadOrder.compactMap { id in leads.first { $0.id == id && !$0.isDerived } }
     }
 
     public var sampleCount: Int { leads.first?.millivolts.count ?? 0 }

@@ -1,0 +1,164 @@
+import Foundation
+
+/// Reads CSV/TSV ECGs: optional `#` comment lines (e.g. `# sampling_rate=500`, `# units=uV`), a header
+/// row of lead names, then one row per sample. A time column (`time`, `t`, `time_s`, `seconds`,
+/// `sample`) is recognised and not treated as a lead; seconds in it give the sampling rate.
+public struct CSVReader: Sendable {
+    public enum Unit: String, Sendable { case millivolts = "mV", microvolts = "uV" }
+
+    /// Sampling rate when the file does not state one (a `--sampling-rate` flag).
+    public var samplingRate: Double?
+    /// Amplitude unit when the file does not state one; the default is millivolts.
+    public var unit: Unit?
+
+    public init(samplingRate: Double? = nil, unit: Unit? = nil) {
+        self.samplingRate = samplingRate
+        self.unit = unit
+    }
+
+    public func read(url: URL) throws -> ECGRecord {
+        let data = try readFileBytes(url, role: "CSV file")
+        return try read(data: data, path: url.path)
+    }
+
+    public func read(data: Data, path: String) throws -> ECGRecord {
+        let text = try decodeUTF8(data, file: path, what: "CSV file")
+        var settings: [String: String] = [:]
+        var header: [String]?
+        var delimiter: Character = ","
+        var columns: [[Float]] = []
+        var timeColumn: Int?
+        var times: [Double] = []
+        var lineNo = 0
+        var rows = 0
+        // Rows are bounded by the file's own size, so no count from the file can over-allocate.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            lineNo += 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            if lineNo == 1, line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            if trimmed.hasPrefix("#") {
+                CSVReader.parseSettings(String(trimmed.dropFirst()), into: &settings)
+                continue
+            }
+            if header == nil {
+                delimiter = trimmed.contains("\t") ? "\t" : (trimmed.contains(",") ? "," : (trimmed.contains(";") ? ";" : ","))
+                let names = trimmed.split(separator: delimiter, omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                if names.contains(where: { Double($0) != nil && !$0.isEmpty }) && names.allSatisfy({ Double($0) != nil }) {
+                    throw ECGFormatError(.malformedHeader, file: path, "first row holds numbers, not lead names; add a header row (I,II,…)", at: "line \(lineNo)")
+                }
+                if let empty = names.firstIndex(where: { $0.isEmpty }) {
+                    throw ECGFormatError(.malformedHeader, file: path, "column \(empty + 1) of the header row has no name", at: "line \(lineNo)")
+                }
+                guard names.count <= ReaderLimits.maxLeads + 1 else {
+                    throw ECGFormatError(.invalidValue, file: path, "\(names.count) columns, more than this reader accepts", at: "line \(lineNo)")
+                }
+                timeColumn = names.firstIndex { ["time", "t", "time_s", "time (s)", "seconds", "sample", "index"].contains($0.lowercased()) }
+                header = names
+                columns = Array(repeating: [], count: names.count)
+                continue
+            }
+            guard let names = header else { continue }
+            var col = 0
+            for field in trimmed.split(separator: delimiter, omittingEmptySubsequences: false) {
+                guard col < names.count else {
+                    throw ECGFormatError(.malformedHeader, file: path, "row has more than the \(names.count) columns of the header", at: "line \(lineNo)")
+                }
+                let f = field.trimmingCharacters(in: .whitespaces)
+                let value: Double
+                if f.isEmpty || f.lowercased() == "nan" {
+                    value = .nan
+                } else if let v = Double(f), v.isFinite {
+                    value = v
+                } else {
+                    throw ECGFormatError(.invalidValue, file: path, "'\(f.prefix(40))' is not a number", at: "line \(lineNo), column \(col + 1) (\(names[col]))")
+                }
+                if col == timeColumn { times.append(value) } else { columns[col].append(Float(value)) }
+                col += 1
+            }
+            guard col == names.count else {
+                throw ECGFormatError(.truncated, file: path, "row has \(col) of the header's \(names.count) columns", at: "line \(lineNo)")
+            }
+            rows += 1
+        }
+        guard let names = header else {
+            throw ECGFormatError(.missingData, file: path, "no header row with lead names")
+        }
+        guard rows > 0 else {
+            throw ECGFormatError(.missingData, file: path, "header row but no samples")
+        }
+
+        var rate = samplingRate
+        if rate == nil {
+            for key in ["sampling_rate", "samplingrate", "sampling_frequency", "fs", "sample_rate", "samplerate", "hz"] {
+                if let v = settings[key] {
+                    let digits = v.lowercased().replacingOccurrences(of: "hz", with: "").trimmingCharacters(in: .whitespaces)
+                    guard let r = Double(digits), r.isFinite, r > 0 else {
+                        throw ECGFormatError(.invalidValue, file: path, "sampling rate '\(v)' is not a positive number", at: "header comment")
+                    }
+                    rate = r
+                    break
+                }
+            }
+        }
+        if rate == nil, let tc = timeColumn, times.count >= 2, names[tc].lowercased() != "sample", names[tc].lowercased() != "index" {
+            let dt = (times[times.count - 1] - times[0]) / Double(times.count - 1)
+            if dt.isFinite, dt > 0 { rate = (1 / dt * 1e6).rounded() / 1e6 }
+        }
+        guard let fs = rate, fs > 0, fs.isFinite else {
+            throw ECGFormatError(.missingData, file: path, "no sampling rate: add a comment line '# sampling_rate=500' or pass --sampling-rate")
+        }
+
+        var fileUnit = unit ?? .millivolts
+        if unit == nil, let u = settings["units"] ?? settings["unit"] {
+            guard let f = millivoltFactor(forUnit: u) else {
+                throw ECGFormatError(.unsupported, file: path, "amplitude unit '\(u)' is not mV or µV", at: "header comment")
+            }
+            fileUnit = f == 1 ? .millivolts : .microvolts
+            if f != 1 && f != 0.001 {
+                throw ECGFormatError(.unsupported, file: path, "amplitude unit '\(u)' is not mV or µV", at: "header comment")
+            }
+        }
+        var leads: [Lead] = []
+        for (c, name) in names.enumerated() where c != timeColumn {
+            // A unit in the column name ("V1 (uV)", "V1_uV") overrides the file's unit for that column.
+            var leadName = name
+            var factor: Float = fileUnit == .microvolts ? 0.001 : 1
+            for (suffix, f) in [("(uv)", Float(0.001)), ("(µv)", 0.001), ("_uv", 0.001), ("(mv)", 1), ("_mv", 1)]
+            where leadName.lowercased().hasSuffix(suffix) {
+                leadName = String(leadName.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+                factor = f
+            }
+            var mv = columns[c]
+            if factor != 1 { for k in mv.indices { mv[k] *= factor } }
+            leads.append(Lead(id: LeadID(parsing: leadName), millivolts: mv))
+        }
+        guard !leads.isEmpty else {
+            throw ECGFormatError(.missingData, file: path, "no lead columns besides the time column")
+        }
+        var metadata = ECGMetadata()
+        if let id = settings["patient_id"] ?? settings["patientid"] { metadata.patientID = id }
+        if let a = settings["age"] { metadata.ageYears = Double(a) }
+        if let s = settings["sex"] { metadata.sex = parseSex(s) }
+        if let d = settings["device"] { metadata.device = d }
+        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: metadata,
+                                   provenance: Provenance(format: .csv, path: path, sha256: sha256Hex([data])))
+    }
+
+    /// `key=value` or `key: value` pairs, several per comment line allowed (`sampling_rate=500 units=uV`).
+    static func parseSettings(_ comment: String, into settings: inout [String: String]) {
+        let s = comment.trimmingCharacters(in: .whitespaces)
+        if s.contains("=") {
+            for part in s.split(whereSeparator: { $0 == " " || $0 == ";" || $0 == "," }) {
+                let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if kv.count == 2 { settings[kv[0].lowercased()] = kv[1] }
+            }
+        } else if let colon = s.firstIndex(of: ":") {
+            let key = s[..<colon].trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: " ", with: "_")
+            settings[key] = s[s.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+}

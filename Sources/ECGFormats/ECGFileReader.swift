@@ -1,0 +1,87 @@
+import Foundation
+
+/// The one entry point: detects the format from the file's content (DICOM marker, XML root element,
+/// WFDB header grammar, CSV header row), falling back to the extension only to find a WFDB header.
+public enum ECGFileReader {
+    public struct Options: Sendable {
+        /// For CSV files that state no sampling rate.
+        public var csvSamplingRate: Double?
+        public var csvUnit: CSVReader.Unit?
+        public var verifyWFDBChecksums: Bool
+
+        public init(csvSamplingRate: Double? = nil, csvUnit: CSVReader.Unit? = nil, verifyWFDBChecksums: Bool = true) {
+            self.csvSamplingRate = csvSamplingRate
+            self.csvUnit = csvUnit
+            self.verifyWFDBChecksums = verifyWFDBChecksums
+        }
+    }
+
+    public static func read(url: URL, options: Options = Options()) throws -> ECGRecord {
+        let path = url.path
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        if exists && isDir.boolValue {
+            throw ECGFormatError(.unreadable, file: path, "is a directory, not an ECG file")
+        }
+        // A WFDB record named without extension, or by its signal file.
+        let header = WFDBReader.headerURL(for: url)
+        if header != url || !exists {
+            if FileManager.default.fileExists(atPath: header.path), header.path != path {
+                return try WFDBReader(verifyChecksums: options.verifyWFDBChecksums).read(url: header)
+            }
+            if !exists { throw ECGFormatError(.unreadable, file: path, "file does not exist") }
+        }
+        let data = try readFileBytes(url)
+        switch detect(data) {
+        case .dicom: return try DICOMWaveformReader().read(data: data, path: path)
+        case .museXML: return try MUSEXMLReader().read(data: data, path: path)
+        case .hl7aECG: return try AECGReader().read(data: data, path: path)
+        case .ukbXML: return try UKBXMLReader().read(data: data, path: path)
+        case .wfdb:
+            let reader = WFDBReader(verifyChecksums: options.verifyWFDBChecksums)
+            return try reader.read(headerData: data, headerURL: url, loadSignalFile: WFDBReader.fileLoader(url))
+        case .csv: return try CSVReader(samplingRate: options.csvSamplingRate, unit: options.csvUnit).read(data: data, path: path)
+        case nil:
+            if data.isEmpty { throw ECGFormatError(.truncated, file: path, "file is empty (0 bytes)") }
+            if let root = xmlRootName(data), data.prefix(64).contains(UInt8(ascii: "<")) {
+                throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (AnnotatedECG, RestingECG, CardiologyXML)")
+            }
+            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format (WFDB, CSV/TSV, HL7 aECG, DICOM, MUSE XML, CardioSoft XML)")
+        }
+    }
+
+    /// Content-based detection; nil when nothing matches.
+    public static func detect(_ data: Data) -> ECGFileFormat? {
+        if data.count >= 132, data[data.startIndex + 128] == 0x44, data[data.startIndex + 129] == 0x49,
+           data[data.startIndex + 130] == 0x43, data[data.startIndex + 131] == 0x4D {
+            return .dicom
+        }
+        let head = data.prefix(4096)
+        let firstNonSpace = head.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF) }
+        if firstNonSpace == UInt8(ascii: "<") {
+            switch xmlRootName(data) {
+            case "RestingECG": return .museXML
+            case "AnnotatedECG": return .hl7aECG
+            case "CardiologyXML": return .ukbXML
+            default: return nil
+            }
+        }
+        guard let text = String(data: head, encoding: .utf8) ?? String(data: head.prefix(max(0, head.count - 3)), encoding: .utf8) else { return nil }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first(where: { !$0.isEmpty && !$0.hasPrefix("#") }) else { return nil }
+        if looksLikeWFDBRecordLine(first) { return .wfdb }
+        if first.contains(",") || first.contains("\t") || first.contains(";") { return .csv }
+        // A one-column CSV: a name then numbers.
+        if lines.count >= 2, Double(first) == nil, lines.dropFirst().prefix(3).allSatisfy({ $0.isEmpty || Double($0) != nil }) { return .csv }
+        return nil
+    }
+
+    /// `name nsig [fs[/cf][(base)] [nsamp …]]` and the next content line starts with a file name and a format.
+    static func looksLikeWFDBRecordLine(_ line: String) -> Bool {
+        let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard f.count >= 2, let n = Int(f[1]), n >= 0, !f[0].contains(",") else { return false }
+        if f.count >= 3, Double(f[2].prefix { $0 != "/" && $0 != "(" }) == nil { return false }
+        if f.count >= 4, Int(f[3]) == nil { return false }
+        return true
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// Reads GE MUSE resting ECG XML (`<RestingECG>`): base64 little-endian int16 lead data, amplitude
+/// units per bit, CRC-32 per lead. MUSE stores 8 leads (I, II, V1–V6); III, aVR, aVL, aVF are derived
+/// and marked so. The rhythm waveform is read (the median beat is not a 10 s signal).
+public struct MUSEXMLReader: Sendable {
+    public init() {}
+
+    public func read(url: URL) throws -> ECGRecord {
+        let data = try readFileBytes(url, role: "MUSE XML file")
+        return try read(data: data, path: url.path)
+    }
+
+    public func read(data: Data, path: String) throws -> ECGRecord {
+        let root = try XTreeBuilder.parse(data, file: path)
+        guard root.name == "RestingECG" else {
+            throw ECGFormatError(.unknownFormat, file: path, "root element is <\(root.name)>, not <RestingECG>")
+        }
+        let waveforms = root.all("Waveform")
+        guard let wave = waveforms.first(where: { $0.value("WaveformType")?.lowercased() == "rhythm" }) ?? waveforms.first else {
+            throw ECGFormatError(.missingData, file: path, "no <Waveform> element", at: "RestingECG")
+        }
+        let type = wave.value("WaveformType") ?? "?"
+        let base = Double(wave.value("SampleBase") ?? "") ?? 0
+        let exponent = Int(wave.value("SampleExponent") ?? "0") ?? 0
+        guard base > 0, base.isFinite, (-3...6).contains(exponent) else {
+            throw ECGFormatError(.invalidValue, file: path, "sampling rate SampleBase=\(wave.value("SampleBase") ?? "missing") is not a positive number", at: "Waveform[\(type)]")
+        }
+        let fs = base * pow(10, Double(exponent))
+        var leads: [Lead] = []
+        for (k, ld) in wave.all("LeadData").enumerated() {
+            let name = ld.value("LeadID") ?? "lead\(k + 1)"
+            let at = "Waveform[\(type)]/LeadData[\(name)]"
+            guard let b64 = ld.value("WaveFormData") else {
+                throw ECGFormatError(.missingData, file: path, "lead has no <WaveFormData>", at: at)
+            }
+            let bytes = try decodeBase64Strict(b64, file: path, at: at)
+            if let crcText = ld.value("LeadDataCRC32") {
+                guard let expected = UInt32(crcText) else {
+                    throw ECGFormatError(.invalidValue, file: path, "LeadDataCRC32 '\(crcText)' is not a number", at: at)
+                }
+                let got = CRC32.checksum(bytes)
+                if got != expected {
+                    throw ECGFormatError(.corrupt, file: path, "CRC-32 mismatch: file says \(expected), data gives \(got)", at: at)
+                }
+            }
+            let sampleSize = Int(ld.value("LeadSampleSize") ?? "2") ?? 2
+            guard sampleSize == 2 else {
+                throw ECGFormatError(.unsupported, file: path, "LeadSampleSize \(sampleSize) (only 2-byte samples are read)", at: at)
+            }
+            guard bytes.count % 2 == 0 else {
+                throw ECGFormatError(.corrupt, file: path, "lead data is \(bytes.count) bytes, not a whole number of 16-bit samples", at: at)
+            }
+            var count = bytes.count / 2
+            if let declared = ld.value("LeadSampleCountTotal") {
+                guard let d = Int(declared), d >= 0 else {
+                    throw ECGFormatError(.invalidValue, file: path, "LeadSampleCountTotal '\(declared)' is not a count", at: at)
+                }
+                guard d <= count else {
+                    throw ECGFormatError(.truncated, file: path, "LeadSampleCountTotal says \(d) samples but the data holds \(count)", at: at)
+                }
+                count = d
+            }
+            let upb = Double(ld.value("LeadAmplitudeUnitsPerBit") ?? "") ?? .nan
+            guard upb.isFinite, upb > 0 else {
+                throw ECGFormatError(.invalidValue, file: path, "LeadAmplitudeUnitsPerBit is missing or not positive", at: at)
+            }
+            let unitText = ld.value("LeadAmplitudeUnits") ?? "MICROVOLTS"
+            guard let factor = millivoltFactor(forUnit: unitText) else {
+                throw ECGFormatError(.unsupported, file: path, "amplitude unit '\(unitText)' is not a voltage", at: at)
+            }
+            let scale = upb * factor
+            var mv = [Float](repeating: 0, count: count)
+            bytes.withUnsafeBytes { raw in
+                for t in 0..<count {
+                    let v = Int16(bitPattern: UInt16(raw[2 * t]) | UInt16(raw[2 * t + 1]) << 8)
+                    mv[t] = Float(Double(v) * scale)
+                }
+            }
+            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+        }
+        guard !leads.isEmpty else {
+            throw ECGFormatError(.missingData, file: path, "waveform has no <LeadData>", at: "Waveform[\(type)]")
+        }
+        let n = leads[0].millivolts.count
+        if let bad = leads.first(where: { $0.millivolts.count != n }) {
+            throw ECGFormatError(.invalidValue, file: path, "lead \(bad.id) has \(bad.millivolts.count) samples, lead \(leads[0].id) has \(n)", at: "Waveform[\(type)]")
+        }
+        var md = ECGMetadata()
+        let demo = root.child("PatientDemographics")
+        md.patientID = demo?.value("PatientID")
+        if let age = demo?.value("PatientAge").flatMap(Double.init) {
+            let units = demo?.value("AgeUnits")?.uppercased() ?? "YEARS"
+            md.ageYears = units.hasPrefix("MONTH") ? age / 12 : units.hasPrefix("DAY") ? age / 365.25 : age
+        }
+        md.sex = demo?.value("Gender").flatMap(parseSex)
+        let test = root.child("TestDemographics")
+        md.device = test?.value("AcquisitionDevice")
+        if let d = test?.value("AcquisitionDate"), let t = test?.value("AcquisitionTime") {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "MM-dd-yyyy HH:mm:ss"
+            md.acquisitionTime = f.date(from: "\(d) \(t)")
+        }
+        let statements = root.child("Diagnosis")?.all("DiagnosisStatement").compactMap { $0.value("StmtText") } ?? []
+        if !statements.isEmpty { md.extra["diagnosis"] = statements.joined(separator: " ") }
+        if let vr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = vr }
+        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
+                                   provenance: Provenance(format: .museXML, path: path, sha256: sha256Hex([data])))
+    }
+}

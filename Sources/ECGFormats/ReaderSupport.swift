@@ -1,0 +1,181 @@
+import Foundation
+import Crypto
+
+/// Limits that keep a hostile file from making a reader allocate without bound.
+public enum ReaderLimits {
+    /// No ECG file we read is anywhere near this; larger inputs are refused before reading.
+    public static let maxFileBytes = 1 << 30
+    /// Upper bound on samples per lead accepted from any header (24 h at 1 kHz is 86.4 M).
+    public static let maxSamplesPerLead = 100_000_000
+    public static let maxLeads = 256
+}
+
+/// Reads a whole regular file, refusing directories, devices and absurd sizes, with errors that name the file.
+func readFileBytes(_ url: URL, role: String = "file") throws -> Data {
+    let path = url.path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw ECGFormatError(.unreadable, file: path, "\(role) does not exist")
+    }
+    if isDir.boolValue {
+        throw ECGFormatError(.unreadable, file: path, "is a directory, not an ECG file")
+    }
+    let attrs = try? FileManager.default.attributesOfItem(atPath: path)
+    if let type = attrs?[.type] as? FileAttributeType, type != .typeRegular, type != .typeSymbolicLink {
+        throw ECGFormatError(.unreadable, file: path, "is not a regular file")
+    }
+    if let size = (attrs?[.size] as? NSNumber)?.intValue, size > ReaderLimits.maxFileBytes {
+        throw ECGFormatError(.invalidValue, file: path, "file is \(size) bytes, larger than the \(ReaderLimits.maxFileBytes)-byte limit")
+    }
+    do {
+        return try Data(contentsOf: url, options: [.mappedIfSafe])
+    } catch {
+        throw ECGFormatError(.unreadable, file: path, "cannot be read: \(error.localizedDescription)")
+    }
+}
+
+func sha256Hex(_ parts: [Data]) -> String {
+    var hasher = SHA256()
+    for part in parts { hasher.update(data: part) }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}
+
+/// Strict text decoding: headers must be UTF-8 (ASCII is a subset); anything else is reported, not guessed.
+func decodeUTF8(_ data: Data, file: String, what: String) throws -> String {
+    guard let text = String(data: data, encoding: .utf8) else {
+        // Find the first offending byte so the message says where.
+        var offset = 0
+        let bytes = [UInt8](data)
+        while offset < bytes.count {
+            if String(bytes: bytes[0...offset], encoding: .utf8) == nil, bytes[offset] >= 0x80 { break }
+            offset += 1
+        }
+        throw ECGFormatError(.malformedHeader, file: file, "\(what) is not valid UTF-8 text", at: "byte \(offset)")
+    }
+    return text
+}
+
+/// Converts a value in the given amplitude unit to millivolts; nil when the unit is not a voltage.
+func millivoltFactor(forUnit raw: String) -> Double? {
+    switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "mv", "millivolt", "millivolts": return 1
+    case "uv", "µv", "μv", "microvolt", "microvolts": return 0.001
+    case "nv", "nanovolt", "nanovolts": return 0.000001
+    case "v", "volt", "volts": return 1000
+    default: return nil
+    }
+}
+
+extension ECGRecord {
+    /// Builds a record in canonical form: standard leads in standard order, then extra leads in file
+    /// order; III, aVR, aVL, aVF derived from I and II when the file stores I and II but not those
+    /// (Einthoven and Goldberger: III = II − I, aVR = −(I + II)/2, aVL = I − II/2, aVF = II − I/2).
+    static func canonical(storedLeads: [Lead], samplingRate: Double, metadata: ECGMetadata,
+                          provenance: Provenance) -> ECGRecord {
+        // Duplicate names (two channels both called "ECG") must stay distinguishable.
+        var seen: [LeadID: Int] = [:]
+        var stored: [Lead] = []
+        for var lead in storedLeads {
+            if let n = seen[lead.id] {
+                seen[lead.id] = n + 1
+                lead.id = .other("\(lead.id.description)#\(n + 1)")
+            } else {
+                seen[lead.id] = 1
+            }
+            stored.append(lead)
+        }
+        let fileOrder = stored.map(\.id)
+        var all = stored
+        if let one = stored.first(where: { $0.id == .i }), let two = stored.first(where: { $0.id == .ii }),
+           one.millivolts.count == two.millivolts.count {
+            let a = one.millivolts, b = two.millivolts
+            let n = a.count
+            func derive(_ id: LeadID, _ f: (Float, Float) -> Float) {
+                guard !all.contains(where: { $0.id == id }) else { return }
+                var out = [Float](repeating: 0, count: n)
+                for k in 0..<n { out[k] = f(a[k], b[k]) }
+                all.append(Lead(id: id, millivolts: out, isDerived: true))
+            }
+            derive(.iii) { i, ii in ii - i }
+            derive(.aVR) { i, ii in -(i + ii) / 2 }
+            derive(.aVL) { i, ii in i - ii / 2 }
+            derive(.aVF) { i, ii in ii - i / 2 }
+        }
+        let standard = LeadID.standard12.compactMap { id in all.first { $0.id == id } }
+        let extra = all.filter { $0.id.standardIndex == nil }
+        return ECGRecord(leads: standard + extra, samplingRate: samplingRate, metadata: metadata,
+                         provenance: provenance, fileLeadOrder: fileOrder)
+    }
+}
+
+/// Bounds-checked little/big-endian reads over a byte buffer; every failure is a typed error.
+struct ByteCursor {
+    let bytes: [UInt8]
+    var offset: Int
+    let file: String
+
+    init(_ bytes: [UInt8], file: String, offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+        self.file = file
+    }
+
+    var remaining: Int { bytes.count - offset }
+
+    func need(_ n: Int, _ what: String) throws {
+        guard n >= 0, offset <= bytes.count, n <= bytes.count - offset else {
+            throw ECGFormatError(.truncated, file: file, "file ends inside \(what): needs \(n) bytes, \(max(0, bytes.count - offset)) left", at: "byte \(offset)")
+        }
+    }
+
+    mutating func u8(_ what: String) throws -> UInt8 {
+        try need(1, what)
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func u16le(_ what: String) throws -> UInt16 {
+        try need(2, what)
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
+    }
+
+    mutating func u32le(_ what: String) throws -> UInt32 {
+        try need(4, what)
+        defer { offset += 4 }
+        return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+    }
+
+    mutating func take(_ n: Int, _ what: String) throws -> ArraySlice<UInt8> {
+        try need(n, what)
+        defer { offset += n }
+        return bytes[offset..<(offset + n)]
+    }
+}
+
+/// CRC-32 (IEEE 802.3, the zlib polynomial) as GE MUSE stores per lead.
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ data: Data) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
+
+/// Strict base64 (whitespace allowed, anything else refused), so corrupt lead data is reported, not skipped.
+func decodeBase64Strict(_ text: String, file: String, at location: String) throws -> Data {
+    var cleaned = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars where !(scalar == " " || scalar == "\n" || scalar == "\r" || scalar == "\t") {
+        cleaned.append(scalar)
+    }
+    guard let data = Data(base64Encoded: String(cleaned)) else {
+        throw ECGFormatError(.corrupt, file: file, "lead data is not valid base64", at: location)
+    }
+    return data
+}

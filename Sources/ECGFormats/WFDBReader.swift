@@ -1,0 +1,515 @@
+import Foundation
+
+/// One signal line of a WFDB header (see PhysioNet's header(5) manual page).
+public struct WFDBSignalSpec: Sendable, Equatable {
+    public var fileName: String
+    public var format: Int
+    public var samplesPerFrame: Int
+    public var skew: Int
+    public var byteOffset: Int
+    /// ADC units per physical unit; 0 in the file means the WFDB default of 200.
+    public var gain: Double
+    public var baseline: Int
+    public var units: String
+    public var adcResolution: Int
+    public var adcZero: Int
+    public var initialValue: Int
+    public var checksum: Int?
+    public var blockSize: Int
+    public var description: String
+    public var line: Int
+}
+
+/// A parsed WFDB header (`.hea`): the record line, one line per signal, and comment lines.
+public struct WFDBHeader: Sendable, Equatable {
+    public var recordName: String
+    public var samplingRate: Double
+    public var samplesPerSignal: Int?
+    public var baseTime: String?
+    public var baseDate: String?
+    public var signals: [WFDBSignalSpec]
+    public var comments: [String]
+
+    /// Signal formats this reader decodes.
+    public static let supportedFormats: Set<Int> = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311]
+
+    /// Parses header text; `file` is used in error messages only.
+    public static func parse(_ text: String, file: String) throws -> WFDBHeader {
+        var comments: [String] = []
+        var content: [(line: Int, text: String)] = []
+        var lineNo = 0
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            lineNo += 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            if trimmed.hasPrefix("#") {
+                comments.append(String(trimmed.dropFirst()).trimmingCharacters(in: .whitespaces))
+                continue
+            }
+            // Text after '#' on a content line is a comment too.
+            let body = trimmed.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? trimmed
+            content.append((lineNo, body))
+        }
+        guard let recordLine = content.first else {
+            throw ECGFormatError(.malformedHeader, file: file, "WFDB header has no record line")
+        }
+        let fields = recordLine.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let where0 = "line \(recordLine.line)"
+        guard fields.count >= 2 else {
+            throw ECGFormatError(.malformedHeader, file: file, "record line needs at least a record name and a signal count", at: where0)
+        }
+        let name = fields[0]
+        if name.contains("/") {
+            throw ECGFormatError(.unsupported, file: file, "multi-segment WFDB records (record name '\(name)') are not supported; convert the segments to a single-segment record first", at: where0)
+        }
+        guard let nsig = Int(fields[1]), nsig >= 0 else {
+            throw ECGFormatError(.malformedHeader, file: file, "signal count '\(fields[1])' is not a non-negative integer", at: where0)
+        }
+        guard nsig > 0 else {
+            throw ECGFormatError(.missingData, file: file, "record declares no signals", at: where0)
+        }
+        guard nsig <= ReaderLimits.maxLeads else {
+            throw ECGFormatError(.invalidValue, file: file, "record declares \(nsig) signals, more than the \(ReaderLimits.maxLeads) this reader accepts", at: where0)
+        }
+        var fs = 250.0 // WFDB default sampling frequency
+        if fields.count >= 3 {
+            let token = fields[2]
+            let rateText = token.prefix { $0 != "/" && $0 != "(" }
+            guard let rate = Double(rateText), rate.isFinite, rate > 0, rate < 1e7 else {
+                throw ECGFormatError(.invalidValue, file: file, "sampling frequency '\(token)' is not a positive number", at: where0)
+            }
+            fs = rate
+        }
+        var nsamp: Int?
+        if fields.count >= 4 {
+            guard let n = Int(fields[3]), n >= 0 else {
+                throw ECGFormatError(.invalidValue, file: file, "sample count '\(fields[3])' is not a non-negative integer", at: where0)
+            }
+            guard n <= ReaderLimits.maxSamplesPerLead else {
+                throw ECGFormatError(.invalidValue, file: file, "sample count \(n) exceeds the \(ReaderLimits.maxSamplesPerLead) limit", at: where0)
+            }
+            nsamp = n == 0 ? nil : n
+        }
+        let signalLines = content.dropFirst()
+        guard signalLines.count >= nsig else {
+            throw ECGFormatError(.malformedHeader, file: file, "record line declares \(nsig) signals but the header has \(signalLines.count) signal lines", at: where0)
+        }
+        var specs: [WFDBSignalSpec] = []
+        for entry in signalLines.prefix(nsig) {
+            specs.append(try parseSignalLine(entry.text, line: entry.line, file: file))
+        }
+        return WFDBHeader(recordName: name, samplingRate: fs, samplesPerSignal: nsamp,
+                          baseTime: fields.count >= 5 ? fields[4] : nil, baseDate: fields.count >= 6 ? fields[5] : nil,
+                          signals: specs, comments: comments)
+    }
+
+    static func parseSignalLine(_ text: String, line: Int, file: String) throws -> WFDBSignalSpec {
+        let at = "line \(line)"
+        let tokens = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard tokens.count >= 2 else {
+            throw ECGFormatError(.malformedHeader, file: file, "signal line needs at least a file name and a format", at: at)
+        }
+        // format[xspf][:skew][+offset]
+        var fmtText = Substring(tokens[1])
+        var offset = 0, skew = 0, spf = 1
+        if let plus = fmtText.firstIndex(of: "+") {
+            guard let o = Int(fmtText[fmtText.index(after: plus)...]), o >= 0 else {
+                throw ECGFormatError(.malformedHeader, file: file, "byte offset in '\(tokens[1])' is not a non-negative integer", at: at)
+            }
+            offset = o
+            fmtText = fmtText[..<plus]
+        }
+        if let colon = fmtText.firstIndex(of: ":") {
+            guard let s = Int(fmtText[fmtText.index(after: colon)...]) else {
+                throw ECGFormatError(.malformedHeader, file: file, "skew in '\(tokens[1])' is not an integer", at: at)
+            }
+            skew = s
+            fmtText = fmtText[..<colon]
+        }
+        if let x = fmtText.firstIndex(of: "x") {
+            guard let n = Int(fmtText[fmtText.index(after: x)...]), n >= 1 else {
+                throw ECGFormatError(.malformedHeader, file: file, "samples per frame in '\(tokens[1])' is not a positive integer", at: at)
+            }
+            spf = n
+            fmtText = fmtText[..<x]
+        }
+        guard let format = Int(fmtText) else {
+            throw ECGFormatError(.malformedHeader, file: file, "signal format '\(tokens[1])' is not a number", at: at)
+        }
+        var gain = 200.0, units = "mV", baseline: Int?
+        if tokens.count >= 3 {
+            var g = Substring(tokens[2])
+            if let slash = g.firstIndex(of: "/") {
+                units = String(g[g.index(after: slash)...])
+                g = g[..<slash]
+            }
+            if let open = g.firstIndex(of: "(") {
+                guard g.hasSuffix(")"), let b = Int(g[g.index(after: open)..<g.index(before: g.endIndex)]) else {
+                    throw ECGFormatError(.malformedHeader, file: file, "baseline in gain field '\(tokens[2])' is not an integer", at: at)
+                }
+                baseline = b
+                g = g[..<open]
+            }
+            guard let value = Double(g), value.isFinite else {
+                throw ECGFormatError(.malformedHeader, file: file, "gain '\(tokens[2])' is not a number", at: at)
+            }
+            gain = value == 0 ? 200 : value
+        }
+        func int(_ i: Int, _ what: String, default d: Int) throws -> Int {
+            guard tokens.count > i else { return d }
+            guard let v = Int(tokens[i]) else {
+                throw ECGFormatError(.malformedHeader, file: file, "\(what) '\(tokens[i])' is not an integer", at: at)
+            }
+            return v
+        }
+        let adcres = try int(3, "ADC resolution", default: 0)
+        let adczero = try int(4, "ADC zero", default: 0)
+        let initval = try int(5, "initial value", default: adczero)
+        let checksum: Int? = tokens.count > 6 ? try int(6, "checksum", default: 0) : nil
+        let blocksize = try int(7, "block size", default: 0)
+        let description = tokens.count > 8 ? tokens[8...].joined(separator: " ") : ""
+        return WFDBSignalSpec(fileName: tokens[0], format: format, samplesPerFrame: spf, skew: skew, byteOffset: offset,
+                              gain: gain, baseline: baseline ?? adczero, units: units, adcResolution: adcres,
+                              adcZero: adczero, initialValue: initval, checksum: checksum, blockSize: blocksize,
+                              description: description, line: line)
+    }
+}
+
+/// Reads WFDB records (PhysioNet): a `.hea` header and its signal files.
+public struct WFDBReader: Sendable {
+    /// When false, a checksum mismatch is not an error (for records known to carry stale checksums).
+    public var verifyChecksums: Bool
+    public var computeSHA256: Bool
+
+    public init(verifyChecksums: Bool = true, computeSHA256: Bool = true) {
+        self.verifyChecksums = verifyChecksums
+        self.computeSHA256 = computeSHA256
+    }
+
+    /// Accepts the `.hea` path, the record path without extension, or a signal file with a sibling `.hea`.
+    public static func headerURL(for url: URL) -> URL {
+        if url.pathExtension.lowercased() == "hea" { return url }
+        let sibling = url.deletingPathExtension().appendingPathExtension("hea")
+        if FileManager.default.fileExists(atPath: sibling.path) { return sibling }
+        let appended = URL(fileURLWithPath: url.path + ".hea")
+        if FileManager.default.fileExists(atPath: appended.path) { return appended }
+        return url
+    }
+
+    public func read(url: URL) throws -> ECGRecord {
+        let headerURL = WFDBReader.headerURL(for: url)
+        let headerData = try readFileBytes(headerURL, role: "WFDB header")
+        return try read(headerData: headerData, headerURL: headerURL, loadSignalFile: WFDBReader.fileLoader(headerURL))
+    }
+
+    /// Loads signal files beside the header; nil when a file is absent.
+    public static func fileLoader(_ headerURL: URL) -> (String) throws -> Data? {
+        { fileName in
+            let dataURL = headerURL.deletingLastPathComponent().appendingPathComponent(fileName)
+            guard FileManager.default.fileExists(atPath: dataURL.path) else { return nil }
+            return try readFileBytes(dataURL, role: "WFDB signal file")
+        }
+    }
+
+    /// Decodes a record from header bytes and a loader for its signal files (nil: file absent).
+    /// Signals whose file is absent are left out and listed in `metadata.extra["missingSignalFiles"]`
+    /// (PhysioNet copies often lack e.g. PTB's `.xyz` Frank leads); if every file is absent it is an error.
+    public func read(headerData: Data, headerURL: URL, loadSignalFile: (String) throws -> Data?) throws -> ECGRecord {
+        let file = headerURL.path
+        let text = try decodeUTF8(headerData, file: file, what: "WFDB header")
+        let header = try WFDBHeader.parse(text, file: file)
+
+        // Group signals by file in order of first appearance; one group is one interleaved stream.
+        var groupOrder: [String] = []
+        var groups: [String: [Int]] = [:]
+        for (k, spec) in header.signals.enumerated() {
+            if groups[spec.fileName] == nil { groupOrder.append(spec.fileName) }
+            groups[spec.fileName, default: []].append(k)
+            let at = "line \(spec.line)"
+            if spec.fileName == "~" {
+                throw ECGFormatError(.unsupported, file: file, "null signal file '~' is not supported", at: at)
+            }
+            guard WFDBHeader.supportedFormats.contains(spec.format) else {
+                throw ECGFormatError(.unsupported, file: file, "signal format \(spec.format) is not supported (supported: 8, 16, 24, 32, 61, 80, 160, 212, 310, 311)", at: at)
+            }
+            if spec.samplesPerFrame != 1 {
+                throw ECGFormatError(.unsupported, file: file, "multi-frequency records (\(spec.samplesPerFrame) samples per frame) are not supported", at: at)
+            }
+            if spec.skew != 0 {
+                throw ECGFormatError(.unsupported, file: file, "signal skew \(spec.skew) is not supported", at: at)
+            }
+            guard spec.gain > 0 else {
+                throw ECGFormatError(.invalidValue, file: file, "gain \(spec.gain) is not positive", at: at)
+            }
+        }
+
+        var digital = [[Int32]?](repeating: nil, count: header.signals.count)
+        var missing: [String] = []
+        var dataParts: [Data] = []
+        var nsamp = header.samplesPerSignal
+        for fileName in groupOrder {
+            let members = groups[fileName] ?? []
+            let first = header.signals[members[0]]
+            for m in members where header.signals[m].format != first.format || header.signals[m].byteOffset != first.byteOffset {
+                throw ECGFormatError(.unsupported, file: file, "signals in '\(fileName)' mix formats or byte offsets", at: "line \(header.signals[m].line)")
+            }
+            guard let data = try loadSignalFile(fileName) else {
+                missing.append(fileName)
+                continue
+            }
+            dataParts.append(data)
+            let n = members.count
+            guard first.byteOffset <= data.count else {
+                throw ECGFormatError(.truncated, file: file, "byte offset \(first.byteOffset) lies beyond the end of '\(fileName)' (\(data.count) bytes)", at: "line \(first.line)")
+            }
+            let available = data.count - first.byteOffset
+            let framesInFile = WFDBCodec.samplesFitting(bytes: available, format: first.format) / n
+            let frames: Int
+            if let declared = nsamp {
+                frames = declared
+                let needed = WFDBCodec.bytesNeeded(samples: declared * n, format: first.format)
+                guard needed <= available else {
+                    throw ECGFormatError(.truncated, file: file, "'\(fileName)' holds \(available) bytes of samples but the header declares \(declared) samples × \(n) signals in format \(first.format) (\(needed) bytes)", at: "line \(first.line)")
+                }
+            } else {
+                // No length in the header: the file size decides, as in WFDB.
+                frames = framesInFile
+                nsamp = frames
+            }
+            let stream = try data.withUnsafeBytes { raw -> [Int32] in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[first.byteOffset...])
+                return try WFDBCodec.decode(bytes, format: first.format, count: frames * n,
+                                            initialValues: members.map { Int32(clamping: header.signals[$0].initialValue) },
+                                            file: file)
+            }
+            for (j, signal) in members.enumerated() {
+                var out = [Int32](repeating: 0, count: frames)
+                out.withUnsafeMutableBufferPointer { dst in
+                    stream.withUnsafeBufferPointer { src in
+                        var s = j
+                        for t in 0..<frames { dst[t] = src[s]; s += n }
+                    }
+                }
+                digital[signal] = out
+            }
+        }
+
+        if missing.count == groupOrder.count {
+            throw ECGFormatError(.missingData, file: file, "signal file '\(missing[0])' named in the header is missing", at: "line \(header.signals[0].line)")
+        }
+        let frames = nsamp ?? 0
+        var leads: [Lead] = []
+        var extra: [String: String] = [:]
+        if !missing.isEmpty {
+            extra["missingSignalFiles"] = missing.map { name in
+                name + " (" + header.signals.filter { $0.fileName == name }.map(\.description).joined(separator: ", ") + ")"
+            }.joined(separator: "; ")
+        }
+        for (k, spec) in header.signals.enumerated() {
+            guard let d = digital[k] else { continue }
+            if verifyChecksums, let expected = spec.checksum {
+                var sum: Int64 = 0
+                for v in d { sum &+= Int64(v) }
+                let got = Int(Int16(truncatingIfNeeded: sum))
+                if got != Int(Int16(truncatingIfNeeded: expected)) {
+                    throw ECGFormatError(.corrupt, file: file, "checksum mismatch for signal \(k) ('\(spec.description)'): header says \(expected), samples sum to \(got)", at: "line \(spec.line)")
+                }
+            }
+            let factor: Double
+            if let f = millivoltFactor(forUnit: spec.units) {
+                factor = f
+            } else {
+                factor = 1
+                extra["units.\(spec.description.isEmpty ? "signal\(k)" : spec.description)"] = spec.units
+            }
+            let scale = factor / spec.gain
+            let baseline = Double(spec.baseline)
+            let invalid = WFDBCodec.invalidSample(format: spec.format)
+            var mv = [Float](repeating: 0, count: frames)
+            mv.withUnsafeMutableBufferPointer { dst in
+                d.withUnsafeBufferPointer { src in
+                    for t in 0..<frames {
+                        let v = src[t]
+                        dst[t] = v == invalid ? .nan : Float((Double(v) - baseline) * scale)
+                    }
+                }
+            }
+            let name = spec.description.isEmpty ? "signal\(k)" : spec.description
+            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+        }
+
+        var metadata = WFDBReader.metadata(from: header.comments)
+        metadata.extra.merge(extra) { a, _ in a }
+        if let t = header.baseTime, let d = header.baseDate {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "HH:mm:ss dd/MM/yyyy"
+            metadata.acquisitionTime = f.date(from: "\(t.split(separator: ".").first ?? "") \(d)")
+        }
+        let sha = computeSHA256 ? sha256Hex([headerData] + dataParts) : ""
+        return ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate, metadata: metadata,
+                                   provenance: Provenance(format: .wfdb, path: file, sha256: sha))
+    }
+
+    /// Header comments as metadata: "Age: 78", "sex: female", "Dx: …" pairs, or MIT-BIH's "69 M …".
+    static func metadata(from comments: [String]) -> ECGMetadata {
+        var m = ECGMetadata()
+        var free: [String] = []
+        for c in comments where !c.isEmpty {
+            if let colon = c.firstIndex(of: ":") {
+                let key = c[..<colon].trimmingCharacters(in: .whitespaces)
+                let value = c[c.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                switch key.lowercased() {
+                case "age": m.ageYears = Double(value)
+                case "sex", "gender": m.sex = parseSex(value)
+                default: if !key.isEmpty && key.count < 80 { m.extra[key] = value } else { free.append(c) }
+                }
+            } else {
+                let t = c.split(separator: " ")
+                if m.ageYears == nil, t.count >= 2, let age = Double(t[0]), age >= 0, age < 150, let s = parseSex(String(t[1])), s != .unknown {
+                    m.ageYears = age
+                    m.sex = s
+                }
+                free.append(c)
+            }
+        }
+        if !free.isEmpty { m.extra["comments"] = free.joined(separator: "\n") }
+        return m
+    }
+}
+
+func parseSex(_ raw: String) -> Sex? {
+    switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "m", "male", "man": return .male
+    case "f", "female", "woman", "w": return .female
+    case "", "nan": return nil
+    default: return .unknown
+    }
+}
+
+/// Bit-level codecs for the WFDB signal formats (digital values, before gain and baseline).
+enum WFDBCodec {
+    /// WFDB's "invalid sample" value per format; decoded as NaN like wfdb-python.
+    static func invalidSample(format: Int) -> Int32 {
+        switch format {
+        case 8, 80: return -128
+        case 212: return -2048
+        case 310, 311: return -512
+        case 24: return -8_388_608
+        case 32: return Int32.min
+        default: return -32768
+        }
+    }
+
+    static func bytesNeeded(samples t: Int, format: Int) -> Int {
+        switch format {
+        case 8, 80: return t
+        case 16, 61, 160: return 2 * t
+        case 24: return 3 * t
+        case 32: return 4 * t
+        case 212: return (3 * t + 1) / 2
+        case 310, 311: return (t / 3) * 4 + [0, 2, 4][t % 3]
+        default: return Int.max
+        }
+    }
+
+    static func samplesFitting(bytes b: Int, format: Int) -> Int {
+        switch format {
+        case 8, 80: return b
+        case 16, 61, 160: return b / 2
+        case 24: return b / 3
+        case 32: return b / 4
+        case 212: return (2 * b) / 3
+        case 310, 311: return (b / 4) * 3 + (b % 4 >= 2 ? 1 : 0)
+        default: return 0
+        }
+    }
+
+    @inline(__always) static func signExtend(_ v: UInt32, bits: Int) -> Int32 {
+        let shift = 32 - bits
+        return Int32(bitPattern: v << UInt32(shift)) >> Int32(shift)
+    }
+
+    /// Decodes `count` interleaved samples; the caller has already checked the buffer is long enough.
+    static func decode(_ b: UnsafeRawBufferPointer, format: Int, count: Int, initialValues: [Int32], file: String) throws -> [Int32] {
+        guard bytesNeeded(samples: count, format: format) <= b.count else {
+            throw ECGFormatError(.truncated, file: file, "signal file too short for \(count) samples in format \(format)")
+        }
+        var out = [Int32](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { o in
+            switch format {
+            case 16:
+                for i in 0..<count { o[i] = Int32(Int16(bitPattern: UInt16(b[2 * i]) | UInt16(b[2 * i + 1]) << 8)) }
+            case 61:
+                for i in 0..<count { o[i] = Int32(Int16(bitPattern: UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1]))) }
+            case 160:
+                for i in 0..<count { o[i] = Int32(UInt16(b[2 * i]) | UInt16(b[2 * i + 1]) << 8) - 32768 }
+            case 80:
+                for i in 0..<count { o[i] = Int32(b[i]) - 128 }
+            case 8:
+                // First differences, one running value per interleaved signal, starting at its initial value.
+                let n = max(1, initialValues.count)
+                var running = initialValues.isEmpty ? [Int32](repeating: 0, count: 1) : initialValues
+                for i in 0..<count {
+                    let s = i % n
+                    running[s] = running[s] &+ Int32(Int8(bitPattern: b[i]))
+                    o[i] = running[s]
+                }
+            case 24:
+                for i in 0..<count {
+                    let v = UInt32(b[3 * i]) | UInt32(b[3 * i + 1]) << 8 | UInt32(b[3 * i + 2]) << 16
+                    o[i] = signExtend(v, bits: 24)
+                }
+            case 32:
+                for i in 0..<count {
+                    let v = UInt32(b[4 * i]) | UInt32(b[4 * i + 1]) << 8 | UInt32(b[4 * i + 2]) << 16 | UInt32(b[4 * i + 3]) << 24
+                    o[i] = Int32(bitPattern: v)
+                }
+            case 212:
+                // Two 12-bit samples in three bytes; the middle byte holds both high nibbles.
+                var i = 0, p = 0
+                while i < count {
+                    let b0 = UInt32(b[p]), b1 = UInt32(b[p + 1])
+                    o[i] = signExtend(b0 | (b1 & 0x0F) << 8, bits: 12)
+                    if i + 1 < count {
+                        let b2 = UInt32(b[p + 2])
+                        o[i + 1] = signExtend(b2 | (b1 & 0xF0) << 4, bits: 12)
+                    }
+                    i += 2; p += 3
+                }
+            case 310:
+                // Three 10-bit samples in two little-endian 16-bit words (bit 0 of each word unused).
+                var i = 0, p = 0
+                while i < count {
+                    let w0 = UInt32(b[p]) | UInt32(b[p + 1]) << 8
+                    o[i] = signExtend((w0 >> 1) & 0x3FF, bits: 10)
+                    if i + 1 < count {
+                        let w1 = UInt32(b[p + 2]) | UInt32(b[p + 3]) << 8
+                        o[i + 1] = signExtend((w1 >> 1) & 0x3FF, bits: 10)
+                        if i + 2 < count {
+                            o[i + 2] = signExtend(((w0 >> 11) & 0x1F) | ((w1 >> 6) & 0x3E0), bits: 10)
+                        }
+                    }
+                    i += 3; p += 4
+                }
+            case 311:
+                // Three 10-bit samples in one little-endian 32-bit word.
+                var i = 0, p = 0
+                while i < count {
+                    var w = UInt32(b[p]) | UInt32(b[p + 1]) << 8
+                    if i + 1 < count { w |= UInt32(b[p + 2]) << 16 | UInt32(b[p + 3]) << 24 }
+                    o[i] = signExtend(w & 0x3FF, bits: 10)
+                    if i + 1 < count { o[i + 1] = signExtend((w >> 10) & 0x3FF, bits: 10) }
+                    if i + 2 < count { o[i + 2] = signExtend((w >> 20) & 0x3FF, bits: 10) }
+                    i += 3; p += 4
+                }
+            default:
+                break
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A small element tree built with XMLParser (libxml2 on Linux). Namespaces are stripped from names
+/// because ECG vendors are inconsistent about prefixes; depth and element count are capped.
+final class XElement {
+    let name: String
+    let attributes: [String: String]
+    var children: [XElement] = []
+    var text = ""
+
+    init(name: String, attributes: [String: String]) {
+        self.name = name
+        self.attributes = attributes
+    }
+
+    func child(_ name: String) -> XElement? { children.first { $0.name == name } }
+    func all(_ name: String) -> [XElement] { children.filter { $0.name == name } }
+    /// Text of a path of child names, trimmed; nil when absent or empty.
+    func value(_ path: String...) -> String? {
+        var node: XElement? = self
+        for p in path { node = node?.child(p) }
+        let t = node?.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (t?.isEmpty ?? true) ? nil : t
+    }
+    /// Depth-first search for descendants with the name.
+    func descendants(_ name: String) -> [XElement] {
+        var out: [XElement] = []
+        var stack = [self]
+        while let n = stack.popLast() {
+            if n.name == name && n !== self { out.append(n) }
+            stack.append(contentsOf: n.children.reversed())
+        }
+        return out
+    }
+}
+
+final class XTreeBuilder: NSObject, XMLParserDelegate {
+    static let maxDepth = 64
+    static let maxElements = 2_000_000
+    var stack: [XElement] = []
+    var root: XElement?
+    var elementCount = 0
+    var limitError: String?
+    var parser: XMLParser?
+
+    static func parse(_ data: Data, file: String) throws -> XElement {
+        let builder = XTreeBuilder()
+        let parser = XMLParser(data: data)
+        parser.shouldProcessNamespaces = false
+        parser.shouldResolveExternalEntities = false
+        parser.delegate = builder
+        builder.parser = parser
+        let ok = parser.parse()
+        if let limit = builder.limitError {
+            throw ECGFormatError(.invalidValue, file: file, limit, at: "line \(parser.lineNumber)")
+        }
+        if ok, let open = builder.stack.last {
+            throw ECGFormatError(.truncated, file: file, "XML ends before <\(open.name)> is closed (file truncated?)", at: "line \(parser.lineNumber)")
+        }
+        guard ok, let root = builder.root else {
+            let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
+            throw ECGFormatError(.malformedHeader, file: file, "XML is not well formed: \(reason)", at: "line \(parser.lineNumber), column \(parser.columnNumber)")
+        }
+        return root
+    }
+
+    static func localName(_ qName: String) -> String {
+        if let colon = qName.lastIndex(of: ":") { return String(qName[qName.index(after: colon)...]) }
+        return qName
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        elementCount += 1
+        if stack.count >= XTreeBuilder.maxDepth || elementCount > XTreeBuilder.maxElements {
+            limitError = stack.count >= XTreeBuilder.maxDepth ? "XML nests deeper than \(XTreeBuilder.maxDepth) levels" : "XML has more than \(XTreeBuilder.maxElements) elements"
+            parser.abortParsing()
+            return
+        }
+        var attrs: [String: String] = [:]
+        for (k, v) in attributeDict { attrs[XTreeBuilder.localName(k)] = v }
+        let e = XElement(name: XTreeBuilder.localName(elementName), attributes: attrs)
+        if let parent = stack.last { parent.children.append(e) } else if root == nil { root = e }
+        stack.append(e)
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        _ = stack.popLast()
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        stack.last?.text += string
+    }
+
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+        if let s = String(data: CDATABlock, encoding: .utf8) { stack.last?.text += s }
+    }
+}
+
+/// The root element name of an XML document, read from its first bytes, for format detection.
+func xmlRootName(_ data: Data) -> String? {
+    let head = data.prefix(8192)
+    guard let text = String(data: head, encoding: .utf8) ?? String(data: head, encoding: .isoLatin1) else { return nil }
+    var i = text.startIndex
+    while let lt = text[i...].firstIndex(of: "<") {
+        let next = text.index(after: lt)
+        guard next < text.endIndex else { return nil }
+        let c = text[next]
+        if c == "?" || c == "!" {
+            // Skip declarations, comments and DOCTYPE.
+            if text[next...].hasPrefix("!--") {
+                guard let end = text[next...].range(of: "-->") else { return nil }
+                i = end.upperBound
+            } else {
+                guard let end = text[next...].firstIndex(of: ">") else { return nil }
+                i = text.index(after: end)
+            }
+            continue
+        }
+        let name = text[next...].prefix { !($0 == " " || $0 == ">" || $0 == "/" || $0 == "\n" || $0 == "\r" || $0 == "\t") }
+        return XTreeBuilder.localName(String(name))
+    }
+    return nil
+}
