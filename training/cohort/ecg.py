@@ -341,9 +341,9 @@ def add_noise(leads8: np.ndarray, rng: np.random.Generator, fs: float) -> np.nda
     mains = np.sin(2 * np.pi * f_mains * t + rng.uniform(0, 6.3))
     e += rng.uniform(0.0, 0.02) * rng.uniform(0, 1, (9, 1)) * mains[None, :]
     # EMG: broadband muscle noise, stronger and bursty on limb electrodes
-    emg_level = rng.uniform(0.002, 0.025)
+    emg_level = rng.uniform(0.002, 0.02)
     emg = rng.standard_normal((9, n))
-    burst = 1.0 + 2.0 * (np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t) > 0.7)
+    burst = 1.0 + 1.0 * (np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t) > 0.7)
     gain = np.array([1.5, 1.5, 1.2, 1, 1, 1, 1, 1, 1.1])[:, None]
     e += emg_level * gain * emg * burst[None, :]
     # electrode motion: occasional step-and-decay transients

@@ -99,7 +99,7 @@ def condition_examples(cohort: dict, rng_seed: int = 0):
 
 
 def make_figure(n_pool: int = 4000, seed: int = 7) -> Image.Image:
-    from .cmr import render_cine
+    from .cmr import render_cine, volume_curve
     from .ecg import render_ecg
     from .state import sample_subjects, subject_row
     cohort = sample_subjects(n_pool, seed)
@@ -112,12 +112,12 @@ def make_figure(n_pool: int = 4000, seed: int = 7) -> Image.Image:
         ecg = render_ecg(s, rng)
         sax = render_cine(s, "sax", 25, rng)
         lax = render_cine(s, "lax", 25, rng)
-        es = int(np.argmin([(f > 0).sum() for f in sax]))  # not used for choice; keep simple
-        del es
+        phases = np.arange(25) / 25.0
+        es = int(np.argmin(volume_curve(phases, s["heart_rate_bpm"], s["rhythm"] == "af")))
         strip = draw_ecg(ecg, 500, title=f"{label} — {s['subject_id']}, EF {s['lv_ef_pct']:.0f} %, "
                          f"LV mass {s['lv_mass_g']:.0f} g, HR {s['heart_rate_bpm']:.0f}/min")
-        ims = [Image.fromarray(sax[0]).resize((120, 120)), Image.fromarray(sax[9]).resize((120, 120)),
-               Image.fromarray(lax[0]).resize((120, 120)), Image.fromarray(lax[9]).resize((120, 120))]
+        ims = [Image.fromarray(v[k]).resize((120, 120), Image.BICUBIC)
+               for v in (sax, lax) for k in (0, es)]
         row_h = max(strip.height, 140)
         row = Image.new("RGB", (strip.width + 4 * 124 + 8, row_h), (255, 255, 255))
         row.paste(strip, (0, 0))
@@ -125,7 +125,7 @@ def make_figure(n_pool: int = 4000, seed: int = 7) -> Image.Image:
         for k, im in enumerate(ims):
             x = strip.width + 8 + k * 124
             row.paste(im.convert("RGB"), (x, 16))
-            d.text((x, 1), ("SAX ED", "SAX ~ES", "4CH ED", "4CH ~ES")[k], fill=(0, 0, 0), font=f)
+            d.text((x, 1), ("SAX ED", "SAX ES", "4CH ED", "4CH ES")[k], fill=(0, 0, 0), font=f)
         tiles.append(row)
     w = max(t.width for t in tiles)
     header = 30
