@@ -116,9 +116,15 @@ public struct LeadQualityAssessor: Sendable {
         let noise = median(diffs) / 0.6745 / 2.0.squareRoot()
         if noise > noiseMillivolts { flags.append(.excessiveNoise(noiseMillivolts: noise)) }
 
-        // Baseline wander: peak-to-peak of the cascaded-median baseline.
-        if let baseline = try? MedianBaselineRemoval(windowsSeconds: [0.2, 0.6], samplingRate: samplingRate) {
-            let b = baseline.baseline(x)
+        // Baseline wander: peak-to-peak of the cascaded-median baseline, computed on 20 ms block
+        // means (50 Hz) — the baseline is slow, and this keeps the check cheap at any rate.
+        let blockLength = max(1, Int(samplingRate / 50))
+        let blocks = stride(from: 0, to: x.count, by: blockLength).map { start -> Double in
+            let seg = x[start..<min(start + blockLength, x.count)]
+            return seg.reduce(0, +) / Double(seg.count)
+        }
+        if let baseline = try? MedianBaselineRemoval(windowsSeconds: [0.2, 0.6], samplingRate: samplingRate / Double(blockLength)) {
+            let b = baseline.baseline(blocks)
             let ptp = (b.max() ?? 0) - (b.min() ?? 0)
             if ptp > wanderMillivolts { flags.append(.baselineWander(peakToPeakMillivolts: ptp)) }
         }

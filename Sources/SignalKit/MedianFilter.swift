@@ -19,18 +19,34 @@ public struct MedianFilter: Sendable {
         let n = x.count
         guard n > 0, windowLength > 1 else { return x }
         let half = windowLength / 2
-        @inline(__always) func at(_ i: Int) -> Double { x[min(max(i, 0), n - 1)] }
-        var window = (-half...half).map { at($0) }.sorted()
+        var window = (-half...half).map { x[min(max($0, 0), n - 1)] }.sorted()
         var out = [Double](repeating: 0, count: n)
-        out[0] = window[half]
-        for i in 1..<n {
-            let leaving = at(i - 1 - half)
-            let entering = at(i + half)
-            if leaving != entering {
-                window.remove(at: lowerBound(window, leaving))
-                window.insert(entering, at: lowerBound(window, entering))
+        window.withUnsafeMutableBufferPointer { w in
+            x.withUnsafeBufferPointer { xs in
+                out.withUnsafeMutableBufferPointer { o in
+                    o[0] = w[half]
+                    for i in 1..<n {
+                        let leaving = xs[max(i - 1 - half, 0)]
+                        let entering = xs[min(i + half, n - 1)]
+                        if leaving != entering {
+                            // Replace `leaving` by `entering` with one shift of the elements
+                            // between their sorted positions (fewer moves than remove + insert).
+                            let r = lowerBound(w, leaving)
+                            let q = lowerBound(w, entering)
+                            if entering > leaving {
+                                var k = r
+                                while k < q - 1 { w[k] = w[k + 1]; k += 1 }
+                                w[q - 1] = entering
+                            } else {
+                                var k = r
+                                while k > q { w[k] = w[k - 1]; k -= 1 }
+                                w[q] = entering
+                            }
+                        }
+                        o[i] = w[half]
+                    }
+                }
             }
-            out[i] = window[half]
         }
         return out
     }
@@ -39,7 +55,7 @@ public struct MedianFilter: Sendable {
 }
 
 @inline(__always)
-func lowerBound(_ a: [Double], _ v: Double) -> Int {
+func lowerBound(_ a: UnsafeMutableBufferPointer<Double>, _ v: Double) -> Int {
     var lo = 0, hi = a.count
     while lo < hi {
         let mid = (lo + hi) >> 1

@@ -172,12 +172,12 @@ public struct RPeakDetector: Sendable {
                             heartRateBpm: hr, rrCoefficientOfVariation: cv, rhythm: rhythm)
     }
 
-    /// Detects on the record's most suitable lead: II, then I, V5, V2, then any lead, skipping
+    /// Detects on the record's most suitable lead: II (or Holter "MLII"), then I, V5, V2, then any lead, skipping
     /// leads with flat-line, lead-off or saturation flags. Returns the lead used.
     public static func detect(in record: ECGRecord) throws -> (lead: LeadID, beats: BeatAnalysis)? {
         let detector = try RPeakDetector(samplingRate: record.samplingRate)
         let assessor = try LeadQualityAssessor(samplingRate: record.samplingRate)
-        let preferred: [LeadID] = [.ii, .i, .v5, .v2]
+        let preferred: [LeadID] = [.ii, .other("MLII"), .i, .v5, .v2]
         let ordered = preferred.compactMap { record.lead($0) } + record.leads.filter { !preferred.contains($0.id) }
         for lead in ordered {
             let flags = assessor.assess(lead.millivolts)

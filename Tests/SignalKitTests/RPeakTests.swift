@@ -111,3 +111,38 @@ import Testing
         #expect(throws: SignalError.self) { try RPeakDetector(samplingRate: 10) }
     }
 }
+
+/// The same detector on whole records read through ECGFormats (the real WFDB reader).
+@Suite struct RecordRPeakTests {
+    static let recordsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+
+    @Test func wholeMITBIH100AgainstAllAnnotations() throws {
+        let record = try ECGFileReader.read(url: Self.recordsDirectory.appendingPathComponent("100.hea"))
+        let data = try #require(Fixtures.data("100-atr-beats.json"))
+        let reference = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let beats = try #require(reference["beats"] as? [Int])
+        let (lead, result) = try #require(try RPeakDetector.detect(in: record))
+        let fs = record.samplingRate
+        let (tp, fn, fp) = RPeakTests.match(result.rPeakIndices, beats, tolerance: Int(0.15 * fs))
+        let sensitivity = Double(tp) / Double(tp + fn), ppv = Double(tp) / Double(tp + fp)
+        let rr = zip(beats.dropFirst(), beats).map { Double($0 - $1) }
+        let referenceRate = 60 * fs / (rr.reduce(0, +) / Double(rr.count))
+        print("[rpeaks] 100 whole record (30 min, lead \(lead)): \(result.rPeakIndices.count) detected / \(beats.count) annotated, TP \(tp) FN \(fn) FP \(fp), sensitivity \(sensitivity), PPV \(ppv), HR \(result.heartRateBpm ?? 0) vs \(referenceRate) bpm")
+        #expect(lead == .other("MLII"))
+        #expect(sensitivity >= 0.995 && ppv >= 0.995)
+        #expect(abs((result.heartRateBpm ?? 0) - referenceRate) <= 2)
+    }
+
+    @Test func twelveLeadRecordsPickAUsableLead() throws {
+        let refs = RPeakTests.references.filter { $0.record.hasPrefix("E") || $0.record.hasPrefix("JS") }
+        #expect(refs.count == 16)
+        for ref in refs {
+            let record = try ECGFileReader.read(url: Self.recordsDirectory.appendingPathComponent("cinc2021/\(ref.record).hea"))
+            let (lead, result) = try #require(try RPeakDetector.detect(in: record))
+            #expect(lead == .ii)
+            #expect(abs((result.heartRateBpm ?? 0) - ref.meanHeartRateBpm) <= 2, "\(ref.record)")
+        }
+    }
+}

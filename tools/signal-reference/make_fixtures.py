@@ -178,6 +178,10 @@ def rpeaks_fixture():
     ann = wfdb.rdann(str(RECORDS / "100"), "atr", sampto=108000)
     beats = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS])
     recs.append(dump(rec, "100", "MLII", beats, "annotations (100.atr)"))
+    # All beats of the 30-minute record, for the test that reads 100 through ECGFormats.
+    ann = wfdb.rdann(str(RECORDS / "100"), "atr")
+    full = [int(s) for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS]
+    (OUT / "100-atr-beats.json").write_text(json.dumps({"record": "100", "samplingRate": 360.0, "beats": full}))
     # PTB s0010_re lead ii (1000 Hz) and the CinC 2021 records lead II (500 Hz): XQRS reference.
     paths = [(RECORDS / "s0010_re", "ii")] + [
         (p.with_suffix(""), "II") for p in sorted((RECORDS / "cinc2021").glob("*.hea"))]
