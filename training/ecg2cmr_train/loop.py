@@ -1,0 +1,125 @@
+"""Restartable training loop and run log shared by every stage.
+
+A stage `name` keeps `<run>/<name>.ckpt.pt` while it runs (modules, optimiser, step, elapsed
+seconds; written every `checkpoint_seconds`) and `<run>/<name>.pt` when finished. Re-running the
+pipeline skips finished stages and resumes an interrupted one from its checkpoint. Wall time per
+stage is accumulated across restarts in `<run>/timings.json` (the model card prints it).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Timings:
+    """`<run>/timings.json`: {stage: {"seconds": …, …}} accumulated across restarts."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "timings.json"
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def add(self, stage: str, seconds: float, **info) -> None:
+        entry = self.data.setdefault(stage, {"seconds": 0.0})
+        entry["seconds"] = round(entry.get("seconds", 0.0) + seconds, 1)
+        entry.update(info)
+        self.path.write_text(json.dumps(self.data, indent=2) + "\n")
+
+    def set(self, stage: str, **info) -> None:
+        self.data.setdefault(stage, {"seconds": 0.0}).update(info)
+        self.path.write_text(json.dumps(self.data, indent=2) + "\n")
+
+
+def lr_factor(progress: float, warmup: float = 0.05) -> float:
+    """Linear warm-up then cosine decay over training progress in [0, 1]."""
+    if progress < warmup:
+        return max(progress / warmup, 0.02)
+    p = min((progress - warmup) / max(1 - warmup, 1e-9), 1.0)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.Optimizer, step_fn,
+                steps: int, minutes: float | None, checkpoint_seconds: float, timings: Timings,
+                base_lrs: list | None = None) -> dict:
+    """Run `step_fn(step, progress) -> loss` until `steps` steps or `minutes` of (accumulated) wall
+    time; progress = max(step/steps, elapsed/budget) drives the learning-rate schedule so a
+    time-capped stage still decays its rate. Returns {"steps", "seconds", "loss"}."""
+    run_dir = Path(run_dir)
+    done_path = run_dir / f"{name}.pt"
+    ckpt_path = run_dir / f"{name}.ckpt.pt"
+    if done_path.exists():
+        state = torch.load(done_path, weights_only=False)
+        for k, m in modules.items():
+            m.load_state_dict(state["modules"][k])
+        log(f"{name}: finished earlier ({state['info']['steps']} steps, {state['info']['seconds']:.0f} s) — loaded")
+        return state["info"]
+    step, elapsed = 0, 0.0
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        for k, m in modules.items():
+            m.load_state_dict(state["modules"][k])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        log(f"{name}: resuming at step {step} ({elapsed:.0f} s done)")
+    base_lrs = base_lrs or [g["lr"] for g in optimizer.param_groups]
+    budget = (minutes * 60.0) if minutes else float("inf")
+    for m in modules.values():
+        m.train()
+    t0 = time.time()
+    last_ckpt = last_print = t0
+    recent = []
+    log(f"{name}: up to {steps} steps, {'no time cap' if budget == float('inf') else f'{minutes:.1f} min cap'}")
+
+    def save_ckpt():
+        _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()},
+                      "optimizer": optimizer.state_dict(), "step": step,
+                      "elapsed": elapsed + time.time() - t0}, ckpt_path)
+
+    while step < steps:
+        spent = elapsed + time.time() - t0
+        if spent >= budget:
+            log(f"{name}: time cap reached at step {step}")
+            break
+        progress = max(step / steps, spent / budget if budget < float("inf") else 0.0)
+        f = lr_factor(progress)
+        for g, lr in zip(optimizer.param_groups, base_lrs):
+            g["lr"] = lr * f
+        loss = float(step_fn(step, progress))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{name}: loss is {loss} at step {step}")
+        recent.append(loss)
+        step += 1
+        now = time.time()
+        if now - last_print > 20 or step == steps:
+            rate = step / max(elapsed + now - t0, 1e-9)
+            log(f"{name}: step {step}/{steps} loss {sum(recent) / len(recent):.4f} "
+                f"({rate:.2f} steps/s, {elapsed + now - t0:.0f} s)")
+            recent, last_print = [], now
+        if now - last_ckpt > checkpoint_seconds:
+            save_ckpt()
+            last_ckpt = now
+    seconds = elapsed + time.time() - t0
+    info = {"steps": step, "seconds": round(seconds, 1), "loss": (sum(recent) / len(recent)) if recent else None}
+    for m in modules.values():
+        m.eval()
+    _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)
+    if ckpt_path.exists():
+        ckpt_path.unlink()
+    timings.set(name, seconds=round(seconds, 1), steps=step)
+    log(f"{name}: done, {step} steps in {seconds:.0f} s")
+    return info
