@@ -21,4 +21,69 @@ static inline attr_t ecg_a_underline(void) { return A_UNDERLINE; }
 static inline int ecg_key_f(int n) { return KEY_F(n); }
 static inline mmask_t ecg_all_mouse_events(void) { return ALL_MOUSE_EVENTS | REPORT_MOUSE_POSITION; }
 static inline mmask_t ecg_button1_clicked(void) { return BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED; }
+
+// --- Workstation helpers: keep the cchar_t / wint_t / mouse plumbing on the C side. ---
+#include <wchar.h>
+#include <string.h>
+static inline int ecg_key_up(void) { return KEY_UP; }
+static inline int ecg_key_down(void) { return KEY_DOWN; }
+static inline int ecg_key_left(void) { return KEY_LEFT; }
+static inline int ecg_key_right(void) { return KEY_RIGHT; }
+static inline int ecg_key_ppage(void) { return KEY_PPAGE; }
+static inline int ecg_key_npage(void) { return KEY_NPAGE; }
+static inline int ecg_key_home(void) { return KEY_HOME; }
+static inline int ecg_key_end(void) { return KEY_END; }
+static inline int ecg_key_enter(void) { return KEY_ENTER; }
+static inline int ecg_key_backspace(void) { return KEY_BACKSPACE; }
+static inline int ecg_key_dc(void) { return KEY_DC; }
+static inline int ecg_key_btab(void) { return KEY_BTAB; }
+static inline int ecg_key_resize(void) { return KEY_RESIZE; }
+static inline int ecg_key_mouse(void) { return KEY_MOUSE; }
+
+/// Starts curses for the workstation. Returns 0 on success.
+static inline int ecg_start(int want_colour) {
+    setlocale(LC_ALL, "");
+    if (initscr() == NULL) return -1;
+    cbreak(); noecho(); nonl();
+    keypad(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    if (want_colour && has_colors()) { start_color(); use_default_colors(); }
+    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
+    return 0;
+}
+
+/// Writes one cell: codepoint with attributes and colour pair (extended pairs via the opts pointer).
+static inline int ecg_put_cell(int y, int x, unsigned int codepoint, attr_t attrs, int pair) {
+    cchar_t cc;
+    wchar_t w[2] = { (wchar_t)codepoint, 0 };
+    int p = pair;
+    if (setcchar(&cc, w, attrs, (short)(pair > 32767 ? 0 : pair), &p) != OK) return ERR;
+    return mvadd_wch(y, x, &cc);
+}
+
+/// Reads one key with a timeout in ms. Returns ERR on timeout, OK for a character, KEY_CODE_YES
+/// for a function key; the code is in *value.
+static inline int ecg_read_key(int timeout_ms, unsigned int *value) {
+    wint_t ch = 0;
+    wtimeout(stdscr, timeout_ms);
+    int r = wget_wch(stdscr, &ch);
+    *value = (unsigned int)ch;
+    return r;
+}
+
+/// Last mouse event: x, y and 1 = left click, 4 = wheel up, 5 = wheel down, 0 = other.
+static inline int ecg_read_mouse(int *x, int *y, int *button) {
+    MEVENT ev;
+    if (getmouse(&ev) != OK) return ERR;
+    *x = ev.x; *y = ev.y;
+    if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) *button = 1;
+    else if (ev.bstate & BUTTON4_PRESSED) *button = 4;
+#ifdef BUTTON5_PRESSED
+    else if (ev.bstate & BUTTON5_PRESSED) *button = 5;
+#endif
+    else *button = 0;
+    return OK;
+}
 #endif

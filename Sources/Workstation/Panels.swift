@@ -1,0 +1,186 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+
+/// Disease heads as probability bars over their low / intermediate / high bands, with the
+/// validation AUC beside each; weak heads are marked "weak" so nobody reads them as findings.
+enum RiskPanel {
+    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+        if let message = WorkstationRenderer.modelPlaceholder(state) {
+            grid.writeTruncated(message, x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        guard let a = state.analysis else { return }
+        let labelWidth = min(18, max(6, (a.risks.map { $0.label.unicodeScalars.count }.max() ?? 6)))
+        // label bar pct band AUC tag
+        let tail = 5 + 1 + 4 + 1 + 8 + 5
+        let barWidth = max(6, rect.width - labelWidth - 1 - tail)
+        var y = rect.y
+        grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
+        grid.writeTruncated("probability  low│mid│high", x: rect.x + labelWidth + 1, y: y, width: barWidth, style: theme.dim)
+        grid.write("  p  band  AUC", x: rect.x + labelWidth + 1 + barWidth, y: y, style: theme.dim, maxWidth: rect.maxX - (rect.x + labelWidth + 1 + barWidth))
+        y += 1
+        let camTarget = state.gradCAMOn ? state.gradCAMTarget : nil
+        for (i, r) in a.risks.enumerated() {
+            guard y < rect.maxY else { break }
+            let rowRect = Rect(x: rect.x, y: y, width: rect.width, height: 1)
+            hits.heads.append((rowRect, i))
+            let bandStyle: CellStyle = r.isWeak ? theme.weak : (r.band == .high ? theme.riskHigh : r.band == .intermediate ? theme.riskIntermediate : theme.riskLow)
+            let isCAM = camTarget == r.target
+            grid.writeTruncated((isCAM ? "▸" : "") + r.label, x: rect.x, y: y, width: labelWidth, style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal))
+            // Track with band thresholds, then the fill.
+            let bx = rect.x + labelWidth + 1
+            let fill = Int((max(0, min(1, r.probability)) * Double(barWidth)).rounded())
+            for k in 0..<barWidth {
+                let start = Double(k) / Double(barWidth), end = Double(k + 1) / Double(barWidth)
+                let isThreshold = r.bands.contains { $0 >= start && $0 < end }
+                if k < fill {
+                    grid.put(r.isWeak ? "▒" : "█", x: bx + k, y: y, style: bandStyle)
+                } else {
+                    grid.put(isThreshold ? "┆" : "·", x: bx + k, y: y, style: theme.bandTrack)
+                }
+            }
+            var tx = bx + barWidth + 1
+            tx += grid.write(String(format: "%4.2f ", r.probability), x: tx, y: y, style: bandStyle)
+            let bandName = r.band == .intermediate ? "mid " : (r.band == .high ? "HIGH" : "low ")
+            tx += grid.write(bandName + " ", x: tx, y: y, style: bandStyle)
+            tx += grid.write(r.validationAUC.map { String(format: "%.2f", $0) } ?? " n/a", x: tx, y: y, style: r.isWeak ? theme.weak : theme.dim)
+            if r.isWeak { grid.write(" weak", x: tx, y: y, style: theme.weak.adding(.reverse), maxWidth: rect.maxX - tx) }
+            y += 1
+        }
+        if !a.subtypes.isEmpty, y + 1 < rect.maxY {
+            y += 1
+            let text = "Cardiomyopathy subtypes: " + a.subtypes.map { String(format: "%@ %.2f", $0.label, $0.probability) }.joined(separator: "  ")
+            grid.writeTruncated(text, x: rect.x, y: y, width: rect.width, style: theme.normal)
+        }
+    }
+}
+
+/// CMR phenotypes: value, unit, reference range, out-of-range flag and the head's validation r.
+enum PhenotypePanel {
+    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        if let message = WorkstationRenderer.modelPlaceholder(state) {
+            grid.writeTruncated(message, x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        guard let a = state.analysis else { return }
+        if a.phenotypes.isEmpty {
+            grid.writeTruncated("this model has no phenotype heads", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        let labelWidth = min(26, max(8, rect.width - 40))
+        grid.writeTruncated("phenotype", x: rect.x, y: rect.y, width: labelWidth, style: theme.dim)
+        grid.writeTruncated("   value unit     reference     flag  r", x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
+        let rows = rect.height - 1
+        let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
+        for (k, p) in a.phenotypes.dropFirst(scroll).prefix(max(0, rows)).enumerated() {
+            let y = rect.y + 1 + k
+            let style = p.isOutOfRange ? theme.outOfRange : theme.normal
+            grid.writeTruncated(p.label, x: rect.x, y: y, width: labelWidth, style: style)
+            var line = String(format: "%8@ %-8@", formatValue(p.value), p.unit)
+            if let range = p.referenceRange {
+                line += String(format: " %-13@", "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))")
+            } else {
+                line += String(format: " %-13@", "–")
+            }
+            var flag = "  ok "
+            if p.isOutOfRange, let range = p.referenceRange { flag = p.value < range.lowerBound ? "▼ LOW" : "▲ HIGH" }
+            line += " " + flag
+            if let r = p.validationR { line += String(format: " %.2f", r) }
+            grid.writeTruncated(line, x: rect.x + labelWidth, y: y, width: rect.width - labelWidth, style: style)
+        }
+        if a.phenotypes.count > rows, rows > 0 {
+            grid.writeRight(" \(scroll + 1)–\(min(a.phenotypes.count, scroll + rows))/\(a.phenotypes.count) J/K ", rightEdge: rect.maxX, y: rect.maxY, style: theme.dim)
+        }
+    }
+
+    static func formatValue(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 10 { return String(format: "%.1f", v) }
+        return String(format: "%.2f", v)
+    }
+}
+
+/// The Grad-CAM head in use and the most relevant (lead, time window) segments.
+enum GradCAMPanel {
+    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        if let message = WorkstationRenderer.modelPlaceholder(state) {
+            grid.writeTruncated(message, x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        guard state.gradCAMOn else {
+            grid.writeTruncated("off — g shows where on the traces a head looks; G / B choose the head", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        guard let target = state.gradCAMTarget else { return }
+        let label = state.analysis?.risks.first { $0.target == target }?.label ?? target.output
+        grid.writeTruncated("head: \(label) (\(target))", x: rect.x, y: rect.y, width: rect.width, style: theme.title)
+        guard let map = state.gradCAM, map.target == target else {
+            grid.writeTruncated("computing…", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
+            return
+        }
+        let segments = map.topSegments(count: max(0, rect.height - 1))
+        for (k, s) in segments.enumerated() {
+            let t0 = s.startSeconds + state.gradCAMOffsetSeconds, t1 = s.endSeconds + state.gradCAMOffsetSeconds
+            let text = String(format: "%d. %-4@ %5.2f–%5.2f s  %.2f ", k + 1, s.lead.description, t0, t1, s.weight)
+            let x = grid.write(text, x: rect.x, y: rect.y + 1 + k, style: theme.normal, maxWidth: rect.width)
+            let bar = Int((Double(s.weight) * Double(max(0, rect.width - x))).rounded())
+            grid.fill(Rect(x: rect.x + x, y: rect.y + 1 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
+        }
+    }
+}
+
+/// Generated SAX and LAX cines in half blocks (▀: foreground = upper pixel, background = lower).
+enum CMRPane {
+    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        if let message = WorkstationRenderer.modelPlaceholder(state) {
+            grid.writeTruncated(message, x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        guard let cmr = state.cmr else {
+            grid.writeTruncated("generating SAX and LAX cine…", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            return
+        }
+        let frameCount = max(1, cmr.sax.frames.count)
+        let frame = state.cmrFrame % frameCount
+        let phase = cmr.sax.phases.indices.contains(frame) ? cmr.sax.phases[frame] : 0
+        grid.writeTruncated(String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired",
+                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed),
+                            x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+        let imageArea = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: rect.height - 2)
+        guard imageArea.height >= 3, imageArea.width >= 10 else { return }
+        let each = (imageArea.width - 2) / 2
+        let side = min(each, imageArea.height * 2)  // square pixels: cells are 1 px wide, 2 px tall
+        for (k, loop) in [cmr.sax, cmr.lax].enumerated() {
+            let x = imageArea.x + k * (each + 2)
+            grid.write(loop.view == .sax ? "SAX" : "LAX 4ch", x: x, y: rect.y + 1, style: theme.title)
+            guard !loop.frames.isEmpty else { continue }
+            drawHalfBlocks(loop.frames[frame % loop.frames.count], width: loop.width, height: loop.height,
+                           into: &grid, x: x, y: imageArea.y, cells: side, theme: theme)
+        }
+    }
+
+    /// Nearest-neighbour resample of a grey image into `cells`×`cells/2` half-block cells.
+    static func drawHalfBlocks(_ pixels: [Float], width: Int, height: Int, into grid: inout CellGrid, x: Int, y: Int, cells: Int, theme: Theme) {
+        guard width > 0, height > 0, cells > 0, pixels.count >= width * height else { return }
+        let rows = cells / 2
+        func sample(_ px: Int, _ py: Int) -> Float {
+            let sx = min(width - 1, px * width / cells), sy = min(height - 1, py * height / (rows * 2))
+            return pixels[sy * width + sx]
+        }
+        let ramp: [Unicode.Scalar] = [" ", "░", "▒", "▓", "█"]
+        for cy in 0..<rows {
+            for cx in 0..<cells {
+                let top = sample(cx, cy * 2), bottom = sample(cx, cy * 2 + 1)
+                if theme.isMonochrome {
+                    // No colour: a 5-step shade ramp of the mean keeps the anatomy readable.
+                    let level = Int(((top + bottom) / 2 * 4.99).rounded(.down))
+                    grid.put(ramp[max(0, min(4, level))], x: x + cx, y: y + cy, style: theme.normal)
+                } else {
+                    grid.put("▀", x: x + cx, y: y + cy, style: CellStyle(foreground: .grey(top), background: .grey(bottom)))
+                }
+            }
+        }
+    }
+}

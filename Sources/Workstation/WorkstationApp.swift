@@ -1,0 +1,478 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+
+/// Results from background threads, applied on the UI thread by the run loop.
+final class Mailbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var updates: [@Sendable (inout WorkstationState) -> Void] = []
+    private var running = 0
+    private let idle = NSCondition()
+
+    func post(_ update: @escaping @Sendable (inout WorkstationState) -> Void) {
+        lock.lock(); updates.append(update); lock.unlock()
+    }
+    func drain() -> [@Sendable (inout WorkstationState) -> Void] {
+        lock.lock(); defer { lock.unlock() }
+        let u = updates; updates = []; return u
+    }
+    func jobStarted() { idle.lock(); running += 1; idle.unlock() }
+    func jobFinished() { idle.lock(); running -= 1; idle.broadcast(); idle.unlock() }
+    /// Blocks until no job runs (tests and benchmarks use it; the UI never waits).
+    func waitUntilIdle(timeoutSeconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        idle.lock(); defer { idle.unlock() }
+        while running > 0 { if !idle.wait(until: deadline) { return false } }
+        return true
+    }
+}
+
+/// Exports the current case's generated CMR; `progress(done, total)` may be called from any thread.
+/// Returns the output folder. Injected so the UI does not care how CMRExport lays files out.
+public typealias CMRExportHandler = @Sendable (_ request: CMRExportRequest, _ progress: @escaping @Sendable (Int, Int) -> Void) throws -> URL
+
+public struct CMRExportRequest: Sendable {
+    public var record: ECGRecord
+    public var cmr: GeneratedCMR
+    public var analysis: ECGAnalysis?
+    public var outputDirectory: URL
+    public var modelDisclaimer: String
+}
+
+/// The workstation controller: owns the state, turns keys into state changes, starts background
+/// work and renders through a `Screen`. Every Screen call happens on the thread that calls `run`
+/// (or `handle` / `renderFrame` in tests).
+public final class WorkstationApp {
+    public private(set) var state = WorkstationState()
+    public let screen: Screen
+    public let theme: Theme
+    public let pipeline: CardiacPipeline?
+    public var exportHandler: CMRExportHandler?
+    public var exportDirectory: URL
+    let keyMap = WorkstationAction.keyMap
+    let mailbox = Mailbox()
+    let worker = DispatchQueue(label: "ecg2cmr.workstation.worker", qos: .userInitiated)
+    private(set) var hits = HitMap()
+    private var quitRequested = false
+    private var caseChangeStarted: Date?
+    private var lastFrameTime = Date.distantPast
+
+    public init(screen: Screen, theme: Theme, pipeline: CardiacPipeline?, modelLoadError: String? = nil,
+                exportDirectory: URL = URL(fileURLWithPath: "exports")) {
+        self.screen = screen
+        self.theme = theme
+        self.pipeline = pipeline
+        self.exportDirectory = exportDirectory
+        if let p = pipeline {
+            state.model = .loaded(id: p.bundle.id, isSynthetic: p.bundle.isSynthetic, disclaimer: p.bundle.disclaimer)
+        } else {
+            state.model = .none(reason: modelLoadError.map { "no model loaded — \($0)" } ?? "no model loaded")
+        }
+    }
+
+    // MARK: cases
+
+    /// Opens a file or a folder (its ECG files become the case list).
+    public func open(_ url: URL) {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            state.status = StatusMessage("\(url.path): no such file or folder", isError: true)
+            return
+        }
+        let files = isDir.boolValue ? CaseDiscovery.ecgFiles(in: url) : [url]
+        guard !files.isEmpty else {
+            state.status = StatusMessage("\(url.path): no ECG files found", isError: true)
+            return
+        }
+        state.cases = files
+        loadCase(0)
+    }
+
+    public func loadCase(_ index: Int) {
+        guard !state.cases.isEmpty else { return }
+        state.caseIndex = max(0, min(state.cases.count - 1, index))
+        state.generation += 1
+        state.current = nil; state.loadError = nil; state.analysis = nil; state.analysisError = nil
+        state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
+        caseChangeStarted = Date()
+        let url = state.cases[state.caseIndex]
+        let generation = state.generation
+        let pipeline = self.pipeline
+        let wantCAM = state.gradCAMOn
+        let headIndex = state.gradCAMHeadIndex
+        let seedBase = state.cmrSeed
+        startJob("reading") { mailbox in
+            let loaded: LoadedCase
+            do {
+                loaded = LoadedCase(url: url, record: try ECGFileReader.read(url: url))
+            } catch {
+                let message = Self.describe(error, url: url)
+                mailbox.post { s in
+                    guard s.generation == generation else { return }
+                    s.loadError = message
+                    s.status = StatusMessage(message, isError: true)
+                }
+                return
+            }
+            mailbox.post { s in
+                guard s.generation == generation else { return }
+                s.current = loaded
+                if !loaded.record.leads.contains(where: { $0.id == s.selectedLead }), let first = loaded.record.leads.first { s.selectedLead = first.id }
+                s.cursorSeconds = min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
+                s.status = StatusMessage("opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz)")
+            }
+            guard let pipeline else { return }
+            Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, wantCAM: wantCAM,
+                          headIndex: headIndex, seed: seedBase, mailbox: mailbox)
+        }
+    }
+
+    /// Inference, then Grad-CAM (if on), then CMR generation — each result shown as soon as it exists.
+    static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, wantCAM: Bool, headIndex: Int,
+                         seed: UInt64, mailbox: Mailbox) {
+        let prepared: PreparedECG
+        do { prepared = try pipeline.prepare(record) } catch {
+            let message = "\(error)"
+            mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = message; s.status = StatusMessage(message, isError: true) }
+            return
+        }
+        let analysis = pipeline.analyse(prepared)
+        mailbox.post { s in
+            guard s.generation == generation else { return }
+            s.analysis = analysis
+            s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds
+        }
+        if wantCAM, !analysis.risks.isEmpty {
+            let target = analysis.risks[min(max(0, headIndex), analysis.risks.count - 1)].target
+            if let map = try? pipeline.gradCAM(prepared, target: target) {
+                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
+            }
+        }
+        do {
+            let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed)
+            mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
+        } catch {
+            let message = "CMR generation: \(error)"
+            mailbox.post { s in guard s.generation == generation else { return }; s.status = StatusMessage(message, isError: true) }
+        }
+    }
+
+    static func describe(_ error: Error, url: URL) -> String {
+        if let e = error as? ECGFormatError { return e.description }
+        return "\(url.lastPathComponent): \(error)"
+    }
+
+    func startJob(_ name: String, _ work: @escaping @Sendable (Mailbox) -> Void) {
+        state.busy.append(name)
+        let mailbox = self.mailbox
+        mailbox.jobStarted()
+        worker.async {
+            work(mailbox)
+            mailbox.post { s in if let i = s.busy.firstIndex(of: name) { s.busy.remove(at: i) } }
+            mailbox.jobFinished()
+        }
+    }
+
+    func requestGradCAM() {
+        guard let pipeline, let record = state.current?.record, let target = state.gradCAMTarget else { return }
+        let generation = state.generation
+        state.gradCAM = nil
+        startJob("Grad-CAM") { mailbox in
+            do {
+                let prepared = try pipeline.prepare(record)
+                let map = try pipeline.gradCAM(prepared, target: target)
+                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map; s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds }
+            } catch {
+                let message = "Grad-CAM: \(error)"
+                mailbox.post { s in s.status = StatusMessage(message, isError: true) }
+            }
+        }
+    }
+
+    func requestCMR() {
+        guard let pipeline, let analysis = state.analysis else { return }
+        let generation = state.generation, seed = state.cmrSeed
+        state.cmr = nil
+        startJob("generating CMR") { mailbox in
+            do {
+                let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed)
+                mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
+            } catch {
+                let message = "CMR generation: \(error)"
+                mailbox.post { s in s.status = StatusMessage(message, isError: true) }
+            }
+        }
+    }
+
+    func requestExport(to directory: URL) {
+        guard let handler = exportHandler else { state.status = StatusMessage("export is not available in this build", isError: true); return }
+        guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
+        guard let cmr = state.cmr else {
+            state.status = StatusMessage(pipeline == nil ? "nothing to export: no model loaded" : "nothing to export yet: CMR still generating", isError: true)
+            return
+        }
+        var disclaimer = ""
+        if case .loaded(_, _, let d) = state.model { disclaimer = d }
+        let request = CMRExportRequest(record: record, cmr: cmr, analysis: state.analysis, outputDirectory: directory, modelDisclaimer: disclaimer)
+        state.exportProgress = (0, 1)
+        startJob("exporting") { mailbox in
+            do {
+                let out = try handler(request) { done, total in mailbox.post { s in s.exportProgress = (done, total) } }
+                mailbox.post { s in
+                    s.exportProgress = nil
+                    s.lastExportPath = out.path
+                    s.status = StatusMessage("exported to \(out.path)")
+                }
+            } catch {
+                let message = "export failed: \(error)"
+                mailbox.post { s in s.exportProgress = nil; s.status = StatusMessage(message, isError: true) }
+            }
+        }
+    }
+
+    // MARK: events
+
+    /// Applies finished background work; returns true when something changed.
+    @discardableResult
+    public func applyBackgroundResults() -> Bool {
+        let updates = mailbox.drain()
+        let hadRecord = state.current != nil, hadAnalysis = state.analysis != nil
+        for u in updates { u(&state) }
+        if let started = caseChangeStarted {
+            let ms = Date().timeIntervalSince(started) * 1000
+            if !hadRecord, state.current != nil { state.lastCaseChangeMilliseconds.record = ms }
+            if !hadAnalysis, state.analysis != nil { state.lastCaseChangeMilliseconds.analysis = ms; caseChangeStarted = nil }
+            if state.loadError != nil || (pipeline == nil && state.current != nil) { caseChangeStarted = nil }
+        }
+        return !updates.isEmpty
+    }
+
+    /// Waits for background jobs, then applies their results (tests, benchmarks, `screen` snapshots).
+    @discardableResult
+    public func waitForBackgroundWork(timeoutSeconds: Double = 60) -> Bool {
+        // Jobs may start further jobs' results only via the mailbox, so one wait + drain suffices.
+        let ok = mailbox.waitUntilIdle(timeoutSeconds: timeoutSeconds)
+        applyBackgroundResults()
+        return ok
+    }
+
+    public func handle(_ event: InputEvent) {
+        switch event {
+        case .resize: break  // the next frame is rendered at the new size
+        case .mouse(let m): handleMouse(m)
+        case .key(let key):
+            if state.commandText != nil { handleCommandKey(key); return }
+            if state.showHelp {
+                if key == .escape || key == .character("?") || key == .character("q") { state.showHelp = false }
+                return
+            }
+            if let action = keyMap.action(for: key) { perform(action) }
+            else { state.status = StatusMessage("key \(key) does nothing here — ? lists the keys") }
+        }
+    }
+
+    public func perform(_ action: WorkstationAction) {
+        let leads = state.leadOrder
+        let duration = state.current?.record.durationSeconds ?? 10
+        switch action {
+        case .quit: quitRequested = true
+        case .help: state.showHelp.toggle()
+        case .commandLine: state.commandText = ""
+        case .escape:
+            if state.showHelp { state.showHelp = false } else if state.zoomed { state.zoomed = false }
+            else if state.caliperStartSeconds != nil { state.caliperStartSeconds = nil }
+        case .redraw: lastPresented = nil
+        case .nextCase, .previousCase:
+            guard state.cases.count > 1 else { state.status = StatusMessage("only one ECG open"); return }
+            let step = action == .nextCase ? 1 : -1
+            loadCase((state.caseIndex + step + state.cases.count) % state.cases.count)
+        case .nextLead, .previousLead:
+            guard !leads.isEmpty else { return }
+            let i = leads.firstIndex(of: state.selectedLead) ?? 0
+            state.selectedLead = leads[(i + (action == .nextLead ? 1 : leads.count - 1)) % leads.count]
+        case .toggleZoom: state.zoomed.toggle()
+        case .cycleRhythmLead:
+            guard !leads.isEmpty else { return }
+            let i = leads.firstIndex(of: state.rhythmLead) ?? 0
+            state.rhythmLead = leads[(i + 1) % leads.count]
+            state.status = StatusMessage("rhythm strip: \(state.rhythmLead)")
+        case .cursorLeft, .cursorRight, .cursorLeftFast, .cursorRightFast:
+            let column = cursorStepSeconds()
+            let step: Double = action == .cursorLeft ? -column : action == .cursorRight ? column : action == .cursorLeftFast ? -0.2 : 0.2
+            state.cursorSeconds = max(0, min(duration - 0.001, state.cursorSeconds + step))
+        case .toggleCaliper:
+            if state.caliperStartSeconds == nil { state.caliperStartSeconds = state.cursorSeconds; state.status = StatusMessage("caliper set — move the cursor to measure; c clears") }
+            else { state.caliperStartSeconds = nil; state.status = StatusMessage("caliper cleared") }
+        case .gainUp: state.paper.stepGain(1); state.status = StatusMessage("gain \(state.paper.gainLabel)")
+        case .gainDown: state.paper.stepGain(-1); state.status = StatusMessage("gain \(state.paper.gainLabel)")
+        case .speedUp: state.paper.stepSpeed(1); state.status = StatusMessage("speed \(state.paper.speedLabel)")
+        case .speedDown: state.paper.stepSpeed(-1); state.status = StatusMessage("speed \(state.paper.speedLabel)")
+        case .resetPaper: state.paper = PaperSettings(); state.status = StatusMessage("25 mm/s, 10 mm/mV")
+        case .toggleGradCAM:
+            guard pipeline != nil else { state.status = StatusMessage("Grad-CAM needs a model — no model loaded", isError: true); return }
+            state.gradCAMOn.toggle()
+            state.status = StatusMessage(state.gradCAMOn ? "Grad-CAM on: \(state.gradCAMTarget?.output ?? "waiting for the model")" : "Grad-CAM off")
+            if state.gradCAMOn, state.gradCAM?.target != state.gradCAMTarget { requestGradCAM() }
+        case .nextGradCAMHead, .previousGradCAMHead:
+            let n = state.gradCAMTargets.count
+            guard n > 0 else { state.status = StatusMessage("no heads to explain yet"); return }
+            state.gradCAMHeadIndex = (state.gradCAMHeadIndex + (action == .nextGradCAMHead ? 1 : n - 1)) % n
+            state.gradCAMOn = true
+            state.status = StatusMessage("Grad-CAM head: \(state.gradCAMTarget?.output ?? "")")
+            requestGradCAM()
+        case .nextPane, .previousPane:
+            let isWide = screen.size.width >= 120
+            let panes: [PaneID] = isWide ? [.phenotypes, .gradCAM, .cmr] : PaneID.allCases
+            let i = panes.firstIndex(of: state.focus) ?? -1
+            state.focus = panes[(i + (action == .nextPane ? 1 : panes.count - 1) + panes.count) % panes.count]
+        case .scrollDown, .scrollUp:
+            let pane: PaneID = state.focus == .traces || state.focus == .risks ? .phenotypes : state.focus
+            state.scroll[pane] = max(0, (state.scroll[pane] ?? 0) + (action == .scrollDown ? 5 : -5))
+        case .playPause: state.cmrPlaying.toggle()
+        case .stepFrameForward, .stepFrameBack:
+            state.cmrPlaying = false
+            let n = max(1, state.cmr?.sax.frames.count ?? 1)
+            state.cmrFrame = (state.cmrFrame + (action == .stepFrameForward ? 1 : n - 1)) % n
+        case .newSeed:
+            state.cmrSeed &+= 1
+            state.status = StatusMessage("CMR seed \(state.cmrSeed)")
+            requestCMR()
+        case .export: requestExport(to: exportDirectory)
+        }
+    }
+
+    /// One screen column of the selected lead's panel in seconds (the caliper's resolution).
+    func cursorStepSeconds() -> Double {
+        if let region = hits.leads.first(where: { $0.lead == state.selectedLead && ($0.isRhythmStrip == state.zoomed || state.zoomed) }) ?? hits.leads.last {
+            return region.durationSeconds / Double(max(1, region.rect.width))
+        }
+        return 0.04
+    }
+
+    func handleMouse(_ m: MouseEvent) {
+        guard m.button == .left else {
+            if m.button == .wheelDown { perform(.scrollDown) } else if m.button == .wheelUp { perform(.scrollUp) }
+            return
+        }
+        if let region = hits.leads.first(where: { $0.rect.contains(x: m.x, y: m.y) }) {
+            state.selectedLead = region.lead
+            state.cursorSeconds = region.seconds(atColumn: m.x)
+            state.status = StatusMessage(String(format: "%@ at %.0f ms", region.lead.description, state.cursorSeconds * 1000))
+        } else if let (_, index) = hits.heads.first(where: { $0.0.contains(x: m.x, y: m.y) }) {
+            state.gradCAMHeadIndex = index
+            state.gradCAMOn = true
+            state.status = StatusMessage("Grad-CAM head: \(state.gradCAMTarget?.output ?? "")")
+            requestGradCAM()
+        } else if let (_, pane) = hits.tabs.first(where: { $0.0.contains(x: m.x, y: m.y) }) {
+            state.focus = pane
+        }
+    }
+
+    func handleCommandKey(_ key: Key) {
+        switch key {
+        case .escape: state.commandText = nil
+        case .enter:
+            let text = state.commandText ?? ""
+            state.commandText = nil
+            runCommand(text)
+        case .backspace:
+            if state.commandText?.isEmpty == true { state.commandText = nil } else { state.commandText?.removeLast() }
+        case .character(let c) where !(c.asciiValue.map { $0 < 0x20 } ?? false):
+            state.commandText?.append(c)
+        default: break
+        }
+    }
+
+    /// `:` commands. Errors go to the status line; nothing here can end the program except :quit.
+    public func runCommand(_ text: String) {
+        let words = text.split(separator: " ", maxSplits: 1).map(String.init)
+        guard let verb = words.first else { return }
+        let arg = words.count > 1 ? words[1].trimmingCharacters(in: .whitespaces) : ""
+        switch verb {
+        case "q", "quit", "q!": quitRequested = true
+        case "help", "h":
+            state.status = StatusMessage("commands: " + WorkstationAction.commands.map { ":" + $0.0 }.joined(separator: "  "))
+        case "open", "o", "e":
+            guard !arg.isEmpty else { state.status = StatusMessage(":open needs a path", isError: true); return }
+            open(URL(fileURLWithPath: (arg as NSString).expandingTildeInPath))
+        case "case":
+            guard let n = Int(arg), n >= 1, n <= state.cases.count else { state.status = StatusMessage(":case needs 1…\(state.cases.count)", isError: true); return }
+            loadCase(n - 1)
+        case "lead":
+            let id = LeadID(parsing: arg)
+            guard state.leadOrder.contains(id) else { state.status = StatusMessage("no lead \(arg) in this ECG", isError: true); return }
+            state.selectedLead = id
+        case "gain":
+            guard let v = Double(arg), PaperSettings.gains.contains(v) else { state.status = StatusMessage("gain must be one of 2.5 5 10 20 40 mm/mV", isError: true); return }
+            state.paper.gainMillimetresPerMillivolt = v
+        case "speed":
+            guard let v = Double(arg), PaperSettings.speeds.contains(v) else { state.status = StatusMessage("speed must be one of 12.5 25 50 100 mm/s", isError: true); return }
+            state.paper.speedMillimetresPerSecond = v
+        case "head":
+            let targets = state.gradCAMTargets
+            guard let i = targets.firstIndex(where: { $0.output.lowercased() == arg.lowercased() || $0.description.lowercased() == arg.lowercased() }) else {
+                state.status = StatusMessage("no head \(arg); heads: " + targets.map(\.output).joined(separator: " "), isError: true); return
+            }
+            state.gradCAMHeadIndex = i; state.gradCAMOn = true; requestGradCAM()
+        case "seed":
+            guard let v = UInt64(arg) else { state.status = StatusMessage(":seed needs a whole number", isError: true); return }
+            state.cmrSeed = v; requestCMR()
+        case "export":
+            requestExport(to: arg.isEmpty ? exportDirectory : URL(fileURLWithPath: (arg as NSString).expandingTildeInPath))
+        default:
+            state.status = StatusMessage("unknown command :\(verb) — :help lists commands", isError: true)
+        }
+    }
+
+    // MARK: rendering and the loop
+
+    private var lastPresented: CellGrid?
+
+    /// Renders the current state at the screen's size and presents it.
+    public func renderFrame() {
+        let (grid, hits) = WorkstationRenderer.render(state, size: screen.size, theme: theme, keyMap: keyMap)
+        self.hits = hits
+        if let last = lastPresented, last == grid { return }
+        screen.present(grid)
+        lastPresented = grid
+    }
+
+    public var isQuitRequested: Bool { quitRequested }
+
+    /// The interactive loop: ~25 frames/s while something animates, events handled as they arrive.
+    public func run() {
+        renderFrame()
+        var lastTick = Date()
+        while !quitRequested {
+            let animating = !state.busy.isEmpty || (state.cmrPlaying && state.cmr != nil)
+            if let event = screen.nextEvent(timeoutMilliseconds: animating ? 40 : 200) {
+                handle(event)
+                // Drain queued keys before drawing so held keys don't lag behind.
+                while !quitRequested, let more = screen.nextEvent(timeoutMilliseconds: 0) { handle(more) }
+            }
+            applyBackgroundResults()
+            let now = Date()
+            if now.timeIntervalSince(lastTick) >= 0.08 {
+                lastTick = now
+                if !state.busy.isEmpty { state.spinnerPhase += 1 }
+                if state.cmrPlaying, let n = state.cmr?.sax.frames.count, n > 0 { state.cmrFrame = (state.cmrFrame + 1) % n }
+            }
+            if !quitRequested { renderFrame() }
+        }
+    }
+}
+
+/// Finds ECG files in a folder: one entry per record (WFDB counted by its .hea), sorted by name.
+public enum CaseDiscovery {
+    static let extensions: Set<String> = ["hea", "csv", "xml", "dcm", "txt", "json"]
+    public static func ecgFiles(in directory: URL) -> [URL] {
+        let fm = FileManager.default
+        guard let items = try? fm.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else { return [] }
+        return items.filter { url in
+            let ext = url.pathExtension.lowercased()
+            guard extensions.contains(ext) else { return false }
+            if ext == "json" || ext == "txt" { return false }  // manifests / notes next to the ECGs
+            return (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) ?? false
+        }.sorted { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }
+    }
+}

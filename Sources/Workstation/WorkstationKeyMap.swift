@@ -1,0 +1,70 @@
+/// Everything a key (or a `:` command) can ask the workstation to do.
+public enum WorkstationAction: Hashable, Sendable {
+    case quit, help, commandLine, escape, redraw
+    case nextCase, previousCase
+    case nextLead, previousLead, toggleZoom, cycleRhythmLead
+    case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper
+    case gainUp, gainDown, speedUp, speedDown, resetPaper
+    case toggleGradCAM, nextGradCAMHead, previousGradCAMHead
+    case nextPane, previousPane, scrollDown, scrollUp
+    case playPause, stepFrameForward, stepFrameBack, newSeed
+    case export
+}
+
+extension WorkstationAction {
+    /// The one key table: dispatch, the `?` overlay and docs/user-guide.md all come from it.
+    public static let keyMap = KeyMap<WorkstationAction>([
+        KeyBinding([.character("n"), .pageDown, .character("]")], .nextCase, section: "Cases", "next ECG in the folder"),
+        KeyBinding([.character("p"), .pageUp, .character("[")], .previousCase, section: "Cases", "previous ECG"),
+        KeyBinding([.character("e")], .export, section: "Cases", "export CMR cines (PNG) + manifest"),
+
+        KeyBinding([.character("j"), .down], .nextLead, section: "Traces", "select next lead"),
+        KeyBinding([.character("k"), .up], .previousLead, section: "Traces", "select previous lead"),
+        KeyBinding([.character("z"), .enter], .toggleZoom, section: "Traces", "zoom selected lead full width / back"),
+        KeyBinding([.character("r")], .cycleRhythmLead, section: "Traces", "rhythm strip: next lead"),
+        KeyBinding([.character("+"), .character("=")], .gainUp, section: "Traces", "gain up (mm/mV)"),
+        KeyBinding([.character("-")], .gainDown, section: "Traces", "gain down"),
+        KeyBinding([.character(">")], .speedUp, section: "Traces", "paper speed up (mm/s)"),
+        KeyBinding([.character("<")], .speedDown, section: "Traces", "paper speed down"),
+        KeyBinding([.character("0")], .resetPaper, section: "Traces", "25 mm/s, 10 mm/mV"),
+
+        KeyBinding([.character("h"), .left], .cursorLeft, section: "Caliper", "cursor left (one column)"),
+        KeyBinding([.character("l"), .right], .cursorRight, section: "Caliper", "cursor right"),
+        KeyBinding([.character("H")], .cursorLeftFast, section: "Caliper", "cursor left 200 ms"),
+        KeyBinding([.character("L")], .cursorRightFast, section: "Caliper", "cursor right 200 ms"),
+        KeyBinding([.character("c")], .toggleCaliper, section: "Caliper", "set / clear caliper at cursor (interval)"),
+
+        KeyBinding([.character("g")], .toggleGradCAM, section: "Model", "Grad-CAM on / off"),
+        KeyBinding([.character("G")], .nextGradCAMHead, section: "Model", "Grad-CAM: next head"),
+        KeyBinding([.character("B")], .previousGradCAMHead, section: "Model", "Grad-CAM: previous head"),
+
+        KeyBinding([.tab], .nextPane, section: "Panels", "next panel"),
+        KeyBinding([.backTab], .previousPane, section: "Panels", "previous panel"),
+        KeyBinding([.character("J")], .scrollDown, section: "Panels", "scroll panel down"),
+        KeyBinding([.character("K")], .scrollUp, section: "Panels", "scroll panel up"),
+
+        KeyBinding([.character(" ")], .playPause, section: "CMR", "play / pause cine"),
+        KeyBinding([.character(".")], .stepFrameForward, section: "CMR", "next frame"),
+        KeyBinding([.character(",")], .stepFrameBack, section: "CMR", "previous frame"),
+        KeyBinding([.character("s")], .newSeed, section: "CMR", "generate again with a new seed"),
+
+        KeyBinding([.character("?"), .function(1)], .help, section: "General", "this help"),
+        KeyBinding([.character(":")], .commandLine, section: "General", "command line (:help lists commands)"),
+        KeyBinding([.escape], .escape, section: "General", "close overlay / zoom / command"),
+        KeyBinding([.ctrl("l")], .redraw, section: "General", "redraw the screen"),
+        KeyBinding([.character("q"), .ctrl("c")], .quit, section: "General", "quit"),
+    ])
+
+    /// `:` commands, for the help text and completion hints.
+    public static let commands: [(String, String)] = [
+        ("open PATH", "open an ECG file or folder"),
+        ("case N", "go to case N (1-based)"),
+        ("lead NAME", "select a lead (I, aVR, V1 …)"),
+        ("gain MM", "gain in mm/mV (2.5, 5, 10, 20, 40)"),
+        ("speed MM", "paper speed in mm/s (12.5, 25, 50, 100)"),
+        ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
+        ("seed N", "CMR generation seed"),
+        ("export [DIR]", "export CMR PNGs and manifest (default exports/)"),
+        ("quit", "quit (also :q)"),
+    ]
+}

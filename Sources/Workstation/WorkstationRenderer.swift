@@ -1,0 +1,279 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+
+/// Where things are on the last frame, for mouse clicks.
+public struct HitMap: Sendable {
+    public var leads: [LeadRegion] = []
+    /// Risk rows: rect → index into `gradCAMTargets`.
+    public var heads: [(Rect, Int)] = []
+    public var tabs: [(Rect, PaneID)] = []
+    public init() {}
+}
+
+/// Screen layout by size: 80×24 shows one pane at a time (Tab cycles); ≥ 120 columns puts the
+/// panels beside the traces; ≥ 40 rows stacks every panel; ≥ 200 columns adds room for the cine.
+public struct WorkstationLayout: Sendable, Equatable {
+    public var header: Rect
+    public var banner: Rect?
+    public var main: Rect
+    public var side: Rect?
+    public var caliperLine: Rect
+    public var statusLine: Rect
+    /// True when panels sit beside the traces.
+    public var isWide: Bool { side != nil }
+
+    public static let minimumSize = GridSize(width: 80, height: 24)
+
+    public init(size: GridSize, hasBanner: Bool) {
+        let w = size.width, h = size.height
+        header = Rect(x: 0, y: 0, width: w, height: 1)
+        var top = 1
+        if hasBanner { banner = Rect(x: 0, y: 1, width: w, height: 1); top = 2 } else { banner = nil }
+        statusLine = Rect(x: 0, y: h - 1, width: w, height: 1)
+        caliperLine = Rect(x: 0, y: h - 2, width: w, height: 1)
+        let middle = Rect(x: 0, y: top, width: w, height: max(0, h - 2 - top))
+        if w >= 120 {
+            let sideWidth = min(90, max(44, w * 36 / 100))
+            let (left, right) = middle.splitLeft(w - sideWidth)
+            main = left; side = right
+        } else {
+            main = middle; side = nil
+        }
+    }
+}
+
+public enum WorkstationRenderer {
+    static let spinner: [Unicode.Scalar] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+
+    public static func render(_ state: WorkstationState, size: GridSize, theme: Theme,
+                              keyMap: KeyMap<WorkstationAction> = WorkstationAction.keyMap) -> (CellGrid, HitMap) {
+        var grid = CellGrid(size: size)
+        var hits = HitMap()
+        guard size.width >= 20, size.height >= 6 else {
+            grid.write("ecg2cmr needs ≥ 80×24 (now \(size))", x: 0, y: 0, style: theme.warning)
+            return (grid, hits)
+        }
+        let synthetic: Bool
+        if case .loaded(_, let s, _) = state.model { synthetic = s } else { synthetic = false }
+        let layout = WorkstationLayout(size: size, hasBanner: synthetic)
+        drawHeader(state, into: &grid, rect: layout.header, theme: theme)
+        if let banner = layout.banner {
+            grid.fill(banner, style: theme.banner)
+            var text = "SYNTHETIC DEMO MODEL — not for clinical use"
+            if case .loaded(let id, _, _) = state.model { text += " · scores from \(id), trained on synthetic data" }
+            grid.writeTruncated(text, x: 1, y: banner.y, width: banner.width - 2, style: theme.banner)
+        }
+
+        if let side = layout.side {
+            drawTraces(state, into: &grid, rect: layout.main, theme: theme, hits: &hits)
+            drawSidePanels(state, into: &grid, rect: side, theme: theme, hits: &hits)
+        } else {
+            // Narrow: a tab bar, then the focused pane full width.
+            let (bar, body) = layout.main.splitTop(1)
+            drawTabs(state, panes: PaneID.allCases, into: &grid, rect: bar, theme: theme, hits: &hits)
+            if state.focus == .traces {
+                drawTraces(state, into: &grid, rect: body, theme: theme, hits: &hits)
+            } else {
+                drawPane(state.focus, state, into: &grid, rect: body, theme: theme, hits: &hits)
+            }
+        }
+        drawCaliperLine(state, into: &grid, rect: layout.caliperLine, theme: theme)
+        drawStatusLine(state, into: &grid, rect: layout.statusLine, theme: theme)
+        if size.width < WorkstationLayout.minimumSize.width || size.height < WorkstationLayout.minimumSize.height {
+            grid.writeRight(" small terminal \(size) < 80×24 ", rightEdge: size.width, y: layout.header.y, style: theme.warning)
+        }
+        if state.showHelp {
+            let w = min(size.width - 4, 110), h = min(size.height - 2, 40)
+            let area = Rect(x: (size.width - w) / 2, y: max(1, (size.height - h) / 2), width: w, height: h)
+            HelpOverlay.render(keyMap, title: "ecg2cmr keys — Esc or ? closes · :help lists commands", into: &grid, area: area, theme: theme)
+        }
+        return (grid, hits)
+    }
+
+    // MARK: header / footer
+
+    static func drawHeader(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        grid.fill(rect, style: theme.header)
+        var parts: [String] = []
+        let position = state.cases.isEmpty ? "" : " \(state.caseIndex + 1)/\(state.cases.count)"
+        parts.append("ecg2cmr\(position)")
+        parts.append(state.caseName)
+        if let c = state.current {
+            let m = c.record.metadata
+            if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
+            var demo: [String] = []
+            if let age = m.ageYears { demo.append("\(Int(age)) y") }
+            if let sex = m.sex, sex != .unknown { demo.append(sex == .male ? "M" : "F") }
+            if !demo.isEmpty { parts.append(demo.joined(separator: " ")) }
+            if let t = m.acquisitionTime { parts.append(formatDate(t)) }
+            parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
+            if let r = c.rhythm { parts.append("rhythm \(r.rawValue)") }
+            parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
+        }
+        switch state.model {
+        case .none: parts.append("no model loaded")
+        case .loaded(let id, _, _): parts.append("model \(id)")
+        }
+        grid.writeTruncated(" " + parts.joined(separator: " │ "), x: rect.x, y: rect.y, width: rect.width, style: theme.header)
+    }
+
+    static func formatDate(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        return f.string(from: date)
+    }
+
+    static func drawCaliperLine(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        grid.fill(rect, style: theme.normal)
+        var parts = ["\(state.paper.speedLabel)  \(state.paper.gainLabel)"]
+        let t = state.cursorSeconds
+        parts.append(String(format: "cursor %.0f ms", t * 1000))
+        if let rec = state.current?.record, let mv = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: t) {
+            parts.append(String(format: "%@ %+.2f mV", state.selectedLead.description, mv))
+            if let start = state.caliperStartSeconds {
+                let dt = (t - start) * 1000
+                var s = String(format: "Δt %.0f ms", dt)
+                if abs(dt) > 1 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
+                if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start) {
+                    s += String(format: "  ΔV %+.2f mV", mv - mv0)
+                }
+                parts.append(s)
+            }
+        }
+        if state.gradCAMOn, let target = state.gradCAMTarget { parts.append("Grad-CAM \(target.output)") }
+        grid.writeTruncated(" " + parts.joined(separator: " │ "), x: rect.x, y: rect.y, width: rect.width, style: theme.normal)
+    }
+
+    static func drawStatusLine(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+        if let command = state.commandText {
+            grid.fill(rect, style: theme.commandLine)
+            grid.write(":" + command, x: rect.x, y: rect.y, style: theme.commandLine)
+            grid.put("█", x: rect.x + 1 + command.unicodeScalars.count, y: rect.y, style: theme.commandLine)
+            return
+        }
+        let style = state.status.isError ? theme.error : theme.status
+        grid.fill(rect, style: style)
+        var x = rect.x
+        if !state.busy.isEmpty {
+            let glyph = spinner[state.spinnerPhase % spinner.count]
+            let text = "\(glyph) \(state.busy.joined(separator: ", "))… "
+            x += grid.write(text, x: x, y: rect.y, style: theme.status.adding(.bold))
+        }
+        if let p = state.exportProgress {
+            x += grid.write("export \(p.done)/\(p.total) ", x: x, y: rect.y, style: theme.status.adding(.bold))
+        }
+        grid.writeTruncated(state.status.isError ? "error: " + state.status.text : state.status.text,
+                            x: x, y: rect.y, width: rect.maxX - x, style: style)
+    }
+
+    static func drawTabs(_ state: WorkstationState, panes: [PaneID], into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+        grid.fill(rect, style: theme.normal)
+        var x = rect.x
+        for pane in panes {
+            let label = " \(pane.title) "
+            let w = label.unicodeScalars.count
+            if x + w > rect.maxX { break }
+            grid.write(label, x: x, y: rect.y, style: pane == state.focus ? theme.selection : theme.dim)
+            hits.tabs.append((Rect(x: x, y: rect.y, width: w, height: 1), pane))
+            x += w + 1
+        }
+    }
+
+    // MARK: traces
+
+    static func drawTraces(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+        guard let c = state.current else {
+            grid.fill(rect, style: theme.normal)
+            let message = state.loadError.map { "Cannot show this ECG: \($0)" } ?? (state.busy.isEmpty ? "No ECG loaded. :open PATH" : "Loading…")
+            grid.writeTruncated(message, x: rect.x + 2, y: rect.y + rect.height / 2, width: rect.width - 4,
+                                style: state.loadError == nil ? theme.dim : theme.warning)
+            return
+        }
+        var overlay = TraceOverlay(selectedLead: state.selectedLead, cursorSeconds: state.cursorSeconds,
+                                   caliperStartSeconds: state.caliperStartSeconds, viewStartSeconds: state.viewStartSeconds,
+                                   rhythmLead: state.rhythmLead)
+        if state.gradCAMOn, let map = state.gradCAM {
+            let offset = state.gradCAMOffsetSeconds
+            var index: [LeadID: Int] = [:]
+            for (i, l) in map.leads.enumerated() { index[l] = i }
+            overlay.gradCAM = { lead, seconds in
+                guard let li = index[lead] else { return nil }
+                let s = Int(((seconds - offset) * map.samplingRate).rounded(.down))
+                guard s >= 0, s < map.sampleCount else { return nil }
+                return map.value(lead: li, sample: s)
+            }
+        }
+        let layout: TraceLayout = state.zoomed ? .single(state.selectedLead) : .standard12
+        hits.leads = TraceView.render(record: c.record, layout: layout, settings: state.paper, overlay: overlay,
+                                      into: &grid, area: rect, theme: theme)
+    }
+
+    // MARK: side panels
+
+    static func drawSidePanels(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+        grid.fill(rect, style: theme.normal)
+        let panes: [PaneID] = [.risks, .phenotypes, .gradCAM, .cmr]
+        let wanted: [(PaneID, Int)] = panes.map { ($0, preferredHeight($0, state, width: rect.width)) }
+        let total = wanted.reduce(0) { $0 + $1.1 }
+        if total <= rect.height {
+            var y = rect.y
+            for (i, (pane, h)) in wanted.enumerated() {
+                let height = i == wanted.count - 1 ? rect.maxY - y : h
+                drawPane(pane, state, into: &grid, rect: Rect(x: rect.x, y: y, width: rect.width, height: height), theme: theme, hits: &hits)
+                y += h
+            }
+        } else {
+            // Not enough rows: risks always visible (they are what the user came for), the rest tabbed.
+            let riskHeight = min(wanted[0].1, rect.height / 2)
+            let (riskRect, rest) = rect.splitTop(riskHeight)
+            drawPane(.risks, state, into: &grid, rect: riskRect, theme: theme, hits: &hits)
+            let (bar, body) = rest.splitTop(1)
+            var focus = state.focus
+            if focus == .traces || focus == .risks { focus = .phenotypes }
+            var s = state; s.focus = focus
+            drawTabs(s, panes: [.phenotypes, .gradCAM, .cmr], into: &grid, rect: bar, theme: theme, hits: &hits)
+            drawPane(focus, state, into: &grid, rect: body, theme: theme, hits: &hits)
+        }
+    }
+
+    static func preferredHeight(_ pane: PaneID, _ state: WorkstationState, width: Int) -> Int {
+        switch pane {
+        case .traces: return 0
+        case .risks:
+            guard let a = state.analysis else { return 4 }
+            return 3 + a.risks.count + (a.subtypes.isEmpty ? 0 : 2)
+        case .phenotypes: return 2 + min(24, state.analysis?.phenotypes.count ?? 1)
+        case .gradCAM: return state.gradCAMOn ? 8 : 3
+        case .cmr: return 4 + cmrCellHeight(width: width)
+        }
+    }
+
+    static func cmrCellHeight(width: Int) -> Int { max(6, (width - 4) / 2 / 2) }
+
+    static func drawPane(_ pane: PaneID, _ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+        guard rect.height >= 2, rect.width >= 10 else { return }
+        grid.fill(rect, style: theme.normal)
+        let focused = state.focus == pane
+        grid.box(rect, title: pane.title + (focused ? " ◂" : ""), style: focused ? theme.title : theme.border, titleStyle: theme.title)
+        let inner = rect.inset(dx: 1, dy: 1)
+        switch pane {
+        case .traces: break
+        case .risks: RiskPanel.render(state, into: &grid, rect: inner, theme: theme, hits: &hits)
+        case .phenotypes: PhenotypePanel.render(state, into: &grid, rect: inner, theme: theme)
+        case .gradCAM: GradCAMPanel.render(state, into: &grid, rect: inner, theme: theme)
+        case .cmr: CMRPane.render(state, into: &grid, rect: inner, theme: theme)
+        }
+    }
+
+    /// The message panels show when there is nothing to score.
+    static func modelPlaceholder(_ state: WorkstationState) -> String? {
+        if case .none(let reason) = state.model { return reason }
+        if let e = state.analysisError { return "model error: \(e)" }
+        if state.current == nil { return state.loadError == nil ? "no ECG" : "no scores (file not readable)" }
+        if state.analysis == nil { return "running model…" }
+        return nil
+    }
+}
