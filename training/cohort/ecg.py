@@ -175,8 +175,8 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         qrs_dir = _unit(r_vec) if np.linalg.norm(r_vec) > 1e-6 else r_dir
         if bbb == "rbbb":
             # late right-ventricular activation: R' in V1, broad S in I and V6
-            b.add("R_prime", 0.048 + 0.3 * (qrs_ms - 135.0) / 1000.0, 0.014, 0.014,
-                  h.uniform(0.5, 0.9) * _unit([-0.6, 0.05, -0.8]))
+            b.add("R_prime", 0.056 + 0.3 * (qrs_ms - 135.0) / 1000.0, 0.018, 0.018,
+                  h.uniform(0.6, 1.2) * _unit([-0.6, 0.05, -0.8]))
     for e in extra:
         b.add(*e)
 

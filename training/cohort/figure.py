@@ -108,17 +108,20 @@ def make_figure(n_pool: int = 4000, seed: int = 7) -> Image.Image:
     f = _font(12)
     for label, i in examples:
         s = subject_row(cohort, i)
-        rng = np.random.default_rng(int(s["seed"]))
-        ecg = render_ecg(s, rng)
+        for attempt in range(5):   # a detached electrode is realistic, but not what we show here
+            rng = np.random.default_rng(int(s["seed"]) + attempt)
+            ecg = render_ecg(s, rng)
+            if np.all(np.ptp(ecg, axis=1) > 0.05):
+                break
         sax = render_cine(s, "sax", 25, rng)
         lax = render_cine(s, "lax", 25, rng)
         phases = np.arange(25) / 25.0
         es = int(np.argmin(volume_curve(phases, s["heart_rate_bpm"], s["rhythm"] == "af")))
-        strip = draw_ecg(ecg, 500, title=f"{label} — {s['subject_id']}, EF {s['lv_ef_pct']:.0f} %, "
+        strip = draw_ecg(ecg, 500, leads=("II", "V1", "V5"), px_per_mV=30, title=f"{label} — {s['subject_id']}, EF {s['lv_ef_pct']:.0f} %, "
                          f"LV mass {s['lv_mass_g']:.0f} g, HR {s['heart_rate_bpm']:.0f}/min")
         ims = [Image.fromarray(v[k]).resize((120, 120), Image.BICUBIC)
                for v in (sax, lax) for k in (0, es)]
-        row_h = max(strip.height, 140)
+        row_h = max(strip.height, 142)
         row = Image.new("RGB", (strip.width + 4 * 124 + 8, row_h), (255, 255, 255))
         row.paste(strip, (0, 0))
         d = ImageDraw.Draw(row)
@@ -131,7 +134,7 @@ def make_figure(n_pool: int = 4000, seed: int = 7) -> Image.Image:
     header = 30
     out = Image.new("RGB", (w, header + sum(t.height + 6 for t in tiles)), (255, 255, 255))
     d = ImageDraw.Draw(out)
-    d.text((6, 6), "Synthetic cohort (python -m cohort.figure): ECG leads I, II, V1, V5 (4 s, 10 mm/mV) "
+    d.text((6, 6), "Synthetic cohort (python -m cohort.figure): ECG leads II, V1, V5 (4 s; small squares 0.04 s × 0.1 mV) "
            "and cine frames per condition — SYNTHETIC DATA", fill=(0, 0, 0), font=_font(14))
     y = header
     for t in tiles:
