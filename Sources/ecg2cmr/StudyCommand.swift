@@ -1,7 +1,155 @@
 import ArgumentParser
+import CardiacModels
+import Foundation
+import ReaderStudy
+import Workstation
 
-// SCAFFOLD: replaced by the module owner during this session.
+/// `ecg2cmr study …`: operator commands of a blinded reader study (docs/reader-study.md).
 struct StudyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "study", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'study' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "study",
+        abstract: "Run a blinded reader study: define, add readers, present cases, report.",
+        subcommands: [StudyInit.self, StudyAddReader.self, StudyRun.self, StudyStatus.self, StudyReportCommand.self])
+}
+
+private func defaultOperator() -> String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
+
+/// Study errors name the file and the problem; print them plainly, exit 1.
+private func studyFailure(_ error: Error) -> Error {
+    if let e = error as? StudyError { return ValidationError("\(e)") }
+    return error
+}
+
+/// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
+private func loadPipeline(explicit: String?, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
+    let url = explicit.map { URL(fileURLWithPath: $0) }
+        ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) }
+        ?? ModelBundle.locateDefault()
+    guard let url else {
+        if required { throw ValidationError("this study needs a model bundle (a stage shows model output, or the report compares with the model): pass --model DIR or set ECG2CMR_MODEL") }
+        return nil
+    }
+    do { return try CardiacPipeline(bundle: ModelBundle.load(from: url)) } catch {
+        if required { throw ValidationError("cannot load the model bundle \(url.path): \(error)") }
+        FileHandle.standardError.write(Data("note: no model comparison — cannot load \(url.path): \(error)\n".utf8))
+        return nil
+    }
+}
+
+struct StudyInit: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a study database from a definition (JSON).")
+    @Argument(help: "Study definition (JSON, format ecg2cmr-study/1).") var definition: String
+    @Option(name: .long, help: "Study database to create (SQLite; must not exist).") var db: String
+    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+
+    func run() throws {
+        do {
+            let url = URL(fileURLWithPath: definition)
+            let def = try StudyDefinition.load(from: url)
+            let store = try StudyStore.create(at: db, definition: def, definitionSource: url.standardizedFileURL.path, operatorName: `operator`)
+            print("created \(store.path): study '\(def.id)', \(def.cases.count) cases, stages \(def.stages.map(\.id).joined(separator: " → "))")
+            print("next: ecg2cmr study add-reader --db \(db) --id R1 --name \"…\" --role \(def.roles.first ?? "reader")")
+        } catch { throw studyFailure(error) }
+    }
+}
+
+struct StudyAddReader: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add-reader", abstract: "Register a reader; records their randomised case order for every stage.")
+    @Option(name: .long, help: "Study database.") var db: String
+    @Option(name: .long, help: "Reader id (letters, digits, - and _), used with `study run --reader`.") var id: String
+    @Option(name: .long, help: "Reader's name as shown in reader mode.") var name: String?
+    @Option(name: .long, help: "Reader role (one of the definition's roles).") var role: String?
+    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+
+    func run() throws {
+        do {
+            let store = try StudyStore.open(at: db)
+            let role = role ?? store.definition.roles.first ?? "reader"
+            let r = try store.addReader(id: id, name: name ?? id, role: role, operatorName: `operator`)
+            print("added reader \(r.id) (\(r.role)); case-order seed \(r.orderSeed) recorded for \(store.definition.stages.count) stage(s)")
+        } catch { throw studyFailure(error) }
+    }
+}
+
+struct StudyRun: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Open reader mode for one reader (resumes where they stopped).")
+    @Option(name: .long, help: "Study database.") var db: String
+    @Option(name: .long, help: "Reader id.") var reader: String
+    @Option(name: .long, help: "Stage id (default: the reader's next unfinished stage).") var stage: String?
+    @Option(name: .long, help: "Start a stage inside its wash-out period; the reason is logged with --operator.") var overrideWashout: String?
+    @Option(name: .long, help: "Operator name for the audit log (with --override-washout).") var `operator`: String = defaultOperator()
+    @Option(name: .long, help: "Model bundle folder (default: the definition's, else the demo model).") var model: String?
+    @Flag(name: .long, help: "No terminal UI: keys come one per line on stdin; prints 'shown N' / 'committed N' (scripted tests).") var headless = false
+
+    func run() throws {
+        let out = FileHandle.standardOutput
+        do {
+            let store = try StudyStore.open(at: db)
+            let readerInfo = try store.reader(reader)
+            let availability = try store.availability(reader: reader, stage: stage)
+            let stageID: String? = {
+                switch availability {
+                case .ready(let s), .inProgress(let s), .washout(let s, _), .blocked(let s, _): return s
+                case .finished: return stage
+                }
+            }()
+            let needsModel = stageID.flatMap { store.definition.stage($0) }.map { $0.shows.contains { $0.needsModel } } ?? false
+            let pipeline = needsModel ? try loadPipeline(explicit: model, definition: store.definition, required: true) : nil
+            let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline)
+            let session = try ReaderSession(store: store, readerID: reader, stageID: stage, presenter: presenter,
+                                            washoutOverride: overrideWashout.map { (operatorName: `operator`, reason: $0) })
+            let controller = ReaderModeController(session: session, readerName: readerInfo.name)
+            if headless {
+                session.onCommitted = { out.write(Data("committed \($0)\n".utf8)) }
+                let screen = ReaderHeadlessScreen()
+                var lastShown: Int? = nil
+                ReaderModeRunner.run(controller, on: screen, theme: .monochrome, endOfInput: { screen.atEndOfInput }) { _ in
+                    if let p = session.position, p != lastShown { lastShown = p; out.write(Data("shown \(p)\n".utf8)) }
+                }
+                out.write(Data((session.isFinished ? "finished\n" : "paused\n").utf8))
+            } else {
+                let colour = ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+                let screen = try TerminalScreen(useColour: colour)
+                ReaderModeRunner.run(controller, on: screen, theme: colour ? .standard : .monochrome)
+                screen.close()
+                print(session.isFinished ? "stage '\(session.stage.id)' finished for \(reader)"
+                                         : "paused at case \(session.position ?? 0) of \(session.total); answers so far are saved")
+            }
+        } catch { throw studyFailure(error) }
+    }
+}
+
+struct StudyStatus: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Progress per reader and stage.")
+    @Option(name: .long, help: "Study database.") var db: String
+
+    func run() throws {
+        do {
+            let store = try StudyStore.open(at: db)
+            print(try StudyStatusReport(store: store).text)
+        } catch { throw studyFailure(error) }
+    }
+}
+
+struct StudyReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Metrics per reader and stage vs the model: CSV, Markdown, ROC chart (PNG).")
+    @Option(name: .long, help: "Study database.") var db: String
+    @Option(name: .long, help: "Output folder (created).") var out: String
+    @Option(name: .long, help: "Model bundle folder (default: the definition's, else the demo model).") var model: String?
+    @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
+    @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
+
+    func run() throws {
+        do {
+            let store = try StudyStore.open(at: db)
+            var modelScores: ModelScores? = nil
+            if !noModel, store.definition.model != nil,
+               let pipeline = try loadPipeline(explicit: model, definition: store.definition, required: false) {
+                modelScores = try ModelScores.compute(store: store, pipeline: pipeline)
+            }
+            let report = try StudyReport.build(store: store, model: modelScores, resamples: resamples)
+            let files = try report.write(to: URL(fileURLWithPath: out))
+            for f in files { print("wrote \(f.path)") }
+        } catch { throw studyFailure(error) }
+    }
 }

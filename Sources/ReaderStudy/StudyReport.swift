@@ -1,0 +1,396 @@
+import Foundation
+import ECGFormats
+import CardiacModels
+import CMRExport
+
+/// The model's probability for the study's finding on every case (computed once per bundle and
+/// weights hash, cached in the study database).
+public struct ModelScores: Sendable {
+    public var modelID: String
+    public var displayName: String
+    public var isSynthetic: Bool
+    public var disclaimer: String
+    public var weightsSHA256: String
+    public var target: HeadTarget
+    public var threshold: Double
+    public var probabilities: [String: Double]
+
+    public static func compute(store: StudyStore, pipeline: CardiacPipeline) throws -> ModelScores {
+        let def = store.definition
+        guard let spec = def.model else { throw StudyError(.modelUnavailable, "the definition names no model head") }
+        let b = pipeline.bundle
+        guard b.headTargets.contains(spec.target) else {
+            throw StudyError(.modelUnavailable, "model \(b.id) has no output \(spec.target) (it has \(b.headTargets.map(\.description).joined(separator: ", ")))")
+        }
+        var scores = try store.cachedModelScores(modelID: b.id, weightsSHA256: b.weightsSHA256, target: spec.target.description)
+        var fresh: [String: Double] = [:]
+        for c in def.cases where scores[c.id] == nil {
+            let record: ECGRecord
+            do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg)) } catch {
+                throw StudyError(.missingFile, file: c.ecg, "case '\(c.id)': \(error)")
+            }
+            let analysis = pipeline.analyse(try pipeline.prepare(record))
+            guard let p = analysis.risks.first(where: { $0.target == spec.target })?.probability
+                    ?? analysis.subtypes.first(where: { $0.target == spec.target })?.probability else {
+                throw StudyError(.modelUnavailable, "model \(b.id) gave no score for \(spec.target)")
+            }
+            fresh[c.id] = p
+        }
+        if !fresh.isEmpty {
+            try store.storeModelScores(fresh, modelID: b.id, weightsSHA256: b.weightsSHA256, target: spec.target.description)
+            scores.merge(fresh) { $1 }
+        }
+        return ModelScores(modelID: b.id, displayName: b.displayName, isSynthetic: b.isSynthetic, disclaimer: b.disclaimer,
+                           weightsSHA256: b.weightsSHA256, target: spec.target, threshold: spec.threshold ?? 0.5,
+                           probabilities: scores)
+    }
+}
+
+/// Diagnostic performance of one set of reads (a reader in a stage, a role, or the model).
+public struct PerformanceRow: Sendable {
+    public var reader: String
+    public var role: String
+    public var stage: String
+    public var cases: Int
+    public var confusion: ConfusionCounts
+    public var auc: Double?
+    public var aucBootstrap: BootstrapResult?
+    public var subtypeAccuracy: Proportion?
+    public var roc: [ROCPoint]
+}
+
+/// A paired comparison of two stages for the same reader, over the cases read in both.
+public struct StageComparison: Sendable {
+    public var reader: String
+    public var first: String
+    public var second: String
+    public var pairedCases: Int
+    public var accuracyFirst: Proportion
+    public var accuracySecond: Proportion
+    public var mcNemar: McNemarResult
+    public var deLong: DeLongResult?
+    public var identicalDecisions: Proportion
+    public var kappa: Double?
+}
+
+public struct StudyReport: Sendable {
+    public var studyID: String
+    public var title: String
+    public var generatedAt: Date
+    public var resamples: Int
+    public var bootstrapSeed: UInt64
+    public var rows: [PerformanceRow]
+    public var comparisons: [StageComparison]
+    public var model: ModelScores?
+    public var modelRow: PerformanceRow?
+    public var answerLines: [[String]]
+    public var totalCases: Int
+
+    /// Builds every metric from the store (and the model's scores, when given).
+    public static func build(store: StudyStore, model: ModelScores?, resamples: Int = 10_000) throws -> StudyReport {
+        let def = store.definition
+        let truth = Dictionary(uniqueKeysWithValues: def.cases.map { ($0.id, $0.truth) })
+        let seed = def.seed
+        func row(reader: String, role: String, stage: String, caseIDs: [String], decisions: [Bool], ratings: [Double],
+                 subtypes: [String?]?, salt: String) -> PerformanceRow {
+            let t = caseIDs.map { truth[$0]?.finding ?? false }
+            var subtypeAcc: Proportion? = nil
+            if let subtypes, !def.questions.subtypes.isEmpty {
+                // Cases with a stated true subtype (positives): the reader's subtype must match; "none" = nil.
+                var k = 0, n = 0
+                for (id, s) in zip(caseIDs, subtypes) {
+                    guard let tr = truth[id], tr.finding, let ts = tr.subtype else { continue }
+                    n += 1; if s == ts { k += 1 }
+                }
+                if n > 0 { subtypeAcc = Proportion(successes: k, total: n) }
+            }
+            return PerformanceRow(reader: reader, role: role, stage: stage, cases: caseIDs.count,
+                                  confusion: ConfusionCounts(decisions: decisions, truth: t),
+                                  auc: ROC.auc(scores: ratings, truth: t),
+                                  aucBootstrap: Bootstrap.aucInterval(scores: ratings, truth: t, resamples: resamples, seed: seed ^ stableHash(salt)),
+                                  subtypeAccuracy: subtypeAcc, roc: ROC.curve(scores: ratings, truth: t))
+        }
+
+        var rows: [PerformanceRow] = []
+        var comparisons: [StageComparison] = []
+        var answerLines: [[String]] = []
+        var pooled: [String: (ids: [String], d: [Bool], r: [Double], s: [String?])] = [:]
+        let readers = try store.readers()
+        for reader in readers {
+            var byStage: [String: [String: StudyStore.Answer]] = [:]
+            for stage in def.stages {
+                let answers = try store.answers(reader: reader.id, stage: stage.id)
+                guard !answers.isEmpty else { continue }
+                byStage[stage.id] = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0) })
+                let ids = answers.map(\.caseID)
+                rows.append(row(reader: reader.id, role: reader.role, stage: stage.id, caseIDs: ids,
+                                decisions: answers.map(\.finding), ratings: answers.map(\.rating), subtypes: answers.map(\.subtype),
+                                salt: "\(reader.id)/\(stage.id)"))
+                for key in ["all readers", "role: \(reader.role)"] {
+                    let k = "\(key)\u{1}\(stage.id)"
+                    var p = pooled[k] ?? ([], [], [], [])
+                    p.ids += ids; p.d += answers.map(\.finding); p.r += answers.map(\.rating); p.s += answers.map(\.subtype)
+                    pooled[k] = p
+                }
+                for a in answers {
+                    let tr = truth[a.caseID]
+                    answerLines.append([reader.id, reader.role, stage.id, a.caseID, String(a.position), a.finding ? "1" : "0",
+                                        String(a.confidence), String(a.rating), a.subtype ?? "", a.note ?? "",
+                                        String(format: "%.1f", a.secondsOnCase), StudyStore.iso(a.answeredAt),
+                                        tr.map { $0.finding ? "1" : "0" } ?? "", tr?.subtype ?? "",
+                                        model?.probabilities[a.caseID].map { String(format: "%.6f", $0) } ?? ""])
+                }
+            }
+            // Every later stage against the first, and each stage against the one before it.
+            let done = def.stages.map(\.id).filter { byStage[$0] != nil }
+            var pairs: [(String, String)] = []
+            for i in done.indices.dropFirst() {
+                pairs.append((done[i - 1], done[i]))
+                if i > 1 { pairs.append((done[0], done[i])) }
+            }
+            for (a, b) in pairs {
+                guard let A = byStage[a], let B = byStage[b] else { continue }
+                let ids = def.cases.map(\.id).filter { A[$0] != nil && B[$0] != nil }
+                guard !ids.isEmpty else { continue }
+                let t = ids.map { truth[$0]?.finding ?? false }
+                let dA = ids.map { A[$0]!.finding }, dB = ids.map { B[$0]!.finding }
+                let correctA = zip(dA, t).map { $0 == $1 }, correctB = zip(dB, t).map { $0 == $1 }
+                comparisons.append(StageComparison(
+                    reader: reader.id, first: a, second: b, pairedCases: ids.count,
+                    accuracyFirst: Proportion(successes: correctA.filter { $0 }.count, total: ids.count),
+                    accuracySecond: Proportion(successes: correctB.filter { $0 }.count, total: ids.count),
+                    mcNemar: McNemar.test(first: correctA, second: correctB),
+                    deLong: DeLong.test(first: ids.map { A[$0]!.rating }, second: ids.map { B[$0]!.rating }, truth: t),
+                    identicalDecisions: Agreement.identical(dA, dB), kappa: Agreement.cohenKappa(dA, dB)))
+            }
+        }
+        for key in pooled.keys.sorted() {
+            let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
+            let p = pooled[key]!
+            // A role pool identical to the all-readers pool adds nothing.
+            if parts[0].hasPrefix("role:"), Set(readers.map(\.role)).count < 2 { continue }
+            rows.append(row(reader: parts[0], role: parts[0].hasPrefix("role: ") ? String(parts[0].dropFirst(6)) : "all",
+                            stage: parts[1], caseIDs: p.ids, decisions: p.d, ratings: p.r, subtypes: p.s, salt: key))
+        }
+        var modelRow: PerformanceRow? = nil
+        if let model {
+            let ids = def.cases.map(\.id).filter { model.probabilities[$0] != nil }
+            let probs = ids.map { model.probabilities[$0]! }
+            modelRow = row(reader: "model \(model.modelID)", role: "model", stage: "ECG (model)", caseIDs: ids,
+                           decisions: probs.map { $0 >= model.threshold }, ratings: probs, subtypes: nil, salt: "model")
+        }
+        return StudyReport(studyID: def.id, title: def.title, generatedAt: store.now(), resamples: resamples, bootstrapSeed: seed,
+                           rows: rows, comparisons: comparisons, model: model, modelRow: modelRow,
+                           answerLines: answerLines, totalCases: def.cases.count)
+    }
+
+    static func stableHash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+
+    // MARK: output
+
+    /// Writes metrics.csv, comparisons.csv, answers.csv, report.md and roc.png (each atomically).
+    public func write(to dir: URL) throws -> [URL] {
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw StudyError(.storage, file: dir.path, "cannot create the report folder: \(error)")
+        }
+        let files: [(String, Data)] = [
+            ("metrics.csv", Data(metricsCSV.utf8)), ("comparisons.csv", Data(comparisonsCSV.utf8)),
+            ("answers.csv", Data(answersCSV.utf8)), ("report.md", Data(markdown.utf8)), ("roc.png", try rocChartPNG()),
+        ]
+        var out: [URL] = []
+        for (name, data) in files {
+            let url = dir.appendingPathComponent(name)
+            do { try AtomicFile.write(data, to: url) } catch { throw StudyError(.storage, file: url.path, "cannot write: \(error)") }
+            out.append(url)
+        }
+        return out
+    }
+
+    static func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "" }
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    var allRows: [PerformanceRow] { rows + (modelRow.map { [$0] } ?? []) }
+
+    public var metricsCSV: String {
+        var head = ["reader", "role", "stage", "cases", "tp", "fp", "tn", "fn"]
+        for m in ["accuracy", "sensitivity", "specificity", "ppv", "npv"] { head += [m, m + "_ci_low", m + "_ci_high"] }
+        head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n"]
+        var lines = [head.joined(separator: ",")]
+        for r in allRows {
+            let c = r.confusion
+            var cells = [r.reader, r.role, r.stage, String(r.cases), String(c.truePositives), String(c.falsePositives),
+                         String(c.trueNegatives), String(c.falseNegatives)]
+            for p in [c.accuracy, c.sensitivity, c.specificity, c.positivePredictiveValue, c.negativePredictiveValue] {
+                cells += [Self.f(p.value), Self.f(p.wilson95?.lower), Self.f(p.wilson95?.upper)]
+            }
+            cells += [Self.f(r.auc), Self.f(r.aucBootstrap?.interval.lower), Self.f(r.aucBootstrap?.interval.upper),
+                      r.aucBootstrap.map { String($0.validResamples) } ?? "", Self.f(r.subtypeAccuracy?.value),
+                      r.subtypeAccuracy.map { String($0.total) } ?? ""]
+            lines.append(cells.map(Self.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public var comparisonsCSV: String {
+        var lines = ["reader,stage_a,stage_b,paired_cases,accuracy_a,accuracy_b,mcnemar_b,mcnemar_c,mcnemar_exact_p,mcnemar_chi2_cc,mcnemar_p_cc,auc_a,auc_b,delong_z,delong_p,identical_decisions,cohen_kappa"]
+        for c in comparisons {
+            lines.append([c.reader, c.first, c.second, String(c.pairedCases), Self.f(c.accuracyFirst.value), Self.f(c.accuracySecond.value),
+                          String(c.mcNemar.b), String(c.mcNemar.c), Self.f(c.mcNemar.exactP), Self.f(c.mcNemar.chiSquare), Self.f(c.mcNemar.continuityP),
+                          Self.f(c.deLong?.aucFirst), Self.f(c.deLong?.aucSecond), Self.f(c.deLong?.z), Self.f(c.deLong?.p),
+                          Self.f(c.identicalDecisions.value), Self.f(c.kappa)].map(Self.csvField).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public var answersCSV: String {
+        let head = "reader,role,stage,case_id,position,finding,confidence,rating,subtype,note,seconds_on_case,answered_at,truth_finding,truth_subtype,model_probability"
+        return ([head] + answerLines.map { $0.map(Self.csvField).joined(separator: ",") }).joined(separator: "\n") + "\n"
+    }
+
+    public var markdown: String {
+        func pct(_ p: Proportion) -> String {
+            guard let v = p.value, let ci = p.wilson95 else { return "—" }
+            return String(format: "%.1f %% (%.1f–%.1f)", v * 100, ci.lower * 100, ci.upper * 100) + " [\(p.successes)/\(p.total)]"
+        }
+        func auc(_ r: PerformanceRow) -> String {
+            guard let a = r.auc else { return "—" }
+            guard let b = r.aucBootstrap else { return String(format: "%.3f", a) }
+            return String(format: "%.3f (%.3f–%.3f)", a, b.interval.lower, b.interval.upper)
+        }
+        var md = ["# Reader study report: \(title)", "",
+                  "Study `\(studyID)`, \(totalCases) cases, generated \(StudyStore.iso(generatedAt)) by `ecg2cmr study report`.", ""]
+        if let m = model {
+            md.append("Model: **\(m.displayName)** (`\(m.modelID)`, weights SHA-256 `\(m.weightsSHA256.prefix(16))…`), output `\(m.target)`, called positive at probability ≥ \(m.threshold).")
+            if m.isSynthetic {
+                md.append("")
+                md.append("> **Demonstration model** trained on synthetic data — its numbers say nothing about clinical performance. \(m.disclaimer)")
+            }
+        } else {
+            md.append("No model comparison (no model bundle available or `--no-model`).")
+        }
+        md += ["", "## Diagnostic performance", "",
+               "Percentages with Wilson 95 % CIs; AUC from the reader's call and 1–5 confidence (10-level rating) with a percentile bootstrap 95 % CI (\(resamples) resamples, seeded). Pooled rows treat every read as independent.", "",
+               "| reader | stage | n | accuracy | sensitivity | specificity | PPV | NPV | AUC (95 % CI) | subtype correct |",
+               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in allRows {
+            let c = r.confusion
+            md.append("| \(r.reader) (\(r.role)) | \(r.stage) | \(r.cases) | \(pct(c.accuracy)) | \(pct(c.sensitivity)) | \(pct(c.specificity)) | \(pct(c.positivePredictiveValue)) | \(pct(c.negativePredictiveValue)) | \(auc(r)) | \(r.subtypeAccuracy.map(pct) ?? "—") |")
+        }
+        md += ["", "## Change between stages (same reader, cases read in both)", ""]
+        if comparisons.isEmpty {
+            md.append("No reader has answers in two stages yet.")
+        } else {
+            md += ["McNemar on correct/incorrect (exact binomial, and χ² with continuity correction); DeLong for the paired AUCs; consistency = identical yes/no decisions.", "",
+                   "| reader | stages | n | accuracy | McNemar b/c | exact p | χ² (cc) p | AUC | DeLong z | DeLong p | identical | κ |",
+                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for c in comparisons {
+                let acc = String(format: "%.1f → %.1f %%", (c.accuracyFirst.value ?? 0) * 100, (c.accuracySecond.value ?? 0) * 100)
+                let aucs = c.deLong.map { String(format: "%.3f → %.3f", $0.aucFirst, $0.aucSecond) } ?? "—"
+                md.append("| \(c.reader) | \(c.first) → \(c.second) | \(c.pairedCases) | \(acc) | \(c.mcNemar.b)/\(c.mcNemar.c) | \(Self.f(c.mcNemar.exactP, 4)) | \(Self.f(c.mcNemar.continuityP, 4)) | \(aucs) | \(Self.f(c.deLong?.z, 2)) | \(Self.f(c.deLong?.p, 4)) | \(c.identicalDecisions.value.map { String(format: "%.1f %%", $0 * 100) } ?? "—") | \(Self.f(c.kappa, 3)) |")
+            }
+        }
+        md += ["", "## Files", "",
+               "- `metrics.csv` — the table above with every CI bound", "- `comparisons.csv` — stage comparisons",
+               "- `answers.csv` — every confirmed answer with the hidden truth (operator eyes only)", "- `roc.png` — ROC curves of the readers and the model", ""]
+        return md.joined(separator: "\n")
+    }
+
+    // MARK: ROC chart
+
+    static let palette: [RGBColor] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40),
+                                      RGBColor(148, 103, 189), RGBColor(140, 86, 75), RGBColor(227, 119, 194), RGBColor(23, 190, 207)]
+
+    /// ROC curves of every reader×stage and the model, with a legend (PNG through CMRExport).
+    public func rocChartPNG() throws -> Data {
+        let w = 960, h = 720
+        var img = RGBImage(width: w, height: h, fill: .white)
+        let left = 70, top = 50, side = 600
+        let grey = RGBColor(200, 200, 200)
+        img.drawText(("ROC: " + title).prefix(70).description, x: left, y: 15, color: .black, scale: 2)
+        for k in 0...10 {
+            let x = left + k * side / 10, y = top + side - k * side / 10
+            img.drawLine(x0: x, y0: top, x1: x, y1: top + side, color: k % 5 == 0 ? RGBColor(170, 170, 170) : RGBColor(235, 235, 235))
+            img.drawLine(x0: left, y0: y, x1: left + side, y1: y, color: k % 5 == 0 ? RGBColor(170, 170, 170) : RGBColor(235, 235, 235))
+            if k % 5 == 0 {
+                let label = String(format: "%.1f", Double(k) / 10)
+                img.drawText(label, x: x - 8, y: top + side + 8, color: .black)
+                img.drawText(label, x: left - 30, y: y - 3, color: .black)
+            }
+        }
+        img.drawLine(x0: left, y0: top + side, x1: left + side, y1: top, color: grey)
+        img.strokeRect(x: left, y: top, width: side + 1, height: side + 1, color: .black)
+        img.drawText("1 - specificity", x: left + side / 2 - 45, y: top + side + 25, color: .black)
+        img.drawText("sensitivity", x: 5, y: top - 15, color: .black)
+        func px(_ p: ROCPoint) -> (Int, Int) {
+            (left + Int((p.falsePositiveRate * Double(side)).rounded()), top + side - Int((p.truePositiveRate * Double(side)).rounded()))
+        }
+        var legend: [(String, RGBColor, Int)] = []
+        let curves = rows.filter { !$0.reader.hasPrefix("role:") }
+        for (i, r) in curves.enumerated() where r.roc.count > 1 {
+            let colour = Self.palette[i % Self.palette.count]
+            for (a, b) in zip(r.roc, r.roc.dropFirst()) {
+                let (x0, y0) = px(a), (x1, y1) = px(b)
+                img.drawLine(x0: x0, y0: y0, x1: x1, y1: y1, color: colour, thickness: r.reader == "all readers" ? 3 : 2)
+            }
+            legend.append(("\(r.reader) \(r.stage) AUC \(Self.f(r.auc, 3))", colour, r.reader == "all readers" ? 3 : 2))
+        }
+        if let m = modelRow, m.roc.count > 1 {
+            for (a, b) in zip(m.roc, m.roc.dropFirst()) {
+                let (x0, y0) = px(a), (x1, y1) = px(b)
+                img.drawLine(x0: x0, y0: y0, x1: x1, y1: y1, color: .black, thickness: 3)
+            }
+            legend.append(("\(m.reader)\(model?.isSynthetic == true ? " (demo)" : "") AUC \(Self.f(m.auc, 3))", .black, 3))
+        }
+        var ly = top
+        for (text, colour, thick) in legend.prefix(40) {
+            img.fillRect(x: left + side + 20, y: ly + 2, width: 18, height: thick, color: colour)
+            img.drawText(String(text.prefix(38)), x: left + side + 44, y: ly, color: .black)
+            ly += 14
+        }
+        return try PNGCodec.encode(img, text: [PNGText("Software", "ecg2cmr study report"), PNGText("Title", "ROC \(studyID)")])
+    }
+}
+
+/// `study status`: progress per reader and stage, wash-out state.
+public struct StudyStatusReport {
+    public let text: String
+    public init(store: StudyStore) throws {
+        let def = store.definition
+        var lines = ["Study \(def.id): \(def.title)", "Database \(store.path)", "\(def.cases.count) cases; stages: " +
+                     def.stages.map { "\($0.id)" + ($0.washoutDays > 0 ? " (wash-out \(Self.days($0.washoutDays)))" : "") }.joined(separator: " → "), ""]
+        let readers = try store.readers()
+        if readers.isEmpty { lines.append("No readers yet: ecg2cmr study add-reader --db \(store.path) --id R1 --name NAME") }
+        for r in readers {
+            lines.append("\(r.id)  \(r.name)  [\(r.role)]")
+            let sessions = try store.stageSessions(reader: r.id)
+            for s in def.stages {
+                let n = try store.answers(reader: r.id, stage: s.id).count
+                var state: String
+                if let session = sessions[s.id] {
+                    state = session.completedAt.map { "finished \(StudyStore.iso($0))" } ?? "in progress since \(StudyStore.iso(session.startedAt))"
+                    if let by = session.overrideBy { state += " — wash-out overridden by \(by): \(session.overrideReason ?? "")" }
+                } else {
+                    switch try store.availability(reader: r.id, stage: s.id) {
+                    case .ready: state = "ready"
+                    case .washout(_, let from): state = "wash-out until \(StudyStore.iso(from))"
+                    case .blocked(_, let prev): state = "after \(prev)"
+                    default: state = "not started"
+                    }
+                }
+                lines.append("  \(s.id.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(n).leftPad(4))/\(def.cases.count)  \(state)")
+            }
+        }
+        text = lines.joined(separator: "\n")
+    }
+    static func days(_ d: Double) -> String { d == d.rounded() ? "\(Int(d)) d" : String(format: "%.2f d", d) }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
