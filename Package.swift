@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
