@@ -50,8 +50,10 @@ def test_resample_matches_scipy_and_factors():
 
 def test_median_windows_round_half_up_and_odd():
     assert odd_window(0.2, 250) == 51 and odd_window(0.6, 250) == 151
-    assert odd_window(0.5, 101) == 51  # 50.5 rounds half up to 51 (Python round() would give 50 -> 51 too)
-    assert odd_window(0.5, 105) == 53  # 52.5 -> 53 (round half up; banker.s rounding would give 52 -> 53)
+    # floor(x + 0.5) | 1, the rule SignalKit uses; half-way lengths land on the odd neighbour above.
+    assert odd_window(0.5, 105) == 53
+    assert odd_window(0.5, 109) == 55
+    assert odd_window(0.5, 101) == 51
     x = synthetic(fs=250.0)
     y, _ = preprocess(x, 250.0, [{"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]}])
     b = ndimage.median_filter(ndimage.median_filter(x, size=(1, 51), mode="nearest"), size=(1, 151), mode="nearest")
