@@ -7,6 +7,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "ecg2cmr", targets: ["ecg2cmr"]),
+        // For the fuzz package in Fuzz/ (and other tools) to depend on the readers alone.
+        .library(name: "ECGFormats", targets: ["ECGFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +36,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "wfdb-read-bench", dependencies: ["ECGFormats"], path: "benchmarks/wfdb-read/Sources"),
         .testTarget(name: "ECGFormatsTests", dependencies: ["ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
