@@ -22,6 +22,11 @@ public enum CSVWriter {
         return out
     }
 
+    /// Writes the CSV via a temporary name, then renames.
+    public static func write(_ record: ECGRecord, to url: URL, rateComment: Bool = false) throws {
+        try atomicWrite(Data(csvText(record, rateComment: rateComment).utf8), to: url)
+    }
+
     static func csvEscape(_ s: String) -> String {
         s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }

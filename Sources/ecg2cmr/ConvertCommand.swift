@@ -1,7 +1,48 @@
 import ArgumentParser
+import ECGFormats
+import Foundation
 
-// SCAFFOLD: replaced by the module owner during this session.
 struct ConvertCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'convert' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert an ECG file to CSV (mV, the file's own leads and order) or a WFDB record (format 16).")
+
+    enum Target: String, ExpressibleByArgument { case csv, wfdb }
+
+    @Argument(help: "ECG file in any supported format.")
+    var file: String
+
+    @Option(name: .customLong("to"), help: "Output format: csv or wfdb.")
+    var target: Target
+
+    @Option(help: "Output path ('-' = standard output, CSV only). Default: CSV to standard output; WFDB to <name>.hea/.dat in the current folder.")
+    var out: String?
+
+    @Option(help: "Sampling rate in Hz for CSV input files that do not state one.")
+    var samplingRate: Double?
+
+    @Flag(help: "CSV output: start with a '# sampling_rate=…' comment line so the file reads back without --sampling-rate.")
+    var rateComment = false
+
+    func run() throws {
+        let input = URL(fileURLWithPath: file)
+        let record = try ECGFileReader.read(url: input, options: .init(csvSamplingRate: samplingRate))
+        switch target {
+        case .csv:
+            let text = CSVWriter.csvText(record, rateComment: rateComment)
+            if out == nil || out == "-" {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            } else if let out {
+                try CSVWriter.write(record, to: URL(fileURLWithPath: out), rateComment: rateComment)
+            }
+        case .wfdb:
+            if out == "-" { throw ValidationError("WFDB is a pair of files (.hea and .dat); give --out PATH, not '-'") }
+            let stem = input.deletingPathExtension().lastPathComponent.replacingOccurrences(of: " ", with: "_")
+            let target = URL(fileURLWithPath: out ?? stem)
+            try WFDBWriter.write(record, to: target)
+            var base = target
+            if ["hea", "dat"].contains(base.pathExtension.lowercased()) { base = base.deletingPathExtension() }
+            FileHandle.standardError.write(Data("wrote \(base.path).hea and \(base.path).dat\n".utf8))
+        }
+    }
 }

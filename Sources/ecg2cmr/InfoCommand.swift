@@ -1,7 +1,37 @@
 import ArgumentParser
+import ECGFormats
+import Foundation
+import SignalKit
 
-// SCAFFOLD: replaced by the module owner during this session.
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'info' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show an ECG file's leads, sampling rate, duration, heart rate, lead quality and metadata.")
+
+    @Argument(help: "ECG file: WFDB (.hea or record name), CSV/TSV, HL7 aECG, DICOM, GE MUSE XML, CardioSoft XML.")
+    var file: String
+
+    @Flag(help: "Print JSON (leads in file order, samplingRate, sampleCount, durationSeconds, format, …).")
+    var json = false
+
+    @Option(help: "Sampling rate in Hz for CSV files that do not state one.")
+    var samplingRate: Double?
+
+    func run() throws {
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file),
+                                            options: .init(csvSamplingRate: samplingRate))
+        var summary = RecordSummary(record: record)
+        // Heart rate and quality flags are SignalKit's; a failure there leaves the fields empty.
+        if let found = try? RPeakDetector.detect(in: record) {
+            summary.heartRateBpm = found.beats.heartRateBpm
+            summary.heartRateLead = found.lead.description
+            summary.rhythm = found.beats.rhythm.rawValue
+        }
+        if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
+            summary.quality = assessor.assess(record).map {
+                .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable)
+            }
+        }
+        print(json ? try summary.json() : summary.text())
+    }
 }

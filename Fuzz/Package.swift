@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libFuzzer targets, one per ECG reader. Built only with fuzzer flags (see docs/reliability.md):
+//   swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "Detect"]
+
+let package = Package(
+    name: "ECGFormatsFuzz",
+    dependencies: [.package(name: "ecg2cmr", path: "..")],
+    targets: readers.map { name in
+        .executableTarget(name: "fuzz-\(name.lowercased())",
+                          dependencies: [.product(name: "ECGFormats", package: "ecg2cmr")],
+                          path: "Sources/\(name)")
+    },
+    swiftLanguageModes: [.v5]
+)
