@@ -1,4 +1,5 @@
 import CardiacModels
+import CMRExport
 import ECGFormats
 import Foundation
 
@@ -27,16 +28,30 @@ final class Mailbox: @unchecked Sendable {
     }
 }
 
-/// Exports the current case's generated CMR; `progress(done, total)` may be called from any thread.
-/// Returns the output folder. Injected so the UI does not care how CMRExport lays files out.
+/// Writes the export for one case and returns its folder; `progress(done, total)` may be called
+/// from any thread. The default goes through CMRExport's `CaseExporter` (tests may inject their own).
 public typealias CMRExportHandler = @Sendable (_ request: CMRExportRequest, _ progress: @escaping @Sendable (Int, Int) -> Void) throws -> URL
 
 public struct CMRExportRequest: Sendable {
     public var record: ECGRecord
-    public var cmr: GeneratedCMR
-    public var analysis: ECGAnalysis?
+    public var caseName: String
+    public var seed: UInt64
+    /// "head.output" whose Grad-CAM goes on the exported ECG sheet.
+    public var gradCAMTarget: String?
     public var outputDirectory: URL
-    public var modelDisclaimer: String
+}
+
+extension WorkstationApp {
+    /// The real exporter: PNG sequences, contact sheet and manifest via `CMRExport.CaseExporter`.
+    public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
+        return { request, progress in
+            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget))
+            let result = try exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory) { p in
+                progress(p.completedFiles, max(p.totalFiles, 1))
+            }
+            return result.caseDirectory
+        }
+    }
 }
 
 /// The workstation controller: owns the state, turns keys into state changes, starts background
@@ -205,19 +220,18 @@ public final class WorkstationApp {
     }
 
     func requestExport(to directory: URL) {
-        guard let handler = exportHandler else { state.status = StatusMessage("export is not available in this build", isError: true); return }
-        guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
-        guard let cmr = state.cmr else {
-            state.status = StatusMessage(pipeline == nil ? "nothing to export: no model loaded" : "nothing to export yet: CMR still generating", isError: true)
-            return
+        guard let handler = exportHandler ?? pipeline.map({ Self.caseExporter(pipeline: $0) }) else {
+            state.status = StatusMessage("nothing to export: no model loaded (export writes generated CMR)", isError: true); return
         }
-        var disclaimer = ""
-        if case .loaded(_, _, let d) = state.model { disclaimer = d }
-        let request = CMRExportRequest(record: record, cmr: cmr, analysis: state.analysis, outputDirectory: directory, modelDisclaimer: disclaimer)
+        guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
+        guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
+        let request = CMRExportRequest(record: record, caseName: state.caseName, seed: state.cmrSeed,
+                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory)
         state.exportProgress = (0, 1)
+        state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting") { mailbox in
             do {
-                let out = try handler(request) { done, total in mailbox.post { s in s.exportProgress = (done, total) } }
+                let out = try handler(request) { done, total in mailbox.post { s in if s.exportProgress != nil { s.exportProgress = (done, total) } } }
                 mailbox.post { s in
                     s.exportProgress = nil
                     s.lastExportPath = out.path
@@ -462,17 +476,37 @@ public final class WorkstationApp {
     }
 }
 
-/// Finds ECG files in a folder: one entry per record (WFDB counted by its .hea), sorted by name.
+/// Finds ECG files in a folder, sorted by name. A folder of case folders (sample-data/P01-…/ecg.hea)
+/// gives one case per subfolder. WFDB records count once (by their .hea).
 public enum CaseDiscovery {
-    static let extensions: Set<String> = ["hea", "csv", "xml", "dcm", "txt", "json"]
+    static let extensions: Set<String> = ["hea", "csv", "xml", "dcm"]
+
     public static func ecgFiles(in directory: URL) -> [URL] {
         let fm = FileManager.default
-        guard let items = try? fm.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else { return [] }
-        return items.filter { url in
-            let ext = url.pathExtension.lowercased()
-            guard extensions.contains(ext) else { return false }
-            if ext == "json" || ext == "txt" { return false }  // manifests / notes next to the ECGs
-            return (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) ?? false
-        }.sorted { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }
+        guard let items = try? fm.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles]) else { return [] }
+        var found: [URL] = []
+        for url in items.sorted(by: { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }) {
+            let isDir = (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
+            if isDir {
+                // One level down: the case folders of sample-data.
+                found.append(contentsOf: directFiles(in: url).prefix(1))
+            } else if extensions.contains(url.pathExtension.lowercased()) {
+                found.append(url)
+            }
+        }
+        return found
+    }
+
+    static func directFiles(in directory: URL) -> [URL] {
+        let items = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])) ?? []
+        return items.filter { extensions.contains($0.pathExtension.lowercased()) }
+            .sorted { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }
+    }
+
+    /// Display name: the case folder for files named like `ecg.hea` inside a case folder, else the file name.
+    public static func caseName(for url: URL) -> String {
+        let stem = url.deletingPathExtension().lastPathComponent.lowercased()
+        if stem == "ecg" || stem.hasPrefix("ecg-") { return url.deletingLastPathComponent().lastPathComponent }
+        return url.lastPathComponent
     }
 }

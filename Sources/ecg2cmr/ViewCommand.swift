@@ -1,7 +1,54 @@
 import ArgumentParser
+import Foundation
+import Workstation
 
-// SCAFFOLD: replaced by the module owner during this session.
+/// `ecg2cmr view [FILE|DIR]`: the interactive workstation.
 struct ViewCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "view", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'view' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "view",
+        abstract: "Open ECGs in the terminal workstation (traces, risks, phenotypes, Grad-CAM, CMR cine).",
+        discussion: "With no argument opens the bundled sample-data/. Keys: press ? inside. NO_COLOR disables colour.")
+
+    @Argument(help: "An ECG file or a folder of ECGs (default: sample-data/).")
+    var input: String?
+
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    var model: String?
+
+    @Flag(name: .long, help: "Run without a model (traces only).")
+    var noModel = false
+
+    @Option(name: .long, help: "Folder exports are written to.")
+    var exportDir: String = "exports"
+
+    @Option(name: .long, help: "Print one screen as text instead of running interactively, e.g. 200x60.")
+    var snapshot: String?
+
+    @Option(name: .long, help: "With --snapshot: keys to type first, e.g. \"g<Tab>n\".")
+    var keys: String = ""
+
+    func run() throws {
+        guard let url = input.map({ URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }) ?? WorkstationLauncher.locateSampleData() else {
+            throw ValidationError("no input given and no sample-data/ folder found from here or next to the executable")
+        }
+        let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
+        let environment = ProcessInfo.processInfo.environment
+        let theme = Theme.fromEnvironment(environment)
+
+        if let snapshot {
+            let parts = snapshot.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] >= 20, parts[1] >= 6 else { throw ValidationError("--snapshot wants WIDTHxHEIGHT, e.g. 200x60") }
+            print(WorkstationLauncher.snapshot(input: url, pipeline: pipeline, modelError: modelError,
+                                               size: GridSize(width: parts[0], height: parts[1]),
+                                               keys: WorkstationLauncher.parseKeys(keys)))
+            return
+        }
+
+        let screen = try TerminalScreen(useColour: theme.isMonochrome == false)
+        defer { screen.close() }
+        let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,
+                                 exportDirectory: URL(fileURLWithPath: exportDir))
+        app.open(url)
+        app.run()
+    }
 }
