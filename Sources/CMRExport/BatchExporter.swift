@@ -24,7 +24,8 @@ public enum BatchExporter {
     }
 
     /// Case names come from the file names; a name already used earlier in the list gets
-    /// `-<first 8 hex of the input SHA-256>` appended, so re-runs map files to the same folders.
+    /// `-<first 8 hex of the input SHA-256>` appended (then `-2`, `-3` … for identical files), so re-runs
+    /// of the same list map files to the same folders.
     public static func export(files: [URL], exporter: CaseExporter, into outputDirectory: URL,
                               readOptions: ECGFileReader.Options = .init(),
                               progress: ((Progress) -> Void)? = nil,
@@ -40,6 +41,9 @@ public enum BatchExporter {
                 let record = try ECGFileReader.read(url: file, options: readOptions)
                 var name = CaseExporter.caseName(for: record)
                 if used.contains(name) { name += "-\(record.provenance.sha256.prefix(8))" }
+                var suffix = 2
+                let stem = name
+                while used.contains(name) { name = "\(stem)-\(suffix)"; suffix += 1 }
                 used.insert(name)
                 outcome.caseName = name
                 outcome.result = try exporter.export(record: record, caseName: name, into: outputDirectory) { p in

@@ -67,12 +67,13 @@ public enum CineLayouts {
         var x = 0
         for panel in panels {
             out.paste(panel.image, x: x, y: 0)
+            defer { x += panel.image.width + gap }
+            guard !panel.label.isEmpty else { continue }
             let scale = max(1, panel.image.height / 128)
             // Dark backing so the label reads on bright tissue.
             out.fillRect(x: x, y: 0, width: BitmapFont.width(of: panel.label, scale: scale) + 4 * scale,
                          height: (BitmapFont.glyphHeight + 3) * scale, value: 0)
             out.drawText(panel.label, x: x + 2 * scale, y: 2 * scale, value: 255, scale: scale)
-            x += panel.image.width + gap
         }
         return out
     }

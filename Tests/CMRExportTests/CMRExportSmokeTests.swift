@@ -1,4 +1,0 @@
-import Testing
-@testable import CMRExport
-
-@Test func CMRExportModuleLinks() { #expect(Bool(true)) }

@@ -1,0 +1,165 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+import Testing
+@testable import CMRExport
+
+/// End-to-end exports with the committed tiny random bundle (Fixtures/bundle-tiny, 16×16 SAX,
+/// 24×24 LAX, 20 frames) and a real 12-lead record from ../shared/ecg-records.
+@Suite(.serialized) struct CaseExportTests {
+    static let recordURL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("../shared/ecg-records/cinc2021/E07500.hea").standardizedFileURL
+
+    static func pipeline() throws -> CardiacPipeline {
+        let url = try #require(Bundle.module.url(forResource: "bundle-tiny", withExtension: nil, subdirectory: "Fixtures"))
+        return try CardiacPipeline(bundle: try ModelBundle.load(from: url))
+    }
+
+    static func tempDir() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cmrexport-\(UUID())")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func options(seed: UInt64 = 3) -> ExportOptions {
+        ExportOptions(seed: seed, size: 48, filter: .bilinear, contactSheetThumbnail: 24, previewPanelSize: 32, ecgPixelsPerMillimetre: 2)
+    }
+
+    @Test func exportWritesEveryFileListedWithItsHash() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        var stages: [ExportProgress.Stage] = []
+        let result = try exporter.export(record: record, into: out) { stages.append($0.stage) }
+        #expect(result.caseDirectory.lastPathComponent == "E07500")
+        #expect(!result.skipped)
+        #expect(stages.first == .analysing && stages.last == .done)
+        let m = result.manifest
+        #expect(m.phases.frameCount == 20)
+        // 20 SAX + 20 LAX + 20 montages + contact sheet + preview + ECG sheet.
+        #expect(m.files.count == 63)
+        for f in m.files {
+            let data = try Data(contentsOf: result.caseDirectory.appendingPathComponent(f.path))
+            #expect(SHA256Hex.of(data) == f.sha256, "\(f.path)")
+        }
+        #expect(m.input.sha256 == record.provenance.sha256)
+        #expect(m.model.weightsSHA256 == exporter.pipeline.bundle.weightsSHA256)
+        #expect(m.patient == nil)
+        // Nothing left behind but the case folder.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["E07500"])
+        // Frames are the generator's output after the documented scaling.
+        let cmr = try exporter.pipeline.generateCMR(embedding: exporter.pipeline.analyse(try exporter.pipeline.prepare(record)).embedding,
+                                                    seed: 3, frameCount: 20)
+        let png = try PNGCodec.decodeGrey(contentsOf: result.caseDirectory.appendingPathComponent("sax/frame_007.png"))
+        #expect(png == (try Resampler.resample(cmr.sax.frames[7], width: 16, height: 16, toWidth: 48, height: 48, filter: .bilinear)))
+    }
+
+    @Test func sameSeedGivesByteIdenticalFilesAndOtherSeedsDiffer() throws {
+        let a = try Self.tempDir(), b = try Self.tempDir(), c = try Self.tempDir()
+        defer { for d in [a, b, c] { try? FileManager.default.removeItem(at: d) } }
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        let pipeline = try Self.pipeline()
+        let ra = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 5)).export(record: record, into: a)
+        let rb = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 5)).export(record: record, into: b)
+        let rc = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 6)).export(record: record, into: c)
+        #expect(ra.manifest.files == rb.manifest.files)
+        for f in ra.manifest.files {
+            #expect(try Data(contentsOf: ra.caseDirectory.appendingPathComponent(f.path)) == Data(contentsOf: rb.caseDirectory.appendingPathComponent(f.path)))
+        }
+        let frameA = ra.manifest.files.first { $0.path == "sax/frame_000.png" }?.sha256
+        let frameC = rc.manifest.files.first { $0.path == "sax/frame_000.png" }?.sha256
+        #expect(frameA != nil && frameA != frameC)
+    }
+
+    @Test func rerunSkipsCompleteCasesAndRedoesDamagedOnes() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        let first = try exporter.export(record: record, into: out)
+        #expect(try exporter.export(record: record, into: out).skipped)
+        // Damage one frame: the hashes no longer match, so the case is exported again.
+        let frame = first.caseDirectory.appendingPathComponent("lax/frame_003.png")
+        try Data([0x89, 0x50]).write(to: frame)
+        let again = try exporter.export(record: record, into: out)
+        #expect(!again.skipped)
+        #expect(SHA256Hex.of(try Data(contentsOf: frame)) == first.manifest.files.first { $0.path == "lax/frame_003.png" }?.sha256)
+        // Different options → not the same export.
+        var other = Self.options(); other.size = 40
+        #expect(!(try CaseExporter(pipeline: exporter.pipeline, options: other).export(record: record, into: out).skipped))
+    }
+
+    @Test func staleStagingFoldersAreRemoved() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        // A staging folder of a process that no longer exists (pid 2^22 + 1 is above Linux's default pid_max).
+        let stale = out.appendingPathComponent(".E07500.partial-4194305-7")
+        try FileManager.default.createDirectory(at: stale.appendingPathComponent("sax"), withIntermediateDirectories: true)
+        try Data([1, 2]).write(to: stale.appendingPathComponent("sax/frame_000.png"))
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        _ = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options()).export(record: record, into: out)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["E07500"])
+    }
+
+    @Test func manifestAloneRegeneratesTheSameBytes() throws {
+        let a = try Self.tempDir(), b = try Self.tempDir()
+        defer { for d in [a, b] { try? FileManager.default.removeItem(at: d) } }
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        var options = Self.options(seed: 11); options.frames = .edES
+        let first = try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: a)
+        let (again, mismatched) = try CaseExporter.regenerate(manifestAt: first.caseDirectory.appendingPathComponent("manifest.json"), into: b)
+        #expect(mismatched.isEmpty)
+        #expect(again.manifest.files.map(\.path) == first.manifest.files.map(\.path))
+        for f in first.manifest.files {
+            #expect(try Data(contentsOf: a.appendingPathComponent("E07500/\(f.path)")) == Data(contentsOf: b.appendingPathComponent("E07500/\(f.path)")))
+        }
+        // ed-es: only the two phase frames per view.
+        let ph = first.manifest.phases
+        let saxFrames = first.manifest.files.filter { $0.kind == "sax-frame" }.map(\.path)
+        #expect(saxFrames == Array(Set([ph.endDiastoleFrame, ph.endSystoleFrame])).sorted().map { "sax/" + CaseExporter.frameFileName($0) })
+    }
+
+    @Test func patientIdentifiersOnlyWhenAsked() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        var record = try ECGFileReader.read(url: Self.recordURL)
+        record.metadata.patientID = "MRN-0042-SECRET"
+        let pipeline = try Self.pipeline()
+        let plain = try CaseExporter(pipeline: pipeline, options: Self.options()).export(record: record, caseName: "plain", into: out)
+        var phiOptions = Self.options(); phiOptions.includePHI = true
+        let phi = try CaseExporter(pipeline: pipeline, options: phiOptions).export(record: record, caseName: "phi", into: out)
+        func contains(_ dir: URL, _ s: String) throws -> Bool {
+            let needle = Data(s.utf8)
+            let names = FileManager.default.enumerator(atPath: dir.path)?.compactMap { $0 as? String } ?? []
+            return try names.contains { name in
+                var isDir: ObjCBool = false
+                FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path, isDirectory: &isDir)
+                return try !isDir.boolValue && (Data(contentsOf: dir.appendingPathComponent(name))).range(of: needle) != nil
+            }
+        }
+        #expect(try !contains(plain.caseDirectory, "MRN-0042-SECRET"))
+        #expect(try contains(phi.caseDirectory, "MRN-0042-SECRET"))
+        #expect(phi.manifest.patient?.id == "MRN-0042-SECRET")
+        // The notice is in every PNG either way.
+        let chunks = try PNGCodec.parseChunks(try Data(contentsOf: plain.caseDirectory.appendingPathComponent("montage/frame_000.png")))
+        #expect(chunks.contains { $0.type == "iTXt" && $0.data.range(of: Data(CMRExportInfo.syntheticNotice.utf8)) != nil })
+    }
+
+    @Test func unknownGradCAMHeadIsATypedError() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        var options = Self.options(); options.gradCAMTarget = "risk.nonexistent"
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        #expect(throws: CMRExportError.self) { try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: out) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
+    }
+
+    @Test func batchReportsBadFilesAndContinues() throws {
+        let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        let bad = out.appendingPathComponent("garbage.csv")
+        try Data("this is, not\nan ecg".utf8).write(to: bad)
+        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        let outcomes = BatchExporter.export(files: [bad, Self.recordURL, Self.recordURL], exporter: exporter, into: out.appendingPathComponent("cases"))
+        #expect(outcomes.map(\.failed) == [true, false, false])
+        #expect(outcomes[0].error?.contains("garbage.csv") == true)
+        #expect(outcomes[1].caseName == "E07500")
+        #expect(outcomes[2].caseName?.hasPrefix("E07500-") == true)
+    }
+}
