@@ -116,14 +116,29 @@ public struct RPeakDetector: Sendable {
             noiseSinceLast.removeAll()
         }
 
+        var searchedBackAfter = -1  // search back at most once per gap
+        var lastRecovery = 0
+        let recoveryGap = Int(2.5 * fs)
         for i in candidates {
             // Search-back: a beat is overdue, take the largest earlier candidate above thr1 / 2.
-            if let last = qrs.last, recentRR.count >= 2 {
+            if let last = qrs.last, recentRR.count >= 2, searchedBackAfter != last {
                 let meanRR = Double(recentRR.reduce(0, +)) / Double(recentRR.count)
                 if Double(i - last) > 1.66 * meanRR {
+                    searchedBackAfter = last
                     let pool = noiseSinceLast.filter { $0 - last >= refractory && i - $0 >= refractory && mwi[$0] > 0.5 * thr1 }
                     if let best = pool.max(by: { mwi[$0] < mwi[$1] }) { accept(best, searchBack: true) }
                 }
+            }
+            // After 2.5 s without a beat (pause, lead-off, or a large artefact that inflated the
+            // signal level) the thresholds are learnt again from the last 2.5 s, so beats are
+            // found again once the signal returns.
+            if i - max(qrs.last ?? 0, lastRecovery) > recoveryGap {
+                let recent = Array(mwi[(i - recoveryGap)..<i])
+                spki = recent.max() ?? spki
+                npki = median(recent)
+                thr1 = npki + 0.25 * (spki - npki)
+                lastRecovery = i
+                noiseSinceLast.removeAll()
             }
             let v = mwi[i]
             if let last = qrs.last, i - last < refractory { continue }

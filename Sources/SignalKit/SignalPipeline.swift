@@ -91,7 +91,8 @@ public enum PreprocessingOp: Sendable, Equatable {
             let level: Int? = json["level"] == nil || json["level"] is NSNull ? nil : try integer("level", default: 0)
             self = .waveletDenoise(wavelet: json["wavelet"] as? String ?? "db6", level: level)
         case "cropOrPad":
-            let count = try integer("sampleCount", default: -1)
+            guard json["sampleCount"] != nil else { throw bad("'cropOrPad' needs an integer 'sampleCount'") }
+            let count = try integer("sampleCount", default: 0)
             let alignName = json["align"] as? String ?? "start"
             guard let align = CropAlignment(rawValue: alignName) else { throw bad("unknown align '\(alignName)' (start, center)") }
             self = .cropOrPad(sampleCount: count, alignment: align)

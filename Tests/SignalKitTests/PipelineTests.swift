@@ -47,6 +47,7 @@ import Testing
         #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "resample"]]) }
         #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "normalise", "mode": "loud"]]) }
         #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "cropOrPad", "sampleCount": 2.5]]) }
+        #expect(throws: SignalError.self) { try SignalPipeline(manifestOps: [["op": "cropOrPad"]]) }
     }
 
     @Test func derivesMissingLimbLeadsAndRejectsBadInput() throws {

@@ -146,3 +146,31 @@ import Testing
         }
     }
 }
+
+@Suite struct RPeakRobustnessTests {
+    /// A synthetic 250 Hz lead: narrow 1 mV R waves every `rr` seconds.
+    func beats(rr: Double, seconds: Double, fs: Double = 250) -> [Float] {
+        (0..<Int(seconds * fs)).map { i in
+            let t = Double(i) / fs
+            let phase = t.truncatingRemainder(dividingBy: rr) - rr / 2
+            return Float(exp(-pow(phase / 0.01, 2)) + 0.15 * exp(-pow((phase - 0.25) / 0.05, 2)))
+        }
+    }
+
+    @Test func recoversAfterLeadOffAndArtefact() throws {
+        var x = beats(rr: 0.8, seconds: 40)
+        for i in 2500..<5000 { x[i] = 0 }                       // 10 s lead-off
+        for i in 5000..<5100 { x[i] = Float(8 * sin(Double(i) * 0.3)) }  // large artefact on reconnection
+        let result = try RPeakDetector(samplingRate: 250).detect(x)
+        let after = result.rPeakIndices.filter { $0 > 6000 }.count   // beats in the last 16 s
+        #expect(after >= 18, "found \(after) of 20 beats after the artefact")
+        let before = result.rPeakIndices.filter { $0 < 2500 }.count
+        #expect(before >= 11)
+    }
+
+    @Test func regularRateIsExact() throws {
+        let result = try RPeakDetector(samplingRate: 250).detect(beats(rr: 0.75, seconds: 20))
+        #expect(abs((result.heartRateBpm ?? 0) - 80) < 0.5)
+        #expect(result.rhythm == .regular)
+    }
+}
