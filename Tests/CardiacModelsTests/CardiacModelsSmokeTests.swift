@@ -1,4 +1,0 @@
-import Testing
-@testable import CardiacModels
-
-@Test func CardiacModelsModuleLinks() { #expect(Bool(true)) }
