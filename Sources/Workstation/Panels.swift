@@ -11,9 +11,10 @@ enum RiskPanel {
             return
         }
         guard let a = state.analysis else { return }
-        let labelWidth = min(18, max(6, (a.risks.map { $0.label.unicodeScalars.count }.max() ?? 6)))
-        // label bar pct band AUC tag
+        // label bar p band AUC tag; the label gets what the bar can spare (bar ≥ 12 cells).
         let tail = 5 + 1 + 4 + 1 + 8 + 5
+        let longest = a.risks.map { $0.label.unicodeScalars.count + 1 }.max() ?? 6
+        let labelWidth = max(6, min(longest, rect.width - tail - 13))
         let barWidth = max(6, rect.width - labelWidth - 1 - tail)
         var y = rect.y
         grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
@@ -77,11 +78,11 @@ enum PhenotypePanel {
             let y = rect.y + 1 + k
             let style = p.isOutOfRange ? theme.outOfRange : theme.normal
             grid.writeTruncated(p.label, x: rect.x, y: y, width: labelWidth, style: style)
-            var line = String(format: "%8@ %-8@", formatValue(p.value), p.unit)
+            var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
             if let range = p.referenceRange {
-                line += String(format: " %-13@", "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))")
+                line += " " + "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))".padded(13)
             } else {
-                line += String(format: " %-13@", "–")
+                line += " " + "–".padded(13)
             }
             var flag = "  ok "
             if p.isOutOfRange, let range = p.referenceRange { flag = p.value < range.lowerBound ? "▼ LOW" : "▲ HIGH" }
@@ -123,7 +124,7 @@ enum GradCAMPanel {
         let segments = map.topSegments(count: max(0, rect.height - 1))
         for (k, s) in segments.enumerated() {
             let t0 = s.startSeconds + state.gradCAMOffsetSeconds, t1 = s.endSeconds + state.gradCAMOffsetSeconds
-            let text = String(format: "%d. %-4@ %5.2f–%5.2f s  %.2f ", k + 1, s.lead.description, t0, t1, s.weight)
+            let text = "\(k + 1). " + s.lead.description.padded(4) + String(format: " %5.2f–%5.2f s  %.2f ", t0, t1, s.weight)
             let x = grid.write(text, x: rect.x, y: rect.y + 1 + k, style: theme.normal, maxWidth: rect.width)
             let bar = Int((Double(s.weight) * Double(max(0, rect.width - x))).rounded())
             grid.fill(Rect(x: rect.x + x, y: rect.y + 1 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
@@ -182,5 +183,15 @@ enum CMRPane {
                 }
             }
         }
+    }
+}
+
+extension String {
+    /// Pads with spaces to `width` columns (left-aligned, or right-aligned for numbers).
+    func padded(_ width: Int, right: Bool = false) -> String {
+        let n = unicodeScalars.count
+        guard n < width else { return self }
+        let pad = String(repeating: " ", count: width - n)
+        return right ? pad + self : self + pad
     }
 }

@@ -58,7 +58,7 @@ extension WorkstationApp {
 /// work and renders through a `Screen`. Every Screen call happens on the thread that calls `run`
 /// (or `handle` / `renderFrame` in tests).
 public final class WorkstationApp {
-    public private(set) var state = WorkstationState()
+    public internal(set) var state = WorkstationState()
     public let screen: Screen
     public let theme: Theme
     public let pipeline: CardiacPipeline?
@@ -481,8 +481,9 @@ public final class WorkstationApp {
 public enum CaseDiscovery {
     static let extensions: Set<String> = ["hea", "csv", "xml", "dcm"]
 
-    public static func ecgFiles(in directory: URL) -> [URL] {
+    public static func ecgFiles(in folder: URL) -> [URL] {
         let fm = FileManager.default
+        let directory = folder.resolvingSymlinksInPath()
         guard let items = try? fm.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles]) else { return [] }
         var found: [URL] = []
         for url in items.sorted(by: { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }) {

@@ -99,17 +99,18 @@ public enum WorkstationRenderer {
         let position = state.cases.isEmpty ? "" : " \(state.caseIndex + 1)/\(state.cases.count)"
         parts.append("ecg2cmr\(position)")
         parts.append(state.caseName)
+        // Most useful first: narrow terminals cut from the right.
         if let c = state.current {
             let m = c.record.metadata
+            parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
+            if let r = c.rhythm { parts.append(r.rawValue) }
+            parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
             if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
             var demo: [String] = []
             if let age = m.ageYears { demo.append("\(Int(age)) y") }
             if let sex = m.sex, sex != .unknown { demo.append(sex == .male ? "M" : "F") }
             if !demo.isEmpty { parts.append(demo.joined(separator: " ")) }
             if let t = m.acquisitionTime { parts.append(formatDate(t)) }
-            parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
-            if let r = c.rhythm { parts.append("rhythm \(r.rawValue)") }
-            parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
         }
         switch state.model {
         case .none: parts.append("no model loaded")
@@ -245,7 +246,7 @@ public enum WorkstationRenderer {
         case .risks:
             guard let a = state.analysis else { return 4 }
             return 3 + a.risks.count + (a.subtypes.isEmpty ? 0 : 2)
-        case .phenotypes: return 2 + min(24, state.analysis?.phenotypes.count ?? 1)
+        case .phenotypes: return 3 + min(24, state.analysis?.phenotypes.count ?? 1)
         case .gradCAM: return state.gradCAMOn ? 8 : 3
         case .cmr: return 4 + cmrCellHeight(width: width)
         }

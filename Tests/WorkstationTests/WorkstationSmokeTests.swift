@@ -1,4 +1,0 @@
-import Testing
-@testable import Workstation
-
-@Test func WorkstationModuleLinks() { #expect(Bool(true)) }
