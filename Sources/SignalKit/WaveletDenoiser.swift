@@ -159,9 +159,39 @@ public struct WaveletDenoiser: Sendable {
 }
 
 /// numpy's median: the middle value, or the mean of the two middle values for an even count.
+/// Quickselect (Hoare partition, median-of-three pivot): O(n) on average, one copy of the input.
 func median(_ values: [Double]) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let s = values.sorted()
-    let m = s.count / 2
-    return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+    let n = values.count
+    guard n > 0 else { return 0 }
+    var a = values
+    let m = n / 2
+    return a.withUnsafeMutableBufferPointer { buf -> Double in
+        let upper = select(buf, m)
+        guard n % 2 == 0 else { return upper }
+        // After selection everything left of m is ≤ buf[m]: the lower middle is their maximum.
+        var lower = buf[0]
+        for k in 1..<m where buf[k] > lower { lower = buf[k] }
+        return (lower + upper) / 2
+    }
+}
+
+/// Rearranges `a` so that `a[k]` is the k-th smallest value, smaller-or-equal values before it.
+private func select(_ a: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
+    var lo = 0, hi = a.count - 1
+    while hi > lo {
+        let mid = lo + (hi - lo) / 2
+        // Median of three as pivot guards against sorted input.
+        if a[mid] < a[lo] { a.swapAt(mid, lo) }
+        if a[hi] < a[lo] { a.swapAt(hi, lo) }
+        if a[hi] < a[mid] { a.swapAt(hi, mid) }
+        let pivot = a[mid]
+        var i = lo, j = hi
+        while i <= j {
+            while a[i] < pivot { i += 1 }
+            while a[j] > pivot { j -= 1 }
+            if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+        }
+        if k <= j { hi = j } else if k >= i { lo = i } else { break }
+    }
+    return a[k]
 }

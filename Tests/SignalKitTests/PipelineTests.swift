@@ -72,3 +72,19 @@ import Testing
         }
     }
 }
+
+@Suite struct MedianTests {
+    @Test func quickselectMedianMatchesSorting() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 2, 3, 4, 5, 10, 11, 100, 101, 1000, 1001] {
+            for _ in 0..<20 {
+                // Few distinct values too, so ties are exercised.
+                let values = (0..<n).map { _ in Double(Int.random(in: 0..<max(2, n / 3), using: &rng)) + (n > 500 ? Double.random(in: 0..<1, using: &rng) : 0) }
+                let s = values.sorted()
+                let want = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+                #expect(median(values) == want, "n = \(n)")
+            }
+        }
+        #expect(median([]) == 0)
+    }
+}
