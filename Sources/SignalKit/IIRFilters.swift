@@ -71,15 +71,17 @@ public struct SecondOrderSections: Sendable, Equatable {
 
     /// Causal filtering with initial state `state` (one pair per section).
     func filter(_ x: inout [Double], state: [(Double, Double)]) {
-        for (s, sec) in sections.enumerated() {
-            var (z0, z1) = state[s]
-            let (b0, b1, b2, a1, a2) = (sec.b0, sec.b1, sec.b2, sec.a1, sec.a2)
-            for i in x.indices {
-                let xi = x[i]
-                let y = b0 * xi + z0
-                z0 = b1 * xi - a1 * y + z1
-                z1 = b2 * xi - a2 * y
-                x[i] = y
+        x.withUnsafeMutableBufferPointer { buf in
+            for (s, sec) in sections.enumerated() {
+                var (z0, z1) = state[s]
+                let (b0, b1, b2, a1, a2) = (sec.b0, sec.b1, sec.b2, sec.a1, sec.a2)
+                for i in 0..<buf.count {
+                    let xi = buf[i]
+                    let y = b0 * xi + z0
+                    z0 = b1 * xi - a1 * y + z1
+                    z1 = b2 * xi - a2 * y
+                    buf[i] = y
+                }
             }
         }
     }
