@@ -196,7 +196,10 @@ public enum ReaderView {
 /// the line-driven headless screen for scripted sessions.
 public enum ReaderModeRunner {
     /// Returns when the reader leaves or finishes. `onFrame` sees every presented frame (tests).
+    /// `exitWhenFinished`: scripted sessions end with the stage instead of waiting on the
+    /// "stage complete" screen.
     public static func run(_ controller: ReaderModeController, on screen: Screen, theme: Theme,
+                           exitWhenFinished: Bool = false,
                            endOfInput: () -> Bool = { false }, onFrame: ((CellGrid) -> Void)? = nil) {
         func draw() {
             let frame = ReaderView.render(controller, size: screen.size, theme: theme)
@@ -204,7 +207,7 @@ public enum ReaderModeRunner {
             onFrame?(frame)
         }
         draw()
-        while !controller.isDone {
+        while !controller.isDone, !(exitWhenFinished && controller.mode == .finished) {
             if let event = screen.nextEvent(timeoutMilliseconds: controller.playing ? 80 : 500) {
                 controller.handle(event)
             } else {

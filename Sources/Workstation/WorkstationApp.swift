@@ -17,6 +17,7 @@ final class Mailbox: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let u = updates; updates = []; return u
     }
+    var isIdle: Bool { idle.lock(); defer { idle.unlock() }; return running == 0 }
     func jobStarted() { idle.lock(); running += 1; idle.unlock() }
     func jobFinished() { idle.lock(); running -= 1; idle.broadcast(); idle.unlock() }
     /// Blocks until no job runs (tests and benchmarks use it; the UI never waits).
@@ -66,7 +67,12 @@ public final class WorkstationApp {
     public var exportDirectory: URL
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
+    /// Case loading, inference and generation run here, one after another.
     let worker = DispatchQueue(label: "ecg2cmr.workstation.worker", qos: .userInitiated)
+    /// Grad-CAM and export run beside them, so a long generation does not hold up the heat map.
+    let sideWorker = DispatchQueue(label: "ecg2cmr.workstation.side", qos: .userInitiated)
+    /// The Grad-CAM already requested (generation, head), so it is asked for once.
+    private var requestedCAM: (Int, HeadTarget)?
     private(set) var hits = HitMap()
     private var quitRequested = false
     private var caseChangeStarted: Date?
@@ -113,8 +119,6 @@ public final class WorkstationApp {
         let url = state.cases[state.caseIndex]
         let generation = state.generation
         let pipeline = self.pipeline
-        let wantCAM = state.gradCAMOn
-        let headIndex = state.gradCAMHeadIndex
         let seedBase = state.cmrSeed
         startJob("reading") { mailbox in
             let loaded: LoadedCase
@@ -137,14 +141,12 @@ public final class WorkstationApp {
                 s.status = StatusMessage("opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz)")
             }
             guard let pipeline else { return }
-            Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, wantCAM: wantCAM,
-                          headIndex: headIndex, seed: seedBase, mailbox: mailbox)
+            Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
         }
     }
 
-    /// Inference, then Grad-CAM (if on), then CMR generation — each result shown as soon as it exists.
-    static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, wantCAM: Bool, headIndex: Int,
-                         seed: UInt64, mailbox: Mailbox) {
+    /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
+    static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
         let prepared: PreparedECG
         do { prepared = try pipeline.prepare(record) } catch {
             let message = "\(error)"
@@ -156,12 +158,6 @@ public final class WorkstationApp {
             guard s.generation == generation else { return }
             s.analysis = analysis
             s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds
-        }
-        if wantCAM, !analysis.risks.isEmpty {
-            let target = analysis.risks[min(max(0, headIndex), analysis.risks.count - 1)].target
-            if let map = try? pipeline.gradCAM(prepared, target: target) {
-                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
-            }
         }
         do {
             let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed)
@@ -177,11 +173,11 @@ public final class WorkstationApp {
         return "\(url.lastPathComponent): \(error)"
     }
 
-    func startJob(_ name: String, _ work: @escaping @Sendable (Mailbox) -> Void) {
+    func startJob(_ name: String, side: Bool = false, _ work: @escaping @Sendable (Mailbox) -> Void) {
         state.busy.append(name)
         let mailbox = self.mailbox
         mailbox.jobStarted()
-        worker.async {
+        (side ? sideWorker : worker).async {
             work(mailbox)
             mailbox.post { s in if let i = s.busy.firstIndex(of: name) { s.busy.remove(at: i) } }
             mailbox.jobFinished()
@@ -191,8 +187,10 @@ public final class WorkstationApp {
     func requestGradCAM() {
         guard let pipeline, let record = state.current?.record, let target = state.gradCAMTarget else { return }
         let generation = state.generation
+        if let r = requestedCAM, r.0 == generation, r.1 == target { return }
+        requestedCAM = (generation, target)
         state.gradCAM = nil
-        startJob("Grad-CAM") { mailbox in
+        startJob("Grad-CAM", side: true) { mailbox in
             do {
                 let prepared = try pipeline.prepare(record)
                 let map = try pipeline.gradCAM(prepared, target: target)
@@ -229,7 +227,7 @@ public final class WorkstationApp {
                                        gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
-        startJob("exporting") { mailbox in
+        startJob("exporting", side: true) { mailbox in
             do {
                 let out = try handler(request) { done, total in mailbox.post { s in if s.exportProgress != nil { s.exportProgress = (done, total) } } }
                 mailbox.post { s in
@@ -252,6 +250,10 @@ public final class WorkstationApp {
         let updates = mailbox.drain()
         let hadRecord = state.current != nil, hadAnalysis = state.analysis != nil
         for u in updates { u(&state) }
+        // Grad-CAM follows the model: once scores exist for this case, compute the chosen head's map.
+        if state.gradCAMOn, state.analysis != nil, let target = state.gradCAMTarget, state.gradCAM?.target != target {
+            requestGradCAM()
+        }
         if let started = caseChangeStarted {
             let ms = Date().timeIntervalSince(started) * 1000
             if !hadRecord, state.current != nil { state.lastCaseChangeMilliseconds.record = ms }
@@ -264,10 +266,16 @@ public final class WorkstationApp {
     /// Waits for background jobs, then applies their results (tests, benchmarks, `screen` snapshots).
     @discardableResult
     public func waitForBackgroundWork(timeoutSeconds: Double = 60) -> Bool {
-        // Jobs may start further jobs' results only via the mailbox, so one wait + drain suffices.
-        let ok = mailbox.waitUntilIdle(timeoutSeconds: timeoutSeconds)
-        applyBackgroundResults()
-        return ok
+        // Applying results may start follow-up jobs (Grad-CAM after the scores): repeat until quiet.
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while true {
+            guard mailbox.waitUntilIdle(timeoutSeconds: max(0, deadline.timeIntervalSinceNow)) else { return false }
+            let busyBefore = state.busy
+            applyBackgroundResults()
+            if mailbox.isIdle && state.busy.isEmpty { return true }
+            if Date() >= deadline { return false }
+            _ = busyBefore
+        }
     }
 
     public func handle(_ event: InputEvent) {

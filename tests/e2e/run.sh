@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end test of `ecg2cmr view` in a real terminal: tmux gives the binary a TTY (works in CI
+# without one), send-keys types, capture-pane reads the screen. Exits non-zero on the first failure.
+#   tests/e2e/run.sh            (builds if needed; ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+command -v tmux >/dev/null || { echo "e2e: tmux is not installed (scripts/setup installs it)"; exit 1; }
+
+bin=${ECG2CMR_BIN:-}
+if [ -z "$bin" ]; then
+  swift build --product ecg2cmr >/dev/null
+  bin="$(swift build --show-bin-path)/ecg2cmr"
+fi
+work=$(mktemp -d)
+session="ecg2cmr-e2e-$$"
+cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# A model: the trained demo bundle when present, else a randomly initialised one (same layout).
+model_args=()
+if [ ! -f assets/models/demo-v1/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
+  (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
+  model_args=(--model "$work/model")
+fi
+printf 'not an ECG\0\1\2' > "$work/corrupt.csv"
+
+screen() { tmux capture-pane -p -t "$session"; }
+fail() { echo "e2e FAIL: $1"; echo "---- screen ----"; screen || true; exit 1; }
+# wait_for TEXT [SECONDS]: polls the screen until TEXT appears.
+wait_for() {
+  local text=$1 limit=${2:-30} waited=0
+  until screen | grep -qF -- "$text"; do
+    sleep 0.2; waited=$((waited + 1))
+    [ "$waited" -ge $((limit * 5)) ] && fail "waited ${limit}s for '$text'"
+  done
+  echo "e2e ok: $text"
+}
+keys() { tmux send-keys -t "$session" "$@"; }
+
+tmux new-session -d -s "$session" -x 200 -y 60 \
+  "cd '$root' && '$bin' view sample-data ${model_args[*]:-} --export-dir '$work/exports'; echo \"EXIT=\$?\" > '$work/exit'; sleep 30"
+
+# 1. Opens the first sample case with traces, header and model output.
+wait_for "1/14 │ P01-healthy"
+wait_for "rhythm" 10
+wait_for "SYNTHETIC DEMO MODEL" 30
+wait_for "probability" 60
+# 2. Moves between cases.
+keys n; wait_for "2/14 │ P02-anterior-mi"
+keys n; wait_for "3/14 │ P03-inferior-mi"
+keys p; wait_for "2/14 │ P02-anterior-mi"
+# 3. Grad-CAM on: the panel lists the top segments.
+keys g; wait_for "Grad-CAM on"; wait_for "1. " 60
+keys G; wait_for "Grad-CAM head:"
+# 4. Export: progress, then the output path; the manifest is on disk.
+keys e; wait_for "exported to $work/exports" 180
+ls "$work"/exports/*/manifest.json >/dev/null 2>&1 || fail "no manifest.json under $work/exports"
+echo "e2e ok: manifest written ($(ls "$work"/exports/*/manifest.json))"
+# 5. Help overlay and Esc.
+keys '?'; wait_for "ecg2cmr keys"
+keys Escape; sleep 0.3
+screen | grep -qF "ecg2cmr keys" && fail "help overlay did not close"
+# 6. Corrupt file: error in the status line, the app keeps running.
+keys ":open $work/corrupt.csv" Enter; wait_for "error: $work/corrupt.csv"
+keys ":open sample-data" Enter; wait_for "1/14 │ P01-healthy"
+# 7. Resize to the 80×24 minimum: the narrow layout with tabs.
+tmux resize-window -t "$session" -x 80 -y 24 2>/dev/null || tmux resize-pane -t "$session" -x 80 -y 24
+wait_for " Traces " 10
+# 8. Quit cleanly with exit status 0.
+keys q
+for _ in $(seq 1 50); do [ -f "$work/exit" ] && break; sleep 0.2; done
+[ -f "$work/exit" ] || fail "did not quit on q"
+grep -qx "EXIT=0" "$work/exit" || fail "exit status: $(cat "$work/exit")"
+echo "e2e ok: quit with status 0"
+echo "e2e: all checks passed"
