@@ -125,16 +125,27 @@ public final class StudyCasePresenter: CasePresenter {
         }
     }
 
-    /// Real cine frames: PNGs in the folder (one loop), or in its `sax` / `lax` subfolders.
+    /// Real cine frames from a folder: `sax.npy` / `lax.npy` (uint8 or float32 [frames, height, width],
+    /// as the sample data ships them), or PNG frames in `sax/` and `lax/` subfolders, or PNG frames
+    /// directly in the folder.
     static func realCines(folder: String, ordinal: Int) throws -> [BlindedCine] {
         let fm = FileManager.default
+        var cines: [BlindedCine] = []
+        for view in ["sax", "lax"] {
+            let npy = folder + "/" + view + ".npy"
+            if fm.fileExists(atPath: npy) {
+                let (w, h, frames) = try NPYCine.read(path: npy)
+                cines.append(BlindedCine(title: "Real \(view.uppercased())", width: w, height: h, frames: frames))
+            }
+        }
+        if !cines.isEmpty { return cines }
         func pngs(_ dir: String) -> [String] {
             ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.lowercased().hasSuffix(".png") }.sorted()
         }
         var loops: [(String, String)] = []
         for view in ["sax", "lax"] where !pngs(folder + "/" + view).isEmpty { loops.append(("Real \(view.uppercased())", folder + "/" + view)) }
         if loops.isEmpty, !pngs(folder).isEmpty { loops.append(("Real CMR", folder)) }
-        guard !loops.isEmpty else { throw StudyError(.missingFile, file: folder, "no PNG frames for the real CMR of case \(ordinal)") }
+        guard !loops.isEmpty else { throw StudyError(.missingFile, file: folder, "no sax.npy / lax.npy or PNG frames for the real CMR of case \(ordinal)") }
         return try loops.map { title, dir in
             var frames: [[Float]] = []
             var w = 0, h = 0
@@ -151,5 +162,48 @@ public final class StudyCasePresenter: CasePresenter {
             }
             return BlindedCine(title: title, width: w, height: h, frames: frames)
         }
+    }
+}
+
+/// Minimal reader for NumPy `.npy` cines: version 1/2 header, C order, dtype |u1 or <f4, 3-D shape.
+enum NPYCine {
+    static func read(path: String) throws -> (width: Int, height: Int, frames: [[Float]]) {
+        func bad(_ m: String) -> StudyError { StudyError(.invalidDefinition, file: path, "not a usable cine .npy: \(m)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw StudyError(.missingFile, file: path, "cannot read") }
+        let bytes = [UInt8](data)
+        guard bytes.count > 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else { throw bad("missing NUMPY magic") }
+        let major = bytes[6]
+        let headerLength: Int, start: Int
+        if major == 1 { headerLength = Int(bytes[8]) | Int(bytes[9]) << 8; start = 10 }
+        else if bytes.count > 12 { headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24; start = 12 }
+        else { throw bad("truncated header") }
+        guard start + headerLength <= bytes.count else { throw bad("truncated header") }
+        let header = String(decoding: bytes[start..<start + headerLength], as: UTF8.self)
+        guard !header.contains("'fortran_order': True") else { throw bad("Fortran order is not supported") }
+        let isU8 = header.contains("'|u1'") || header.contains("'u1'")
+        let isF32 = header.contains("'<f4'")
+        guard isU8 || isF32 else { throw bad("dtype must be uint8 or little-endian float32") }
+        guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else { throw bad("no shape") }
+        let dims = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard dims.count == 3, dims.allSatisfy({ $0 > 0 && $0 < 100_000 }) else { throw bad("shape must be [frames, height, width]") }
+        let (f, h, w) = (dims[0], dims[1], dims[2])
+        let body = start + headerLength
+        let need = f * h * w * (isU8 ? 1 : 4)
+        guard bytes.count - body >= need else { throw bad("data is shorter than the shape says") }
+        var frames: [[Float]] = []
+        frames.reserveCapacity(f)
+        for k in 0..<f {
+            let base = body + k * h * w * (isU8 ? 1 : 4)
+            if isU8 {
+                frames.append((0..<h * w).map { Float(bytes[base + $0]) / 255 })
+            } else {
+                frames.append((0..<h * w).map { i in
+                    let o = base + 4 * i
+                    let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+                    return min(1, max(0, Float(bitPattern: bits)))
+                })
+            }
+        }
+        return (w, h, frames)
     }
 }

@@ -83,7 +83,7 @@ public struct StudyDefinition: Codable, Sendable, Equatable {
         public var id: String
         /// ECG file (any format ECGFormats reads).
         public var ecg: String
-        /// Optional folder of real CMR cine frames (PNG, greyscale), shown by stages with "real-cmr".
+        /// Optional folder with the real CMR cine (sax.npy / lax.npy, or PNG frames), shown by stages with "real-cmr".
         public var realCMR: String?
         /// Hidden ground truth.
         public var truth: Truth

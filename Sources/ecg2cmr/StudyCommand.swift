@@ -103,7 +103,7 @@ struct StudyRun: ParsableCommand {
                 session.onCommitted = { out.write(Data("committed \($0)\n".utf8)) }
                 let screen = ReaderHeadlessScreen()
                 var lastShown: Int? = nil
-                ReaderModeRunner.run(controller, on: screen, theme: .monochrome, endOfInput: { screen.atEndOfInput }) { _ in
+                ReaderModeRunner.run(controller, on: screen, theme: .monochrome, exitWhenFinished: true, endOfInput: { screen.atEndOfInput }) { _ in
                     if let p = session.position, p != lastShown { lastShown = p; out.write(Data("shown \(p)\n".utf8)) }
                 }
                 out.write(Data((session.isFinished ? "finished\n" : "paused\n").utf8))
