@@ -88,3 +88,26 @@ import Testing
         #expect(median([]) == 0)
     }
 }
+
+/// The contract between training and the engine on a real record: the demo model's manifest ops
+/// on PhysioNet/CinC 2021 E07500 (12 leads, 500 Hz) read through ECGFormats, against the
+/// float32 tensor `training/ecg2cmr_train/preprocess.py` produced from wfdb's reading.
+@Suite struct RealRecordPipelineTests {
+    @Test func demoOpsOnE07500MatchTrainingPreprocess() throws {
+        let metaData = try #require(Fixtures.data("E07500-demo-input.json"))
+        let meta = try #require(try JSONSerialization.jsonObject(with: metaData) as? [String: Any])
+        let ops = try #require(meta["ops"] as? [[String: Any]])
+        let leadNames = try #require(meta["leads"] as? [String])
+        let blob = try #require(Fixtures.data("E07500-demo-input.f32"))
+        let want: [Float] = blob.withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count, by: 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0, as: UInt32.self))) }
+        }
+        let record = try ECGFileReader.read(url: RecordRPeakTests.recordsDirectory.appendingPathComponent("cinc2021/E07500.hea"))
+        let out = try SignalPipeline(manifestOps: ops).apply(to: record, leads: leadNames.map { LeadID(parsing: $0) })
+        #expect(out.sampleCount == 2500 && out.values.count == want.count && out.samplingRate == 250)
+        let e = maxAbsDiff(out.values, want.map { Double($0) })
+        print("[signal-reference] demo ops on E07500 (12 × 2500) vs preprocess.py: max |Δ| = \(e)")
+        #expect(e < 1e-5)
+        #expect(out.derivedLeads.isEmpty)
+    }
+}

@@ -231,8 +231,27 @@ def dump(rec, name, lead, beats, source):
     }
 
 
+DEMO_OPS = [
+    {"op": "resample", "rate": 250},
+    {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]},
+    {"op": "cropOrPad", "sampleCount": 2500},
+    {"op": "normalise", "mode": "scale", "millivolts": 1.0, "clip": 8.0},
+]
+
+
+def real_record_pipeline():
+    """The demo model's preprocessing of a real 12-lead record (CinC 2021 E07500, 500 Hz), as the
+    training code computes it: float32 [12, 2500], little-endian."""
+    rec = wfdb.rdrecord(str(RECORDS / "cinc2021" / "E07500"))
+    y, offset = preprocess(rec.p_signal.T, float(rec.fs), DEMO_OPS)
+    assert offset == 0 and y.shape == (12, 2500)
+    (OUT / "E07500-demo-input.f32").write_bytes(y.astype("<f4").tobytes())
+    return {"record": "cinc2021/E07500", "leads": rec.sig_name, "ops": DEMO_OPS, "shape": list(y.shape)}
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "E07500-demo-input.json").write_text(json.dumps(real_record_pipeline()))
     (OUT / "filters.json").write_text(json.dumps(filters_fixture()))
     (OUT / "rpeaks.json").write_text(json.dumps(rpeaks_fixture(), indent=1))
     for p in sorted(OUT.iterdir()):
