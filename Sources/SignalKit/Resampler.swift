@@ -23,6 +23,10 @@ public struct PolyphaseResampler: Sendable {
         let up = Int((toRateHz * 1000 + 0.5).rounded(.down))
         let down = Int((fromRateHz * 1000 + 0.5).rounded(.down))
         let g = gcd(up, down)
+        guard max(up / g, down / g) <= 10_000 else {
+            throw SignalError.invalidParameter(step: "resample", parameter: "rate",
+                                               reason: "ratio \(up / g)/\(down / g) (\(fromRateHz) Hz → \(toRateHz) Hz) is too fine-grained")
+        }
         return (up / g, down / g)
     }
 

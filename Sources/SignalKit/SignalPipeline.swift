@@ -164,6 +164,13 @@ public struct PreprocessedSignal: Sendable, Equatable {
     /// Leads that were computed from I and II because the record did not store them.
     public var derivedLeads: [LeadID]
 
+    /// Time in the original record (seconds from its first sample) of output sample `t`, for
+    /// drawing overlays such as Grad-CAM maps on the unprocessed trace. Resampling keeps the
+    /// time origin, so only the crop offset and the output rate matter.
+    public func recordTimeSeconds(ofSample t: Int) -> Double {
+        Double(t + offsetSamples) / samplingRate
+    }
+
     public func lead(_ index: Int) -> ArraySlice<Float> {
         values[(index * sampleCount)..<((index + 1) * sampleCount)]
     }

@@ -38,6 +38,8 @@ import Testing
     @Test func resampleFactorsAndLength() throws {
         #expect(try PolyphaseResampler.factors(fromRateHz: 360, toRateHz: 250) == (25, 36))
         #expect(try PolyphaseResampler.factors(fromRateHz: 500, toRateHz: 250) == (1, 2))
+        #expect(try PolyphaseResampler.factors(fromRateHz: 499.75, toRateHz: 250) == (1000, 1999))
+        #expect(throws: SignalError.self) { try PolyphaseResampler(fromRateHz: 257.301, toRateHz: 250) }
         #expect(try PolyphaseResampler(fromRateHz: 500, toRateHz: 250).outputCount(for: 5001) == 2501)
         #expect(throws: SignalError.self) { try PolyphaseResampler(fromRateHz: 0, toRateHz: 250) }
         #expect(throws: SignalError.self) { try PolyphaseResampler(fromRateHz: .nan, toRateHz: 250) }

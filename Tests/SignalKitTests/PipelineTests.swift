@@ -23,6 +23,7 @@ import Testing
         print("[signal-reference] pipeline \(opsKey): max |Δ| = \(e), offset \(out.offsetSamples)")
         #expect(e < 1e-5)
         #expect(out.leads == [.i, .ii] && out.derivedLeads.isEmpty)
+        #expect(out.recordTimeSeconds(ofSample: 0) == Double(out.offsetSamples) / out.samplingRate)
     }
 
     @Test func opsDecodeWithJSONDecoder() throws {

@@ -46,7 +46,10 @@ def resample_factors(fs: float, rate: float) -> tuple[int, int]:
     up = int(math.floor(rate * 1000 + 0.5))
     down = int(math.floor(fs * 1000 + 0.5))
     g = math.gcd(up, down)
-    return up // g, down // g
+    up, down = up // g, down // g
+    if max(up, down) > 10_000:  # SignalKit refuses these too: the filter would be enormous
+        raise PreprocessError(f"resample: ratio {up}/{down} is too fine-grained (fs={fs}, rate={rate})")
+    return up, down
 
 
 def odd_window(seconds: float, fs: float) -> int:

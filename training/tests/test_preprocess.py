@@ -41,6 +41,9 @@ def test_demo_ops_shape_dtype_offset():
 def test_resample_matches_scipy_and_factors():
     assert resample_factors(500, 250) == (1, 2)
     assert resample_factors(360, 250) == (25, 36)
+    assert resample_factors(499.75, 250) == (1000, 1999)
+    with pytest.raises(PreprocessError):
+        resample_factors(257.301, 250)
     x = synthetic(fs=360.0)
     y, _ = preprocess(x, 360.0, [{"op": "resample", "rate": 250}])
     ref = signal.resample_poly(x, 25, 36, axis=-1, window=("kaiser", 5.0))
