@@ -67,7 +67,9 @@ import Testing
     @Test(arguments: [("butter_lp4_40_250", 4, FilterBand.lowpass(cutoffHz: 40), 250.0),
                       ("butter_hp2_05_250", 2, FilterBand.highpass(cutoffHz: 0.5), 250.0),
                       ("butter_bp2_5_15_360", 2, FilterBand.bandpass(lowHz: 5, highHz: 15), 360.0),
-                      ("butter_lp3_30_500", 3, FilterBand.lowpass(cutoffHz: 30), 500.0)])
+                      ("butter_lp3_30_500", 3, FilterBand.lowpass(cutoffHz: 30), 500.0),
+                      ("butter_bp3_1_30_250", 3, FilterBand.bandpass(lowHz: 1, highHz: 30), 250.0),
+                      ("butter_hp3_05_500", 3, FilterBand.highpass(cutoffHz: 0.5), 500.0)])
     func butterworthCoefficientsMatchButter(key: String, order: Int, band: FilterBand, fs: Double) throws {
         let f = try ButterworthFilter(order: order, band: band, samplingRate: fs)
         let (b, a) = f.sos.transferFunction
@@ -93,6 +95,8 @@ import Testing
         let lp = try ButterworthFilter(order: 3, band: .lowpass(cutoffHz: 30), samplingRate: 250)
         #expect(lp.sos.defaultPadLength == 12)  // odd order: scipy drops the origin pole/zero pair
         check("sosfiltfilt lowpass 30 Hz order 3", try lp.filtfilt(x), Fixtures.vector("lowpass3_30"), tolerance: 1e-8)
+        let bp3 = try ButterworthFilter(order: 3, band: .bandpass(lowHz: 1, highHz: 30), samplingRate: 250)
+        check("sosfiltfilt bandpass 1–30 Hz order 3", try bp3.filtfilt(x), Fixtures.vector("bandpass3_1_30"), tolerance: 1e-8)
         #expect(throws: SignalError.self) { try ButterworthFilter(order: 4, band: .bandpass(lowHz: 40, highHz: 0.5), samplingRate: 250) }
         #expect(throws: SignalError.self) { try f.filtfilt([1, 2, 3] as [Double]) }
     }

@@ -84,6 +84,8 @@ def filters_fixture():
         "butter_hp2_05_250": (2, 0.5, "highpass", 250.0),
         "butter_bp2_5_15_360": (2, [5.0, 15.0], "bandpass", 360.0),
         "butter_lp3_30_500": (3, 30.0, "lowpass", 500.0),
+        "butter_bp3_1_30_250": (3, [1.0, 30.0], "bandpass", 250.0),
+        "butter_hp3_05_500": (3, 0.5, "highpass", 500.0),
     }.items():
         bb, aa = signal.butter(order, wn, btype=btype, fs=fs)
         fx[name + "_b"], fx[name + "_a"] = arr(bb), arr(aa)
@@ -98,6 +100,8 @@ def filters_fixture():
     fx["highpass2_05"] = arr(signal.sosfiltfilt(sos, x))
     sos = signal.butter(3, 30.0, btype="lowpass", output="sos", fs=250.0)
     fx["lowpass3_30"] = arr(signal.sosfiltfilt(sos, x))
+    sos = signal.butter(3, [1.0, 30.0], btype="bandpass", output="sos", fs=250.0)
+    fx["bandpass3_1_30"] = arr(signal.sosfiltfilt(sos, x))
     # Savitzky–Golay, mode 'interp'.
     fx["savgol_15_3"] = arr(signal.savgol_filter(x, 15, 3, mode="interp"))
     fx["savgol_11_2"] = arr(signal.savgol_filter(x, 11, 2, mode="interp"))
