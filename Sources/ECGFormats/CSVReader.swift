@@ -133,7 +133,8 @@ public struct CSVReader: Sendable {
                 factor = f
             }
             var mv = columns[c]
-            if factor != 1 { for k in mv.indices { mv[k] *= factor } }
+            // Divide in Double so 1500 µV is exactly 1.5 mV (float32 × 0.001 is not).
+            if factor != 1 { for k in mv.indices { mv[k] = Float(Double(mv[k]) / 1000) } }
             leads.append(Lead(id: LeadID(parsing: leadName), millivolts: mv))
         }
         guard !leads.isEmpty else {
