@@ -1,7 +1,46 @@
 import ArgumentParser
+import CardiacModels
+import Foundation
 
-// SCAFFOLD: replaced by the module owner during this session.
+/// `ecg2cmr bench`: times the inference engine on a bundle (encoder + heads, Grad-CAM, CMR
+/// generation, batch throughput). benchmarks/inference/run.sh runs it beside PyTorch.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'bench' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the inference engine on a model bundle (pin OPENBLAS_NUM_THREADS to compare).")
+
+    @Option(name: .long, help: "Model bundle directory (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    var model: String?
+
+    @Option(name: .long, help: "Timed runs per measurement (median reported).")
+    var iterations: Int = 20
+
+    @Option(name: .long, help: "ECGs per batch for the throughput figure.")
+    var batch: Int = 16
+
+    @Option(name: .long, help: "Frames per view for the generation figure.")
+    var frames: Int = 50
+
+    @Flag(name: .long, help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func run() throws {
+        guard let url = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        let bundle = try ModelBundle.load(from: url)
+        let r = try InferenceBenchmark(bundle: bundle, iterations: iterations).run(batchSize: batch, frames: frames)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            return
+        }
+        func ms(_ v: Double?) -> String { v.map { String(format: "%8.2f ms", $0) } ?? "       n/a" }
+        print("model \(r.modelID): \(r.tokens) tokens × width \(r.width), \(r.depth) blocks; OpenBLAS threads \(r.blasThreads); median of \(r.iterations)")
+        print("encoder + all heads, one ECG  \(ms(r.encoderMilliseconds))   (\(String(format: "%.3f", r.encoderGFLOP)) GFLOP, \(String(format: "%.1f", r.achievedGFLOPS)) GFLOP/s = \(String(format: "%.0f", 100 * r.achievedGFLOPS / r.sgemmPeakGFLOPS)) % of sgemm peak \(String(format: "%.1f", r.sgemmPeakGFLOPS)) GFLOP/s)")
+        print("Grad-CAM, one head            \(ms(r.gradCAMMilliseconds))")
+        print("SAX + LAX, \(frames) frames each    \(ms(r.generationMilliseconds))")
+        print("batch throughput              \(String(format: "%8.1f", r.encoderBatchECGPerSecond)) ECG/s (batches of \(batch))")
+    }
 }

@@ -1,0 +1,72 @@
+"""PyTorch side of the inference benchmark: same bundle, same timings as `ecg2cmr bench`.
+
+    python benchmarks/inference/bench_torch.py --model DIR --threads 2 [--iterations 20]
+
+Prints one JSON object: encoderMilliseconds (encoder + all heads, one ECG, no_grad),
+gradCAMMilliseconds (one head, autograd), generationMilliseconds (DDIM + SAX and LAX frames).
+Medians after one warm-up run.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../training"))
+from ecg2cmr_train.bundle import load_bundle, synthetic_inputs  # noqa: E402
+from ecg2cmr_train.model import DiffusionSchedule, ddim_sample, gradcam, seeded_gaussian  # noqa: E402
+
+
+def timed(n, fn):
+    fn()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(ts))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=50)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    enc, gen, manifest = load_bundle(args.model)
+    inp = manifest["input"]
+    x = torch.from_numpy(synthetic_inputs(len(inp["leads"]), inp["sampleCount"], inp["samplingRate"], 1)[0])
+    out = {"modelID": manifest["id"], "torchThreads": torch.get_num_threads(), "torchVersion": torch.__version__}
+
+    def forward():
+        with torch.no_grad():
+            enc(x.unsqueeze(0))
+    out["encoderMilliseconds"] = timed(args.iterations, forward)
+    if manifest["heads"]:
+        h = manifest["heads"][0]["name"]
+        out["gradCAMMilliseconds"] = timed(args.iterations, lambda: gradcam(enc, x, manifest["gradcam"]["layer"], h, 0))
+    if gen is not None:
+        g = manifest["generator"]
+        sched = DiffusionSchedule(g["diffusion"]["steps"], g["diffusion"]["betaStart"], g["diffusion"]["betaEnd"])
+        with torch.no_grad():
+            emb = enc(x.unsqueeze(0))["embedding"]
+        phases = torch.arange(args.frames, dtype=torch.float32) / args.frames
+
+        def generate():
+            with torch.no_grad():
+                noise = torch.from_numpy(seeded_gaussian(1, gen.latent * 2)).reshape(1, -1)
+                z = gen.destandardise(ddim_sample(gen.prior, sched, emb, noise, g["diffusion"]["samplingSteps"]))[0]
+                zs = gen.split(z)
+                for v in gen.view_names:
+                    gen.decode(v, zs[v], phases)
+        out["generationMilliseconds"] = timed(max(1, args.iterations // 5), generate)
+    print(json.dumps(out, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

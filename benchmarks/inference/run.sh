@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Inference benchmark: the Swift engine (`ecg2cmr bench`) and PyTorch on the CPU, same weights,
+# same thread count, in one run. Usage (from the repo root):
+#   benchmarks/inference/run.sh [THREADS=2] [ITERATIONS=20]
+# Env: ECG2CMR_BIN=path/to/ecg2cmr to skip the release build.
+# Bundles: a randomly initialised demo-layout bundle, a randomly initialised published-size
+# encoder (600 tokens, width 384, 3 blocks, 6 heads) and, if present, assets/models/demo-v1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+THREADS=${1:-2}
+ITER=${2:-20}
+WORK=${WORK:-$(mktemp -d)}
+export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
+if [ -z "${ECG2CMR_BIN:-}" ]; then
+  swift build -c release --product ecg2cmr >&2
+  ECG2CMR_BIN=$(swift build -c release --show-bin-path)/ecg2cmr
+fi
+(cd training && python3 -m ecg2cmr_train.bundle --random --layout demo --out "$WORK/random-demo" >&2)
+python3 training/convert_checkpoint.py --random-mmcl --out "$WORK/random-published" >&2
+MODELS=("$WORK/random-demo" "$WORK/random-published")
+[ -f assets/models/demo-v1/manifest.json ] && MODELS+=(assets/models/demo-v1)
+echo "# threads=$THREADS iterations=$ITER host=$(uname -m) cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)"
+for m in "${MODELS[@]}"; do
+  for round in 1 2; do   # alternate engines twice; report both rounds
+    echo "swift $round $("$ECG2CMR_BIN" bench --model "$m" --iterations "$ITER" --json)"
+    echo "torch $round $(python3 benchmarks/inference/bench_torch.py --model "$m" --threads "$THREADS" --iterations "$ITER")"
+  done
+done
