@@ -25,6 +25,8 @@ public final class ResultLog {
     public init(path: String, format: Format? = nil) throws {
         self.path = path
         self.format = format ?? (path.lowercased().hasSuffix(".csv") ? .csv : .jsonl)
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         descriptor = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw ResultLogError(path: path, message: "cannot open results file: \(String(cString: strerror(errno)))")

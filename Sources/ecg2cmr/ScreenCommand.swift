@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMRExport
 import CardiacModels
 import Foundation
 import Screening
@@ -20,6 +21,12 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
     var model: String?
 
+    @Option(name: .customLong("with-cmr"), help: "Also export each ECG's generated CMR (PNG sequences, manifest) into this folder.")
+    var withCMR: String?
+
+    @Option(name: .long, help: "Generator seed for --with-cmr.")
+    var seed: UInt64 = 1
+
     @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
     var csvRate: Double?
 
@@ -35,6 +42,19 @@ struct ScreenCommand: ParsableCommand {
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = csvRate
         let screener = BatchScreener(pipeline: pipeline, options: options)
+        if let withCMR {
+            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: seed))
+            let folder = URL(fileURLWithPath: withCMR)
+            screener.afterResult = { record, _, result in
+                // Many clinics name every file ecg.xml: the hash keeps case folders apart.
+                let name = CaseExporter.caseName(for: record) + "-" + record.provenance.sha256.prefix(10)
+                do {
+                    result.cmrExport = try exporter.export(record: record, caseName: name, into: folder).caseDirectory.path
+                } catch {
+                    result.flags = (result.flags ?? []) + ["cmr-export-failed: \(error)"]
+                }
+            }
+        }
         let progress = ProgressReporter(interactive: !plain && isatty(STDERR_FILENO) == 1)
         if pipeline.bundle.isSynthetic {
             FileHandle.standardError.write(Data("note: model \(pipeline.bundle.id) is a synthetic demonstration model — not for clinical use\n".utf8))
