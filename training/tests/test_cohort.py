@@ -46,6 +46,16 @@ def rendered():
     return c, np.array(feats)
 
 
+@pytest.fixture(scope="module")
+def tissue_features():
+    """ECG features of 3000 subjects rendered directly at 250 Hz: tissue-marker positives are
+    rare (T2 ≈ 2.5 %), so the AUC needs more subjects than the other checks to be stable."""
+    c = sample_subjects(3000, 17)
+    feats = [ecg_features(render_ecg(subject_row(c, i), np.random.default_rng(i), fs=250)
+                          .astype(np.float64), 250.0) for i in range(3000)]
+    return c, np.array(feats)
+
+
 def test_columns_types_and_split():
     c = sample_subjects(1000, 0)
     assert tuple(c) == COLUMNS
@@ -223,8 +233,8 @@ def _cv_auc(X, y, seed=0):
     return roc_auc_score(y, p)
 
 
-def test_tissue_markers_carry_little_ecg_signal_but_wall_motion_does(rendered):
-    c, X = rendered
+def test_tissue_markers_carry_little_ecg_signal_but_wall_motion_does(tissue_features):
+    c, X = tissue_features
     aucs = {k: _cv_auc(X, c[k]) for k in ("t1_abnormal", "t2_abnormal", "ecv_abnormal",
                                            "wall_motion_abnormality")}
     assert aucs["t1_abnormal"] <= 0.65, aucs
