@@ -115,6 +115,7 @@ public struct StudyReport: Sendable {
         var comparisons: [StageComparison] = []
         var answerLines: [[String]] = []
         var pooled: [String: (ids: [String], d: [Bool], r: [Double], s: [String?])] = [:]
+        var pooledReaders: [String: Set<String>] = [:]
         let readers = try store.readers()
         for reader in readers {
             var byStage: [String: [String: StudyStore.Answer]] = [:]
@@ -131,6 +132,7 @@ public struct StudyReport: Sendable {
                     var p = pooled[k] ?? ([], [], [], [])
                     p.ids += ids; p.d += answers.map(\.finding); p.r += answers.map(\.rating); p.s += answers.map(\.subtype)
                     pooled[k] = p
+                    pooledReaders[k, default: []].insert(reader.id)
                 }
                 for a in answers {
                     let tr = truth[a.caseID]
@@ -167,8 +169,9 @@ public struct StudyReport: Sendable {
         for key in pooled.keys.sorted() {
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
             let p = pooled[key]!
-            // A role pool identical to the all-readers pool adds nothing.
-            if parts[0].hasPrefix("role:"), Set(readers.map(\.role)).count < 2 { continue }
+            // A pool of one reader repeats that reader's row; a role pool equal to the all-readers pool adds nothing.
+            if (pooledReaders[key]?.count ?? 0) < 2 { continue }
+            if parts[0].hasPrefix("role:"), pooledReaders[key] == pooledReaders["all readers\u{1}\(parts[1])"] { continue }
             rows.append(row(reader: parts[0], role: parts[0].hasPrefix("role: ") ? String(parts[0].dropFirst(6)) : "all",
                             stage: parts[1], caseIDs: p.ids, decisions: p.d, ratings: p.r, subtypes: p.s, salt: key))
         }

@@ -14,11 +14,9 @@ struct StudyCommand: ParsableCommand {
 
 private func defaultOperator() -> String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
 
-/// Study errors name the file and the problem; print them plainly, exit 1.
-private func studyFailure(_ error: Error) -> Error {
-    if let e = error as? StudyError { return ValidationError("\(e)") }
-    return error
-}
+/// Study errors name the file and the problem; ArgumentParser prints "Error: <description>" and
+/// exits 1 (a ValidationError would add the usage text, which hides the message).
+private func studyFailure(_ error: Error) -> Error { error }
 
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
 private func loadPipeline(explicit: String?, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
@@ -26,11 +24,11 @@ private func loadPipeline(explicit: String?, definition: StudyDefinition, requir
         ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) }
         ?? ModelBundle.locateDefault()
     guard let url else {
-        if required { throw ValidationError("this study needs a model bundle (a stage shows model output, or the report compares with the model): pass --model DIR or set ECG2CMR_MODEL") }
+        if required { throw StudyError(.modelUnavailable, "this stage shows model output and needs a model bundle: pass --model DIR or set ECG2CMR_MODEL") }
         return nil
     }
     do { return try CardiacPipeline(bundle: ModelBundle.load(from: url)) } catch {
-        if required { throw ValidationError("cannot load the model bundle \(url.path): \(error)") }
+        if required { throw StudyError(.modelUnavailable, file: url.path, "cannot load the model bundle: \(error)") }
         FileHandle.standardError.write(Data("note: no model comparison — cannot load \(url.path): \(error)\n".utf8))
         return nil
     }
@@ -93,7 +91,15 @@ struct StudyRun: ParsableCommand {
                 case .finished: return stage
                 }
             }()
-            let needsModel = stageID.flatMap { store.definition.stage($0) }.map { $0.shows.contains { $0.needsModel } } ?? false
+            // Wash-out and order are checked before the model is loaded, so their message comes first.
+            let mayStart: Bool = {
+                switch availability {
+                case .ready, .inProgress: return true
+                case .washout: return overrideWashout != nil
+                default: return false
+                }
+            }()
+            let needsModel = mayStart && (stageID.flatMap { store.definition.stage($0) }.map { $0.shows.contains { $0.needsModel } } ?? false)
             let pipeline = needsModel ? try loadPipeline(explicit: model, definition: store.definition, required: true) : nil
             let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline)
             let session = try ReaderSession(store: store, readerID: reader, stageID: stage, presenter: presenter,

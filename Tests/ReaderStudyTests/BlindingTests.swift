@@ -159,3 +159,10 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     #expect(session.position == 2 && c.draft == AnswerDraft())
     #expect(try store.answers(reader: "A", stage: "ecg-only").map(\.confidence) == [5])
 }
+
+@Test func operatorGuideListsTheReaderKeyMap() throws {
+    // docs/reader-study.md carries the table generated from ReaderKeys.map (no hand-kept key list).
+    let guide = try String(contentsOf: StudySupport.repoRoot.appendingPathComponent("docs/reader-study.md"), encoding: .utf8)
+    let table = ReaderKeys.map.markdownTable
+    #expect(guide.contains(table), "update docs/reader-study.md with:\n\(table)")
+}
