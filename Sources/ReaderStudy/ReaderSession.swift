@@ -73,6 +73,7 @@ public final class ReaderSession {
                                secondsOnCase: max(0, store.now().timeIntervalSince(shownAt)))
         answered.insert(caseID)
         onCommitted?(p)
+        current = nil  // never leave the answered case on screen, even if the next one fails to load
         try loadCurrent()
     }
 

@@ -140,9 +140,18 @@ public final class ReaderModeController {
 
     private func commit() {
         let position = session.position ?? 0
+        let answeredBefore = session.answered.count
         do {
             try session.submit(draft)
         } catch {
+            if session.answered.count > answeredBefore {
+                // Saved, but the next case could not be prepared (e.g. its file vanished): stop here
+                // rather than leave the answered case on screen.
+                draft = AnswerDraft()
+                mode = .left
+                say("Case \(position) saved, but the next case cannot be shown: \(error). Please call the operator.", error: true)
+                return
+            }
             // Not saved: stay on the case with the draft intact.
             mode = .answering
             say("NOT SAVED: \(error). Your answer is still here; try Enter again or call the operator.", error: true)

@@ -118,6 +118,7 @@ struct StudyRun: ParsableCommand {
                 let screen = try TerminalScreen(useColour: colour)
                 ReaderModeRunner.run(controller, on: screen, theme: colour ? .standard : .monochrome)
                 screen.close()
+                if controller.messageIsError, let m = controller.message { FileHandle.standardError.write(Data("error: \(m)\n".utf8)) }
                 print(session.isFinished ? "stage '\(session.stage.id)' finished for \(reader)"
                                          : "paused at case \(session.position ?? 0) of \(session.total); answers so far are saved")
             }
