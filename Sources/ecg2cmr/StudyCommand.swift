@@ -145,6 +145,7 @@ struct StudyReportCommand: ParsableCommand {
     @Option(name: .long, help: "Model bundle folder (default: the definition's, else the demo model).") var model: String?
     @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
     @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
+    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
 
     func run() throws {
         do {
@@ -156,6 +157,7 @@ struct StudyReportCommand: ParsableCommand {
             }
             let report = try StudyReport.build(store: store, model: modelScores, resamples: resamples)
             let files = try report.write(to: URL(fileURLWithPath: out))
+            try store.audit(actor: `operator`, action: "report", detail: "\(out); model \(modelScores?.modelID ?? "none"); \(resamples) resamples")
             for f in files { print("wrote \(f.path)") }
         } catch { throw studyFailure(error) }
     }
