@@ -278,6 +278,25 @@ public struct WFDBReader: Sendable {
                 frames = framesInFile
                 nsamp = frames
             }
+            if first.format == 16 {
+                // Fast path for the most common format: straight from bytes into each signal's array.
+                var outs = [[Int32]](repeating: [Int32](repeating: 0, count: frames), count: n)
+                data.withUnsafeBytes { raw in
+                    let base = raw.baseAddress!.advanced(by: first.byteOffset)
+                    for j in 0..<n {
+                        outs[j].withUnsafeMutableBufferPointer { dst in
+                            var p = 2 * j
+                            let step = 2 * n
+                            for t in 0..<frames {
+                                dst[t] = Int32(Int16(bitPattern: UInt16(base.load(fromByteOffset: p, as: UInt8.self)) | UInt16(base.load(fromByteOffset: p + 1, as: UInt8.self)) << 8))
+                                p += step
+                            }
+                        }
+                    }
+                }
+                for (j, signal) in members.enumerated() { digital[signal] = outs[j] }
+                continue
+            }
             let stream = try data.withUnsafeBytes { raw -> [Int32] in
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[first.byteOffset...])
                 return try WFDBCodec.decode(bytes, format: first.format, count: frames * n,

@@ -46,9 +46,54 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
     var limitError: String?
     var parser: XMLParser?
 
+    /// FoundationXML traps (rather than reporting an error) on element or attribute names that are not
+    /// valid UTF-8 after libxml2's decoding, so the text is decoded here first: Latin-1 when declared,
+    /// otherwise strict UTF-8; it reaches XMLParser as UTF-8 with the declaration saying so.
+    static func normalisedUTF8(_ data: Data, file: String) throws -> Data {
+        let head = String(decoding: data.prefix(200), as: UTF8.self).lowercased()
+        var declaration = ""
+        if head.hasPrefix("<?xml"), let end = head.range(of: "?>") { declaration = String(head[..<end.lowerBound]) }
+        let latin1 = ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "us-ascii"].contains { declaration.contains("\"\($0)\"") || declaration.contains("'\($0)'") }
+        let text: String
+        if latin1 {
+            guard let t = String(data: data, encoding: .isoLatin1) else {
+                throw ECGFormatError(.malformedHeader, file: file, "XML declared as Latin-1 cannot be decoded")
+            }
+            text = t
+        } else if declaration.contains("encoding"), !declaration.contains("utf-8"), !declaration.contains("utf8") {
+            throw ECGFormatError(.unsupported, file: file, "XML encoding in '\(declaration.prefix(80))?>' (read: UTF-8, ISO-8859-1)", at: "line 1")
+        } else {
+            text = try decodeUTF8(data, file: file, what: "XML document")
+        }
+        if text.unicodeScalars.contains(where: { $0.value == 0 }) {
+            throw ECGFormatError(.malformedHeader, file: file, "XML contains a NUL character")
+        }
+        // Processing instructions after the declaration are dropped: ECG formats do not use them, and
+        // FoundationXML crashes on one without data (`<?name?>`).
+        var body = Substring(text)
+        var prolog = ""
+        if body.hasPrefix("<?xml"), let end = body.range(of: "?>") {
+            guard !body[..<end.lowerBound].dropFirst(2).contains(where: { $0 == "<" || $0 == ">" || $0 == "?" }) else {
+                throw ECGFormatError(.malformedHeader, file: file, "XML declaration is malformed", at: "line 1")
+            }
+            prolog = latin1 ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" : String(body[..<end.upperBound])
+            body = body[end.upperBound...]
+        }
+        var out = prolog
+        while let open = body.range(of: "<?") {
+            out += body[..<open.lowerBound]
+            guard let close = body[open.upperBound...].range(of: "?>") else {
+                throw ECGFormatError(.malformedHeader, file: file, "processing instruction '<?' is never closed")
+            }
+            body = body[close.upperBound...]
+        }
+        out += body
+        return Data(out.utf8)
+    }
+
     static func parse(_ data: Data, file: String) throws -> XElement {
         let builder = XTreeBuilder()
-        let parser = XMLParser(data: data)
+        let parser = XMLParser(data: try normalisedUTF8(data, file: file))
         parser.shouldProcessNamespaces = false
         parser.shouldResolveExternalEntities = false
         parser.delegate = builder

@@ -245,3 +245,34 @@ import Testing
         _ = expectFormatError(.invalidValue, file: url.path) { try ECGFileReader.read(url: url) }
     }
 }
+
+/// Inputs found by the fuzz targets (Fuzz/corpus/*/regression-*): FoundationXML traps on element
+/// names that are not valid UTF-8, so such documents must be refused before they reach XMLParser.
+@Suite struct FuzzRegressionTests {
+    @Test func invalidUTF8ElementNameIsATypedError() throws {
+        var bytes = Array("<?xml version=\"1.0\"?><CardiologyXML><StripData><Sampl".utf8)
+        bytes += [0xFF, 0xFF, 0xFF, 0xFF]
+        bytes += Array("e>1</Sample></StripData></CardiologyXML>".utf8)
+        let url = try Paths.tempDir().appendingPathComponent("bad.xml")
+        try Data(bytes).write(to: url)
+        _ = expectFormatError(.malformedHeader, file: url.path) { try UKBXMLReader().read(url: url) }
+        _ = expectFormatError(file: url.path) { try ECGFileReader.read(url: url) }
+    }
+
+    @Test(arguments: ["aecg", "muse", "ukb"])
+    func fuzzFindingsAreTypedErrors(target: String) throws {
+        let dir = Paths.repo.appendingPathComponent("Fuzz/corpus/\(target)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("regression-") }
+        #expect(!files.isEmpty)
+        for name in files {
+            let data = try Data(contentsOf: dir.appendingPathComponent(name))
+            _ = expectFormatError(file: name) {
+                switch target {
+                case "aecg": return try AECGReader().read(data: data, path: name)
+                case "muse": return try MUSEXMLReader().read(data: data, path: name)
+                default: return try UKBXMLReader().read(data: data, path: name)
+                }
+            }
+        }
+    }
+}
