@@ -166,3 +166,19 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     let table = ReaderKeys.map.markdownTable
     #expect(guide.contains(table), "update docs/reader-study.md with:\n\(table)")
 }
+
+@Test func readerModeDrawsAtSmallTerminalSizes() throws {
+    let twin = try makeTwin(tag: "SMALL", invert: false, count: 1,
+                            stages: [["id": "real", "title": "ECG + real CMR", "shows": ["traces", "real-cmr"]]], model: nil)
+    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil))
+    let c = ReaderModeController(session: session, readerName: "R")
+    for size in [GridSize(width: 80, height: 24), GridSize(width: 40, height: 12), GridSize(width: 10, height: 4)] {
+        for keys in [[Key](), [.character("?")], [.character("x"), .character("y"), .character("2"), .enter]] {
+            for k in keys { c.handle(.key(k)) }
+            let text = ReaderView.render(c, size: size, theme: .standard).text
+            #expect(!text.isEmpty)
+            if size.width >= 80 { #expect(text.contains("Case 1 of 1")) }
+        }
+        c.handle(.key(.escape))
+    }
+}
