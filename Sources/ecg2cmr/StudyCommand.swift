@@ -153,7 +153,10 @@ struct StudyReportCommand: ParsableCommand {
             var modelScores: ModelScores? = nil
             if !noModel, store.definition.model != nil,
                let pipeline = try loadPipeline(explicit: model, definition: store.definition, required: false) {
-                modelScores = try ModelScores.compute(store: store, pipeline: pipeline)
+                do { modelScores = try ModelScores.compute(store: store, pipeline: pipeline) } catch let e as StudyError where e.kind == .modelUnavailable {
+                    // A bundle without the study's output still leaves a valid readers-only report.
+                    FileHandle.standardError.write(Data("note: no model comparison — \(e)\n".utf8))
+                }
             }
             let report = try StudyReport.build(store: store, model: modelScores, resamples: resamples)
             let files = try report.write(to: URL(fileURLWithPath: out))

@@ -31,7 +31,7 @@ def main():
         "seed": 20261123,
         "questions": {"finding": "Cardiomyopathy present?", "subtypes": ["DCM", "HCM", "RCM"], "note": True},
         "roles": ["junior", "senior"],
-        "model": {"head": "risk", "output": "cm", "threshold": 0.5, "generatorSeed": 7},
+        "model": {"head": "risk", "output": "cardiomyopathy", "threshold": 0.5, "generatorSeed": 7},
         "stages": [
             {"id": "ecg-only", "title": "ECG only", "shows": ["traces"]},
             {"id": "ecg+generated-cmr", "title": "ECG + generated CMR", "shows": ["traces", "generated-cmr"],
