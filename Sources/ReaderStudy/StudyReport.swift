@@ -166,6 +166,27 @@ public struct StudyReport: Sendable {
                     identicalDecisions: Agreement.identical(dA, dB), kappa: Agreement.cohenKappa(dA, dB)))
             }
         }
+        // Each reader and stage against the model on the same cases (paired: same cases, same truth).
+        if let model {
+            for reader in readers {
+                for stage in def.stages {
+                    let answers = try store.answers(reader: reader.id, stage: stage.id).filter { model.probabilities[$0.caseID] != nil }
+                    guard !answers.isEmpty else { continue }
+                    let t = answers.map { truth[$0.caseID]?.finding ?? false }
+                    let probs = answers.map { model.probabilities[$0.caseID]! }
+                    let readerCorrect = zip(answers, t).map { $0.finding == $1 }
+                    let modelCorrect = zip(probs, t).map { ($0 >= model.threshold) == $1 }
+                    comparisons.append(StageComparison(
+                        reader: reader.id, first: stage.id, second: "model \(model.modelID)", pairedCases: answers.count,
+                        accuracyFirst: Proportion(successes: readerCorrect.filter { $0 }.count, total: answers.count),
+                        accuracySecond: Proportion(successes: modelCorrect.filter { $0 }.count, total: answers.count),
+                        mcNemar: McNemar.test(first: readerCorrect, second: modelCorrect),
+                        deLong: DeLong.test(first: answers.map(\.rating), second: probs, truth: t),
+                        identicalDecisions: Agreement.identical(answers.map(\.finding), probs.map { $0 >= model.threshold }),
+                        kappa: Agreement.cohenKappa(answers.map(\.finding), probs.map { $0 >= model.threshold })))
+                }
+            }
+        }
         for key in pooled.keys.sorted() {
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
             let p = pooled[key]!
@@ -285,7 +306,7 @@ public struct StudyReport: Sendable {
             let c = r.confusion
             md.append("| \(r.reader) (\(r.role)) | \(r.stage) | \(r.cases) | \(pct(c.accuracy)) | \(pct(c.sensitivity)) | \(pct(c.specificity)) | \(pct(c.positivePredictiveValue)) | \(pct(c.negativePredictiveValue)) | \(auc(r)) | \(r.subtypeAccuracy.map(pct) ?? "—") |")
         }
-        md += ["", "## Change between stages (same reader, cases read in both)", ""]
+        md += ["", "## Change between stages, and readers against the model (same reader, same cases)", ""]
         if comparisons.isEmpty {
             md.append("No reader has answers in two stages yet.")
         } else {

@@ -40,6 +40,8 @@ import CardiacModels
     #expect(!report.rows.contains { $0.reader == "role: senior" }, "a one-reader pool repeats that reader")
     let cmp = try #require(report.comparisons.first { $0.reader == "J1" && $0.first == "ecg-only" && $0.second == "ecg+real-cmr" })
     #expect(cmp.pairedCases == 10)
+    let vsModel = try #require(report.comparisons.first { $0.reader == "S1" && $0.first == "ecg-only" && $0.second.hasPrefix("model") })
+    #expect(vsModel.pairedCases == 10 && vsModel.deLong != nil)
     let second = Dictionary(uniqueKeysWithValues: try store.answers(reader: "J1", stage: "ecg+real-cmr").map { ($0.caseID, $0) })
     let first = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0) })
     let ids = store.definition.cases.map(\.id)
