@@ -71,3 +71,94 @@ public enum WorkstationLauncher {
         return keys
     }
 }
+
+/// Timings for docs/PERFORMANCE.md (`ecg2cmr view --benchmark`), measured headlessly through the
+/// same code paths as the terminal: state → views → cell grid → diff → present.
+public struct WorkstationBenchmark: Sendable {
+    public struct Result: Sendable {
+        public var redrawMilliseconds: [String: Double] = [:]   // median per scenario
+        public var changedCellsPerFrame: Double = 0
+        public var caseChangeRecordMilliseconds: [Double] = []
+        public var caseChangeModelMilliseconds: [Double] = []
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Full redraws at `size` (the cursor moves each frame so every frame differs), then case
+    /// changes through every case in `input` (key press → record on screen → model output on screen).
+    public static func run(input: URL, pipeline: CardiacPipeline?, size: GridSize, frames: Int) -> Result {
+        var result = Result()
+        let screen = GridScreen(width: size.width, height: size.height)
+        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: pipeline)
+        app.open(input)
+        app.waitForBackgroundWork(timeoutSeconds: 120)
+        func timeFrames(_ name: String) {
+            var samples: [Double] = []
+            var changed = 0
+            for i in 0..<frames {
+                app.state.cursorSeconds = 0.5 + Double(i % 80) * 0.1
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                app.renderFrame()
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                changed += screen.lastChangedCells
+            }
+            result.redrawMilliseconds[name] = median(samples)
+            result.changedCellsPerFrame = Double(changed) / Double(max(1, frames))
+        }
+        timeFrames("12-lead + panels")
+        if pipeline != nil {
+            app.perform(.toggleGradCAM)
+            app.waitForBackgroundWork(timeoutSeconds: 120)
+            timeFrames("12-lead + panels + Grad-CAM")
+            app.perform(.toggleGradCAM)
+        }
+        app.state.zoomed = true
+        timeFrames("single-lead zoom")
+        app.state.zoomed = false
+        app.state.showHelp = true
+        timeFrames("help overlay")
+        app.state.showHelp = false
+
+        // Case changes: poll like the run loop does (every 5 ms) and stamp when each part lands.
+        let cases = app.state.cases.count
+        for _ in 0..<max(0, cases - 1) {
+            let t0 = Date()
+            app.perform(.nextCase)
+            app.renderFrame()
+            var recordShown: Double?
+            var modelShown: Double?
+            while Date().timeIntervalSince(t0) < 120 {
+                app.applyBackgroundResults()
+                app.renderFrame()
+                let ms = Date().timeIntervalSince(t0) * 1000
+                if recordShown == nil, app.state.current != nil || app.state.loadError != nil { recordShown = ms }
+                if pipeline == nil || app.state.loadError != nil { if recordShown != nil { break } }
+                if modelShown == nil, app.state.analysis != nil || app.state.analysisError != nil { modelShown = ms; break }
+                usleep(5000)
+            }
+            if let r = recordShown { result.caseChangeRecordMilliseconds.append(r) }
+            if let m = modelShown { result.caseChangeModelMilliseconds.append(m) }
+            app.waitForBackgroundWork(timeoutSeconds: 120)  // let generation finish so cases don't overlap
+        }
+        return result
+    }
+
+    public static func report(_ r: Result, size: GridSize, frames: Int, modelID: String?) -> String {
+        var lines = ["ecg2cmr view benchmark — \(size), \(frames) frames per scenario, model: \(modelID ?? "none")"]
+        for (name, ms) in r.redrawMilliseconds.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "full redraw (render + diff + present), %@: median %.2f ms (budget 10 ms: %.1f× under)", name, ms, 10 / ms))
+        }
+        lines.append(String(format: "cells sent per frame after diffing: %.0f of %d", r.changedCellsPerFrame, size.width * size.height))
+        func stats(_ xs: [Double]) -> String {
+            guard !xs.isEmpty else { return "n/a" }
+            return String(format: "median %.0f ms, max %.0f ms over %d case changes", median(xs), xs.max()!, xs.count)
+        }
+        lines.append("case change, key → ECG on screen: " + stats(r.caseChangeRecordMilliseconds))
+        lines.append("case change, key → model scores on screen: " + stats(r.caseChangeModelMilliseconds))
+        return lines.joined(separator: "\n")
+    }
+}

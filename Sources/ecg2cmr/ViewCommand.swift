@@ -27,13 +27,35 @@ struct ViewCommand: ParsableCommand {
     @Option(name: .long, help: "With --snapshot: keys to type first, e.g. \"g<Tab>n\".")
     var keys: String = ""
 
+    @Flag(name: .long, help: "Measure full redraws and case changes headlessly and print the timings.")
+    var benchmark = false
+
+    @Option(name: .long, help: "With --benchmark: frames per redraw scenario.")
+    var frames: Int = 300
+
+    @Flag(name: .long, help: "Print the key map as a Markdown table (the help overlay's source) and exit.")
+    var keyTable = false
+
     func run() throws {
+        if keyTable {
+            print(WorkstationAction.keyMap.markdownTable)
+            print("\n| command | does |\n| --- | --- |")
+            for (command, summary) in WorkstationAction.commands { print("| `:\(command)` | \(summary) |") }
+            return
+        }
         guard let url = input.map({ URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }) ?? WorkstationLauncher.locateSampleData() else {
             throw ValidationError("no input given and no sample-data/ folder found from here or next to the executable")
         }
         let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
         let environment = ProcessInfo.processInfo.environment
         let theme = Theme.fromEnvironment(environment)
+
+        if benchmark {
+            let size = GridSize(width: 200, height: 60)
+            let result = WorkstationBenchmark.run(input: url, pipeline: pipeline, size: size, frames: max(10, frames))
+            print(WorkstationBenchmark.report(result, size: size, frames: max(10, frames), modelID: pipeline?.bundle.id))
+            return
+        }
 
         if let snapshot {
             let parts = snapshot.lowercased().split(separator: "x").compactMap { Int($0) }
