@@ -42,6 +42,9 @@ public struct CaseExportResult: Sendable {
     public var manifest: ExportManifest
     /// True when a complete export with the same input, model, options and file hashes already existed.
     public var skipped: Bool
+    /// Wall seconds per stage: "model" (preprocessing, heads, Grad-CAM), "generate" (CMR generator),
+    /// "files" (scaling, layouts, PNG encoding, durable writes, manifest, rename). Empty when skipped.
+    public var stageSeconds: [String: Double] = [:]
 }
 
 public final class CaseExporter: @unchecked Sendable {
@@ -82,6 +85,15 @@ public final class CaseExporter: @unchecked Sendable {
         Staging.removeStale(caseName: name, in: outputDirectory)
 
         // Model work: analysis, Grad-CAM for the chosen head, CMR generation.
+        let clock = ContinuousClock()
+        var mark = clock.now
+        var stageSeconds: [String: Double] = [:]
+        func lap(_ stage: String) {
+            let now = clock.now
+            let d = now - mark
+            stageSeconds[stage] = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            mark = now
+        }
         report.send(.analysing, fraction: 0)
         let prepared: PreparedECG
         do { prepared = try pipeline.prepare(record) } catch {
@@ -92,12 +104,14 @@ public final class CaseExporter: @unchecked Sendable {
         let target = try gradCAMTarget(analysis)
         let cam: GradCAMMap
         do { cam = try pipeline.gradCAM(prepared, target: target) } catch { throw CMRExportError.generation("Grad-CAM \(target): \(error)") }
+        lap("model")
         report.send(.generating, fraction: 0.1)
         let frameCount = options.frameCount ?? pipeline.bundle.manifest.generator?.frames ?? 50
         let cmr: GeneratedCMR
         do { cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: options.seed, frameCount: frameCount) } catch {
             throw CMRExportError.generation("\(error)")
         }
+        lap("generate")
         let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
         let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
         let phases = CardiacPhases.detect(in: sax)
@@ -197,8 +211,9 @@ public final class CaseExporter: @unchecked Sendable {
             try? fm.removeItem(at: staging)
             throw error
         }
+        lap("files")
         report.send(.done, fraction: 1)
-        return CaseExportResult(caseDirectory: caseDir, manifest: manifest, skipped: false)
+        return CaseExportResult(caseDirectory: caseDir, manifest: manifest, skipped: false, stageSeconds: stageSeconds)
     }
 
     /// `frame_000.png` … (three digits up to 999 frames).
@@ -467,11 +482,10 @@ enum Staging {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
         for n in names where n.hasPrefix(".\(caseName).partial-") || n.hasPrefix(".\(caseName).old-") {
-            let rest = n.split(separator: "-").dropFirst().first.map(String.init) ?? ""
-            // ".<case>.partial-<pid>-<rand>": skip folders of a live process (another export running).
-            let pidText = n.components(separatedBy: ".partial-").last?.split(separator: "-").first
-                ?? n.components(separatedBy: ".old-").last?.split(separator: "-").first
-            if let p = pidText.flatMap({ Int32($0) }), p != getpid(), kill(p, 0) == 0 { _ = rest; continue }
+            // ".<case>.partial-<pid>-<n>": keep folders of a live process (another export running).
+            let tail = n.dropFirst(caseName.count + 2)                       // "partial-<pid>-<n>" / "old-<pid>-<n>"
+            let parts = tail.split(separator: "-")
+            if parts.count >= 2, let pid = Int32(parts[1]), pid != getpid(), kill(pid, 0) == 0 { continue }
             try? fm.removeItem(at: dir.appendingPathComponent(n))
         }
     }

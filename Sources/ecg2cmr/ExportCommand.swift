@@ -98,7 +98,11 @@ struct ExportCommand: ParsableCommand {
             if let error = o.error {
                 printError("FAIL \(error)")
             } else if let r = o.result {
-                print(String(format: "%@ %@ (%d files, %.2f s)", r.skipped ? "skip" : "ok  ", r.caseDirectory.path, r.manifest.files.count, o.seconds))
+                var line = String(format: "%@ %@ (%d files, %.2f s", r.skipped ? "skip" : "ok  ", r.caseDirectory.path, r.manifest.files.count, o.seconds)
+                if !r.stageSeconds.isEmpty {
+                    line += ": " + ["model", "generate", "files"].compactMap { k in r.stageSeconds[k].map { String(format: "%@ %.3f s", k, $0) } }.joined(separator: ", ")
+                }
+                print(line + ")")
             }
         })
         bar.clear()

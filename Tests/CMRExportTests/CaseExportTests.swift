@@ -143,6 +143,29 @@ import Testing
         #expect(chunks.contains { $0.type == "iTXt" && $0.data.range(of: Data(CMRExportInfo.syntheticNotice.utf8)) != nil })
     }
 
+    @Test func realSeriesAppearBesideTheGeneratedOnes() throws {
+        let out = try Self.tempDir(), real = try Self.tempDir()
+        defer { for d in [out, real] { try? FileManager.default.removeItem(at: d) } }
+        for view in ["sax", "lax"] {
+            let dir = real.appendingPathComponent("E07500/\(view)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for k in 0..<5 {   // 5 real frames of 30×20 for 20 generated ones
+                try PNGCodec.encode(GreyImage(width: 30, height: 20, fill: UInt8(40 * k + (view == "sax" ? 10 : 20))))
+                    .write(to: dir.appendingPathComponent(String(format: "img%02d.png", k)))
+            }
+        }
+        var options = Self.options(); options.realDirectory = real.path
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        let result = try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: out)
+        #expect(result.manifest.realCMR?.files.count == 10)
+        let montage = try PNGCodec.decodeGrey(contentsOf: result.caseDirectory.appendingPathComponent("montage/frame_019.png"))
+        #expect(montage.width == 4 * 48 + 3 * 4 && montage.height == 48)
+        // Frame 19 of 20 shows real frame 19·5/20 = 4; the 30×20 frame is fitted as 48×32, centred (rows 8…39).
+        #expect(montage[2 * 52 + 40, 30] == 170)   // REAL SAX panel, value 40·4 + 10
+        #expect(montage[3 * 52 + 40, 30] == 180)   // REAL LAX panel
+        #expect(montage[2 * 52 + 40, 2] == 0)      // letterbox
+    }
+
     @Test func unknownGradCAMHeadIsATypedError() throws {
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         var options = Self.options(); options.gradCAMTarget = "risk.nonexistent"

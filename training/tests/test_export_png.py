@@ -124,7 +124,7 @@ def scale_frame(frame: np.ndarray, size: int, name: str) -> np.ndarray:
 
 @pytest.mark.parametrize("filt", ["nearest", "bilinear", "bicubic", "lanczos3"])
 def test_pixels_equal_generator_frames_after_scaling(tmp_path, filt):
-    _export(tmp_path, [_record()], "--size", "64", "--filter", filt, "--save-float-frames", "--seed", "4")
+    _export(tmp_path, [_record()], "--size", "64", "--filter", filt, "--save-float-frames", "--seed", "4", "--frame-count", "6")
     case = tmp_path / "E07500"
     manifest = json.loads((case / "manifest.json").read_text())
     assert manifest["scaling"]["filter"] == filt
@@ -190,11 +190,11 @@ def test_failed_files_are_reported_and_counted_in_the_exit_status(tmp_path):
 
 
 def test_kill_during_long_export_then_rerun_completes_everything(tmp_path):
-    records = sorted(RECORDS.glob("*.hea"))
+    records = sorted(RECORDS.glob("*.hea"))[:8]
     if len(records) < 6:
         pytest.skip("needs the cinc2021 records")
     out = tmp_path / "out"
-    cmd = [str(_binary()), "export", *map(str, records), "--out", str(out), "--model", str(BUNDLE), "--size", "128"]
+    cmd = [str(_binary()), "export", *map(str, records), "--out", str(out), "--model", str(BUNDLE), "--size", "96"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # Kill while a case is being written: wait for one finished case and a staging folder.
