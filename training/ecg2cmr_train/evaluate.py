@@ -137,7 +137,7 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"{timings.get('baseline', {}).get('steps', '?')} fine-tuning steps and batches.")
     L.append(f"- Data: synthetic cohort of {p.cohort.n} subjects; used train {len(p.pos['train'])}, validation "
              f"{len(p.pos['val'])}, test {len(p.pos['test'])}"
-             + ("." if p.cohort.ready else " (the cohort build had not finished when training started: only the "
+             + ("." if p.cohort_complete else " (the cohort build had not finished when training started: only the "
                 "subjects already written were used)."))
     L.append(f"- Bundle: `{cfg['bundle_dir']}`, {bundle_mb:.2f} MB.\n")
 

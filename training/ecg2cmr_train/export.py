@@ -73,7 +73,7 @@ def manifest_fields(p) -> dict:
             "cohort": {"subjects": int(p.cohort.n), "train": int(len(p.pos["train"])),
                        "val": int(len(p.pos["val"])), "test": int(len(p.pos["test"])),
                        "cineFrames": int(p.cohort.frames), "synthetic": True,
-                       "buildComplete": bool(p.cohort.ready)},
+                       "buildComplete": bool(p.cohort_complete)},
             "alignment": {"temperature": cfg["align"]["temperature"], "lambda": cfg["align"]["lambda"],
                           "weightedInfoNCE": bool(cfg["align"]["weighted"])},
             "stageSeconds": {k: v.get("seconds") for k, v in timings.items()},

@@ -46,7 +46,19 @@ class Pipeline:
         self.timings = Timings(self.run_dir)
         self.cohort = D.Cohort(resolve(cfg["cohort"]))
         self.targets = D.Targets(self.cohort)
-        self.splits = self.cohort.select(cfg["max_subjects"])
+        # The subject selection is fixed at the first start of a run, so a restart (perhaps after
+        # the cohort build wrote more rows) keeps matching the cached latents and checkpoints.
+        sel_path = self.run_dir / "selection.npz"
+        if sel_path.exists():
+            z = np.load(sel_path)
+            self.splits = {s: z[s] for s in ("train", "val", "test")}
+            if int(z["cohort_n"]) != self.cohort.n:
+                raise RuntimeError(f"{sel_path} was made for a cohort of {int(z['cohort_n'])} subjects, "
+                                   f"{self.cohort.path} has {self.cohort.n}; use a new run_dir")
+        else:
+            self.splits = self.cohort.select(cfg["max_subjects"])
+            np.savez(sel_path, cohort_n=self.cohort.n, complete=self.cohort.ready, **self.splits)
+        self.cohort_complete = bool(np.load(sel_path)["complete"])
         # `rows` are cohort rows in the order train, val, test; "positions" index into `rows`.
         self.rows = np.concatenate([self.splits[s] for s in ("train", "val", "test")])
         a = len(self.splits["train"])
@@ -206,20 +218,45 @@ class Pipeline:
         if mdm.exists():
             enc.load_state_dict(self.load_done("mdm")["modules"]["enc"])
         cmr = torch.from_numpy(self.latents)
-        opt = torch.optim.AdamW(enc.parameters(), lr=a["lr"], weight_decay=0.05)
+        cproj = self.make_cmr_projection()
+        params = list(enc.parameters()) + list(cproj.parameters())
+        opt = torch.optim.AdamW(params, lr=a["lr"], weight_decay=0.05)
 
         def step(i, _p):
             pos = self.batch_pos(3, i, "train", a["batch"])
             e = enc.embed(enc.pooled(self.ecg_batch(pos)))
-            loss = clip_loss(e, cmr[pos], a["temperature"], a["lambda"], a["weighted"], a["weight_floor"])
+            loss = clip_loss(e, cproj(cmr[pos]), a["temperature"], a["lambda"], a["weighted"], a["weight_floor"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(enc.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             return loss.item()
 
-        train_stage(self.run_dir, "align", {"enc": enc}, opt, step, a["steps"], a["minutes"],
+        train_stage(self.run_dir, "align", {"enc": enc, "cmr_proj": cproj}, opt, step, a["steps"], a["minutes"],
                     self.cfg["checkpoint_seconds"], self.timings)
+
+    def make_cmr_projection(self) -> torch.nn.Module:
+        """CMR side of the CLIP space on the frozen CMR latent: identity (the standardised latent
+        itself) or a linear projection head trained during alignment (CLIP's image projection),
+        which lets the alignment pick the part of the CMR latent an ECG can explain (size,
+        function, wall thickness) over what it cannot (pose, coil shading)."""
+        kind = self.cfg["align"].get("cmr_projection", "identity")
+        d = self.latents.shape[1]
+        if kind == "identity":
+            return torch.nn.Identity()
+        if kind == "linear":
+            torch.manual_seed(self.seed + 8)
+            return torch.nn.Linear(d, self.cfg["encoder"]["proj_dim"])
+        raise ValueError(f"align.cmr_projection must be identity or linear, not {kind!r}")
+
+    def trained_cmr_projection(self) -> torch.nn.Module:
+        cproj = self.make_cmr_projection()
+        state = self.load_done("align")["modules"].get("cmr_proj")
+        if state:
+            cproj.load_state_dict(state)
+        for q in cproj.parameters():
+            q.requires_grad_(False)
+        return cproj.eval()
 
     def finetune(self, name: str, init: dict | None, steps: int, minutes, lr: float, enc_scale: float,
                  align_weight: float) -> ECGEncoder:
@@ -237,7 +274,10 @@ class Pipeline:
         risk = torch.from_numpy(self.targets.risk[self.rows])
         sub = torch.from_numpy(self.targets.subtype[self.rows])
         ph = torch.from_numpy(((self.targets.phenotype[self.rows] - self.ph_mean) / self.ph_std).astype(np.float32))
-        cmr = torch.from_numpy(self.latents) if self.latents is not None else None
+        cmr = None
+        if align_weight > 0:
+            with torch.no_grad():
+                cmr = self.trained_cmr_projection()(torch.from_numpy(self.latents))
         params = enc_params + head_params
 
         def step(i, _p):
