@@ -246,6 +246,7 @@ public struct WFDBReader: Sendable {
         }
 
         var digital = [[Int32]?](repeating: nil, count: header.signals.count)
+        var decoded = [([Float], Int64)?](repeating: nil, count: header.signals.count)
         var missing: [String] = []
         var dataParts: [Data] = []
         var nsamp = header.samplesPerSignal
@@ -279,22 +280,29 @@ public struct WFDBReader: Sendable {
                 nsamp = frames
             }
             if first.format == 16 {
-                // Fast path for the most common format: straight from bytes into each signal's array.
-                var outs = [[Int32]](repeating: [Int32](repeating: 0, count: frames), count: n)
+                // Fast path for the most common format: bytes straight to millivolts, summing the
+                // digital values for the checksum in the same pass (no intermediate arrays).
                 data.withUnsafeBytes { raw in
                     let base = raw.baseAddress!.advanced(by: first.byteOffset)
-                    for j in 0..<n {
-                        outs[j].withUnsafeMutableBufferPointer { dst in
+                    for (j, signal) in members.enumerated() {
+                        let spec = header.signals[signal]
+                        let scale = (millivoltFactor(forUnit: spec.units) ?? 1) / spec.gain
+                        let baseline = Double(spec.baseline)
+                        var sum: Int64 = 0
+                        var mv = [Float](repeating: 0, count: frames)
+                        mv.withUnsafeMutableBufferPointer { dst in
                             var p = 2 * j
                             let step = 2 * n
                             for t in 0..<frames {
-                                dst[t] = Int32(Int16(bitPattern: UInt16(base.load(fromByteOffset: p, as: UInt8.self)) | UInt16(base.load(fromByteOffset: p + 1, as: UInt8.self)) << 8))
+                                let v = Int16(bitPattern: UInt16(base.load(fromByteOffset: p, as: UInt8.self)) | UInt16(base.load(fromByteOffset: p + 1, as: UInt8.self)) << 8)
+                                sum &+= Int64(v)
+                                dst[t] = v == Int16.min ? .nan : Float((Double(v) - baseline) * scale)
                                 p += step
                             }
                         }
+                        decoded[signal] = (mv, sum)
                     }
                 }
-                for (j, signal) in members.enumerated() { digital[signal] = outs[j] }
                 continue
             }
             let stream = try data.withUnsafeBytes { raw -> [Int32] in
@@ -327,10 +335,11 @@ public struct WFDBReader: Sendable {
             }.joined(separator: "; ")
         }
         for (k, spec) in header.signals.enumerated() {
-            guard let d = digital[k] else { continue }
+            let d = digital[k] ?? []
+            guard digital[k] != nil || decoded[k] != nil else { continue }
             if verifyChecksums, let expected = spec.checksum {
                 var sum: Int64 = 0
-                for v in d { sum &+= Int64(v) }
+                if let fast = decoded[k] { sum = fast.1 } else { for v in d { sum &+= Int64(v) } }
                 let got = Int(Int16(truncatingIfNeeded: sum))
                 if got != Int(Int16(truncatingIfNeeded: expected)) {
                     throw ECGFormatError(.corrupt, file: file, "checksum mismatch for signal \(k) ('\(spec.description)'): header says \(expected), samples sum to \(got)", at: "line \(spec.line)")
@@ -342,6 +351,11 @@ public struct WFDBReader: Sendable {
             } else {
                 factor = 1
                 extra["units.\(spec.description.isEmpty ? "signal\(k)" : spec.description)"] = spec.units
+            }
+            let name = spec.description.isEmpty ? "signal\(k)" : spec.description
+            if let fast = decoded[k] {
+                leads.append(Lead(id: LeadID(parsing: name), millivolts: fast.0))
+                continue
             }
             let scale = factor / spec.gain
             let baseline = Double(spec.baseline)
@@ -355,7 +369,6 @@ public struct WFDBReader: Sendable {
                     }
                 }
             }
-            let name = spec.description.isEmpty ? "signal\(k)" : spec.description
             leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
         }
 

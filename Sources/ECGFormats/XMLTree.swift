@@ -52,7 +52,7 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
     static func normalisedUTF8(_ data: Data, file: String) throws -> Data {
         let head = String(decoding: data.prefix(200), as: UTF8.self).lowercased()
         var declaration = ""
-        if head.hasPrefix("<?xml"), let end = head.range(of: "?>") { declaration = String(head[..<end.lowerBound]) }
+        if head.hasPrefix("<?xml"), head.dropFirst(5).first?.isWhitespace == true, let end = head.range(of: "?>") { declaration = String(head[..<end.lowerBound]) }
         let latin1 = ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "us-ascii"].contains { declaration.contains("\"\($0)\"") || declaration.contains("'\($0)'") }
         let text: String
         if latin1 {
@@ -72,7 +72,7 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
         // FoundationXML crashes on one without data (`<?name?>`).
         var body = Substring(text)
         var prolog = ""
-        if body.hasPrefix("<?xml"), let end = body.range(of: "?>") {
+        if body.hasPrefix("<?xml"), body.dropFirst(5).first?.isWhitespace == true, let end = body.range(of: "?>") {
             guard !body[..<end.lowerBound].dropFirst(2).contains(where: { $0 == "<" || $0 == ">" || $0 == "?" }) else {
                 throw ECGFormatError(.malformedHeader, file: file, "XML declaration is malformed", at: "line 1")
             }
