@@ -163,7 +163,7 @@ import Testing
         // Frame 19 of 20 shows real frame 19·5/20 = 4; the 30×20 frame is fitted as 48×32, centred (rows 8…39).
         #expect(montage[2 * 52 + 40, 30] == 170)   // REAL SAX panel, value 40·4 + 10
         #expect(montage[3 * 52 + 40, 30] == 180)   // REAL LAX panel
-        #expect(montage[2 * 52 + 40, 2] == 0)      // letterbox
+        #expect(montage[2 * 52 + 40, 44] == 0)     // letterbox below the fitted frame
     }
 
     @Test func unknownGradCAMHeadIsATypedError() throws {
