@@ -333,6 +333,8 @@ public final class WorkstationApp {
         case .toggleGradCAM:
             guard pipeline != nil else { state.status = StatusMessage("Grad-CAM needs a model — no model loaded", isError: true); return }
             state.gradCAMOn.toggle()
+            // Where panes are tabbed, show the segment list (the traces keep their place if focused).
+            if state.gradCAMOn, state.focus != .traces { state.focus = .gradCAM }
             state.status = StatusMessage(state.gradCAMOn ? "Grad-CAM on: \(state.gradCAMTarget?.output ?? "waiting for the model")" : "Grad-CAM off")
             if state.gradCAMOn, state.gradCAM?.target != state.gradCAMTarget { requestGradCAM() }
         case .nextGradCAMHead, .previousGradCAMHead:

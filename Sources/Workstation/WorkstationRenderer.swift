@@ -218,10 +218,13 @@ public enum WorkstationRenderer {
         grid.fill(rect, style: theme.normal)
         let panes: [PaneID] = [.risks, .phenotypes, .gradCAM, .cmr]
         let wanted: [(PaneID, Int)] = panes.map { ($0, preferredHeight($0, state, width: rect.width)) }
-        let total = wanted.reduce(0) { $0 + $1.1 }
-        if total <= rect.height {
+        // Risks, Grad-CAM and CMR get what they ask for; phenotypes (the long list) scroll in the rest.
+        let fixed = wanted.filter { $0.0 != .phenotypes }.reduce(0) { $0 + $1.1 }
+        let phenotypeRows = min(wanted[1].1, rect.height - fixed)
+        if phenotypeRows >= 6 {
             var y = rect.y
-            for (i, (pane, h)) in wanted.enumerated() {
+            for (i, (pane, wantedHeight)) in wanted.enumerated() {
+                let h = pane == .phenotypes ? phenotypeRows : wantedHeight
                 let height = i == wanted.count - 1 ? rect.maxY - y : h
                 drawPane(pane, state, into: &grid, rect: Rect(x: rect.x, y: y, width: rect.width, height: height), theme: theme, hits: &hits)
                 y += h
