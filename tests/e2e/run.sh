@@ -24,6 +24,11 @@ if [ ! -f assets/models/demo-v1/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; 
   model_args=(--model "$work/model")
 fi
 printf 'not an ECG\0\1\2' > "$work/corrupt.csv"
+# Case folders in sample-data/ (one ECG each), in the order the workstation lists them.
+mapfile -t cases < <(for f in sample-data/*/ecg*.hea sample-data/*/ecg*.xml sample-data/*/ecg*.dcm sample-data/*/ecg*.csv; do
+  [ -f "$f" ] && basename "$(dirname "$f")"; done | sort -uV)
+total=${#cases[@]}
+[ "$total" -ge 3 ] || { echo "e2e: sample-data/ needs at least 3 case folders"; exit 1; }
 
 screen() { tmux capture-pane -p -t "$session"; }
 fail() { echo "e2e FAIL: $1"; echo "---- screen ----"; screen || true; exit 1; }
@@ -42,14 +47,14 @@ tmux new-session -d -s "$session" -x 200 -y 60 \
   "cd '$root' && '$bin' view sample-data ${model_args[*]:-} --export-dir '$work/exports'; echo \"EXIT=\$?\" > '$work/exit'; sleep 30"
 
 # 1. Opens the first sample case with traces, header and model output.
-wait_for "1/14 │ P01-healthy"
+wait_for "1/$total │ ${cases[0]}"
 wait_for "rhythm" 10
 wait_for "SYNTHETIC DEMO MODEL" 30
 wait_for "probability" 60
 # 2. Moves between cases.
-keys n; wait_for "2/14 │ P02-anterior-mi"
-keys n; wait_for "3/14 │ P03-inferior-mi"
-keys p; wait_for "2/14 │ P02-anterior-mi"
+keys n; wait_for "2/$total │ ${cases[1]}"
+keys n; wait_for "3/$total │ ${cases[2]}"
+keys p; wait_for "2/$total │ ${cases[1]}"
 # 3. Grad-CAM on: the panel lists the top segments.
 keys g; wait_for "Grad-CAM on"; wait_for "1. " 60
 keys G; wait_for "Grad-CAM head:"
@@ -63,7 +68,7 @@ keys Escape; sleep 0.3
 screen | grep -qF "ecg2cmr keys" && fail "help overlay did not close"
 # 6. Corrupt file: error in the status line, the app keeps running.
 keys ":open $work/corrupt.csv" Enter; wait_for "error: $work/corrupt.csv"
-keys ":open sample-data" Enter; wait_for "1/14 │ P01-healthy"
+keys ":open sample-data" Enter; wait_for "1/$total │ ${cases[0]}"
 # 7. Resize to the 80×24 minimum: the narrow layout with tabs.
 tmux resize-window -t "$session" -x 80 -y 24 2>/dev/null || tmux resize-pane -t "$session" -x 80 -y 24
 wait_for " Traces " 10
