@@ -59,7 +59,8 @@ public struct Theme: Sendable {
             commandLine: CellStyle(foreground: .ansi(15), background: .ansi(0)),
             paper: CellStyle(foreground: .rgb(90, 40, 45), background: paperBG),
             gridMinor: CellStyle(foreground: .rgb(70, 30, 34), background: paperBG),
-            gridMajor: CellStyle(foreground: .rgb(120, 50, 55), background: .rgb(44, 14, 18)),
+            // Dark enough to stay calm in 24-bit colour, bright enough to land on 52 (dark red) in 256 colours.
+            gridMajor: CellStyle(foreground: .rgb(140, 60, 65), background: .rgb(60, 18, 24)),
             trace: CellStyle(foreground: .rgb(235, 235, 225), background: paperBG),
             traceSelected: CellStyle(foreground: .rgb(120, 255, 160), background: paperBG, attributes: [.bold]),
             leadLabel: CellStyle(foreground: .rgb(255, 210, 120), background: paperBG, attributes: [.bold]),
