@@ -212,6 +212,13 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              "echo; their heads are expected to be weak and are flagged as such.")
     L.append("- Generated cines are drawn from a prior conditioned on the ECG: they show a plausible heart for "
              "that ECG, not the patient's heart.")
+    # Say plainly when the generator carries no subject-specific information in this run.
+    r_gen = gen["ef_area_r_generated_vs_true"]
+    if r_gen < 0.3 or gen["generated"]["sax"]["ssim"] <= gen["mean_latent"]["sax"]["ssim"]:
+        L.append(f"- In this run the generated cines carry essentially no subject-specific information: their "
+                 f"blood-pool EF correlates with the true cine's at r = {_f(r_gen)}, and their SAX SSIM "
+                 f"({_f(gen['generated']['sax']['ssim'])}) is no better than decoding the cohort-mean latent "
+                 f"({_f(gen['mean_latent']['sax']['ssim'])}). Read them as an illustration of the pipeline only.")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(L) + "\n")
 
