@@ -56,7 +56,7 @@ keys n; wait_for "2/$total │ ${cases[1]}"
 keys n; wait_for "3/$total │ ${cases[2]}"
 keys p; wait_for "2/$total │ ${cases[1]}"
 # 3. Grad-CAM on: the panel lists the top segments.
-keys g; wait_for "Grad-CAM on"; wait_for "1. " 60
+keys g; wait_for "head: " 60; wait_for "1. " 60
 keys G; wait_for "Grad-CAM head:"
 # 4. Export: progress, then the output path; the manifest is on disk.
 keys e; wait_for "exported to $work/exports" 180
