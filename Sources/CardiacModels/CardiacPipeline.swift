@@ -194,19 +194,9 @@ public final class CardiacPipeline: @unchecked Sendable {
         let z = gen.sampleLatent(condition: embedding, noise: noise)
         let n = max(1, frameCount)
         let phases = (0..<n).map { Double($0) / Double(n) }
-        // Two workers (the machine has 2 cores), each rendering half of every view's frames; much of
-        // a frame's work (im2col, activations) is outside BLAS and would otherwise use one core.
-        let chunks: [(view: Int, range: Range<Int>)] = gen.views.indices.flatMap { v in
-            [(v, 0..<(n / 2)), (v, (n / 2)..<n)]
-        }
-        let results = FrameChunks(count: chunks.count)
-        DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
-            let c = chunks[i]
-            results.set(i, gen.render(view: c.view, latent: z, phases: Array(phases[c.range])))
-        }
         let loops: [CineLoop] = gen.views.enumerated().map { v, dec in
-            let frames = chunks.indices.filter { chunks[$0].view == v }.flatMap { results.get($0) }
-            return CineLoop(view: dec.view, width: dec.size, height: dec.size, frames: frames, phases: phases)
+            CineLoop(view: dec.view, width: dec.size, height: dec.size,
+                     frames: gen.render(view: v, latent: z, phases: phases), phases: phases)
         }
         return GeneratedCMR(modelID: bundle.id, seed: seed, sax: loops[0], lax: loops[1])
     }
@@ -223,13 +213,4 @@ public final class CardiacPipeline: @unchecked Sendable {
         guard let v = gen.views.firstIndex(where: { $0.view == view }) else { throw CardiacPipelineError.noGenerator(modelID: bundle.id) }
         return gen.render(view: v, latent: latent, phases: phases)
     }
-}
-
-/// Per-task results of concurrent frame rendering.
-private final class FrameChunks: @unchecked Sendable {
-    private var chunks: [[[Float]]]
-    private let lock = NSLock()
-    init(count: Int) { chunks = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ frames: [[Float]]) { lock.lock(); chunks[i] = frames; lock.unlock() }
-    func get(_ i: Int) -> [[Float]] { lock.lock(); defer { lock.unlock() }; return chunks[i] }
 }

@@ -16,28 +16,21 @@ public struct MultiHeadAttention: Sendable {
     }
 
     /// Scratch floats per sequence of `tokens`: qkv `[T, 3W]` + scores `[T, T]` + mixed `[T, W]`.
-    public func scratchCount(tokens t: Int) -> Int { t * 3 * width + 2 * t * t + t * width }
+    public func scratchCount(tokens t: Int) -> Int { t * 3 * width + t * t + t * width }
 
     /// x `[T, W]` → y `[T, W]` for one sequence.
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>) {
         let w = width, hd = headDim
-        let qkvBuf = scratch, scores = scratch + t * 3 * w, mixed = scores + 2 * t * t
+        let qkvBuf = scratch, scores = scratch + t * 3 * w, mixed = scores + t * t
         qkv.forward(x, rows: t, into: qkvBuf)
         let scale = 1 / Float(hd).squareRoot()
-        let heads = self.heads
-        // Heads are independent: for long sequences two workers (2 cores) take alternate heads,
-        // each with its own scores buffer, so the softmax (exp-bound, outside BLAS) runs in parallel.
-        let workers = t >= 128 && heads > 1 ? 2 : 1
-        DispatchQueue.concurrentPerform(iterations: workers) { g in
-            let sc = scores + g * t * t
-            for h in stride(from: g, to: heads, by: workers) {
-                let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
-                BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: k, ldb: 3 * w,
-                          c: sc, ldc: t)
-                Activation.softmaxRows(sc, rows: t, cols: t)
-                BLAS.gemm(m: t, n: hd, k: t, a: sc, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
-            }
+        for h in 0..<heads {
+            let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
+            BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: k, ldb: 3 * w,
+                      c: scores, ldc: t)
+            Activation.softmaxRows(scores, rows: t, cols: t)
+            BLAS.gemm(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
         }
         proj.forward(mixed, rows: t, into: y)
     }
@@ -59,16 +52,7 @@ public struct MLP: Sendable {
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>) {
         fc1.forward(x, rows: rows, into: scratch)
-        let n = rows * hidden
-        if n >= 65_536 {
-            // erf-bound and outside BLAS: split across the 2 cores.
-            let half = n / 2
-            DispatchQueue.concurrentPerform(iterations: 2) { g in
-                Activation.gelu(scratch + g * half, count: g == 0 ? half : n - half)
-            }
-        } else {
-            Activation.gelu(scratch, count: n)
-        }
+        Activation.gelu(scratch, count: rows * hidden)
         fc2.forward(scratch, rows: rows, into: y)
     }
 }
