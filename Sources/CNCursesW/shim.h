@@ -44,7 +44,7 @@ static inline int ecg_key_mouse(void) { return KEY_MOUSE; }
 static inline int ecg_start(int want_colour) {
     setlocale(LC_ALL, "");
     if (initscr() == NULL) return -1;
-    cbreak(); noecho(); nonl();
+    raw(); noecho(); nonl();  /* raw: Ctrl-C arrives as a key (quit cleanly), not SIGINT leaving the terminal in curses mode */
     keypad(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
