@@ -483,6 +483,13 @@ public final class WorkstationApp {
             }
             if !quitRequested { renderFrame() }
         }
+        // Let running model work finish before the process exits: OpenBLAS's exit handler can
+        // hang on threads still inside a BLAS call.
+        if !mailbox.isIdle {
+            state.status = StatusMessage("finishing background work before quitting…")
+            renderFrame()
+            _ = mailbox.waitUntilIdle(timeoutSeconds: 15)
+        }
     }
 }
 

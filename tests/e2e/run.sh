@@ -74,7 +74,7 @@ tmux resize-window -t "$session" -x 80 -y 24 2>/dev/null || tmux resize-pane -t 
 wait_for " Traces " 10
 # 8. Quit cleanly with exit status 0.
 keys q
-for _ in $(seq 1 50); do [ -f "$work/exit" ] && break; sleep 0.2; done
+for _ in $(seq 1 150); do [ -f "$work/exit" ] && break; sleep 0.2; done
 [ -f "$work/exit" ] || fail "did not quit on q"
 grep -qx "EXIT=0" "$work/exit" || fail "exit status: $(cat "$work/exit")"
 echo "e2e ok: quit with status 0"
