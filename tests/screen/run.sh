@@ -70,6 +70,25 @@ assert "fifo.csv" not in by, "a FIFO must not be opened"
 PY
 echo "hostile folder: one clear error per bad file, the good record screened (exit $status)"
 
+echo "-- hostile folder in the workstation"
+session="ecg2cmr-hostile-$$"
+tmux new-session -d -s "$session" -x 160 -y 48 "$BIN view '$h' --model '$MODEL'; echo EXITED-\$?; sleep 30"
+seen_error=0
+for i in $(seq 1 16); do
+  sleep 1
+  pane=$(tmux capture-pane -p -t "$session")
+  echo "$pane" | grep -q "EXITED-" && { tmux kill-session -t "$session"; fail "view exited while stepping through hostile files"; }
+  echo "$pane" | grep -q "^error: " && seen_error=$((seen_error+1))
+  tmux send-keys -t "$session" n
+done
+tmux send-keys -t "$session" q
+sleep 2
+pane=$(tmux capture-pane -p -t "$session")
+tmux kill-session -t "$session" 2>/dev/null || true
+echo "$pane" | grep -q "EXITED-0" || fail "view did not quit cleanly after the hostile folder: $(echo "$pane" | tail -5)"
+[ $seen_error -ge 5 ] || fail "view showed an error for only $seen_error of the hostile cases"
+echo "view: stepped through the hostile folder, errors shown on $seen_error screens, quit cleanly"
+
 echo "-- kill -9 and resume"
 k="$work/many"; mkdir -p "$k"
 i=0
@@ -100,4 +119,4 @@ assert all(v == 1 for v in c.values()), [k for k, v in c.items() if v > 1][:5]
 assert all(r["status"] == "ok" for r in rows)
 print(f"kill -9 x3 then resume: {len(rows)} lines, {len(c)} files, each exactly once")
 PY
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"
