@@ -106,23 +106,12 @@ public struct ModelBundle: Sendable {
     /// `$ECG2CMR_MODEL`, else `assets/models/demo-v1` found walking up from the working directory,
     /// then from the executable's directory.
     public static func locateDefault() -> URL? {
-        let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment["ECG2CMR_MODEL"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
-        var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-        if let exe = Bundle.main.executableURL { starts.append(exe.resolvingSymlinksInPath().deletingLastPathComponent()) }
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<12 {
-                let candidate = dir.appendingPathComponent("assets/models/demo-v1")
-                if fm.fileExists(atPath: candidate.appendingPathComponent("manifest.json").path) { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
+        return ResourceLocator.find("assets/models/demo-v1") {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path)
         }
-        return nil
     }
 
     static func sha256(of url: URL) throws -> String {

@@ -5,21 +5,10 @@ import Foundation
 public enum WorkstationLauncher {
     /// `sample-data/` found from the working directory or next to the executable, walking up.
     public static func locateSampleData() -> URL? {
-        let fm = FileManager.default
-        var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-        if let exe = Bundle.main.executableURL { starts.append(exe.resolvingSymlinksInPath().deletingLastPathComponent()) }
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<12 {
-                let candidate = dir.appendingPathComponent("sample-data")
-                var isDir: ObjCBool = false
-                if fm.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
+        ResourceLocator.find("sample-data") {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: $0.path, isDirectory: &isDirectory) && isDirectory.boolValue
         }
-        return nil
     }
 
     /// Loads the model: an explicit folder, else the default bundle; a failure is reported, not fatal

@@ -9,12 +9,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin=${1:-$root/.build/debug/ecg2cmr}
 rounds=${KILL9_ROUNDS:-20}
+# Enough cases that 20 rounds on a fast, idle machine never reach the end of the stage.
+cases=${KILL9_CASES:-400}
 [ -x "$bin" ] || { echo "kill9: no ecg2cmr binary at $bin (swift build first)"; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# A 90-case, one-stage study over the sample ECGs (each file used several times, distinct case ids).
-python3 - "$root" "$work/study.json" <<'PY'
+# A one-stage study of $cases cases over the sample ECGs (each file used several times, distinct case ids).
+python3 - "$root" "$work/study.json" "$cases" <<'PY'
 import json, sys
 from pathlib import Path
 root, out = Path(sys.argv[1]), sys.argv[2]
@@ -25,7 +27,7 @@ for p in sorted((root / "sample-data").iterdir()):
         if (p / n).exists():
             ecgs.append(str(p / n)); break
 assert ecgs, "no sample ECGs"
-cases = [{"id": f"K{i:03d}", "ecg": ecgs[i % len(ecgs)], "truth": {"finding": i % 2 == 0}} for i in range(90)]
+cases = [{"id": f"K{i:03d}", "ecg": ecgs[i % len(ecgs)], "truth": {"finding": i % 2 == 0}} for i in range(int(sys.argv[3]))]
 json.dump({"format": "ecg2cmr-study/1", "id": "kill9", "title": "kill -9 durability", "seed": 99,
            "questions": {"finding": "Finding present?", "note": False}, "roles": [],
            "stages": [{"id": "ecg-only", "title": "ECG only", "shows": ["traces"]}], "cases": cases},
@@ -69,14 +71,14 @@ for round in $(seq 1 "$rounds"); do
   answered=$(check "$summary" "$round")
   committed=$(python3 -c "import json,sys; print(len(json.loads(sys.argv[1])['committed']))" "$summary")
   echo "round $round: killed ${delay}s ${mode}, resumed at ${first}, ${committed} committed this round, ${answered} answered in total"
-  if [ "$answered" -ge 90 ]; then echo "stage finished early (raise the case count)"; exit 1; fi
+  if [ "$answered" -ge "$cases" ]; then echo "stage finished early (raise the case count)"; exit 1; fi
 done
 
 summary=$(python3 "$here/kill9_driver.py" "$bin" "$work/study.db" R1 0 -1)
 [ "$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['first_shown'])" "$summary")" = "$((answered + 1))" ] \
   || { echo "final session did not resume at $((answered + 1)): $summary"; exit 1; }
 answered=$(check "$summary" final)
-[ "$answered" = 90 ] || { echo "final: $answered of 90 answered"; exit 1; }
+[ "$answered" = "$cases" ] || { echo "final: $answered of $cases answered"; exit 1; }
 done_at=$(sqlite3 "$work/study.db" "SELECT completed_at FROM stage_sessions WHERE reader_id='R1'" 2>/dev/null || python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT completed_at FROM stage_sessions WHERE reader_id='R1'\").fetchone()[0])" "$work/study.db")
 [ -n "$done_at" ] || { echo "stage not marked complete"; exit 1; }
 echo "kill9: $rounds kills, no confirmed answer lost, none duplicated, every resume on the next unanswered case; stage complete"
