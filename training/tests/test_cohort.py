@@ -18,6 +18,7 @@ from cohort.build import build, ecg_to_int16  # noqa: E402
 from cohort.cmr import render_cine  # noqa: E402
 from cohort.ecg import heart_leads, render_ecg  # noqa: E402
 from cohort.features import FEATURE_NAMES, ecg_features  # noqa: E402
+from cohort.report import lv_pool_area  # noqa: E402
 from cohort.state import (  # noqa: E402
     BINARY_COLUMNS, CATEGORICAL_COLUMNS, COLUMNS, bsa_mosteller, read_csv, sample_subjects,
     subject_row,
@@ -190,19 +191,6 @@ def test_rr_mean_equals_heart_rate_exactly():
             assert rr.std() / rr.mean() < 0.08
 
 
-def _lv_pool_area(frame):
-    x = ndimage.median_filter(frame.astype(np.float32) / 255.0, 3)
-    m = ndimage.binary_opening(x > 0.5 * np.percentile(x, 99))
-    lab, _ = ndimage.label(m)
-    h, w = frame.shape
-    yy, xx = np.mgrid[:h, :w]
-    centre = np.hypot(yy - h / 2 + 0.5, xx - w / 2 + 0.5) < 6
-    ks, counts = np.unique(lab[centre & (lab > 0)], return_counts=True)
-    if ks.size == 0:
-        return np.nan
-    return float(ndimage.binary_fill_holes(lab == ks[np.argmax(counts)]).sum())
-
-
 def test_sax_blood_pool_area_ratio_tracks_ef():
     """Segment the LV pool in the noisy SAX cine (threshold + component at the centre): the ratio
     of its smallest area to the end-diastolic area must track EF (|r| ≥ 0.9)."""
@@ -211,7 +199,7 @@ def test_sax_blood_pool_area_ratio_tracks_ef():
     for i in range(250):
         s = subject_row(c, i)
         cine = render_cine(s, "sax", 12, np.random.default_rng(int(s["seed"])))
-        areas = np.array([_lv_pool_area(f) for f in cine])
+        areas = np.array([lv_pool_area(f) for f in cine])
         ratios.append(np.nanmin(areas) / areas[0])
     ratios = np.array(ratios)
     ok = np.isfinite(ratios)
