@@ -90,9 +90,12 @@ struct ExportCommand: ParsableCommand {
         if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
 
         let tty = isatty(STDERR_FILENO) == 1
-        let bar = ProgressBar(enabled: tty)
+        let bar = ProgressLine(enabled: tty)
         let outcomes = BatchExporter.export(files: files.map { URL(fileURLWithPath: $0) }, exporter: exporter, into: outURL,
-                                            progress: { bar.update($0) },
+                                            progress: { p in
+                                                let what = p.caseProgress.map { "\($0.caseName): \($0.message)" } ?? p.file.lastPathComponent
+                                                bar.draw(fraction: p.fraction, "\(p.fileIndex + 1)/\(p.fileCount) \(what)")
+                                            },
                                             completed: { o in
             bar.clear()
             if let error = o.error {
@@ -114,35 +117,4 @@ struct ExportCommand: ParsableCommand {
 
 private func printError(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
-}
-
-/// A one-line progress bar on stderr when it is a terminal; silent otherwise (plain result lines go to stdout).
-private final class ProgressBar: @unchecked Sendable {
-    let enabled: Bool
-    private var lastDraw = Date.distantPast
-    private let lock = NSLock()
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func update(_ p: BatchExporter.Progress) {
-        guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        guard Date().timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = Date()
-        let width = 30
-        let filled = Int((p.fraction * Double(width)).rounded(.down))
-        let bar = String(repeating: "#", count: min(width, filled)) + String(repeating: ".", count: max(0, width - filled))
-        let what = p.caseProgress.map { "\($0.caseName): \($0.message)" } ?? p.file.lastPathComponent
-        printError("\u{1B}[2K\r[\(bar)] \(p.fileIndex + 1)/\(p.fileCount) \(what)".replacingOccurrences(of: "\n", with: ""), newline: false)
-    }
-
-    func clear() {
-        guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        printError("\u{1B}[2K\r", newline: false)
-        lastDraw = .distantPast
-    }
-
-    private func printError(_ s: String, newline: Bool) {
-        FileHandle.standardError.write(Data(s.utf8))
-    }
 }

@@ -70,21 +70,18 @@ struct ScreenCommand: ParsableCommand {
     }
 }
 
-/// A one-line progress bar with rate and ETA on a terminal; plain periodic lines otherwise.
+/// Rate and ETA on the shared progress line on a terminal; plain periodic lines otherwise.
 final class ProgressReporter {
-    let interactive: Bool
+    private let line: ProgressLine
     private var lastPlain = Date.distantPast
 
-    init(interactive: Bool) { self.interactive = interactive }
+    init(interactive: Bool) { line = ProgressLine(enabled: interactive) }
 
     func report(_ p: ScreeningProgress) {
         let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "–"
         let text = String(format: "%d/%d  %.1f ECG/s  ETA %@  failed %d", p.done, p.total, p.ratePerSecond, eta, p.failed)
-        if interactive {
-            let width = 30
-            let filled = p.total > 0 ? width * p.done / p.total : width
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
+        if line.enabled {
+            line.draw(fraction: p.total > 0 ? Double(p.done) / Double(p.total) : 1, text, force: p.done == p.total)
         } else if p.done == p.total || Date().timeIntervalSince(lastPlain) >= 2 {
             lastPlain = Date()
             FileHandle.standardError.write(Data("progress: \(text)\n".utf8))
@@ -92,6 +89,6 @@ final class ProgressReporter {
     }
 
     func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        if line.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
