@@ -171,7 +171,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         let x = conformed(input)
         let enc = encoder
         let maps: [[Float]] = withWorkspace(batch: false) { ws in
-            _ = x.withUnsafeBufferPointer { enc.forward($0.baseAddress!, count: 1, workspace: ws) }
+            _ = x.withUnsafeBufferPointer { enc.forward($0.baseAddress!, count: 1, workspace: ws, recordForGradCAM: true) }
             return located.map { enc.gradCAM(group: $0.group, index: $0.index, workspace: ws) }
         }
         return zip(targets, maps).map { t, m in

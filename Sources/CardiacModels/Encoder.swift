@@ -23,7 +23,8 @@ struct ViTEncoder: Sendable {
     let pool: AttentionPooling
     let projection: Linear?
     let heads: [HeadLayer]
-    /// Index of the block whose output Grad-CAM differentiates (always the last, checked at load).
+    /// Index of the block whose output Grad-CAM differentiates (the manifest's `gradcam.layer`,
+    /// `encoder.blocks.<k>`; the last block unless it says otherwise).
     let gradCAMBlock: Int
 
     var embeddingSize: Int { projection?.outFeatures ?? width }
@@ -68,10 +69,11 @@ struct ViTEncoder: Sendable {
             return HeadLayer(spec: h, linear: try Linear(weights, "heads.\(h.name)", in: w, out: h.outputs.count))
         }
         let layer = m.gradcam?.layer ?? "encoder.blocks.\(e.depth - 1)"
-        guard layer == "encoder.blocks.\(e.depth - 1)" else {
-            throw bad("gradcam.layer '\(layer)' is not supported: Grad-CAM runs on the last block's output 'encoder.blocks.\(e.depth - 1)'")
+        let prefix = "encoder.blocks."
+        guard layer.hasPrefix(prefix), let k = Int(layer.dropFirst(prefix.count)), (0..<e.depth).contains(k) else {
+            throw bad("gradcam.layer '\(layer)' is not supported: it must name a block output, encoder.blocks.0 … encoder.blocks.\(e.depth - 1)")
         }
-        gradCAMBlock = e.depth - 1
+        gradCAMBlock = k
     }
 }
 
@@ -87,6 +89,8 @@ final class EncoderWorkspace {
     let scratch: FloatBuffer
     let grad: FloatBuffer       // [T, W] (Grad-CAM)
     let cam: FloatBuffer        // [T]
+    /// Activations of the blocks after the Grad-CAM layer (empty when it is the last block).
+    let tapes: [BlockTape]
 
     init(encoder: ViTEncoder, capacity: Int) {
         self.capacity = capacity
@@ -100,6 +104,7 @@ final class EncoderWorkspace {
         scratch = FloatBuffer(capacity: encoder.blocks.map { $0.scratchCount(tokens: encoder.tokens, sequences: capacity) }.max() ?? 1)
         grad = FloatBuffer(capacity: encoder.tokens * encoder.width)
         cam = FloatBuffer(capacity: encoder.tokens)
+        tapes = encoder.blocks.dropFirst(encoder.gradCAMBlock + 1).map { BlockTape(block: $0, tokens: encoder.tokens) }
     }
 }
 
@@ -113,20 +118,22 @@ struct EncoderOutput {
 
 extension ViTEncoder {
     /// Runs `count` ECGs (`input` = `[count, leads, sampleCount]`) through the encoder; activations
-    /// of the last ECG stay in the workspace for Grad-CAM.
-    func forward(_ input: UnsafePointer<Float>, count b: Int, workspace ws: EncoderWorkspace) -> [EncoderOutput] {
+    /// of the last ECG stay in the workspace for Grad-CAM (`recordForGradCAM` also keeps those of
+    /// the blocks after the Grad-CAM layer).
+    func forward(_ input: UnsafePointer<Float>, count b: Int, workspace ws: EncoderWorkspace,
+                 recordForGradCAM: Bool = false) -> [EncoderOutput] {
         precondition(b <= ws.capacity)
         let t = tokens, w = width, rows = b * t
         let x = ws.x.pointer
         // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
         patchEmbed.forward(input, rows: rows, into: x)
         posEmbed.values.withUnsafeBufferPointer { pe in
-            for s in 0..<b {
-                let xs = x + s * t * w
-                for i in 0..<(t * w) { xs[i] += pe[i] }
-            }
+            for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
         }
-        for block in blocks { block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer) }
+        for (k, block) in blocks.enumerated() {
+            let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
+            block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
+        }
         norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)
         var outputs: [EncoderOutput] = []
         outputs.reserveCapacity(b)
@@ -149,12 +156,13 @@ extension ViTEncoder {
         return outputs
     }
 
-    /// Grad-CAM for head group `group`, output `index`, of sequence `s` of the workspace's last
-    /// forward: backward from the raw head output through the head, the pooling and the final
-    /// layer norm to the last block's output A; cam = ReLU(A·mean_t(∂y/∂A)) upsampled to samples.
+    /// Grad-CAM for head group `group`, output `index`, of the last sequence of the workspace's
+    /// last forward (run with `recordForGradCAM` when the layer is not the last block): backward
+    /// from the raw head output through the head, the pooling, the final layer norm and the blocks
+    /// after the chosen layer to its output A; cam = ReLU(A·mean_t(∂y/∂A)) upsampled to samples.
     func gradCAM(group: Int, index: Int, sequence s: Int = 0, workspace ws: EncoderWorkspace) -> [Float] {
         let t = tokens, w = width
-        let a = UnsafePointer(ws.x.pointer + s * t * w)
+        let last = UnsafePointer(ws.x.pointer + s * t * w)
         let h = UnsafePointer(ws.h.pointer + s * t * w)
         let g = ws.grad.pointer
         // ∂y/∂pooled = row `index` of the head weight.
@@ -163,7 +171,14 @@ extension ViTEncoder {
             pool.backward(dpooled, h: h, weights: ws.poolWeights.pointer + s * t, tokens: t, into: g)
         }
         // g now holds ∂y/∂h; through the final layer norm (in place is safe: row-wise reads first).
-        norm.backward(g, x: a, mean: ws.mean.pointer + s * t, rstd: ws.rstd.pointer + s * t, rows: t, into: g)
+        norm.backward(g, x: last, mean: ws.mean.pointer + s * t, rstd: ws.rstd.pointer + s * t, rows: t, into: g)
+        // Back through the blocks after the Grad-CAM layer; A is then the first of them's input.
+        var a = last
+        for k in stride(from: blocks.count - 1, to: gradCAMBlock, by: -1) {
+            let tape = ws.tapes[k - gradCAMBlock - 1]
+            blocks[k].backward(g, tape: tape, into: g)
+            a = tape.blockInput
+        }
         var alpha = [Float](repeating: 0, count: w)
         for i in 0..<t { let row = g + i * w; for j in 0..<w { alpha[j] += row[j] } }
         for j in 0..<w { alpha[j] /= Float(t) }

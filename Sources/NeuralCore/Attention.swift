@@ -18,21 +18,52 @@ public struct MultiHeadAttention: Sendable {
     /// Scratch floats per sequence of `tokens`: qkv `[T, 3W]` + scores `[T, T]` + mixed `[T, W]`.
     public func scratchCount(tokens t: Int) -> Int { t * 3 * width + t * t + t * width }
 
-    /// x `[T, W]` → y `[T, W]` for one sequence.
+    /// x `[T, W]` → y `[T, W]` for one sequence. With a tape, keeps q, k, v, the attention
+    /// probabilities and the mixed values for `backward`.
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, into y: UnsafeMutablePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>) {
+                        scratch: UnsafeMutablePointer<Float>, tape: BlockTape? = nil) {
         let w = width, hd = headDim
-        let qkvBuf = scratch, scores = scratch + t * 3 * w, mixed = scores + t * t
+        let qkvBuf = tape?.qkv.pointer ?? scratch
+        let scores = scratch + t * 3 * w
+        let mixed = tape?.mixed.pointer ?? scores + t * t
         qkv.forward(x, rows: t, into: qkvBuf)
         let scale = 1 / Float(hd).squareRoot()
         for h in 0..<heads {
             let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
+            let p = tape.map { $0.probabilities.pointer + h * t * t } ?? scores
             BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: k, ldb: 3 * w,
-                      c: scores, ldc: t)
-            Activation.softmaxRows(scores, rows: t, cols: t)
-            BLAS.gemm(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
+                      c: p, ldc: t)
+            Activation.softmaxRows(p, rows: t, cols: t)
+            BLAS.gemm(m: t, n: hd, k: t, a: p, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
         }
         proj.forward(mixed, rows: t, into: y)
+    }
+
+    /// dx `[T, W]` = ∂L/∂x given dy = ∂L/∂y for the forward recorded in `tape`.
+    /// S = scale·Q Kᵀ, P = softmax(S), O = P V: dP = dO Vᵀ, dV = Pᵀ dO,
+    /// dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS K, dK = scale·dSᵀ Q.
+    public func backward(_ dy: UnsafePointer<Float>, tape: BlockTape, into dx: UnsafeMutablePointer<Float>) {
+        let t = tape.tokens, w = width, hd = headDim
+        let dMixed = tape.gradMixed.pointer, dQKV = tape.gradQKV.pointer, dP = tape.gradScores.pointer
+        let qkvBuf = tape.qkv.pointer
+        proj.backwardInput(dy, rows: t, into: dMixed)
+        let scale = 1 / Float(hd).squareRoot()
+        for h in 0..<heads {
+            let p = tape.probabilities.pointer + h * t * t
+            let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
+            let dO = dMixed + h * hd
+            BLAS.gemm(transB: true, m: t, n: t, k: hd, a: dO, lda: w, b: v, ldb: 3 * w, c: dP, ldc: t)
+            BLAS.gemm(transA: true, m: t, n: hd, k: t, a: p, lda: t, b: dO, ldb: w, c: dQKV + 2 * w + h * hd, ldc: 3 * w)
+            for r in 0..<t {
+                let pr = p + r * t, dr = dP + r * t
+                let c = VectorMath.dot(pr, dr, count: t)
+                for j in 0..<t { dr[j] = pr[j] * (dr[j] - c) }
+            }
+            BLAS.gemm(m: t, n: hd, k: t, alpha: scale, a: dP, lda: t, b: k, ldb: 3 * w, c: dQKV + h * hd, ldc: 3 * w)
+            BLAS.gemm(transA: true, m: t, n: hd, k: t, alpha: scale, a: dP, lda: t, b: q, ldb: 3 * w,
+                      c: dQKV + w + h * hd, ldc: 3 * w)
+        }
+        qkv.backwardInput(dQKV, rows: t, into: dx)
     }
 }
 
@@ -49,11 +80,22 @@ public struct MLP: Sendable {
     public var hidden: Int { fc1.outFeatures }
 
     /// x `[rows, W]` → y `[rows, W]`; scratch holds `rows × hidden`.
+    /// With `preActivation`, the fc1 outputs of rows `recordFrom..<rows` are copied there first.
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>) {
+                        scratch: UnsafeMutablePointer<Float>,
+                        preActivation: UnsafeMutablePointer<Float>? = nil, recordFrom: Int = 0) {
         fc1.forward(x, rows: rows, into: scratch)
+        preActivation?.update(from: scratch + recordFrom * hidden, count: (rows - recordFrom) * hidden)
         Activation.gelu(scratch, count: rows * hidden)
         fc2.forward(scratch, rows: rows, into: y)
+    }
+
+    /// dx `[T, W]` given dy for the forward recorded in `tape`.
+    public func backward(_ dy: UnsafePointer<Float>, tape: BlockTape, into dx: UnsafeMutablePointer<Float>) {
+        let t = tape.tokens, dHidden = tape.gradHidden.pointer
+        fc2.backwardInput(dy, rows: t, into: dHidden)
+        VectorMath.geluBackward(dHidden, input: tape.preActivation.pointer, count: t * hidden)
+        fc1.backwardInput(dHidden, rows: t, into: dx)
     }
 }
 
@@ -78,20 +120,75 @@ public struct TransformerBlock: Sendable {
         2 * b * t * width + max(attn.scratchCount(tokens: t), b * t * mlp.hidden)
     }
 
-    /// Updates x `[B·T, W]` in place (B sequences of T tokens).
+    /// Updates x `[B·T, W]` in place (B sequences of T tokens). With a tape, the last sequence's
+    /// activations are kept for `backward` (Grad-CAM on an earlier layer).
     public func forward(_ x: UnsafeMutablePointer<Float>, tokens t: Int, sequences b: Int,
-                        scratch: UnsafeMutablePointer<Float>) {
+                        scratch: UnsafeMutablePointer<Float>, tape: BlockTape? = nil) {
         let n = b * t * width
         let normed = scratch, delta = scratch + n, work = scratch + 2 * n
+        let last = (b - 1) * t * width
+        if let tape { tape.input.pointer.update(from: x + last, count: t * width) }
         norm1.forward(x, rows: b * t, into: normed)
+        if let tape { norm1.forward(x + last, rows: t, into: work, mean: tape.mean1.pointer, rstd: tape.rstd1.pointer) }
         for s in 0..<b {
-            attn.forward(normed + s * t * width, tokens: t, into: delta + s * t * width, scratch: work)
+            attn.forward(normed + s * t * width, tokens: t, into: delta + s * t * width, scratch: work,
+                         tape: s == b - 1 ? tape : nil)
         }
-        for i in 0..<n { x[i] += delta[i] }
+        VectorMath.add(delta, into: x, count: n)
+        if let tape { tape.middle.pointer.update(from: x + last, count: t * width) }
         norm2.forward(x, rows: b * t, into: normed)
-        mlp.forward(normed, rows: b * t, into: delta, scratch: work)
-        for i in 0..<n { x[i] += delta[i] }
+        if let tape { norm2.forward(x + last, rows: t, into: work, mean: tape.mean2.pointer, rstd: tape.rstd2.pointer) }
+        mlp.forward(normed, rows: b * t, into: delta, scratch: work,
+                    preActivation: tape?.preActivation.pointer, recordFrom: (b - 1) * t)
+        VectorMath.add(delta, into: x, count: n)
     }
+
+    /// dx `[T, W]` = ∂L/∂(block input) given dy = ∂L/∂(block output) for the recorded sequence
+    /// (dx may alias dy). y = m + mlp(norm2(m)), m = x + attn(norm1(x)).
+    public func backward(_ dy: UnsafePointer<Float>, tape: BlockTape, into dx: UnsafeMutablePointer<Float>) {
+        let t = tape.tokens, count = t * width
+        let dMiddle = tape.gradMiddle.pointer, tmp = tape.gradNormed.pointer
+        mlp.backward(dy, tape: tape, into: tmp)
+        norm2.backward(tmp, x: tape.middle.pointer, mean: tape.mean2.pointer, rstd: tape.rstd2.pointer, rows: t, into: tmp)
+        dMiddle.update(from: dy, count: count)
+        VectorMath.add(tmp, into: dMiddle, count: count)
+        attn.backward(dMiddle, tape: tape, into: tmp)
+        norm1.backward(tmp, x: tape.input.pointer, mean: tape.mean1.pointer, rstd: tape.rstd1.pointer, rows: t, into: tmp)
+        dx.update(from: dMiddle, count: count)
+        VectorMath.add(tmp, into: dx, count: count)
+    }
+}
+
+/// One transformer block's activations for one sequence, kept by the forward pass for a backward
+/// pass, plus the gradient buffers that backward reuses. Never shared between threads.
+public final class BlockTape {
+    public let tokens: Int
+    let input, mean1, rstd1, qkv, probabilities, mixed, middle, mean2, rstd2, preActivation: FloatBuffer
+    let gradMixed, gradQKV, gradScores, gradHidden, gradMiddle, gradNormed: FloatBuffer
+
+    public init(block: TransformerBlock, tokens t: Int) {
+        let w = block.width, h = block.mlp.hidden
+        tokens = t
+        input = FloatBuffer(capacity: t * w)
+        mean1 = FloatBuffer(capacity: t)
+        rstd1 = FloatBuffer(capacity: t)
+        qkv = FloatBuffer(capacity: t * 3 * w)
+        probabilities = FloatBuffer(capacity: block.attn.heads * t * t)
+        mixed = FloatBuffer(capacity: t * w)
+        middle = FloatBuffer(capacity: t * w)
+        mean2 = FloatBuffer(capacity: t)
+        rstd2 = FloatBuffer(capacity: t)
+        preActivation = FloatBuffer(capacity: t * h)
+        gradMixed = FloatBuffer(capacity: t * w)
+        gradQKV = FloatBuffer(capacity: t * 3 * w)
+        gradScores = FloatBuffer(capacity: t * t)
+        gradHidden = FloatBuffer(capacity: t * h)
+        gradMiddle = FloatBuffer(capacity: t * w)
+        gradNormed = FloatBuffer(capacity: t * w)
+    }
+
+    /// The recorded block input (= the previous block's output): Grad-CAM's activations A.
+    public var blockInput: UnsafePointer<Float> { UnsafePointer(input.pointer) }
 }
 
 /// Attention pooling (MMCL): a = softmax(h·q/√W) over tokens; pooled = Σ a_t h_t.

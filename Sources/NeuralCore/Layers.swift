@@ -39,6 +39,18 @@ public struct Linear: Sendable {
     }
 }
 
+extension Linear {
+    /// dx `[rows, in]` = dy `[rows, out]` · W: the input gradient (weight gradients are never needed
+    /// here: Grad-CAM differentiates activations, not parameters).
+    public func backwardInput(_ dy: UnsafePointer<Float>, rows: Int, ldy: Int? = nil,
+                              into dx: UnsafeMutablePointer<Float>, ldx: Int? = nil) {
+        weight.values.withUnsafeBufferPointer { w in
+            BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: ldy ?? outFeatures,
+                      b: w.baseAddress!, ldb: inFeatures, c: dx, ldc: ldx ?? inFeatures)
+        }
+    }
+}
+
 /// Layer norm over the last dimension with affine weight and bias.
 public struct LayerNorm: Sendable {
     public let width: Int
@@ -67,14 +79,10 @@ public struct LayerNorm: Sendable {
             bias.values.withUnsafeBufferPointer { b in
                 for r in 0..<rows {
                     let xr = x + r * w, yr = y + r * w
-                    var m: Float = 0
-                    for i in 0..<w { m += xr[i] }
-                    m /= Float(w)
-                    var v: Float = 0
-                    for i in 0..<w { let d = xr[i] - m; v += d * d }
-                    v /= Float(w)
+                    let m = VectorMath.sum(xr, count: w) / Float(w)
+                    let v = VectorMath.sumOfSquaredDeviations(xr, count: w, mean: m) / Float(w)
                     let s = 1 / (v + eps).squareRoot()
-                    for i in 0..<w { yr[i] = (xr[i] - m) * s * g[i] + b[i] }
+                    VectorMath.normalise(xr, mean: m, rstd: s, gain: g.baseAddress!, bias: b.baseAddress!, into: yr, count: w)
                     mean?[r] = m
                     rstd?[r] = s
                 }
@@ -111,8 +119,7 @@ public struct LayerNorm: Sendable {
 public enum Activation {
     /// Exact GELU: x · Φ(x) = 0.5 x (1 + erf(x/√2)).
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let r: Float = 0.70710678118654752
-        for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * r)) }
+        VectorMath.gelu(x, count: count)
     }
 
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
@@ -125,15 +132,6 @@ public enum Activation {
 
     /// Numerically stable softmax of each row of `x` `[rows, cols]` (row stride `ld`), in place.
     public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil) {
-        let ld = ld ?? cols
-        for r in 0..<rows {
-            let p = x + r * ld
-            var m = -Float.infinity
-            for i in 0..<cols where p[i] > m { m = p[i] }
-            var s: Float = 0
-            for i in 0..<cols { let e = expf(p[i] - m); p[i] = e; s += e }
-            let inv = 1 / s
-            for i in 0..<cols { p[i] *= inv }
-        }
+        VectorMath.softmaxRows(x, rows: rows, cols: cols, ld: ld ?? cols)
     }
 }

@@ -88,8 +88,10 @@ func expectLoadError(_ dir: URL, _ fragment: String, sourceLocation: SourceLocat
     try editManifest(dir) { m in m["weights"] = [["file": "model.safetensors", "sha256": String(repeating: "0", count: 64)]] }
     expectLoadError(dir, "does not match")
     let dir2 = try scratchBundle()
-    try editManifest(dir2) { m in m["gradcam"] = ["layer": "encoder.blocks.0"] }
-    expectLoadError(dir2, "gradcam.layer")
+    try editManifest(dir2) { m in m["gradcam"] = ["layer": "encoder.blocks.7"] }   // the tiny layout has 2 blocks
+    expectLoadError(dir2, "gradcam.layer 'encoder.blocks.7'")
+    try editManifest(dir2) { m in m["gradcam"] = ["layer": "encoder.pos_embed"] }
+    expectLoadError(dir2, "must name a block output")
     let dir3 = try scratchBundle()
     try editManifest(dir3) { m in m.removeValue(forKey: "encoder") }
     expectLoadError(dir3, "missing key 'encoder'")

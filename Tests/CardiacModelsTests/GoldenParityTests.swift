@@ -116,6 +116,23 @@ func checkTolerances(_ r: ParityReport) {
     #expect(r.latentMaxRel <= 1e-3, "\(r)")
 }
 
+/// Grad-CAM on the first block's output: the backward pass runs through the whole second block
+/// (MLP, GELU, layer norms, attention softmax) before reaching the activations, as PyTorch's
+/// autograd does for `gradcam.layer = encoder.blocks.0`.
+@Test func gradCAMOnAnEarlierBlockMatchesPyTorch() throws {
+    let url = fixtures.appendingPathComponent("random-tiny-block0")
+    #expect(try ModelBundle.load(from: url).manifest.gradcam?.layer == "encoder.blocks.0")
+    let r = try goldenParity(bundle: url, golden: fixtures.appendingPathComponent("golden-random-tiny-block0.safetensors"))
+    print("parity random-tiny-block0: \(r)")
+    #expect(r.maps == 24 && r.cases == 2)
+    checkTolerances(r)
+    // The maps must differ from the last block's, or the test would not see a wrong layer.
+    let last = try SafeTensorsFile(url: fixtures.appendingPathComponent("golden-random-tiny.safetensors"))
+    let first = try SafeTensorsFile(url: fixtures.appendingPathComponent("golden-random-tiny-block0.safetensors"))
+    let name = last.names.first { $0.hasPrefix("case0.gradcam.") } ?? ""
+    #expect(maxAbs(try last.tensor(name).values, try first.tensor(name).values) > 0.05)
+}
+
 /// The trained demo bundle (written by the training pipeline) against its own golden vectors.
 @Test func trainedDemoBundleMatchesPyTorchGoldenVectors() throws {
     let bundle = repoRoot.appendingPathComponent("assets/models/demo-v1")

@@ -16,6 +16,8 @@ For development without a trained model:
 
     python -m ecg2cmr_train.bundle --random --out /tmp/demo-random [--golden /tmp/golden.safetensors]
     python -m ecg2cmr_train.bundle --random --layout tiny --out DIR --golden FILE   # test fixture
+    python -m ecg2cmr_train.bundle --random --layout tiny --gradcam-layer encoder.blocks.0 \
+        --id random-tiny-block0 --out DIR --golden FILE      # Grad-CAM on the first block
 """
 from __future__ import annotations
 
@@ -348,10 +350,14 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="torch seed of the random weights")
     ap.add_argument("--golden", default=None, help="also write golden vectors to this .safetensors file")
     ap.add_argument("--cases", type=int, default=2)
+    ap.add_argument("--gradcam-layer", default=None,
+                    help="Grad-CAM layer for the manifest (default: the last block, encoder.blocks.<depth-1>)")
     args = ap.parse_args(argv)
     if not args.random:
         ap.error("only --random is supported here; trained bundles come from the training pipeline")
     enc, gen, fields = random_bundle(args.layout, args.seed, args.id)
+    if args.gradcam_layer:
+        fields["gradcam"] = {"layer": args.gradcam_layer}
     manifest = write_bundle(args.out, enc, generator=gen, manifest_fields=fields)
     print(f"wrote {args.out} ({manifest['weights'][0]['sha256'][:12]}…)")
     if args.golden:
