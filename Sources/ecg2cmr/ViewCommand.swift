@@ -56,6 +56,8 @@ struct ViewCommand: ParsableCommand {
         let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
         let environment = ProcessInfo.processInfo.environment
         let theme = Theme.fromEnvironment(environment)
+        let preference: GraphicsPreference
+        do { preference = try GraphicsPreference.resolve(option: graphics, environment: environment) } catch { throw ValidationError(error.description) }
 
         if benchmark {
             let size = GridSize(width: 200, height: 60)
@@ -73,8 +75,6 @@ struct ViewCommand: ParsableCommand {
             return
         }
 
-        let preference: GraphicsPreference
-        do { preference = try GraphicsPreference.resolve(option: graphics, environment: environment) } catch { throw ValidationError(error.description) }
         let screen = try TerminalScreen(useColour: theme.isMonochrome == false, graphics: preference, environment: environment)
         defer { screen.close() }
         let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,

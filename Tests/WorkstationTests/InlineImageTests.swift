@@ -330,6 +330,17 @@ struct SixelImage {
         #expect(plain == screen.lastFrame)
     }
 
+    @Test func graphicsCommandSaysWhatWasChosen() {
+        let screen = GridScreen(width: 80, height: 24, capabilities: TerminalCapabilities(sixel: true))
+        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: nil)
+        app.runCommand("graphics")
+        #expect(app.state.status.text.hasPrefix("CMR images: sixel"))
+        app.graphicsSummary = TerminalGraphicsDecision(preference: .auto, reply: TerminalProbeReply.parse(bytes("\(esc)[?1;2c\(esc)[0n")), environment: [:]).summary
+        app.runCommand("graphics")
+        #expect(app.state.status.text.hasPrefix("CMR images: half blocks (terminal has no kitty graphics or sixel)"))
+        #expect(app.state.status.text.contains("--graphics"))
+    }
+
     @Test func imagesUnderTheHelpOverlayAreDropped() {
         var s = stateWithCine()
         s.showHelp = true
