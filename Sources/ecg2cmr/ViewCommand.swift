@@ -7,11 +7,9 @@ struct ViewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "view",
         abstract: "Open ECGs in the terminal workstation (traces, risks, phenotypes, Grad-CAM, CMR cine).",
-        discussion: """
-            With no argument opens the bundled sample-data/. Keys: press ? inside. NO_COLOR disables colour.
-            CMR cines are drawn as kitty graphics or sixel when the terminal confirms it supports them
-            (asked at startup, never assumed), else in half blocks; --graphics or ECG2CMR_GRAPHICS forces a mode.
-            """)
+        discussion: "With no argument opens the bundled sample-data/. Keys: press ? inside. NO_COLOR disables colour. "
+            + "CMR cines are drawn as kitty graphics or sixel when the terminal confirms it supports them (asked at "
+            + "startup, never assumed), else in half blocks; --graphics or ECG2CMR_GRAPHICS forces a mode.")
 
     @Argument(help: "An ECG file or a folder of ECGs (default: sample-data/).")
     var input: String?
