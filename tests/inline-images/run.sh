@@ -20,4 +20,4 @@ if [ ! -f assets/models/demo-v1/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; 
   (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
   model_args=(--model "$work/model")
 fi
-exec python3 tests/inline-images/pty_terminal.py "$bin" "${model_args[@]}"
+python3 tests/inline-images/pty_terminal.py "$bin" "${model_args[@]}"
