@@ -40,10 +40,12 @@ static inline int ecg_key_btab(void) { return KEY_BTAB; }
 static inline int ecg_key_resize(void) { return KEY_RESIZE; }
 static inline int ecg_key_mouse(void) { return KEY_MOUSE; }
 
-/// Starts curses for the workstation. Returns 0 on success.
-static inline int ecg_start(int want_colour) {
+/// Starts curses for the workstation with terminfo entry `term` (NULL = $TERM). Returns 0 on success.
+static inline int ecg_start_term(const char *term, int want_colour) {
     setlocale(LC_ALL, "");
-    if (initscr() == NULL) return -1;
+    if (term == NULL || newterm(term, stdout, stdin) == NULL) {
+        if (initscr() == NULL) return -1;
+    }
     raw(); noecho(); nonl();  /* raw: Ctrl-C arrives as a key (quit cleanly), not SIGINT leaving the terminal in curses mode */
     keypad(stdscr, TRUE);
     set_escdelay(25);
@@ -53,6 +55,13 @@ static inline int ecg_start(int want_colour) {
     mouseinterval(0);
     return 0;
 }
+
+static inline int ecg_start(int want_colour) { return ecg_start_term(NULL, want_colour); }
+
+/// Repaint rows y ..< y+n from scratch on the next refresh (they were drawn over with sixel pixels).
+static inline void ecg_redraw_rows(int y, int n) { wredrawln(stdscr, y, n); }
+/// Curses must not shift characters sideways (insert/delete char): it would drag image pixels along.
+static inline void ecg_no_character_shifting(void) { idcok(stdscr, FALSE); idlok(stdscr, FALSE); }
 
 /// Writes one cell: codepoint with attributes and colour pair (extended pairs via the opts pointer).
 static inline int ecg_put_cell(int y, int x, unsigned int codepoint, attr_t attrs, int pair) {

@@ -132,9 +132,10 @@ enum GradCAMPanel {
     }
 }
 
-/// Generated SAX and LAX cines in half blocks (▀: foreground = upper pixel, background = lower).
+/// Generated SAX and LAX cines: inline images on terminals that confirmed kitty graphics or sixel
+/// (`inlineImages`), else half blocks (▀: foreground = upper pixel, background = lower).
 enum CMRPane {
-    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+    static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, inlineImages: Bool = false) {
         if let message = WorkstationRenderer.modelPlaceholder(state) {
             grid.writeTruncated(message, x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
             return
@@ -157,8 +158,18 @@ enum CMRPane {
             let x = imageArea.x + k * (each + 2)
             grid.write(loop.view == .sax ? "SAX" : "LAX 4ch", x: x, y: rect.y + 1, style: theme.title)
             guard !loop.frames.isEmpty else { continue }
-            drawHalfBlocks(loop.frames[frame % loop.frames.count], width: loop.width, height: loop.height,
-                           into: &grid, x: x, y: imageArea.y, cells: side, theme: theme)
+            let pixels = loop.frames[frame % loop.frames.count]
+            if inlineImages {
+                // Same cells the half blocks would cover (cells are about twice as tall as wide),
+                // left blank so curses never draws over or under the picture.
+                let cellRect = Rect(x: x, y: imageArea.y, width: side, height: side / 2)
+                let placement = ImagePlacement(slot: k + 1, rect: cellRect, width: loop.width, height: loop.height, grey: pixels)
+                guard placement.isValid else { continue }
+                grid.fill(cellRect, style: theme.normal)
+                grid.images.append(placement)
+            } else {
+                drawHalfBlocks(pixels, width: loop.width, height: loop.height, into: &grid, x: x, y: imageArea.y, cells: side, theme: theme)
+            }
         }
     }
 

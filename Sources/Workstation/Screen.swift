@@ -24,6 +24,9 @@ import Foundation
 // * `Key` / `InputEvent` are the decoded inputs. `KeyMap<Action>` is the single table of bindings;
 //   the help overlay (`HelpOverlay`) and docs are generated from it, so a key exists only if it is
 //   in a KeyMap.
+// * Pixels (CMR frames on kitty / sixel terminals) are a side channel: a view leaves the cells
+//   blank and appends an `ImagePlacement` to `frame.images` (InlineImages.swift). Only do so when
+//   `screen.capabilities.imageProtocol` is set; otherwise draw half blocks.
 
 /// Width × height of a screen or grid in terminal cells.
 public struct GridSize: Hashable, Sendable, CustomStringConvertible {
@@ -43,6 +46,7 @@ public struct Rect: Hashable, Sendable, CustomStringConvertible {
     public var maxY: Int { y + height }
     public var isEmpty: Bool { width <= 0 || height <= 0 }
     public func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
+    public func intersects(_ o: Rect) -> Bool { !isEmpty && !o.isEmpty && x < o.maxX && o.x < maxX && y < o.maxY && o.y < maxY }
     /// Shrinks by `dx` columns on each side and `dy` rows at top and bottom.
     public func inset(dx: Int, dy: Int) -> Rect { Rect(x: x + dx, y: y + dy, width: width - 2 * dx, height: height - 2 * dy) }
     /// Splits off the top `rows` rows: (top, rest).
@@ -110,6 +114,9 @@ public struct CellGrid: Sendable, Equatable {
     public private(set) var width: Int
     public private(set) var height: Int
     public var cells: [Cell]
+    /// Inline images over cell rectangles (kitty / sixel), sent by the terminal screen after the
+    /// text; the cells under them stay blank. Empty unless the screen confirmed an image protocol.
+    public var images: [ImagePlacement] = []
 
     public init(width: Int, height: Int, fill: Cell = .blank) {
         self.width = max(0, width); self.height = max(0, height)
@@ -317,12 +324,18 @@ public struct TerminalCapabilities: Hashable, Sendable {
     }
     public var colorDepth: ColorDepth
     public var mouse: Bool
-    /// Inline image protocols confirmed by a probe (never assumed).
+    /// Inline image protocols confirmed by a probe (never assumed) or forced by the user.
     public var kittyGraphics: Bool
     public var sixel: Bool
-    public init(colorDepth: ColorDepth = .indexed256, mouse: Bool = false, kittyGraphics: Bool = false, sixel: Bool = false) {
+    /// Pixels per cell (sixel images are sized from it).
+    public var cellPixelSize: CellPixelSize
+    public init(colorDepth: ColorDepth = .indexed256, mouse: Bool = false, kittyGraphics: Bool = false, sixel: Bool = false,
+                cellPixelSize: CellPixelSize = .assumed) {
         self.colorDepth = colorDepth; self.mouse = mouse; self.kittyGraphics = kittyGraphics; self.sixel = sixel
+        self.cellPixelSize = cellPixelSize
     }
+    /// The protocol views draw images with (kitty first: the terminal scales it), nil = half blocks.
+    public var imageProtocol: InlineImageProtocol? { kittyGraphics ? .kitty : sixel ? .sixel : nil }
 }
 
 /// Where frames go and events come from. One thread owns a Screen.
@@ -375,6 +388,8 @@ public final class GridScreen: Screen {
     }
 
     public var text: String { lastFrame.text }
+    /// Images the last frame placed (what a kitty / sixel terminal would have been sent).
+    public var lastImages: [ImagePlacement] { lastFrame.images }
 }
 
 // MARK: - Key map

@@ -2,18 +2,40 @@ import CNCursesW
 import Foundation
 
 /// The ncursesw `Screen`. Diffs each frame against the previous one and sends only changed cells;
-/// degrades RGB → direct colour / 256 / 16 / none. Must be used from one thread only.
+/// degrades RGB → direct colour / 256 / 16 / none. Inline images (`CellGrid.images`) go out after
+/// curses' refresh as kitty graphics or sixel when the probe confirmed (or the user forced) one.
+/// Must be used from one thread only.
 public final class TerminalScreen: Screen {
     public private(set) var size: GridSize
     public private(set) var capabilities: TerminalCapabilities
+    /// What the graphics probe decided, for the status line.
+    public let graphics: TerminalGraphicsDecision
     private var previous: CellGrid?
     private var pairs: [Int64: Int32] = [:]
     private let colourOn: Bool
     private var closed = false
+    /// Images the terminal is showing now, by slot.
+    private var shownImages: [Int: ImagePlacement] = [:]
 
-    /// Starts curses. `useColour` is false when NO_COLOR is set.
-    public init(useColour: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard ecg_start(useColour ? 1 : 0) == 0 else { throw TerminalError.cannotStart }
+    /// Starts curses. `useColour` is false when NO_COLOR is set. With `graphics: .auto` the terminal
+    /// is probed for kitty graphics and sixel first (at most `probeTimeoutMilliseconds`).
+    public init(useColour: Bool, graphics preference: GraphicsPreference = .blocks, probeTimeoutMilliseconds: Int = 250,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var reply: TerminalProbeReply?
+        var probeError: String?
+        if preference == .auto {
+            do { reply = try TerminalProbe(timeoutMilliseconds: probeTimeoutMilliseconds).run() } catch { probeError = error.description }
+        }
+        graphics = TerminalGraphicsDecision(preference: preference, reply: reply, probeError: probeError,
+                                            windowCellSize: TerminalProbe.cellPixelSizeFromWindowSize(), environment: environment)
+        // COLORTERM=truecolor with a 256-colour TERM: curses needs a direct-colour entry to send 24-bit grey.
+        var term: String?
+        if useColour, graphics.trueColorAdvertised, let candidate = DirectColourTerminfo.candidate(term: environment["TERM"] ?? ""),
+           DirectColourTerminfo.exists(candidate, environment: environment) {
+            term = candidate
+        }
+        let started = term.map { name in name.withCString { ecg_start_term($0, useColour ? 1 : 0) } } ?? ecg_start(useColour ? 1 : 0)
+        guard started == 0 else { throw TerminalError.cannotStart }
         colourOn = useColour && has_colors()
         size = GridSize(width: Int(ecg_cols()), height: Int(ecg_lines()))
         var depth: TerminalCapabilities.ColorDepth = .none
@@ -21,7 +43,10 @@ public final class TerminalScreen: Screen {
             let n = Int(ecg_colors())
             depth = n >= 16_777_216 ? .trueColor : n >= 256 ? .indexed256 : n >= 8 ? .ansi16 : .none
         }
-        capabilities = TerminalCapabilities(colorDepth: depth, mouse: true)
+        capabilities = TerminalCapabilities(colorDepth: depth, mouse: true,
+                                            kittyGraphics: graphics.imageProtocol == .kitty, sixel: graphics.imageProtocol == .sixel,
+                                            cellPixelSize: graphics.cellPixelSize)
+        if graphics.imageProtocol != nil { ecg_no_character_shifting() }
     }
 
     public enum TerminalError: Error, CustomStringConvertible {
@@ -34,11 +59,27 @@ public final class TerminalScreen: Screen {
     public func close() {
         guard !closed else { return }
         closed = true
+        if capabilities.imageProtocol == .kitty {
+            emit(shownImages.keys.sorted().flatMap { KittyGraphics.delete(slot: $0) })
+        }
+        shownImages = [:]
         endwin()
     }
 
     public func present(_ frame: CellGrid) {
         if frame.width != size.width || frame.height != size.height { previous = nil }
+        let protocolInUse = capabilities.imageProtocol
+        var wanted: [Int: ImagePlacement] = [:]
+        if protocolInUse != nil { for p in frame.images where p.isValid { wanted[p.slot] = p } }
+        // Images that went away or moved (case change, pane switch, resize): kitty deletes them,
+        // sixel pixels are painted over by curses repainting those rows from its text.
+        var before: [UInt8] = []
+        for (slot, shown) in shownImages.sorted(by: { $0.key < $1.key }) where previous == nil || wanted[slot]?.rect != shown.rect {
+            if protocolInUse == .kitty { before += KittyGraphics.delete(slot: slot) } else { ecg_redraw_rows(Int32(shown.rect.y), Int32(shown.rect.height)) }
+            shownImages[slot] = nil
+        }
+        emit(before)
+
         let runs = frame.changedRuns(since: previous)
         if previous == nil { erase() }
         for run in runs {
@@ -51,6 +92,36 @@ public final class TerminalScreen: Screen {
         }
         refresh()
         previous = frame
+
+        // New or changed images go out after curses has drawn the (blank) cells under them.
+        var after: [UInt8] = []
+        for (slot, p) in wanted.sorted(by: { $0.key < $1.key }) where shownImages[slot] != p {
+            switch protocolInUse {
+            case .kitty:
+                guard let bytes = try? KittyGraphics.place(p) else { continue }
+                after += bytes
+            case .sixel:
+                after += SixelEncoder.place(p, cell: capabilities.cellPixelSize)
+            case nil: continue
+            }
+            shownImages[slot] = p
+        }
+        // DECSC / DECRC: curses keeps track of the cursor and must find it where it left it.
+        if !after.isEmpty { emit(Array("\u{1b}7".utf8) + after + Array("\u{1b}8".utf8)) }
+    }
+
+    /// Writes raw bytes to the terminal, all of them (curses has flushed its own output by now).
+    private func emit(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                if n > 0 { offset += n; continue }
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { usleep(1000); continue }
+                return  // the terminal went away; curses will notice on its own
+            }
+        }
     }
 
     public func nextEvent(timeoutMilliseconds: Int) -> InputEvent? {
@@ -62,7 +133,7 @@ public final class TerminalScreen: Screen {
             switch code {
             case ecg_key_resize():
                 size = GridSize(width: Int(ecg_cols()), height: Int(ecg_lines()))
-                previous = nil
+                previous = nil  // also re-sends (and for kitty first deletes) the images
                 return .resize(size)
             case ecg_key_mouse():
                 var x: Int32 = 0, y: Int32 = 0, b: Int32 = 0
@@ -130,7 +201,11 @@ public final class TerminalScreen: Screen {
             return Int32(TerminalScreen.nearestANSI(TerminalScreen.rgb(ofIndex: n)))
         case .rgb(let r, let g, let b):
             switch capabilities.colorDepth {
-            case .trueColor: return (Int32(r) << 16) | (Int32(g) << 8) | Int32(b)
+            case .trueColor:
+                // Greys (the CMR half blocks) on 64 levels: at most 64² colour pairs, so alloc_pair
+                // never recycles a pair that cells on screen still use.
+                if r == g && g == b { let v = Int32((Int(r) >> 2) * 255 / 63); return (v << 16) | (v << 8) | v }
+                return (Int32(r) << 16) | (Int32(g) << 8) | Int32(b)
             case .indexed256: return Int32(TerminalScreen.nearest256(r, g, b))
             case .ansi16: return Int32(TerminalScreen.nearestANSI((r, g, b)))
             case .none: return -1

@@ -64,6 +64,8 @@ public final class WorkstationApp {
     public let theme: Theme
     public let pipeline: CardiacPipeline?
     public var exportHandler: CMRExportHandler?
+    /// What the terminal probe decided about CMR images (`:graphics` shows it); nil headless.
+    public var graphicsSummary: String?
     public var exportDirectory: URL
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
@@ -441,6 +443,9 @@ public final class WorkstationApp {
         case "seed":
             guard let v = UInt64(arg) else { state.status = StatusMessage(":seed needs a whole number", isError: true); return }
             state.cmrSeed = v; requestCMR()
+        case "graphics":
+            let shown = screen.capabilities.imageProtocol.map { "CMR images: \($0.rawValue)" } ?? "CMR images: half blocks"
+            state.status = StatusMessage((graphicsSummary ?? shown) + " — force with --graphics auto|kitty|sixel|blocks or \(GraphicsPreference.environmentVariable)")
         case "export":
             requestExport(to: arg.isEmpty ? exportDirectory : URL(fileURLWithPath: (arg as NSString).expandingTildeInPath))
         default:
@@ -454,7 +459,8 @@ public final class WorkstationApp {
 
     /// Renders the current state at the screen's size and presents it.
     public func renderFrame() {
-        let (grid, hits) = WorkstationRenderer.render(state, size: screen.size, theme: theme, keyMap: keyMap)
+        let (grid, hits) = WorkstationRenderer.render(state, size: screen.size, theme: theme, keyMap: keyMap,
+                                                      inlineImages: screen.capabilities.imageProtocol != nil)
         self.hits = hits
         if let last = lastPresented, last == grid { return }
         screen.present(grid)

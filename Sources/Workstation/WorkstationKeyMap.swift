@@ -65,6 +65,7 @@ extension WorkstationAction {
         ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
         ("seed N", "CMR generation seed"),
         ("export [DIR]", "export CMR PNGs and manifest (default exports/)"),
+        ("graphics", "how CMR images are drawn (kitty, sixel or half blocks) and why"),
         ("quit", "quit (also :q)"),
     ]
 }

@@ -46,8 +46,11 @@ public struct WorkstationLayout: Sendable, Equatable {
 public enum WorkstationRenderer {
     static let spinner: [Unicode.Scalar] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
+    /// `inlineImages`: the screen confirmed kitty graphics or sixel, so the CMR pane places images
+    /// (`CellGrid.images`) instead of drawing half blocks.
     public static func render(_ state: WorkstationState, size: GridSize, theme: Theme,
-                              keyMap: KeyMap<WorkstationAction> = WorkstationAction.keyMap) -> (CellGrid, HitMap) {
+                              keyMap: KeyMap<WorkstationAction> = WorkstationAction.keyMap,
+                              inlineImages: Bool = false) -> (CellGrid, HitMap) {
         var grid = CellGrid(size: size)
         var hits = HitMap()
         guard size.width >= 20, size.height >= 6 else {
@@ -67,7 +70,7 @@ public enum WorkstationRenderer {
 
         if let side = layout.side {
             drawTraces(state, into: &grid, rect: layout.main, theme: theme, hits: &hits)
-            drawSidePanels(state, into: &grid, rect: side, theme: theme, hits: &hits)
+            drawSidePanels(state, into: &grid, rect: side, theme: theme, hits: &hits, inlineImages: inlineImages)
         } else {
             // Narrow: a tab bar, then the focused pane full width.
             let (bar, body) = layout.main.splitTop(1)
@@ -75,7 +78,7 @@ public enum WorkstationRenderer {
             if state.focus == .traces {
                 drawTraces(state, into: &grid, rect: body, theme: theme, hits: &hits)
             } else {
-                drawPane(state.focus, state, into: &grid, rect: body, theme: theme, hits: &hits)
+                drawPane(state.focus, state, into: &grid, rect: body, theme: theme, hits: &hits, inlineImages: inlineImages)
             }
         }
         drawCaliperLine(state, into: &grid, rect: layout.caliperLine, theme: theme)
@@ -87,6 +90,8 @@ public enum WorkstationRenderer {
             let w = min(size.width - 4, 110), h = min(size.height - 2, 40)
             let area = Rect(x: (size.width - w) / 2, y: max(1, (size.height - h) / 2), width: w, height: h)
             HelpOverlay.render(keyMap, title: "ecg2cmr keys — Esc or ? closes · :help lists commands", into: &grid, area: area, theme: theme)
+            // Images sit above the text layer: one under the overlay would hide it.
+            grid.images.removeAll { $0.rect.intersects(area) }
         }
         return (grid, hits)
     }
@@ -214,7 +219,7 @@ public enum WorkstationRenderer {
 
     // MARK: side panels
 
-    static func drawSidePanels(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+    static func drawSidePanels(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap, inlineImages: Bool = false) {
         grid.fill(rect, style: theme.normal)
         let panes: [PaneID] = [.risks, .phenotypes, .gradCAM, .cmr]
         let wanted: [(PaneID, Int)] = panes.map { ($0, preferredHeight($0, state, width: rect.width)) }
@@ -226,7 +231,7 @@ public enum WorkstationRenderer {
             for (i, (pane, wantedHeight)) in wanted.enumerated() {
                 let h = pane == .phenotypes ? phenotypeRows : wantedHeight
                 let height = i == wanted.count - 1 ? rect.maxY - y : h
-                drawPane(pane, state, into: &grid, rect: Rect(x: rect.x, y: y, width: rect.width, height: height), theme: theme, hits: &hits)
+                drawPane(pane, state, into: &grid, rect: Rect(x: rect.x, y: y, width: rect.width, height: height), theme: theme, hits: &hits, inlineImages: inlineImages)
                 y += h
             }
         } else {
@@ -239,7 +244,7 @@ public enum WorkstationRenderer {
             if focus == .traces || focus == .risks { focus = .phenotypes }
             var s = state; s.focus = focus
             drawTabs(s, panes: [.phenotypes, .gradCAM, .cmr], into: &grid, rect: bar, theme: theme, hits: &hits)
-            drawPane(focus, state, into: &grid, rect: body, theme: theme, hits: &hits)
+            drawPane(focus, state, into: &grid, rect: body, theme: theme, hits: &hits, inlineImages: inlineImages)
         }
     }
 
@@ -257,7 +262,7 @@ public enum WorkstationRenderer {
 
     static func cmrCellHeight(width: Int) -> Int { max(6, (width - 4) / 2 / 2) }
 
-    static func drawPane(_ pane: PaneID, _ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
+    static func drawPane(_ pane: PaneID, _ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap, inlineImages: Bool = false) {
         guard rect.height >= 2, rect.width >= 10 else { return }
         grid.fill(rect, style: theme.normal)
         let focused = state.focus == pane
@@ -268,7 +273,7 @@ public enum WorkstationRenderer {
         case .risks: RiskPanel.render(state, into: &grid, rect: inner, theme: theme, hits: &hits)
         case .phenotypes: PhenotypePanel.render(state, into: &grid, rect: inner, theme: theme)
         case .gradCAM: GradCAMPanel.render(state, into: &grid, rect: inner, theme: theme)
-        case .cmr: CMRPane.render(state, into: &grid, rect: inner, theme: theme)
+        case .cmr: CMRPane.render(state, into: &grid, rect: inner, theme: theme, inlineImages: inlineImages)
         }
     }
 

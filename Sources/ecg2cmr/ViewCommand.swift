@@ -7,7 +7,9 @@ struct ViewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "view",
         abstract: "Open ECGs in the terminal workstation (traces, risks, phenotypes, Grad-CAM, CMR cine).",
-        discussion: "With no argument opens the bundled sample-data/. Keys: press ? inside. NO_COLOR disables colour.")
+        discussion: "With no argument opens the bundled sample-data/. Keys: press ? inside. NO_COLOR disables colour. "
+            + "CMR cines are drawn as kitty graphics or sixel when the terminal confirms it supports them (asked at "
+            + "startup, never assumed), else in half blocks; --graphics or ECG2CMR_GRAPHICS forces a mode.")
 
     @Argument(help: "An ECG file or a folder of ECGs (default: sample-data/).")
     var input: String?
@@ -33,6 +35,9 @@ struct ViewCommand: ParsableCommand {
     @Option(name: .long, help: "With --benchmark: frames per redraw scenario.")
     var frames: Int = 300
 
+    @Option(name: .long, help: "CMR image drawing: auto (probe the terminal), kitty, sixel or blocks (default: $ECG2CMR_GRAPHICS or auto).")
+    var graphics: String?
+
     @Flag(name: .long, help: "Print the key map as a Markdown table (the help overlay's source) and exit.")
     var keyTable = false
 
@@ -49,6 +54,8 @@ struct ViewCommand: ParsableCommand {
         let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
         let environment = ProcessInfo.processInfo.environment
         let theme = Theme.fromEnvironment(environment)
+        let preference: GraphicsPreference
+        do { preference = try GraphicsPreference.resolve(option: graphics, environment: environment) } catch { throw ValidationError(error.description) }
 
         if benchmark {
             let size = GridSize(width: 200, height: 60)
@@ -66,10 +73,11 @@ struct ViewCommand: ParsableCommand {
             return
         }
 
-        let screen = try TerminalScreen(useColour: theme.isMonochrome == false)
+        let screen = try TerminalScreen(useColour: theme.isMonochrome == false, graphics: preference, environment: environment)
         defer { screen.close() }
         let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,
                                  exportDirectory: URL(fileURLWithPath: exportDir))
+        app.graphicsSummary = screen.graphics.summary
         app.open(url)
         app.run()
     }
