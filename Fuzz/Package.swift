@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// libFuzzer targets, one per ECG reader. Built only with fuzzer flags (see docs/reliability.md):
+// libFuzzer targets, one per ECG reader, plus the weights reader and the model-bundle loader.
+// Built only with fuzzer flags (see docs/reliability.md):
 //   swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "Detect"]
 
@@ -12,6 +13,13 @@ let package = Package(
         .executableTarget(name: "fuzz-\(name.lowercased())",
                           dependencies: [.product(name: "ECGFormats", package: "ecg2cmr")],
                           path: "Sources/\(name)")
-    },
+    } + [
+        .executableTarget(name: "fuzz-safetensors",
+                          dependencies: [.product(name: "NeuralCore", package: "ecg2cmr")],
+                          path: "Sources/SafeTensors"),
+        .executableTarget(name: "fuzz-manifest",
+                          dependencies: [.product(name: "CardiacModels", package: "ecg2cmr")],
+                          path: "Sources/Manifest"),
+    ],
     swiftLanguageModes: [.v5]
 )

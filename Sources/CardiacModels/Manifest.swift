@@ -125,3 +125,89 @@ public struct ModelManifest: Codable, Sendable {
     public var heads: [HeadSpec]
     public var generator: GeneratorSpec?
 }
+
+extension ModelManifest {
+    /// Largest size any manifest dimension may declare (width, sample count, channels, …). Real
+    /// bundles are far below it; the bound keeps every size product the loader forms (tokens ×
+    /// width, channels × base², …) inside `Int` before the weight shapes are checked.
+    public static let maxDimension = 1 << 20
+    /// Layer counts become arrays of layers, and `steps` an array of doubles, at load.
+    public static let maxDepth = 256
+    public static let maxDiffusionSteps = 100_000
+    public static let maxFrames = 1_000
+    public static let maxLeads = 64
+
+    /// Decodes `manifest.json` bytes; `path` names the file in errors.
+    public static func decode(_ data: Data, path: String) throws -> ModelManifest {
+        do {
+            return try JSONDecoder().decode(ModelManifest.self, from: data)
+        } catch let e as DecodingError {
+            throw ModelBundleError.invalidManifest(file: path, reason: ModelBundle.describe(e))
+        } catch {
+            throw ModelBundleError.invalidManifest(file: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// The checks that need no weights: format version, weights file names, and every declared
+    /// size and number in range, so that building the layers cannot overflow, allocate from an
+    /// absurd count or convert a NaN to `Int`. Shape consistency is checked against the weights.
+    public func validate(path: String) throws {
+        func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: path, reason: reason) }
+        func size(_ value: Int, _ key: String, min: Int = 1, max: Int = ModelManifest.maxDimension) throws {
+            guard (min...max).contains(value) else { throw bad("\(key) is \(value), must be in \(min)…\(max)") }
+        }
+        func finite(_ value: Double?, _ key: String) throws {
+            if let value, !value.isFinite { throw bad("\(key) must be a finite number") }
+        }
+        guard formatVersion == 1 else { throw ModelBundleError.unsupportedFormatVersion(file: path, version: formatVersion) }
+        guard !weights.isEmpty else { throw bad("\"weights\" lists no files") }
+        for (i, w) in weights.enumerated() {
+            // A bundle is one directory: a name with a path in it could point at /dev/zero or a FIFO.
+            guard !w.file.isEmpty, w.file != ".", w.file != "..", !w.file.contains("/"), !w.file.contains("\0") else {
+                throw bad("weights[\(i)].file '\(w.file)' must be a file name inside the bundle directory")
+            }
+        }
+        try size(input.leads.count, "input.leads count", max: Self.maxLeads)
+        guard input.samplingRate.isFinite, input.samplingRate > 0, input.samplingRate <= 100_000 else {
+            throw bad("input.samplingRate \(input.samplingRate) must be in (0, 100000] Hz")
+        }
+        try size(input.sampleCount, "input.sampleCount")
+        try size(encoder.patchSize, "encoder.patchSize")
+        try size(encoder.width, "encoder.width")
+        try size(encoder.depth, "encoder.depth", max: Self.maxDepth)
+        try size(encoder.heads, "encoder.heads")
+        let hidden = Double(encoder.width) * encoder.mlpRatio
+        guard encoder.mlpRatio.isFinite, hidden.rounded() >= 1, hidden.rounded() <= Double(Self.maxDimension) else {
+            throw bad("encoder.mlpRatio \(encoder.mlpRatio) gives an MLP width outside 1…\(Self.maxDimension)")
+        }
+        if let eps = encoder.layerNormEps, !(eps.isFinite && eps > 0) { throw bad("encoder.layerNormEps must be a positive number") }
+        if let d = encoder.projectionDim { try size(d, "encoder.projectionDim", min: 0) }
+        for h in heads {
+            try size(h.outputs.count, "heads '\(h.name)' output count", min: 0)
+            for o in h.outputs {
+                let key = "heads '\(h.name)' output '\(o.id)'"
+                try finite(o.mean, "\(key) mean")
+                try finite(o.std, "\(key) std")
+                try finite(o.validationAUC, "\(key) validationAUC")
+                try finite(o.validationR, "\(key) validationR")
+                for v in (o.bands ?? []) + (o.referenceRange ?? []) { try finite(v, "\(key) bands/referenceRange") }
+            }
+        }
+        guard let g = generator else { return }
+        try size(g.latentSize, "generator.latentSize")
+        try size(g.frames, "generator.frames", max: Self.maxFrames)
+        for v in g.views {
+            try size(v.size, "generator view '\(v.name)' size")
+            try size(v.baseSize, "generator view '\(v.name)' baseSize")
+            try size(v.channels.count, "generator view '\(v.name)' channel count", max: 16)
+            for c in v.channels { try size(c, "generator view '\(v.name)' channels") }
+        }
+        try size(g.prior.layers, "generator.prior.layers", max: Self.maxDepth)
+        try size(g.prior.hidden, "generator.prior.hidden")
+        try size(g.prior.timeEmbedding, "generator.prior.timeEmbedding")
+        try size(g.diffusion.steps, "generator.diffusion.steps", max: Self.maxDiffusionSteps)
+        try size(g.diffusion.samplingSteps, "generator.diffusion.samplingSteps", max: Self.maxDiffusionSteps)
+        try finite(g.diffusion.betaStart, "generator.diffusion.betaStart")
+        try finite(g.diffusion.betaEnd, "generator.diffusion.betaEnd")
+    }
+}

@@ -45,30 +45,31 @@ public struct ModelBundle: Sendable {
 
     public static func load(from directory: URL) throws -> ModelBundle {
         let manifestURL = directory.appendingPathComponent("manifest.json")
-        let mpath = manifestURL.path
-        guard FileManager.default.fileExists(atPath: mpath) else {
+        guard let regular = Self.isRegularFile(manifestURL.path) else {
             throw ModelBundleError.missingManifest(directory: directory.path)
         }
-        let manifest: ModelManifest
-        do {
-            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: manifestURL))
-        } catch let e as DecodingError {
-            throw ModelBundleError.invalidManifest(file: mpath, reason: Self.describe(e))
-        } catch {
-            throw ModelBundleError.invalidManifest(file: mpath, reason: error.localizedDescription)
+        guard regular else { throw ModelBundleError.invalidManifest(file: manifestURL.path, reason: "not a regular file") }
+        let data: Data
+        do { data = try Data(contentsOf: manifestURL) } catch {
+            throw ModelBundleError.invalidManifest(file: manifestURL.path, reason: error.localizedDescription)
         }
-        guard manifest.formatVersion == 1 else {
-            throw ModelBundleError.unsupportedFormatVersion(file: mpath, version: manifest.formatVersion)
-        }
-        guard !manifest.weights.isEmpty else {
-            throw ModelBundleError.invalidManifest(file: mpath, reason: "\"weights\" lists no files")
-        }
+        return try load(manifestData: data, directory: directory)
+    }
+
+    /// Loads a bundle whose `manifest.json` bytes are already in memory (the weights are still
+    /// read from `directory`); errors name `directory/manifest.json`.
+    public static func load(manifestData: Data, directory: URL) throws -> ModelBundle {
+        let mpath = directory.appendingPathComponent("manifest.json").path
+        let manifest = try ModelManifest.decode(manifestData, path: mpath)
+        try manifest.validate(path: mpath)
         var files: [SafeTensorsFile] = []
         var digests: [String] = []
         for w in manifest.weights {
             let url = directory.appendingPathComponent(w.file)
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw ModelBundleError.missingWeightsFile(file: url.path)
+            guard let regular = Self.isRegularFile(url.path) else { throw ModelBundleError.missingWeightsFile(file: url.path) }
+            // Reading a FIFO or a device would block or never end; a directory cannot be mapped.
+            guard regular else {
+                throw ModelBundleError.weights(.fileUnreadable(file: url.lastPathComponent, reason: "not a regular file"))
             }
             let f: SafeTensorsFile
             do { f = try SafeTensorsFile(url: url) } catch let e as NeuralCoreError { throw ModelBundleError.weights(e) }
@@ -112,6 +113,13 @@ public struct ModelBundle: Sendable {
         return ResourceLocator.find("assets/models/demo-v1") {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path)
         }
+    }
+
+    /// nil when nothing is at `path`; symbolic links are followed (bundles may link shared weights).
+    static func isRegularFile(_ path: String) -> Bool? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (st.st_mode & S_IFMT) == S_IFREG
     }
 
     static func sha256(of url: URL) throws -> String {

@@ -30,15 +30,23 @@ public final class SafeTensorsFile: WeightSource, @unchecked Sendable {
 
     private var fileName: String { url.lastPathComponent }
 
-    public init(url: URL) throws {
-        self.url = url
-        let file = url.lastPathComponent
+    /// Maps the file and validates its header.
+    public convenience init(url: URL) throws {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw NeuralCoreError.fileUnreadable(file: file, reason: error.localizedDescription)
+            throw NeuralCoreError.fileUnreadable(file: url.lastPathComponent, reason: error.localizedDescription)
         }
+        try self.init(data: data, url: url)
+    }
+
+    /// Validates safetensors bytes already in memory; `url` only names them in errors.
+    public init(data: Data, url: URL) throws {
+        self.url = url
+        let file = url.lastPathComponent
+        // The index arithmetic below assumes a zero-based buffer; a slice of a larger Data is not.
+        let data = data.startIndex == 0 ? data : Data(data)
         guard data.count >= 8 else {
             throw NeuralCoreError.malformedSafetensors(file: file, reason: "file is \(data.count) bytes, shorter than the 8-byte header length")
         }
@@ -91,7 +99,7 @@ public final class SafeTensorsFile: WeightSource, @unchecked Sendable {
             var shape: [Int] = []
             var elements = 1
             for s in shapeAny {
-                guard let d = (s as? NSNumber)?.intValue, d >= 0 else {
+                guard let d = Self.jsonInt(s), d >= 0 else {
                     throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' has an invalid shape")
                 }
                 shape.append(d)
@@ -101,15 +109,21 @@ public final class SafeTensorsFile: WeightSource, @unchecked Sendable {
                 }
                 elements = p
             }
-            guard let begin = (offsetsAny[0] as? NSNumber)?.intValue, let end = (offsetsAny[1] as? NSNumber)?.intValue,
+            guard let begin = Self.jsonInt(offsetsAny[0]), let end = Self.jsonInt(offsetsAny[1]),
                   begin >= 0, end >= begin else {
                 throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' has invalid data_offsets")
             }
             guard end <= bufferSize else {
                 throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' ends at byte \(end) of a \(bufferSize)-byte data buffer: truncated?")
             }
-            guard end - begin == elements * dtype.byteSize else {
-                throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' occupies \(end - begin) bytes, shape \(shape) × \(dtype.rawValue) needs \(elements * dtype.byteSize)")
+            // Checked: NeuralCore is built -Ounchecked, where a wrapped product would let a huge
+            // shape pass with an empty byte range (and allocate product(shape) floats on read).
+            let (needed, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !bytesOverflow else {
+                throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' shape \(shape) overflows")
+            }
+            guard end - begin == needed else {
+                throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' occupies \(end - begin) bytes, shape \(shape) × \(dtype.rawValue) needs \(needed)")
             }
             entries[name] = Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
         }
@@ -121,6 +135,13 @@ public final class SafeTensorsFile: WeightSource, @unchecked Sendable {
         self.metadata = metadata
         self.data = data
         self.dataStart = 8 + n
+    }
+
+    /// An exact JSON integer: not a boolean, and not 1.5 or 1e300 (which `NSNumber.intValue`
+    /// would silently truncate or turn into Int.min).
+    private static func jsonInt(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return value as? Int
     }
 
     public var names: [String] { entries.keys.sorted() }
