@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
                                                     "CMRExport", "ReaderStudy"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
-            "ECGFormats", "SignalKit", "CardiacModels", "CMRExport", "ReaderStudy", "Screening", "Workstation",
+            "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -12,6 +12,8 @@ public struct InferenceBenchmark: Sendable {
         public var width: Int
         public var depth: Int
         public var blasThreads: Int
+        /// OpenBLAS kernel family in use (`BLASKernels.coreName`).
+        public var blasCore: String
         public var iterations: Int
         /// Encoder forward FLOPs (multiply-adds × 2) for one ECG.
         public var encoderGFLOP: Double
@@ -105,7 +107,7 @@ public struct InferenceBenchmark: Sendable {
         }
         let e = bundle.encoder
         return Result(modelID: bundle.id, tokens: e.tokens, width: e.width, depth: e.blocks.count,
-                      blasThreads: BLAS.threadCount, iterations: iterations,
+                      blasThreads: BLAS.threadCount, blasCore: BLASKernels.coreName, iterations: iterations,
                       encoderGFLOP: Self.encoderFLOPs(bundle) / 1e9, encoderMilliseconds: encoderMs,
                       encoderBatchECGPerSecond: Double(batchSize) / (batchMs / 1000),
                       gradCAMMilliseconds: gradMs, generationMilliseconds: genMs,

@@ -19,8 +19,14 @@ public enum VectorMath {
     /// eˣ (Cephes `expf`): x = n ln2 + r, |r| ≤ ln2/2, degree-6 polynomial in r, times 2ⁿ built
     /// in the exponent bits. Inputs are clamped to the finite range, so −∞ gives ≈ 0 (not NaN).
     @inline(__always) public static func exp(_ x: Lanes) -> Lanes {
-        var v = x.clamped(lowerBound: Lanes(repeating: -87.33654), upperBound: Lanes(repeating: 88.72283))
-        let n = (v * 1.44269504088896341 + 0.5).rounded(.down)
+        // Only + − × ÷, lane comparisons and bit casts: the stdlib's generic pointwiseMin/Max,
+        // clamped and rounded(.down) were not inlined (and floor went through libm per lane).
+        var v = x.replacing(with: -87.33654, where: x .< -87.33654)
+        v = v.replacing(with: 88.72283, where: v .> 88.72283)
+        // n = round(v/ln2): adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa bits.
+        let shifted = v * 1.44269504088896341 + 12582912
+        let n = shifted - 12582912
+        let ni = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- 0x4B40_0000
         v = v - n * 0.693359375
         v = v - n * -2.12194440e-4
         var p = Lanes(repeating: 1.9875691500e-4)
@@ -30,9 +36,7 @@ public enum VectorMath {
         p = p * v + 1.6666665459e-1
         p = p * v + 5.0000001201e-1
         p = p * (v * v) + v + 1
-        // 2ⁿ: n + 127 in the exponent field. n ∈ [−127, 128]; the clamp keeps it a normal number.
-        // Integer n from the float: adding 1.5·2²³ puts n in the low mantissa bits.
-        let ni = unsafeBitCast(n + 12582912, to: SIMD8<UInt32>.self) &- 0x4B40_0000
+        // 2ⁿ: n + 127 in the exponent field (the clamp keeps n in [−126, 128]).
         return p * unsafeBitCast((ni &+ 127) &<< 23, to: Lanes.self)
     }
 
@@ -85,8 +89,9 @@ public enum VectorMath {
             let p = x + r * ld
             var i = 0
             var mv = Lanes(repeating: -.infinity)
-            while i + laneCount <= cols { mv = pointwiseMax(mv, load(p + i)); i += laneCount }
-            var m = mv.max()
+            while i + laneCount <= cols { let v = load(p + i); mv = mv.replacing(with: v, where: v .> mv); i += laneCount }
+            var m = mv[0]
+            for l in 1..<laneCount where mv[l] > m { m = mv[l] }
             for j in i..<cols where p[j] > m { m = p[j] }
             let mm = Lanes(repeating: m)
             var sv = Lanes(repeating: 0)

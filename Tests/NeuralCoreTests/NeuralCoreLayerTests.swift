@@ -111,3 +111,23 @@ struct PrefixedSource: WeightSource {
     func tensor(_ name: String, shape: [Int]) throws -> Tensor { try file.tensor(key(name), shape: shape) }
     func contains(_ name: String) -> Bool { file.contains(key(name)) }
 }
+
+/// OpenBLAS's fallback kernels are replaced by the best family the CPU's flags allow; a correct
+/// choice of OpenBLAS's own is left alone.
+@Test func blasKernelChoiceFollowsTheCPUFlags() {
+    let cpuinfo = """
+    processor\t: 0
+    model name\t: Intel(R) Xeon(R) Processor
+    flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl amx_tile
+    """
+    let flags = BLASKernels.cpuFlags(cpuinfo: cpuinfo)
+    #expect(flags.contains("avx512bw") && flags.contains("fpu") && !flags.contains("Xeon(R)"))
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: flags, currentCore: "Prescott") == "SkylakeX")
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: ["avx", "avx2", "fma"], currentCore: "Prescott") == "Haswell")
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: ["sse2", "avx"], currentCore: "Core2") == "Sandybridge")
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: ["sse2", "sse3"], currentCore: "Prescott") == nil)
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: flags, currentCore: "SkylakeX") == nil)
+    #expect(BLASKernels.recommendedCoreType(cpuFlags: flags, currentCore: "Cooperlake") == nil)
+    #expect(BLASKernels.cpuFlags(cpuinfo: "no flags here") == [])
+    #expect(!BLASKernels.coreName.isEmpty)
+}
