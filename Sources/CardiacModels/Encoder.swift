@@ -79,6 +79,8 @@ struct ViTEncoder: Sendable {
 
 /// Reusable activations for a forward pass over up to `capacity` ECGs; never shared between threads.
 final class EncoderWorkspace {
+    /// Most threads a forward pass splits its blocks over (the machine's cores bound it anyway).
+    static let maxThreads = 8
     let capacity: Int
     let x: FloatBuffer          // [B·T, W] residual stream; after the blocks = Grad-CAM activations A
     let h: FloatBuffer          // [B·T, W] final-normed tokens
@@ -101,7 +103,10 @@ final class EncoderWorkspace {
         rstd = FloatBuffer(capacity: capacity * encoder.tokens)
         poolWeights = FloatBuffer(capacity: capacity * encoder.tokens)
         pooled = FloatBuffer(capacity: capacity * encoder.width)
-        scratch = FloatBuffer(capacity: encoder.blocks.map { $0.scratchCount(tokens: encoder.tokens, sequences: capacity) }.max() ?? 1)
+        scratch = FloatBuffer(capacity: encoder.blocks.map {
+            max($0.scratchCount(tokens: encoder.tokens, sequences: capacity),
+                $0.parallelScratchCount(tokens: encoder.tokens, sequences: capacity, threads: EncoderWorkspace.maxThreads))
+        }.max() ?? 1)
         grad = FloatBuffer(capacity: encoder.tokens * encoder.width)
         cam = FloatBuffer(capacity: encoder.tokens)
         tapes = encoder.blocks.dropFirst(encoder.gradCAMBlock + 1).map { BlockTape(block: $0, tokens: encoder.tokens) }
@@ -125,14 +130,24 @@ extension ViTEncoder {
         precondition(b <= ws.capacity)
         let t = tokens, w = width, rows = b * t
         let x = ws.x.pointer
+        // The user's thread budget (OPENBLAS_NUM_THREADS) is spent on the engine's own split of
+        // each block, with OpenBLAS single-threaded for the whole pass: its idle workers spin for a
+        // while after a threaded call and would take the core the split needs.
+        let threads = recordForGradCAM ? 1 : min(BLAS.threadCount, EncoderWorkspace.maxThreads)
+        if threads > 1 { BLAS.setThreadCount(1) }
+        defer { if threads > 1 { BLAS.setThreadCount(threads) } }
         // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
         patchEmbed.forward(input, rows: rows, into: x)
         posEmbed.values.withUnsafeBufferPointer { pe in
             for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
         }
-        for (k, block) in blocks.enumerated() {
-            let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
-            block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
+        if threads > 1 {
+            for block in blocks { block.forwardParallel(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, threads: threads) }
+        } else {
+            for (k, block) in blocks.enumerated() {
+                let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
+                block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
+            }
         }
         norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)
         var outputs: [EncoderOutput] = []

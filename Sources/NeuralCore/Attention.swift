@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Multi-head self-attention in the timm layout: `qkv` output split as `[3, heads, width/heads]`.
@@ -141,6 +142,51 @@ public struct TransformerBlock: Sendable {
         mlp.forward(normed, rows: b * t, into: delta, scratch: work,
                     preActivation: tape?.preActivation.pointer, recordFrom: (b - 1) * t)
         VectorMath.add(delta, into: x, count: n)
+    }
+
+    /// Scratch floats for `forwardParallel` over `sequences` × `tokens` rows on `threads` threads.
+    public func parallelScratchCount(tokens t: Int, sequences b: Int, threads: Int) -> Int {
+        b * t * (6 * width + mlp.hidden) + threads * t * t
+    }
+
+    /// The forward pass split over `threads` threads of the caller's: rows (tokens) for the layer
+    /// norms, linear layers, GELU and residual adds; (sequence, head) pairs for the attention core.
+    /// Every matrix product runs on one OpenBLAS thread (the caller makes OpenBLAS single-threaded:
+    /// its own threads serialise when called from several threads), so the elementwise work that
+    /// OpenBLAS's threads would leave on one core is split too. Same result as `forward`.
+    public func forwardParallel(_ x: UnsafeMutablePointer<Float>, tokens t: Int, sequences b: Int,
+                                scratch: UnsafeMutablePointer<Float>, threads: Int) {
+        let w = width, hid = mlp.hidden, rows = b * t, hd = attn.headDim, heads = attn.heads
+        let normed = scratch, delta = normed + rows * w, qkvAll = delta + rows * w
+        let mixed = qkvAll + rows * 3 * w, hidden = mixed + rows * w, scores = hidden + rows * hid
+        let parts = max(1, min(threads, rows))
+        func rowRange(_ k: Int) -> Range<Int> { (k * rows / parts)..<((k + 1) * rows / parts) }
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            let r = rowRange(k), n = r.count
+            norm1.forward(x + r.lowerBound * w, rows: n, into: normed + r.lowerBound * w)
+            attn.qkv.forward(normed + r.lowerBound * w, rows: n, into: qkvAll + r.lowerBound * 3 * w)
+        }
+        let scale = 1 / Float(hd).squareRoot()
+        let tasks = b * heads
+        DispatchQueue.concurrentPerform(iterations: min(threads, tasks)) { k in
+            let sc = scores + k * t * t
+            for task in stride(from: k, to: tasks, by: min(threads, tasks)) {
+                let s = task / heads, h = task % heads
+                let base = qkvAll + s * t * 3 * w
+                let q = base + h * hd, kk = base + w + h * hd, v = base + 2 * w + h * hd
+                BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: kk, ldb: 3 * w, c: sc, ldc: t)
+                Activation.softmaxRows(sc, rows: t, cols: t)
+                BLAS.gemm(m: t, n: hd, k: t, a: sc, lda: t, b: v, ldb: 3 * w, c: mixed + s * t * w + h * hd, ldc: w)
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            let r = rowRange(k), n = r.count, o = r.lowerBound
+            attn.proj.forward(mixed + o * w, rows: n, into: delta + o * w)
+            VectorMath.add(delta + o * w, into: x + o * w, count: n * w)
+            norm2.forward(x + o * w, rows: n, into: normed + o * w)
+            mlp.forward(normed + o * w, rows: n, into: delta + o * w, scratch: hidden + o * hid)
+            VectorMath.add(delta + o * w, into: x + o * w, count: n * w)
+        }
     }
 
     /// dx `[T, W]` = ∂L/∂(block input) given dy = ∂L/∂(block output) for the recorded sequence

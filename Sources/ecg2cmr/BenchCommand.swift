@@ -1,6 +1,7 @@
 import ArgumentParser
 import CardiacModels
 import Foundation
+import NeuralCore
 
 /// `ecg2cmr bench`: times the inference engine on a bundle (encoder + heads, Grad-CAM, CMR
 /// generation, batch throughput). benchmarks/inference/run.sh runs it beside PyTorch.
@@ -24,7 +25,14 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(name: .long, help: "Print the OpenBLAS kernel family in use (after ecg2cmr's own choice, see docs/PERFORMANCE.md) and exit.")
+    var blasKernels = false
+
     func run() throws {
+        if blasKernels {
+            print(BLASKernels.coreName)
+            return
+        }
         guard let url = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
             throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
         }

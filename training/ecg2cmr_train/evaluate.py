@@ -178,9 +178,10 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
         x, y = a["phenotype"][oid], b["phenotype"][oid]
         L.append(f"| {label} | {unit} | {_f(x['r'])} [{_f(x['lo'])}, {_f(x['hi'])}] | {_f(x['mae'], 2)} | "
                  f"{_f(y['r'])} [{_f(y['lo'])}, {_f(y['hi'])}] | {_f(y['mae'], 2)} | {ref[oid][0]}–{ref[oid][1]} |")
+    version = p.cohort.meta.get("generator_version", "version not recorded: the build had not finished")
     L.append("\nReference ranges: 2.5th–97.5th percentile of the disease-free training subjects (the cohort draws "
-             "healthy values from Kawel-Boehm et al. 2020). Regression outputs are flagged `weak` in the manifest "
-             "when validation r < 0.5.\n")
+             f"healthy values from the cited reference table in docs/synthetic-cohort.md; generator {version}). "
+             "Regression outputs are flagged `weak` in the manifest when validation r < 0.5.\n")
 
     L.append(f"## Generator (first {gen['subjects']} test subjects, {gen['frames']} phases per view, DDIM "
              f"{gen['samplingSteps']} steps, seeded noise)\n")
