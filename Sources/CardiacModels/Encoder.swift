@@ -130,23 +130,21 @@ extension ViTEncoder {
         precondition(b <= ws.capacity)
         let t = tokens, w = width, rows = b * t
         let x = ws.x.pointer
-        // The user's thread budget (OPENBLAS_NUM_THREADS) is spent on the engine's own split of
-        // each block, with OpenBLAS single-threaded for the whole pass: its idle workers spin for a
-        // while after a threaded call and would take the core the split needs.
-        let threads = recordForGradCAM ? 1 : min(BLAS.threadCount, EncoderWorkspace.maxThreads)
-        if threads > 1 { BLAS.setThreadCount(1) }
-        defer { if threads > 1 { BLAS.setThreadCount(threads) } }
-        // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
-        patchEmbed.forward(input, rows: rows, into: x)
-        posEmbed.values.withUnsafeBufferPointer { pe in
-            for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
-        }
-        if threads > 1 {
-            for block in blocks { block.forwardParallel(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, threads: threads) }
-        } else {
+        // The thread budget goes to the engine's own split of each block (BLAS.withCallerThreads);
+        // Grad-CAM's recording pass stays serial (OpenBLAS keeps its threads there).
+        BLAS.withCallerThreads(limit: recordForGradCAM ? 1 : EncoderWorkspace.maxThreads) { threads in
+            // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
+            patchEmbed.forward(input, rows: rows, into: x)
+            posEmbed.values.withUnsafeBufferPointer { pe in
+                for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
+            }
             for (k, block) in blocks.enumerated() {
-                let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
-                block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
+                if threads > 1 {
+                    block.forwardParallel(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, threads: threads)
+                } else {
+                    let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
+                    block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
+                }
             }
         }
         norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)

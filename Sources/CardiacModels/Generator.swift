@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import NeuralCore
 
@@ -216,20 +217,30 @@ struct CMRGeneratorModel: Sendable {
         return x
     }
 
-    /// Frames of one view at the given phases.
+    /// Frames of one view at the given phases, split over the thread budget (each thread renders
+    /// a contiguous run of phases with its own buffers; BLAS.withCallerThreads).
     func render(view v: Int, latent z: [Float], phases: [Double]) -> [[Float]] {
         let dec = views[v]
-        let act = dec.activationCount, cols = dec.columnCount
-        let a = UnsafeMutablePointer<Float>.allocate(capacity: act), b = UnsafeMutablePointer<Float>.allocate(capacity: act)
-        let c = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-        defer { a.deallocate(); b.deallocate(); c.deallocate() }
-        return z.withUnsafeBufferPointer { zp in
+        let act = dec.activationCount, cols = dec.columnCount, pixels = dec.size * dec.size
+        var frames = [Float](repeating: 0, count: phases.count * pixels)
+        z.withUnsafeBufferPointer { zp in
             let zv = zp.baseAddress! + v * latent
-            return phases.map { phase in
-                var frame = [Float](repeating: 0, count: dec.size * dec.size)
-                frame.withUnsafeMutableBufferPointer { dec.render(z: zv, phase: phase, frame: $0.baseAddress!, a: a, b: b, columns: c) }
-                return frame
+            frames.withUnsafeMutableBufferPointer { fp in
+                let out = fp.baseAddress!
+                BLAS.withCallerThreads { threads in
+                    let parts = max(1, min(threads, phases.count))
+                    DispatchQueue.concurrentPerform(iterations: parts) { k in
+                        let a = UnsafeMutablePointer<Float>.allocate(capacity: act)
+                        let b = UnsafeMutablePointer<Float>.allocate(capacity: act)
+                        let c = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+                        for f in (k * phases.count / parts)..<((k + 1) * phases.count / parts) {
+                            dec.render(z: zv, phase: phases[f], frame: out + f * pixels, a: a, b: b, columns: c)
+                        }
+                    }
+                }
             }
         }
+        return (0..<phases.count).map { Array(frames[($0 * pixels)..<(($0 + 1) * pixels)]) }
     }
 }

@@ -123,11 +123,11 @@ public enum Activation {
     }
 
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-v)) }
+        VectorMath.silu(x, count: count)
     }
 
     public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = 1 / (1 + expf(-x[i])) }
+        VectorMath.sigmoid(x, count: count)
     }
 
     /// Numerically stable softmax of each row of `x` `[rows, cols]` (row stride `ld`), in place.

@@ -83,6 +83,20 @@ public enum VectorMath {
         }
     }
 
+    /// x ← x · σ(x).
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + laneCount <= count { let v = load(x + i); store(v / (1 + exp(-v)), x + i); i += laneCount }
+        for j in i..<count { let v = x[j]; x[j] = v / (1 + expf(-v)) }
+    }
+
+    /// x ← σ(x) = 1 / (1 + e⁻ˣ).
+    public static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + laneCount <= count { store(1 / (1 + exp(-load(x + i))), x + i); i += laneCount }
+        for j in i..<count { x[j] = 1 / (1 + expf(-x[j])) }
+    }
+
     /// Softmax of each row of `x` `[rows, cols]` (row stride `ld`), in place, max-subtracted.
     public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
         for r in 0..<rows {
