@@ -50,6 +50,33 @@ import Testing
         #expect(uv.samplingRate == 250)
     }
 
+    /// The byte-level CSV reader: CRLF, lone CR and LF give the same rows and line numbers; a BOM,
+    /// blanks around fields, empty and "NaN" fields, semicolons; the error names line and column.
+    @Test func csvLineEndingsBlanksAndErrorPositions() throws {
+        let body = ["# sampling_rate=500", "I; II ", " 0.5 ;-1e-1", "NaN;", "", "2;3"]
+        for eol in ["\n", "\r\n", "\r"] {
+            let text = "\u{FEFF}" + body.joined(separator: eol) + eol
+            let r = try CSVReader().read(data: Data(text.utf8), path: "e.csv")
+            #expect(r.samplingRate == 500)
+            #expect(r.lead(.ii)?.millivolts.count == 3)
+            #expect(r.lead(.i)?.millivolts[0] == 0.5 && r.lead(.ii)?.millivolts[0] == -0.1)
+            #expect(r.lead(.i)?.millivolts[1].isNaN == true && r.lead(.ii)?.millivolts[1].isNaN == true)
+            #expect(r.lead(.ii)?.millivolts[2] == 3)
+            let bad = (body + ["4;x5"]).joined(separator: eol)
+            do {
+                _ = try CSVReader().read(data: Data(bad.utf8), path: "bad.csv")
+                Issue.record("'x5' was accepted")
+            } catch let e as ECGFormatError {
+                #expect(e.kind == .invalidValue)
+                #expect(e.description.contains("'x5'") && e.description.contains("line 7, column 2 (II)"), "\(e)")
+            }
+        }
+        do {
+            _ = try CSVReader().read(data: Data("# sampling_rate=500\nI\ninf\n".utf8), path: "inf.csv")
+            Issue.record("inf was accepted")
+        } catch let e as ECGFormatError { #expect(e.kind == .invalidValue) }
+    }
+
     @Test func wfdbHeaderWrittenIsReadableGrammar() throws {
         let original = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("cinc2021/E07503.hea"))
         let out = try WFDBWriter.encode(original, recordName: "E07503c")
