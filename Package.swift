@@ -26,7 +26,8 @@ let package = Package(
 
         .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SignalKit", dependencies: ["ECGFormats"]),
-        .target(name: "NeuralCore", dependencies: ["COpenBLAS"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "CVectorKernels"),
+        .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),

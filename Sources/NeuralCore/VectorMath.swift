@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Vectorised elementwise kernels. libm's scalar `erff` / `expf` cost more than the GEMMs around
@@ -7,6 +8,11 @@ import Foundation
 public enum VectorMath {
     public typealias Lanes = SIMD8<Float>
     public static let laneCount = 8
+
+    /// GELU, its backward and softmax run as AVX-512 C kernels (Sources/CVectorKernels, the same
+    /// approximations) when the CPU has AVX-512F: Swift code here is compiled for baseline x86-64
+    /// (SSE2), a quarter of the width. Checked once per process.
+    public static let usesAVX512 = ecg_vk_avx512_available() != 0
 
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
         UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
@@ -57,6 +63,10 @@ public enum VectorMath {
 
     /// x ← 0.5 x (1 + erf(x/√2)), exact GELU.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if usesAVX512 { ecg_vk_gelu_avx512(x, count) } else { geluPortable(x, count: count) }
+    }
+
+    static func geluPortable(_ x: UnsafeMutablePointer<Float>, count: Int) {
         let r: Float = 0.70710678118654752
         var i = 0
         while i + laneCount <= count {
@@ -69,6 +79,10 @@ public enum VectorMath {
 
     /// g ← g · GELU′(x), GELU′(x) = Φ(x) + x φ(x): the backward of `gelu` given its input x.
     public static func geluBackward(_ g: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int) {
+        if usesAVX512 { ecg_vk_gelu_backward_avx512(g, x, count) } else { geluBackwardPortable(g, input: x, count: count) }
+    }
+
+    static func geluBackwardPortable(_ g: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int) {
         let r: Float = 0.70710678118654752, c: Float = 0.3989422804014327
         var i = 0
         while i + laneCount <= count {
@@ -99,6 +113,10 @@ public enum VectorMath {
 
     /// Softmax of each row of `x` `[rows, cols]` (row stride `ld`), in place, max-subtracted.
     public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
+        if usesAVX512 { ecg_vk_softmax_rows_avx512(x, rows, cols, ld) } else { softmaxRowsPortable(x, rows: rows, cols: cols, ld: ld) }
+    }
+
+    static func softmaxRowsPortable(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int) {
         for r in 0..<rows {
             let p = x + r * ld
             var i = 0

@@ -131,3 +131,43 @@ struct PrefixedSource: WeightSource {
     #expect(BLASKernels.cpuFlags(cpuinfo: "no flags here") == [])
     #expect(!BLASKernels.coreName.isEmpty)
 }
+
+/// The AVX-512 C kernels and the portable Swift SIMD kernels agree (and both match libm), so
+/// PyTorch parity on one machine vouches for the other path too.
+@Test func avx512AndPortableKernelsAgree() {
+    var rng = SystemRandomNumberGenerator()
+    let n = 1000 + 13   // a tail in both widths
+    let x = (0..<n).map { _ in Float.random(in: -9...9, using: &rng) }
+    var a = x, b = x
+    a.withUnsafeMutableBufferPointer { VectorMath.geluPortable($0.baseAddress!, count: n) }
+    b.withUnsafeMutableBufferPointer { VectorMath.gelu($0.baseAddress!, count: n) }
+    for i in 0..<n {
+        let exact = 0.5 * Double(x[i]) * (1 + erf(Double(x[i]) / 2.0.squareRoot()))
+        #expect(abs(Double(a[i]) - exact) < 2e-6 && abs(Double(b[i]) - exact) < 2e-6, "gelu(\(x[i]))")
+    }
+    var ga = [Float](repeating: 1, count: n), gb = ga
+    x.withUnsafeBufferPointer { xp in
+        ga.withUnsafeMutableBufferPointer { VectorMath.geluBackwardPortable($0.baseAddress!, input: xp.baseAddress!, count: n) }
+        gb.withUnsafeMutableBufferPointer { VectorMath.geluBackward($0.baseAddress!, input: xp.baseAddress!, count: n) }
+    }
+    for i in 0..<n {
+        let v = Double(x[i])
+        let exact = 0.5 * (1 + erf(v / 2.0.squareRoot())) + v * exp(-0.5 * v * v) / (2 * Double.pi).squareRoot()
+        #expect(abs(Double(ga[i]) - exact) < 2e-6 && abs(Double(gb[i]) - exact) < 2e-6, "gelu′(\(x[i]))")
+    }
+    let rows = 7, cols = 37, ld = 40
+    let s = (0..<(rows * ld)).map { _ in Float.random(in: -30...30, using: &rng) }
+    var sa = s, sb = s
+    sa.withUnsafeMutableBufferPointer { VectorMath.softmaxRowsPortable($0.baseAddress!, rows: rows, cols: cols, ld: ld) }
+    sb.withUnsafeMutableBufferPointer { VectorMath.softmaxRows($0.baseAddress!, rows: rows, cols: cols, ld: ld) }
+    for r in 0..<rows {
+        let row = (0..<cols).map { Double(s[r * ld + $0]) }
+        let m = row.max()!, z = row.map { exp($0 - m) }.reduce(0, +)
+        for c in 0..<cols {
+            let exact = exp(row[c] - m) / z
+            #expect(abs(Double(sa[r * ld + c]) - exact) < 1e-6 && abs(Double(sb[r * ld + c]) - exact) < 1e-6)
+        }
+        for c in cols..<ld { #expect(sa[r * ld + c] == s[r * ld + c] && sb[r * ld + c] == s[r * ld + c], "padding untouched") }
+    }
+    print("VectorMath AVX-512 kernels in use: \(VectorMath.usesAVX512)")
+}
