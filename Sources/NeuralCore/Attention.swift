@@ -23,21 +23,28 @@ public struct MultiHeadAttention: Sendable {
     /// probabilities and the mixed values for `backward`.
     public func forward(_ x: UnsafePointer<Float>, tokens t: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, tape: BlockTape? = nil) {
-        let w = width, hd = headDim
+        let w = width
         let qkvBuf = tape?.qkv.pointer ?? scratch
         let scores = scratch + t * 3 * w
         let mixed = tape?.mixed.pointer ?? scores + t * t
         qkv.forward(x, rows: t, into: qkvBuf)
-        let scale = 1 / Float(hd).squareRoot()
         for h in 0..<heads {
-            let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
-            let p = tape.map { $0.probabilities.pointer + h * t * t } ?? scores
-            BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: k, ldb: 3 * w,
-                      c: p, ldc: t)
-            Activation.softmaxRows(p, rows: t, cols: t)
-            BLAS.gemm(m: t, n: hd, k: t, a: p, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
+            attendHead(h, qkv: qkvBuf, tokens: t, probabilities: tape.map { $0.probabilities.pointer + h * t * t } ?? scores,
+                       into: mixed)
         }
         proj.forward(mixed, rows: t, into: y)
+    }
+
+    /// The attention core of head `h` for one sequence: P = softmax(Q Kᵀ/√d) into `probabilities`
+    /// `[T, T]`, then P V into the head's columns of `mixed` `[T, W]`; `qkv` is `[T, 3W]`.
+    func attendHead(_ h: Int, qkv qkvBuf: UnsafePointer<Float>, tokens t: Int,
+                    probabilities p: UnsafeMutablePointer<Float>, into mixed: UnsafeMutablePointer<Float>) {
+        let w = width, hd = headDim
+        let q = qkvBuf + h * hd, k = qkvBuf + w + h * hd, v = qkvBuf + 2 * w + h * hd
+        BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: 1 / Float(hd).squareRoot(), a: q, lda: 3 * w,
+                  b: k, ldb: 3 * w, c: p, ldc: t)
+        Activation.softmaxRows(p, rows: t, cols: t)
+        BLAS.gemm(m: t, n: hd, k: t, a: p, lda: t, b: v, ldb: 3 * w, c: mixed + h * hd, ldc: w)
     }
 
     /// dx `[T, W]` = ∂L/∂x given dy = ∂L/∂y for the forward recorded in `tape`.
@@ -156,7 +163,7 @@ public struct TransformerBlock: Sendable {
     /// OpenBLAS's threads would leave on one core is split too. Same result as `forward`.
     public func forwardParallel(_ x: UnsafeMutablePointer<Float>, tokens t: Int, sequences b: Int,
                                 scratch: UnsafeMutablePointer<Float>, threads: Int) {
-        let w = width, hid = mlp.hidden, rows = b * t, hd = attn.headDim, heads = attn.heads
+        let w = width, hid = mlp.hidden, rows = b * t, heads = attn.heads
         let normed = scratch, delta = normed + rows * w, qkvAll = delta + rows * w
         let mixed = qkvAll + rows * 3 * w, hidden = mixed + rows * w, scores = hidden + rows * hid
         let parts = max(1, min(threads, rows))
@@ -166,17 +173,12 @@ public struct TransformerBlock: Sendable {
             norm1.forward(x + r.lowerBound * w, rows: n, into: normed + r.lowerBound * w)
             attn.qkv.forward(normed + r.lowerBound * w, rows: n, into: qkvAll + r.lowerBound * 3 * w)
         }
-        let scale = 1 / Float(hd).squareRoot()
         let tasks = b * heads
         DispatchQueue.concurrentPerform(iterations: min(threads, tasks)) { k in
-            let sc = scores + k * t * t
             for task in stride(from: k, to: tasks, by: min(threads, tasks)) {
-                let s = task / heads, h = task % heads
-                let base = qkvAll + s * t * 3 * w
-                let q = base + h * hd, kk = base + w + h * hd, v = base + 2 * w + h * hd
-                BLAS.gemm(transB: true, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * w, b: kk, ldb: 3 * w, c: sc, ldc: t)
-                Activation.softmaxRows(sc, rows: t, cols: t)
-                BLAS.gemm(m: t, n: hd, k: t, a: sc, lda: t, b: v, ldb: 3 * w, c: mixed + s * t * w + h * hd, ldc: w)
+                let s = task / heads
+                attn.attendHead(task % heads, qkv: qkvAll + s * t * 3 * w, tokens: t, probabilities: scores + k * t * t,
+                                into: mixed + s * t * w)
             }
         }
         DispatchQueue.concurrentPerform(iterations: parts) { k in
