@@ -197,12 +197,7 @@ extension ViTEncoder {
         for j in 0..<w { alpha[j] /= Float(t) }
         let cam = ws.cam.pointer
         alpha.withUnsafeBufferPointer { al in
-            for i in 0..<t {
-                let row = a + i * w
-                var v: Float = 0
-                for j in 0..<w { v += row[j] * al[j] }
-                cam[i] = max(v, 0)
-            }
+            for i in 0..<t { cam[i] = max(VectorMath.dot(a + i * w, al.baseAddress!, count: w), 0) }
         }
         var map = [Float](repeating: 0, count: leads * sampleCount)
         map.withUnsafeMutableBufferPointer { out in

@@ -256,12 +256,7 @@ public struct AttentionPooling: Sendable {
         let w = width
         let scale = 1 / Float(w).squareRoot()
         query.values.withUnsafeBufferPointer { q in
-            for i in 0..<t {
-                var s: Float = 0
-                let hr = h + i * w
-                for j in 0..<w { s += hr[j] * q[j] }
-                a[i] = s * scale
-            }
+            for i in 0..<t { a[i] = VectorMath.dot(h + i * w, q.baseAddress!, count: w) * scale }
         }
         Activation.softmaxRows(a, rows: 1, cols: t)
         pooled.initialize(repeating: 0, count: w)
@@ -280,9 +275,7 @@ public struct AttentionPooling: Sendable {
         let scale = 1 / Float(w).squareRoot()
         var mean: Float = 0
         for i in 0..<t {
-            var g: Float = 0
-            let hr = h + i * w
-            for j in 0..<w { g += hr[j] * dpooled[j] }
+            let g = VectorMath.dot(h + i * w, dpooled, count: w)
             dh[i * w] = g           // stash h_t·dp in the first slot until it is consumed below
             mean += a[i] * g
         }
