@@ -81,12 +81,26 @@ def main():
                         "--jobs", str(a.threads), "--plain"], env=env, check=True, stderr=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL)
         swift_wfdb_s = time.perf_counter() - t0
+        # Per format: `ecg2cmr screen` on the sub-folders holding each format (where time goes).
+        per_format = {}
+        for pattern in ("*.hea", "*.csv", "*-aecg.xml", "*.dcm", "*-muse.xml", "*-ukb.xml"):
+            files = sorted(folder.glob("*/" + pattern))
+            fdir = Path(tmp) / ("format-" + pattern.strip("*.-").replace(".", "-"))
+            for f in files:
+                shutil.copytree(f.parent, fdir / f.parent.name)
+            t0 = time.perf_counter()
+            subprocess.run([a.bin, "screen", str(fdir), "--out", str(fdir) + ".jsonl", "--model", a.model,
+                            "--jobs", str(a.threads), "--plain"], env=env, check=True, stderr=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL)
+            per_format[pattern] = (len(files), time.perf_counter() - t0)
     swift_rate, peer_rate, wfdb_rate = n / swift_s, peer_n / peer_s, peer_n / swift_wfdb_s
     print(f"files: {n} ({ok} ok), threads: {a.threads}")
     print(f"ecg2cmr screen, all six formats: {swift_s:.2f} s wall incl. start-up and model load -> {swift_rate:.1f} ECG/s (target >= 40)")
     print(f"ecg2cmr screen, the peer's {peer_n} WFDB files: {swift_wfdb_s:.2f} s -> {wfdb_rate:.1f} ECG/s")
     print(f"python peer (wfdb + preprocess + PyTorch encoder, same {peer_n} WFDB files): {peer_rate:.1f} ECG/s")
     print(f"ratio swift/python on the same WFDB files: {wfdb_rate / peer_rate:.1f}x")
+    for pattern, (count, seconds) in per_format.items():
+        print(f"ecg2cmr screen, {pattern} only: {count} files in {seconds:.2f} s -> {count / seconds:.1f} ECG/s")
 
 
 if __name__ == "__main__":
