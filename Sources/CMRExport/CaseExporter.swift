@@ -108,7 +108,7 @@ public final class CaseExporter: @unchecked Sendable {
         report.send(.generating, fraction: 0.1)
         let frameCount = options.frameCount ?? pipeline.bundle.manifest.generator?.frames ?? 50
         let cmr: GeneratedCMR
-        do { cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: options.seed, frameCount: frameCount) } catch {
+        do { cmr = try pipeline.generateCMR(for: analysis, seed: options.seed, frameCount: frameCount) } catch {
             throw CMRExportError.generation("\(error)")
         }
         lap("generate")
@@ -179,6 +179,7 @@ public final class CaseExporter: @unchecked Sendable {
             let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
                                          values: cam.values, recordOffsetSeconds: prepared.sourceOffsetSeconds)
             var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(pipeline.bundle.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
+            if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
@@ -384,11 +385,21 @@ public final class CaseExporter: @unchecked Sendable {
             subtypes: analysis.subtypes.map { .init(target: $0.target.description, label: $0.label, probability: $0.probability) },
             phenotypes: analysis.phenotypes.map { .init(target: $0.target.description, label: $0.label, value: $0.value, unit: $0.unit,
                                                         referenceRange: $0.referenceRange.map { [$0.lowerBound, $0.upperBound] },
-                                                        validationR: $0.validationR, outOfRange: $0.isOutOfRange) },
+                                                        validationR: $0.validationR, outOfRange: $0.isOutOfRange,
+                                                        weak: $0.isWeak) },
             gradCAM: .init(target: target.description, topSegments: cam.topSegments(count: 10).map {
                 .init(lead: $0.lead.description, startSeconds: $0.startSeconds, endSeconds: $0.endSeconds, weight: Double($0.weight))
             }),
             realCMR: real.series.isEmpty ? nil : .init(directory: real.directory, files: real.files),
+            outOfDistribution: analysis.outOfDistribution.map {
+                .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,
+                      embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
+                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil)
+            },
+            generatorInformativeness: b.manifest.generator?.informativeness.map {
+                .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,
+                      efVsModelEF: $0.efVsModelEF, statement: $0.statement)
+            },
             files: files)
     }
 

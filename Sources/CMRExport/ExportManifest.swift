@@ -103,6 +103,25 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public struct Phenotype: Codable, Sendable, Equatable {
         public var target: String; public var label: String; public var value: Double; public var unit: String
         public var referenceRange: [Double]?; public var validationR: Double?; public var outOfRange: Bool
+        public var weak: Bool?
+    }
+    /// Whether the ECG lies inside what the model was trained on (nil: the model has no such check).
+    public struct OutOfDistribution: Codable, Sendable, Equatable {
+        public var outside: Bool
+        public var score: Double
+        public var embeddingDistance: Double
+        public var inputDistance: Double
+        public var embeddingThreshold: Double
+        public var inputThreshold: Double
+        public var warning: String?
+    }
+    /// What the model's generated cines were measured to carry on its validation split.
+    public struct GeneratorInformativeness: Codable, Sendable, Equatable {
+        public var subjects: Int?
+        public var efVsTrueEF: Double?
+        public var edAreaVsTrueEDV: Double?
+        public var efVsModelEF: Double?
+        public var statement: String
     }
     public struct Segment: Codable, Sendable, Equatable {
         public var lead: String; public var startSeconds: Double; public var endSeconds: Double; public var weight: Double
@@ -140,6 +159,8 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public var phenotypes: [Phenotype]
     public var gradCAM: GradCAM?
     public var realCMR: RealCMR?
+    public var outOfDistribution: OutOfDistribution?
+    public var generatorInformativeness: GeneratorInformativeness?
     public var files: [FileEntry]
 
     public static let fileName = "manifest.json"

@@ -55,13 +55,39 @@ public final class CardiacPipeline: @unchecked Sendable {
         guard abs(s.samplingRate - spec.samplingRate) < 1e-6 else {
             throw CardiacPipelineError.inputShape("preprocessing gave \(s.samplingRate) Hz; the model needs \(spec.samplingRate) Hz (does the manifest resample?)")
         }
-        return PreparedECG(leads: s.leads, samplingRate: s.samplingRate, sampleCount: s.sampleCount, values: s.values,
-                           sourceOffsetSeconds: Double(s.offsetSamples) / s.samplingRate)
+        var prepared = PreparedECG(leads: s.leads, samplingRate: s.samplingRate, sampleCount: s.sampleCount, values: s.values,
+                                   sourceOffsetSeconds: Double(s.offsetSamples) / s.samplingRate)
+        if case let .beats(spec, _) = encoder.layout {
+            do { prepared.beats = try beatFeatures(record: conformedRecord(prepared), spec: spec) } catch {
+                throw CardiacPipelineError.preprocessing("beat features: \(error)")
+            }
+        }
+        return prepared
     }
 
-    /// The input as the encoder needs it: leads matched by name in manifest order (absent → zeros),
-    /// samples cropped or zero-padded at the end. `prepare` output passes through unchanged.
+    func beatFeatures(record: [Float], spec: BeatFeatureSpec) throws -> BeatFeatures {
+        try BeatExtractor.extract(values: record, leadNames: bundle.manifest.input.leads, sampleCount: encoder.sampleCount,
+                                  samplingRate: bundle.manifest.input.samplingRate, spec: spec)
+    }
+
+    /// The encoder input of one ECG: the conformed record (`vit1d`), or its median beats followed by
+    /// the rhythm features (`beatvit1d`; from `input.beats` when `prepare` made them).
     func conformed(_ input: PreparedECG) -> [Float] {
+        guard case let .beats(spec, rhythm) = encoder.layout else { return conformedRecord(input) }
+        let f = input.beats ?? (try? beatFeatures(record: conformedRecord(input), spec: spec))
+        guard let f, f.medianBeat.count == encoder.leads * encoder.tokenSamples, f.rhythm.count == rhythm else {
+            // Non-finite samples: no beats. The rhythm token says so (no-rhythm flag), and the
+            // out-of-distribution check flags the input.
+            var x = [Float](repeating: 0, count: encoder.inputSize)
+            x[encoder.inputSize - 1] = 1
+            return x
+        }
+        return f.medianBeat + f.rhythm
+    }
+
+    /// The prepared record as the model reads it: leads matched by name in manifest order (absent →
+    /// zeros), samples cropped or zero-padded at the end. `prepare` output passes through unchanged.
+    func conformedRecord(_ input: PreparedECG) -> [Float] {
         let enc = encoder
         let wanted = inputLeads
         if input.leads == wanted && input.sampleCount == enc.sampleCount && input.values.count == enc.leads * enc.sampleCount {
@@ -69,6 +95,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         }
         var out = [Float](repeating: 0, count: enc.leads * enc.sampleCount)
         let n = min(input.sampleCount, enc.sampleCount)
+        guard n > 0 else { return out }
         for (l, id) in wanted.enumerated() {
             guard let src = input.leads.firstIndex(of: id), (src + 1) * input.sampleCount <= input.values.count else { continue }
             for i in 0..<n { out[l * enc.sampleCount + i] = input.values[src * input.sampleCount + i] }
@@ -83,20 +110,22 @@ public final class CardiacPipeline: @unchecked Sendable {
         let out = withWorkspace(batch: false) { ws in
             x.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: 1, workspace: ws)[0] }
         }
-        return interpret(out)
+        return interpret(out, input: x)
     }
 
     public func analyse(batch: [PreparedECG]) -> [ECGAnalysis] {
         if batch.count == 1 { return [analyse(batch[0])] }
         var results: [ECGAnalysis] = []
         results.reserveCapacity(batch.count)
-        let per = encoder.leads * encoder.sampleCount
+        let per = encoder.inputSize
         var stacked = [Float](repeating: 0, count: batchChunk * per)
         var start = 0
         while start < batch.count {
             let end = min(batch.count, start + batchChunk)
+            var inputs: [[Float]] = []
             for k in start..<end {
                 let x = conformed(batch[k])
+                inputs.append(x)
                 stacked.withUnsafeMutableBufferPointer { dst in
                     x.withUnsafeBufferPointer { (dst.baseAddress! + (k - start) * per).update(from: $0.baseAddress!, count: per) }
                 }
@@ -104,13 +133,13 @@ public final class CardiacPipeline: @unchecked Sendable {
             let outs = withWorkspace(batch: true) { ws in
                 stacked.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: end - start, workspace: ws) }
             }
-            results.append(contentsOf: outs.map(interpret))
+            results.append(contentsOf: zip(outs, inputs).map { interpret($0, input: $1) })
             start = end
         }
         return results
     }
 
-    func interpret(_ out: EncoderOutput) -> ECGAnalysis {
+    func interpret(_ out: EncoderOutput, input: [Float]) -> ECGAnalysis {
         var risks: [RiskScore] = [], subtypes: [SubtypeScore] = [], phenotypes: [PhenotypeValue] = []
         var raw: [String: [Float]] = [:]
         for (g, head) in encoder.heads.enumerated() {
@@ -141,12 +170,17 @@ public final class CardiacPipeline: @unchecked Sendable {
                     if let r = o.referenceRange, r.count == 2, r[0] <= r[1] { range = r[0]...r[1] }
                     phenotypes.append(PhenotypeValue(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
                                                      value: value, unit: o.unit ?? "", referenceRange: range,
-                                                     validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false))
+                                                     validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false,
+                                                     isWeak: o.weak ?? false))
                 }
             }
         }
+        var ood: OutOfDistributionVerdict?
+        if let model = bundle.outOfDistribution {
+            ood = model.verdict(pooled: out.pooled, encoderInput: input, leads: encoder.leads, beatSamples: encoder.tokenSamples)
+        }
         return ECGAnalysis(modelID: bundle.id, isSynthetic: bundle.isSynthetic, embedding: out.embedding,
-                           risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw)
+                           risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw, outOfDistribution: ood)
     }
 
     // MARK: Grad-CAM
@@ -168,49 +202,114 @@ public final class CardiacPipeline: @unchecked Sendable {
     /// Grad-CAM for several head outputs sharing one forward pass.
     public func gradCAMs(_ input: PreparedECG, targets: [HeadTarget]) throws -> [GradCAMMap] {
         let located = try targets.map(locate)
+        var input = input
+        if case let .beats(spec, _) = encoder.layout, input.beats == nil {
+            input.beats = try? beatFeatures(record: conformedRecord(input), spec: spec)
+        }
         let x = conformed(input)
         let enc = encoder
-        let maps: [[Float]] = withWorkspace(batch: false) { ws in
+        let cams: [[Float]] = withWorkspace(batch: false) { ws in
             _ = x.withUnsafeBufferPointer { enc.forward($0.baseAddress!, count: 1, workspace: ws, recordForGradCAM: true) }
             return located.map { enc.gradCAM(group: $0.group, index: $0.index, workspace: ws) }
         }
-        return zip(targets, maps).map { t, m in
-            GradCAMMap(target: t, leads: inputLeads, samplingRate: bundle.manifest.input.samplingRate,
-                       sampleCount: enc.sampleCount, values: m, patchSamples: enc.patch)
+        return zip(targets, cams).map { t, cam in
+            var map: [Float]
+            var rhythm: Float?
+            switch enc.layout {
+            case .record:
+                map = enc.perLeadMap(cam)
+                let m = map.max() ?? 0
+                if m > 0 { let inv = 1 / m; for i in 0..<map.count { map[i] *= inv } }
+            case let .beats(spec, _):
+                // The beat tokens of a lead are drawn at every complete beat window of the record
+                // (maximum where windows overlap); the rhythm token's value is kept beside the map.
+                let perLead = enc.perLeadMap(cam)
+                let r = cam[enc.tokens - 1]
+                let m = max(perLead.max() ?? 0, r)
+                map = [Float](repeating: 0, count: enc.leads * enc.sampleCount)
+                let beat = enc.tokenSamples, n = enc.sampleCount
+                for p in input.beats?.rPeakIndices ?? [] {
+                    let a0 = p - spec.preSamples
+                    guard a0 >= 0, a0 + beat <= n else { continue }
+                    for l in 0..<enc.leads {
+                        for k in 0..<beat { map[l * n + a0 + k] = max(map[l * n + a0 + k], perLead[l * beat + k]) }
+                    }
+                }
+                if m > 0 { let inv = 1 / m; for i in 0..<map.count { map[i] *= inv } }
+                rhythm = m > 0 ? r / m : r
+            }
+            return GradCAMMap(target: t, leads: inputLeads, samplingRate: bundle.manifest.input.samplingRate,
+                              sampleCount: enc.sampleCount, values: map, patchSamples: enc.patch, rhythmRelevance: rhythm)
         }
     }
 
     // MARK: CMR generation
 
-    /// Generates SAX and LAX cines (`frameCount` frames, phase k/frameCount) from an ECG embedding.
-    /// Same seed and embedding → identical frames.
-    public func generateCMR(embedding: [Float], seed: UInt64, frameCount: Int = 50) throws -> GeneratedCMR {
+    /// Generates SAX and LAX cines (`frameCount` frames, phase k/frameCount) for an analysed ECG:
+    /// its embedding conditions the prior; with an anatomy generator the anatomy is the analysis's
+    /// own phenotype head output and the seed also draws the pose. Same seed and analysis →
+    /// identical frames; a new seed changes texture and pose, not the anatomy.
+    public func generateCMR(for analysis: ECGAnalysis, seed: UInt64, frameCount: Int = 50) throws -> GeneratedCMR {
+        try generateCMR(embedding: analysis.embedding, anatomy: try anatomyInput(analysis), seed: seed, frameCount: frameCount)
+    }
+
+    /// The anatomy part of the decoder latent (nil for a v1 latent generator).
+    func anatomyInput(_ analysis: ECGAnalysis) throws -> [Float]? {
+        guard let gen = bundle.generator, let a = gen.anatomy else { return nil }
+        guard let raw = analysis.rawHeads[a.head] else {
+            throw CardiacPipelineError.inputShape("the analysis has no '\(a.head)' head output for the generator's anatomy")
+        }
+        return try a.indices.map { i in
+            guard i < raw.count else { throw CardiacPipelineError.inputShape("head '\(a.head)' has \(raw.count) outputs") }
+            return raw[i]
+        }
+    }
+
+    /// Generation from an embedding (and, for an anatomy generator, the anatomy head's raw outputs).
+    public func generateCMR(embedding: [Float], anatomy: [Float]? = nil, seed: UInt64, frameCount: Int = 50) throws -> GeneratedCMR {
         guard let gen = bundle.generator else { throw CardiacPipelineError.noGenerator(modelID: bundle.id) }
         guard embedding.count == encoder.embeddingSize else {
             throw CardiacPipelineError.inputShape("embedding has \(embedding.count) values; the generator needs \(encoder.embeddingSize)")
         }
+        if let a = gen.anatomy, anatomy?.count != a.indices.count {
+            throw CardiacPipelineError.inputShape("the anatomy generator needs \(a.indices.count) anatomy values (the '\(a.head)' head)")
+        }
         var rng = SeededGaussian(seed: seed)
-        let noise = rng.draw(gen.latent * gen.views.count)
+        let noise = rng.draw(gen.prior.state)
         let z = gen.sampleLatent(condition: embedding, noise: noise)
         let n = max(1, frameCount)
         let phases = (0..<n).map { Double($0) / Double(n) }
+        let poses = gen.seededPose(seed: seed)
         let loops: [CineLoop] = gen.views.enumerated().map { v, dec in
-            CineLoop(view: dec.view, width: dec.size, height: dec.size,
-                     frames: gen.render(view: v, latent: z, phases: phases), phases: phases)
+            var frames = gen.render(view: v, latent: gen.viewLatent(v, sampled: z, anatomy: anatomy), phases: phases)
+            if v < poses.count {
+                let p = poses[v]
+                frames = frames.map { PoseWarp.apply($0, size: dec.size, angle: p.angle, dx: p.dx, dy: p.dy) }
+            }
+            return CineLoop(view: dec.view, width: dec.size, height: dec.size, frames: frames, phases: phases)
         }
         return GeneratedCMR(modelID: bundle.id, seed: seed, sax: loops[0], lax: loops[1])
     }
 
-    /// The de-standardised latent DDIM draws for `noise` (for parity tests and audits).
+    /// The de-standardised prior state DDIM draws for `noise` (v1: latent; v2: residuals).
     public func sampleLatent(embedding: [Float], noise: [Float]) throws -> [Float] {
         guard let gen = bundle.generator else { throw CardiacPipelineError.noGenerator(modelID: bundle.id) }
         return gen.sampleLatent(condition: embedding, noise: noise)
     }
 
-    /// Frames of one view from a given latent at given phases.
-    public func renderFrames(view: CMRView, latent: [Float], phases: [Double]) throws -> [[Float]] {
+    /// Frames of one view (canonical pose) from a sampled prior state and, for an anatomy
+    /// generator, the anatomy.
+    public func renderFrames(view: CMRView, latent: [Float], anatomy: [Float]? = nil, phases: [Double]) throws -> [[Float]] {
         guard let gen = bundle.generator else { throw CardiacPipelineError.noGenerator(modelID: bundle.id) }
         guard let v = gen.views.firstIndex(where: { $0.view == view }) else { throw CardiacPipelineError.noGenerator(modelID: bundle.id) }
-        return gen.render(view: v, latent: latent, phases: phases)
+        return gen.render(view: v, latent: gen.viewLatent(v, sampled: latent, anatomy: anatomy), phases: phases)
     }
+
+    /// The generator's pose for a seed, per view (rotation radians, shift x / y pixels); empty for v1.
+    public func pose(seed: UInt64) -> [(angle: Double, dx: Double, dy: Double)] {
+        bundle.generator?.seededPose(seed: seed) ?? []
+    }
+
+    /// What the generated cines were measured to carry (manifest `generator.informativeness`).
+    public var generatorInformativeness: ModelManifest.InformativenessSpec? { bundle.manifest.generator?.informativeness }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralCore
+import SignalKit
 
 /// One linear head group on the pooled vector.
 struct HeadLayer: Sendable {
@@ -7,16 +8,33 @@ struct HeadLayer: Sendable {
     let linear: Linear
 }
 
+/// What the encoder's tokens cover.
+enum TokenLayout: Sendable {
+    /// `vit1d`: (lead, time-window) patches of the prepared record.
+    case record
+    /// `beatvit1d`: (lead, window) patches of each lead's median beat, then one rhythm token.
+    case beats(BeatFeatureSpec, rhythmFeatures: Int)
+}
+
 /// The manifest-driven ViT ECG encoder: patch embedding → blocks → final norm → attention pooling
 /// → projection and heads. Sizes come from the manifest; weights are checked at construction.
+///
+/// Per sequence the encoder input is `[leads × tokenSamples]` lead-major samples (the record, or
+/// the median beats), followed for `beatvit1d` by the rhythm features.
 struct ViTEncoder: Sendable {
+    let layout: TokenLayout
     let leads: Int
     let sampleCount: Int
+    /// Samples per lead the patches cover: the record length, or the median-beat length.
+    let tokenSamples: Int
     let patch: Int
     let width: Int
     let patchesPerLead: Int
     let tokens: Int
+    /// Floats per sequence of the encoder input.
+    let inputSize: Int
     let patchEmbed: Linear
+    let rhythmEmbed: Linear?
     let posEmbed: Tensor
     let blocks: [TransformerBlock]
     let norm: LayerNorm
@@ -32,22 +50,35 @@ struct ViTEncoder: Sendable {
     init(manifest m: ModelManifest, weights: WeightSource, manifestPath: String) throws {
         func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: reason) }
         let e = m.encoder
-        guard e.type == "vit1d" else { throw bad("encoder.type '\(e.type)' is not supported (vit1d)") }
-        guard e.pooling == nil || e.pooling == "attention" else { throw bad("encoder.pooling '\(e.pooling!)' is not supported (attention)") }
+        switch e.type {
+        case "vit1d": layout = .record
+        case "beatvit1d":
+            guard let b = e.beats, let names = e.rhythmFeatures else { throw bad("encoder type 'beatvit1d' needs beats and rhythmFeatures") }
+            layout = .beats(b, rhythmFeatures: names.count)
+        default: throw bad("encoder.type '\(e.type)' is not supported (vit1d, beatvit1d)")
+        }
+        guard e.pooling == nil || e.pooling == "attention" else { throw bad("encoder.pooling '\(e.pooling ?? "")' is not supported (attention)") }
         leads = m.input.leads.count
         sampleCount = m.input.sampleCount
         patch = e.patchSize
         width = e.width
-        guard leads > 0, sampleCount > 0, patch > 0, width > 0, e.depth > 0, e.heads > 0 else {
+        var rhythmCount = 0
+        switch layout {
+        case .record: tokenSamples = sampleCount
+        case let .beats(b, r): tokenSamples = b.preSamples + b.postSamples; rhythmCount = r
+        }
+        guard leads > 0, tokenSamples > 0, patch > 0, width > 0, e.depth > 0, e.heads > 0 else {
             throw bad("input leads, sampleCount and encoder sizes must be positive")
         }
-        guard sampleCount % patch == 0 else { throw bad("input.sampleCount \(sampleCount) is not a multiple of encoder.patchSize \(patch)") }
+        guard tokenSamples % patch == 0 else { throw bad("the \(tokenSamples) samples per lead the tokens cover are not a multiple of encoder.patchSize \(patch)") }
         guard width % e.heads == 0 else { throw bad("encoder.width \(width) is not divisible by encoder.heads \(e.heads)") }
-        patchesPerLead = sampleCount / patch
-        tokens = leads * patchesPerLead
+        patchesPerLead = tokenSamples / patch
+        tokens = leads * patchesPerLead + (rhythmCount > 0 ? 1 : 0)
+        inputSize = leads * tokenSamples + rhythmCount
         let eps = Float(e.layerNormEps ?? 1e-6)
         let hidden = Int((Double(width) * e.mlpRatio).rounded())
         patchEmbed = try Linear(weights, "encoder.patch_embed", in: patch, out: width)
+        rhythmEmbed = rhythmCount > 0 ? try Linear(weights, "encoder.rhythm_embed", in: rhythmCount, out: width) : nil
         posEmbed = try weights.tensor("encoder.pos_embed", shape: [tokens, width])
         let w = e.width
         blocks = try (0..<e.depth).map {
@@ -133,8 +164,17 @@ extension ViTEncoder {
         // The thread budget goes to the engine's own split of each block (BLAS.withCallerThreads);
         // Grad-CAM's recording pass stays serial (OpenBLAS keeps its threads there).
         BLAS.withCallerThreads(limit: recordForGradCAM ? 1 : EncoderWorkspace.maxThreads) { threads in
-            // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input.
-            patchEmbed.forward(input, rows: rows, into: x)
+            // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input;
+            // the rhythm token (beatvit1d) embeds the features after the samples.
+            if let rhythmEmbed {
+                let patchRows = leads * patchesPerLead
+                for s in 0..<b {
+                    patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + s * t * w)
+                    rhythmEmbed.forward(input + s * inputSize + leads * tokenSamples, rows: 1, into: x + (s * t + patchRows) * w)
+                }
+            } else {
+                patchEmbed.forward(input, rows: rows, into: x)
+            }
             posEmbed.values.withUnsafeBufferPointer { pe in
                 for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
             }
@@ -172,7 +212,7 @@ extension ViTEncoder {
     /// Grad-CAM for head group `group`, output `index`, of the last sequence of the workspace's
     /// last forward (run with `recordForGradCAM` when the layer is not the last block): backward
     /// from the raw head output through the head, the pooling, the final layer norm and the blocks
-    /// after the chosen layer to its output A; cam = ReLU(A·mean_t(∂y/∂A)) upsampled to samples.
+    /// after the chosen layer to its output A; returns cam = ReLU(A·mean_t(∂y/∂A)) per token.
     func gradCAM(group: Int, index: Int, sequence s: Int = 0, workspace ws: EncoderWorkspace) -> [Float] {
         let t = tokens, w = width
         let last = UnsafePointer(ws.x.pointer + s * t * w)
@@ -199,15 +239,20 @@ extension ViTEncoder {
         alpha.withUnsafeBufferPointer { al in
             for i in 0..<t { cam[i] = max(VectorMath.dot(a + i * w, al.baseAddress!, count: w), 0) }
         }
-        var map = [Float](repeating: 0, count: leads * sampleCount)
-        map.withUnsafeMutableBufferPointer { out in
-            for l in 0..<leads {
-                Upsample.linear(cam + l * patchesPerLead, count: patchesPerLead,
-                                into: out.baseAddress! + l * sampleCount, count: sampleCount)
+        return Array(UnsafeBufferPointer(start: cam, count: t))
+    }
+
+    /// Per-lead token relevance upsampled linearly (PyTorch `interpolate`, align_corners=False) to
+    /// the samples the tokens cover: `[leads × tokenSamples]`.
+    func perLeadMap(_ cam: [Float]) -> [Float] {
+        var map = [Float](repeating: 0, count: leads * tokenSamples)
+        cam.withUnsafeBufferPointer { c in
+            map.withUnsafeMutableBufferPointer { out in
+                for l in 0..<leads {
+                    Upsample.linear(c.baseAddress! + l * patchesPerLead, count: patchesPerLead,
+                                    into: out.baseAddress! + l * tokenSamples, count: tokenSamples)
+                }
             }
-            var m: Float = 0
-            for v in out where v > m { m = v }
-            if m > 0 { let inv = 1 / m; for i in 0..<out.count { out[i] *= inv } }
         }
         return map
     }

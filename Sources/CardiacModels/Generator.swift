@@ -145,18 +145,53 @@ struct LatentPriorModel: Sendable {
     }
 }
 
+/// Rotates frames about their centre and shifts them (bilinear, edges clamped): the nuisance pose
+/// a seed draws for the anatomy generator. Same arithmetic as `model.apply_pose` in training.
+enum PoseWarp {
+    static func apply(_ frame: [Float], size s: Int, angle: Double, dx: Double, dy: Double) -> [Float] {
+        guard s >= 2 else { return frame }
+        let c = Double(s - 1) / 2, ca = Foundation.cos(angle), sa = Foundation.sin(angle)
+        var out = [Float](repeating: 0, count: s * s)
+        for i in 0..<s {
+            for j in 0..<s {
+                let x = Double(j) - c - dx
+                let y = c - (Double(i) - dy)
+                let xs = ca * x + sa * y, ys = -sa * x + ca * y
+                let sj = min(max(xs + c, 0), Double(s - 1)), si = min(max(c - ys, 0), Double(s - 1))
+                let j0 = min(Int(sj.rounded(.down)), s - 2), i0 = min(Int(si.rounded(.down)), s - 2)
+                let fj = Float(sj - Double(j0)), fi = Float(si - Double(i0))
+                let top = frame[i0 * s + j0] * (1 - fj) + frame[i0 * s + j0 + 1] * fj
+                let bot = frame[(i0 + 1) * s + j0] * (1 - fj) + frame[(i0 + 1) * s + j0 + 1] * fj
+                out[i * s + j] = top * (1 - fi) + bot * fi
+            }
+        }
+        return out
+    }
+}
+
 /// The ECG-conditioned CMR generator: DDIM over the latent prior, then a decoder per view.
+///
+/// Type `latent` (v1): the prior draws the whole decoder latent of both views. Type `anatomy` (v2):
+/// the decoder latent of view v is (anatomy, residual_v); the anatomy is the raw output of the
+/// manifest's anatomy head (the phenotype numbers shown beside the cine), the prior draws only
+/// the residuals (with classifier-free guidance), and the seed draws the pose.
 struct CMRGeneratorModel: Sendable {
     let latent: Int
     let views: [FrameDecoderModel]
     let prior: LatentPriorModel
     let latentMean: Tensor
     let latentStd: Tensor
+    /// Anatomy generator: (head group name, indices of its outputs in decoder-latent order).
+    let anatomy: (head: String, indices: [Int])?
+    let residual: Int
+    let guidance: Float
+    let pose: ModelManifest.PoseSpec?
     let alphasCumprod: [Double]
     let timesteps: [Int]
     let defaultFrames: Int
 
-    init(spec: ModelManifest.GeneratorSpec, conditionSize: Int, weights: WeightSource, manifestPath: String) throws {
+    init(spec: ModelManifest.GeneratorSpec, conditionSize: Int, heads: [ModelManifest.HeadSpec] = [],
+         weights: WeightSource, manifestPath: String) throws {
         func bad(_ r: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: r) }
         guard spec.latentSize > 0 else { throw bad("generator.latentSize must be positive") }
         let names = spec.views.map(\.name)
@@ -170,10 +205,30 @@ struct CMRGeneratorModel: Sendable {
         views = try spec.views.map {
             try FrameDecoderModel(spec: $0, view: CMRView(rawValue: $0.name)!, latent: spec.latentSize, weights: weights, manifestPath: manifestPath)
         }
-        let total = latent * views.count
+        if spec.type == "anatomy", let a = spec.anatomy, let r = spec.residualSize {
+            guard let head = heads.first(where: { $0.name == a.head }), head.kind == .regression else {
+                throw bad("generator.anatomy.head '\(a.head)' is not a regression head of this bundle")
+            }
+            let indices = try a.outputs.map { id -> Int in
+                guard let i = head.outputs.firstIndex(where: { $0.id == id }) else {
+                    throw bad("generator.anatomy output '\(id)' is not an output of head '\(a.head)'")
+                }
+                return i
+            }
+            anatomy = (a.head, indices)
+            residual = r
+            pose = spec.pose
+        } else {
+            anatomy = nil
+            residual = latent
+            pose = nil
+        }
+        guidance = Float(spec.guidance ?? 1)
+        let total = residual * views.count
         prior = try LatentPriorModel(spec: spec.prior, state: total, condition: conditionSize, weights: weights, manifestPath: manifestPath)
-        latentMean = try weights.tensor("generator.latent_mean", shape: [total])
-        latentStd = try weights.tensor("generator.latent_std", shape: [total])
+        let stats = anatomy == nil ? "latent" : "residual"
+        latentMean = try weights.tensor("generator.\(stats)_mean", shape: [total])
+        latentStd = try weights.tensor("generator.\(stats)_std", shape: [total])
         var ab: [Double] = []
         var acc = 1.0
         for i in 0..<d.steps {
@@ -195,14 +250,21 @@ struct CMRGeneratorModel: Sendable {
         defaultFrames = max(1, spec.frames)
     }
 
-    /// Deterministic DDIM (η = 0) from x_T = `noise`; returns the de-standardised latent [2Z].
+    /// Deterministic DDIM (η = 0) from x_T = `noise`; returns the de-standardised prior state
+    /// (v1: the latent of both views; v2: their residuals). With guidance w ≠ 1,
+    /// ε = ε(∅) + w·(ε(c) − ε(∅)) where ∅ is the zero condition the prior was trained with.
     func sampleLatent(condition: [Float], noise: [Float]) -> [Float] {
         let n = max(prior.layers.map(\.outFeatures).max() ?? 0, prior.state + prior.condition + prior.timeEmbedding)
         let a = UnsafeMutablePointer<Float>.allocate(capacity: n), b = UnsafeMutablePointer<Float>.allocate(capacity: n)
         defer { a.deallocate(); b.deallocate() }
+        let zero = [Float](repeating: 0, count: condition.count)
         var x = noise
         for (i, t) in timesteps.enumerated() {
-            let eps = prior.predict(x: x, condition: condition, timestep: t, a: a, b: b)
+            var eps = prior.predict(x: x, condition: condition, timestep: t, a: a, b: b)
+            if guidance != 1 {
+                let eu = prior.predict(x: x, condition: zero, timestep: t, a: a, b: b)
+                for k in 0..<eps.count { eps[k] = eu[k] + guidance * (eps[k] - eu[k]) }
+            }
             let at = alphasCumprod[t]
             let aprev = i + 1 < timesteps.count ? alphasCumprod[timesteps[i + 1]] : 1.0
             // Same operation order and float32 rounding of the coefficients as the reference.
@@ -217,6 +279,25 @@ struct CMRGeneratorModel: Sendable {
         return x
     }
 
+    /// The decoder latent of view `v`: v1 the view's slice of the sampled latent; v2 the anatomy
+    /// followed by the view's residual.
+    func viewLatent(_ v: Int, sampled: [Float], anatomy a: [Float]?) -> [Float] {
+        guard anatomy != nil, let a else { return Array(sampled[(v * latent)..<((v + 1) * latent)]) }
+        return a + Array(sampled[(v * residual)..<((v + 1) * residual)])
+    }
+
+    /// Per view (rotation radians, shift x, shift y) drawn from `seed + poseStream` (model.seeded_pose).
+    static let poseStream: UInt64 = 0x706F_7365
+    func seededPose(seed: UInt64) -> [(angle: Double, dx: Double, dy: Double)] {
+        guard let pose else { return [] }
+        var rng = SeededGaussian(seed: seed &+ Self.poseStream)
+        return views.map { _ in
+            let u0 = rng.nextUniform(), u1 = rng.nextUniform(), u2 = rng.nextUniform()
+            return ((2 * u0 - 1) * pose.rotationDegrees * Double.pi / 180, (2 * u1 - 1) * pose.shiftPixels,
+                    (2 * u2 - 1) * pose.shiftPixels)
+        }
+    }
+
     /// Frames of one view at the given phases, split over the thread budget (each thread renders
     /// a contiguous run of phases with its own buffers; BLAS.withCallerThreads).
     func render(view v: Int, latent z: [Float], phases: [Double]) -> [[Float]] {
@@ -224,7 +305,7 @@ struct CMRGeneratorModel: Sendable {
         let act = dec.activationCount, cols = dec.columnCount, pixels = dec.size * dec.size
         var frames = [Float](repeating: 0, count: phases.count * pixels)
         z.withUnsafeBufferPointer { zp in
-            let zv = zp.baseAddress! + v * latent
+            let zv = zp.baseAddress!
             frames.withUnsafeMutableBufferPointer { fp in
                 let out = fp.baseAddress!
                 BLAS.withCallerThreads { threads in

@@ -102,8 +102,8 @@ public struct InferenceBenchmark: Sendable {
         }
         var genMs: Double?
         if bundle.hasGenerator {
-            let emb = pipeline.analyse(input).embedding
-            genMs = try Self.time(max(1, iterations / 5)) { _ = try pipeline.generateCMR(embedding: emb, seed: 1, frameCount: frames) }
+            let analysis = pipeline.analyse(input)
+            genMs = try Self.time(max(1, iterations / 5)) { _ = try pipeline.generateCMR(for: analysis, seed: 1, frameCount: frames) }
         }
         let e = bundle.encoder
         return Result(modelID: bundle.id, tokens: e.tokens, width: e.width, depth: e.blocks.count,

@@ -1,4 +1,5 @@
 import Foundation
+import SignalKit
 
 /// Any JSON value (preprocessing op parameters are free-form dictionaries).
 public enum JSONValue: Codable, Sendable, Equatable {
@@ -60,6 +61,11 @@ public struct ModelManifest: Codable, Sendable {
         public var layerNormEps: Double?
         public var projectionDim: Int?
         public var pooling: String?
+        /// `beatvit1d`: how the median beats are cut from the prepared input (SignalKit.BeatExtractor).
+        public var beats: BeatFeatureSpec?
+        /// `beatvit1d`: names of the rhythm token's features, in order (must equal
+        /// `BeatFeatures.rhythmFeatureNames`: the engine computes them).
+        public var rhythmFeatures: [String]?
     }
 
     public struct GradCAMSpec: Codable, Sendable { public var layer: String }
@@ -105,12 +111,64 @@ public struct ModelManifest: Codable, Sendable {
         public var samplingSteps: Int
     }
 
+    /// Where the anatomy part of the decoder latent comes from (generator type `anatomy`): the raw
+    /// (standardised) outputs of one regression head, in this order.
+    public struct AnatomySpec: Codable, Sendable {
+        public var head: String
+        public var outputs: [String]
+    }
+
+    /// The nuisance pose a seed draws: rotation uniform in ±rotationDegrees, shift in ±shiftPixels.
+    public struct PoseSpec: Codable, Sendable {
+        public var rotationDegrees: Double
+        public var shiftPixels: Double
+    }
+
+    /// What the generated cines were measured to carry on the validation split (shown beside them).
+    public struct InformativenessSpec: Codable, Sendable {
+        public var subjects: Int?
+        /// r(EF measured on generated SAX frames, true EF).
+        public var efVsTrueEF: Double?
+        /// r(end-diastolic blood-pool area on generated SAX frames, true EDV).
+        public var edAreaVsTrueEDV: Double?
+        /// r(EF measured on generated SAX frames, the model's own EF head).
+        public var efVsModelEF: Double?
+
+        /// One sentence for the cine panel and the export manifest.
+        public var statement: String {
+            func r(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "n/a" }
+            let n = subjects.map { " (\($0) validation subjects)" } ?? ""
+            return "generated EF agrees with the true EF at r = \(r(efVsTrueEF)), ED area with the true EDV at r = \(r(edAreaVsTrueEDV)), with the model's EF head at r = \(r(efVsModelEF))\(n)"
+        }
+    }
+
     public struct GeneratorSpec: Codable, Sendable {
+        /// nil / "latent": v1, the prior draws the whole latent; "anatomy": v2, the anatomy head
+        /// decides the anatomy and the prior draws only the residual.
+        public var type: String?
         public var latentSize: Int
+        public var residualSize: Int?
         public var views: [ViewSpec]
         public var prior: PriorSpec
         public var diffusion: DiffusionSpec
         public var frames: Int
+        public var anatomy: AnatomySpec?
+        /// Classifier-free guidance weight (1 = plain conditional sampling).
+        public var guidance: Double?
+        public var pose: PoseSpec?
+        public var informativeness: InformativenessSpec?
+    }
+
+    /// Calibration of the out-of-distribution check (tensors `ood.*` in the weights).
+    public struct OutOfDistributionSpec: Codable, Sendable {
+        public var embeddingThreshold: Double
+        public var inputThreshold: Double
+        public var percentile: Double?
+        public var validationFlagged: Double?
+        public var validationSubjects: Int?
+        public var calibrationSubjects: Int?
+        public var beatStride: Int
+        public var components: Int
     }
 
     public var formatVersion: Int
@@ -124,6 +182,7 @@ public struct ModelManifest: Codable, Sendable {
     public var gradcam: GradCAMSpec?
     public var heads: [HeadSpec]
     public var generator: GeneratorSpec?
+    public var outOfDistribution: OutOfDistributionSpec?
 }
 
 extension ModelManifest {
@@ -193,6 +252,26 @@ extension ModelManifest {
                 for v in (o.bands ?? []) + (o.referenceRange ?? []) { try finite(v, "\(key) bands/referenceRange") }
             }
         }
+        if encoder.type == "beatvit1d" {
+            guard let b = encoder.beats, let names = encoder.rhythmFeatures else {
+                throw bad("encoder type 'beatvit1d' needs encoder.beats and encoder.rhythmFeatures")
+            }
+            try size(b.preSamples, "encoder.beats.preSamples", min: 0, max: 100_000)
+            try size(b.postSamples, "encoder.beats.postSamples", max: 100_000)
+            guard !b.detectionLeads.isEmpty, b.detectionLeads.count <= Self.maxLeads else {
+                throw bad("encoder.beats.detectionLeads must name 1…\(Self.maxLeads) leads")
+            }
+            guard names == BeatFeatures.rhythmFeatureNames else {
+                throw bad("encoder.rhythmFeatures \(names) are not the ones this engine computes (\(BeatFeatures.rhythmFeatureNames))")
+            }
+        }
+        if let o = outOfDistribution {
+            guard o.embeddingThreshold.isFinite, o.embeddingThreshold > 0, o.inputThreshold.isFinite, o.inputThreshold > 0 else {
+                throw bad("outOfDistribution thresholds must be positive numbers")
+            }
+            try size(o.beatStride, "outOfDistribution.beatStride", max: 10_000)
+            try size(o.components, "outOfDistribution.components", min: 0)
+        }
         guard let g = generator else { return }
         try size(g.latentSize, "generator.latentSize")
         try size(g.frames, "generator.frames", max: Self.maxFrames)
@@ -209,5 +288,23 @@ extension ModelManifest {
         try size(g.diffusion.samplingSteps, "generator.diffusion.samplingSteps", max: Self.maxDiffusionSteps)
         try finite(g.diffusion.betaStart, "generator.diffusion.betaStart")
         try finite(g.diffusion.betaEnd, "generator.diffusion.betaEnd")
+        try finite(g.guidance, "generator.guidance")
+        if let r = g.residualSize { try size(r, "generator.residualSize") }
+        if let p = g.pose {
+            guard p.rotationDegrees.isFinite, (0...180).contains(p.rotationDegrees), p.shiftPixels.isFinite,
+                  (0...1000).contains(p.shiftPixels) else {
+                throw bad("generator.pose: rotationDegrees must be in 0…180 and shiftPixels in 0…1000")
+            }
+        }
+        if g.type == "anatomy" {
+            guard let a = g.anatomy, let r = g.residualSize, g.pose != nil else {
+                throw bad("generator type 'anatomy' needs anatomy, residualSize and pose")
+            }
+            guard a.outputs.count + r == g.latentSize else {
+                throw bad("generator: \(a.outputs.count) anatomy outputs + residualSize \(r) ≠ latentSize \(g.latentSize)")
+            }
+        } else if let t = g.type, t != "latent" {
+            throw bad("generator.type '\(t)' is not supported (latent, anatomy)")
+        }
     }
 }

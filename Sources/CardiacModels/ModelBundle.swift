@@ -32,6 +32,7 @@ public struct ModelBundle: Sendable {
     public let weightsSHA256: String
     let encoder: ViTEncoder
     let generator: CMRGeneratorModel?
+    let outOfDistribution: OutOfDistributionModel?
     let preprocessing: SignalPipeline
 
     public var id: String { manifest.id }
@@ -95,22 +96,29 @@ public struct ModelBundle: Sendable {
         do {
             let encoder = try ViTEncoder(manifest: manifest, weights: source, manifestPath: mpath)
             let generator = try manifest.generator.map {
-                try CMRGeneratorModel(spec: $0, conditionSize: encoder.embeddingSize, weights: source, manifestPath: mpath)
+                try CMRGeneratorModel(spec: $0, conditionSize: encoder.embeddingSize, heads: manifest.heads, weights: source,
+                                      manifestPath: mpath)
+            }
+            let ood = try manifest.outOfDistribution.map {
+                try OutOfDistributionModel(spec: $0, encoder: encoder, weights: source, manifestPath: mpath)
             }
             return ModelBundle(manifest: manifest, directory: directory, weightsSHA256: digests.joined(separator: "+"),
-                               encoder: encoder, generator: generator, preprocessing: preprocessing)
+                               encoder: encoder, generator: generator, outOfDistribution: ood, preprocessing: preprocessing)
         } catch let e as NeuralCoreError {
             throw ModelBundleError.weights(e)
         }
     }
 
-    /// `$ECG2CMR_MODEL`, else `assets/models/demo-v1` found walking up from the working directory,
+    /// The bundle the workstation opens when none is named.
+    public static let defaultBundlePath = "assets/models/demo-v2"
+
+    /// `$ECG2CMR_MODEL`, else `assets/models/demo-v2` found walking up from the working directory,
     /// then from the executable's directory.
     public static func locateDefault() -> URL? {
         if let env = ProcessInfo.processInfo.environment["ECG2CMR_MODEL"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
-        return ResourceLocator.find("assets/models/demo-v1") {
+        return ResourceLocator.find(defaultBundlePath) {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent("manifest.json").path)
         }
     }

@@ -1,5 +1,6 @@
 import ECGFormats
 import Foundation
+import SignalKit
 
 /// One ECG ready for the encoder: the manifest's leads, rate and length, lead-major values.
 public struct PreparedECG: Sendable {
@@ -10,13 +11,17 @@ public struct PreparedECG: Sendable {
     public var values: [Float]
     /// Where sample 0 sits in the source record, in seconds (negative when padded in front).
     public var sourceOffsetSeconds: Double
+    /// R peaks, median beats and rhythm features of `values` (beat-aware models; SignalKit.BeatExtractor).
+    public var beats: BeatFeatures?
 
-    public init(leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], sourceOffsetSeconds: Double = 0) {
+    public init(leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], sourceOffsetSeconds: Double = 0,
+                beats: BeatFeatures? = nil) {
         self.leads = leads
         self.samplingRate = samplingRate
         self.sampleCount = sampleCount
         self.values = values
         self.sourceOffsetSeconds = sourceOffsetSeconds
+        self.beats = beats
     }
 }
 
@@ -58,6 +63,27 @@ public struct PhenotypeValue: Sendable {
     public var referenceRange: ClosedRange<Double>?
     public var validationR: Double?
     public var isOutOfRange: Bool
+    /// Validation r below the bundle's bar (manifest `weak`): shown like a weak risk head.
+    public var isWeak: Bool = false
+}
+
+/// Whether an ECG lies inside what the model was trained on: two distances to the training
+/// distribution, each divided by its threshold (calibrated on the validation split); outside when
+/// either exceeds 1.
+public struct OutOfDistributionVerdict: Sendable, Equatable {
+    /// max(embedding / threshold, input / threshold): ≤ 1 inside, > 1 outside.
+    public var score: Double
+    /// Mahalanobis distance² of the pooled embedding to the training embeddings.
+    public var embeddingDistance: Double
+    /// Squared residual of the standardised median-beat + rhythm vector outside the training
+    /// data's principal components.
+    public var inputDistance: Double
+    public var embeddingThreshold: Double
+    public var inputThreshold: Double
+    public var isOutside: Bool { score > 1 }
+
+    /// What every front end says when `isOutside` (one wording for screen, sheet and manifest).
+    public static let warning = "this ECG is unlike the model's training data (out of distribution): its scores and generated images are not reliable"
 }
 
 public struct ECGAnalysis: Sendable {
@@ -70,6 +96,8 @@ public struct ECGAnalysis: Sendable {
     public var phenotypes: [PhenotypeValue]
     /// Raw head outputs by group (logits / standardised values), for audits and tests.
     public var rawHeads: [String: [Float]]
+    /// nil when the bundle carries no out-of-distribution calibration (e.g. demo-v1).
+    public var outOfDistribution: OutOfDistributionVerdict? = nil
 }
 
 public struct GradCAMSegment: Sendable {
@@ -89,6 +117,9 @@ public struct GradCAMMap: Sendable {
     public var values: [Float]
     /// Width of one encoder token in samples (the map's native resolution).
     public var patchSamples: Int
+    /// Beat-aware models: relevance of the rhythm (RR) token on the same 0…1 scale (it has no
+    /// place on the traces).
+    public var rhythmRelevance: Float? = nil
 
     public func value(lead: Int, sample: Int) -> Float {
         guard lead >= 0, lead < leads.count, sample >= 0, sample < sampleCount else { return 0 }

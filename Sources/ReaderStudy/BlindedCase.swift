@@ -102,7 +102,7 @@ public final class StudyCasePresenter: CasePresenter {
         }
         if stage.shows(.generatedCMR), let pipeline, let analysis {
             let seed = (definition.model?.generatorSeed ?? definition.seed)
-            let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed, frameCount: frameCount)
+            let cmr = try pipeline.generateCMR(for: analysis, seed: seed, frameCount: frameCount)
             for loop in [cmr.sax, cmr.lax] {
                 shown.cines.append(BlindedCine(title: "Generated \(loop.view.rawValue.uppercased())", width: loop.width,
                                                height: loop.height, frames: loop.frames))

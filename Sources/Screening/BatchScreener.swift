@@ -171,10 +171,16 @@ public final class BatchScreener {
         for value in analysis.phenotypes {
             phenotypes[value.target.output] = .init(value: value.value, unit: value.unit,
                                                    referenceRange: value.referenceRange.map { [$0.lowerBound, $0.upperBound] },
-                                                   outOfRange: value.isOutOfRange)
-            if value.isOutOfRange { flags.append("out-of-range:\(value.target.output)") }
+                                                   outOfRange: value.isOutOfRange, validationR: value.validationR,
+                                                   weak: value.isWeak)
+            if value.isOutOfRange && !value.isWeak { flags.append("out-of-range:\(value.target.output)") }
         }
         result.phenotypes = phenotypes
+        if let ood = analysis.outOfDistribution {
+            result.outOfDistribution = ood.isOutside
+            result.outOfDistributionScore = (ood.score * 1000).rounded() / 1000
+            if ood.isOutside { flags.insert("out-of-distribution", at: 0) }
+        }
         result.flags = flags
         result.flagged = !flags.isEmpty
     }

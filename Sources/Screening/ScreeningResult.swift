@@ -20,6 +20,9 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
         public var unit: String
         public var referenceRange: [Double]?
         public var outOfRange: Bool
+        public var validationR: Double?
+        /// Low validation r: reported, but never raises a flag (as a weak risk head).
+        public var weak: Bool?
     }
 
     public var file: String
@@ -39,7 +42,13 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var risks: [String: Risk]?
     public var subtypes: [String: Double]?
     public var phenotypes: [String: Phenotype]?
-    /// True when any non-weak risk is in its high band or any phenotype is out of range.
+    /// True when the ECG lies outside what the model was trained on (its scores should not be
+    /// trusted); nil when the model has no such check.
+    public var outOfDistribution: Bool?
+    /// The out-of-distribution score (≤ 1 inside, > 1 outside).
+    public var outOfDistributionScore: Double?
+    /// True when any non-weak risk is in its high band, any non-weak phenotype is out of range, or
+    /// the ECG is out of distribution.
     public var flagged: Bool?
     public var flags: [String]?
     public var cmrExport: String?
@@ -66,7 +75,10 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
             ("heart_rate_bpm", number(heartRateBpm)), ("rhythm", rhythm ?? ""),
             ("quality_flags", (qualityFlags ?? [:]).sorted { $0.key < $1.key }
                 .map { "\($0.key):\($0.value.joined(separator: "+"))" }.joined(separator: " ")),
-            ("model_id", modelID ?? ""), ("flagged", flagged.map { $0 ? "1" : "0" } ?? ""),
+            ("model_id", modelID ?? ""),
+            ("out_of_distribution", outOfDistribution.map { $0 ? "1" : "0" } ?? ""),
+            ("ood_score", number(outOfDistributionScore)),
+            ("flagged", flagged.map { $0 ? "1" : "0" } ?? ""),
             ("flags", (flags ?? []).joined(separator: " ")),
         ]
         for (id, risk) in (risks ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -51,8 +51,16 @@ enum RiskPanel {
         }
         if !a.subtypes.isEmpty, y + 1 < rect.maxY {
             y += 1
-            let text = "Cardiomyopathy subtypes: " + a.subtypes.map { String(format: "%@ %.2f", $0.label, $0.probability) }.joined(separator: "  ")
-            grid.writeTruncated(text, x: rect.x, y: y, width: rect.width, style: theme.normal)
+            // Conditional: the subtype head was trained on cardiomyopathy cases only. Short names
+            // (DCM, HCM, RCM) keep every probability on screen; a second line when still too wide.
+            let prefix = "if cardiomyopathy:"
+            let values = a.subtypes.map { String(format: "%@ %.2f", $0.target.output.uppercased(), $0.probability) }.joined(separator: "  ")
+            if prefix.count + 1 + values.count <= rect.width || y + 1 >= rect.maxY {
+                grid.writeTruncated(prefix + " " + values, x: rect.x, y: y, width: rect.width, style: theme.normal)
+            } else {
+                grid.writeTruncated(prefix, x: rect.x, y: y, width: rect.width, style: theme.normal)
+                grid.writeTruncated("  " + values, x: rect.x, y: y + 1, width: rect.width, style: theme.normal)
+            }
         }
     }
 }
@@ -76,7 +84,8 @@ enum PhenotypePanel {
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
         for (k, p) in a.phenotypes.dropFirst(scroll).prefix(max(0, rows)).enumerated() {
             let y = rect.y + 1 + k
-            let style = p.isOutOfRange ? theme.outOfRange : theme.normal
+            // Low validation r: styled like a weak risk head, never as a finding.
+            let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
             grid.writeTruncated(p.label, x: rect.x, y: y, width: labelWidth, style: style)
             var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
             if let range = p.referenceRange {
@@ -88,6 +97,7 @@ enum PhenotypePanel {
             if p.isOutOfRange, let range = p.referenceRange { flag = p.value < range.lowerBound ? "▼ LOW" : "▲ HIGH" }
             line += " " + flag
             if let r = p.validationR { line += String(format: " %.2f", r) }
+            if p.isWeak { line += " weak" }
             grid.writeTruncated(line, x: rect.x + labelWidth, y: y, width: rect.width - labelWidth, style: style)
         }
         if a.phenotypes.count > rows, rows > 0 {
@@ -150,7 +160,13 @@ enum CMRPane {
         grid.writeTruncated(String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired",
                                    state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed),
                             x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
-        let imageArea = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: rect.height - 2)
+        // What the model's cines were measured to carry, on the last row (when there is room).
+        var imageHeight = rect.height - 2
+        if let info = state.generatorInformativeness, rect.height >= 8 {
+            imageHeight -= 1
+            grid.writeTruncated(info, x: rect.x, y: rect.maxY - 1, width: rect.width, style: theme.dim)
+        }
+        let imageArea = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: imageHeight)
         guard imageArea.height >= 3, imageArea.width >= 10 else { return }
         let each = (imageArea.width - 2) / 2
         let side = min(each, imageArea.height * 2)  // square pixels: cells are 1 px wide, 2 px tall

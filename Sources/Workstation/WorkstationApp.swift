@@ -88,6 +88,7 @@ public final class WorkstationApp {
         self.exportDirectory = exportDirectory
         if let p = pipeline {
             state.model = .loaded(id: p.bundle.id, isSynthetic: p.bundle.isSynthetic, disclaimer: p.bundle.disclaimer)
+            state.generatorInformativeness = p.generatorInformativeness.map { "measured: " + $0.statement }
         } else {
             state.model = .none(reason: modelLoadError.map { "no model loaded — \($0)" } ?? "no model loaded")
         }
@@ -160,9 +161,14 @@ public final class WorkstationApp {
             guard s.generation == generation else { return }
             s.analysis = analysis
             s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds
+            // Grad-CAM starts on the most probable head that is not weak (a weak head's map says little).
+            if let best = analysis.risks.indices.filter({ !analysis.risks[$0].isWeak }).max(by: {
+                analysis.risks[$0].probability < analysis.risks[$1].probability }) {
+                s.gradCAMHeadIndex = best
+            }
         }
         do {
-            let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed)
+            let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
         } catch {
             let message = "CMR generation: \(error)"
@@ -210,7 +216,7 @@ public final class WorkstationApp {
         state.cmr = nil
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try pipeline.generateCMR(embedding: analysis.embedding, seed: seed)
+                let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"

@@ -15,7 +15,7 @@ public enum WorkstationLauncher {
     /// (the workstation then shows "no model loaded").
     public static func loadPipeline(modelDirectory: URL?) -> (CardiacPipeline?, String?) {
         guard let dir = modelDirectory ?? ModelBundle.locateDefault() else {
-            return (nil, "no bundle at assets/models/demo-v1 (set ECG2CMR_MODEL or --model)")
+            return (nil, "no bundle at \(ModelBundle.defaultBundlePath) (set ECG2CMR_MODEL or --model)")
         }
         do {
             let bundle = try ModelBundle.load(from: dir)

@@ -62,10 +62,17 @@ public enum WorkstationRenderer {
         let layout = WorkstationLayout(size: size, hasBanner: synthetic)
         drawHeader(state, into: &grid, rect: layout.header, theme: theme)
         if let banner = layout.banner {
-            grid.fill(banner, style: theme.banner)
-            var text = "SYNTHETIC DEMO MODEL — not for clinical use"
+            // Out of distribution first, so a narrow terminal never cuts the warning off.
+            let ood = state.analysis?.outOfDistribution
+            let style = ood?.isOutside == true ? theme.warning : theme.banner
+            grid.fill(banner, style: style)
+            var text = ""
+            if let ood, ood.isOutside {
+                text = String(format: "⚠ OUT OF DISTRIBUTION (score %.1f): ECG unlike the training data — scores and images unreliable · ", ood.score)
+            }
+            text += "SYNTHETIC DEMO MODEL — not for clinical use"
             if case .loaded(let id, _, _) = state.model { text += " · scores from \(id), trained on synthetic data" }
-            grid.writeTruncated(text, x: 1, y: banner.y, width: banner.width - 2, style: theme.banner)
+            grid.writeTruncated(text, x: 1, y: banner.y, width: banner.width - 2, style: style)
         }
 
         if let side = layout.side {

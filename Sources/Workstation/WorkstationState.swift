@@ -74,6 +74,8 @@ public struct WorkstationState: Sendable {
     public var gradCAM: GradCAMMap?
     public var gradCAMOffsetSeconds = 0.0
     public var cmr: GeneratedCMR?
+    /// The model's measured generator informativeness (shown under the cine); nil when unknown.
+    public var generatorInformativeness: String?
     public var cmrFrame = 0
     public var cmrPlaying = true
     public var cmrSeed: UInt64 = 1

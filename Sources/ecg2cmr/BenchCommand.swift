@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the inference engine on a model bundle (pin OPENBLAS_NUM_THREADS to compare).")
 
-    @Option(name: .long, help: "Model bundle directory (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    @Option(name: .long, help: "Model bundle directory (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
     var model: String?
 
     @Option(name: .long, help: "Timed runs per measurement (median reported).")

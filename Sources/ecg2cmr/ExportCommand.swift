@@ -48,7 +48,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the ECG sheet, e.g. risk.cad (default: the first risk output).")
     var gradcamHead: String?
 
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
     var model: String?
 
     @Flag(name: .long, help: "Also write the generator's float frames as sax/frames.npy and lax/frames.npy.")

@@ -14,7 +14,7 @@ struct ViewCommand: ParsableCommand {
     @Argument(help: "An ECG file or a folder of ECGs (default: sample-data/).")
     var input: String?
 
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v1).")
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
     var model: String?
 
     @Flag(name: .long, help: "Run without a model (traces only).")

@@ -31,7 +31,7 @@ import ECGFormats
         #expect(text.contains("Coronary artery disease") && text.contains("0.72") && text.contains("HIGH"))
         #expect(text.contains("LV ejection fraction") && text.contains("▼ LOW"))
         #expect(text.contains("LV mass") && text.contains("▲ HIGH"))
-        #expect(text.contains("Cardiomyopathy subtypes: DCM 0.60"))
+        #expect(text.contains("if cardiomyopathy: DCM 0.60"))
         #expect(hits.heads.count == 4)
         try expectSnapshot(text, named: "screen-200x60-model")
     }

@@ -6,6 +6,6 @@ cohort to disk; `python -m cohort.sample_data` writes the demo patients in real 
 Everything is deterministic by seed. See docs/synthetic-cohort.md for parameters and sources.
 """
 
-GENERATOR_VERSION = "cohort-1.1"  # 1.1: cited reference values (2026-12-01); sample-data and demo-v1 come from 1.0
+GENERATOR_VERSION = "cohort-2.0"  # 2.0: PH groups, infarct size, acute/previous pericarditis, QTc, pose.npy; 1.1: cited reference values (2026-12-01)
 
 LEAD_NAMES = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")

@@ -3,8 +3,9 @@
     python -m cohort.build --n 20000 --out data/cohort --seed 0 [--cine-frames 12] [--workers 2]
 
 Writes subjects.csv, ecg_250hz.npy (int16 [N, 12, 2500], LSB in meta.json), sax.npy
-(uint8 [N, F, 80, 80]), lax.npy (uint8 [N, F, 96, 96]), meta.json, and finally an empty READY
-file that marks the build complete (it is removed when a new build starts).
+(uint8 [N, F, 80, 80]), lax.npy (uint8 [N, F, 96, 96]), pose.npy (float32 [N, 2, 4]: per view
+sax/lax the cine pose pixel_mm, angle_rad, shift_x_px, shift_y_px; see cohort.cmr.pose_grid),
+meta.json, and finally an empty READY file that marks the build complete (it is removed when a new build starts).
 """
 from __future__ import annotations
 
@@ -39,12 +40,13 @@ def ecg_to_int16(ecg_mv_500: np.ndarray, lsb_uv: float = ECG_LSB_UV) -> np.ndarr
 
 
 def render_subject(s: dict, cine_frames: int):
-    """ECG (int16, 250 Hz), SAX and LAX cines for one subject, from its own seed."""
+    """ECG (int16, 250 Hz), SAX and LAX cines and their poses [2, 4] for one subject, from its
+    own seed."""
     rng = np.random.default_rng(int(s["seed"]))
     ecg = ecg_to_int16(render_ecg(s, rng, fs=GEN_RATE_HZ, seconds=ECG_SECONDS))
-    sax = render_cine(s, "sax", cine_frames, rng)
-    lax = render_cine(s, "lax", cine_frames, rng)
-    return ecg, sax, lax
+    sax, p_sax = render_cine(s, "sax", cine_frames, rng, return_pose=True)
+    lax, p_lax = render_cine(s, "lax", cine_frames, rng, return_pose=True)
+    return ecg, sax, lax, np.stack([p_sax, p_lax]).astype(np.float32)
 
 
 def _work(job):
@@ -53,12 +55,14 @@ def _work(job):
     ecg_mm = np.load(out / "ecg_250hz.npy", mmap_mode="r+")
     sax_mm = np.load(out / "sax.npy", mmap_mode="r+")
     lax_mm = np.load(out / "lax.npy", mmap_mode="r+")
+    pose_mm = np.load(out / "pose.npy", mmap_mode="r+")
     for j, s in enumerate(rows):
-        e, sx, lx = render_subject(s, frames)
+        e, sx, lx, po = render_subject(s, frames)
         ecg_mm[start + j] = e
         sax_mm[start + j] = sx
         lax_mm[start + j] = lx
-    ecg_mm.flush(), sax_mm.flush(), lax_mm.flush()
+        pose_mm[start + j] = po
+    ecg_mm.flush(), sax_mm.flush(), lax_mm.flush(), pose_mm.flush()
     return len(rows), time.process_time() - cpu0
 
 
@@ -77,6 +81,7 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
         ("ecg_250hz.npy", (n, 12, n_samples), np.int16),
         ("sax.npy", (n, cine_frames, VIEW_SIZE["sax"], VIEW_SIZE["sax"]), np.uint8),
         ("lax.npy", (n, cine_frames, VIEW_SIZE["lax"], VIEW_SIZE["lax"]), np.uint8),
+        ("pose.npy", (n, 2, 4), np.float32),
     ):
         mm = open_memmap(out / name, mode="w+", dtype=dtype, shape=shape)
         del mm
@@ -110,6 +115,11 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
         "ecg_rate_hz": ECG_RATE_HZ, "ecg_seconds": ECG_SECONDS, "ecg_generated_rate_hz": GEN_RATE_HZ,
         "lead_order": list(LEAD_NAMES), "sax_size": VIEW_SIZE["sax"], "lax_size": VIEW_SIZE["lax"],
         "cine_phases": "k / cine_frames, k = 0 is end-diastole",
+        "pose_columns": ["pixel_mm", "angle_rad", "shift_x_px", "shift_y_px"],
+        "pose_views": ["sax", "lax"],
+        "pose_convention": "stored pixel (i, j) shows heart-frame point u = cos(a)*x + sin(a)*y, "
+                           "v = -sin(a)*x + cos(a)*y with x = (j - c - shift_x)*pixel_mm, "
+                           "y = -(i - c - shift_y)*pixel_mm, c = (size - 1)/2 (cohort.cmr.pose_grid)",
         "generator_version": GENERATOR_VERSION, "workers": workers,
         "wall_time_s": round(wall, 1), "render_cpu_time_s": round(cpu_s, 1),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],

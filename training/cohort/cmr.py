@@ -74,7 +74,12 @@ def _motion_factors(s: dict) -> np.ndarray:
     terr = ischemic_territory(s)
     if terr != "none":
         idx = np.array(ref.TERRITORY_SEGMENTS[terr]) - 1
-        lo, hi = (0.0, 0.35) if s["prior_mi"] else (0.3, 0.6)
+        if s["prior_mi"]:
+            # scar: akinetic for a whole-territory transmural infarct, hypokinetic when small
+            size = float(np.clip(s.get("infarct_size", 1.0), 0.0, 1.0))
+            lo, hi = 0.35 * (1.0 - size), 0.35 + 0.4 * (1.0 - size)
+        else:
+            lo, hi = 0.3, 0.6
         m[idx] = h.uniform(lo, hi, idx.size)
     if s["bbb"] == "lbbb" and s["wall_motion_abnormality"]:
         idx = np.array(ref.SEPTAL_SEGMENTS) - 1
@@ -92,17 +97,71 @@ def _fat_thickness(h, theta):
     return t
 
 
-def _pose(rng, size, px_lo, px_hi, rot_deg, shift_px):
+POSE_RANGES = {"sax": (1.55, 1.95, 30.0, 4.0), "lax": (1.6, 2.0, 30.0, 4.0)}
+"""Per view: pixel size range (mm/pixel), rotation ±degrees, shift ±pixels."""
+
+CANONICAL_PIXEL_MM = {"sax": 1.75, "lax": 1.8}
+"""Middle of each view's pixel-size range: the pixel size of the canonical pose (no rotation,
+no shift) used by `canonical_pose` and `warp_to_canonical`."""
+
+
+def pose_grid(size: int, pose) -> tuple[np.ndarray, np.ndarray]:
+    """Heart-frame coordinates (u lateral, v anterior; mm) of every pixel (i row, j column) of a
+    `size`×`size` image taken at `pose` = (pixel_mm, angle_rad, shift_x_px, shift_y_px):
+
+        x = (j − c − shift_x)·pixel_mm,  y = −(i − c − shift_y)·pixel_mm,  c = (size − 1)/2
+        u = cos(angle)·x + sin(angle)·y,  v = −sin(angle)·x + cos(angle)·y
+    """
+    px, ang, sx, sy = (float(p) for p in pose)
+    c = (size - 1) / 2.0
+    jj, ii = np.meshgrid(np.arange(size), np.arange(size))
+    x = (jj - c - sx) * px                     # image right
+    y = -(ii - c - sy) * px                    # image up
+    u = np.cos(ang) * x + np.sin(ang) * y
+    v = -np.sin(ang) * x + np.cos(ang) * y
+    return u.astype(np.float32), v.astype(np.float32)
+
+
+def canonical_pose(view: str) -> np.ndarray:
+    """(pixel_mm, angle_rad, shift_x_px, shift_y_px) of the canonical pose of a view."""
+    return np.array([CANONICAL_PIXEL_MM[view], 0.0, 0.0, 0.0])
+
+
+def stored_pixel_of(size: int, pose, u, v) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of `pose_grid`: (row i, column j) of the stored image at `pose` that shows the
+    heart-frame point (u, v) mm."""
+    px, ang, sx, sy = (float(p) for p in pose)
+    c = (size - 1) / 2.0
+    x = np.cos(ang) * u - np.sin(ang) * v
+    y = np.sin(ang) * u + np.cos(ang) * v
+    return -y / px + c + sy, x / px + c + sx
+
+
+def warp_to_canonical(frames: np.ndarray, pose, view: str, canonical=None) -> np.ndarray:
+    """Resample stored frames [F, S, S] taken at `pose` onto the canonical pose of `view`
+    (bilinear, edges clamped): canonical pixel (i', j') shows u = (j' − c)·p0, v = −(i' − c)·p0,
+    read from the stored image at `stored_pixel_of(S, pose, u, v)`. Returns float32."""
+    from scipy.ndimage import map_coordinates
+    size = frames.shape[-1]
+    u, v = pose_grid(size, canonical_pose(view) if canonical is None else canonical)
+    i, j = stored_pixel_of(size, pose, u.astype(np.float64), v.astype(np.float64))
+    out = np.empty(frames.shape, dtype=np.float32)
+    for k in range(frames.shape[0]):
+        out[k] = map_coordinates(frames[k].astype(np.float32), [i, j], order=1, mode="nearest")
+    return out
+
+
+def _pose(rng, size, px_lo, px_hi, rot_deg, shift_px, fixed=None):
+    """Draw the acquisition pose (always consuming the same random numbers, so a fixed pose
+    leaves the rest of the stream unchanged) and return (u, v, pixel_mm, pose[4])."""
     px = rng.uniform(px_lo, px_hi)
     ang = np.deg2rad(rng.uniform(-rot_deg, rot_deg))
     sh = rng.uniform(-shift_px, shift_px, 2)
-    c = (size - 1) / 2.0
-    jj, ii = np.meshgrid(np.arange(size), np.arange(size))
-    x = (jj - c - sh[0]) * px                  # image right
-    y = -(ii - c - sh[1]) * px                 # image up
-    u = np.cos(ang) * x + np.sin(ang) * y
-    v = -np.sin(ang) * x + np.cos(ang) * y
-    return u.astype(np.float32), v.astype(np.float32), px
+    pose = np.array([px, ang, sh[0], sh[1]], dtype=np.float64)
+    if fixed is not None:
+        pose = np.asarray(fixed, dtype=np.float64).reshape(4)
+    u, v = pose_grid(size, pose)
+    return u, v, float(pose[0]), pose
 
 
 def _background(h, u, v, blobs=9):
@@ -117,8 +176,9 @@ def _background(h, u, v, blobs=9):
     return img
 
 
-def _shade_and_noise(frames, rng, u, v, as_float):
-    """Receiver-coil shading, Rician noise, display windowing."""
+def _shade_and_noise(frames, rng, u, v, as_float, noise=True):
+    """Receiver-coil shading, Rician noise, display windowing. With noise=False the noise is
+    drawn (the random stream stays the same) but not added."""
     g = rng.normal(0, 1, 2)
     span = np.abs(u).max() + 1e-6
     coil = 1.0 + 0.25 * (g[0] * u + g[1] * v) / span / np.sqrt(2)
@@ -128,7 +188,7 @@ def _shade_and_noise(frames, rng, u, v, as_float):
     sigma = np.float32(rng.uniform(0.02, 0.055))
     re = sig + sigma * rng.standard_normal(sig.shape, dtype=np.float32)
     im = sigma * rng.standard_normal(sig.shape, dtype=np.float32)
-    mag = np.sqrt(re * re + im * im)
+    mag = np.sqrt(re * re + im * im) if noise else sig
     # display window from the brightest 0.5 % of the first frame (as scanners auto-window)
     first = mag[0].ravel()
     k = max(1, first.size // 200)
@@ -148,10 +208,21 @@ def _common(s):
     return hr, af, edv, esv, rv_edv, rv_esv
 
 
-def _sax(s, phases, rng, as_float):
+def _ph_rv(s, h):
+    """(septal flattening, RV free-wall thickness mm) from the PH group and severity."""
+    if not s["pulmonary_hypertension"]:
+        return 0.0, 3.0
+    group = s.get("ph_group", "precap")
+    sev = float(s.get("ph_severity", 1.0))
+    if group == "postcap":
+        return 0.08 * sev * h.uniform(0.5, 1.5), 3.0 + 1.5 * sev * h.uniform(0.5, 1.5)
+    return (0.06 + 0.25 * sev) * h.uniform(0.8, 1.2), 3.5 + 4.5 * sev * h.uniform(0.8, 1.2)
+
+
+def _sax(s, phases, rng, as_float, pose=None, noise=True):
     size = VIEW_SIZE["sax"]
     h = hidden_rng(s, 4)
-    u, v, px = _pose(rng, size, 1.55, 1.95, 30.0, 4.0)
+    u, v, px, used_pose = _pose(rng, size, *POSE_RANGES["sax"], fixed=pose)
     hr, af, edv, esv, rv_edv, rv_esv = _common(s)
     vol = esv + (edv - esv) * volume_curve(phases, hr, af)          # [F]
     r_ed = float(10.0 * endocardial_radius_cm(edv) * 0.92)                # mid-cavity radius, mm
@@ -168,9 +239,7 @@ def _sax(s, phases, rng, as_float):
     ell = h.uniform(0.0, 0.06)
     ell_ang = h.uniform(0, np.pi)
     r_ed_t = r_ed * (1.0 + ell * np.cos(2 * (theta - ell_ang)))
-    flat = 0.0
-    if s["pulmonary_hypertension"]:
-        flat = h.uniform(0.12, 0.3)                                 # D-shaped LV
+    flat, t_rv = _ph_rv(s, h)                                       # D-shaped LV, thick RV wall
     sept = np.clip(np.cos(theta - np.pi), 0.0, None) ** 3
     r = r_ed_t[None] - deficit * m[None]
     r = r * (1.0 - flat * sept * (1.0 + 0.5 * deficit / r_ed))
@@ -191,7 +260,6 @@ def _sax(s, phases, rng, as_float):
     A = 0.45 * R_bar + w
     B = B0 + 0.25 * w_ed
     xc = -0.55 * R_bar
-    t_rv = 3.0 if not s["pulmonary_hypertension"] else h.uniform(5.0, 8.0)
     Bf = B * (rv_vol / rv_edv) ** 0.1
     A3, B3 = A[:, None, None], Bf[:, None, None]
     e_in = np.sqrt(((u[None] - xc) / A3) ** 2 + (v[None] / B3) ** 2)
@@ -224,13 +292,13 @@ def _sax(s, phases, rng, as_float):
         pr = 0.13 * r_mean[:, None, None] + 1.2
         d = np.sqrt((u[None] - pu) ** 2 + (v[None] - pv) ** 2) - pr
         img = _paint(img, MYO * 1.1, _soft_inside(d, px))
-    return _shade_and_noise(img, rng, u, v, as_float)
+    return _shade_and_noise(img, rng, u, v, as_float, noise), used_pose
 
 
-def _lax(s, phases, rng, as_float):
+def _lax(s, phases, rng, as_float, pose=None, noise=True):
     size = VIEW_SIZE["lax"]
     h = hidden_rng(s, 5)
-    u, v, px = _pose(rng, size, 1.6, 2.0, 30.0, 4.0)
+    u, v, px, used_pose = _pose(rng, size, *POSE_RANGES["lax"], fixed=pose)
     hr, af, edv, esv, rv_edv, rv_esv = _common(s)
     vc = volume_curve(phases, hr, af)
     vol = esv + (edv - esv) * vc
@@ -277,7 +345,7 @@ def _lax(s, phases, rng, as_float):
     a_rv_ed = float(0.7 * np.sqrt(3.0 * rv_edv * 1000.0 / (2 * np.pi * 0.78 * L_ed)))
     a_rv = a_rv_ed * rv_frac ** 0.6
     x_rv = x_lv - r_ed - t_sep_ed - 0.85 * a_rv_ed
-    t_rv = 3.0 if not s["pulmonary_hypertension"] else h.uniform(5.0, 8.0)
+    t_rv = _ph_rv(s, h)[1]
     dv_rv = V - F3(base_v)
     e_rv = np.sqrt(((U - x_rv) / F3(a_rv)) ** 2 + (np.maximum(dv_rv, 0) / F3(L_rv)) ** 2)
     d_rv_in = np.where(dv_rv >= 0, (e_rv - 1.0) * np.minimum(F3(a_rv), F3(L_rv)), 1e3)
@@ -325,20 +393,27 @@ def _lax(s, phases, rng, as_float):
     img = _paint(img, MYO, _soft_inside(d_vent, px))
     img = _paint(img, BLOOD, _soft_inside(d_rv_in, px) * (1 - _soft_inside(d_epi, px)))
     img = _paint(img, BLOOD * h.uniform(0.95, 1.05), _soft_inside(d_endo, px))
-    return _shade_and_noise(img, rng, u, v, as_float)
+    return _shade_and_noise(img, rng, u, v, as_float, noise), used_pose
 
 
 def render_cine(subject: dict, view: str, n_frames: int, rng: np.random.Generator,
-                as_float: bool = False) -> np.ndarray:
+                as_float: bool = False, pose=None, return_pose: bool = False,
+                noise: bool = True):
     """Cine frames at phases k / n_frames (k = 0 is end-diastole).
 
     Returns uint8 [n_frames, H, W] (H = W = 80 for "sax", 96 for "lax"), or float32 in [0, 1]
-    with `as_float=True`."""
+    with `as_float=True`.
+
+    The acquisition pose (pixel_mm, angle_rad, shift_x_px, shift_y_px) is drawn from `rng`; with
+    `pose=` given, that pose is used instead, but the same random numbers are still consumed, so
+    everything else (noise, coil shading, the next view) is unchanged. `return_pose=True` returns
+    (frames, pose float64 [4]); `pose_grid` defines the geometry. `noise=False` leaves out the
+    Rician noise (still drawn, so the stream is unchanged)."""
     if view not in VIEW_SIZE:
         raise ValueError(f"render_cine: view must be 'sax' or 'lax', got {view!r}")
     if n_frames < 1:
         raise ValueError(f"render_cine: n_frames must be ≥ 1, got {n_frames}")
     phases = (np.arange(n_frames) / float(n_frames)).astype(np.float32)
-    if view == "sax":
-        return _sax(subject, phases, rng, as_float)
-    return _lax(subject, phases, rng, as_float)
+    fn = _sax if view == "sax" else _lax
+    frames, used = fn(subject, phases, rng, as_float, pose, noise)
+    return (frames, used) if return_pose else frames

@@ -70,7 +70,16 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     cm = s["cm_subtype"]
     bbb = s["bbb"]
     ph = bool(s["pulmonary_hypertension"])
-    info = {}
+    # right-ventricular pressure overload on the ECG: graded by severity, strong only in
+    # pre-capillary PH; post-capillary PH (left heart disease) keeps a mostly left-sided ECG
+    group = s.get("ph_group", "precap" if ph else "none")
+    sev = float(s.get("ph_severity", 1.0 if ph else 0.0))
+    rvo = 0.0
+    if group == "precap":
+        rvo = float(np.clip(sev * h.uniform(0.5, 1.3), 0.0, 1.0))
+    elif group == "postcap":
+        rvo = float(np.clip(sev * h.uniform(0.2, 0.6), 0.0, 1.0))
+    info = {"rv_overload": rvo}
 
     # --- QRS voltage: LV mass drives it, body habitus and chest geometry blur it ---
     mass = float(s["lv_mass_g"])
@@ -102,13 +111,11 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
 
     # --- axes ---
     axis = h.normal(38.0, 20.0) - 0.3 * (age - 60.0) - 0.7 * (bmi - 27.0)  # VCG frontal axis
-    if ph:
-        axis = h.normal(88.0, 25.0)                # right-axis deviation in most, not all
+    # right-axis deviation grows with RV overload (severe pre-capillary PH: ~ +90°)
+    axis = axis + rvo * h.normal(55.0, 18.0)
     if bbb == "lbbb":
         axis = h.normal(-5.0, 22.0)
-    posterior = float(np.clip(h.normal(0.33, 0.12), -0.1, 0.7))
-    if ph:
-        posterior = float(np.clip(h.normal(0.15, 0.15), -0.3, 0.5))
+    posterior = float(np.clip(h.normal(0.33, 0.12) - 0.2 * rvo, -0.3, 0.7))  # anterior QRS in RVH
     r_dir = _direction(axis, posterior)
     info["qrs_axis_deg"] = axis
 
@@ -122,9 +129,8 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     else:
         p_sigma = 0.021 * (la / 75.0) ** 0.25
         p_amp = 0.11 * (ra / 80.0) ** 0.5 * h.uniform(0.8, 1.2)
-        p_dir = _unit([0.55, 0.75 if not ph else 0.95, -0.2])
-        if ph:
-            p_amp *= h.uniform(1.4, 2.0)          # P pulmonale
+        p_dir = _unit([0.55, 0.75 + 0.2 * rvo, -0.2])
+        p_amp *= 1.0 + rvo * h.uniform(0.4, 1.0)  # P pulmonale
         if cm == "rcm":
             p_amp *= h.uniform(1.3, 1.8)
             p_sigma *= 1.25
@@ -134,8 +140,9 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         lafac = max(la / 75.0 - 0.8, 0.0)
         b.add("P_la", t_p + 0.03, p_sigma * 0.8, p_sigma * 0.8,
               0.05 * lafac * h.uniform(0.7, 1.3) * _unit([0.4, 0.1, 0.9]))
-        if s["pericarditis"] and h.random() < 0.7:
-            # atrial injury current: PR depression in most leads, PR elevation in aVR
+        if s.get("pericarditis_acute", s["pericarditis"]) and h.random() < 0.85:
+            # acute pericarditis, atrial injury current: PR depression in most leads, PR
+            # elevation in aVR
             amp = h.uniform(0.04, 0.10)
             b.add("Ta", -0.04 * w - 0.035, 0.03, 0.03, -amp * p_dir, kind="plateau")
 
@@ -149,19 +156,20 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     terr = s["mi_territory"]
     if terr != "none":
         n = TERRITORY_NORMAL[terr]
-        size = float(np.clip((60.0 - float(s["lv_ef_pct"])) / 30.0, 0.25, 1.0))
-        q_wave = h.random() < 0.72               # not every infarct leaves pathological Q waves
-        loss = (0.75 if q_wave else 0.3) * size
+        # driven by the infarct's size (scar), not by the resulting EF
+        size = float(np.clip(s.get("infarct_size", 0.6), 0.1, 1.0))
+        q_wave = h.random() < 0.45 + 0.45 * size  # small infarcts often leave no Q waves
+        loss = (0.8 if q_wave else 0.3) * size
         r_vec = r_vec - loss * max(r_vec @ n, 0.0) * n
         s_vec = s_vec - loss * max(s_vec @ n, 0.0) * n
         if q_wave:
-            extra.append(("Q_mi", -0.012 * w, 0.013 * w, 0.013 * w,
-                          -h.uniform(0.25, 0.5) * size * n))
+            qw = 0.010 + 0.008 * size               # wider (≥ 30–40 ms) and deeper with size
+            extra.append(("Q_mi", -0.012 * w, qw * w, qw * w, -h.uniform(0.3, 0.6) * size * n))
         info["q_wave_mi"] = q_wave
-    if ph:
+    if rvo > 0:
         # right-ventricular forces: tall R in V1, deep S in V5–V6
         extra.append(("R_rv", 0.012 * w, 0.012 * w, 0.012 * w,
-                      h.uniform(0.05, 1.0) * _unit([-0.45, 0.3, -0.84])))
+                      rvo * h.uniform(0.5, 1.1) * _unit([-0.45, 0.3, -0.84])))
     if bbb == "lbbb":
         # septum activated right-to-left: no septal q, broad notched R laterally, QS in V1
         d = _unit([0.75, 0.1, 0.65])
@@ -190,15 +198,16 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         st_vec = -0.10 * qrs_dir
     elif bbb == "rbbb":
         t_vec = t_vec + np.array([0.0, 0.0, 0.12])                     # T inverted V1–V2
+    strain_draw = h.random()                  # drawn for everyone: mass does not shift the stream
     if cm == "hcm":
         # "strain" with deep lateral T inversion (giant negative T in apical variants)
         t_vec = h.uniform(0.3, 0.9) * _unit([-0.55, 0.15, 0.45])
         st_vec = -0.06 * _unit([0.8, 0.2, 0.0])
-    elif float(s["lv_mass_g"]) > (190.0 if male else 150.0) and h.random() < 0.5:
+    elif float(s["lv_mass_g"]) > (190.0 if male else 150.0) and strain_draw < 0.5:
         t_vec = 0.3 * t_vec + 0.25 * _unit([-0.6, 0.1, 0.4])             # LVH strain
         st_vec = -0.04 * _unit([0.8, 0.2, 0.0])
-    if ph:
-        t_vec = t_vec + h.uniform(0.1, 0.3) * np.array([0.0, 0.0, 1.0])  # RV strain V1–V3
+    if rvo > 0.3:
+        t_vec = t_vec + (rvo - 0.3) * h.uniform(0.2, 0.45) * np.array([0.0, 0.0, 1.0])  # RV strain
     if terr != "none" and h.random() < 0.6:
         t_vec = t_vec - h.uniform(0.2, 0.45) * TERRITORY_NORMAL[terr] - 0.7 * max(
             t_vec @ TERRITORY_NORMAL[terr], 0.0) * TERRITORY_NORMAL[terr]
@@ -207,8 +216,10 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
         nn = TERRITORY_NORMAL[isch]
         t_vec = t_vec - 0.6 * max(t_vec @ nn, 0.0) * nn               # flattened T
         st_vec = st_vec - 0.05 * nn                                    # ST depression
-    if s["pericarditis"] and h.random() < 0.7:   # typical ECG changes in a majority only
-        st_vec = st_vec + h.uniform(0.04, 0.25) * _unit([0.55, 0.8, -0.15])  # diffuse STE
+    if s.get("pericarditis_acute", s["pericarditis"]):
+        st_vec = st_vec + h.uniform(0.05, 0.25) * _unit([0.55, 0.8, -0.15])  # diffuse STE
+    elif s["pericarditis"] and h.random() < 0.4:
+        t_vec = t_vec * h.uniform(0.6, 0.85)    # previous pericarditis: non-specific T flattening
     if h.random() < (0.10 if male and age < 60 else 0.04):
         # benign early repolarisation: inferolateral J-point / ST elevation in healthy people
         st_vec = st_vec + h.uniform(0.04, 0.15) * _unit([0.6, 0.6, 0.3])
@@ -218,8 +229,14 @@ def beat_model(s: dict) -> tuple[BeatModel, dict]:
     if np.linalg.norm(st_vec) > 0:
         b.add("ST", 0.0, 0.0, 0.0, st_vec, kind="ST")
     info["pr_s"] = pr_s
-    info["qtc_s"] = float(np.clip(h.normal(0.405 if male else 0.415, 0.018)
-                                  + 0.0008 * (qrs_ms - 90.0), 0.36, 0.52))
+    # QTc: longer with hypertrophy (HCM mean 440 ± 28 ms, Johnson 2011; LVH +~10–20 ms)
+    qtc = h.normal(0.405 if male else 0.415, 0.018) + 0.0008 * (qrs_ms - 90.0)
+    if cm == "hcm":
+        qtc += h.normal(0.028, 0.018)
+    else:
+        lvh_g = max(mass - (190.0 if male else 150.0), 0.0)
+        qtc += min(0.00015 * lvh_g, 0.020)
+    info["qtc_s"] = float(np.clip(qtc, 0.36, 0.55))
     info["w"] = w
     return b, info
 

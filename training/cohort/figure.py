@@ -86,9 +86,9 @@ def condition_examples(cohort: dict, rng_seed: int = 0):
               and s["rhythm"] == "sinus"),
         first("HCM", lambda s: plain(s) and s["cm_subtype"] == "hcm"),
         first("RCM", lambda s: s["cm_subtype"] == "rcm" and s["rhythm"] == "sinus"),
-        first("pulmonary hypertension", lambda s: s["pulmonary_hypertension"]
+        first("pre-capillary PH", lambda s: s["ph_group"] == "precap" and s["ph_severity"] > 0.5
               and s["rhythm"] == "sinus" and s["cm_subtype"] == "none" and not s["effusion"]),
-        first("pericarditis + effusion", lambda s: s["pericarditis"] and s["effusion"]
+        first("acute pericarditis + effusion", lambda s: s["pericarditis_acute"] and s["effusion"]
               and s["rhythm"] == "sinus" and s["bbb"] == "none"),
         first("atrial fibrillation", lambda s: s["rhythm"] == "af" and s["bbb"] == "none"
               and s["cm_subtype"] == "none"),

@@ -56,10 +56,34 @@ def report(folder: Path, n_ecg: int, n_cine: int) -> str:
     out += ["| label | prevalence |", "| --- | --- |"]
     for k in BINARY_COLUMNS:
         out.append(f"| {k} | {100 * c[k].mean():.1f} % |")
-    for k in ("cm_subtype", "mi_territory", "bbb", "rhythm"):
+    for k in ("cm_subtype", "mi_territory", "ph_group", "bbb", "rhythm"):
+        if k not in c:
+            continue
         vals, counts = np.unique(c[k], return_counts=True)
         out.append(f"| {k} | " + ", ".join(f"{v} {100 * m / n:.1f} %" for v, m in zip(vals, counts)) + " |")
     out.append("")
+    if "infarct_size" in c:
+        low = c["lv_ef_pct"] < 40
+        af = c["atrial_fibrillation"] == 1
+        peri = c["pericarditis"] == 1
+        mi = c["prior_mi"] == 1
+        out += ["| coupling (cohort 2.0) | value |", "| --- | --- |",
+                f"| LV EF < 40 %: share of subjects / ischaemic (prior MI) / DCM | "
+                f"{100 * low.mean():.1f} % / {100 * c['prior_mi'][low].mean():.1f} % / "
+                f"{100 * (c['cm_subtype'][low] == 'dcm').mean():.1f} % |",
+                f"| prior MI: mean infarct size / EF < 40 % / mean EF, infarct size < 0.3 vs ≥ 0.7 | "
+                f"{c['infarct_size'][mi].mean():.2f} / {100 * low[mi].mean():.1f} % / "
+                f"{c['lv_ef_pct'][mi & (c['infarct_size'] < 0.3)].mean():.1f} vs "
+                f"{c['lv_ef_pct'][mi & (c['infarct_size'] >= 0.7)].mean():.1f} % |",
+                f"| PH: pre-capillary / post-capillary share of PH | "
+                f"{100 * (c['ph_group'] == 'precap').sum() / max(c['pulmonary_hypertension'].sum(), 1):.0f} % / "
+                f"{100 * (c['ph_group'] == 'postcap').sum() / max(c['pulmonary_hypertension'].sum(), 1):.0f} % |",
+                f"| mean RV EF, pre-capillary / post-capillary PH (%) | "
+                f"{c['rv_ef_pct'][c['ph_group'] == 'precap'].mean():.1f} / "
+                f"{c['rv_ef_pct'][c['ph_group'] == 'postcap'].mean():.1f} |",
+                f"| pericarditis: acute share | {100 * c['pericarditis_acute'][peri].mean():.0f} % |",
+                f"| AF: sinus rhythm on the day (paroxysmal) | {100 * (c['rhythm'][af] == 'sinus').mean():.0f} % |",
+                ""]
     bsa = bsa_mosteller(c["height_cm"], c["weight_kg"])
     healthy = np.ones(n, bool)
     for k in ("cad", "heart_failure", "cardiomyopathy", "pulmonary_hypertension",
@@ -106,14 +130,33 @@ def report(folder: Path, n_ecg: int, n_cine: int) -> str:
             f"{np.nanmedian(f['qrs_ms'][sub['bbb'] == 'rbbb']):.0f} |",
             f"| median RR coefficient of variation, sinus / AF | "
             f"{np.nanmedian(f['rr_cv'][sub['rhythm'] == 'sinus']):.3f} / "
-            f"{np.nanmedian(f['rr_cv'][sub['rhythm'] == 'af']):.3f} |", ""]
+            f"{np.nanmedian(f['rr_cv'][sub['rhythm'] == 'af']):.3f} |"]
+    if "ph_group" in sub:
+        g = sub["ph_group"]
+        plain = (g == "none") & (sub["bbb"] == "none")
+        out.append(f"| median R in V1 (mV), no PH / pre-capillary / post-capillary PH | "
+                   f"{np.nanmedian(f['r_V1'][plain]):.2f} / {np.nanmedian(f['r_V1'][g == 'precap']):.2f} / "
+                   f"{np.nanmedian(f['r_V1'][g == 'postcap']):.2f} |")
+        peri = sub["pericarditis"] == 1
+        ac = sub["pericarditis_acute"] == 1
+        st_inf = f["st_II"]
+        out.append(f"| median ST in II (mV), no pericarditis / previous / acute | "
+                   f"{np.nanmedian(st_inf[~peri]):.3f} / {np.nanmedian(st_inf[peri & ~ac]):.3f} / "
+                   f"{np.nanmedian(st_inf[ac]):.3f} |")
+    out.append("")
     out += [f"Logistic regression on the {len(FEATURE_NAMES)} simple ECG features "
             "(cohort.features; 5-fold cross-validated AUC):", "", "| label | AUC |", "| --- | --- |"]
-    for k in ("t1_abnormal", "t2_abnormal", "ecv_abnormal", "lge", "wall_motion_abnormality",
-              "prior_mi", "cad", "heart_failure", "cardiomyopathy", "pulmonary_hypertension",
-              "pericarditis", "atrial_fibrillation"):
-        if 5 <= sub[k].sum() <= m - 5:
-            out.append(f"| {k} | {cv_auc(X, sub[k]):.3f} |")
+    labels = {k: sub[k] for k in (
+        "t1_abnormal", "t2_abnormal", "ecv_abnormal", "lge", "wall_motion_abnormality",
+        "prior_mi", "cad", "heart_failure", "cardiomyopathy", "pulmonary_hypertension",
+        "pericarditis", "pericarditis_acute", "atrial_fibrillation") if k in sub}
+    if "ph_group" in sub:
+        labels["ph_group == precap"] = (sub["ph_group"] == "precap").astype(int)
+        labels["ph_group == postcap"] = (sub["ph_group"] == "postcap").astype(int)
+        labels["lv_ef_pct < 40"] = (sub["lv_ef_pct"] < 40).astype(int)
+    for k, y in labels.items():
+        if 5 <= y.sum() <= m - 5:
+            out.append(f"| {k} | {cv_auc(X, y):.3f} (n+ = {int(y.sum())}) |")
     out.append("")
 
     sax = np.load(folder / "sax.npy", mmap_mode="r")

@@ -51,11 +51,11 @@ PATIENTS = (
      lambda s: _plain(s) and s["cm_subtype"] == "hcm" and s["wt_seg09_mm"] > 15),
     ("P06-rcm", "restrictive cardiomyopathy (low voltage, atrial enlargement)", "csv",
      lambda s: s["cm_subtype"] == "rcm" and s["rhythm"] == "sinus" and s["bbb"] == "none"),
-    ("P07-pulmonary-hypertension", "pulmonary hypertension", "wfdb",
-     lambda s: s["pulmonary_hypertension"] and s["rhythm"] == "sinus" and s["bbb"] == "none"
+    ("P07-pulmonary-hypertension", "pre-capillary pulmonary hypertension", "wfdb",
+     lambda s: s["ph_group"] == "precap" and s["rhythm"] == "sinus" and s["bbb"] == "none"
      and s["cm_subtype"] == "none" and not s["effusion"] and s["rv_ef_pct"] < 40),
-    ("P08-pericarditis-effusion", "pericarditis with pericardial effusion", "aecg",
-     lambda s: s["pericarditis"] and s["effusion"] and s["rhythm"] == "sinus"
+    ("P08-pericarditis-effusion", "acute pericarditis with pericardial effusion", "aecg",
+     lambda s: s["pericarditis_acute"] and s["effusion"] and s["rhythm"] == "sinus"
      and s["bbb"] == "none" and s["cm_subtype"] == "none"),
     ("P09-atrial-fibrillation", "atrial fibrillation", "dicom",
      lambda s: s["rhythm"] == "af" and s["bbb"] == "none" and s["cm_subtype"] == "none"
@@ -83,8 +83,9 @@ FORMAT_NAMES = {
 }
 
 LABEL_KEYS = ("cad", "prior_mi", "mi_territory", "heart_failure", "cardiomyopathy", "cm_subtype",
-              "pulmonary_hypertension", "pericarditis", "effusion", "atrial_fibrillation", "bbb",
-              "wall_motion_abnormality", "lge", "t1_abnormal", "t2_abnormal", "ecv_abnormal")
+              "pulmonary_hypertension", "ph_group", "pericarditis", "pericarditis_acute", "effusion",
+              "atrial_fibrillation", "bbb", "wall_motion_abnormality", "lge", "t1_abnormal",
+              "t2_abnormal", "ecv_abnormal")
 
 
 def _measurements(s, ecg, fs):
@@ -124,9 +125,11 @@ def _conditions(s):
     if s["cm_subtype"] != "none":
         names.append(s["cm_subtype"].upper())
     if s["pulmonary_hypertension"]:
-        names.append("pulmonary hypertension")
+        names.append("pulmonary hypertension" + {"precap": " (pre-capillary)",
+                                                 "postcap": " (post-capillary, left heart disease)"}
+                     .get(s.get("ph_group"), ""))
     if s["pericarditis"]:
-        names.append("pericarditis")
+        names.append("acute pericarditis" if s.get("pericarditis_acute") else "previous pericarditis")
     if s["effusion"]:
         names.append("pericardial effusion")
     if s["atrial_fibrillation"]:
@@ -150,8 +153,8 @@ def write_patient(folder: Path, s: dict, fmt: str, condition: str) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(int(s["seed"]))
     ecg = render_ecg(s, rng, fs=FS, seconds=10).astype(np.float64)
-    sax = render_cine(s, "sax", CINE_FRAMES, rng)
-    lax = render_cine(s, "lax", CINE_FRAMES, rng)
+    sax, p_sax = render_cine(s, "sax", CINE_FRAMES, rng, return_pose=True)
+    lax, p_lax = render_cine(s, "lax", CINE_FRAMES, rng, return_pose=True)
     med = _median(ecg, FS)
     meas = _measurements(s, ecg, FS)
     comments = [f"synthetic=true generator={GENERATOR_VERSION}", f"subject={s['subject_id']}",
@@ -185,7 +188,11 @@ def write_patient(folder: Path, s: dict, fmt: str, condition: str) -> dict:
         "cine": {"sax": {"file": "sax.npy", "shape": list(sax.shape), "dtype": "uint8"},
                  "lax": {"file": "lax.npy", "shape": list(lax.shape), "dtype": "uint8"},
                  "phases": f"frame k is cardiac phase k/{CINE_FRAMES}; k = 0 is end-diastole",
-                 "views": "sax = mid-ventricular short axis 80x80; lax = 4-chamber 96x96"},
+                 "views": "sax = mid-ventricular short axis 80x80; lax = 4-chamber 96x96",
+                 "pose": {"columns": ["pixel_mm", "angle_rad", "shift_x_px", "shift_y_px"],
+                          "sax": [round(float(x), 6) for x in p_sax],
+                          "lax": [round(float(x), 6) for x in p_lax],
+                          "convention": "as pose.npy in docs/synthetic-cohort.md"}},
         "labels": {k: s[k] for k in LABEL_KEYS},
         "subject": {k: s[k] for k in COLUMNS if k != "split"},
     }

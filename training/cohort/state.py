@@ -15,8 +15,8 @@ SEGMENT_COLUMNS = tuple(f"wt_seg{k:02d}_mm" for k in range(1, 17))
 COLUMNS = (
     "subject_id", "split", "seed", "age", "sex", "height_cm", "weight_kg", "heart_rate_bpm",
     "rhythm", "cad", "prior_mi", "mi_territory", "heart_failure", "cardiomyopathy", "cm_subtype",
-    "pulmonary_hypertension", "pericarditis", "effusion", "atrial_fibrillation", "bbb",
-    "wall_motion_abnormality", "lge", "native_t1_ms", "t2_ms", "ecv_pct", "t1_abnormal",
+    "pulmonary_hypertension", "ph_group", "ph_severity", "infarct_size", "pericarditis",
+    "pericarditis_acute", "effusion", "atrial_fibrillation", "bbb", "wall_motion_abnormality", "lge", "native_t1_ms", "t2_ms", "ecv_pct", "t1_abnormal",
     "t2_abnormal", "ecv_abnormal", "lv_edv_ml", "lv_esv_ml", "lv_sv_ml", "lv_ef_pct",
     "lv_co_l_min", "lv_mass_g", "rv_edv_ml", "rv_esv_ml", "rv_sv_ml", "rv_ef_pct", "la_vol_ml",
     "ra_vol_ml", *SEGMENT_COLUMNS, "wt_mean_mm",
@@ -24,7 +24,7 @@ COLUMNS = (
 
 BINARY_COLUMNS = (
     "cad", "prior_mi", "heart_failure", "cardiomyopathy", "pulmonary_hypertension",
-    "pericarditis", "effusion", "atrial_fibrillation", "wall_motion_abnormality", "lge",
+    "pericarditis", "pericarditis_acute", "effusion", "atrial_fibrillation", "wall_motion_abnormality", "lge",
     "t1_abnormal", "t2_abnormal", "ecv_abnormal",
 )
 CATEGORICAL_COLUMNS = {
@@ -33,6 +33,7 @@ CATEGORICAL_COLUMNS = {
     "rhythm": ("sinus", "af"),
     "mi_territory": ("none", "lad", "lcx", "rca"),
     "cm_subtype": ("none", "dcm", "hcm", "rcm"),
+    "ph_group": ("none", "precap", "postcap"),
     "bbb": ("none", "lbbb", "rbbb"),
 }
 STRING_COLUMNS = ("subject_id", *CATEGORICAL_COLUMNS)
@@ -107,6 +108,9 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     prior_mi = cad & bern(0.45)
     terr = rng.choice(np.array(["lad", "rca", "lcx"]), n, p=[0.45, 0.35, 0.20])
     mi_territory = np.where(prior_mi, terr, "none")
+    # infarct size, 0–1 (1 ≈ a transmural infarct of the whole territory, ~40 % of the LV):
+    # skewed toward small infarcts with a long tail of large ones
+    infarct_size = np.where(prior_mi, rng.beta(1.6, 1.9, n), 0.0)
     cm_draw = rng.random(n)
     cm_subtype = np.select(
         [cm_draw < 0.030, cm_draw < 0.050, cm_draw < 0.062], ["dcm", "hcm", "rcm"], "none")
@@ -114,18 +118,34 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     cardiomyopathy = cm_subtype != "none"
     af = bern(np.clip(_sigmoid(-3.1 + 0.65 * agec + 0.35 * male) + 0.30 * rcm + 0.15 * hcm
                       + 0.12 * dcm + 0.08 * prior_mi, 0, 0.95))
-    p_hf = (0.02 + 0.02 * np.clip(agec, 0, None)) + 0.22 * prior_mi + 0.70 * dcm + 0.65 * rcm \
-        + 0.18 * hcm + 0.12 * af
+    # heart failure after an infarct rises steeply with infarct size
+    p_hf = (0.02 + 0.02 * np.clip(agec, 0, None)) + prior_mi * (0.03 + 0.45 * infarct_size) \
+        + 0.70 * dcm + 0.65 * rcm + 0.18 * hcm + 0.12 * af
     heart_failure = bern(np.clip(p_hf, 0, 0.95))
-    pulm_htn = bern(0.010 + 0.22 * heart_failure + 0.10 * rcm)
+    # pulmonary hypertension (ESC/ERS 2022 haemodynamic groups): post-capillary (group 2) needs
+    # left heart disease; pre-capillary (groups 1/3/4-like) is drawn only without it
+    lhd = heart_failure | cardiomyopathy | prior_mi
+    postcap = lhd & bern(np.clip(0.17 * heart_failure + 0.10 * rcm + 0.02 * prior_mi, 0, 1))
+    precap = ~lhd & bern(0.016)
+    pulm_htn = precap | postcap
+    ph_group = np.select([precap, postcap], ["precap", "postcap"], "none")
+    # severity 0–1 (pulmonary vascular resistance / RV pressure load): uniform for pre-capillary,
+    # mostly mild for isolated or combined post-capillary PH
+    ph_severity = np.where(precap, u(0.0, 1.0), np.where(postcap, u(0.0, 1.0) ** 2 * 0.6, 0.0))
+    # pericarditis: mostly a history of it; a minority is acute at the visit (ESC 2015)
     pericarditis = bern(0.025)
-    effusion = (pericarditis & bern(0.60)) | (heart_failure & bern(0.10)) | bern(0.004)
+    peri_acute = pericarditis & bern(0.25)
+    effusion = (peri_acute & bern(0.60)) | (pericarditis & ~peri_acute & bern(0.15)) \
+        | (heart_failure & bern(0.10)) | bern(0.004)
     p_lbbb = 0.012 + 0.006 * np.clip(agec, 0, None) + 0.30 * dcm + 0.10 * heart_failure
-    p_rbbb = 0.020 + 0.010 * np.clip(agec, 0, None) + 0.01 * male + 0.22 * pulm_htn
+    p_rbbb = 0.020 + 0.010 * np.clip(agec, 0, None) + 0.01 * male \
+        + precap * (0.08 + 0.20 * ph_severity) + 0.05 * postcap
     bbb_draw = rng.random(n)
     bbb = np.select([bbb_draw < p_lbbb, bbb_draw < p_lbbb + p_rbbb], ["lbbb", "rbbb"], "none")
     lbbb = bbb == "lbbb"
-    paroxysmal = af & bern(0.25)  # paroxysmal AF: history of AF, sinus rhythm on the day
+    # AF with sinus rhythm on the day (paroxysmal, or persistent after cardioversion): 40 %,
+    # between RealiseAF's 26.5 % paroxysmal and its 50.3 % paroxysmal + persistent
+    paroxysmal = af & bern(0.40)
     rhythm = np.where(af & ~paroxysmal, "af", "sinus")
     hfpef_only = heart_failure & ~(prior_mi | dcm | rcm | hcm)
 
@@ -143,11 +163,14 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     lv_massi = lv_massi * (1.0 + 0.004 * (bmi - 27.0))
 
     # --- disease effects on structure and function ---
-    infarct_size = np.where(prior_mi, u(0.3, 1.0), 0.0)
-    lv_ef = lv_ef - infarct_size * u(6.0, 26.0)
-    lv_edvi = lv_edvi * (1.0 + 0.28 * infarct_size)
+    # post-infarct dysfunction: EF falls with infarct size (≈ 0.8–1.2 points per % of LV
+    # infarcted), large infarcts dilate the LV (remodelling, Pfeffer & Braunwald 1990)
+    lv_ef = lv_ef - infarct_size * u(32.0, 52.0)
+    remodel = np.clip(infarct_size - 0.35, 0.0, None) * u(0.4, 1.2)
+    lv_edvi = lv_edvi * (1.0 + 0.12 * infarct_size + remodel)
+    la_voli = la_voli * (1.0 + 0.3 * infarct_size * heart_failure)
     lv_edvi = np.where(dcm, lv_edvi * u(1.45, 2.1), lv_edvi)
-    lv_ef = np.where(dcm, u(15.0, 40.0), lv_ef)
+    lv_ef = np.where(dcm, u(15.0, 45.0), lv_ef)
     lv_massi = np.where(dcm, lv_massi * u(1.1, 1.4), lv_massi)
     lv_massi = np.where(hcm, lv_massi * u(1.45, 2.3), lv_massi)
     lv_edvi = np.where(hcm, lv_edvi * u(0.75, 0.95), lv_edvi)
@@ -159,7 +182,6 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     ra_voli = np.where(rcm, ra_voli * u(1.6, 2.2), ra_voli)
     la_voli = np.where(hcm, la_voli * u(1.2, 1.6), la_voli)
     la_voli = np.where(dcm, la_voli * u(1.3, 1.8), la_voli)
-    la_voli = la_voli * (1.0 + 0.3 * infarct_size * heart_failure)
     # HF with preserved EF: concentric remodelling and atrial enlargement
     la_voli = np.where(hfpef_only, la_voli * u(1.25, 1.6), la_voli)
     lv_massi = np.where(hfpef_only, lv_massi * u(1.05, 1.3), lv_massi)
@@ -168,9 +190,15 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     lv_ef = np.where(rhythm == "af", lv_ef - u(0.0, 6.0), lv_ef)
     lv_ef = np.where(lbbb, lv_ef - u(2.0, 10.0), lv_ef)
     lv_edvi = np.where(lbbb, lv_edvi * u(1.0, 1.2), lv_edvi)
-    rv_edvi = np.where(pulm_htn, rv_edvi * u(1.3, 1.9), rv_edvi)
-    rv_ef = np.where(pulm_htn, u(25.0, 47.0), rv_ef)
-    ra_voli = np.where(pulm_htn, ra_voli * u(1.3, 1.9), ra_voli)
+    # pre-capillary PH: RV dilation and dysfunction graded by severity; post-capillary PH: milder
+    # RV changes on top of the left-sided disease
+    sev = ph_severity
+    rv_edvi = np.where(precap, rv_edvi * (1.1 + 0.8 * sev * u(0.8, 1.2)), rv_edvi)
+    rv_ef = np.where(precap, rv_ef - sev * u(18.0, 32.0) - u(0.0, 5.0), rv_ef)
+    ra_voli = np.where(precap, ra_voli * (1.1 + 0.8 * sev * u(0.8, 1.2)), ra_voli)
+    rv_edvi = np.where(postcap, rv_edvi * (1.0 + 0.5 * sev * u(0.8, 1.2)), rv_edvi)
+    rv_ef = np.where(postcap, rv_ef - sev * u(10.0, 20.0) - u(0.0, 4.0), rv_ef)
+    ra_voli = np.where(postcap, ra_voli * (1.05 + 0.4 * sev), ra_voli)
     rv_ef = np.where(dcm, rv_ef - u(0.0, 15.0), rv_ef)
     lv_ef = np.clip(lv_ef, 12.0, 82.0)
     rv_ef = np.clip(rv_ef, 18.0, 78.0)
@@ -213,7 +241,7 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
 
     # --- tissue markers: mostly driven by factors that leave the ECG untouched ---
     fibrosis = bern(np.clip(0.10 + 0.03 * agec + 0.04 * (bmi > 30), 0.02, 0.4))  # diffuse
-    inflammation = bern(0.03) | (pericarditis & bern(0.15))                        # myocarditis
+    inflammation = bern(0.03) | (peri_acute & bern(0.15))                          # myocarditis
     t1 = rng.normal(*ref.T1_NORMAL_MS, n) + 12.0 * (~male) + fibrosis * u(25, 90) \
         + inflammation * u(20, 70) + dcm * u(15, 60) + hcm * u(15, 60) + rcm * u(70, 170) \
         + prior_mi * u(0, 25) + heart_failure * u(0, 20)
@@ -242,8 +270,9 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
         "weight_kg": np.round(weight, 1), "heart_rate_bpm": np.round(hr, 1),
         "rhythm": rhythm, "cad": cad, "prior_mi": prior_mi, "mi_territory": mi_territory,
         "heart_failure": heart_failure, "cardiomyopathy": cardiomyopathy,
-        "cm_subtype": cm_subtype, "pulmonary_hypertension": pulm_htn,
-        "pericarditis": pericarditis, "effusion": effusion, "atrial_fibrillation": af,
+        "cm_subtype": cm_subtype, "pulmonary_hypertension": pulm_htn, "ph_group": ph_group,
+        "ph_severity": ph_severity, "infarct_size": infarct_size,
+        "pericarditis": pericarditis, "pericarditis_acute": peri_acute, "effusion": effusion, "atrial_fibrillation": af,
         "bbb": bbb, "wall_motion_abnormality": wma, "lge": lge,
         "native_t1_ms": t1, "t2_ms": t2, "ecv_pct": ecv,
         # flags from the values as written (rounded), so table and flag always agree

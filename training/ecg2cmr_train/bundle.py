@@ -35,8 +35,9 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-from .model import (CMRGenerator, DiffusionSchedule, ECGEncoder, FrameDecoder, LatentPrior,
-                    ddim_sample, gradcam, seeded_gaussian)
+from .model import (AnatomyCMRGenerator, BeatECGEncoder, CMRGenerator, DiffusionSchedule, ECGEncoder,
+                    FrameDecoder, LatentPrior, beat_gradcam, ddim_sample, generate_cine, gradcam,
+                    seeded_gaussian)
 
 STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 DEFAULT_DIFFUSION = {"steps": 1000, "betaStart": 1e-4, "betaEnd": 0.02, "samplingSteps": 50}
@@ -62,16 +63,37 @@ def bundle_tensors(encoder: ECGEncoder, generator: Optional[CMRGenerator] = None
     return tensors
 
 
-def encoder_section(encoder: ECGEncoder) -> dict:
+def encoder_section(encoder) -> dict:
     c = encoder.config
+    if isinstance(encoder, BeatECGEncoder):
+        from .beats import RHYTHM_FEATURES
+        return {"type": "beatvit1d", "patchSize": c["patch"], "width": c["width"], "depth": c["depth"],
+                "heads": c["heads"], "mlpRatio": c["mlp_ratio"], "layerNormEps": c["eps"],
+                "projectionDim": c["proj_dim"], "pooling": "attention",
+                "rhythmFeatures": list(RHYTHM_FEATURES)}
     return {"type": "vit1d", "patchSize": c["patch"], "width": encoder.encoder.patch_embed.out_features,
             "depth": c["depth"], "heads": c["heads"], "mlpRatio": c["mlp_ratio"],
             "layerNormEps": c["eps"], "projectionDim": c["proj_dim"], "pooling": "attention"}
 
 
-def generator_section(generator: CMRGenerator, fields: Optional[dict]) -> dict:
+def generator_section(generator, fields: Optional[dict]) -> dict:
     fields = dict(fields or {})
     p = generator.prior
+    if isinstance(generator, AnatomyCMRGenerator):
+        out = {
+            "type": "anatomy",
+            "latentSize": generator.latent,
+            "residualSize": generator.residual,
+            "views": [{"name": v, "size": generator.view_specs[v]["size"], "baseSize": generator.view_specs[v]["base"],
+                       "channels": list(generator.view_specs[v]["channels"])} for v in generator.view_names],
+            "prior": {"layers": p.layers, "hidden": p.hidden, "timeEmbedding": p.temb},
+            "diffusion": {**DEFAULT_DIFFUSION, **fields.get("diffusion", {})},
+            "frames": int(fields.get("frames", 50)),
+        }
+        for key in ("anatomy", "guidance", "pose", "informativeness"):
+            if key in fields:
+                out[key] = fields[key]
+        return out
     return {
         "latentSize": generator.latent,
         "views": [{"name": v, "size": generator.view_specs[v]["size"], "baseSize": generator.view_specs[v]["base"],
@@ -97,7 +119,8 @@ def _check_heads(encoder: ECGEncoder, heads: List[dict]) -> None:
 
 def write_bundle(out_dir, encoder: ECGEncoder, decoders: Optional[Dict[str, FrameDecoder]] = None,
                  prior: Optional[LatentPrior] = None, latent_mean=None, latent_std=None,
-                 manifest_fields: Optional[dict] = None, generator: Optional[CMRGenerator] = None) -> dict:
+                 manifest_fields: Optional[dict] = None, generator=None,
+                 extra_tensors: Optional[Dict[str, np.ndarray]] = None) -> dict:
     """Write manifest.json + model.safetensors into out_dir (atomically per file); return the manifest.
 
     Either pass `generator` (a CMRGenerator) or the parts `decoders` ({"sax": …, "lax": …}),
@@ -132,21 +155,26 @@ def write_bundle(out_dir, encoder: ECGEncoder, decoders: Optional[Dict[str, Fram
                                  "Trained on a synthetic cohort. Demonstration only — not for clinical use."),
         "weights": [],
         "input": fields.get("input", {"leads": STANDARD_LEADS[:c["leads"]], "samplingRate": 250,
-                                      "sampleCount": c["samples"], "preprocessing": []}),
+                                      "sampleCount": c.get("samples", 2500), "preprocessing": []}),
         "encoder": encoder_section(encoder),
         "gradcam": fields.get("gradcam", {"layer": f"encoder.blocks.{c['depth'] - 1}"}),
         "heads": heads,
     }
-    if len(manifest["input"]["leads"]) != c["leads"] or manifest["input"]["sampleCount"] != c["samples"]:
+    if len(manifest["input"]["leads"]) != c["leads"] or manifest["input"]["sampleCount"] != c.get("samples", manifest["input"]["sampleCount"]):
         raise ValueError("manifest input leads / sampleCount disagree with the encoder")
+    if "beats" in fields.get("encoder", {}):
+        manifest["encoder"]["beats"] = fields["encoder"]["beats"]
     if generator is not None:
         manifest["generator"] = generator_section(generator, fields.get("generator"))
     for key, value in fields.items():          # extra fields (modelCard, training, …) pass through
-        manifest.setdefault(key, value)
+        if key != "encoder":
+            manifest.setdefault(key, value)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tensors = bundle_tensors(encoder, generator)
+    for k, v in (extra_tensors or {}).items():
+        tensors[k] = np.ascontiguousarray(np.asarray(v, dtype=np.float32))
     weights = out / "model.safetensors"
     tmp = weights.with_suffix(".safetensors.tmp")
     save_file(tensors, str(tmp), metadata={"format": "pt", "bundle": manifest["id"]})
@@ -168,11 +196,27 @@ def load_bundle(bundle_dir) -> tuple:
         tensors.update(load_file(str(d / w["file"])))
     e, inp = manifest["encoder"], manifest["input"]
     head_sizes = {h["name"]: len(h["outputs"]) for h in manifest["heads"]}
-    enc = ECGEncoder(len(inp["leads"]), inp["sampleCount"], e["patchSize"], e["width"], e["depth"],
-                     e["heads"], e["mlpRatio"], e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
-    enc.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("generator.")})
+    if e["type"] == "beatvit1d":
+        b = e["beats"]
+        enc = BeatECGEncoder(len(inp["leads"]), b["preSamples"] + b["postSamples"], e["patchSize"],
+                             len(e["rhythmFeatures"]), e["width"], e["depth"], e["heads"], e["mlpRatio"],
+                             e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
+    else:
+        enc = ECGEncoder(len(inp["leads"]), inp["sampleCount"], e["patchSize"], e["width"], e["depth"],
+                         e["heads"], e["mlpRatio"], e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
+    enc.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()
+                         if not k.startswith("generator.") and not k.startswith("ood.")})
     gen = None
-    if "generator" in manifest:
+    if "generator" in manifest and manifest["generator"].get("type") == "anatomy":
+        g = manifest["generator"]
+        gen = AnatomyCMRGenerator(g["latentSize"] - g["residualSize"], g["residualSize"],
+                                  e.get("projectionDim") or e["width"],
+                                  {v["name"]: dict(size=v["size"], base=v["baseSize"], channels=v["channels"])
+                                   for v in g["views"]},
+                                  g["prior"]["hidden"], g["prior"]["layers"], g["prior"]["timeEmbedding"])
+        gen.load_state_dict({k[len("generator."):]: torch.from_numpy(v) for k, v in tensors.items()
+                             if k.startswith("generator.")})
+    elif "generator" in manifest:
         g = manifest["generator"]
         gen = CMRGenerator(g["latentSize"], e.get("projectionDim") or e["width"],
                            {v["name"]: dict(size=v["size"], base=v["baseSize"], channels=v["channels"]) for v in g["views"]},
@@ -370,3 +414,66 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCMRGenerator], manifest: dict,
+                    cases: Sequence[dict], seeds: Sequence[int], phases: Optional[Sequence[float]] = None,
+                    gradcam_targets: Optional[Sequence[tuple]] = None) -> Path:
+    """Golden vectors of a beat-aware bundle, per case k (prefix `case{k}.`):
+
+    input [L, S] (prepared ECG), peaks [n] (R-peak sample indices, as float), beats [L, beat],
+    rhythm [R], pooled, embedding, head.<group>, gradcam.<group>.<output> [L, S] and
+    gradcam_rhythm.<group>.<output> [1]; with a generator gen.noise [2R], gen.residual [2R],
+    gen.pose [2, 3], gen.phases, gen.<view> [F', S, S] (posed frames).
+    `cases`: dicts with input, peaks, beats, rhythm (beats.beat_features of the prepared input)."""
+    encoder = encoder.eval()
+    layer = manifest["gradcam"]["layer"]
+    heads = manifest["heads"]
+    b = manifest["encoder"]["beats"]
+    if gradcam_targets is None:
+        gradcam_targets = [(h["name"], h["outputs"][0]["id"]) for h in heads if h["outputs"]]
+    tensors: Dict[str, np.ndarray] = {}
+    meta = {"bundle": manifest["id"], "cases": str(len(cases))}
+    for k, case in enumerate(cases):
+        p = f"case{k}."
+        x = torch.as_tensor(np.asarray(case["input"]), dtype=torch.float32)
+        beats = torch.as_tensor(np.asarray(case["beats"]), dtype=torch.float32)
+        rhythm = torch.as_tensor(np.asarray(case["rhythm"]), dtype=torch.float32)
+        with torch.no_grad():
+            out = encoder({"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)})
+        tensors[p + "input"] = _np(x)
+        tensors[p + "peaks"] = np.asarray(case["peaks"], dtype=np.float32).reshape(-1)
+        tensors[p + "beats"] = _np(beats)
+        tensors[p + "rhythm"] = _np(rhythm)
+        tensors[p + "pooled"] = _np(out["pooled"][0])
+        tensors[p + "embedding"] = _np(out["embedding"][0])
+        for name, v in out["heads"].items():
+            tensors[p + f"head.{name}"] = _np(v[0])
+        for group, oid in gradcam_targets:
+            h = next(h for h in heads if h["name"] == group)
+            idx = [o["id"] for o in h["outputs"]].index(oid)
+            cam, rv = beat_gradcam(encoder, beats, rhythm, case["peaks"], x.shape[1], b["preSamples"], layer, group, idx)
+            tensors[p + f"gradcam.{group}.{oid}"] = _np(cam)
+            tensors[p + f"gradcam_rhythm.{group}.{oid}"] = np.array([rv], dtype=np.float32)
+        if generator is not None:
+            g = manifest["generator"]
+            sched = DiffusionSchedule(g["diffusion"]["steps"], g["diffusion"]["betaStart"], g["diffusion"]["betaEnd"])
+            ph = torch.tensor(list(phases) if phases is not None else default_golden_phases(g["frames"]),
+                              dtype=torch.float64)
+            anat = out["heads"][g["anatomy"]["head"]][0]
+            res = generate_cine(generator.eval(), sched, g["diffusion"]["samplingSteps"], float(g["guidance"]),
+                                anat, out["embedding"][0], int(seeds[k]), ph.float(),
+                                g["pose"]["rotationDegrees"], g["pose"]["shiftPixels"])
+            tensors[p + "gen.noise"] = np.asarray(res["noise"], dtype=np.float32)
+            tensors[p + "gen.residual"] = np.asarray(res["residual"], dtype=np.float32)
+            tensors[p + "gen.pose"] = np.asarray(res["pose"], dtype=np.float32)
+            tensors[p + "gen.phases"] = _np(ph.float())
+            for v in generator.view_names:
+                tensors[p + f"gen.{v}"] = np.ascontiguousarray(res["frames"][v].astype(np.float32))
+            meta[p + "gen.seed"] = str(int(seeds[k]))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path

@@ -60,6 +60,10 @@ DISEASE_COLUMNS = ["cad", "prior_mi", "heart_failure", "cardiomyopathy", "pulmon
                    "t1_abnormal", "t2_abnormal", "ecv_abnormal"]
 
 
+# The encoder's rhythm token (beats.py / SignalKit.BeatFeatures.rhythmFeatureNames, same order).
+from .beats import RHYTHM_FEATURES  # noqa: E402
+
+
 class CohortError(ValueError):
     pass
 
@@ -96,6 +100,8 @@ class Cohort:
         for name, arr in (("ecg_250hz.npy", self.ecg), ("sax.npy", self.sax), ("lax.npy", self.lax)):
             if arr.shape[0] != self.n:
                 raise CohortError(f"cohort {self.path}: {name} has {arr.shape[0]} rows, subjects.csv {self.n}")
+        # Pose of every stored cine (cohort 2.0): lets training pose-normalise the frames.
+        self.pose = np.load(self.path / "pose.npy", mmap_mode="r") if (self.path / "pose.npy").exists() else None
         self.frames = int(self.meta.get("cine_frames", self.sax.shape[1]))
         self.lsb_mv = float(self.meta.get("ecg_lsb_uV", 5.0)) / 1000.0
         self.rate = float(self.meta.get("ecg_rate_hz", 250))
@@ -267,3 +273,65 @@ def build_ecg_cache(cohort: Cohort, rows: np.ndarray, ops: list, out_dir: Path, 
 
 def _complete(done, n, chunk):
     return all(a in done for a in range(0, n, chunk))
+
+
+# ----------------------------------------------------------------------------------------------
+# Beat-feature cache (the v2 encoder's input)
+
+
+def _beat_work(job):
+    from .beats import beat_features
+    path, rows, lsb_mv, fs, ops, spec, rate = job
+    ecg = np.load(Path(path) / "ecg_250hz.npy", mmap_mode="r")
+    x = fast_preprocess(np.asarray(ecg[rows], dtype=np.float64) * lsb_mv, fs, ops)
+    beats, rhythm, count = [], [], []
+    for k in range(x.shape[0]):
+        f = beat_features(x[k], LEAD_NAMES, rate, spec)
+        beats.append(f["median_beat"].astype(np.float16))
+        rhythm.append(f["rhythm"])
+        count.append(f["beat_count"])
+    return np.stack(beats), np.stack(rhythm).astype(np.float32), np.array(count, dtype=np.int32)
+
+
+LEAD_NAMES = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def build_beat_cache(cohort: Cohort, rows: np.ndarray, ops: list, spec: dict, out_dir: Path, workers: int = 2,
+                     chunk: int = 200, log=print) -> dict:
+    """Median beats [n, 12, beat] (float16), rhythm features [n, R] and beat counts of `rows`, from
+    the bundle's preprocessing (float32, as the engine) and beats.py; cached by content signature."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = float(next((op["rate"] for op in ops if op["op"] == "resample"), cohort.rate))
+    sig = hashlib.sha256(json.dumps([str(cohort.path.resolve()), cohort.n, ops, spec,
+                                     [int(r) for r in rows]]).encode()).hexdigest()[:16]
+    path = out_dir / f"beats_{sig}.npz"
+    if path.exists():
+        z = np.load(path)
+        return {k: z[k] for k in z.files}
+    probe = rows[:2]
+    ref = np.stack([preprocess(cohort.ecg_mv([r])[0], cohort.rate, ops)[0] for r in probe])
+    fast = fast_preprocess(cohort.ecg_mv(probe), cohort.rate, ops)
+    if ref.shape != fast.shape or np.abs(ref - fast).max() > 1e-4:
+        raise RuntimeError(f"fast preprocessing disagrees with preprocess(): max |Δ| = {np.abs(ref - fast).max()}")
+    jobs = [(str(cohort.path), rows[a:a + chunk], cohort.lsb_mv, cohort.rate, ops, spec, rate)
+            for a in range(0, len(rows), chunk)]
+    t0 = time.time()
+    parts = []
+    pool = get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        results = pool.imap(_beat_work, jobs) if pool else map(_beat_work, jobs)
+        for k, part in enumerate(results):
+            parts.append(part)
+            if k % 10 == 9 or k == len(jobs) - 1:
+                log(f"  beat cache: {min((k + 1) * chunk, len(rows))}/{len(rows)} ECGs, {time.time() - t0:.0f} s")
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    out = {"beats": np.concatenate([p[0] for p in parts]), "rhythm": np.concatenate([p[1] for p in parts]),
+           "beat_count": np.concatenate([p[2] for p in parts])}
+    tmp = out_dir / f"beats_{sig}.tmp.npz"
+    np.savez(tmp, **out)
+    tmp.replace(path)
+    return out

@@ -7,10 +7,9 @@ import numpy as np
 import torch
 
 from . import data as D
-from .bundle import STANDARD_LEADS, write_bundle, write_golden
+from .bundle import STANDARD_LEADS, write_bundle, write_golden_v2
 from .config import resolve
 from .loop import log
-from .model import CMRGenerator
 from .preprocess import preprocess
 
 WEAK_AUC = 0.65      # docs/model-bundle.md: weak when AUC < 0.65
@@ -50,6 +49,8 @@ def manifest_fields(p) -> dict:
                        "weak": bool(not np.isfinite(r) or r < WEAK_R)})
     pr = cfg["prior"]
     timings = json.loads((p.run_dir / "timings.json").read_text())
+    full = json.loads((p.run_dir / "validation.json").read_text())
+    beats = dict(cfg["beats"])
     return {
         "id": cfg["bundle_id"],
         "displayName": cfg["display_name"],
@@ -57,22 +58,32 @@ def manifest_fields(p) -> dict:
         "disclaimer": "Trained on a synthetic cohort. Demonstration only — not for clinical use.",
         "input": {"leads": list(STANDARD_LEADS), "samplingRate": int(p.rate), "sampleCount": p.samples,
                   "preprocessing": cfg["preprocessing"]},
+        "encoder": {"beats": beats},
         "heads": [
             {"name": "risk", "kind": "sigmoid", "outputs": risk_out},
             {"name": "cm_subtype", "kind": "softmax", "outputs": sub_out,
              "note": "Trained on cardiomyopathy cases only; read it when the cardiomyopathy risk is raised."},
             {"name": "phenotype", "kind": "regression", "outputs": ph_out,
-             "note": f"referenceRange = 2.5th–97.5th percentile of {n_ref} disease-free training subjects."},
+             "note": f"referenceRange = 2.5th–97.5th percentile of {n_ref} disease-free training subjects; "
+                     f"weak = validation r < {WEAK_R}."},
         ],
         "generator": {"diffusion": {"steps": pr["diffusion_steps"], "betaStart": pr["beta_start"],
                                     "betaEnd": pr["beta_end"], "samplingSteps": pr["sampling_steps"]},
-                      "frames": int(cfg["export"]["frames"])},
+                      "frames": int(cfg["export"]["frames"]),
+                      "anatomy": {"head": "phenotype", "outputs": [oid for _, oid, _, _ in D.PHENOTYPES]},
+                      "guidance": float(pr["guidance"]),
+                      "pose": {"rotationDegrees": float(cfg["pose"]["rotationDegrees"]),
+                               "shiftPixels": float(cfg["pose"]["shiftPixels"])},
+                      "informativeness": {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
+                                          for k, v in full["generator"].items()}},
+        "outOfDistribution": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in full["ood"].items()},
         "training": {
             "pipeline": "training/ecg2cmr_train/pipeline.py",
             "config": cfg.get("config_file", "defaults"),
             "cohort": {"subjects": int(p.cohort.n), "train": int(len(p.pos["train"])),
                        "val": int(len(p.pos["val"])), "test": int(len(p.pos["test"])),
                        "cineFrames": int(p.cohort.frames), "synthetic": True,
+                       "generatorVersion": p.cohort.meta.get("generator_version"),
                        "buildComplete": bool(p.cohort_complete)},
             "alignment": {"temperature": cfg["align"]["temperature"], "lambda": cfg["align"]["lambda"],
                           "weightedInfoNCE": bool(cfg["align"]["weighted"])},
@@ -83,37 +94,44 @@ def manifest_fields(p) -> dict:
     }
 
 
-def build_generator(p) -> CMRGenerator:
-    c, pr = p.cfg["cmr"], p.cfg["prior"]
-    ae = p.trained_autoencoder()
-    prior = p.trained_prior()
-    gen = CMRGenerator(c["latent"], p.cfg["encoder"]["proj_dim"], c["views"], pr["hidden"], pr["layers"], pr["temb"])
-    for v in ae.views:
-        gen.decoder(v).load_state_dict(ae.decoders[v].state_dict())
-    gen.prior.load_state_dict(prior.state_dict())
-    gen.latent_mean.copy_(torch.from_numpy(p.lat_mean))
-    gen.latent_std.copy_(torch.from_numpy(p.lat_std))
+def build_generator(p):
+    from .pipeline import trained_autoencoder, trained_prior
+    ae = trained_autoencoder(p)
+    gen = ae.gen
+    gen.prior.load_state_dict(trained_prior(p).state_dict())
+    res = np.load(p.run_dir / "cmr_residuals.npz")
+    gen.residual_mean.copy_(torch.from_numpy(res["mean"]))
+    gen.residual_std.copy_(torch.from_numpy(res["std"]))
     return gen.eval()
 
 
-def golden_inputs(p, count: int) -> np.ndarray:
-    """Exact (float32) preprocessing of the first `count` test-split ECGs."""
+def golden_cases(p, count: int) -> list:
+    """Exact (float32) preprocessing + beat features of the first `count` test-split ECGs."""
+    from .beats import beat_features
     rows = p.rows[p.pos["test"][:count]]
-    return np.stack([preprocess(p.cohort.ecg_mv([r])[0], p.cohort.rate, p.cfg["preprocessing"])[0] for r in rows])
+    out = []
+    for r in rows:
+        x = preprocess(p.cohort.ecg_mv([r])[0], p.cohort.rate, p.cfg["preprocessing"])[0].astype(np.float32)
+        f = beat_features(x, list(STANDARD_LEADS), p.rate, p.cfg["beats"])
+        out.append({"input": x, "peaks": f["peaks"], "beats": f["median_beat"], "rhythm": f["rhythm"]})
+    return out
 
 
 def export_bundle(p) -> dict:
-    enc = p.trained_model("heads")
+    from .pipeline import trained_model
+    enc = trained_model(p, "heads")
     gen = build_generator(p)
     fields = manifest_fields(p)
     out = resolve(p.cfg["bundle_dir"])
-    manifest = write_bundle(out, enc, generator=gen, manifest_fields=fields)
+    ood = np.load(p.run_dir / "ood.npz")
+    extra = {f"ood.{k}": ood[k] for k in ood.files}
+    manifest = write_bundle(out, enc, generator=gen, manifest_fields=fields, extra_tensors=extra)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     log(f"export: bundle {out} ({size / 1e6:.2f} MB)")
     e = p.cfg["export"]
-    x = golden_inputs(p, int(e["golden_cases"]))
-    seeds = list(e["golden_seeds"])[: len(x)]
+    cases = golden_cases(p, int(e["golden_cases"]))
+    seeds = list(e["golden_seeds"])[: len(cases)]
     targets = [(h["name"], h["outputs"][0]["id"]) for h in manifest["heads"]] + [("phenotype", "lv_ef")]
-    path = write_golden(resolve(p.cfg["golden"]), enc, gen, manifest, x, seeds, gradcam_targets=targets)
+    path = write_golden_v2(resolve(p.cfg["golden"]), enc, gen, manifest, cases, seeds, gradcam_targets=targets)
     log(f"export: golden vectors {path}")
     return manifest

@@ -34,13 +34,20 @@ class Timings:
         self.path = Path(run_dir) / "timings.json"
         self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
 
+    def _reload(self) -> None:
+        # Stages may run in parallel processes (e.g. cmr beside the ECG stages): merge, don't clobber.
+        if self.path.exists():
+            self.data = {**self.data, **json.loads(self.path.read_text())}
+
     def add(self, stage: str, seconds: float, **info) -> None:
+        self._reload()
         entry = self.data.setdefault(stage, {"seconds": 0.0})
         entry["seconds"] = round(entry.get("seconds", 0.0) + seconds, 1)
         entry.update(info)
         self.path.write_text(json.dumps(self.data, indent=2) + "\n")
 
     def set(self, stage: str, **info) -> None:
+        self._reload()
         self.data.setdefault(stage, {"seconds": 0.0}).update(info)
         self.path.write_text(json.dumps(self.data, indent=2) + "\n")
 
@@ -53,9 +60,48 @@ def lr_factor(progress: float, warmup: float = 0.05) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p))
 
 
+class EarlyStopping:
+    """Validation-based early stopping: every `every` steps `evaluate()` gives a validation loss;
+    the best module state is kept, and training stops after `patience` checks without a gain of
+    at least `min_delta`. `restore()` puts the best state back before the stage is saved."""
+
+    def __init__(self, module: torch.nn.Module, evaluate, every: int, patience: int, min_delta: float = 1e-4):
+        self.module, self.evaluate, self.every, self.patience, self.min_delta = module, evaluate, every, patience, min_delta
+        self.best, self.best_step, self.bad, self.best_state, self.history = float("inf"), 0, 0, None, []
+
+    def after_step(self, step: int) -> bool:
+        if step % self.every:
+            return False
+        was = self.module.training
+        self.module.eval()
+        with torch.no_grad():
+            v = float(self.evaluate())
+        self.module.train(was)
+        self.history.append((step, round(v, 5)))
+        if v < self.best - self.min_delta:
+            self.best, self.best_step, self.bad = v, step, 0
+            self.best_state = {k: t.detach().clone() for k, t in self.module.state_dict().items()}
+        else:
+            self.bad += 1
+        log(f"  validation loss {v:.4f} at step {step} (best {self.best:.4f} at {self.best_step})")
+        return self.bad >= self.patience
+
+    def restore(self) -> None:
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "bad": self.bad, "best_state": self.best_state,
+                "history": self.history}
+
+    def load(self, s: dict) -> None:
+        self.best, self.best_step, self.bad = s["best"], s["best_step"], s["bad"]
+        self.best_state, self.history = s["best_state"], s["history"]
+
+
 def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.Optimizer, step_fn,
                 steps: int, minutes: float | None, checkpoint_seconds: float, timings: Timings,
-                base_lrs: list | None = None) -> dict:
+                base_lrs: list | None = None, early: EarlyStopping | None = None) -> dict:
     """Run `step_fn(step, progress) -> loss` until `steps` steps or `minutes` of (accumulated) wall
     time; progress = max(step/steps, elapsed/budget) drives the learning-rate schedule so a
     time-capped stage still decays its rate. Returns {"steps", "seconds", "loss"}."""
@@ -75,6 +121,8 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
             m.load_state_dict(state["modules"][k])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
+        if early is not None and state.get("early"):
+            early.load(state["early"])
         log(f"{name}: resuming at step {step} ({elapsed:.0f} s done)")
     base_lrs = base_lrs or [g["lr"] for g in optimizer.param_groups]
     budget = (minutes * 60.0) if minutes else float("inf")
@@ -88,7 +136,8 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
     def save_ckpt():
         _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()},
                       "optimizer": optimizer.state_dict(), "step": step,
-                      "elapsed": elapsed + time.time() - t0}, ckpt_path)
+                      "elapsed": elapsed + time.time() - t0,
+                      "early": early.state() if early is not None else None}, ckpt_path)
 
     while step < steps:
         spent = elapsed + time.time() - t0
@@ -113,8 +162,14 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
         if now - last_ckpt > checkpoint_seconds:
             save_ckpt()
             last_ckpt = now
+        if early is not None and early.after_step(step):
+            log(f"{name}: early stop at step {step} (best validation loss at step {early.best_step})")
+            break
     seconds = elapsed + time.time() - t0
     info = {"steps": step, "seconds": round(seconds, 1), "loss": (sum(recent) / len(recent)) if recent else None}
+    if early is not None:
+        early.restore()
+        info.update(best_step=early.best_step, best_validation_loss=early.best, validation_history=early.history)
     for m in modules.values():
         m.eval()
     _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)

@@ -136,3 +136,32 @@ def blood_pool_ef(frames: np.ndarray, threshold: float = 0.6) -> float:
     areas = np.array([blood_pool_area(f, threshold) for f in frames])
     mx = areas.max()
     return float(100.0 * (mx - areas.min()) / mx) if mx > 0 else 0.0
+
+
+def otsu_threshold(img: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of grey values in [0, 1] (maximal between-class variance)."""
+    h, edges = np.histogram(np.clip(img, 0, 1), bins=bins, range=(0.0, 1.0))
+    h = h.astype(np.float64)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(h)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(h * centres)
+    mt = m0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mt * w0 / w0[-1] - m0) ** 2 / (w0 * w1 / w0[-1])
+    between[~np.isfinite(between)] = -1
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def blood_pool_areas_otsu(frames: np.ndarray) -> np.ndarray:
+    """Blood-pool area (pixels) per frame of a SAX cine [F, S, S]: one Otsu threshold over the whole
+    cine, then the bright connected component nearest the image centre in each frame."""
+    thr = otsu_threshold(frames)
+    return np.array([blood_pool_area(f, thr) for f in frames])
+
+
+def cine_function(frames: np.ndarray) -> dict:
+    """Area ejection fraction (%) and end-diastolic area (pixels) of a SAX cine."""
+    a = blood_pool_areas_otsu(frames)
+    mx = float(a.max())
+    return {"ef": float(100.0 * (mx - a.min()) / mx) if mx > 0 else 0.0, "ed_area": mx}

@@ -398,3 +398,262 @@ def seeded_gaussian(seed: int, count: int) -> np.ndarray:
             out[i + 1] = r * math.sin(2 * math.pi * u2)
         i += 2
     return out.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model v2: a beat-aware encoder and an anatomy-conditioned generator (docs/model-bundle.md,
+# encoder type "beatvit1d", generator "anatomy")
+
+
+class BeatViTEncoder1D(nn.Module):
+    """Tokens = per-lead median-beat patches, then one rhythm token.
+
+    Token t = lead*K + k embeds median-beat samples [k*P, (k+1)*P) of that lead (K = beat/P);
+    token L*K embeds the rhythm features (RR statistics). Beat alignment is done by the R-peak
+    detector before the network (SignalKit.BeatExtractor / beats.py), so the network does not
+    have to learn it from fixed windows.
+    """
+
+    def __init__(self, leads: int, beat_samples: int, patch: int, rhythm: int, width: int, depth: int,
+                 heads: int, mlp_ratio: float = 4.0, eps: float = 1e-6):
+        super().__init__()
+        if beat_samples % patch:
+            raise ValueError(f"beat length {beat_samples} not divisible by patch {patch}")
+        self.leads, self.beat_samples, self.patch, self.rhythm = leads, beat_samples, patch, rhythm
+        self.patches_per_lead = beat_samples // patch
+        self.beat_tokens = leads * self.patches_per_lead
+        self.tokens = self.beat_tokens + 1
+        self.patch_embed = nn.Linear(patch, width)
+        self.rhythm_embed = nn.Linear(rhythm, width)
+        self.pos_embed = nn.Parameter(torch.randn(self.tokens, width) * 0.02)
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, eps) for _ in range(depth))
+        self.norm = nn.LayerNorm(width, eps=eps)
+
+    def tokenize(self, beats: torch.Tensor, rhythm: torch.Tensor) -> torch.Tensor:
+        b, l, s = beats.shape
+        if l != self.leads or s != self.beat_samples or rhythm.shape[-1] != self.rhythm:
+            raise ValueError(f"expected beats [B, {self.leads}, {self.beat_samples}] and rhythm [B, {self.rhythm}], "
+                             f"got {list(beats.shape)} and {list(rhythm.shape)}")
+        t = self.patch_embed(beats.reshape(b, self.beat_tokens, self.patch))
+        r = self.rhythm_embed(rhythm).unsqueeze(1)
+        return torch.cat([t, r], dim=1) + self.pos_embed
+
+    def forward(self, beats: torch.Tensor, rhythm: torch.Tensor) -> torch.Tensor:
+        h = self.tokenize(beats, rhythm)
+        for blk in self.blocks:
+            h = blk(h)
+        return self.norm(h)
+
+
+class BeatECGEncoder(nn.Module):
+    """BeatViTEncoder1D + attention pooling + projection + heads; input is a dict
+    {"beats": [B, L, beat], "rhythm": [B, R]} (SignalKit.BeatFeatures of the prepared ECG)."""
+
+    def __init__(self, leads: int = 12, beat_samples: int = 200, patch: int = 25, rhythm: int = 10,
+                 width: int = 96, depth: int = 3, heads: int = 4, mlp_ratio: float = 2.0, proj_dim: int = 96,
+                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6):
+        super().__init__()
+        self.config = dict(leads=leads, beat_samples=beat_samples, patch=patch, rhythm=rhythm, width=width,
+                           depth=depth, heads=heads, mlp_ratio=mlp_ratio, proj_dim=proj_dim,
+                           head_sizes=dict(head_sizes or {}), eps=eps)
+        self.encoder = BeatViTEncoder1D(leads, beat_samples, patch, rhythm, width, depth, heads, mlp_ratio, eps)
+        self.pool = AttentionPool(width)
+        self.projection = nn.Linear(width, proj_dim) if proj_dim else None
+        self.heads = nn.ModuleDict({name: nn.Linear(width, n) for name, n in (head_sizes or {}).items()})
+
+    def pooled(self, x: dict) -> torch.Tensor:
+        return self.pool(self.encoder(x["beats"], x["rhythm"]))
+
+    def embed(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.projection(pooled) if self.projection is not None else pooled
+
+    def forward(self, x: dict) -> dict:
+        p = self.pooled(x)
+        return {"pooled": p, "embedding": self.embed(p),
+                "heads": {name: head(p) for name, head in self.heads.items()}}
+
+
+def beat_gradcam(model: BeatECGEncoder, beats: torch.Tensor, rhythm: torch.Tensor, peaks: Sequence[int],
+                 samples: int, pre: int, layer: str, head: str, output: int):
+    """Grad-CAM of a beat-aware encoder, mapped back onto the record.
+
+    cam over tokens as `gradcam` (ReLU(A·mean_t ∂y/∂A)); the K beat tokens of a lead are upsampled
+    linearly (align_corners=False) to the beat length and drawn at every complete beat window
+    [p − pre, p − pre + beat) of the record (maximum where windows overlap); the rhythm token's
+    value is returned beside the map. Both are divided by the largest value of the two.
+    Returns (map [L, samples], rhythm relevance).
+    """
+    mod = _named_module(model, layer)
+    store = {}
+
+    def hook(_m, _inp, out):
+        out.retain_grad()
+        store["a"] = out
+
+    handle = mod.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            out = model({"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)})
+            y = out["heads"][head][0, output]
+            model.zero_grad(set_to_none=True)
+            y.backward()
+    finally:
+        handle.remove()
+    a = store["a"][0].detach()
+    g = store["a"].grad[0]
+    cam = torch.relu(a @ g.mean(dim=0))
+    enc = model.encoder
+    leads, k, beat = enc.leads, enc.patches_per_lead, enc.beat_samples
+    per_lead = F.interpolate(cam[: leads * k].reshape(1, leads, k), size=beat, mode="linear",
+                             align_corners=False)[0]
+    rhythm_value = float(cam[leads * k])
+    m = max(float(per_lead.max()), rhythm_value)
+    full = torch.zeros(leads, samples)
+    for p in peaks:
+        a0 = int(p) - pre
+        if a0 < 0 or a0 + beat > samples:
+            continue
+        full[:, a0:a0 + beat] = torch.maximum(full[:, a0:a0 + beat], per_lead)
+    if m > 0:
+        full = full / m
+        rhythm_value = rhythm_value / m
+    return full, rhythm_value
+
+
+class AnatomyCMRGenerator(nn.Module):
+    """The v2 generator: the ECG decides the anatomy, diffusion only the residual, the seed the pose.
+
+    Frame decoder input per view v = concat(anatomy [K], residual_v [R]). The anatomy is the
+    phenotype head's standardised output (the numbers shown beside the cine); the residual
+    (texture, shading, what the phenotypes leave open) is drawn by a DDIM prior over the
+    standardised residuals of both views [2R], conditioned on the ECG embedding with
+    classifier-free guidance (the unconditional branch sees a zero condition); the pose
+    (rotation, shift) comes from the seed (`seeded_pose`) and is applied by `apply_pose`.
+    """
+
+    def __init__(self, anatomy: int, residual: int, cond: int, views: Optional[Dict[str, dict]] = None,
+                 prior_hidden: int = 256, prior_layers: int = 3, temb: int = 32):
+        super().__init__()
+        views = views or {"sax": dict(size=80, base=5, channels=[48, 32, 24, 16, 8]),
+                          "lax": dict(size=96, base=6, channels=[48, 32, 24, 16, 8])}
+        self.anatomy, self.residual = anatomy, residual
+        self.latent = anatomy + residual
+        self.view_names = list(views)
+        self.view_specs = {k: dict(v) for k, v in views.items()}
+        for name, spec in views.items():
+            self.add_module(name, FrameDecoder(self.latent, spec["size"], spec["base"], spec["channels"]))
+        total = residual * len(views)
+        self.prior = LatentPrior(total, cond, prior_hidden, prior_layers, temb)
+        self.register_buffer("residual_mean", torch.zeros(total))
+        self.register_buffer("residual_std", torch.ones(total))
+
+    def decoder(self, view: str) -> FrameDecoder:
+        return getattr(self, view)
+
+    def destandardise(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.residual_std + self.residual_mean
+
+    def view_latent(self, view: str, anatomy: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """anatomy [..., K], de-standardised residual of both views [..., 2R] → decoder latent [..., K+R]."""
+        i = self.view_names.index(view)
+        return torch.cat([anatomy, residual[..., i * self.residual:(i + 1) * self.residual]], dim=-1)
+
+    def decode(self, view: str, z: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+        zz = z.reshape(1, -1).expand(phases.shape[0], -1)
+        return self.decoder(view)(zz, phases)
+
+
+@torch.no_grad()
+def ddim_sample_guided(prior: LatentPrior, sched: DiffusionSchedule, cond: torch.Tensor, noise: torch.Tensor,
+                       sampling_steps: int, guidance: float) -> torch.Tensor:
+    """DDIM (η = 0) with classifier-free guidance: ε = ε(∅) + w·(ε(c) − ε(∅)), ∅ = zero condition.
+    w = 1 is plain conditional sampling (one prior call per step)."""
+    x = noise
+    ts = ddim_timesteps(sched.steps, sampling_steps)
+    ab = sched.alphas_cumprod
+    zero = torch.zeros_like(cond)
+    for i, t in enumerate(ts):
+        tt = torch.full((x.shape[0],), t, dtype=torch.long)
+        eps = prior(x, cond, tt)
+        if guidance != 1.0:
+            eu = prior(x, zero, tt)
+            eps = eu + guidance * (eps - eu)
+        a_t = float(ab[t])
+        a_prev = float(ab[ts[i + 1]]) if i + 1 < len(ts) else 1.0
+        x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+    return x
+
+
+def seeded_uniform(seed: int, count: int) -> np.ndarray:
+    """SplitMix64 uniforms in [0, 1) (top 53 bits), float64 — CardiacModels.SeededGaussian.nextUniform."""
+    state = seed & _MASK64
+    out = np.empty(count, dtype=np.float64)
+    for i in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        out[i] = ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0)
+    return out
+
+
+POSE_STREAM = 0x706F7365  # "pose": the pose stream is seed + this, separate from the diffusion noise
+
+
+def seeded_pose(seed: int, views: int, max_rotation_deg: float, max_shift_px: float) -> np.ndarray:
+    """Per view (rotation rad, shift x px, shift y px), uniform in ±max, from seed + POSE_STREAM."""
+    u = seeded_uniform((seed + POSE_STREAM) & _MASK64, 3 * views).reshape(views, 3)
+    out = np.empty((views, 3), dtype=np.float64)
+    out[:, 0] = np.deg2rad((2 * u[:, 0] - 1) * max_rotation_deg)
+    out[:, 1] = (2 * u[:, 1] - 1) * max_shift_px
+    out[:, 2] = (2 * u[:, 2] - 1) * max_shift_px
+    return out
+
+
+def apply_pose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
+    """Rotate frames [F, S, S] by `angle` (counter-clockwise on screen) about the centre, then shift
+    by (dx, dy) pixels (right, down); bilinear, edges clamped. Output pixel (i, j) reads the input at
+    x = c + cos·(j−c−dx) − sin·(c+dy−i)... written out exactly in CardiacModels.PoseWarp."""
+    f, s, _ = frames.shape
+    c = (s - 1) / 2.0
+    ca, sa = math.cos(angle), math.sin(angle)
+    ii, jj = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64), indexing="ij")
+    x = jj - c - dx
+    y = c - (ii - dy)                    # up is positive
+    # inverse rotation: the source of a point rotated by +angle
+    xs = ca * x + sa * y
+    ys = -sa * x + ca * y
+    sj = np.clip(xs + c, 0, s - 1)
+    si = np.clip(c - ys, 0, s - 1)
+    j0 = np.minimum(np.floor(sj).astype(np.int64), s - 2)
+    i0 = np.minimum(np.floor(si).astype(np.int64), s - 2)
+    fj = (sj - j0).astype(np.float32)
+    fi = (si - i0).astype(np.float32)
+    out = np.empty_like(frames, dtype=np.float32)
+    for k in range(f):
+        im = frames[k].astype(np.float32)
+        top = im[i0, j0] * (1 - fj) + im[i0, j0 + 1] * fj
+        bot = im[i0 + 1, j0] * (1 - fj) + im[i0 + 1, j0 + 1] * fj
+        out[k] = top * (1 - fi) + bot * fi
+    return out
+
+
+@torch.no_grad()
+def generate_cine(gen: AnatomyCMRGenerator, sched: DiffusionSchedule, sampling_steps: int, guidance: float,
+                  anatomy: torch.Tensor, embedding: torch.Tensor, seed: int, phases: torch.Tensor,
+                  max_rotation_deg: float, max_shift_px: float) -> dict:
+    """What the engine does for one ECG (CardiacModels.CMRGeneratorModel): residual noise from
+    `seeded_gaussian(seed)`, guided DDIM, de-standardise, decode each view at the head's anatomy,
+    then the seed's pose. Returns {"residual": [2R], "canonical": {view: [F,S,S]}, "frames": {…}}."""
+    total = gen.residual * len(gen.view_names)
+    noise = torch.from_numpy(seeded_gaussian(int(seed), total)).reshape(1, -1)
+    xs = ddim_sample_guided(gen.prior, sched, embedding.reshape(1, -1), noise, sampling_steps, guidance)
+    r = gen.destandardise(xs)[0]
+    pose = seeded_pose(int(seed), len(gen.view_names), max_rotation_deg, max_shift_px)
+    canonical, frames = {}, {}
+    for vi, v in enumerate(gen.view_names):
+        z = gen.view_latent(v, anatomy.reshape(-1), r)
+        canonical[v] = gen.decode(v, z, phases.float()).numpy()
+        frames[v] = apply_pose(canonical[v], *pose[vi])
+    return {"noise": noise[0].numpy(), "residual": r.numpy(), "pose": pose, "canonical": canonical, "frames": frames}

@@ -110,3 +110,31 @@ def clip_loss(e: torch.Tensor, c: torch.Tensor, temperature: float = 0.1, lam: f
         logits = logits + w.log()
     target = torch.arange(e.shape[0])
     return lam * F.cross_entropy(logits, target) + (1 - lam) * F.cross_entropy(logits.t(), target)
+
+
+def mdm_loss_beats(enc, dec: MDMDecoder, x: dict, mask_ratio: float, gen: torch.Generator) -> torch.Tensor:
+    """MDM on the beat-aware encoder: mask `mask_ratio` of the median-beat tokens (the rhythm token
+    is always visible), reconstruct the masked beat patches; MSE on the masked ones."""
+    vit = enc.encoder
+    beats = x["beats"]
+    b = beats.shape[0]
+    tokens = vit.tokenize(beats, x["rhythm"])                 # [B, T+1, W]
+    t, w = vit.beat_tokens, tokens.shape[2]
+    keep = max(1, int(round(t * (1.0 - mask_ratio))))
+    ids_keep = torch.rand(b, t, generator=gen).argsort(dim=1)[:, :keep]
+    h = torch.gather(tokens[:, :t], 1, ids_keep.unsqueeze(-1).expand(-1, -1, w))
+    h = torch.cat([h, tokens[:, t:]], dim=1)
+    for blk in vit.blocks:
+        h = blk(h)
+    h = dec.embed(vit.norm(h))[:, :keep]
+    dw = h.shape[-1]
+    full = dec.mask_token.expand(b, t, dw).clone()
+    full = full.scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, dw), h) + dec.pos
+    for blk in dec.blocks:
+        full = blk(full)
+    pred = dec.pred(dec.norm(full))                            # [B, T, P]
+    target = beats.reshape(b, t, -1)
+    mask = torch.ones(b, t)
+    mask.scatter_(1, ids_keep, 0.0)
+    per_token = ((pred - target) ** 2).mean(-1)
+    return (per_token * mask).sum() / mask.sum()

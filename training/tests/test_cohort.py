@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cohort import LEAD_NAMES, reference as ref  # noqa: E402
 from cohort.build import build, ecg_to_int16  # noqa: E402
-from cohort.cmr import render_cine  # noqa: E402
-from cohort.ecg import heart_leads, render_ecg  # noqa: E402
+from cohort.cmr import VIEW_SIZE, canonical_pose, render_cine, warp_to_canonical  # noqa: E402
+from cohort.ecg import beat_model, heart_leads, render_ecg  # noqa: E402
 from cohort.features import FEATURE_NAMES, ecg_features  # noqa: E402
 from cohort.report import lv_pool_area  # noqa: E402
 from cohort.state import (  # noqa: E402
@@ -80,6 +80,16 @@ def test_columns_types_and_split():
     np.testing.assert_allclose(c["lv_co_l_min"], c["lv_sv_ml"] * c["heart_rate_bpm"] / 1000, atol=0.05)
     seg = np.stack([c[f"wt_seg{k:02d}_mm"] for k in range(1, 17)], axis=1)
     np.testing.assert_allclose(c["wt_mean_mm"], seg.mean(axis=1), atol=0.01)
+    # cohort 2.0 columns
+    ph = c["pulmonary_hypertension"] == 1
+    assert np.array_equal(ph, c["ph_group"] != "none")
+    lhd = (c["heart_failure"] == 1) | (c["cardiomyopathy"] == 1) | (c["prior_mi"] == 1)
+    assert not np.any((c["ph_group"] == "precap") & lhd)
+    assert np.all(lhd[c["ph_group"] == "postcap"])
+    assert np.all((c["ph_severity"] > 0) <= ph) and np.all((0 <= c["ph_severity"]) & (c["ph_severity"] <= 1))
+    assert np.array_equal(c["infarct_size"] > 0, c["prior_mi"] == 1)
+    assert np.all(c["infarct_size"] <= 1)
+    assert np.all(c["pericarditis_acute"] <= c["pericarditis"])
 
 
 def test_deterministic_by_seed():
@@ -152,7 +162,10 @@ def test_prevalences_and_overlap(big_state):
     assert hf[c["prior_mi"] == 1].mean() > 3 * hf[(c["prior_mi"] == 0) & (c["cardiomyopathy"] == 0)].mean()
     assert c["lv_ef_pct"][c["cm_subtype"] == "dcm"].mean() < 40
     assert c["lv_mass_g"][c["cm_subtype"] == "hcm"].mean() > 1.4 * c["lv_mass_g"][c["cardiomyopathy"] == 0].mean()
-    assert c["rv_ef_pct"][c["pulmonary_hypertension"] == 1].mean() < 45
+    pre, post = c["ph_group"] == "precap", c["ph_group"] == "postcap"
+    assert c["rv_ef_pct"][pre].mean() < 50
+    assert c["rv_ef_pct"][pre].mean() < c["rv_ef_pct"][post].mean() - 4
+    assert c["rv_edv_ml"][pre].mean() > 1.15 * c["rv_edv_ml"][c["ph_group"] == "none"].mean()
 
 
 def test_sokolow_lyon_correlates_with_lv_mass(rendered):
@@ -241,7 +254,7 @@ def test_condition_signatures_on_the_ecg(rendered):
     if rcm.sum() >= 5:
         limb = np.nanmax(np.stack([f[f"r_{ld}"] + f[f"s_{ld}"] for ld in ("I", "II", "III")]), axis=0)
         assert np.nanmedian(limb[rcm]) < 0.7 * np.nanmedian(limb[none])
-    ph = c["pulmonary_hypertension"] == 1
+    ph = c["ph_group"] == "precap"
     assert np.nanmedian(f["r_V1"][ph]) > 1.5 * np.nanmedian(f["r_V1"][none])
 
 
@@ -260,6 +273,13 @@ def test_build_writes_the_contract(tmp_path):
     assert lax.dtype == np.uint8 and lax.shape == (24, 6, 96, 96)
     assert np.all(np.abs(ecg).reshape(24, -1).max(axis=1) > 50)   # every subject was written
     assert np.all(sax.reshape(24, -1).max(axis=1) > 100)
+    pose = np.load(out / "pose.npy", mmap_mode="r")
+    assert pose.dtype == np.float32 and pose.shape == (24, 2, 4)
+    assert np.all((1.55 <= pose[:, 0, 0]) & (pose[:, 0, 0] <= 1.95))
+    assert np.all((1.6 <= pose[:, 1, 0]) & (pose[:, 1, 0] <= 2.0))
+    assert np.all(np.abs(pose[:, :, 1]) <= np.deg2rad(30.0) + 1e-6)
+    assert np.all(np.abs(pose[:, :, 2:]) <= 4.0 + 1e-5)
+    assert m["pose_columns"] == ["pixel_mm", "angle_rad", "shift_x_px", "shift_y_px"]
     table = read_csv(out / "subjects.csv")
     assert list(table) == list(COLUMNS)
     ref_state = sample_subjects(24, 4)
@@ -269,6 +289,159 @@ def test_build_writes_the_contract(tmp_path):
     rng = np.random.default_rng(int(s["seed"]))
     again = ecg_to_int16(render_ecg(s, rng))
     assert np.array_equal(again, ecg[3])
+    sax3, p_sax = render_cine(s, "sax", 6, rng, return_pose=True)
+    lax3, p_lax = render_cine(s, "lax", 6, rng, return_pose=True)
+    assert np.array_equal(sax3, sax[3]) and np.array_equal(lax3, lax[3])
+    np.testing.assert_allclose(pose[3], np.stack([p_sax, p_lax]), rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- cohort 2.0 couplings
+
+def _features_250(s, seed):
+    x = render_ecg(s, np.random.default_rng(seed), fs=250)
+    return dict(zip(FEATURE_NAMES, ecg_features(x.astype(np.float64), 250.0)))
+
+
+def test_low_ef_is_half_ischaemic_and_infarct_size_drives_ef(big_state):
+    c = big_state
+    low = c["lv_ef_pct"] < 40
+    assert low.sum() > 400
+    share = c["prior_mi"][low].mean()
+    assert 0.35 <= share <= 0.65, share
+    mi = c["prior_mi"] == 1
+    small, large = mi & (c["infarct_size"] < 0.3), mi & (c["infarct_size"] >= 0.7)
+    assert c["lv_ef_pct"][large].mean() < c["lv_ef_pct"][small].mean() - 15
+    assert c["lv_edv_ml"][large].mean() > 1.25 * c["lv_edv_ml"][small].mean()   # remodelling
+    assert c["heart_failure"][large].mean() > 2 * c["heart_failure"][small].mean()
+
+
+def test_q_waves_follow_infarct_size_not_ef(big_state):
+    """Two groups with the same EF band but different infarct size: the Q-wave vector is larger
+    with the larger infarct (hidden ECG morphology, from beat_model)."""
+    c = big_state
+    idx = np.nonzero((c["prior_mi"] == 1) & (c["mi_territory"] == "lad"))[0]
+
+    def q_amp(i):
+        return q_amp_row(subject_row(c, int(i)))
+    small = [i for i in idx if c["infarct_size"][i] < 0.3][:80]
+    large = [i for i in idx if c["infarct_size"][i] > 0.7][:80]
+    qs, ql = np.array([q_amp(i) for i in small]), np.array([q_amp(i) for i in large])
+    assert ql.mean() > 3 * qs.mean()
+    assert (ql > 0).mean() > (qs > 0).mean() + 0.15     # Q waves more often after large infarcts
+    # the same infarct with a different EF keeps the same Q wave
+    s = subject_row(c, int(large[0]))
+    s2 = dict(s, lv_ef_pct=s["lv_ef_pct"] + 15.0)
+    assert np.isclose(q_amp_row(s), q_amp_row(s2))
+
+
+def q_amp_row(s):
+    b, _ = beat_model(s)
+    q = [np.linalg.norm(w[4]) * w[2] for w in b.waves if w[0] == "Q_mi"]
+    return q[0] if q else 0.0
+
+
+def test_precapillary_ph_has_the_rv_overload_ecg_postcapillary_does_not(big_state):
+    c = big_state
+    plain = (c["bbb"] == "none") & (c["rhythm"] == "sinus")
+    groups = {}
+    for g in ("none", "precap", "postcap"):
+        idx = np.nonzero(plain & (c["ph_group"] == g) & (c["cardiomyopathy"] == 0))[0][:60]
+        groups[g] = idx
+    feats = {g: [_features_250(subject_row(c, i), int(i)) for i in idx] for g, idx in groups.items()}
+    # dominant R in V1 (R > S, a classic RV-hypertrophy criterion) and deep S in V6
+    rs = {g: np.array([f["r_V1"] > f["s_V1"] for f in fs]) for g, fs in feats.items()}
+    s_v6 = {g: np.array([f["s_V6"] for f in fs]) for g, fs in feats.items()}
+    assert len(groups["precap"]) >= 40 and len(groups["postcap"]) >= 30
+    assert rs["precap"].mean() > rs["postcap"].mean() + 0.2, {g: v.mean() for g, v in rs.items()}
+    assert rs["postcap"].mean() < 0.15 and rs["none"].mean() < 0.1
+    assert s_v6["precap"].mean() > 1.5 * s_v6["postcap"].mean()
+    # graded by severity within pre-capillary PH
+    sev = c["ph_severity"][groups["precap"]]
+    assert rs["precap"][sev > 0.5].mean() > rs["precap"][sev < 0.3].mean() + 0.2
+
+
+def test_ph_auc_from_simple_features_is_not_trivial(tissue_features):
+    """Logistic regression on the 53 simple features: any-PH AUC near real AI-ECG (≈ 0.85–0.90)."""
+    c, X = tissue_features
+    y = c["pulmonary_hypertension"]
+    assert y.sum() >= 50
+    auc = _cv_auc(X, y)
+    assert 0.78 <= auc <= 0.95, auc
+
+
+def test_pericarditis_mostly_previous_with_an_acute_minority(big_state):
+    c = big_state
+    peri = c["pericarditis"] == 1
+    share = c["pericarditis_acute"][peri].mean()
+    assert 0.15 <= share <= 0.35, share
+    ok = (c["bbb"] == "none") & (c["rhythm"] == "sinus") & (c["cardiomyopathy"] == 0) \
+        & (c["prior_mi"] == 0)
+    acute = np.nonzero(ok & (c["pericarditis_acute"] == 1))[0][:30]
+    prev = np.nonzero(ok & peri & (c["pericarditis_acute"] == 0))[0][:30]
+    none = np.nonzero(ok & ~peri)[0][:30]
+    st = {k: np.array([_features_250(subject_row(c, i), int(i))["st_II"] for i in idx])
+          for k, idx in (("acute", acute), ("prev", prev), ("none", none))}
+    assert np.median(st["acute"]) > np.median(st["prev"]) + 0.04
+    assert abs(np.median(st["prev"]) - np.median(st["none"])) < 0.03
+
+
+def test_qtc_longer_with_hcm_and_lvh(big_state):
+    c = big_state
+    male = c["sex"] == "M"
+    heavy = np.where(male, c["lv_mass_g"] > 190, c["lv_mass_g"] > 150)
+
+    def qtc(rows):
+        return np.array([beat_model(s)[1]["qtc_s"] for s in rows])
+    base = (c["cardiomyopathy"] == 0) & (c["bbb"] == "none")
+    q_hcm = qtc(subject_row(c, int(i)) for i in np.nonzero((c["cm_subtype"] == "hcm") & (c["bbb"] == "none"))[0][:80])
+    q_norm = qtc(subject_row(c, int(i)) for i in np.nonzero(base & ~heavy)[0][:200])
+    assert 0.020 < np.mean(q_hcm) - np.mean(q_norm) < 0.045          # Johnson 2011: 440 ± 28 ms
+    # the same hearts made heavier (+100 g): QTc longer by 0.15 ms/g above the LVH threshold
+    rows = [subject_row(c, int(i)) for i in np.nonzero(base & ~heavy & male)[0][:60]]
+    heavier = [dict(s, lv_mass_g=s["lv_mass_g"] + 100.0) for s in rows]
+    d = qtc(heavier) - qtc(rows)
+    assert np.all(d >= -1e-9) and 0.004 < d.mean() < 0.02
+
+
+def test_af_partly_paroxysmal(big_state):
+    c = big_state
+    af = c["atrial_fibrillation"] == 1
+    sinus = (c["rhythm"][af] == "sinus").mean()
+    assert 0.3 <= sinus <= 0.5, sinus
+
+
+def test_pose_convention_warp_matches_canonical_render():
+    """Warping a stored (noise-free) frame back with the documented pose convention gives the
+    frame re-rendered at the canonical pose; a wrong pose does not."""
+    c = sample_subjects(40, 3)
+    for i in range(3):
+        s = subject_row(c, i)
+        for view in ("sax", "lax"):
+            def draw(pose):
+                rng = np.random.default_rng(int(s["seed"]))
+                if view == "lax":
+                    render_cine(s, "sax", 4, rng)
+                return render_cine(s, view, 4, rng, as_float=True, pose=pose,
+                                   return_pose=True, noise=False)
+            stored, pose = draw(None)
+            canon, used = draw(canonical_pose(view))
+            assert np.allclose(used, canonical_pose(view))
+            size = VIEW_SIZE[view]
+            cc = (size - 1) / 2.0
+            ii, jj = np.mgrid[:size, :size]
+            disc = np.hypot(ii - cc, jj - cc) < 0.3 * size      # inside both fields of view
+            back = warp_to_canonical(stored, pose.astype(np.float32), view)[:, disc]
+            ref_ = canon[:, disc]
+            r = np.corrcoef(back.ravel(), ref_.ravel())[0, 1]
+            assert r > 0.97, (view, i, r)
+            wrong = pose.copy()
+            wrong[1] += 0.5
+            wrong[2] += 3.0
+            bad = warp_to_canonical(stored, wrong, view)[:, disc]
+            assert np.corrcoef(bad.ravel(), ref_.ravel())[0, 1] < r - 0.05
+            # a fixed pose leaves the stream unchanged: the same pose re-renders the same frames
+            again, _ = draw(pose)
+            np.testing.assert_allclose(again, stored, atol=1e-5)
 
 
 # ---------------------------------------------------------------- sample-data in real formats

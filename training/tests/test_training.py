@@ -17,7 +17,7 @@ from ecg2cmr_train import data as D  # noqa: E402
 from ecg2cmr_train.bundle import load_bundle  # noqa: E402
 from ecg2cmr_train.config import load_config  # noqa: E402
 from ecg2cmr_train.metrics import auc, blood_pool_ef, psnr, ssim  # noqa: E402
-from ecg2cmr_train.model import DiffusionSchedule, ddim_sample  # noqa: E402
+from ecg2cmr_train.model import DiffusionSchedule  # noqa: E402
 from ecg2cmr_train.nets import clip_loss  # noqa: E402
 from ecg2cmr_train.preprocess import preprocess  # noqa: E402
 
@@ -27,7 +27,7 @@ def tiny_run(tmp_path_factory):
     from cohort.build import build
     from ecg2cmr_train.pipeline import main
     root = tmp_path_factory.mktemp("tiny")
-    build(48, root / "cohort", seed=5, cine_frames=6, workers=1, log=lambda *a, **k: None)
+    build(60, root / "cohort", seed=5, cine_frames=6, workers=1, log=lambda *a, **k: None)
     over = {"run_dir": str(root / "run"), "cohort": str(root / "cohort"), "bundle_dir": str(root / "bundle"),
             "golden": str(root / "golden.safetensors"), "model_card": str(root / "MODEL_CARD.md")}
     cfg_path = root / "tiny.json"
@@ -42,49 +42,76 @@ def tiny_run(tmp_path_factory):
 def test_every_stage_ran_and_logged_wall_time(tiny_run):
     root, cfg = tiny_run
     timings = json.loads((root / "run" / "timings.json").read_text())
-    for stage in ("preprocess", "cmr", "latents", "mdm", "align", "heads", "baseline", "prior", "validate",
+    for stage in ("ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "prior", "validate",
                   "export", "evaluate"):
         assert stage in timings, stage
         assert timings[stage]["seconds"] >= 0
-    assert timings["baseline"]["steps"] == timings["heads"]["steps"] == cfg["heads"]["steps"]
+    assert timings["baseline"]["steps"] <= cfg["heads"]["steps"] and timings["heads"]["steps"] <= cfg["heads"]["steps"]
     card = (root / "MODEL_CARD.md").read_text()
     assert "not for clinical use" in card and "synthetic" in card
-    assert "| mean disease AUC" in card and "SSIM" in card
+    assert "| mean disease AUC" in card and "SSIM" in card and "floor" in card
+    assert "shuffled" in card and "Label efficiency" in card
 
 
 def test_bundle_round_trips_with_same_outputs(tiny_run):
     root, cfg = tiny_run
     enc, gen, manifest = load_bundle(root / "bundle")
     assert manifest["synthetic"] is True
+    assert manifest["encoder"]["type"] == "beatvit1d" and manifest["generator"]["type"] == "anatomy"
+    assert "embeddingThreshold" in manifest["outOfDistribution"]
+    assert set(manifest["generator"]["informativeness"]) >= {"efVsTrueEF", "edAreaVsTrueEDV", "efVsModelEF"}
     assert [h["name"] for h in manifest["heads"]] == ["risk", "cm_subtype", "phenotype"]
     assert len(manifest["heads"][0]["outputs"]) == len(D.RISK_OUTPUTS)
     ph = manifest["heads"][2]["outputs"]
-    assert all(o["std"] > 0 and o["referenceRange"][0] < o["referenceRange"][1] for o in ph)
+    assert all(o["std"] > 0 and o["referenceRange"][0] < o["referenceRange"][1] and "weak" in o for o in ph)
     # Same outputs as the trained checkpoint the pipeline exported.
-    from ecg2cmr_train.pipeline import Pipeline
-    p = Pipeline(cfg)
-    trained = p.trained_model("heads")
-    x = torch.from_numpy(np.stack([preprocess(p.cohort.ecg_mv([r])[0], 250, cfg["preprocessing"])[0]
-                                   for r in p.rows[:3]]))
+    from ecg2cmr_train.pipeline import ecg_batch, open_run, trained_model
+    run = open_run(cfg)
+    trained = trained_model(run, "heads")
+    x = ecg_batch(run, np.arange(3))
     with torch.no_grad():
         a, b = trained(x), enc(x)
     for k in a["heads"]:
         assert torch.allclose(a["heads"][k], b["heads"][k], atol=1e-6)
     assert torch.allclose(a["embedding"], b["embedding"], atol=1e-6)
-    # Golden vectors agree with the loaded bundle.
+    # Golden vectors agree with the loaded bundle, and beat features with beats.py.
     from safetensors.numpy import load_file
+    from ecg2cmr_train.beats import beat_features
+    from ecg2cmr_train.model import generate_cine
     g = load_file(str(root / "golden.safetensors"))
+    f = beat_features(g["case0.input"], ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"],
+                      250.0, manifest["encoder"]["beats"])
+    np.testing.assert_array_equal(f["peaks"], g["case0.peaks"].astype(int))
+    np.testing.assert_allclose(f["median_beat"], g["case0.beats"], atol=1e-6)
     with torch.no_grad():
-        out = enc(torch.from_numpy(g["case0.input"]).unsqueeze(0))
+        out = enc({"beats": torch.from_numpy(g["case0.beats"])[None], "rhythm": torch.from_numpy(g["case0.rhythm"])[None]})
         np.testing.assert_allclose(out["heads"]["risk"][0].numpy(), g["case0.head.risk"], atol=1e-5)
-        sched = DiffusionSchedule(manifest["generator"]["diffusion"]["steps"],
-                                  manifest["generator"]["diffusion"]["betaStart"],
-                                  manifest["generator"]["diffusion"]["betaEnd"])
-        z = gen.destandardise(ddim_sample(gen.prior, sched, out["embedding"],
-                                          torch.from_numpy(g["case0.gen.noise"]).unsqueeze(0),
-                                          manifest["generator"]["diffusion"]["samplingSteps"]))
-        np.testing.assert_allclose(z[0].numpy(), g["case0.gen.latent"], rtol=1e-4, atol=1e-4)
-    assert "case0.gradcam.phenotype.lv_ef" in g
+        gm = manifest["generator"]
+        sched = DiffusionSchedule(gm["diffusion"]["steps"], gm["diffusion"]["betaStart"], gm["diffusion"]["betaEnd"])
+        res = generate_cine(gen, sched, gm["diffusion"]["samplingSteps"], gm["guidance"], out["heads"]["phenotype"][0],
+                            out["embedding"][0], int(cfg["export"]["golden_seeds"][0]), torch.from_numpy(g["case0.gen.phases"]),
+                            gm["pose"]["rotationDegrees"], gm["pose"]["shiftPixels"])
+        np.testing.assert_allclose(res["residual"], g["case0.gen.residual"], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(res["frames"]["sax"], g["case0.gen.sax"], atol=1e-4)
+    assert "case0.gradcam.phenotype.lv_ef" in g and "case0.gradcam_rhythm.risk.cad" in g
+
+
+def test_new_seed_changes_pose_not_anatomy(tiny_run):
+    root, _ = tiny_run
+    enc, gen, manifest = load_bundle(root / "bundle")
+    from ecg2cmr_train.model import generate_cine
+    gm = manifest["generator"]
+    sched = DiffusionSchedule(gm["diffusion"]["steps"], gm["diffusion"]["betaStart"], gm["diffusion"]["betaEnd"])
+    a = torch.zeros(gen.anatomy)
+    e = torch.zeros(enc.config["proj_dim"])
+    ph = torch.arange(4, dtype=torch.float32) / 4
+    r1 = generate_cine(gen, sched, 5, 1.0, a, e, 1, ph, 30.0, 4.0)
+    r2 = generate_cine(gen, sched, 5, 1.0, a, e, 2, ph, 30.0, 4.0)
+    assert not np.allclose(r1["pose"], r2["pose"])
+    # the anatomy is the decoder's first K inputs, identical for both seeds
+    z1 = gen.view_latent("sax", a, torch.from_numpy(r1["residual"]))
+    z2 = gen.view_latent("sax", a, torch.from_numpy(r2["residual"]))
+    assert torch.equal(z1[: gen.anatomy], z2[: gen.anatomy])
 
 
 def test_fast_preprocessing_matches_reference():

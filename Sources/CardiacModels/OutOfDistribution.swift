@@ -1,0 +1,72 @@
+import Foundation
+import NeuralCore
+
+/// The out-of-distribution check of a bundle (manifest `outOfDistribution` + tensors `ood.*`,
+/// calibrated by training/ecg2cmr_train/validate.py): a synthetic-data model must say when an ECG
+/// is unlike anything it was trained on — a real ECG, a noisy one, a rhythm it never saw.
+struct OutOfDistributionModel: Sendable {
+    let spec: ModelManifest.OutOfDistributionSpec
+    let embeddingMean: [Float]
+    let embeddingPrecision: [Float]   // [W × W]
+    let inputMean: [Float]
+    let inputStd: [Float]
+    let components: [Float]           // [k × D], orthonormal rows
+    let width: Int
+    let inputSize: Int
+    let componentCount: Int
+
+    init(spec: ModelManifest.OutOfDistributionSpec, encoder: ViTEncoder, weights: WeightSource, manifestPath: String) throws {
+        guard case let .beats(b, rhythm) = encoder.layout else {
+            throw ModelBundleError.invalidManifest(file: manifestPath, reason: "outOfDistribution needs a beat-aware encoder (beatvit1d)")
+        }
+        self.spec = spec
+        width = encoder.width
+        let beat = b.preSamples + b.postSamples
+        let kept = (beat + spec.beatStride - 1) / spec.beatStride
+        inputSize = encoder.leads * kept + rhythm
+        componentCount = spec.components
+        embeddingMean = try weights.tensor("ood.embedding_mean", shape: [width]).values
+        embeddingPrecision = try weights.tensor("ood.embedding_precision", shape: [width, width]).values
+        inputMean = try weights.tensor("ood.input_mean", shape: [inputSize]).values
+        inputStd = try weights.tensor("ood.input_std", shape: [inputSize]).values
+        components = componentCount > 0 ? try weights.tensor("ood.input_components", shape: [componentCount, inputSize]).values : []
+        guard inputStd.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw ModelBundleError.invalidManifest(file: manifestPath, reason: "ood.input_std must be positive")
+        }
+    }
+
+    /// `pooled` = the encoder's pooled vector; `encoderInput` = median beats [L × beat] + rhythm.
+    func verdict(pooled: [Float], encoderInput: [Float], leads: Int, beatSamples: Int) -> OutOfDistributionVerdict {
+        var c = [Double](repeating: 0, count: width)
+        for i in 0..<width { c[i] = Double(pooled[i]) - Double(embeddingMean[i]) }
+        var dEmb = 0.0
+        for i in 0..<width {
+            var row = 0.0
+            for j in 0..<width { row += Double(embeddingPrecision[i * width + j]) * c[j] }
+            dEmb += c[i] * row
+        }
+        // Every beatStride-th median-beat sample of each lead, then the rhythm features.
+        var z = [Double](repeating: 0, count: inputSize)
+        var k = 0
+        for l in 0..<leads {
+            var s = 0
+            while s < beatSamples { z[k] = Double(encoderInput[l * beatSamples + s]); k += 1; s += spec.beatStride }
+        }
+        for r in (leads * beatSamples)..<encoderInput.count where k < inputSize { z[k] = Double(encoderInput[r]); k += 1 }
+        var total = 0.0
+        for i in 0..<inputSize {
+            z[i] = (z[i] - Double(inputMean[i])) / Double(inputStd[i])
+            total += z[i] * z[i]
+        }
+        var inside = 0.0
+        for m in 0..<componentCount {
+            var p = 0.0
+            for i in 0..<inputSize { p += Double(components[m * inputSize + i]) * z[i] }
+            inside += p * p
+        }
+        let dIn = max(total - inside, 0)
+        let score = max(dEmb / spec.embeddingThreshold, dIn / spec.inputThreshold)
+        return OutOfDistributionVerdict(score: score, embeddingDistance: dEmb, inputDistance: dIn,
+                                        embeddingThreshold: spec.embeddingThreshold, inputThreshold: spec.inputThreshold)
+    }
+}

@@ -1,0 +1,143 @@
+"""Stage `validate`: validation-split metrics that go into the bundle (validationAUC / validationR,
+weak flags, bands), the out-of-distribution calibration and the generator's measured
+informativeness — everything the workstation shows beside a score is measured here."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from . import data as D
+from .loop import log
+from .metrics import auc, cine_function, pearson, specificity_threshold, youden_threshold
+from .model import DiffusionSchedule, generate_cine
+
+
+def head_metrics(run, o: dict, pos) -> dict:
+    rows = run.rows[pos]
+    prob = 1 / (1 + np.exp(-o["risk"]))
+    risk = {}
+    for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS):
+        y = run.targets.risk[rows, j]
+        risk[oid] = {"auc": auc(y, prob[:, j]), "threshold": youden_threshold(y, prob[:, j]),
+                     "spec90": specificity_threshold(y, prob[:, j], 0.9), "positives": int(y.sum())}
+    sub = run.targets.subtype[rows]
+    cm = sub >= 0
+    logits = o["cm_subtype"][cm]
+    sp = np.exp(logits - logits.max(1, keepdims=True)) if len(logits) else logits
+    if len(logits):
+        sp /= sp.sum(1, keepdims=True)
+    subtype = {sid: {"auc": auc(sub[cm] == k, sp[:, k]) if len(logits) else float("nan"),
+                     "cases": int((sub[cm] == k).sum())} for k, (sid, _) in enumerate(D.SUBTYPES)}
+    truth = run.targets.phenotype[rows]
+    pred = o["phenotype"] * run.ph_std + run.ph_mean
+    pheno = {oid: {"r": pearson(truth[:, j], pred[:, j])} for j, (_, oid, _, _) in enumerate(D.PHENOTYPES)}
+    return {"risk": risk, "cm_subtype": subtype, "phenotype": pheno,
+            "mean_auc": float(np.nanmean([v["auc"] for v in risk.values()])),
+            "mean_r": float(np.nanmean([v["r"] for v in pheno.values()]))}
+
+
+def ood_input_vectors(beats: np.ndarray, rhythm: np.ndarray, stride: int) -> np.ndarray:
+    """[n, L·ceil(beat/stride) + R]: every `stride`-th median-beat sample of every lead, then the
+    rhythm features (CardiacModels.OutOfDistribution, same order)."""
+    b = np.asarray(beats, dtype=np.float32)[:, :, ::stride].reshape(len(beats), -1)
+    return np.concatenate([b, np.asarray(rhythm, dtype=np.float32)], 1).astype(np.float64)
+
+
+def calibrate_ood(run, model) -> dict:
+    """Two distances to the training distribution, each thresholded at a percentile of the
+    validation split: Mahalanobis distance² of the pooled embedding (shrunk covariance), and the
+    squared residual of the standardised input vector outside its top-k principal components."""
+    o = run.cfg["ood"]
+    cache = run.cache
+    tr = run.pos["train"][: int(o["subjects"])]
+    va = run.pos["val"]
+    pooled_tr = np_pred(run, model, tr)
+    pooled_va = np_pred(run, model, va)
+    mean = pooled_tr.mean(0)
+    cov = np.cov((pooled_tr - mean).T)
+    d = cov.shape[0]
+    cov = cov + 0.05 * np.trace(cov) / d * np.eye(d)
+    prec = np.linalg.inv(cov)
+    def maha(p):
+        c = p - mean
+        return np.einsum("ij,jk,ik->i", c, prec, c)
+    x_tr = ood_input_vectors(cache["beats"][tr].numpy(), cache["rhythm"][tr].numpy(), int(o["beat_stride"]))
+    x_va = ood_input_vectors(cache["beats"][va].numpy(), cache["rhythm"][va].numpy(), int(o["beat_stride"]))
+    imean, istd = x_tr.mean(0), x_tr.std(0) + 1e-3
+    z_tr = (x_tr - imean) / istd
+    k = min(int(o["components"]), z_tr.shape[1], z_tr.shape[0])
+    _, _, vt = np.linalg.svd(z_tr, full_matrices=False)
+    comps = vt[:k]
+    def resid(x):
+        z = (x - imean) / istd
+        return (z ** 2).sum(1) - ((z @ comps.T) ** 2).sum(1)
+    q = float(o["percentile"])
+    d_emb, d_in = maha(pooled_va), resid(x_va)
+    thr_emb, thr_in = float(np.percentile(d_emb, q)), float(np.percentile(d_in, q))
+    flagged = (d_emb > thr_emb) | (d_in > thr_in)
+    log(f"ood: thresholds embedding {thr_emb:.1f}, input {thr_in:.1f}; validation flagged {flagged.mean():.3f}")
+    return {"embedding_mean": mean.astype(np.float32), "embedding_precision": prec.astype(np.float32),
+            "input_mean": imean.astype(np.float32), "input_std": istd.astype(np.float32),
+            "input_components": comps.astype(np.float32),
+            "summary": {"embeddingThreshold": thr_emb, "inputThreshold": thr_in, "percentile": q,
+                        "validationFlagged": float(flagged.mean()), "validationSubjects": int(len(va)),
+                        "calibrationSubjects": int(len(tr)), "beatStride": int(o["beat_stride"]),
+                        "components": int(k)}}
+
+
+def np_pred(run, model, pos):
+    from .pipeline import predict
+    return predict(run, model, pos)["pooled"].astype(np.float64)
+
+
+def generator_informativeness(run, model, gen, n: int, seed_base: int) -> dict:
+    """On validation subjects: EF and end-diastolic area measured on generated SAX frames (Otsu
+    blood pool) against the true EF / EDV and against the model's own EF head."""
+    from .pipeline import predict
+    p, pose = run.cfg["prior"], run.cfg["pose"]
+    pos = run.pos["val"][:n]
+    rows = run.rows[pos]
+    out = predict(run, model, pos)
+    sched = DiffusionSchedule(p["diffusion_steps"], p["beta_start"], p["beta_end"])
+    fr = run.cohort.frames
+    phases = torch.arange(fr, dtype=torch.float64) / fr
+    ef_gen, eda_gen = [], []
+    for i in range(len(pos)):
+        g = generate_cine(gen, sched, p["sampling_steps"], p["guidance"],
+                          torch.from_numpy(out["heads"]["phenotype"][i]), torch.from_numpy(out["embedding"][i]),
+                          seed_base + i, phases, pose["rotationDegrees"], pose["shiftPixels"])
+        f = cine_function(g["frames"]["sax"])
+        ef_gen.append(f["ef"])
+        eda_gen.append(f["ed_area"])
+    j_ef = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_ef"][0]
+    j_edv = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_edv"][0]
+    head_ef = out["heads"]["phenotype"][:, j_ef] * run.ph_std[j_ef] + run.ph_mean[j_ef]
+    res = {"subjects": int(len(pos)),
+           "efVsTrueEF": pearson(ef_gen, run.targets.phenotype[rows, j_ef]),
+           "edAreaVsTrueEDV": pearson(eda_gen, run.targets.phenotype[rows, j_edv]),
+           "efVsModelEF": pearson(ef_gen, head_ef)}
+    log(f"generator on validation: r(generated EF, true EF) {res['efVsTrueEF']:.3f}, "
+        f"r(ED area, true EDV) {res['edAreaVsTrueEDV']:.3f}, r(generated EF, EF head) {res['efVsModelEF']:.3f}")
+    return res
+
+
+def validate(run) -> dict:
+    from .export import build_generator
+    from .pipeline import predict, trained_model
+    res = {}
+    pos = run.pos["val"]
+    for name in ("heads", "baseline"):
+        o = predict(run, trained_model(run, name), pos)["heads"]
+        res[name] = head_metrics(run, o, pos)
+        log(f"validate {name}: mean AUC {res[name]['mean_auc']:.3f}, mean phenotype r {res[name]['mean_r']:.3f}")
+    model = trained_model(run, "heads")
+    ood = calibrate_ood(run, model)
+    np.savez(run.run_dir / "ood.npz", **{k: v for k, v in ood.items() if k != "summary"})
+    res["ood"] = ood["summary"]
+    ev = run.cfg["evaluate"]
+    res["generator"] = generator_informativeness(run, model, build_generator(run), min(len(pos), int(ev["generator_subjects"])),
+                                                 int(ev["generator_seed_base"]))
+    (run.run_dir / "validation.json").write_text(json.dumps(res, indent=2) + "\n")
+    return res
