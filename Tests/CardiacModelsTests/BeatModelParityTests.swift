@@ -148,3 +148,21 @@ func outOfDistributionCheckRunsOnEveryAnalysis() throws {
                                                                  sampleCount: input.sampleCount, values: noisy)).outOfDistribution)
     #expect(noisyVerdict.isOutside, "\(noisyVerdict)")
 }
+
+// Fixtures/tiny-v2 + golden-tiny-v2.safetensors: every stage of the v2 pipeline for a few steps
+// (training/configs/tiny.json on a 60-subject cohort, seed 5), so the beat-aware path is checked
+// against PyTorch on every run, trained demo bundle or not. Regenerate with
+//   cd training && python -m ecg2cmr_train.pipeline --config configs/tiny.json   (after building
+//   the tiny cohort as training/tests/test_training.py does), then copy bundle/ and golden.safetensors.
+@Test func tinyBeatAwareBundleMatchesPyTorchGoldenVectors() throws {
+    let r = try beatParity(bundle: fixtures.appendingPathComponent("tiny-v2"),
+                           golden: fixtures.appendingPathComponent("golden-tiny-v2.safetensors"))
+    print("parity tiny-v2: \(r)")
+    #expect(r.cases == 2 && r.maps == 8)
+    #expect(r.peaksEqual, "\(r)")
+    #expect(r.beatMaxAbs <= 1e-6 && r.rhythmMaxAbs <= 1e-5, "\(r)")
+    #expect(r.embeddingMaxAbs <= 1e-4 && r.headMaxAbs <= 1e-4, "\(r)")
+    #expect(r.gradCAMMinCorrelation >= 0.99 && r.gradCAMMaxRelError <= 1e-3 && r.rhythmCAMMaxAbs <= 1e-3, "\(r)")
+    #expect(r.residualMaxRel <= 1e-3, "\(r)")
+    #expect(r.framesMinPSNR >= 40, "\(r)")
+}

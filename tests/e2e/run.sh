@@ -19,7 +19,7 @@ trap cleanup EXIT
 
 # A model: the trained demo bundle when present, else a randomly initialised one (same layout).
 model_args=()
-if [ ! -f assets/models/demo-v1/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
+if [ ! -f assets/models/demo-v2/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
   (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
   model_args=(--model "$work/model")
 fi

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${ECG2CMR_BIN:-.build/release/ecg2cmr}
 [ -x "$BIN" ] || swift build -c release --product ecg2cmr
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v1}
+MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
 work=$(mktemp -d)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 if [ ! -f "$MODEL/manifest.json" ]; then

@@ -338,9 +338,17 @@ def stage_residuals(run: Run):
 
 
 def cmr_representation(run: Run) -> torch.Tensor:
-    """The CMR side of the alignment for every selected row: true anatomy + standardised residual."""
-    res = torch.from_numpy(load_residuals(run)["standardised"])
-    return torch.cat([anatomy(run, run.rows), res], 1)
+    """The CMR side of the alignment for every selected row: the CMR-measured anatomy (the
+    standardised phenotypes, as a CMR analysis reports them), optionally with the autoencoder's
+    standardised residual (`align.cmr_representation = "anatomy+residual"`). "anatomy" alone keeps
+    what an ECG can explain and lets the ECG stages run beside the CMR autoencoder."""
+    kind = run.cfg["align"].get("cmr_representation", "anatomy")
+    a = anatomy(run, run.rows)
+    if kind == "anatomy":
+        return a
+    if kind == "anatomy+residual":
+        return torch.cat([a, torch.from_numpy(load_residuals(run)["standardised"])], 1)
+    raise ValueError(f"align.cmr_representation must be anatomy or anatomy+residual, not {kind!r}")
 
 
 def stage_mdm(run: Run):
