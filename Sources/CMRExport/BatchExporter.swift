@@ -23,9 +23,8 @@ public enum BatchExporter {
         public var fraction: Double
     }
 
-    /// Case names come from the file names; a name already used earlier in the list gets
-    /// `-<first 8 hex of the input SHA-256>` appended (then `-2`, `-3` … for identical files), so re-runs
-    /// of the same list map files to the same folders.
+    /// Case names come from `CaseExporter.caseName` (file stem + 8 hex of the input SHA-256); the
+    /// same input listed twice gets `-2`, `-3` …, so re-runs of the same list map files to the same folders.
     public static func export(files: [URL], exporter: CaseExporter, into outputDirectory: URL,
                               readOptions: ECGFileReader.Options = .init(),
                               progress: ((Progress) -> Void)? = nil,
@@ -40,7 +39,6 @@ public enum BatchExporter {
             do {
                 let record = try ECGFileReader.read(url: file, options: readOptions)
                 var name = CaseExporter.caseName(for: record)
-                if used.contains(name) { name += "-\(record.provenance.sha256.prefix(8))" }
                 var suffix = 2
                 let stem = name
                 while used.contains(name) { name = "\(stem)-\(suffix)"; suffix += 1 }

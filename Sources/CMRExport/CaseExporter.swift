@@ -59,12 +59,33 @@ public final class CaseExporter: @unchecked Sendable {
         self.softwareVersion = softwareVersion
     }
 
-    /// A folder name from the record's file name (letters, digits, `-`, `_`, `.`; no leading dot).
+    /// The one home of case-folder naming (CLI `export`, `screen --with-cmr`, the TUI's export):
+    /// a readable stem from the file name, then `-` and 8 hex digits of the input's SHA-256 (of its
+    /// path when the reader computed no hash), so `A/ecg.hea` and `B/ecg.hea` exported into one
+    /// folder get two cases and never replace each other, while re-exporting the same input maps to
+    /// the same folder (and is skipped when complete).
     public static func caseName(for record: ECGRecord) -> String {
-        let stem = URL(fileURLWithPath: record.provenance.path).deletingPathExtension().lastPathComponent
-        var name = String(stem.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
+        caseStem(for: record) + "-" + inputTag(for: record)
+    }
+
+    /// The readable part of `caseName`: the file stem, or the case folder for files named `ecg.*`
+    /// (letters, digits, `-`, `_`, `.`; no leading dot; at most 100 characters).
+    public static func caseStem(for record: ECGRecord) -> String {
+        let url = URL(fileURLWithPath: record.provenance.path)
+        var stem = url.deletingPathExtension().lastPathComponent
+        if stem.lowercased() == "ecg" || stem.lowercased().hasPrefix("ecg-") {
+            let parent = url.deletingLastPathComponent().lastPathComponent
+            if !parent.isEmpty && parent != "/" && parent != "." { stem = parent }
+        }
+        var name = String(stem.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
         while name.hasPrefix(".") { name.removeFirst() }
-        return name.isEmpty ? "case-\(record.provenance.sha256.prefix(12))" : String(name.prefix(120))
+        return name.isEmpty ? "case" : String(name.prefix(100))
+    }
+
+    static func inputTag(for record: ECGRecord) -> String {
+        let sha = record.provenance.sha256
+        if sha.count >= 8 { return String(sha.prefix(8)) }
+        return String(SHA256Hex.of(Data(URL(fileURLWithPath: record.provenance.path).standardizedFileURL.path.utf8)).prefix(8))
     }
 
     // MARK: export
@@ -82,7 +103,6 @@ public final class CaseExporter: @unchecked Sendable {
             report.send(.skipped, fraction: 1)
             return CaseExportResult(caseDirectory: caseDir, manifest: existing, skipped: true)
         }
-        Staging.removeStale(caseName: name, in: outputDirectory)
 
         // Model work: analysis, Grad-CAM for the chosen head, CMR generation.
         let clock = ContinuousClock()
@@ -115,7 +135,9 @@ public final class CaseExporter: @unchecked Sendable {
         let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
         let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
         let phases = CardiacPhases.detect(in: sax)
-        let real = try RealSeries.load(directory: options.realDirectory, caseName: name)
+        let realName = options.realDirectory.map { FileManager.default.fileExists(atPath: URL(fileURLWithPath: $0).appendingPathComponent(name).path) } == true
+            ? name : Self.caseStem(for: record)
+        let real = try RealSeries.load(directory: options.realDirectory, caseName: realName)
 
         // Files to write: each job renders and encodes independently (deterministic, parallel).
         let texts = pngText(record: record)
@@ -189,7 +211,11 @@ public final class CaseExporter: @unchecked Sendable {
             return try PNGCodec.encode(sheet, text: ecgTexts)
         })
 
-        // Render + write into the staging folder.
+        // Render + write into the staging folder, holding the folder's lock (taken only now, so an
+        // export that fails in the model leaves the folder untouched).
+        let folderLock = try ExportFolderLock.hold(outputDirectory)
+        defer { folderLock.release() }
+        Staging.removeStale(caseName: name, in: outputDirectory)
         let staging = try Staging.create(caseName: name, in: outputDirectory)
         var entries: [ExportManifest.FileEntry]
         do {
@@ -500,4 +526,51 @@ enum Staging {
             try? fm.removeItem(at: dir.appendingPathComponent(n))
         }
     }
+}
+
+/// The exclusive lock on an export folder (`<folder>/.ecg2cmr-export.lock`, holding the PID), so two
+/// processes never assemble cases in one folder at once. Re-entrant within a process: a batch holds
+/// it for the whole run while each case export holds it again.
+public final class ExportFolderLock: @unchecked Sendable {
+    private static let registryLock = NSLock()
+    private nonisolated(unsafe) static var held: [String: (lock: ExclusiveLock, count: Int)] = [:]
+
+    public static func lockPath(for folder: URL) -> String {
+        folder.standardizedFileURL.appendingPathComponent(".ecg2cmr-export.lock").path
+    }
+
+    private let key: String
+    private var released = false
+
+    private init(key: String) { self.key = key }
+
+    /// Takes (or re-takes, in this process) the folder's lock; creates the folder if needed.
+    public static func hold(_ folder: URL, purpose: String = "ecg2cmr export") throws -> ExportFolderLock {
+        let key = lockPath(for: folder)
+        registryLock.lock(); defer { registryLock.unlock() }
+        if let entry = held[key] {
+            held[key] = (entry.lock, entry.count + 1)
+            return ExportFolderLock(key: key)
+        }
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw CMRExportError.io(path: folder.path, reason: "cannot create folder: \(error.localizedDescription)")
+        }
+        let lock: ExclusiveLock
+        do {
+            lock = try ExclusiveLock(lockPath: key, resource: folder.path, purpose: "\(purpose) (export folder)")
+        } catch let e as LockError {
+            throw CMRExportError.io(path: folder.path, reason: "export folder \(e.message)")
+        }
+        held[key] = (lock, 1)
+        return ExportFolderLock(key: key)
+    }
+
+    public func release() {
+        Self.registryLock.lock(); defer { Self.registryLock.unlock() }
+        guard !released, let entry = Self.held[key] else { return }
+        released = true
+        if entry.count <= 1 { entry.lock.release(); Self.held[key] = nil } else { Self.held[key] = (entry.lock, entry.count - 1) }
+    }
+
+    deinit { release() }
 }

@@ -103,7 +103,7 @@ public struct AECGReader: Sendable {
             f.dateFormat = "yyyyMMddHHmmss"
             md.acquisitionTime = f.date(from: String(t.prefix(14)))
         }
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: rate, metadata: md,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate, metadata: md,
                                    provenance: Provenance(format: .hl7aECG, path: path, sha256: sha256Hex([data])))
     }
 }

@@ -48,6 +48,11 @@ public struct CSVReader: Sendable {
             while lo < hi, CSVReader.isBlank(bytes[lo]) { lo += 1 }
             while hi > lo, CSVReader.isBlank(bytes[hi - 1]) { hi -= 1 }
             if lo == hi { continue }
+            // Header and comment lines go through String: bound them so a one-line 100 MB file is
+            // refused after 64 KiB of work, not after parsing it all.
+            if (header == nil || bytes[lo] == UInt8(ascii: "#")), hi - lo > CSVReader.maxTextLineBytes {
+                throw ECGFormatError(.malformedHeader, file: path, "\(header == nil ? "header" : "comment") line is \(hi - lo) bytes long, more than the \(CSVReader.maxTextLineBytes) a CSV ECG header needs", at: "line \(lineNo)")
+            }
             if bytes[lo] == UInt8(ascii: "#") {
                 CSVReader.parseSettings(String(decoding: bytes[(lo + 1)..<hi], as: UTF8.self), into: &settings)
                 continue
@@ -86,7 +91,10 @@ public struct CSVReader: Sendable {
                 let value: Double
                 if a == b || CSVReader.isNaN(bytes, a, b) {
                     value = .nan
-                } else if let v = CSVReader.number(bytes, a, b), v.isFinite {
+                } else if b - a <= 64, let v = CSVReader.number(bytes, a, b), v.isFinite {
+                    guard abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+                        throw ECGFormatError(.invalidValue, file: path, "'\(String(decoding: bytes[a..<b], as: UTF8.self))' is too large for a 32-bit sample", at: "line \(lineNo), column \(col + 1) (\(TerminalText.sanitize(names[col])))")
+                    }
                     value = v
                 } else {
                     let text = String(decoding: bytes[a..<b], as: UTF8.self)
@@ -163,9 +171,12 @@ public struct CSVReader: Sendable {
         if let a = settings["age"] { metadata.ageYears = Double(a) }
         if let s = settings["sex"] { metadata.sex = parseSex(s) }
         if let d = settings["device"] { metadata.device = d }
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: metadata,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: metadata,
                                    provenance: Provenance(format: .csv, path: path, sha256: sha256Hex([data])))
     }
+
+    /// Longest header or comment line accepted (257 lead names fit many times over).
+    static let maxTextLineBytes = 64 * 1024
 
     /// \n, \r (alone or in \r\n), vertical tab and form feed end a line.
     @inline(__always) static func isLineBreak(_ c: UInt8) -> Bool { c == 0x0A || c == 0x0D || c == 0x0B || c == 0x0C }

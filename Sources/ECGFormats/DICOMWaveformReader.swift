@@ -175,7 +175,7 @@ public struct DICOMWaveformReader: Sendable {
             md.acquisitionTime = f.date(from: String(stamp.prefix(14)))
         }
         md.extra["transferSyntax"] = syntax
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .dicom, path: path, sha256: sha256Hex([data])))
     }
 
@@ -277,7 +277,12 @@ public struct DICOMWaveformReader: Sendable {
             if let end, c.offset > end {
                 throw ECGFormatError(.malformedHeader, file: c.file, "element \(tagText(tag)) runs past the end of its item", at: "byte \(c.offset)")
             }
-            if out[tag] == nil { out[tag] = element }
+            // A tag appears once per data set (PS3.5 7.1): a repeat is corruption, e.g. a zero-filled
+            // file whose every 8 bytes parse as element (0000,0000) — refused at the second one.
+            guard out[tag] == nil else {
+                throw ECGFormatError(.corrupt, file: c.file, "element \(tagText(tag)) appears twice in one data set", at: "byte \(c.offset)")
+            }
+            out[tag] = element
         }
         if end == nil && depth > 0 {
             throw ECGFormatError(.truncated, file: c.file, "file ends inside an undefined-length sequence item", at: "byte \(c.offset)")

@@ -26,8 +26,9 @@ public struct ECGFormatError: Error, Sendable, Equatable, CustomStringConvertibl
         self.location = location
     }
 
+    /// Printed as is by every front end, so anything taken from the file is made terminal-safe here.
     public var description: String {
-        if let location { return "\(file): \(message) (at \(location))" }
-        return "\(file): \(message)"
+        if let location { return TerminalText.sanitize("\(file): \(message) (at \(location))") }
+        return TerminalText.sanitize("\(file): \(message)")
     }
 }

@@ -15,7 +15,7 @@ public enum CSVWriter {
             for (k, lead) in leads.enumerated() {
                 if k > 0 { out += "," }
                 let v = lead.millivolts[t]
-                out += v.isNaN ? "" : "\(v)"
+                out += v.isFinite ? "\(v)" : ""   // never "inf": our reader (rightly) refuses it
             }
             out += "\n"
         }
@@ -24,11 +24,19 @@ public enum CSVWriter {
 
     /// Writes the CSV via a temporary name, then renames.
     public static func write(_ record: ECGRecord, to url: URL, rateComment: Bool = false) throws {
+        try record.checkWritable()
         try atomicWrite(Data(csvText(record, rateComment: rateComment).utf8), to: url)
     }
 
     static func csvEscape(_ s: String) -> String {
         s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+extension ECGRecord {
+    /// Writers refuse what no reader of ours would read back: infinite samples, absurd rates.
+    func checkWritable() throws {
+        try ECGRecord.validate(storedLeads: storedLeadsInFileOrder, samplingRate: samplingRate, file: provenance.path)
     }
 }
 
@@ -52,6 +60,7 @@ public enum WFDBWriter {
         guard !leads.isEmpty else {
             throw ECGFormatError(.missingData, file: record.provenance.path, "record has no stored leads to write")
         }
+        try record.checkWritable()
         let n = leads.map(\.millivolts.count).min() ?? 0
         var gains: [Double] = [], baselines: [Int] = []
         for lead in leads {

@@ -23,8 +23,11 @@ public struct MUSEXMLReader: Sendable {
         let type = wave.value("WaveformType") ?? "?"
         let base = Double(wave.value("SampleBase") ?? "") ?? 0
         let exponent = Int(wave.value("SampleExponent") ?? "0") ?? 0
-        guard base > 0, base.isFinite, (-3...6).contains(exponent) else {
+        guard base > 0, base.isFinite else {
             throw ECGFormatError(.invalidValue, file: path, "sampling rate SampleBase=\(wave.value("SampleBase") ?? "missing") is not a positive number", at: "Waveform[\(type)]")
+        }
+        guard (-3...6).contains(exponent) else {
+            throw ECGFormatError(.invalidValue, file: path, "sampling rate \(wave.value("SampleBase") ?? "") × 10^\(exponent) Hz is outside the 1 Hz – 100 kHz range this tool accepts", at: "Waveform[\(type)]")
         }
         let fs = base * pow(10, Double(exponent))
         var leads: [Lead] = []
@@ -106,7 +109,7 @@ public struct MUSEXMLReader: Sendable {
         let statements = root.child("Diagnosis")?.all("DiagnosisStatement").compactMap { $0.value("StmtText") } ?? []
         if !statements.isEmpty { md.extra["diagnosis"] = statements.joined(separator: " ") }
         if let vr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = vr }
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .museXML, path: path, sha256: sha256Hex([data])))
     }
 }

@@ -8,30 +8,62 @@ public enum ReaderLimits {
     /// Upper bound on samples per lead accepted from any header (24 h at 1 kHz is 86.4 M).
     public static let maxSamplesPerLead = 100_000_000
     public static let maxLeads = 256
+    /// Sampling rates any reader accepts (Hz); anything else is a typed error, never passed on.
+    public static let samplingRateRange: ClosedRange<Double> = 1...100_000
 }
 
-/// Reads a whole regular file, refusing directories, devices and absurd sizes, with errors that name the file.
-func readFileBytes(_ url: URL, role: String = "file") throws -> Data {
+/// Reads a whole regular file, refusing directories, FIFOs, devices and absurd sizes, with errors that
+/// name the file. Types and sizes are those of the symlink's target (`stat`, then `fstat` on the
+/// opened descriptor), and at most `limit` bytes are ever read.
+func readFileBytes(_ url: URL, role: String = "file", limit: Int = ReaderLimits.maxFileBytes) throws -> Data {
     let path = url.path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw ECGFormatError(.unreadable, file: path, "\(role) does not exist")
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+        let code = errno
+        var link = stat()
+        if code == ENOENT, lstat(path, &link) == 0 {
+            throw ECGFormatError(.unreadable, file: path, "\(role) is a symbolic link whose target does not exist")
+        }
+        if code == ENOENT { throw ECGFormatError(.unreadable, file: path, "\(role) does not exist") }
+        throw ECGFormatError(.unreadable, file: path, "cannot be read: \(describeErrno(code))")
     }
-    if isDir.boolValue {
+    if (st.st_mode & S_IFMT) == S_IFDIR {
         throw ECGFormatError(.unreadable, file: path, "is a directory, not an ECG file")
     }
-    let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-    if let type = attrs?[.type] as? FileAttributeType, type != .typeRegular, type != .typeSymbolicLink {
-        throw ECGFormatError(.unreadable, file: path, "is not a regular file")
+    if (st.st_mode & S_IFMT) != S_IFREG {
+        throw ECGFormatError(.unreadable, file: path, "is not a regular file (it is \(fileKindName(mode: st.st_mode)))")
     }
-    if let size = (attrs?[.size] as? NSNumber)?.intValue, size > ReaderLimits.maxFileBytes {
-        throw ECGFormatError(.invalidValue, file: path, "file is \(size) bytes, larger than the \(ReaderLimits.maxFileBytes)-byte limit")
+    if Int64(st.st_size) > Int64(limit) {
+        throw ECGFormatError(.invalidValue, file: path, "\(role) is \(st.st_size) bytes, larger than the \(limit)-byte limit")
     }
-    do {
-        return try Data(contentsOf: url, options: [.mappedIfSafe])
-    } catch {
-        throw ECGFormatError(.unreadable, file: path, "cannot be read: \(error.localizedDescription)")
+    // O_NONBLOCK: a FIFO swapped in after the stat cannot hang the open.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+        throw ECGFormatError(.unreadable, file: path, "cannot be opened: \(describeErrno(errno))")
     }
+    defer { close(fd) }
+    var opened = stat()
+    guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+        throw ECGFormatError(.unreadable, file: path, "is not a regular file (it is \(fileKindName(mode: opened.st_mode)))")
+    }
+    guard Int64(opened.st_size) <= Int64(limit) else {
+        throw ECGFormatError(.invalidValue, file: path, "\(role) is \(opened.st_size) bytes, larger than the \(limit)-byte limit")
+    }
+    let size = Int(opened.st_size)
+    var data = Data(count: size)
+    var got = 0
+    let failure: Int32? = data.withUnsafeMutableBytes { raw -> Int32? in
+        while got < size {
+            let n = read(fd, raw.baseAddress!.advanced(by: got), size - got)
+            if n < 0 { if errno == EINTR { continue }; return errno }
+            if n == 0 { break }
+            got += n
+        }
+        return nil
+    }
+    if let failure { throw ECGFormatError(.unreadable, file: path, "cannot be read: \(describeErrno(failure))") }
+    if got < size { data.removeSubrange(got..<size) }
+    return data
 }
 
 func sha256Hex(_ parts: [Data]) -> String {
@@ -71,7 +103,8 @@ extension ECGRecord {
     /// order; III, aVR, aVL, aVF derived from I and II when the file stores I and II but not those
     /// (Einthoven and Goldberger: III = II − I, aVR = −(I + II)/2, aVL = I − II/2, aVF = II − I/2).
     static func canonical(storedLeads: [Lead], samplingRate: Double, metadata: ECGMetadata,
-                          provenance: Provenance) -> ECGRecord {
+                          provenance: Provenance) throws -> ECGRecord {
+        try validate(storedLeads: storedLeads, samplingRate: samplingRate, file: provenance.path)
         // Duplicate names (two channels both called "ECG") must stay distinguishable.
         var seen: [LeadID: Int] = [:]
         var stored: [Lead] = []
@@ -105,6 +138,39 @@ extension ECGRecord {
         let extra = all.filter { $0.id.standardIndex == nil }
         return ECGRecord(leads: standard + extra, samplingRate: samplingRate, metadata: metadata,
                          provenance: provenance, fileLeadOrder: fileOrder)
+    }
+}
+
+extension ECGRecord {
+    /// The checks every reader's output passes: a sane sampling rate, 1…256 leads, no zero-sample
+    /// or absurdly long lead, no infinite sample (NaN marks a missing sample and is allowed), no NUL
+    /// byte in a lead name. Everything downstream (quality, R peaks, the model, writers) relies on these.
+    static func validate(storedLeads: [Lead], samplingRate: Double, file: String) throws {
+        guard samplingRate.isFinite, ReaderLimits.samplingRateRange.contains(samplingRate) else {
+            throw ECGFormatError(.invalidValue, file: file, "sampling rate \(samplingRate) Hz is outside the 1 Hz – 100 kHz range this tool accepts")
+        }
+        guard !storedLeads.isEmpty else {
+            throw ECGFormatError(.missingData, file: file, "record holds no leads")
+        }
+        guard storedLeads.count <= ReaderLimits.maxLeads else {
+            throw ECGFormatError(.invalidValue, file: file, "record holds \(storedLeads.count) leads, more than the \(ReaderLimits.maxLeads) this tool accepts")
+        }
+        for lead in storedLeads {
+            let name = lead.id.description
+            if name.unicodeScalars.contains(where: { $0.value == 0 }) {
+                throw ECGFormatError(.invalidValue, file: file, "lead name '\(TerminalText.sanitize(name))' contains a NUL byte")
+            }
+            let shown = TerminalText.sanitize(name)
+            guard !lead.millivolts.isEmpty else {
+                throw ECGFormatError(.missingData, file: file, "lead \(shown) has no samples (zero-sample record)", at: "lead \(shown)")
+            }
+            guard lead.millivolts.count <= ReaderLimits.maxSamplesPerLead else {
+                throw ECGFormatError(.invalidValue, file: file, "lead \(shown) has \(lead.millivolts.count) samples, more than the \(ReaderLimits.maxSamplesPerLead) limit", at: "lead \(shown)")
+            }
+            if let k = lead.millivolts.firstIndex(where: { $0.isInfinite }) {
+                throw ECGFormatError(.invalidValue, file: file, "lead \(shown) sample \(k) is infinite (the value does not fit a 32-bit float)", at: "lead \(shown), sample \(k)")
+            }
+        }
     }
 }
 

@@ -71,7 +71,7 @@ public struct UKBXMLReader: Sendable {
             md.acquisitionTime = cal.date(from: c)
         }
         if let hr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = hr }
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .ukbXML, path: path, sha256: sha256Hex([data])))
     }
 }

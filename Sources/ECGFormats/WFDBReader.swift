@@ -205,12 +205,45 @@ public struct WFDBReader: Sendable {
     }
 
     /// Loads signal files beside the header; nil when a file is absent.
-    public static func fileLoader(_ headerURL: URL) -> (String) throws -> Data? {
+    public static func fileLoader(_ headerURL: URL, limit: Int = ReaderLimits.maxFileBytes) -> (String) throws -> Data? {
         { fileName in
-            let dataURL = headerURL.deletingLastPathComponent().appendingPathComponent(fileName)
+            let dataURL = try signalFileURL(fileName, headerURL: headerURL)
             guard FileManager.default.fileExists(atPath: dataURL.path) else { return nil }
-            return try readFileBytes(dataURL, role: "WFDB signal file")
+            return try readFileBytes(dataURL, role: "WFDB signal file", limit: limit)
         }
+    }
+
+    /// Where a signal file named in a header lies. It must resolve inside the header's folder: an
+    /// absolute path, a `..` component or a symlink whose target leaves the folder is a typed error
+    /// (the same rule the model bundle applies to its weights), so a header cannot make us read
+    /// `/etc/passwd` or another patient's files.
+    public static func signalFileURL(_ fileName: String, headerURL: URL) throws -> URL {
+        let file = headerURL.path
+        let shown = TerminalText.sanitize(fileName)
+        guard !fileName.isEmpty, !fileName.unicodeScalars.contains(where: { $0.value == 0 }) else {
+            throw ECGFormatError(.invalidValue, file: file, "signal file name '\(shown)' is empty or contains a NUL byte")
+        }
+        if fileName.hasPrefix("/") {
+            throw ECGFormatError(.invalidValue, file: file, "signal file '\(shown)' is an absolute path; signal files must lie in the header's folder")
+        }
+        if fileName.split(separator: "/").contains("..") {
+            throw ECGFormatError(.invalidValue, file: file, "signal file '\(shown)' names a parent folder ('..'); signal files must lie in the header's folder")
+        }
+        let folder = headerURL.deletingLastPathComponent()
+        let url = folder.appendingPathComponent(fileName)
+        if let target = realPath(url.path) {
+            let base = realPath(folder.path) ?? folder.standardizedFileURL.path
+            guard target.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+                throw ECGFormatError(.invalidValue, file: file, "signal file '\(shown)' is a symbolic link that leaves the header's folder (to \(TerminalText.sanitize(target)))")
+            }
+        }
+        return url
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Decodes a record from header bytes and a loader for its signal files (nil: file absent).
@@ -382,7 +415,7 @@ public struct WFDBReader: Sendable {
             metadata.acquisitionTime = f.date(from: "\(t.split(separator: ".").first ?? "") \(d)")
         }
         let sha = computeSHA256 ? sha256Hex([headerData] + dataParts) : ""
-        return ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate, metadata: metadata,
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate, metadata: metadata,
                                    provenance: Provenance(format: .wfdb, path: file, sha256: sha))
     }
 

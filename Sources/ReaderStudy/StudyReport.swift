@@ -235,8 +235,10 @@ public struct StudyReport: Sendable {
     }
 
     static func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "" }
-    static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    /// RFC 4180 quoting after spreadsheet-formula neutralising (a note `=HYPERLINK(…)` stays text).
+    static func csvField(_ raw: String) -> String {
+        let s = SpreadsheetCell.neutralise(raw)
+        return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
     var allRows: [PerformanceRow] { rows + (modelRow.map { [$0] } ?? []) }

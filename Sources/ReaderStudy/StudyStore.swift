@@ -1,4 +1,5 @@
 import Foundation
+import ECGFormats
 import GRDB
 #if canImport(Glibc)
 import Glibc
@@ -53,9 +54,13 @@ public final class StudyStore {
 
     /// Opens an existing study database.
     public static func open(at path: String, now: @escaping () -> Date = Date.init) throws -> StudyStore {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
             throw StudyError(.databaseMissing, file: path, "no study database here (create one with `ecg2cmr study init`)")
         }
+        // Everything is checked before anything is changed: a foreign file is never chmod-ed,
+        // converted to SQLite or switched to WAL.
+        try checkIsStudyDatabase(path, lstat: st)
         // Keep the answers private even if someone copied the file with a broad umask.
         chmod(path, 0o600)
         do {
@@ -71,6 +76,55 @@ public final class StudyStore {
             return StudyStore(path: path, queue: queue, definition: definition, now: now)
         } catch let e as StudyError { throw e } catch {
             throw StudyError(.notAStudyDatabase, file: path, "cannot open as a study database: \(error)")
+        }
+    }
+
+    /// Refuses a symlink (never followed to a file that may not be ours), anything but a regular
+    /// file, a file without the SQLite header, and a SQLite database without this tool's `study`
+    /// table — the last checked over a read-only connection, so nothing is written.
+    static func checkIsStudyDatabase(_ path: String, lstat st: stat) throws {
+        let mode = st.st_mode & S_IFMT
+        if mode == S_IFLNK {
+            throw StudyError(.notAStudyDatabase, file: path, "is a symbolic link; refusing to follow it (give the study database's real path)")
+        }
+        guard mode == S_IFREG else {
+            throw StudyError(.notAStudyDatabase, file: path, "is not a regular file (it is \(fileKindName(mode: st.st_mode))); not a study database")
+        }
+        for side in ["-wal", "-shm", "-journal"] {
+            var sideStat = stat()
+            if lstat(path + side, &sideStat) == 0, (sideStat.st_mode & S_IFMT) != S_IFREG {
+                throw StudyError(.notAStudyDatabase, file: path + side, "is not a regular file (it is \(fileKindName(mode: sideStat.st_mode))); refusing to open the study database beside it")
+            }
+        }
+        guard st.st_size >= 100 else {
+            throw StudyError(.notAStudyDatabase, file: path, st.st_size == 0 ? "is an empty file, not a study database; refusing to touch it"
+                                                                              : "is too small to be a study database; refusing to touch it")
+        }
+        let fd = posixOpen(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0)
+        guard fd >= 0 else {
+            throw StudyError(.storage, file: path, "cannot open the study database (\(describeErrno(errno)))")
+        }
+        var magic = [UInt8](repeating: 0, count: 16)
+        let n = Glibc.read(fd, &magic, 16)
+        _ = close(fd)
+        guard n == 16, magic == Array("SQLite format 3\0".utf8) else {
+            throw StudyError(.notAStudyDatabase, file: path, "is not a SQLite database, so not a study database; refusing to touch it")
+        }
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(5)
+            let probe = try DatabaseQueue(path: path, configuration: config)
+            let ours = try probe.read { db -> Bool in
+                try db.tableExists("study") && db.tableExists("readers") && db.tableExists("answers")
+                    && (try String.fetchOne(db, sql: "SELECT definition_json FROM study WHERE id = 1")) != nil
+            }
+            try probe.close()
+            guard ours else {
+                throw StudyError(.notAStudyDatabase, file: path, "is a SQLite database but not an ecg2cmr study database (no study table); refusing to touch it")
+            }
+        } catch let e as StudyError { throw e } catch {
+            throw StudyError(.notAStudyDatabase, file: path, "cannot be read as a study database (\(error)); refusing to touch it")
         }
     }
 

@@ -33,6 +33,8 @@ public struct ScreeningSummary: Sendable {
     public var screened = 0
     public var failed = 0
     public var flagged: [String] = []
+    /// (file, reason) of every file that failed, for the summary on the terminal.
+    public var failures: [(file: String, reason: String)] = []
     public var elapsedSeconds = 0.0
 }
 
@@ -78,7 +80,11 @@ public final class BatchScreener {
                     return summary
                 }
                 done += 1
-                if result.status == "ok" { summary.screened += 1 } else { summary.failed += 1 }
+                if result.status == "ok" { summary.screened += 1 } else {
+                    summary.failed += 1
+                    let reason = result.error.map { [$0.kind, $0.message, $0.location.map { "at \($0)" }].compactMap { $0 }.joined(separator: ": ") } ?? "error"
+                    summary.failures.append((result.file, reason))
+                }
                 if result.flagged == true { summary.flagged.append(result.file) }
                 progress(ScreeningProgress(done: done, total: pending.count, failed: summary.failed,
                                            elapsedSeconds: Date().timeIntervalSince(start), lastFile: result.file))

@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 
 /// One thing found while walking the input paths: either a candidate ECG file, or a path that
@@ -69,6 +70,10 @@ public struct ECGFileDiscovery: Sendable {
             items.append(.unreadable(path: path, reason: "file is \(info.st_size) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"))
             return
         }
+        if ext == "hea", let reason = signalFilesTooLarge(headerPath: path, headerBytes: Int64(info.st_size)) {
+            items.append(.unreadable(path: path, reason: reason))
+            return
+        }
         if Self.ecgExtensions.contains(ext) || isRoot {
             items.append(.ecgFile(path))
             return
@@ -79,6 +84,28 @@ public struct ECGFileDiscovery: Sendable {
         case .some(false): break
         case .none: items.append(.unreadable(path: path, reason: "cannot open for reading"))
         }
+    }
+
+    /// The size cap applies to what a header makes us read: the sizes of its signal files (their
+    /// symlink targets) are added to the header's. Nil when within the cap or when the header cannot
+    /// be parsed here (the reader then reports the typed error).
+    func signalFilesTooLarge(headerPath: String, headerBytes: Int64) -> String? {
+        guard headerBytes <= 1 << 20, let data = FileManager.default.contents(atPath: headerPath),
+              let text = String(data: data, encoding: .utf8),
+              let header = try? WFDBHeader.parse(text, file: headerPath) else { return nil }
+        let headerURL = URL(fileURLWithPath: headerPath)
+        var total = headerBytes
+        var seen = Set<String>()
+        for spec in header.signals where seen.insert(spec.fileName).inserted {
+            guard let url = try? WFDBReader.signalFileURL(spec.fileName, headerURL: headerURL) else { continue }
+            var st = stat()
+            guard stat(url.path, &st) == 0 else { continue }
+            total += Int64(st.st_size)
+            if total > maximumFileBytes {
+                return "signal file '\(TerminalText.sanitize(spec.fileName))' makes the record \(total) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"
+            }
+        }
+        return nil
     }
 
     /// True when the first bytes look like an ECG format we read; nil when unreadable.

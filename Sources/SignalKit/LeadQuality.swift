@@ -67,8 +67,8 @@ public struct LeadQualityAssessor: Sendable {
     public var wanderMillivolts = 2.0
 
     public init(samplingRate: Double) throws {
-        guard samplingRate > 0, samplingRate.isFinite else {
-            throw SignalError.invalidParameter(step: "quality", parameter: "samplingRate", reason: "must be positive (got \(samplingRate))")
+        guard samplingRate.isFinite, ReaderLimits.samplingRateRange.contains(samplingRate) else {
+            throw SignalError.invalidParameter(step: "quality", parameter: "samplingRate", reason: "must be 1…100000 Hz (got \(samplingRate))")
         }
         self.samplingRate = samplingRate
     }
@@ -80,7 +80,7 @@ public struct LeadQualityAssessor: Sendable {
         var flags: [LeadQualityFlag] = []
 
         // Lead off: longest run of 0.25 s blocks whose peak-to-peak is below 0.01 mV.
-        let block = max(2, Int(0.25 * samplingRate))
+        let block = max(2, checkedInt(0.25 * samplingRate))
         var run = 0, longest = 0
         var s = 0
         while s + block <= x.count {
@@ -118,7 +118,7 @@ public struct LeadQualityAssessor: Sendable {
 
         // Baseline wander: peak-to-peak of the cascaded-median baseline, computed on 20 ms block
         // means (50 Hz) — the baseline is slow, and this keeps the check cheap at any rate.
-        let blockLength = max(1, Int(samplingRate / 50))
+        let blockLength = max(1, checkedInt(samplingRate / 50))
         let blocks = stride(from: 0, to: x.count, by: blockLength).map { start -> Double in
             let seg = x[start..<min(start + blockLength, x.count)]
             return seg.reduce(0, +) / Double(seg.count)

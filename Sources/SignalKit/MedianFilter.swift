@@ -101,5 +101,5 @@ public struct MedianBaselineRemoval: Sendable {
 
 /// `floor(seconds · fs + 0.5) | 1`, at least 1 — the same rule as the Python reference.
 public func oddWindow(seconds: Double, samplingRate: Double) -> Int {
-    max(1, Int((seconds * samplingRate + 0.5).rounded(.down)) | 1)
+    max(1, checkedInt((seconds * samplingRate + 0.5).rounded(.down)) | 1)
 }

@@ -38,7 +38,7 @@ public struct RPeakDetector: Sendable {
     let bandpass: ButterworthFilter
 
     public init(samplingRate: Double) throws {
-        guard samplingRate >= 40, samplingRate <= 20_000 else {
+        guard samplingRate.isFinite, samplingRate >= 40, samplingRate <= 20_000 else {
             throw SignalError.invalidParameter(step: "rPeaks", parameter: "samplingRate", reason: "must be 40…20000 Hz (got \(samplingRate))")
         }
         self.samplingRate = samplingRate

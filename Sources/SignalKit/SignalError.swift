@@ -39,3 +39,11 @@ func toDouble(_ x: [Float]) -> [Double] { x.map { Double($0) } }
 
 @inline(__always)
 func toFloat(_ x: [Double]) -> [Float] { x.map { Float($0) } }
+
+/// `Int(x)` that cannot trap: NaN becomes 0 and values beyond ±2^52 are clamped, so a hostile
+/// sampling rate or duration turns into a refused (too long / too short) window, never a crash.
+@inline(__always)
+public func checkedInt(_ x: Double) -> Int {
+    guard x.isFinite else { return x.isNaN ? 0 : (x > 0 ? 1 << 52 : -(1 << 52)) }
+    return Int(max(-4.5e15, min(4.5e15, x)))
+}

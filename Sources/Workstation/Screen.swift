@@ -156,7 +156,7 @@ public struct CellGrid: Sendable, Equatable {
             if col >= limit { break }
             // Combining marks and zero-width scalars would desynchronise columns: drop them.
             if s.properties.generalCategory == .nonspacingMark || s.properties.generalCategory == .enclosingMark { continue }
-            let glyph: Unicode.Scalar = (s.value < 0x20 || s.value == 0x7f) ? " " : s
+            let glyph: Unicode.Scalar = (s.value < 0x20 || s.value == 0x7f || (0x80...0x9f).contains(s.value)) ? " " : s
             put(glyph, x: x + col, y: y, style: style)
             col += 1
         }

@@ -231,7 +231,7 @@ public final class WorkstationApp {
         }
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
-        let request = CMRExportRequest(record: record, caseName: state.caseName, seed: state.cmrSeed,
+        let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
                                        gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
@@ -533,8 +533,8 @@ public enum CaseDiscovery {
             .sorted { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }
     }
 
-    /// Display name: the case folder for files named like `ecg.hea` inside a case folder, else the file name.
-    public static func caseName(for url: URL) -> String {
+    /// Display label only (export folders are named by `CaseExporter.caseName`): the case folder for files named like `ecg.hea` inside a case folder, else the file name.
+    public static func displayName(for url: URL) -> String {
         let stem = url.deletingPathExtension().lastPathComponent.lowercased()
         if stem == "ecg" || stem.hasPrefix("ecg-") { return url.deletingLastPathComponent().lastPathComponent }
         return url.lastPathComponent

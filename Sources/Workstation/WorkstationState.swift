@@ -103,7 +103,7 @@ public struct WorkstationState: Sendable {
 
     public var caseName: String {
         guard !cases.isEmpty else { return "no file" }
-        return CaseDiscovery.caseName(for: cases[min(caseIndex, cases.count - 1)])
+        return CaseDiscovery.displayName(for: cases[min(caseIndex, cases.count - 1)])
     }
 
     /// The record's leads in display order (standard 12 first).

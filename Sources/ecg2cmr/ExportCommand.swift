@@ -89,6 +89,9 @@ struct ExportCommand: ParsableCommand {
                                         softwareVersion: ECG2CMR.configuration.version.isEmpty ? CMRExportInfo.softwareVersion : ECG2CMR.configuration.version)
         if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
 
+        // One writer per export folder: a second export (or the TUI) into it refuses, naming the holder.
+        let folderLock = try ExportFolderLock.hold(outURL)
+        defer { folderLock.release() }
         let tty = isatty(STDERR_FILENO) == 1
         let bar = ProgressLine(enabled: tty)
         let outcomes = BatchExporter.export(files: files.map { URL(fileURLWithPath: $0) }, exporter: exporter, into: outURL,

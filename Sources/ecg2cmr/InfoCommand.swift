@@ -32,6 +32,7 @@ struct InfoCommand: ParsableCommand {
                 .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable)
             }
         }
-        print(json ? try summary.json() : summary.text())
+        // Lead names and metadata come from the file: no control or escape sequence reaches the terminal.
+        print(json ? try summary.json() : TerminalText.sanitize(summary.text(), keepNewlines: true))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CMRExport
 import CardiacModels
+import ECGFormats
 import Foundation
 import Screening
 
@@ -42,12 +43,15 @@ struct ScreenCommand: ParsableCommand {
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = csvRate
         let screener = BatchScreener(pipeline: pipeline, options: options)
+        var folderLock: ExportFolderLock?
+        defer { folderLock?.release() }
         if let withCMR {
             let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: seed))
             let folder = URL(fileURLWithPath: withCMR)
+            folderLock = try ExportFolderLock.hold(folder, purpose: "ecg2cmr screen --with-cmr")
             screener.afterResult = { record, _, result in
-                // Many clinics name every file ecg.xml: the hash keeps case folders apart.
-                let name = CaseExporter.caseName(for: record) + "-" + record.provenance.sha256.prefix(10)
+                // Many clinics name every file ecg.xml: the name carries an input hash (one naming function for all front ends).
+                let name = CaseExporter.caseName(for: record)
                 do {
                     result.cmrExport = try exporter.export(record: record, caseName: name, into: folder).caseDirectory.path
                 } catch {
@@ -63,7 +67,9 @@ struct ScreenCommand: ParsableCommand {
         progress.finish()
         var lines = ["screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
                      + "flagged \(summary.flagged.count), \(String(format: "%.1f", summary.elapsedSeconds)) s"]
-        for file in summary.flagged.prefix(20) { lines.append("  flagged: \(file)") }
+        for failure in summary.failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(failure.file): \(failure.reason)")) }
+        if summary.failures.count > 20 { lines.append("  … \(summary.failures.count - 20) more failures in \(out)") }
+        for file in summary.flagged.prefix(20) { lines.append(TerminalText.sanitize("  flagged: \(file)")) }
         if summary.flagged.count > 20 { lines.append("  … \(summary.flagged.count - 20) more flagged in \(out)") }
         print(lines.joined(separator: "\n"))
         if summary.failed > 0 { throw ExitCode(1) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CardiacModels
+import ECGFormats
 import Foundation
 import ReaderStudy
 import Workstation
@@ -16,7 +17,23 @@ private func defaultOperator() -> String { ProcessInfo.processInfo.environment["
 
 /// Study errors name the file and the problem; ArgumentParser prints "Error: <description>" and
 /// exits 1 (a ValidationError would add the usage text, which hides the message).
-private func studyFailure(_ error: Error) -> Error { error }
+private func studyFailure(_ error: Error) -> Error {
+    if let e = error as? StudyError {
+        var clean = e
+        clean.message = TerminalText.sanitize(e.message)
+        clean.file = e.file.map { TerminalText.sanitize($0) }
+        return clean
+    }
+    return error
+}
+
+/// Writers (init, add-reader, run, report) hold `<db>.lock` so two of them never interleave; taken
+/// only after the database was checked to be ours (nothing is created beside a foreign file).
+private func writerLock(_ db: String, _ command: String) throws -> ExclusiveLock {
+    do { return try ExclusiveLock(lockPath: db + ".lock", resource: db, purpose: "ecg2cmr study \(command)") } catch let e as LockError {
+        throw StudyError(.storage, file: db, "study database is \(e.message)")
+    }
+}
 
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
 private func loadPipeline(explicit: String?, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
@@ -45,6 +62,7 @@ struct StudyInit: ParsableCommand {
             let url = URL(fileURLWithPath: definition)
             let def = try StudyDefinition.load(from: url)
             let store = try StudyStore.create(at: db, definition: def, definitionSource: url.standardizedFileURL.path, operatorName: `operator`)
+            let lock = try writerLock(db, "init"); defer { lock.release() }
             print("created \(store.path): study '\(def.id)', \(def.cases.count) cases, stages \(def.stages.map(\.id).joined(separator: " → "))")
             print("next: ecg2cmr study add-reader --db \(db) --id R1 --name \"…\" --role \(def.roles.first ?? "reader")")
         } catch { throw studyFailure(error) }
@@ -62,9 +80,10 @@ struct StudyAddReader: ParsableCommand {
     func run() throws {
         do {
             let store = try StudyStore.open(at: db)
+            let lock = try writerLock(db, "add-reader"); defer { lock.release() }
             let role = role ?? store.definition.roles.first ?? "reader"
             let r = try store.addReader(id: id, name: name ?? id, role: role, operatorName: `operator`)
-            print("added reader \(r.id) (\(r.role)); case-order seed \(r.orderSeed) recorded for \(store.definition.stages.count) stage(s)")
+            print(TerminalText.sanitize("added reader \(r.id) (\(r.role)); case-order seed \(r.orderSeed) recorded for \(store.definition.stages.count) stage(s)"))
         } catch { throw studyFailure(error) }
     }
 }
@@ -83,6 +102,7 @@ struct StudyRun: ParsableCommand {
         let out = FileHandle.standardOutput
         do {
             let store = try StudyStore.open(at: db)
+            let lock = try writerLock(db, "run --reader \(reader)"); defer { lock.release() }
             let readerInfo = try store.reader(reader)
             let availability = try store.availability(reader: reader, stage: stage)
             let stageID: String? = {
@@ -104,7 +124,7 @@ struct StudyRun: ParsableCommand {
             let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline)
             let session = try ReaderSession(store: store, readerID: reader, stageID: stage, presenter: presenter,
                                             washoutOverride: overrideWashout.map { (operatorName: `operator`, reason: $0) })
-            let controller = ReaderModeController(session: session, readerName: readerInfo.name)
+            let controller = ReaderModeController(session: session, readerName: TerminalText.sanitize(readerInfo.name))
             if headless {
                 session.onCommitted = { out.write(Data("committed \($0)\n".utf8)) }
                 let screen = ReaderHeadlessScreen()
@@ -133,7 +153,8 @@ struct StudyStatus: ParsableCommand {
     func run() throws {
         do {
             let store = try StudyStore.open(at: db)
-            print(try StudyStatusReport(store: store).text)
+            // Reader names and ids came from operators' input: no escape sequence reaches the terminal.
+            print(TerminalText.sanitize(try StudyStatusReport(store: store).text, keepNewlines: true))
         } catch { throw studyFailure(error) }
     }
 }
@@ -150,6 +171,7 @@ struct StudyReportCommand: ParsableCommand {
     func run() throws {
         do {
             let store = try StudyStore.open(at: db)
+            let lock = try writerLock(db, "report"); defer { lock.release() }
             var modelScores: ModelScores? = nil
             if !noModel, store.definition.model != nil,
                let pipeline = try loadPipeline(explicit: model, definition: store.definition, required: false) {

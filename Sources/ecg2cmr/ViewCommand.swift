@@ -1,4 +1,5 @@
 import ArgumentParser
+import ECGFormats
 import Foundation
 import Workstation
 
@@ -41,6 +42,23 @@ struct ViewCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the key map as a Markdown table (the help overlay's source) and exit.")
     var keyTable = false
 
+    /// `view` is the default subcommand, so `ecg2cmr frobnicate` arrives here with input
+    /// "frobnicate": an argument that is no existing path (nor a WFDB record name) is a usage
+    /// error, never a viewer opened on nothing.
+    func validate() throws {
+        guard let input, !keyTable else { return }
+        let path = (input as NSString).expandingTildeInPath
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) || fm.fileExists(atPath: path + ".hea") { return }
+        var link = stat()
+        if lstat(path, &link) == 0 { return }   // a dangling symlink: the reader names the problem
+        let known = ECG2CMR.configuration.subcommands.map { $0.configuration.commandName ?? "" }.filter { !$0.isEmpty }
+        if !input.contains("/") && !input.contains(".") {
+            throw ValidationError("unknown subcommand '\(TerminalText.sanitize(input))' (subcommands: \(known.joined(separator: ", "))); to view a file, give its path")
+        }
+        throw ValidationError("no such file or folder: '\(TerminalText.sanitize(input))'")
+    }
+
     func run() throws {
         if keyTable {
             print(WorkstationAction.keyMap.markdownTable)
@@ -52,6 +70,11 @@ struct ViewCommand: ParsableCommand {
             throw ValidationError("no input given and no sample-data/ folder found from here or next to the executable")
         }
         let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
+        // The viewer's panel has one line for it: the full reason a model failed to load goes to
+        // stderr too (before the screen opens and again after it closes).
+        let modelNote = (!noModel && pipeline == nil) ? modelError.map { "note: no model loaded — \(TerminalText.sanitize($0))\n" } : nil
+        if let modelNote { FileHandle.standardError.write(Data(modelNote.utf8)) }
+        defer { if let modelNote, snapshot == nil, !benchmark { FileHandle.standardError.write(Data(modelNote.utf8)) } }
         let environment = ProcessInfo.processInfo.environment
         let theme = Theme.fromEnvironment(environment)
         let preference: GraphicsPreference

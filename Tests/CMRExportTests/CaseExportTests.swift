@@ -32,7 +32,8 @@ import Testing
         let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
         var stages: [ExportProgress.Stage] = []
         let result = try exporter.export(record: record, into: out) { stages.append($0.stage) }
-        #expect(result.caseDirectory.lastPathComponent == "E07500")
+        let caseName = "E07500-" + record.provenance.sha256.prefix(8)
+        #expect(result.caseDirectory.lastPathComponent == caseName)
         #expect(!result.skipped)
         #expect(stages.first == .analysing && stages.last == .done)
         let m = result.manifest
@@ -46,8 +47,9 @@ import Testing
         #expect(m.input.sha256 == record.provenance.sha256)
         #expect(m.model.weightsSHA256 == exporter.pipeline.bundle.weightsSHA256)
         #expect(m.patient == nil)
-        // Nothing left behind but the case folder.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["E07500"])
+        // Nothing left behind but the case folder (and the folder's lock file, which stays: unlinking
+        // a flock file would let two processes hold "the" lock).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == [".ecg2cmr-export.lock", caseName])
         // Frames are the generator's output after the documented scaling.
         let cmr = try exporter.pipeline.generateCMR(embedding: exporter.pipeline.analyse(try exporter.pipeline.prepare(record)).embedding,
                                                     seed: 3, frameCount: 20)
@@ -92,12 +94,13 @@ import Testing
     @Test func staleStagingFoldersAreRemoved() throws {
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         // A staging folder of a process that no longer exists (pid 2^22 + 1 is above Linux's default pid_max).
-        let stale = out.appendingPathComponent(".E07500.partial-4194305-7")
+        let record = try ECGFileReader.read(url: Self.recordURL)
+        let name = CaseExporter.caseName(for: record)
+        let stale = out.appendingPathComponent(".\(name).partial-4194305-7")
         try FileManager.default.createDirectory(at: stale.appendingPathComponent("sax"), withIntermediateDirectories: true)
         try Data([1, 2]).write(to: stale.appendingPathComponent("sax/frame_000.png"))
-        let record = try ECGFileReader.read(url: Self.recordURL)
         _ = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options()).export(record: record, into: out)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["E07500"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == [".ecg2cmr-export.lock", name])
     }
 
     @Test func manifestAloneRegeneratesTheSameBytes() throws {
@@ -110,7 +113,7 @@ import Testing
         #expect(mismatched.isEmpty)
         #expect(again.manifest.files.map(\.path) == first.manifest.files.map(\.path))
         for f in first.manifest.files {
-            #expect(try Data(contentsOf: a.appendingPathComponent("E07500/\(f.path)")) == Data(contentsOf: b.appendingPathComponent("E07500/\(f.path)")))
+            #expect(try Data(contentsOf: first.caseDirectory.appendingPathComponent(f.path)) == Data(contentsOf: again.caseDirectory.appendingPathComponent(f.path)))
         }
         // ed-es: only the two phase frames per view.
         let ph = first.manifest.phases
@@ -182,7 +185,36 @@ import Testing
         let outcomes = BatchExporter.export(files: [bad, Self.recordURL, Self.recordURL], exporter: exporter, into: out.appendingPathComponent("cases"))
         #expect(outcomes.map(\.failed) == [true, false, false])
         #expect(outcomes[0].error?.contains("garbage.csv") == true)
-        #expect(outcomes[1].caseName == "E07500")
-        #expect(outcomes[2].caseName?.hasPrefix("E07500-") == true)
+        let name = try #require(outcomes[1].caseName)
+        #expect(name.hasPrefix("E07500-") && name.count == "E07500-".count + 8)
+        #expect(outcomes[2].caseName == name + "-2")
     }
+}
+
+/// Issue 15: case folders are unique per input, so exporting A/ecg.* then B/ecg.* into one folder
+/// never replaces A's case; one naming function (used by the CLI, screen --with-cmr and the TUI).
+@Test func caseNamesAreUniquePerInputAndStablePerFile() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("casename-\(UUID().uuidString)")
+    var names: [String] = []
+    for (folder, value) in [("A", "0.1"), ("B", "0.2")] {
+        let dir = root.appendingPathComponent(folder)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent("ecg.csv")
+        try Data("# sampling_rate=500\nI,II\n\(value),0.3\n0.2,0.1\n".utf8).write(to: url)
+        let record = try ECGFileReader.read(url: url)
+        names.append(CaseExporter.caseName(for: record))
+        #expect(CaseExporter.caseName(for: try ECGFileReader.read(url: url)) == names.last)
+    }
+    #expect(names[0] != names[1])
+    #expect(names[0].hasPrefix("A-") && names[1].hasPrefix("B-"))
+}
+
+@Test func exportFolderLockIsReentrantInProcessAndNamesTheHolder() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("exportlock-\(UUID().uuidString)")
+    let a = try ExportFolderLock.hold(dir)
+    let b = try ExportFolderLock.hold(dir)   // same process: re-entrant
+    // Another holder of the lock file (as a second process would be) is refused with the PID.
+    #expect(throws: LockError.self) { try ExclusiveLock(lockPath: ExportFolderLock.lockPath(for: dir), resource: dir.path, purpose: "other") }
+    b.release(); a.release()
+    _ = try ExclusiveLock(lockPath: ExportFolderLock.lockPath(for: dir), resource: dir.path, purpose: "after")
 }

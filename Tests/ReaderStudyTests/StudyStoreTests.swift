@@ -114,3 +114,37 @@ import Testing
     #expect(def.stages.map(\.id) == ["ecg-only", "ecg+generated-cmr", "ecg+real-cmr"])
     #expect(def.cases.count >= 10 && def.cases.contains { $0.truth.finding } && def.cases.contains { !$0.truth.finding })
 }
+
+// MARK: issue 15 — `study --db` touches nothing foreign; answers.csv neutralises formulas
+
+@Test func openRefusesForeignFilesWithoutTouchingThem() throws {
+    let dir = try StudySupport.tempDir()
+    let empty = dir.appendingPathComponent("empty.db").path
+    FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o644])
+    let text = dir.appendingPathComponent("notes.db").path
+    FileManager.default.createFile(atPath: text, contents: Data(String(repeating: "notes ", count: 40).utf8), attributes: [.posixPermissions: 0o644])
+    let target = dir.appendingPathComponent("target.txt").path
+    FileManager.default.createFile(atPath: target, contents: Data("precious".utf8), attributes: [.posixPermissions: 0o644])
+    let link = dir.appendingPathComponent("link.db").path
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+    for path in [empty, text, link] {
+        #expect { try StudyStore.open(at: path) } throws: { ($0 as? StudyError)?.kind == .notAStudyDatabase }
+    }
+    for path in [empty, text, target] {
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode & 0o777 == 0o644, "\(path) was chmod-ed")
+    }
+    #expect(try FileManager.default.attributesOfItem(atPath: empty)[.size] as? Int == 0)
+    #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["empty.db", "link.db", "notes.db", "target.txt"])
+    // A real study opens, through the same checks.
+    let (store, _) = try StudySupport.makeStore(StudySupport.definitionJSON(cases: StudySupport.sampleCases(count: 2)))
+    _ = try StudyStore.open(at: store.path)
+}
+
+@Test func csvFieldsNeutraliseSpreadsheetFormulas() {
+    #expect(StudyReport.csvField("=HYPERLINK(\"http://evil\",\"x\")").hasPrefix("\"'=HYPERLINK"))
+    #expect(StudyReport.csvField("+cmd") == "'+cmd")
+    #expect(StudyReport.csvField("-0.5") == "-0.5")
+    #expect(StudyReport.csvField("plain note") == "plain note")
+}

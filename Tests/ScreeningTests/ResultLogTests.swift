@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Screening
+import ECGFormats
 
 private func temporaryPath(_ name: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("screening-\(UUID().uuidString)")
@@ -65,4 +66,70 @@ private func temporaryPath(_ name: String) -> String {
     #expect(files.sorted() == ["ecg.bin", "r1.hea"])
     let problems = items.compactMap { if case .unreadable(let p, _) = $0 { return (p as NSString).lastPathComponent } else { return nil } }
     #expect(problems == ["dangling.hea"])
+}
+
+// MARK: issue 15 — output safety, locks, size caps on signal files
+
+@Test func foreignFileIsNotTruncatedEvenWithATornLastLine() throws {
+    let path = temporaryPath("notes.jsonl")
+    let original = "my notes\nno trailing newline"
+    try original.write(toFile: path, atomically: false, encoding: .utf8)
+    #expect(throws: ResultLogError.self) { try ResultLog(path: path) }
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == original)
+    // A JSON line that is not one of ours (no 'file'/'status') is foreign too.
+    let json = temporaryPath("other.jsonl")
+    try "{\"name\":\"x\"}\n{\"torn".write(toFile: json, atomically: false, encoding: .utf8)
+    #expect(throws: ResultLogError.self) { try ResultLog(path: json) }
+    #expect(try String(contentsOfFile: json, encoding: .utf8) == "{\"name\":\"x\"}\n{\"torn")
+    // A CSV whose header is not ours.
+    let csv = temporaryPath("sheet.csv")
+    try "file,owner\na,b\n".write(toFile: csv, atomically: false, encoding: .utf8)
+    #expect(throws: ResultLogError.self) { try ResultLog(path: csv) }
+    #expect(try String(contentsOfFile: csv, encoding: .utf8) == "file,owner\na,b\n")
+}
+
+@Test func symlinkedOutputIsRefusedAndTheTargetUntouched() throws {
+    let target = temporaryPath("precious.txt")
+    try "precious\n".write(toFile: target, atomically: false, encoding: .utf8)
+    let link = (target as NSString).deletingLastPathComponent + "/results.jsonl"
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+    #expect(throws: ResultLogError.self) { try ResultLog(path: link) }
+    #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
+}
+
+@Test func secondLogOnTheSameOutputRefusesNamingTheHolder() throws {
+    let path = temporaryPath("results.jsonl")
+    let first = try ResultLog(path: path)
+    do {
+        _ = try ResultLog(path: path)
+        Issue.record("second log opened")
+    } catch let e as LockError {
+        #expect(e.description.contains("process \(getpid())"))
+    }
+    try first.append(.failure(file: "/a", kind: "x", message: "y"))
+}
+
+@Test func csvResultsNeutraliseFormulasAndResumeStillMatches() throws {
+    let path = temporaryPath("results.csv")
+    do {
+        let log = try ResultLog(path: path)
+        try log.append(.failure(file: "=HYPERLINK(\"http://evil\").csv", kind: "x", message: "@SUM(1)"))
+    }
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.contains("'=HYPERLINK"))
+    #expect(!text.split(separator: "\n").dropFirst().contains { $0.hasPrefix("=") })
+    let reopened = try ResultLog(path: path)
+    #expect(reopened.completedFiles == ["=HYPERLINK(\"http://evil\").csv"])
+}
+
+@Test func discoveryCapsTheSignalFileAHeaderNames() throws {
+    let root = temporaryPath("cap")
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: root + "/big.dat", contents: nil)
+    let h = try #require(FileHandle(forWritingAtPath: root + "/big.dat"))
+    try h.truncate(atOffset: 300 << 20); try h.close()
+    FileManager.default.createFile(atPath: root + "/r.hea", contents: Data("r 1 500\nbig.dat 16 200 16 0 0 0 0 I\n".utf8))
+    let items = ECGFileDiscovery().discover([root])
+    #expect(items.count == 1)
+    if case .unreadable(_, let reason) = items.first { #expect(reason.contains("big.dat") && reason.contains("limit")) } else { Issue.record("not refused: \(items)") }
 }

@@ -60,3 +60,14 @@ import Testing
         }
     }
 }
+
+/// Issue 15: a sampling rate a hostile file could carry never traps (`Int(0.25 * fs)` was SIGILL).
+@Test func absurdSamplingRatesAreRefusedNotTrapped() throws {
+    for fs in [3.8e19, .infinity, .nan, 0, -5, 1e6] {
+        #expect(throws: SignalError.self) { try LeadQualityAssessor(samplingRate: fs) }
+        #expect(throws: SignalError.self) { try RPeakDetector(samplingRate: fs) }
+    }
+    #expect(checkedInt(3.8e19) == 1 << 52 || checkedInt(3.8e19) > 0)
+    #expect(checkedInt(.nan) == 0)
+    #expect(oddWindow(seconds: 0.2, samplingRate: 1e300) > 0)
+}
