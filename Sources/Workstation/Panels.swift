@@ -95,9 +95,10 @@ enum PhenotypePanel {
             }
             var flag = "  ok "
             if p.isOutOfRange, let range = p.referenceRange { flag = p.value < range.lowerBound ? "▼ LOW" : "▲ HIGH" }
+            // A weak output is never a finding: its flag column says so (keeping the direction).
+            if p.isWeak { flag = p.isOutOfRange ? (flag.hasPrefix("▼") ? "weak▼" : "weak▲") : " weak" }
             line += " " + flag
             if let r = p.validationR { line += String(format: " %.2f", r) }
-            if p.isWeak { line += " weak" }
             grid.writeTruncated(line, x: rect.x + labelWidth, y: y, width: rect.width - labelWidth, style: style)
         }
         if a.phenotypes.count > rows, rows > 0 {

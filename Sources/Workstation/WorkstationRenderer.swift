@@ -260,7 +260,10 @@ public enum WorkstationRenderer {
         case .traces: return 0
         case .risks:
             guard let a = state.analysis else { return 4 }
-            return 3 + a.risks.count + (a.subtypes.isEmpty ? 0 : 2)
+            guard !a.subtypes.isEmpty else { return 3 + a.risks.count }
+            // The conditional subtype line takes a second row when it does not fit (never cut off).
+            let line = 19 + a.subtypes.reduce(0) { $0 + $1.target.output.count + 7 }
+            return 3 + a.risks.count + (line <= width - 2 ? 2 : 3)
         case .phenotypes: return 3 + min(24, state.analysis?.phenotypes.count ?? 1)
         case .gradCAM: return state.gradCAMOn ? 8 : 3
         case .cmr: return 4 + cmrCellHeight(width: width)
