@@ -70,23 +70,24 @@ public struct GlobalMeasurements: Sendable, Equatable {
 ///    element-wise median beat of every lead by `BeatExtractor` at the record's own rate, in a window
 ///    of min(0.5 s, 0.6·RR) before and min(0.8 s, 0.9·RR) after R (RR = median RR).
 /// 3. **QRS**: on each lead's median beat (8 ms moving average) the absolute slope |dx/dt|; the
-///    threshold is 4 % of the largest QRS slope over all leads. A lead's QRS onset is where, walking
+///    threshold is 5 % of the largest QRS slope over all leads. A lead's QRS onset is where, walking
 ///    back from its steepest QRS point, the slope stays below the threshold for 8 ms; its offset is
 ///    the same walking forward. Leads whose steepest QRS slope is under 4× the threshold take no
 ///    part. Global onset = the 2nd-earliest lead onset and global offset = the 2nd-latest lead offset
 ///    (the earliest/latest with fewer than 4 leads), so one noisy lead cannot lead the result.
-/// 4. **P wave**: the isoelectric level of each lead is the mean of the 10 ms before QRS onset. In the
-///    window from the preceding T (at most 0.45 s) to 30 ms before QRS onset, on a 20 ms smoothed beat,
-///    the P peak of each lead is its largest deviation from that level. The P wave counts as present
-///    when it is reproducible beat to beat — the median beat's P-window energy is at least 1.5× the
-///    beats' residual energy around it (atrial fibrillation's f waves are not time-locked and fail
-///    this) — and it is at least 30 µV in some lead. Lead P onset: walking back from the P peak's
-///    steepest slope until the slope stays below 15 % of that steepest P slope for 10 ms; global P
-///    onset = 2nd-earliest over leads with a P of ≥ 50 % of the largest. P offset likewise, forward.
-/// 5. **T end**: per lead, the T peak is the largest deviation between J + 80 ms and
+/// 4. **T end**: the isoelectric level of each lead is the mean of the 10 ms before QRS onset. Per
+///    lead (20 ms smoothed beat), the T peak is the largest deviation from it between J + 80 ms and
 ///    min(R + 0.75·RR, the window's end); walking forward from the steepest down-slope after it,
-///    the T ends where the slope stays below 20 % of that steepest slope for 10 ms. Global T end =
+///    the T ends where the slope stays below 30 % of that steepest slope for 10 ms. Global T end =
 ///    2nd-latest over leads with a T of ≥ 30 % of the largest (and ≥ 50 µV).
+/// 5. **P wave**: searched from 20 ms after the previous beat's T end (at most 0.45 s or 0.55·RR
+///    before R) to 30 ms before QRS onset; the P peak of each lead is its largest deviation from
+///    the isoelectric level, and must reach 30 µV in some lead. Lead P onset: walking back from the
+///    steepest slope before the peak until the slope stays below 40 % of it for 10 ms (offset: 35 %,
+///    forward); global P onset = 2nd-earliest over the leads with a P of ≥ 50 % of the largest.
+///    The P wave counts only when reproducible beat to beat: in those leads, the median beat's
+///    energy over the P wave is at least the beats' residual energy around it (atrial
+///    fibrillation's f waves are not time-locked and fail this), else PR and P axis are null.
 /// 6. **Intervals**: PR = QRS onset − P onset; QRS = offset − onset; QT = T end − QRS onset;
 ///    QTc Bazett = QT/√RR and Fridericia = QT/∛RR with RR the mean RR in seconds (60/HR).
 /// 7. **Axes** (frontal plane): net area (baseline-corrected integral) of the wave in leads I and
@@ -149,20 +150,21 @@ public enum GlobalMeasurer {
         }
         let baselines = beats.map { d.level(of: $0, before: qrs.onset) }
 
-        // 4. P wave (only when reproducible beat to beat).
-        let pStart = max(0, pre - Int(min(0.45, 0.55 * medianRRs) * fs))
-        let pEnd = qrs.onset - Int(0.03 * fs)
-        var p: (onset: Int, offset: Int)? = nil
-        if pEnd - pStart > Int(0.04 * fs) {
-            let reproducible = d.isReproducible(values: values, starts: starts, n: n, beats: beats, baselines: baselines,
-                                                range: pStart..<pEnd)
-            if reproducible { p = d.pWave(beats, baselines: baselines, range: pStart..<pEnd) }
-        }
-
-        // 5. T end.
+        // 4. T end (before the P wave: the previous beat's T end bounds the P search).
         let tFrom = qrs.offset + Int(0.08 * fs)
         let tTo = min(length - 1, pre + Int(0.75 * meanRRs * fs))
         let tEnd = tTo - tFrom > Int(0.06 * fs) ? d.tEnd(beats, baselines: baselines, range: tFrom..<tTo) : nil
+
+        // 5. P wave (only when reproducible beat to beat), after the previous beat's T.
+        var pStart = max(0, pre - Int(min(0.45, 0.55 * medianRRs) * fs))
+        if let tEnd { pStart = max(pStart, tEnd - Int(medianRRs * fs) + Int(0.02 * fs)) }
+        let pEnd = qrs.onset - Int(0.03 * fs)
+        var p: (onset: Int, offset: Int)? = nil
+        if pEnd - pStart > Int(0.04 * fs), let found = d.pWave(beats, baselines: baselines, range: pStart..<pEnd),
+           d.isReproducible(values: values, starts: starts, n: n, beats: beats, baselines: baselines,
+                            leads: found.leads, range: found.onset..<(found.offset + 1)) {
+            p = (found.onset, found.offset)
+        }
 
         // 6. Intervals.
         func ms(_ samples: Int) -> Double { Double(samples) * 1000 / fs }
@@ -295,7 +297,7 @@ struct Delineator {
             return (best, s[best])
         }
         guard let top = peaks.map(\.1).max(), top > 0 else { return nil }
-        let threshold = 0.04 * top
+        let threshold = 0.05 * top
         let quiet = samples(0.008)
         var onsets: [Int] = [], offsets: [Int] = []
         for (k, s) in slopes.enumerated() where peaks[k].1 >= 4 * threshold {
@@ -312,14 +314,15 @@ struct Delineator {
         return x[lo..<hi].reduce(0, +) / Double(hi - lo)
     }
 
-    /// True when the median beat's P-window energy (over all leads) is ≥ 1.5× the beats' residual
-    /// energy around the median in that window: atrial activity locked to the QRS (P waves), not
-    /// fibrillatory waves. With fewer than 3 beats, true.
+    /// True when the median beat's energy over the P wave (in the leads the P was delineated on) is
+    /// at least the beats' residual energy around the median there: atrial activity locked to the
+    /// QRS (P waves), not fibrillatory waves. With fewer than 3 beats, true.
     func isReproducible(values: [Float], starts: [Int], n: Int, beats: [[Double]], baselines: [Double],
-                        range: Range<Int>) -> Bool {
-        guard starts.count >= 3 else { return true }
+                        leads: [Int], range: Range<Int>) -> Bool {
+        guard starts.count >= 3, range.count > 1 else { return true }
         var signal = 0.0, residual = 0.0
-        for (k, beat) in beats.enumerated() {
+        for k in leads {
+            let beat = beats[k]
             for t in range {
                 let m = beat[t] - baselines[k]
                 signal += m * m
@@ -336,10 +339,10 @@ struct Delineator {
             }
         }
         residual /= Double(starts.count)
-        return signal >= 1.5 * residual
+        return signal >= residual
     }
 
-    func pWave(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> (onset: Int, offset: Int)? {
+    func pWave(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> (onset: Int, offset: Int, leads: [Int])? {
         let smoothed = beats.map { smooth($0, 0.02) }
         var peaks: [(k: Int, t: Int, amp: Double)] = []
         for (k, x) in smoothed.enumerated() {
@@ -348,7 +351,7 @@ struct Delineator {
             peaks.append((k, best, abs(x[best] - baselines[k])))
         }
         guard let top = peaks.map(\.amp).max(), top >= 0.03 else { return nil }
-        var onsets: [Int] = [], offsets: [Int] = []
+        var onsets: [Int] = [], offsets: [Int] = [], leads: [Int] = []
         let quiet = samples(0.01)
         let lo = max(1, range.lowerBound - samples(0.04)), hi = min(length - 2, range.upperBound + samples(0.02))
         for peak in peaks where peak.amp >= 0.5 * top {
@@ -356,11 +359,12 @@ struct Delineator {
             var up = peak.t, down = peak.t
             for t in max(lo, peak.t - samples(0.06))...peak.t where s[t] > s[up] { up = t }
             for t in peak.t...min(hi, peak.t + samples(0.06)) where s[t] > s[down] { down = t }
-            onsets.append(walk(s, from: up, step: -1, threshold: 0.15 * s[up], quiet: quiet, limit: lo))
-            offsets.append(walk(s, from: down, step: 1, threshold: 0.15 * s[down], quiet: quiet, limit: hi))
+            onsets.append(walk(s, from: up, step: -1, threshold: 0.4 * s[up], quiet: quiet, limit: lo))
+            offsets.append(walk(s, from: down, step: 1, threshold: 0.35 * s[down], quiet: quiet, limit: hi))
+            leads.append(peak.k)
         }
         guard let on = robustEarliest(onsets), let off = robustLatest(offsets), off > on else { return nil }
-        return (on, off)
+        return (on, off, leads)
     }
 
     func tEnd(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> Int? {
@@ -381,7 +385,7 @@ struct Delineator {
             var down = peak.t
             for t in peak.t...min(hi, peak.t + samples(0.15)) where s[t] > s[down] { down = t }
             guard s[down] > 0 else { continue }
-            ends.append(walk(s, from: down, step: 1, threshold: 0.2 * s[down], quiet: quiet, limit: hi))
+            ends.append(walk(s, from: down, step: 1, threshold: 0.3 * s[down], quiet: quiet, limit: hi))
         }
         return robustLatest(ends)
     }
