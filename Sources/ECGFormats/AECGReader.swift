@@ -103,7 +103,67 @@ public struct AECGReader: Sendable {
             f.dateFormat = "yyyyMMddHHmmss"
             md.acquisitionTime = f.date(from: String(t.prefix(14)))
         }
+        md.deviceMeasurements = Self.deviceMeasurements(rhythmSeries: rhythm, root: root)
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate, metadata: md,
                                    provenance: Provenance(format: .hl7aECG, path: path, sha256: sha256Hex([data])))
+    }
+
+    /// The MDC numeric annotation codes read as device measurements.
+    static let numericCodes: [String] = [
+        "MDC_ECG_TIME_PD_PR", "MDC_ECG_TIME_PD_QRS", "MDC_ECG_TIME_PD_QT", "MDC_ECG_TIME_PD_QTc",
+        "MDC_ECG_ANGLE_P_FRONT", "MDC_ECG_ANGLE_QRS_FRONT", "MDC_ECG_ANGLE_T_FRONT",
+    ]
+
+    /// Device measurements from the annotation sets: the per-beat (or global) numeric annotations
+    /// `MDC_ECG_TIME_PD_PR/QRS/QT/QTc` and `MDC_ECG_ANGLE_P/QRS/T_FRONT` of the rhythm series, each
+    /// summarised by its median over the beats; when the rhythm series has none, those of the
+    /// representative-beat series. The QTc formula is not stated by aECG, so it goes to
+    /// `qtcReportedMs`. Values with an unknown unit are skipped. Nil when nothing is annotated.
+    static func deviceMeasurements(rhythmSeries: XElement, root: XElement) -> DeviceMeasurements? {
+        func collect(_ sets: [XElement]) -> (values: [String: [Double]], author: String?) {
+            var values: [String: [Double]] = [:]
+            var author: String?
+            for set in sets {
+                var found = false
+                for annotation in set.descendants("annotation") {
+                    guard let code = annotation.child("code")?.attributes["code"], numericCodes.contains(code),
+                          let value = annotation.child("value"),
+                          let v = value.attributes["value"].flatMap(Double.init), v.isFinite else { continue }
+                    let unit = (value.attributes["unit"] ?? "").lowercased()
+                    let scaled: Double?
+                    if code.hasPrefix("MDC_ECG_TIME") {
+                        scaled = unit == "ms" || unit.isEmpty ? v : unit == "s" ? v * 1000 : unit == "us" ? v / 1000 : nil
+                    } else {
+                        scaled = unit == "deg" || unit.isEmpty ? v : unit == "rad" ? v * 180 / Double.pi : nil
+                    }
+                    guard let scaled else { continue }
+                    values[code, default: []].append(scaled)
+                    found = true
+                }
+                if found, author == nil, let device = set.descendants("assignedDevice").first {
+                    let name = [device.value("manufacturerModelName"), device.value("softwareName")]
+                        .compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+                    if !name.isEmpty { author = name.joined(separator: " ") }
+                }
+            }
+            return (values, author)
+        }
+        var (values, author) = collect(rhythmSeries.all("subjectOf").compactMap { $0.child("annotationSet") })
+        if values.isEmpty {
+            let representative = root.descendants("derivedSeries")
+                .filter { $0.child("code")?.attributes["code"]?.uppercased() == "REPRESENTATIVE_BEAT" }
+            (values, author) = collect(representative.flatMap { $0.descendants("annotationSet") })
+        }
+        guard !values.isEmpty else { return nil }
+        func median(_ code: String) -> Double? {
+            guard let v = values[code]?.sorted(), !v.isEmpty else { return nil }
+            return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+        }
+        return DeviceMeasurements(prMs: median("MDC_ECG_TIME_PD_PR"), qrsMs: median("MDC_ECG_TIME_PD_QRS"),
+                                  qtMs: median("MDC_ECG_TIME_PD_QT"), pAxisDeg: median("MDC_ECG_ANGLE_P_FRONT"),
+                                  qrsAxisDeg: median("MDC_ECG_ANGLE_QRS_FRONT"), tAxisDeg: median("MDC_ECG_ANGLE_T_FRONT"),
+                                  source: "HL7 aECG annotations" + (author.map { " (\($0))" } ?? ""),
+                                  qtcReportedMs: median("MDC_ECG_TIME_PD_QTc"),
+                                  beatCount: values.values.map(\.count).max())
     }
 }

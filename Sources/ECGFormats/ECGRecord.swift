@@ -82,9 +82,14 @@ public struct ECGMetadata: Sendable, Equatable {
     public var device: String?
     /// Free-form key/value pairs from the file (diagnosis codes, comments, site …).
     public var extra: [String: String]
+    /// The acquiring device's own global measurements when the file carries them (GE MUSE 12SL,
+    /// HL7 aECG annotations), to be shown beside ecg2cmr's.
+    public var deviceMeasurements: DeviceMeasurements?
 
     public init(patientID: String? = nil, ageYears: Double? = nil, sex: Sex? = nil,
-                acquisitionTime: Date? = nil, device: String? = nil, extra: [String: String] = [:]) {
+                acquisitionTime: Date? = nil, device: String? = nil, extra: [String: String] = [:],
+                deviceMeasurements: DeviceMeasurements? = nil) {
+        self.deviceMeasurements = deviceMeasurements
         self.patientID = patientID
         self.ageYears = ageYears
         self.sex = sex

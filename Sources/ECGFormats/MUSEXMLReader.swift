@@ -109,7 +109,27 @@ public struct MUSEXMLReader: Sendable {
         let statements = root.child("Diagnosis")?.all("DiagnosisStatement").compactMap { $0.value("StmtText") } ?? []
         if !statements.isEmpty { md.extra["diagnosis"] = statements.joined(separator: " ") }
         if let vr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = vr }
+        md.deviceMeasurements = Self.deviceMeasurements(root.child("RestingECGMeasurements"), device: md.device)
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .museXML, path: path, sha256: sha256Hex([data])))
+    }
+
+    /// 12SL's global measurements (`RestingECGMeasurements`): PRInterval, QRSDuration, QTInterval,
+    /// QTCorrected (Bazett), QTcFrederica, PAxis, RAxis, TAxis, VentricularRate. MUSE writes an empty
+    /// element or nothing when 12SL could not measure (e.g. no PR in atrial fibrillation); a value
+    /// that is not a number is treated the same way. Nil when the element has no value at all.
+    static func deviceMeasurements(_ element: XElement?, device: String?) -> DeviceMeasurements? {
+        guard let element else { return nil }
+        func number(_ name: String) -> Double? {
+            guard let text = element.value(name)?.trimmingCharacters(in: .whitespacesAndNewlines),
+                  let v = Double(text), v.isFinite else { return nil }
+            return v
+        }
+        let source = "GE MUSE 12SL" + (device.map { $0.isEmpty ? "" : " (\($0))" } ?? "")
+        let m = DeviceMeasurements(prMs: number("PRInterval"), qrsMs: number("QRSDuration"), qtMs: number("QTInterval"),
+                                   qtcBazettMs: number("QTCorrected"), qtcFridericiaMs: number("QTcFrederica") ?? number("QTcFridericia"),
+                                   pAxisDeg: number("PAxis"), qrsAxisDeg: number("RAxis"), tAxisDeg: number("TAxis"),
+                                   heartRateBpm: number("VentricularRate"), source: source)
+        return m.isEmpty ? nil : m
     }
 }

@@ -30,6 +30,12 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var heartRateLead: String?
     public var rhythm: String?
     public var quality: [QualityEntry]?
+    /// ecg2cmr's global measurements (SignalKit `GlobalMeasurer`), filled by the caller.
+    public var measurements: IntervalMeasurements?
+    /// Per-lead amplitudes of the representative beat (mV), filled by the caller.
+    public var leadAmplitudes: [LeadAmplitudes]?
+    /// The device's own measurements when the file carries them (MUSE 12SL, aECG annotations).
+    public var deviceMeasurements: IntervalMeasurements?
 
     public init(record: ECGRecord) {
         file = record.provenance.path
@@ -48,6 +54,7 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         if let v = m.device { md["device"] = v }
         if let v = m.acquisitionTime { md["acquisitionTime"] = ISO8601DateFormatter().string(from: v) }
         metadata = md
+        deviceMeasurements = m.deviceMeasurements
     }
 
     public func json() throws -> String {
@@ -80,6 +87,9 @@ public struct RecordSummary: Codable, Sendable, Equatable {
                 }
             }
         }
+        if measurements != nil || deviceMeasurements != nil {
+            lines += measurementTable()
+        }
         for key in ["patientID", "ageYears", "sex", "acquisitionTime", "device"] {
             if let v = metadata[key] { row(["patientID": "Patient ID", "ageYears": "Age", "sex": "Sex", "acquisitionTime": "Acquired", "device": "Device"][key] ?? key, v) }
         }
@@ -88,5 +98,31 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         }
         row("SHA-256", sha256)
         return lines.joined(separator: "\n")
+    }
+
+    /// Measurements as a small table: one column for ecg2cmr, one for the device when present.
+    public func measurementTable() -> [String] {
+        let columns = [measurements, deviceMeasurements].compactMap { $0 }
+        guard !columns.isEmpty else { return [] }
+        let rows: [(String, (IntervalMeasurements) -> Double?, String)] = [
+            ("Heart rate", { $0.heartRateBpm }, "bpm"), ("PR", { $0.prMs }, "ms"), ("QRS", { $0.qrsMs }, "ms"),
+            ("QT", { $0.qtMs }, "ms"), ("QTc Bazett", { $0.qtcBazettMs }, "ms"),
+            ("QTc Fridericia", { $0.qtcFridericiaMs }, "ms"), ("P axis", { $0.pAxisDeg }, "°"),
+            ("QRS axis", { $0.qrsAxisDeg }, "°"), ("T axis", { $0.tAxisDeg }, "°"),
+        ]
+        func cell(_ s: String, _ width: Int = 16) -> String { s.padding(toLength: max(width, s.count + 1), withPad: " ", startingAt: 0) }
+        let widths = columns.map { max(12, $0.source.count + 2) }
+        func line(_ name: String, _ texts: [String]) -> String {
+            cell(name) + zip(texts, widths).map { cell($0, $1) }.joined()
+        }
+        var out = [line("Measurement", columns.map(\.source))]
+        for (name, get, unit) in rows {
+            out.append(line(name, columns.map { c in get(c).map { String(format: "%.0f ", $0) + unit } ?? "–" }))
+        }
+        if let qtc = deviceMeasurements?.qtcReportedMs {
+            out.append(line("QTc (reported)", (measurements == nil ? [] : ["–"]) + [String(format: "%.0f ms", qtc)]))
+        }
+        if let note = measurements?.note { out.append("note: " + note) }
+        return out
     }
 }

@@ -147,6 +147,7 @@ public final class BatchScreener {
                 result.heartRateBpm = beats.beats.heartRateBpm
                 result.rhythm = beats.beats.rhythm.rawValue
             }
+            result.addMeasurements(of: record)
             guard let pipeline else { return (result, record, nil) }
             do {
                 let input = try pipeline.prepare(record)

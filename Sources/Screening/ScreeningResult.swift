@@ -1,4 +1,6 @@
+import ECGFormats
 import Foundation
+import SignalKit
 
 /// One line of a screening output: everything a clinic needs to triage one ECG, or why it failed.
 public struct ScreeningResult: Codable, Sendable, Equatable {
@@ -37,6 +39,10 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var rhythm: String?
     /// Lead name → quality problems found in it (absent leads are clean).
     public var qualityFlags: [String: [String]]?
+    /// ecg2cmr's global measurements (PR, QRS, QT, QTc, axes, heart rate); values null when not measurable.
+    public var measurements: IntervalMeasurements?
+    /// The device's own measurements when the file carries them (MUSE 12SL, aECG annotations).
+    public var deviceMeasurements: IntervalMeasurements?
     public var modelID: String?
     public var syntheticModel: Bool?
     public var risks: [String: Risk]?
@@ -92,5 +98,18 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
         }
         row.append(("cmr_export", cmrExport ?? ""))
         return row
+    }
+}
+
+extension ScreeningResult {
+    /// Fills `measurements` (SignalKit `GlobalMeasurer`; all null with a note when it cannot measure)
+    /// and `deviceMeasurements` from the record.
+    mutating func addMeasurements(of record: ECGRecord) {
+        do {
+            measurements = try GlobalMeasurer.measure(record).summary
+        } catch {
+            measurements = IntervalMeasurements(source: "ecg2cmr", note: "\(error)")
+        }
+        deviceMeasurements = record.metadata.deviceMeasurements
     }
 }

@@ -1,5 +1,6 @@
 import CardiacModels
 import ECGFormats
+import SignalKit
 import Foundation
 
 /// Where things are on the last frame, for mouse clicks.
@@ -109,13 +110,17 @@ public enum WorkstationRenderer {
         grid.fill(rect, style: theme.header)
         var parts: [String] = []
         let position = state.cases.isEmpty ? "" : " \(state.caseIndex + 1)/\(state.cases.count)"
-        parts.append("ecg2cmr\(position)")
+        // Below 110 columns the header is compacted (no app name, tight separators, compact
+        // measurements) so the measurements do not push rate, rhythm and quality off an 80-column line.
+        let narrow = rect.width < 110
+        parts.append(narrow ? String(position.dropFirst()) : "ecg2cmr\(position)")
         parts.append(state.caseName)
         // Most useful first: narrow terminals cut from the right.
         if let c = state.current {
             let m = c.record.metadata
             parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
             if let r = c.rhythm { parts.append(r.rawValue) }
+            if let m = c.measurements { parts.append(headerMeasurements(m, compact: narrow)) }
             parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
             if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
             var demo: [String] = []
@@ -128,7 +133,17 @@ public enum WorkstationRenderer {
         case .none: parts.append("no model loaded")
         case .loaded(let id, _, _): parts.append("model \(id)")
         }
-        grid.writeTruncated(" " + parts.joined(separator: " │ "), x: rect.x, y: rect.y, width: rect.width, style: theme.header)
+        grid.writeTruncated(" " + parts.filter { !$0.isEmpty }.joined(separator: narrow ? "│" : " │ "), x: rect.x, y: rect.y, width: rect.width, style: theme.header)
+    }
+
+    /// "PR 160 QRS 92 QT/QTc 380/410 ax 45/60/40": intervals in ms (QTc Bazett), P/QRS/T axes in degrees,
+    /// "–" where not measurable. Short enough that the rate, rhythm and quality still fit at 80 columns.
+    static func headerMeasurements(_ m: GlobalMeasurements, compact: Bool = false) -> String {
+        func v(_ x: Double?) -> String { x.map { String(Int($0.rounded())) } ?? "–" }
+        if compact {
+            return "PR\(v(m.prMs)) QRS\(v(m.qrsMs)) QT\(v(m.qtMs))/\(v(m.qtcBazettMs)) ax\(v(m.pAxisDeg))/\(v(m.qrsAxisDeg))/\(v(m.tAxisDeg))"
+        }
+        return "PR \(v(m.prMs)) QRS \(v(m.qrsMs)) QT/QTc \(v(m.qtMs))/\(v(m.qtcBazettMs)) ax \(v(m.pAxisDeg))/\(v(m.qrsAxisDeg))/\(v(m.tAxisDeg))"
     }
 
     static func formatDate(_ date: Date) -> String {

@@ -13,6 +13,8 @@ public struct LoadedCase: Sendable {
     public var rateLead: LeadID?
     /// Short quality notes, e.g. "V3 excessive noise"; empty when every lead is clean.
     public var qualityNotes: [String]
+    /// ecg2cmr's global measurements; nil when they could not be made.
+    public var measurements: GlobalMeasurements?
 
     public init(url: URL, record: ECGRecord) {
         self.url = url
@@ -29,6 +31,7 @@ public struct LoadedCase: Sendable {
             }
         }
         qualityNotes = notes
+        measurements = try? GlobalMeasurer.measure(record)
     }
 }
 

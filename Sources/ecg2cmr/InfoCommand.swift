@@ -32,7 +32,21 @@ struct InfoCommand: ParsableCommand {
                 .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable)
             }
         }
+        summary.measure(record)
         // Lead names and metadata come from the file: no control or escape sequence reaches the terminal.
         print(json ? try summary.json() : TerminalText.sanitize(summary.text(), keepNewlines: true))
+    }
+}
+
+extension RecordSummary {
+    /// ecg2cmr's global measurements; when they cannot be made, every value is null and `note` says why.
+    mutating func measure(_ record: ECGRecord) {
+        do {
+            let m = try GlobalMeasurer.measure(record)
+            measurements = m.summary
+            leadAmplitudes = m.leads
+        } catch {
+            measurements = IntervalMeasurements(source: "ecg2cmr", note: "\(error)")
+        }
     }
 }

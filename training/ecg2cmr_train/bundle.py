@@ -236,6 +236,16 @@ def _encode(encoder, x):
     return encoder(x.unsqueeze(0))
 
 
+def _save_golden(path, tensors: Dict[str, np.ndarray], meta: Dict[str, str]) -> Path:
+    """Atomic write of a golden-vector file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
 def write_golden(path, encoder: ECGEncoder, generator: Optional[CMRGenerator], manifest: dict,
                  inputs, seeds: Sequence[int], phases: Optional[Sequence[float]] = None,
                  gradcam_targets: Optional[Sequence[tuple]] = None) -> Path:
@@ -287,12 +297,7 @@ def write_golden(path, encoder: ECGEncoder, generator: Optional[CMRGenerator], m
                 for v in gen.view_names:
                     tensors[p + f"gen.{v}"] = _np(gen.decode(v, zs[v], ph.float()))
             meta[p + "gen.seed"] = str(int(seeds[k]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
-    return path
+    return _save_golden(path, tensors, meta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -471,9 +476,4 @@ def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCM
             for v in generator.view_names:
                 tensors[p + f"gen.{v}"] = np.ascontiguousarray(res["frames"][v].astype(np.float32))
             meta[p + "gen.seed"] = str(int(seeds[k]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
-    return path
+    return _save_golden(path, tensors, meta)

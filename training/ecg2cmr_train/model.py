@@ -331,13 +331,9 @@ def _named_module(model: ECGEncoder, layer: str) -> nn.Module:
     return mod
 
 
-def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: int) -> torch.Tensor:
-    """Grad-CAM for one head output on one ECG via autograd.
-
-    x [L, S] (one preprocessed ECG). y = raw head output `output` of group `head` (logit or
-    standardised value). A = activations of `layer` [T, W], G = ∂y/∂A, α_w = mean_t G,
-    cam = ReLU(A α) -> [L, N] -> linear interpolation (align_corners=False) to [L, S] -> / max.
-    """
+def token_cam(model: nn.Module, x, layer: str, head: str, output: int) -> torch.Tensor:
+    """ReLU(A·mean_t ∂y/∂A) per token for one ECG batch `x` of size 1 (either encoder's input):
+    A = activations of `layer` [T, W], y = raw head output `output` of group `head`."""
     mod = _named_module(model, layer)
     store = {}
 
@@ -348,7 +344,7 @@ def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: i
     handle = mod.register_forward_hook(hook)
     try:
         with torch.enable_grad():
-            out = model(x.unsqueeze(0))
+            out = model(x)
             y = out["heads"][head][0, output]
             model.zero_grad(set_to_none=True)
             y.backward()
@@ -356,8 +352,17 @@ def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: i
         handle.remove()
     a = store["a"][0].detach()                       # [T, W]
     g = store["a"].grad[0]
-    alpha = g.mean(dim=0)
-    cam = torch.relu(a @ alpha)
+    return torch.relu(a @ g.mean(dim=0))
+
+
+def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: int) -> torch.Tensor:
+    """Grad-CAM for one head output on one ECG via autograd.
+
+    x [L, S] (one preprocessed ECG). y = raw head output `output` of group `head` (logit or
+    standardised value). A = activations of `layer` [T, W], G = ∂y/∂A, α_w = mean_t G,
+    cam = ReLU(A α) -> [L, N] -> linear interpolation (align_corners=False) to [L, S] -> / max.
+    """
+    cam = token_cam(model, x.unsqueeze(0), layer, head, output)
     leads, samples = x.shape
     cam = cam.reshape(1, leads, -1)                   # [1, L, N] (L as channels)
     cam = F.interpolate(cam, size=samples, mode="linear", align_corners=False)[0]
@@ -483,25 +488,7 @@ def beat_gradcam(model: BeatECGEncoder, beats: torch.Tensor, rhythm: torch.Tenso
     value is returned beside the map. Both are divided by the largest value of the two.
     Returns (map [L, samples], rhythm relevance).
     """
-    mod = _named_module(model, layer)
-    store = {}
-
-    def hook(_m, _inp, out):
-        out.retain_grad()
-        store["a"] = out
-
-    handle = mod.register_forward_hook(hook)
-    try:
-        with torch.enable_grad():
-            out = model({"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)})
-            y = out["heads"][head][0, output]
-            model.zero_grad(set_to_none=True)
-            y.backward()
-    finally:
-        handle.remove()
-    a = store["a"][0].detach()
-    g = store["a"].grad[0]
-    cam = torch.relu(a @ g.mean(dim=0))
+    cam = token_cam(model, {"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)}, layer, head, output)
     enc = model.encoder
     leads, k, beat = enc.leads, enc.patches_per_lead, enc.beat_samples
     per_lead = F.interpolate(cam[: leads * k].reshape(1, leads, k), size=beat, mode="linear",

@@ -44,14 +44,19 @@ def mdm_loss(enc: ECGEncoder, dec: MDMDecoder, x: torch.Tensor, mask_ratio: floa
     h = torch.gather(tokens, 1, ids_keep.unsqueeze(-1).expand(-1, -1, w))
     for blk in vit.blocks:
         h = blk(h)
-    h = dec.embed(vit.norm(h))
+    return _masked_reconstruction(dec, dec.embed(vit.norm(h)), ids_keep, x.reshape(b, t, -1))
+
+
+def _masked_reconstruction(dec: MDMDecoder, h: torch.Tensor, ids_keep: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Decoder side of MDM: visible tokens h [B, keep, Dw] back at their places among mask
+    tokens, light decoder, MSE on the masked tokens' patches (target [B, T, P])."""
+    b, t = target.shape[0], target.shape[1]
     dw = h.shape[-1]
     full = dec.mask_token.expand(b, t, dw).clone()
     full = full.scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, dw), h) + dec.pos
     for blk in dec.blocks:
         full = blk(full)
     pred = dec.pred(dec.norm(full))                            # [B, T, P]
-    target = x.reshape(b, t, -1)
     mask = torch.ones(b, t)
     mask.scatter_(1, ids_keep, 0.0)
     per_token = ((pred - target) ** 2).mean(-1)
@@ -126,15 +131,4 @@ def mdm_loss_beats(enc, dec: MDMDecoder, x: dict, mask_ratio: float, gen: torch.
     h = torch.cat([h, tokens[:, t:]], dim=1)
     for blk in vit.blocks:
         h = blk(h)
-    h = dec.embed(vit.norm(h))[:, :keep]
-    dw = h.shape[-1]
-    full = dec.mask_token.expand(b, t, dw).clone()
-    full = full.scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, dw), h) + dec.pos
-    for blk in dec.blocks:
-        full = blk(full)
-    pred = dec.pred(dec.norm(full))                            # [B, T, P]
-    target = beats.reshape(b, t, -1)
-    mask = torch.ones(b, t)
-    mask.scatter_(1, ids_keep, 0.0)
-    per_token = ((pred - target) ** 2).mean(-1)
-    return (per_token * mask).sum() / mask.sum()
+    return _masked_reconstruction(dec, dec.embed(vit.norm(h))[:, :keep], ids_keep, beats.reshape(b, t, -1))
