@@ -134,7 +134,6 @@ public enum DICOMCineWriter {
         ds.set(0x0028_0102, us: [7])
         ds.set(0x0028_0103, us: [0])
         ds.set(0x0028_0030, "DS", [DICOMValue.ds(c.pixelSpacingMillimetres), DICOMValue.ds(c.pixelSpacingMillimetres)])
-        ds.set(0x0028_0A04, "LO", "nominal: model canonical pixel size scaled to the export size")
         ds.set(0x0028_1052, "DS", "0")
         ds.set(0x0028_1053, "DS", "1")
         ds.set(0x0028_1054, "LO", "US")

@@ -69,7 +69,8 @@ for line in open(sys.argv[1]):
     assert units == {"uV"}, units
     mv = ds.waveform_array(0) / 1000.0                     # pydicom applies sensitivity, correction, baseline -> µV
     if src.endswith(".hea") and "cinc2021" in src or src.endswith("s0010_re.hea"):
-        ref = wfdb.rdrecord(src[:-4]).p_signal             # the source millivolts, read by wfdb-python
+        # the source millivolts, read by wfdb-python (PTB: the 12 leads whose file is present)
+        ref = wfdb.rdrecord(src[:-4], channels=list(range(12)) if "s0010" in src else None).p_signal
         kind = "wfdb.rdrecord"
     else:
         ref = np.genfromtxt(out + ".csv", delimiter=",", skip_header=1)   # ecg2cmr's own reading of the source
