@@ -19,6 +19,7 @@
 import CardiacModels
 import ECGFormats
 import Foundation
+import SignalKit
 
 public enum CMRExportInfo {
     public static let softwareName = "ecg2cmr"
@@ -196,6 +197,12 @@ public final class CaseExporter: @unchecked Sendable {
             return try PNGCodec.encodeAnimation(frames, delayMilliseconds: 1000 / frameCount,
                                                 text: texts + [PNGText("Description", "animated PNG (APNG), one cycle per second, SAX | LAX")])
         })
+        var dicomSeries: ExportManifest.DICOMSeries?
+        if options.dicom {
+            let (series, dicomJobs) = dicomJobs(record: record, views: [sax, lax], frameCount: frameCount)
+            dicomSeries = series
+            jobs += dicomJobs
+        }
         let camLabel = gradCAMLabel(target: target, analysis: analysis)
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
             let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
@@ -230,7 +237,7 @@ public final class CaseExporter: @unchecked Sendable {
         entries.sort { $0.path < $1.path }
 
         let manifest = makeManifest(record: record, caseName: name, prepared: prepared, analysis: analysis, target: target, cam: cam,
-                                    cmr: cmr, frameCount: frameCount, phases: phases, real: real, files: entries)
+                                    cmr: cmr, frameCount: frameCount, phases: phases, real: real, dicom: dicomSeries, files: entries)
         do {
             try AtomicFile.writeDurably(try manifest.encoded(), to: staging.appendingPathComponent(ExportManifest.fileName))
             try Staging.commit(staging, to: caseDir)
@@ -289,6 +296,58 @@ public final class CaseExporter: @unchecked Sendable {
         let produced = Dictionary(result.manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         let mismatched = Set(recorded.keys).union(produced.keys).filter { recorded[$0] != produced[$0] }.sorted()
         return (result, mismatched)
+    }
+
+    // MARK: DICOM
+
+    /// The heart rate that times the DICOM cine: the ECG's measured rate, else 60 bpm (said so).
+    static func cineHeartRate(_ record: ECGRecord) -> (bpm: Double, source: String) {
+        if let m = try? GlobalMeasurer.measure(record), let hr = m.heartRateBpm, hr.isFinite, (20...300).contains(hr) {
+            return (hr, "measured from the ECG")
+        }
+        return (60, "not measurable from the ECG; 60 bpm assumed")
+    }
+
+    /// One multi-frame DICOM per view (every frame of the cycle, whatever --frames says), in one study.
+    /// UIDs are name-based (2.25 + a UUID from SHA-256 of the input, model, options and software version),
+    /// so a regenerated export is byte-identical and any other export gets other UIDs.
+    private func dicomJobs(record: ECGRecord, views: [CineFrames], frameCount: Int) -> (ExportManifest.DICOMSeries, [FileJob]) {
+        let b = pipeline.bundle
+        let identity = "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
+        let studyUID = DICOMUID.named(identity + "|study")
+        let (hr, hrSource) = Self.cineHeartRate(record)
+        let frameTime = 60000 / hr / Double(frameCount)
+        let size = options.size, filter = options.filter
+        var viewsOut: [ExportManifest.DICOMSeries.View] = []
+        var jobs: [FileJob] = []
+        let r = SyntheticLabel.rect(forSize: size)
+        for (k, loop) in views.enumerated() {
+            let path = "dicom/\(loop.label.lowercased()).dcm"
+            let context = DICOMCineWriter.Context(
+                view: loop.label, seriesNumber: k + 1, studyInstanceUID: studyUID,
+                seriesInstanceUID: DICOMUID.named(identity + "|series|" + loop.label),
+                sopInstanceUID: DICOMUID.named(identity + "|instance|" + loop.label),
+                frameTimeMilliseconds: frameTime, heartRateBpm: hr, heartRateSource: hrSource,
+                pixelSpacingMillimetres: CineGeometry.pixelSpacing(view: loop.label, sourceWidth: loop.width, outputWidth: size),
+                modelID: b.id, modelDescription: b.displayName + (b.isSynthetic ? ", synthetic demonstration model" : ""),
+                weightsSHA256: b.weightsSHA256, inputSHA256: record.provenance.sha256, seed: options.seed,
+                softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
+            viewsOut.append(.init(view: loop.label, path: path, seriesInstanceUID: context.seriesInstanceUID,
+                                  sopInstanceUID: context.sopInstanceUID, frames: frameCount,
+                                  pixelSpacingMillimetres: context.pixelSpacingMillimetres, labelRect: [r.x, r.y, r.width, r.height]))
+            jobs.append(FileJob(path: path, kind: "\(loop.label.lowercased())-dicom") {
+                var frames: [GreyImage] = []
+                for i in 0..<frameCount {
+                    var img = try Resampler.resample(loop.frames[i], width: loop.width, height: loop.height, toWidth: size, height: size, filter: filter)
+                    SyntheticLabel.burn(into: &img)
+                    frames.append(img)
+                }
+                return try DICOMCineWriter.encode(frames: frames, context: context)
+            })
+        }
+        let series = ExportManifest.DICOMSeries(sopClassUID: DICOMCineWriter.sopClassUID, studyInstanceUID: studyUID,
+                                                heartRateBpm: hr, heartRateSource: hrSource, frameTimeMilliseconds: frameTime, views: viewsOut)
+        return (series, jobs)
     }
 
     // MARK: pieces
@@ -379,7 +438,7 @@ public final class CaseExporter: @unchecked Sendable {
 
     private func makeManifest(record: ECGRecord, caseName: String, prepared: PreparedECG, analysis: ECGAnalysis, target: HeadTarget,
                               cam: GradCAMMap, cmr: GeneratedCMR, frameCount: Int, phases: CardiacPhases, real: RealSeries,
-                              files: [ExportManifest.FileEntry]) -> ExportManifest {
+                              dicom: ExportManifest.DICOMSeries?, files: [ExportManifest.FileEntry]) -> ExportManifest {
         let b = pipeline.bundle
         let iso = ISO8601DateFormatter()
         var patient: ExportManifest.Patient?
@@ -426,6 +485,7 @@ public final class CaseExporter: @unchecked Sendable {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,
                       efVsModelEF: $0.efVsModelEF, statement: $0.statement)
             },
+            dicom: dicom,
             files: files)
     }
 

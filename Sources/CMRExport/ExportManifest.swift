@@ -29,15 +29,23 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     public var ecgPixelsPerMillimetre: Int
     /// Also write the generator's float frames as `sax/frames.npy`, `lax/frames.npy` (float32 [F, H, W]).
     public var saveFloatFrames: Bool
+    /// Stored as nil when false, so manifests written before DICOM export decode and compare unchanged.
+    var writeDICOM: Bool?
+    /// Also write the SAX and LAX cines as multi-frame DICOM (`dicom/sax.dcm`, `dicom/lax.dcm`); see docs/export.md.
+    public var dicom: Bool {
+        get { writeDICOM ?? false }
+        set { writeDICOM = newValue ? true : nil }
+    }
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
-                saveFloatFrames: Bool = false) {
+                saveFloatFrames: Bool = false, dicom: Bool = false) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
         self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
+        self.writeDICOM = dicom ? true : nil
     }
 
     public func validate() throws {
@@ -161,7 +169,29 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public var realCMR: RealCMR?
     public var outOfDistribution: OutOfDistribution?
     public var generatorInformativeness: GeneratorInformativeness?
+    /// The DICOM objects written with `--dicom` (nil otherwise).
+    public var dicom: DICOMSeries?
     public var files: [FileEntry]
+
+    /// What `--dicom` wrote: one study, one multi-frame series per view.
+    public struct DICOMSeries: Codable, Sendable, Equatable {
+        public struct View: Codable, Sendable, Equatable {
+            public var view: String
+            public var path: String
+            public var seriesInstanceUID: String
+            public var sopInstanceUID: String
+            public var frames: Int
+            public var pixelSpacingMillimetres: Double
+            /// The burned-in "synthetic" label: x, y, width, height in pixels (every frame).
+            public var labelRect: [Int]
+        }
+        public var sopClassUID: String
+        public var studyInstanceUID: String
+        public var heartRateBpm: Double
+        public var heartRateSource: String
+        public var frameTimeMilliseconds: Double
+        public var views: [View]
+    }
 
     public static let fileName = "manifest.json"
 

@@ -29,6 +29,14 @@ public struct WFDBHeader: Sendable, Equatable {
     public var baseDate: String?
     public var signals: [WFDBSignalSpec]
     public var comments: [String]
+    /// Multi-segment records (record name `name/nseg`): each segment's record name ("~" = a gap) and
+    /// length in samples; nil for single-segment records (whose `signals` are then filled).
+    public var segments: [Segment]? = nil
+
+    public struct Segment: Sendable, Equatable {
+        public var name: String
+        public var length: Int
+    }
 
     /// Signal formats this reader decodes.
     public static let supportedFormats: Set<Int> = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311]
@@ -60,9 +68,14 @@ public struct WFDBHeader: Sendable, Equatable {
         guard fields.count >= 2 else {
             throw ECGFormatError(.malformedHeader, file: file, "record line needs at least a record name and a signal count", at: where0)
         }
-        let name = fields[0]
-        if name.contains("/") {
-            throw ECGFormatError(.unsupported, file: file, "multi-segment WFDB records (record name '\(name)') are not supported; convert the segments to a single-segment record first", at: where0)
+        var name = fields[0]
+        var segmentCount: Int?
+        if let slash = name.firstIndex(of: "/") {
+            guard let n = Int(name[name.index(after: slash)...]), n >= 1, n <= 100_000 else {
+                throw ECGFormatError(.malformedHeader, file: file, "segment count in record name '\(name)' is not a positive integer", at: where0)
+            }
+            segmentCount = n
+            name = String(name[..<slash])
         }
         guard let nsig = Int(fields[1]), nsig >= 0 else {
             throw ECGFormatError(.malformedHeader, file: file, "signal count '\(fields[1])' is not a non-negative integer", at: where0)
@@ -93,6 +106,22 @@ public struct WFDBHeader: Sendable, Equatable {
             nsamp = n == 0 ? nil : n
         }
         let signalLines = content.dropFirst()
+        if let segmentCount {
+            guard signalLines.count >= segmentCount else {
+                throw ECGFormatError(.malformedHeader, file: file, "record line declares \(segmentCount) segments but the header has \(signalLines.count) segment lines", at: where0)
+            }
+            var segments: [Segment] = []
+            for entry in signalLines.prefix(segmentCount) {
+                let t = entry.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                guard t.count >= 2, let len = Int(t[1]), len >= 0, len <= ReaderLimits.maxSamplesPerLead else {
+                    throw ECGFormatError(.malformedHeader, file: file, "segment line needs a record name and a non-negative length", at: "line \(entry.line)")
+                }
+                segments.append(Segment(name: t[0], length: len))
+            }
+            return WFDBHeader(recordName: name, samplingRate: fs, samplesPerSignal: nsamp,
+                              baseTime: fields.count >= 5 ? fields[4] : nil, baseDate: fields.count >= 6 ? fields[5] : nil,
+                              signals: [], comments: comments, segments: segments)
+        }
         guard signalLines.count >= nsig else {
             throw ECGFormatError(.malformedHeader, file: file, "record line declares \(nsig) signals but the header has \(signalLines.count) signal lines", at: where0)
         }
@@ -182,10 +211,17 @@ public struct WFDBReader: Sendable {
     /// When false, a checksum mismatch is not an error (for records known to carry stale checksums).
     public var verifyChecksums: Bool
     public var computeSHA256: Bool
+    /// Multi-frequency records (more than one sample per frame): false (the default, as
+    /// `wfdb.rdrecord`) returns every signal at the frame rate, each frame's samples averaged
+    /// (digital sum / samples per frame, truncated toward zero, as wfdb-python); true returns every
+    /// sample at the highest rate (frame rate × the largest samples per frame), repeating the
+    /// samples of slower signals.
+    public var expandFrames: Bool
 
-    public init(verifyChecksums: Bool = true, computeSHA256: Bool = true) {
+    public init(verifyChecksums: Bool = true, computeSHA256: Bool = true, expandFrames: Bool = false) {
         self.verifyChecksums = verifyChecksums
         self.computeSHA256 = computeSHA256
+        self.expandFrames = expandFrames
     }
 
     /// Accepts the `.hea` path, the record path without extension, or a signal file with a sibling `.hea`.
@@ -253,6 +289,9 @@ public struct WFDBReader: Sendable {
         let file = headerURL.path
         let text = try decodeUTF8(headerData, file: file, what: "WFDB header")
         let header = try WFDBHeader.parse(text, file: file)
+        if header.segments != nil {
+            return try readMultiSegment(header, headerData: headerData, headerURL: headerURL, loadSignalFile: loadSignalFile)
+        }
 
         // Group signals by file in order of first appearance; one group is one interleaved stream.
         var groupOrder: [String] = []
@@ -267,11 +306,11 @@ public struct WFDBReader: Sendable {
             guard WFDBHeader.supportedFormats.contains(spec.format) else {
                 throw ECGFormatError(.unsupported, file: file, "signal format \(spec.format) is not supported (supported: 8, 16, 24, 32, 61, 80, 160, 212, 310, 311)", at: at)
             }
-            if spec.samplesPerFrame != 1 {
-                throw ECGFormatError(.unsupported, file: file, "multi-frequency records (\(spec.samplesPerFrame) samples per frame) are not supported", at: at)
+            guard spec.samplesPerFrame <= 1000 else {
+                throw ECGFormatError(.invalidValue, file: file, "\(spec.samplesPerFrame) samples per frame exceeds the limit of 1000", at: at)
             }
-            if spec.skew != 0 {
-                throw ECGFormatError(.unsupported, file: file, "signal skew \(spec.skew) is not supported", at: at)
+            guard abs(spec.skew) <= ReaderLimits.maxSamplesPerLead else {
+                throw ECGFormatError(.invalidValue, file: file, "skew \(spec.skew) exceeds the sample limit", at: at)
             }
             guard spec.gain > 0 else {
                 throw ECGFormatError(.invalidValue, file: file, "gain \(spec.gain) is not positive", at: at)
@@ -279,6 +318,7 @@ public struct WFDBReader: Sendable {
         }
 
         var digital = [[Int32]?](repeating: nil, count: header.signals.count)
+        var sums = [Int64](repeating: 0, count: header.signals.count)
         var decoded = [([Float], Int64)?](repeating: nil, count: header.signals.count)
         var missing: [String] = []
         var dataParts: [Data] = []
@@ -294,7 +334,9 @@ public struct WFDBReader: Sendable {
                 continue
             }
             dataParts.append(data)
-            let n = members.count
+            let spfs = members.map { header.signals[$0].samplesPerFrame }
+            let n = spfs.reduce(0, +)   // samples per frame in this file
+            let simple = header.signals.allSatisfy { $0.samplesPerFrame == 1 } && members.allSatisfy { header.signals[$0].skew == 0 }
             guard first.byteOffset <= data.count else {
                 throw ECGFormatError(.truncated, file: file, "byte offset \(first.byteOffset) lies beyond the end of '\(fileName)' (\(data.count) bytes)", at: "line \(first.line)")
             }
@@ -312,7 +354,10 @@ public struct WFDBReader: Sendable {
                 frames = framesInFile
                 nsamp = frames
             }
-            if first.format == 16 {
+            guard frames <= ReaderLimits.maxSamplesPerLead / max(1, spfs.max() ?? 1) else {
+                throw ECGFormatError(.invalidValue, file: file, "\(frames) frames × \(spfs.max() ?? 1) samples per frame exceeds the sample limit", at: "line \(first.line)")
+            }
+            if first.format == 16 && simple {
                 // Fast path for the most common format: bytes straight to millivolts, summing the
                 // digital values for the checksum in the same pass (no intermediate arrays).
                 data.withUnsafeBytes { raw in
@@ -338,21 +383,40 @@ public struct WFDBReader: Sendable {
                 }
                 continue
             }
+            // Which member each sample position of a frame belongs to (format 8 keeps one running value per signal).
+            var positionMember: [Int] = []
+            for (j, spf) in spfs.enumerated() { positionMember += Array(repeating: j, count: spf) }
             let stream = try data.withUnsafeBytes { raw -> [Int32] in
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[first.byteOffset...])
                 return try WFDBCodec.decode(bytes, format: first.format, count: frames * n,
                                             initialValues: members.map { Int32(clamping: header.signals[$0].initialValue) },
-                                            file: file)
+                                            positionMember: simple ? nil : positionMember, file: file)
             }
+            var start = 0
             for (j, signal) in members.enumerated() {
-                var out = [Int32](repeating: 0, count: frames)
+                let spf = spfs[j], skew = header.signals[signal].skew
+                var out = [Int32](repeating: 0, count: frames * spf)
+                var sum: Int64 = 0
                 out.withUnsafeMutableBufferPointer { dst in
                     stream.withUnsafeBufferPointer { src in
-                        var s = j
-                        for t in 0..<frames { dst[t] = src[s]; s += n }
+                        for f in 0..<frames {
+                            for k in 0..<spf { sum &+= Int64(src[f * n + start + k]) }
+                        }
+                        // Skew (as wfdb-python): output frame f holds file frame f + skew; samples past
+                        // the end of the file are 0, and the last `skew` samples are invalid.
+                        let shift = max(0, skew)
+                        for f in 0..<frames where f + shift < frames {
+                            for k in 0..<spf { dst[f * spf + k] = src[(f + shift) * n + start + k] }
+                        }
+                        if shift > 0 {
+                            let invalid = WFDBCodec.invalidSample(format: first.format)
+                            for i in max(0, frames * spf - shift)..<(frames * spf) { dst[i] = invalid }
+                        }
                     }
                 }
                 digital[signal] = out
+                sums[signal] = sum
+                start += spf
             }
         }
 
@@ -360,6 +424,7 @@ public struct WFDBReader: Sendable {
             throw ECGFormatError(.missingData, file: file, "signal file '\(missing[0])' named in the header is missing", at: "line \(header.signals[0].line)")
         }
         let frames = nsamp ?? 0
+        let maxSPF = header.signals.map(\.samplesPerFrame).max() ?? 1
         var leads: [Lead] = []
         var extra: [String: String] = [:]
         if !missing.isEmpty {
@@ -372,7 +437,7 @@ public struct WFDBReader: Sendable {
             guard digital[k] != nil || decoded[k] != nil else { continue }
             if verifyChecksums, let expected = spec.checksum {
                 var sum: Int64 = 0
-                if let fast = decoded[k] { sum = fast.1 } else { for v in d { sum &+= Int64(v) } }
+                if let fast = decoded[k] { sum = fast.1 } else { sum = sums[k] }
                 let got = Int(Int16(truncatingIfNeeded: sum))
                 if got != Int(Int16(truncatingIfNeeded: expected)) {
                     throw ECGFormatError(.corrupt, file: file, "checksum mismatch for signal \(k) ('\(spec.description)'): header says \(expected), samples sum to \(got)", at: "line \(spec.line)")
@@ -393,10 +458,13 @@ public struct WFDBReader: Sendable {
             let scale = factor / spec.gain
             let baseline = Double(spec.baseline)
             let invalid = WFDBCodec.invalidSample(format: spec.format)
-            var mv = [Float](repeating: 0, count: frames)
+            let samples = WFDBReader.resample(d, samplesPerFrame: spec.samplesPerFrame, frames: frames,
+                                              expandTo: expandFrames ? maxSPF : nil)
+            let outCount = samples.count
+            var mv = [Float](repeating: 0, count: outCount)
             mv.withUnsafeMutableBufferPointer { dst in
-                d.withUnsafeBufferPointer { src in
-                    for t in 0..<frames {
+                samples.withUnsafeBufferPointer { src in
+                    for t in 0..<outCount {
                         let v = src[t]
                         dst[t] = v == invalid ? .nan : Float((Double(v) - baseline) * scale)
                     }
@@ -415,8 +483,108 @@ public struct WFDBReader: Sendable {
             metadata.acquisitionTime = f.date(from: "\(t.split(separator: ".").first ?? "") \(d)")
         }
         let sha = computeSHA256 ? sha256Hex([headerData] + dataParts) : ""
-        return try ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate, metadata: metadata,
-                                   provenance: Provenance(format: .wfdb, path: file, sha256: sha))
+        if maxSPF > 1 {
+            metadata.extra["samplesPerFrame"] = header.signals.map { String($0.samplesPerFrame) }.joined(separator: ",")
+            metadata.extra["frames"] = expandFrames ? "expanded to \(maxSPF) samples per frame" : "averaged (wfdb smooth_frames)"
+        }
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate * Double(expandFrames ? maxSPF : 1),
+                                       metadata: metadata, provenance: Provenance(format: .wfdb, path: file, sha256: sha))
+    }
+
+    /// Digital samples of one signal (`frames × samplesPerFrame`, frame-major) at the frame rate —
+    /// each frame's samples averaged as wfdb-python's smooth_frames does (int64 sum / spf, truncated
+    /// toward zero) — or, with `expandTo`, at `expandTo` samples per frame (samples repeated).
+    static func resample(_ d: [Int32], samplesPerFrame spf: Int, frames: Int, expandTo: Int?) -> [Int32] {
+        if let target = expandTo {
+            if spf == target { return d }
+            return (0..<(frames * target)).map { d[min(d.count - 1, $0 * spf / target)] }
+        }
+        if spf == 1 { return d }
+        var out = [Int32](repeating: 0, count: frames)
+        for f in 0..<frames {
+            var sum: Int64 = 0
+            for k in 0..<spf { sum += Int64(d[f * spf + k]) }
+            out[f] = Int32(clamping: Int64((Double(sum) / Double(spf)).rounded(.towardZero)))
+        }
+        return out
+    }
+
+    /// A multi-segment record (WFDB layout header + segment records) joined as wfdb-python's
+    /// `rdrecord(..., m2s=True)` does: the signals of the layout segment (variable layout: the first
+    /// segment, of length 0) or of the first segment (fixed layout), each segment's signals placed by
+    /// name, NaN where a segment lacks a signal and over "~" gaps.
+    func readMultiSegment(_ header: WFDBHeader, headerData: Data, headerURL: URL,
+                          loadSignalFile: (String) throws -> Data?) throws -> ECGRecord {
+        let file = headerURL.path
+        let segments = header.segments ?? []
+        var names: [String]?
+        var pieces: [(length: Int, leads: [Lead]?)] = []
+        var shaParts = [headerData]
+        var firstMetadata: ECGMetadata?
+        let rate = header.samplingRate
+        for (i, seg) in segments.enumerated() {
+            if seg.name == "~" { pieces.append((seg.length, nil)); continue }
+            guard !seg.name.contains("/"), let segHeader = try loadSignalFile(seg.name + ".hea") else {
+                throw ECGFormatError(.missingData, file: file, "segment header '\(TerminalText.sanitize(seg.name)).hea' named in the layout is missing")
+            }
+            let segURL = headerURL.deletingLastPathComponent().appendingPathComponent(seg.name + ".hea")
+            let segText = try decodeUTF8(segHeader, file: segURL.path, what: "WFDB segment header")
+            let parsed = try WFDBHeader.parse(segText, file: segURL.path)
+            guard parsed.segments == nil else {
+                throw ECGFormatError(.unsupported, file: segURL.path, "a segment is itself a multi-segment record")
+            }
+            if i == 0 && seg.length == 0 {   // variable layout: the layout segment names the signals
+                names = parsed.signals.map { $0.description.isEmpty ? "signal\(names?.count ?? 0)" : $0.description }
+                continue
+            }
+            let rec = try read(headerData: segHeader, headerURL: segURL, loadSignalFile: loadSignalFile)
+            shaParts.append(Data(rec.provenance.sha256.utf8))
+            if firstMetadata == nil { firstMetadata = rec.metadata }
+            let expected = rate * Double(expandFrames ? max(1, Int((rec.samplingRate / rate).rounded())) : 1)
+            guard abs(rec.samplingRate - expected) < 1e-6 * max(1, rate) else {
+                throw ECGFormatError(.unsupported, file: segURL.path, "segment rate \(rec.samplingRate) Hz differs from the record's \(rate) Hz")
+            }
+            let stored = rec.storedLeadsInFileOrder
+            if names == nil { names = parsed.signals.map(\.description) }
+            pieces.append((seg.length, stored))
+        }
+        guard let names, !names.isEmpty else {
+            throw ECGFormatError(.missingData, file: file, "multi-segment record has no segment with signals")
+        }
+        let ids = names.enumerated().map { LeadID(parsing: $0.element.isEmpty ? "signal\($0.offset)" : $0.element) }
+        let total = pieces.reduce(0) { $0 + $1.length }
+        var upsample = 1
+        if expandFrames, let any = pieces.first(where: { $0.leads?.first != nil })?.leads?.first, let segLen = pieces.first(where: { $0.leads?.first != nil })?.length, segLen > 0 {
+            upsample = max(1, any.millivolts.count / segLen)
+        }
+        guard total * upsample <= ReaderLimits.maxSamplesPerLead else {
+            throw ECGFormatError(.invalidValue, file: file, "multi-segment record of \(total) samples exceeds the limit")
+        }
+        var channels = ids.map { _ in [Float]() }
+        for c in channels.indices { channels[c].reserveCapacity(total * upsample) }
+        for piece in pieces {
+            let count = piece.length * upsample
+            for (c, id) in ids.enumerated() {
+                if let lead = piece.leads?.first(where: { $0.id == id }) {
+                    let have = lead.millivolts.prefix(count)
+                    channels[c] += have
+                    if have.count < count { channels[c] += [Float](repeating: .nan, count: count - have.count) }
+                } else {
+                    channels[c] += [Float](repeating: .nan, count: count)
+                }
+            }
+        }
+        var metadata = WFDBReader.metadata(from: header.comments)
+        if let m = firstMetadata {
+            metadata.ageYears = metadata.ageYears ?? m.ageYears
+            metadata.sex = metadata.sex ?? m.sex
+            metadata.extra.merge(m.extra) { a, _ in a }
+        }
+        metadata.extra["segments"] = String(segments.count)
+        let leads = zip(ids, channels).map { Lead(id: $0.0, millivolts: $0.1) }
+        let sha = computeSHA256 ? sha256Hex(shaParts) : ""
+        return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate * Double(upsample), metadata: metadata,
+                                       provenance: Provenance(format: .wfdb, path: file, sha256: sha))
     }
 
     /// Header comments as metadata: "Age: 78", "sex: female", "Dx: …" pairs, or MIT-BIH's "69 M …".
@@ -499,7 +667,8 @@ enum WFDBCodec {
     }
 
     /// Decodes `count` interleaved samples; the caller has already checked the buffer is long enough.
-    static func decode(_ b: UnsafeRawBufferPointer, format: Int, count: Int, initialValues: [Int32], file: String) throws -> [Int32] {
+    static func decode(_ b: UnsafeRawBufferPointer, format: Int, count: Int, initialValues: [Int32],
+                       positionMember: [Int]? = nil, file: String) throws -> [Int32] {
         guard bytesNeeded(samples: count, format: format) <= b.count else {
             throw ECGFormatError(.truncated, file: file, "signal file too short for \(count) samples in format \(format)")
         }
@@ -516,10 +685,10 @@ enum WFDBCodec {
                 for i in 0..<count { o[i] = Int32(b[i]) - 128 }
             case 8:
                 // First differences, one running value per interleaved signal, starting at its initial value.
-                let n = max(1, initialValues.count)
+                let n = max(1, positionMember?.count ?? initialValues.count)
                 var running = initialValues.isEmpty ? [Int32](repeating: 0, count: 1) : initialValues
                 for i in 0..<count {
-                    let s = i % n
+                    let s = positionMember.map { $0[i % n] } ?? i % n
                     running[s] = running[s] &+ Int32(Int8(bitPattern: b[i]))
                     o[i] = running[s]
                 }

@@ -40,13 +40,15 @@ public struct CMRExportRequest: Sendable {
     /// "head.output" whose Grad-CAM goes on the exported ECG sheet.
     public var gradCAMTarget: String?
     public var outputDirectory: URL
+    /// Also write the SAX and LAX cines as multi-frame DICOM (`dicom/*.dcm` in the case folder).
+    public var dicom: Bool = false
 }
 
 extension WorkstationApp {
     /// The real exporter: PNG sequences, contact sheet and manifest via `CMRExport.CaseExporter`.
     public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
         return { request, progress in
-            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget))
+            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget, dicom: request.dicom))
             let result = try exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory) { p in
                 progress(p.completedFiles, max(p.totalFiles, 1))
             }
@@ -67,6 +69,8 @@ public final class WorkstationApp {
     /// What the terminal probe decided about CMR images (`:graphics` shows it); nil headless.
     public var graphicsSummary: String?
     public var exportDirectory: URL
+    /// Exports from the `e` key and `:export` also write DICOM (`view --export-dicom`; `:export --dicom` once).
+    public var exportDICOM = false
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
     /// Case loading, inference and generation run here, one after another.
@@ -225,14 +229,15 @@ public final class WorkstationApp {
         }
     }
 
-    func requestExport(to directory: URL) {
+    func requestExport(to directory: URL, dicom: Bool? = nil) {
         guard let handler = exportHandler ?? pipeline.map({ Self.caseExporter(pipeline: $0) }) else {
             state.status = StatusMessage("nothing to export: no model loaded (export writes generated CMR)", isError: true); return
         }
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
-                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory)
+                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
+                                       dicom: dicom ?? exportDICOM)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting", side: true) { mailbox in
@@ -453,7 +458,13 @@ public final class WorkstationApp {
             let shown = screen.capabilities.imageProtocol.map { "CMR images: \($0.rawValue)" } ?? "CMR images: half blocks"
             state.status = StatusMessage((graphicsSummary ?? shown) + " — force with --graphics auto|kitty|sixel|blocks or \(GraphicsPreference.environmentVariable)")
         case "export":
-            requestExport(to: arg.isEmpty ? exportDirectory : URL(fileURLWithPath: (arg as NSString).expandingTildeInPath))
+            // `:export [--dicom] [DIR]`
+            var words = arg.split(separator: " ").map(String.init)
+            let dicom = words.contains("--dicom")
+            words.removeAll { $0 == "--dicom" }
+            let dir = words.joined(separator: " ")
+            requestExport(to: dir.isEmpty ? exportDirectory : URL(fileURLWithPath: (dir as NSString).expandingTildeInPath),
+                          dicom: dicom ? true : nil)
         default:
             state.status = StatusMessage("unknown command :\(verb) — :help lists commands", isError: true)
         }

@@ -64,7 +64,7 @@ extension WorkstationAction {
         ("speed MM", "paper speed in mm/s (12.5, 25, 50, 100)"),
         ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
         ("seed N", "CMR generation seed"),
-        ("export [DIR]", "export CMR PNGs and manifest (default exports/)"),
+        ("export [--dicom] [DIR]", "export CMR PNGs and manifest (default exports/); --dicom adds multi-frame DICOM"),
         ("graphics", "how CMR images are drawn (kitty, sixel or half blocks) and why"),
         ("quit", "quit (also :q)"),
     ]

@@ -5,17 +5,17 @@ import Foundation
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert an ECG file to CSV (mV, the file's own leads and order) or a WFDB record (format 16).")
+        abstract: "Convert an ECG file to CSV (mV, the file's own leads and order), a WFDB record (format 16) or a DICOM ECG waveform.")
 
-    enum Target: String, ExpressibleByArgument { case csv, wfdb }
+    enum Target: String, ExpressibleByArgument { case csv, wfdb, dicom }
 
     @Argument(help: "ECG file in any supported format.")
     var file: String
 
-    @Option(name: .customLong("to"), help: "Output format: csv or wfdb.")
+    @Option(name: .customLong("to"), help: "Output format: csv, wfdb or dicom (12-Lead ECG Waveform Storage, or General ECG when the record does not fit it).")
     var target: Target
 
-    @Option(help: "Output path ('-' = standard output, CSV only). Default: CSV to standard output; WFDB to <name>.hea/.dat in the current folder.")
+    @Option(help: "Output path ('-' = standard output, CSV only). Default: CSV to standard output; WFDB to <name>.hea/.dat, DICOM to <name>.dcm in the current folder.")
     var out: String?
 
     @Option(help: "Sampling rate in Hz for CSV input files that do not state one.")
@@ -23,6 +23,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(help: "CSV output: start with a '# sampling_rate=…' comment line so the file reads back without --sampling-rate.")
     var rateComment = false
+
+    @Flag(help: "DICOM output: copy the patient ID and acquisition time from the input (default: anonymous placeholders).")
+    var includePhi = false
 
     func run() throws {
         let input = URL(fileURLWithPath: file)
@@ -43,6 +46,12 @@ struct ConvertCommand: ParsableCommand {
             var base = target
             if ["hea", "dat"].contains(base.pathExtension.lowercased()) { base = base.deletingPathExtension() }
             FileHandle.standardError.write(Data("wrote \(base.path).hea and \(base.path).dat\n".utf8))
+        case .dicom:
+            if out == "-" { throw ValidationError("give --out PATH for DICOM output, not '-'") }
+            let stem = input.deletingPathExtension().lastPathComponent.replacingOccurrences(of: " ", with: "_")
+            let target = URL(fileURLWithPath: out ?? stem + ".dcm")
+            try DICOMWaveformWriter.write(record, to: target, options: .init(includePHI: includePhi))
+            FileHandle.standardError.write(Data("wrote \(target.path)\n".utf8))
         }
     }
 }

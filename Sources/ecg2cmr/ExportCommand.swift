@@ -51,6 +51,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
     var model: String?
 
+    @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS.")
+    var dicom = false
+
     @Flag(name: .long, help: "Also write the generator's float frames as sax/frames.npy and lax/frames.npy.")
     var saveFloatFrames = false
 
@@ -77,7 +80,7 @@ struct ExportCommand: ParsableCommand {
         let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
                                     includePHI: includePhi, gradCAMTarget: gradcamHead,
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                    saveFloatFrames: saveFloatFrames)
+                                    saveFloatFrames: saveFloatFrames, dicom: dicom)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {

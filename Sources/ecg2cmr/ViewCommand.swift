@@ -24,6 +24,9 @@ struct ViewCommand: ParsableCommand {
     @Option(name: .long, help: "Folder exports are written to.")
     var exportDir: String = "exports"
 
+    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the SAX and LAX cines as multi-frame DICOM.")
+    var exportDicom = false
+
     @Option(name: .long, help: "Print one screen as text instead of running interactively, e.g. 200x60.")
     var snapshot: String?
 
@@ -100,6 +103,7 @@ struct ViewCommand: ParsableCommand {
         defer { screen.close() }
         let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,
                                  exportDirectory: URL(fileURLWithPath: exportDir))
+        app.exportDICOM = exportDicom
         app.graphicsSummary = screen.graphics.summary
         app.open(url)
         app.run()

