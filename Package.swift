@@ -19,10 +19,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
-        // System libraries (Debian: libncursesw5-dev, libopenblas-dev, libpng-dev).
+        // System libraries (Debian: libncursesw5-dev, libopenblas-dev, libpng-dev, libcairo2-dev).
         .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // 2-D vector graphics: the PDF report and the anti-aliased PNG sheets (real fonts via fontconfig).
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
 
         .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SignalKit", dependencies: ["ECGFormats"]),
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "CMRExport", dependencies: ["CPNG", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "CMRExport", dependencies: ["CPNG", "CCairo", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport"]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
@@ -45,7 +47,7 @@ let package = Package(
         .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),

@@ -218,6 +218,12 @@ public final class CaseExporter: @unchecked Sendable {
             return try PNGCodec.encode(sheet, text: ecgTexts)
         })
 
+        if let paper = options.pdfPaper {
+            let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam, camLabel: camLabel,
+                                        sax: sax, lax: lax, phases: phases)
+            jobs.append(FileJob(path: "report.pdf", kind: "report-pdf") { try ECGReportWriter.pdf(content, paper: paper) })
+        }
+
         // Render + write into the staging folder, holding the folder's lock (taken only now, so an
         // export that fails in the model leaves the folder untouched).
         let folderLock = try ExportFolderLock.hold(outputDirectory)
@@ -348,6 +354,46 @@ public final class CaseExporter: @unchecked Sendable {
         let series = ExportManifest.DICOMSeries(sopClassUID: DICOMCineWriter.sopClassUID, studyInstanceUID: studyUID,
                                                 heartRateBpm: hr, heartRateSource: hrSource, frameTimeMilliseconds: frameTime, views: viewsOut)
         return (series, jobs)
+    }
+
+    // MARK: report
+
+    /// The one-page PDF report of `record` alone (`ecg2cmr report`): runs the model (analysis, the
+    /// Grad-CAM of `options.gradCAMTarget`, CMR generation with `options.seed`) and draws the page.
+    public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
+        let prepared: PreparedECG
+        do { prepared = try pipeline.prepare(record) } catch {
+            throw CMRExportError.generation("\(record.provenance.path): \(error)")
+        }
+        let analysis = pipeline.analyse(prepared)
+        let target = try gradCAMTarget(analysis)
+        let cam: GradCAMMap
+        do { cam = try pipeline.gradCAM(prepared, target: target) } catch { throw CMRExportError.generation("Grad-CAM \(target): \(error)") }
+        let frameCount = options.frameCount ?? pipeline.bundle.manifest.generator?.frames ?? 50
+        let cmr: GeneratedCMR
+        do { cmr = try pipeline.generateCMR(for: analysis, seed: options.seed, frameCount: frameCount) } catch {
+            throw CMRExportError.generation("\(error)")
+        }
+        let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
+        let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
+        let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam,
+                                    camLabel: gradCAMLabel(target: target, analysis: analysis),
+                                    sax: sax, lax: lax, phases: CardiacPhases.detect(in: sax))
+        return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
+    }
+
+    func reportContent(record: ECGRecord, prepared: PreparedECG, analysis: ECGAnalysis, cam: GradCAMMap, camLabel: String,
+                       sax: CineFrames, lax: CineFrames, phases: CardiacPhases) -> ECGReportContent {
+        let b = pipeline.bundle
+        var measurements: IntervalMeasurements?, note: String?
+        do { measurements = try GlobalMeasurer.measure(record).summary } catch { note = "\(error)" }
+        let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
+                                     values: cam.values, recordOffsetSeconds: prepared.sourceOffsetSeconds)
+        return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
+                                measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
+                                modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
+                                disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
+                                includePHI: options.includePHI, generatorStatement: b.manifest.generator?.informativeness?.statement)
     }
 
     // MARK: pieces

@@ -36,16 +36,20 @@ public struct ExportOptions: Sendable, Codable, Equatable {
         get { writeDICOM ?? false }
         set { writeDICOM = newValue ? true : nil }
     }
+    /// Also write `report.pdf` (the one-page report, `ECGReportWriter`) on this paper; nil = no PDF.
+    /// Optional so that manifests written before the report existed still decode (and still match).
+    public var pdfPaper: PaperSize?
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
-                saveFloatFrames: Bool = false, dicom: Bool = false) {
+                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
         self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
         self.writeDICOM = dicom ? true : nil
+        self.pdfPaper = pdfPaper
     }
 
     public func validate() throws {

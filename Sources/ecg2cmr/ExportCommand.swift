@@ -12,7 +12,7 @@ import Glibc
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export generated CMR (PNG sequences, montages, contact sheet, ECG sheet, preview) with a provenance manifest.",
+        abstract: "Export generated CMR (PNG sequences, montages, contact sheet, ECG sheet, preview, optional PDF report) with a provenance manifest.",
         discussion: """
         Exit status: 0 when every file exported (or was already complete), otherwise the number of \
         failed files (at most 100). Re-running skips cases whose manifest and file hashes match.
@@ -57,6 +57,12 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .long, help: "Also write the generator's float frames as sax/frames.npy and lax/frames.npy.")
     var saveFloatFrames = false
 
+    @Flag(name: .long, help: "Also write report.pdf (the one-page printable report) in each case folder.")
+    var pdf = false
+
+    @Option(name: .long, help: "Paper of report.pdf: a4 or letter (landscape).")
+    var paper: String = "a4"
+
     @Option(name: .long, help: "Regenerate the export described by this manifest.json (into --out) instead of reading FILEs.")
     var fromManifest: String?
 
@@ -77,10 +83,11 @@ struct ExportCommand: ParsableCommand {
             throw ValidationError("--filter must be one of " + ResamplingFilter.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard let selection = ExportOptions.FrameSelection(rawValue: frames) else { throw ValidationError("--frames must be all or ed-es") }
+        guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
         let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
                                     includePHI: includePhi, gradCAMTarget: gradcamHead,
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                    saveFloatFrames: saveFloatFrames, dicom: dicom)
+                                    saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {

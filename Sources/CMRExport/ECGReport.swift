@@ -1,0 +1,440 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+import SignalKit
+
+/// Paper of the one-page PDF report (always landscape: the 10 s of a 12-lead at 25 mm/s is 250 mm).
+public enum PaperSize: String, Sendable, Codable, CaseIterable {
+    case a4, letter
+    /// Landscape width × height in millimetres.
+    public var millimetres: (width: Double, height: Double) {
+        switch self {
+        case .a4: return (297, 210)
+        case .letter: return (279.4, 215.9)
+        }
+    }
+}
+
+/// The display filter applied to the traces of the report (printed on the page).
+public enum ECGDisplayFilter: String, Sendable, Codable, CaseIterable {
+    /// Diagnostic bandwidth 0.67–150 Hz: zero-phase Butterworth, order 2 (AHA 2007 allows the 0.67 Hz
+    /// high-pass in place of 0.05 Hz when it is zero-phase; it keeps baseline wander off the rhythm strip).
+    /// The low-pass is left out when 150 Hz is not below 0.45 × the sampling rate.
+    case diagnostic
+    /// The samples as recorded.
+    case none
+}
+
+/// Everything one report page shows. Built by `CaseExporter.reportContent`; drawn by `ECGReportWriter`.
+public struct ECGReportContent: Sendable {
+    public var record: ECGRecord
+    public var analysis: ECGAnalysis
+    public var highlight: ECGHighlight?
+    public var sax: CineFrames
+    public var lax: CineFrames
+    public var phases: CardiacPhases
+    /// ecg2cmr's own global measurements (nil with `measurementNote` when they failed).
+    public var measurements: IntervalMeasurements?
+    public var measurementNote: String?
+    public var modelID: String
+    public var modelDisplayName: String
+    public var modelFormatVersion: Int
+    public var weightsSHA256: String
+    public var isSynthetic: Bool
+    public var disclaimer: String
+    public var softwareVersion: String
+    public var seed: UInt64
+    public var includePHI: Bool
+    public var generatorStatement: String?
+
+    public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineFrames, lax: CineFrames,
+                phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
+                modelDisplayName: String, modelFormatVersion: Int, weightsSHA256: String, isSynthetic: Bool, disclaimer: String,
+                softwareVersion: String, seed: UInt64, includePHI: Bool, generatorStatement: String? = nil) {
+        self.record = record; self.analysis = analysis; self.highlight = highlight; self.sax = sax; self.lax = lax
+        self.phases = phases; self.measurements = measurements; self.measurementNote = measurementNote; self.modelID = modelID
+        self.modelDisplayName = modelDisplayName; self.modelFormatVersion = modelFormatVersion; self.weightsSHA256 = weightsSHA256
+        self.isSynthetic = isSynthetic; self.disclaimer = disclaimer; self.softwareVersion = softwareVersion; self.seed = seed
+        self.includePHI = includePHI; self.generatorStatement = generatorStatement
+    }
+}
+
+/// Where things sit on the report page, in millimetres from the top-left corner (exposed for tests
+/// and documented in docs/export.md).
+public struct ECGReportLayout: Sendable, Equatable {
+    public static let millimetresPerSecond = 25.0
+    public static let millimetresPerMillivolt = 10.0
+    public static let calibrationMM = 10.0
+    public static let tracesMM = 250.0
+    public static let rowMM = 25.0
+    public static let rows = 4
+    public static let gridWidthMM = calibrationMM + tracesMM
+    public static let gridHeightMM = Double(rows) * rowMM
+
+    public var pageWidthMM: Double
+    public var pageHeightMM: Double
+    /// Top-left corner of the ECG grid (the calibration pulses start here; traces at + calibrationMM).
+    public var gridLeftMM: Double
+    public var gridTopMM: Double
+
+    public init(paper: PaperSize) {
+        let p = paper.millimetres
+        pageWidthMM = p.width; pageHeightMM = p.height
+        gridLeftMM = ((p.width - Self.gridWidthMM) / 2).rounded()
+        gridTopMM = 33
+    }
+
+    public var gridBottomMM: Double { gridTopMM + Self.gridHeightMM }
+    public var tracesLeftMM: Double { gridLeftMM + Self.calibrationMM }
+    /// Baseline (0 mV) of row `row` (0–2: the 3×4 layout, 3: rhythm strip).
+    public func baselineMM(row: Int) -> Double { gridTopMM + (Double(row) + 0.6) * Self.rowMM }
+}
+
+/// Draws the one-page PDF report with cairo (vector traces and grid, real fonts).
+public enum ECGReportWriter {
+    /// Columns of the standard 3×4 layout (2.5 s each): I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6.
+    public static let layout: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
+    public static let rhythmLead: LeadID = .ii
+    public static let generatedLabel = "generated, not acquired"
+    public static let syntheticModelNotice = "synthetic demonstration model — not for clinical use"
+
+    static let dark = RGBColor(20, 20, 20)
+    static let grey = RGBColor(120, 120, 120)
+    static let warn = RGBColor(190, 20, 20)
+    static let body = 2.4, small = 2.0, heading = 2.8, leading = 3.05
+
+    public static func pdf(_ c: ECGReportContent, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
+        let L = ECGReportLayout(paper: paper)
+        let canvas = try CairoCanvas(pdfWidthMM: L.pageWidthMM, heightMM: L.pageHeightMM,
+                                     title: "ecg2cmr report — \(CaseExporter.caseStem(for: c.record))",
+                                     creationDate: creationDate(c))
+        draw(c, on: canvas, layout: L, filter: filter)
+        return try canvas.pdfData()
+    }
+
+    /// The PDF's /CreationDate: the ECG's acquisition time with --include-phi, else a fixed date, so a
+    /// report is a pure function of its input, model and options (byte-identical on re-export).
+    static func creationDate(_ c: ECGReportContent) -> String {
+        if c.includePHI, let t = c.record.metadata.acquisitionTime {
+            let f = ISO8601DateFormatter(); f.timeZone = TimeZone(identifier: "UTC")
+            return f.string(from: t)
+        }
+        return "2000-01-01T00:00:00Z"
+    }
+
+    // MARK: page
+
+    static func draw(_ c: ECGReportContent, on g: CairoCanvas, layout L: ECGReportLayout, filter: ECGDisplayFilter) {
+        let x0 = L.gridLeftMM, x1 = L.gridLeftMM + ECGReportLayout.gridWidthMM
+        g.fill(x: 0, y: 0, width: L.pageWidthMM, height: L.pageHeightMM, color: .white)
+
+        // Header.
+        var y = 10.0
+        g.text("12-lead ECG and generated CMR — ecg2cmr \(c.softwareVersion)", x: x0, y: y, size: 3.6, color: dark, weight: .bold)
+        if c.isSynthetic {
+            g.text(syntheticModelNotice, x: x1, y: y, size: 3.0, color: warn, weight: .bold, align: .right)
+        }
+        y += 4.6
+        g.text(g.fitted(demographics(c), width: x1 - x0, size: body), x: x0, y: y, size: body, color: dark)
+        y += leading
+        g.text(g.fitted(recordLine(c), width: x1 - x0, size: body), x: x0, y: y, size: body, color: dark)
+        y += leading
+        g.text(g.fitted(modelLine(c), width: x1 - x0, size: body), x: x0, y: y, size: body, color: dark)
+        y += 1.2
+        if c.analysis.outOfDistribution?.isOutside == true {
+            g.fill(x: x0, y: y, width: x1 - x0, height: 4.4, color: warn)
+            let score = c.analysis.outOfDistribution.map { String(format: " (score %.2f > 1)", $0.score) } ?? ""
+            g.text(g.fitted("WARNING: " + OutOfDistributionVerdict.warning + score, width: x1 - x0 - 2, size: body, weight: .bold),
+                   x: x0 + 1, y: y + 3.2, size: body, color: .white, weight: .bold)
+        }
+
+        // ECG.
+        let filtered = displayRecord(c.record, filter: filter)
+        drawECG(filtered.record, highlight: c.highlight, on: g, layout: L)
+        var footer = String(format: "%.0f mm/s   %.0f mm/mV   grid 1 mm / 5 mm   filter %@",
+                            ECGReportLayout.millimetresPerSecond, ECGReportLayout.millimetresPerMillivolt, filtered.description)
+        if let h = c.highlight { footer += "   orange = Grad-CAM of \(h.label) (model attention, not a finding)" }
+        footer += "   print at 100 % (actual size)"
+        g.text(g.fitted(footer, width: x1 - x0, size: small), x: x0, y: L.gridBottomMM + 3.2, size: small, color: dark)
+
+        // Lower panel: measurements | risks | phenotypes | CMR.
+        let top = L.gridBottomMM + 8.5
+        let bottom = L.pageHeightMM - 13
+        let w = x1 - x0
+        drawMeasurements(c, on: g, x: x0, y: top, width: w * 0.19, bottom: bottom)
+        drawRisks(c, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
+        drawPhenotypes(c, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+        drawCMR(c, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
+
+        // Footer: provenance.
+        let f1 = "input sha256 \(c.record.provenance.sha256.isEmpty ? "(not computed)" : c.record.provenance.sha256)   ·   model weights sha256 \(c.weightsSHA256)"
+        g.text(g.fitted(f1, width: w, size: small), x: x0, y: L.pageHeightMM - 8, size: small, color: dark)
+        let f2 = c.isSynthetic ? "Model \(c.modelID): \(syntheticModelNotice). Risks, phenotypes and images are model outputs, not diagnoses."
+            : "Risks, phenotypes and images are model outputs, not diagnoses." + (c.disclaimer.isEmpty ? "" : " " + c.disclaimer)
+        g.text(g.fitted(f2, width: w, size: small, weight: .bold), x: x0, y: L.pageHeightMM - 4.8, size: small,
+               color: c.isSynthetic ? warn : dark, weight: .bold)
+    }
+
+    static func demographics(_ c: ECGReportContent) -> String {
+        guard c.includePHI else { return "Patient identifiers withheld (write the report with --include-phi to show them)" }
+        let m = c.record.metadata
+        var parts = ["Patient \(m.patientID ?? "(no ID in file)")"]
+        parts.append(m.ageYears.map { String(format: "age %.0f", $0) } ?? "age (not in file)")
+        parts.append("sex \(m.sex?.rawValue ?? "(not in file)")")
+        if let t = m.acquisitionTime {
+            let f = ISO8601DateFormatter(); f.timeZone = TimeZone(identifier: "UTC")
+            parts.append("acquired \(f.string(from: t))")
+        }
+        return parts.joined(separator: "   ")
+    }
+
+    static func recordLine(_ c: ECGReportContent) -> String {
+        let r = c.record
+        var s = "ECG \(URL(fileURLWithPath: r.provenance.path).lastPathComponent) (\(r.provenance.format.rawValue))   "
+            + "\(r.leads.count) leads   \(String(format: "%g", r.samplingRate)) Hz   \(String(format: "%.1f", r.durationSeconds)) s"
+        if let d = r.metadata.device, !d.isEmpty { s += "   device \(d)" }
+        if let h = c.highlight, r.durationSeconds > 10.05 {
+            s += String(format: "   showing %.1f–%.1f s (the model's window)", max(0, h.recordOffsetSeconds), max(0, h.recordOffsetSeconds) + 10)
+        }
+        return s
+    }
+
+    static func modelLine(_ c: ECGReportContent) -> String {
+        "Model \(c.modelID) (\(c.modelDisplayName)), bundle format v\(c.modelFormatVersion)\(c.isSynthetic ? ", synthetic" : "")   "
+            + "generator seed \(c.seed)   ED frame \(c.phases.endDiastoleFrame), ES frame \(c.phases.endSystoleFrame) of \(c.sax.frames.count)"
+    }
+
+    // MARK: ECG
+
+    /// The record the traces are drawn from, after the display filter, and how that filter is printed.
+    static func displayRecord(_ record: ECGRecord, filter: ECGDisplayFilter) -> (record: ECGRecord, description: String) {
+        guard filter == .diagnostic, record.samplingRate > 0 else { return (record, "none (as recorded)") }
+        let fs = record.samplingRate
+        let band: FilterBand = 150 < 0.45 * fs ? .bandpass(lowHz: 0.67, highHz: 150) : .highpass(cutoffHz: 0.67)
+        let label = 150 < 0.45 * fs ? "0.67–150 Hz" : "0.67 Hz high-pass (no low-pass at \(String(format: "%g", fs)) Hz)"
+        guard let bw = try? ButterworthFilter(order: 2, band: band, samplingRate: fs) else { return (record, "none (as recorded)") }
+        var out = record
+        for i in out.leads.indices {
+            let v = out.leads[i].millivolts
+            guard v.allSatisfy(\.isFinite), let y = try? bw.filtfilt(v.map(Double.init)) else {
+                return (record, "none (as recorded)")
+            }
+            out.leads[i].millivolts = y.map(Float.init)
+        }
+        return (out, label + ", zero-phase Butterworth order 2")
+    }
+
+    /// Grid, calibration pulses, Grad-CAM tint, traces and lead labels.
+    static func drawECG(_ record: ECGRecord, highlight: ECGHighlight?, on g: CairoCanvas, layout L: ECGReportLayout) {
+        let left = L.gridLeftMM, top = L.gridTopMM
+        let right = left + ECGReportLayout.gridWidthMM, bottom = L.gridBottomMM
+        let mmPerS = ECGReportLayout.millimetresPerSecond, mmPerMV = ECGReportLayout.millimetresPerMillivolt
+
+        // 1 mm minor lines, then 5 mm major lines on top.
+        let nx = Int(ECGReportLayout.gridWidthMM.rounded()), ny = Int(ECGReportLayout.gridHeightMM.rounded())
+        g.gridLines(xs: (0...nx).filter { $0 % 5 != 0 }.map { left + Double($0) }, ys: (0...ny).filter { $0 % 5 != 0 }.map { top + Double($0) },
+                    left: left, top: top, right: right, bottom: bottom, color: .paperMinor, width: 0.1)
+        g.gridLines(xs: stride(from: 0, through: nx, by: 5).map { left + Double($0) }, ys: stride(from: 0, through: ny, by: 5).map { top + Double($0) },
+                    left: left, top: top, right: right, bottom: bottom, color: .paperMajor, width: 0.2)
+
+        let start = max(0, highlight?.recordOffsetSeconds ?? 0)
+        let traceX0 = L.tracesLeftMM
+        g.clip(x: left, y: top, width: right - left, height: bottom - top)
+        defer { g.unclip() }
+        for row in 0..<ECGReportLayout.rows {
+            let baseline = L.baselineMM(row: row)
+            // 1 mV × 0.2 s standardisation pulse: 2.5 mm flat, 10 mm up for 5 mm, down, 2.5 mm flat.
+            let xa = left + 2.5, xb = xa + 0.2 * mmPerS
+            g.polyline([(left + 0.5, baseline), (xa, baseline), (xa, baseline - mmPerMV), (xb, baseline - mmPerMV), (xb, baseline),
+                        (left + ECGReportLayout.calibrationMM, baseline)], color: .black, width: 0.25)
+            let cells: [(lead: LeadID, from: Double, to: Double)] = row < 3
+                ? (0..<4).map { col in (layout[col][row], start + 2.5 * Double(col), start + 2.5 * Double(col + 1)) }
+                : [(rhythmLead, start, start + 10)]
+            let bandTop = top + Double(row) * ECGReportLayout.rowMM
+            for (index, cell) in cells.enumerated() {
+                let cx0 = traceX0 + (cell.from - start) * mmPerS
+                if let highlight { drawHighlight(highlight, lead: cell.lead, from: cell.from, to: cell.to, x0: cx0, top: bandTop, on: g) }
+                if index > 0 { g.line(cx0, baseline - 3, cx0, baseline + 3, color: .black, width: 0.25) }   // lead-change marker
+                let labelY = bandTop + 3.6
+                guard let lead = record.lead(cell.lead), record.samplingRate > 0 else {
+                    g.text("\(cell.lead) (absent)", x: cx0 + 1.5, y: labelY, size: 2.6, color: grey)
+                    continue
+                }
+                g.text(cell.lead.description, x: cx0 + 1.5, y: labelY, size: 2.8, color: .black, weight: .bold)
+                let s0 = max(0, Int((cell.from * record.samplingRate).rounded(.down)))
+                let s1 = min(lead.millivolts.count, Int((cell.to * record.samplingRate).rounded(.down)))
+                guard s1 - s0 >= 2 else { continue }
+                let segment = Array(lead.millivolts[s0..<s1])
+                let centre = Double(median(segment))
+                let points: [(Double, Double)] = segment.enumerated().map { k, v in
+                    let t = Double(s0 + k) / record.samplingRate
+                    let mv = v.isFinite ? Double(v) - centre : 0
+                    return (traceX0 + (t - start) * mmPerS, baseline - mv * mmPerMV)
+                }
+                g.polyline(points, color: .black, width: 0.22)
+            }
+        }
+    }
+
+    /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
+    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, on g: CairoCanvas) {
+        guard h.leads.contains(lead), h.samplingRate > 0 else { return }
+        let mmPerS = ECGReportLayout.millimetresPerSecond
+        let step = 1 / h.samplingRate
+        var runStart: Double?, runLevel = 0
+        func flush(_ t: Double) {
+            if let s = runStart, runLevel > 0 {
+                g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: ECGReportLayout.rowMM - 0.6,
+                       color: .gradCAM, alpha: 0.55 * Double(runLevel) / 20)
+            }
+            runStart = nil
+        }
+        var t = from
+        while t < to {
+            let level = Int(((h.value(lead: lead, atRecordSeconds: t) ?? 0) * 20).rounded())
+            if level != runLevel || runStart == nil { flush(t); runStart = t; runLevel = level }
+            t += step
+        }
+        flush(to)
+    }
+
+    static func median(_ v: [Float]) -> Float {
+        let finite = v.filter(\.isFinite).sorted()
+        guard !finite.isEmpty else { return 0 }
+        return finite[finite.count / 2]
+    }
+
+    // MARK: tables
+
+    static func sectionTitle(_ s: String, on g: CairoCanvas, x: Double, y: Double, width: Double) {
+        g.text(s, x: x, y: y, size: heading, color: dark, weight: .bold)
+        g.line(x, y + 0.9, x + width, y + 0.9, color: grey, width: 0.15)
+    }
+
+    static func drawMeasurements(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        sectionTitle("Global measurements", on: g, x: x, y: y, width: width)
+        let ours = c.measurements
+        let device = c.record.metadata.deviceMeasurements
+        var yy = y + 4.2
+        let col1 = x + width * 0.66, col2 = x + width
+        g.text("ecg2cmr", x: col1, y: yy, size: small, color: grey, align: .right)
+        if let device { g.text(g.fitted(device.source, width: width * 0.45, size: small), x: col2, y: yy, size: small, color: grey, align: .right) }
+        yy += leading
+        func v(_ d: Double?, _ unit: String) -> String { d.map { String(format: "%.0f %@", $0, unit) } ?? "–" }
+        let rows: [(String, (IntervalMeasurements) -> Double?, String)] = [
+            ("Heart rate", { $0.heartRateBpm }, "bpm"), ("PR", { $0.prMs }, "ms"), ("QRS", { $0.qrsMs }, "ms"),
+            ("QT", { $0.qtMs }, "ms"), ("QTc Bazett", { $0.qtcBazettMs }, "ms"), ("QTc Fridericia", { $0.qtcFridericiaMs }, "ms"),
+            ("QTc (device)", { $0.qtcReportedMs }, "ms"),
+            ("P axis", { $0.pAxisDeg }, "°"), ("QRS axis", { $0.qrsAxisDeg }, "°"), ("T axis", { $0.tAxisDeg }, "°"),
+        ]
+        for (label, get, unit) in rows {
+            let a = ours.flatMap(get), b = device.flatMap(get)
+            if a == nil && b == nil && label == "QTc (device)" { continue }
+            guard yy < bottom else { break }
+            g.text(label, x: x, y: yy, size: body, color: dark)
+            g.text(v(a, unit), x: col1, y: yy, size: body, color: dark, align: .right)
+            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: dark, align: .right) }
+            yy += leading
+        }
+        if ours == nil, yy < bottom {
+            g.text(g.fitted("ecg2cmr: " + (c.measurementNote ?? "not measurable"), width: width, size: small), x: x, y: yy, size: small, color: grey)
+            yy += leading
+        }
+        if yy < bottom {
+            g.text("– = not measurable / not stated", x: x, y: yy, size: small, color: grey)
+        }
+    }
+
+    static func drawRisks(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        sectionTitle("Risks (probability · validation AUC)", on: g, x: x, y: y, width: width)
+        var yy = y + 4.2
+        let risks = c.analysis.risks
+        for (i, r) in risks.enumerated() {
+            guard yy < bottom - leading || i == risks.count - 1 else {
+                g.text("+\(risks.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
+            }
+            let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
+            if r.isWeak {
+                // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
+                g.text(g.fitted(r.label, width: width * 0.5, size: body), x: x, y: yy, size: body, color: grey)
+                g.text(String(format: "%.2f", r.probability), x: x + width * 0.64, y: yy, size: body, color: grey, align: .right)
+                g.text("weak · " + auc, x: x + width, y: yy, size: small, color: grey, align: .right)
+            } else {
+                let high = r.band == .high
+                let colour = high ? warn : dark
+                g.text(g.fitted(r.label, width: width * 0.5, size: body, weight: high ? .bold : .normal), x: x, y: yy, size: body,
+                       color: colour, weight: high ? .bold : .normal)
+                g.text(String(format: "%.2f", r.probability), x: x + width * 0.64, y: yy, size: body, color: colour,
+                       weight: high ? .bold : .normal, align: .right)
+                g.text("\(r.band.rawValue) · \(auc)", x: x + width, y: yy, size: small, color: dark, align: .right)
+            }
+            yy += leading
+        }
+        if risks.contains(where: \.isWeak), yy < bottom {
+            g.text(g.fitted("weak = validation AUC < 0.65: not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
+        }
+    }
+
+    static func drawPhenotypes(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        sectionTitle("CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width)
+        var yy = y + 4.2
+        let ps = c.analysis.phenotypes
+        for (i, p) in ps.enumerated() {
+            guard yy < bottom - leading || i == ps.count - 1 else {
+                g.text("+\(ps.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
+            }
+            let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
+            let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
+            if p.isWeak {
+                g.text(g.fitted(p.label, width: width * 0.44, size: body), x: x, y: yy, size: body, color: grey)
+                g.text(value, x: x + width * 0.66, y: yy, size: body, color: grey, align: .right)
+                let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
+                g.text("weak\(r) · \(range)", x: x + width, y: yy, size: small, color: grey, align: .right)
+            } else {
+                let flag = p.isOutOfRange
+                let colour = flag ? warn : dark
+                g.text(g.fitted(p.label, width: width * 0.44, size: body), x: x, y: yy, size: body, color: colour, weight: flag ? .bold : .normal)
+                let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
+                g.text(value + arrow, x: x + width * 0.66, y: yy, size: body, color: colour, weight: flag ? .bold : .normal, align: .right)
+                g.text(range, x: x + width, y: yy, size: small, color: dark, align: .right)
+            }
+            yy += leading
+        }
+        if ps.contains(where: \.isWeak), yy < bottom {
+            g.text(g.fitted("weak = validation r below the bundle's bar: not a finding", width: width, size: small), x: x, y: yy + 0.6,
+                   size: small, color: grey)
+        }
+    }
+
+    static func drawCMR(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        sectionTitle("Generated CMR", on: g, x: x, y: y, width: width)
+        g.text(generatedLabel, x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
+        let labelW = 5.0
+        let side = min((width - labelW - 1.5) / 2, bottom - (y + 7.5) - 1.5) / 1
+        let size = max(8, min(side, (bottom - y - 7.5 - 1.5) / 2))
+        let colX = [x + labelW, x + labelW + size + 1.5]
+        var yy = y + 4.4
+        g.text("SAX", x: colX[0] + size / 2, y: yy, size: small, color: dark, weight: .bold, align: .centre)
+        g.text("LAX", x: colX[1] + size / 2, y: yy, size: small, color: dark, weight: .bold, align: .centre)
+        yy += 1.2
+        for (label, frame) in [("ED", c.phases.endDiastoleFrame), ("ES", c.phases.endSystoleFrame)] {
+            g.text(label, x: x, y: yy + size / 2 + 1, size: body, color: label == "ED" ? RGBColor(20, 130, 50) : warn, weight: .bold)
+            for (k, loop) in [c.sax, c.lax].enumerated() where loop.frames.indices.contains(frame) {
+                let img = greyImage(loop.frames[frame], width: loop.width, height: loop.height)
+                g.image(img, x: colX[k], y: yy, width: size, height: size)
+                g.text("generated", x: colX[k] + 0.8, y: yy + size - 0.9, size: 1.6, color: .white)
+                g.text("#\(frame)", x: colX[k] + size - 0.8, y: yy + 2.2, size: 1.6, color: .white, align: .right)
+            }
+            yy += size + 1.5
+        }
+    }
+
+    static func greyImage(_ frame: [Float], width: Int, height: Int) -> GreyImage {
+        var img = GreyImage(width: width, height: height)
+        for i in 0..<min(frame.count, img.pixels.count) {
+            let v = frame[i].isFinite ? min(1, max(0, frame[i])) : 0
+            img.pixels[i] = UInt8((Double(v) * 255 + 0.5).rounded(.down))
+        }
+        return img
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import CMRExport
+import CardiacModels
+import ECGFormats
+import Foundation
+
+/// `ecg2cmr report FILE --out report.pdf`: the one-page printable PDF report (the same writer as
+/// `export --pdf`). See docs/export.md.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a one-page PDF report: 12-lead at 25 mm/s and 10 mm/mV, measurements, risks, phenotypes, Grad-CAM, generated CMR.",
+        discussion: "Print at 100 % (actual size, no fit-to-page) so that the grid is 1 mm and 5 mm on paper.")
+
+    @Argument(help: "ECG file (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML).")
+    var file: String
+
+    @Option(name: .long, help: "Output PDF file.")
+    var out: String
+
+    @Option(name: .long, help: "Paper: a4 or letter (landscape).")
+    var paper: String = "a4"
+
+    @Flag(name: .long, help: "Print patient identifiers (ID, age, sex, acquisition time) on the report.")
+    var includePhi = false
+
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
+    var model: String?
+
+    @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
+    var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the traces, e.g. risk.cad (default: the first risk output).")
+    var gradcamHead: String?
+
+    @Option(name: .long, help: "Display filter of the traces: diagnostic (0.67–150 Hz, zero-phase) or none.")
+    var ecgFilter: String = "diagnostic"
+
+    func run() throws {
+        guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
+        guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
+        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
+        let bundle = try ModelBundle.load(from: modelURL)
+        let exporter = try CaseExporter(pipeline: try CardiacPipeline(bundle: bundle), options: options,
+                                        softwareVersion: ECG2CMR.configuration.version.isEmpty ? CMRExportInfo.softwareVersion : ECG2CMR.configuration.version)
+        let data = try exporter.reportPDF(record: record, paper: paperSize, filter: filter)
+        let outURL = URL(fileURLWithPath: out)
+        try AtomicFile.write(data, to: outURL)
+        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(bundle.id))")
+    }
+}

@@ -1,0 +1,179 @@
+@testable import CardiacModels
+import ECGFormats
+import Foundation
+import Testing
+@testable import CMRExport
+
+/// The one-page PDF report: page size, determinism, millimetre geometry (rasterised through the same
+/// drawing code), the honesty markings (weak heads, OOD, synthetic model) in the page text, and the
+/// `export` job. tests/pdf/run.sh checks the real binary's PDFs with qpdf and poppler.
+@Suite struct ECGReportTests {
+    /// 10 s at 500 Hz: flat leads with a 1 mV square step in lead I from 1.0 s to 1.2 s.
+    static func record(phi: Bool = true) -> ECGRecord {
+        let n = 5000
+        let leads = LeadID.standard12.map { id -> Lead in
+            var mv = [Float](repeating: 0, count: n)
+            if id == .i { for s in 500..<600 { mv[s] = 1 } }
+            return Lead(id: id, millivolts: mv)
+        }
+        let meta = ECGMetadata(patientID: "PAT-0042", ageYears: 63, sex: .female, acquisitionTime: Date(timeIntervalSince1970: 1_700_000_000))
+        return ECGRecord(leads: leads, samplingRate: 500, metadata: meta,
+                         provenance: Provenance(format: .csv, path: "/tmp/report-test.csv", sha256: String(repeating: "ab", count: 32)))
+    }
+
+    static func analysis(outside: Bool) -> ECGAnalysis {
+        func risk(_ o: String, _ label: String, _ p: Double, _ auc: Double) -> RiskScore {
+            RiskScore(target: HeadTarget(head: "risk", output: o), label: label, probability: p, validationAUC: auc,
+                      isWeak: auc < 0.65, bands: [0.3, 0.6], band: p >= 0.6 ? .high : p >= 0.3 ? .intermediate : .low)
+        }
+        var weakPheno = PhenotypeValue(target: HeadTarget(head: "phenotype", output: "t1"), label: "Native T1", value: 1100, unit: "ms",
+                                       referenceRange: 950...1050, validationR: 0.21, isOutOfRange: true)
+        weakPheno.isWeak = true
+        return ECGAnalysis(modelID: "test-model", isSynthetic: true, embedding: [0.1, 0.2],
+                           risks: [risk("cad", "Coronary artery disease", 0.72, 0.81), risk("amy", "Cardiac amyloidosis", 0.91, 0.58)],
+                           subtypes: [],
+                           phenotypes: [PhenotypeValue(target: HeadTarget(head: "phenotype", output: "lvef"), label: "LV ejection fraction",
+                                                       value: 41.5, unit: "%", referenceRange: 52...72, validationR: 0.7, isOutOfRange: true),
+                                        weakPheno],
+                           rawHeads: [:],
+                           outOfDistribution: OutOfDistributionVerdict(score: outside ? 1.8 : 0.4, embeddingDistance: 1, inputDistance: 1,
+                                                                       embeddingThreshold: 1, inputThreshold: 1))
+    }
+
+    static func content(outside: Bool = false, phi: Bool = false, highlight: Bool = false) -> ECGReportContent {
+        let frames = (0..<10).map { f in (0..<(16 * 16)).map { Float(($0 + f) % 16) / 15 } }
+        let cine = CineFrames(label: "SAX", width: 16, height: 16, frames: frames)
+        var h: ECGHighlight?
+        if highlight {
+            var values = [Float](repeating: 0, count: 12 * 1000)
+            for s in 100..<200 { values[s] = 1 }                  // lead I, 1…2 s at 100 Hz
+            h = ECGHighlight(label: "risk.cad", leads: LeadID.standard12, samplingRate: 100, sampleCount: 1000, values: values, recordOffsetSeconds: 0)
+        }
+        return ECGReportContent(record: record(), analysis: analysis(outside: outside), highlight: h, sax: cine, lax: cine,
+                                phases: CardiacPhases(endDiastoleFrame: 0, endSystoleFrame: 5),
+                                measurements: IntervalMeasurements(prMs: 160, qrsMs: 90, qtMs: 380, qtcBazettMs: 410, heartRateBpm: 70, source: "ecg2cmr"),
+                                measurementNote: nil, modelID: "test-model", modelDisplayName: "Test model", modelFormatVersion: 2,
+                                weightsSHA256: String(repeating: "cd", count: 32), isSynthetic: true, disclaimer: "synthetic",
+                                softwareVersion: "0.1.0", seed: 1, includePHI: phi)
+    }
+
+    static func mediaBox(_ pdf: Data) -> (Double, Double)? {
+        let s = String(decoding: pdf, as: UTF8.self)
+        guard let r = s.range(of: #"/MediaBox \[ *0 0 ([0-9.]+) ([0-9.]+) *\]"#, options: .regularExpression) else { return nil }
+        let nums = s[r].split(whereSeparator: { " []".contains($0) }).compactMap { Double($0) }
+        return nums.count == 4 ? (nums[2], nums[3]) : nil
+    }
+
+    @Test func onePageOfExactlyA4OrLetterLandscape() throws {
+        for (paper, w, h) in [(PaperSize.a4, 841.89, 595.28), (.letter, 792.0, 612.0)] {
+            let pdf = try ECGReportWriter.pdf(Self.content(), paper: paper)
+            #expect(pdf.starts(with: Data("%PDF-1.5".utf8)))
+            let box = try #require(Self.mediaBox(pdf))
+            #expect(abs(box.0 - w) < 0.01 && abs(box.1 - h) < 0.01, "\(paper): \(box)")
+            #expect(String(decoding: pdf, as: UTF8.self).components(separatedBy: "/Type /Page\n").count - 1 <= 1)
+            let layout = ECGReportLayout(paper: paper)
+            #expect(layout.gridLeftMM >= 8 && layout.gridLeftMM + ECGReportLayout.gridWidthMM <= layout.pageWidthMM - 8)
+        }
+    }
+
+    @Test func sameContentGivesTheSameBytes() throws {
+        let a = try ECGReportWriter.pdf(Self.content(highlight: true))
+        let b = try ECGReportWriter.pdf(Self.content(highlight: true))
+        #expect(a == b)
+        #expect(ECGReportWriter.creationDate(Self.content(phi: false)) == "2000-01-01T00:00:00Z")
+    }
+
+    /// The page drawn on a 10 px/mm raster by the same code: grid lines at every millimetre,
+    /// 10 mm/mV and 25 mm/s on the lead I step, calibration pulse 10 mm tall, Grad-CAM tint.
+    @Test func geometryIsMillimetreExact() throws {
+        let layout = ECGReportLayout(paper: .a4)
+        let ppm = 10.0
+        let canvas = try CairoCanvas(rasterWidthMM: layout.pageWidthMM, heightMM: layout.pageHeightMM, pixelsPerMillimetre: ppm)
+        ECGReportWriter.draw(Self.content(highlight: true), on: canvas, layout: layout, filter: .none)
+        let img = try canvas.rgbImage()
+        func px(_ xmm: Double, _ ymm: Double) -> RGBColor { img[Int((xmm * ppm).rounded(.down)), Int((ymm * ppm).rounded(.down))] }
+        func isPink(_ c: RGBColor) -> Bool { Int(c.red) - Int(c.green) > 10 && abs(Int(c.green) - Int(c.blue)) < 10 }
+        func isDark(_ c: RGBColor) -> Bool { c.red < 100 && c.green < 100 && c.blue < 100 }
+        // Row 3 (V-lead columns aVF/V3/V6 are flat): sample between horizontal lines at y = +0.5 mm.
+        let y = layout.gridTopMM + 2 * ECGReportLayout.rowMM + 7.5
+        for k in stride(from: 12, through: 258, by: 1) where k % 5 != 0 {
+            let x = layout.gridLeftMM + Double(k)
+            #expect(isPink(px(x, y)), "minor line at \(k) mm")
+            #expect(px(x + 0.5, y) == .white, "gap at \(k).5 mm")
+        }
+        #expect(Int(px(layout.gridLeftMM + 20, y).green) < Int(px(layout.gridLeftMM + 21, y).green), "5 mm lines darker")
+        // Lead I: 1 mV step at 1.0–1.2 s → 10 mm above the baseline, x = traces + 25…30 mm.
+        let base = layout.baselineMM(row: 0)
+        #expect(isDark(px(layout.tracesLeftMM + 27.5, base - 10)))
+        #expect(!isDark(px(layout.tracesLeftMM + 27.5, base - 11)))
+        #expect(isDark(px(layout.tracesLeftMM + 35, base)))
+        #expect(!isDark(px(layout.tracesLeftMM + 32.5, base - 10)))
+        // Calibration pulse: 10 mm tall between 2.5 and 7.5 mm.
+        #expect(isDark(px(layout.gridLeftMM + 5, base - 10)))
+        #expect(!isDark(px(layout.gridLeftMM + 5, base - 11.5)))
+        // Grad-CAM on lead I at 1…2 s (x = traces + 25…50 mm), not at 2.2 s.
+        let tinted = px(layout.tracesLeftMM + 40.5, base - 5.5), plain = px(layout.tracesLeftMM + 55.5, base - 5.5)
+        #expect(tinted.red > 240 && tinted.blue < 200, "\(tinted)")
+        #expect(plain == .white, "\(plain)")
+    }
+
+    static let pdftotext = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func text(_ pdf: Data) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try pdf.write(to: dir.appendingPathComponent("r.pdf"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pdftotext!)
+        p.arguments = ["-layout", dir.appendingPathComponent("r.pdf").path, dir.appendingPathComponent("r.txt").path]
+        try p.run(); p.waitUntilExit()
+        return try String(contentsOf: dir.appendingPathComponent("r.txt"), encoding: .utf8)
+    }
+
+    @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
+    func pageTextCarriesTheHonestyMarkings() throws {
+        let plain = try Self.text(try ECGReportWriter.pdf(Self.content()))
+        let lines = plain.split(separator: "\n").map(String.init)
+        #expect(plain.contains(ECGReportWriter.syntheticModelNotice))
+        #expect(plain.contains(ECGReportWriter.generatedLabel))
+        #expect(!plain.contains("WARNING"))
+        #expect(plain.contains("identifiers withheld") && !plain.contains("PAT-0042"))
+        #expect(plain.contains("AUC 0.81") && plain.contains("high"))
+        // The weak head is marked weak on its own line and carries no band.
+        let amy = try #require(lines.first { $0.contains("Cardiac amyloidosis") })
+        #expect(amy.contains("weak") && amy.contains("AUC 0.58") && !amy.contains("high"))
+        let t1 = try #require(lines.first { $0.contains("Native T1") })
+        #expect(t1.contains("weak") && !t1.contains("↑"))
+        let lvef = try #require(lines.first { $0.contains("LV ejection fraction") })
+        #expect(lvef.contains("↓") && lvef.contains("52–72"))
+        #expect(plain.contains("25 mm/s") && plain.contains("10 mm/mV") && plain.contains("filter 0.67–150 Hz"))
+        #expect(plain.contains(String(repeating: "ab", count: 32)))
+
+        let ood = try Self.text(try ECGReportWriter.pdf(Self.content(outside: true, phi: true)))
+        #expect(ood.contains("WARNING"))
+        #expect(ood.contains("out of distribution"))
+        #expect(ood.contains("PAT-0042") && ood.contains("age 63") && ood.contains("sex female"))
+    }
+
+    @Test func exportWritesReportPDFWhenAsked() throws {
+        let out = try CaseExportTests.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
+        var options = CaseExportTests.options()
+        options.frames = .edES
+        options.pdfPaper = .letter
+        let exporter = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options)
+        let result = try exporter.export(record: record, into: out)
+        let entry = try #require(result.manifest.files.first { $0.path == "report.pdf" })
+        #expect(entry.kind == "report-pdf")
+        let pdf = try Data(contentsOf: result.caseDirectory.appendingPathComponent("report.pdf"))
+        let box = try #require(Self.mediaBox(pdf))
+        #expect(abs(box.0 - 792) < 0.01 && abs(box.1 - 612) < 0.01)
+        // The standalone report (same writer, same options) is the same bytes.
+        #expect(try exporter.reportPDF(record: record, paper: .letter) == pdf)
+        // Older manifests without the option still decode and compare equal to "no PDF".
+        let json = try JSONEncoder().encode(CaseExportTests.options())
+        #expect(!String(decoding: json, as: UTF8.self).contains("pdfPaper"))
+        #expect(try JSONDecoder().decode(ExportOptions.self, from: json).pdfPaper == nil)
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end checks of the PDF report (`ecg2cmr report`, `export --pdf`) on the real binary:
+#  1. qpdf --check passes, one landscape page of the right size, fonts embedded;
+#  2. the page raster (pdftoppm at 300 dpi): grid colour present, dark trace pixels in each of the
+#     12 lead boxes + the rhythm strip + the calibration pulses, Grad-CAM tint, CMR frames;
+#  3. grid spacing measured on the raster (line centroids, least-squares fit) is 1 mm ± 1 % and
+#     the 5 mm lines fall every 5th line; the same read from the PDF content stream (qpdf --qdf);
+#  4. the page text: 25 mm/s, 10 mm/mV, filter, AUC, "generated, not acquired", the synthetic
+#     notice, the input sha256, and patient identifiers only with --include-phi;
+#  5. export --pdf writes report.pdf in the case folder, listed in the manifest, byte-identical
+#     when regenerated from the manifest.
+#   tests/pdf/run.sh   (ECG2CMR_BIN=/path/to/ecg2cmr to skip the build; PDF_KEEP=DIR keeps the outputs)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for tool in qpdf pdftoppm pdftotext pdfinfo pdffonts; do
+  command -v "$tool" >/dev/null || { echo "pdf: $tool is not installed (scripts/setup installs poppler-utils and qpdf)"; exit 1; }
+done
+bin=${ECG2CMR_BIN:-}
+if [ -z "$bin" ]; then
+  swift build --product ecg2cmr >/dev/null
+  bin="$(swift build --show-bin-path)/ecg2cmr"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
+if [ ! -f "$MODEL/manifest.json" ]; then
+  PYTHONPATH=training python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null
+  MODEL="$work/model"
+fi
+fail() { echo "pdf FAIL: $*" >&2; exit 1; }
+ecg=sample-data/P01-healthy/ecg.hea
+
+echo "-- report (A4, no PHI) and (Letter, --include-phi)"
+"$bin" report "$ecg" --out "$work/a4.pdf" --model "$MODEL" >/dev/null || fail "report a4"
+"$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --model "$MODEL" >/dev/null || fail "report letter"
+for f in a4 letter; do
+  qpdf --check "$work/$f.pdf" >"$work/$f.qpdf" 2>&1 || { cat "$work/$f.qpdf"; fail "qpdf --check $f.pdf"; }
+  grep -q "No syntax or stream encoding errors" "$work/$f.qpdf" || fail "qpdf output for $f.pdf: $(cat "$work/$f.qpdf")"
+  pdffonts "$work/$f.pdf" | awk 'NR>2 && $0 !~ / yes +yes +(yes|no) / { bad=1 } END { exit bad }' \
+    || { pdffonts "$work/$f.pdf"; fail "$f.pdf: a font is not embedded"; }
+  pdffonts "$work/$f.pdf" | grep -q DejaVuSans || fail "$f.pdf: DejaVu Sans not used"
+  pdftotext -layout "$work/$f.pdf" "$work/$f.txt"
+  pdftoppm -r 300 "$work/$f.pdf" "$work/$f"          # → $f-1.ppm
+  qpdf --qdf --object-streams=disable "$work/$f.pdf" "$work/$f.qdf.pdf"
+done
+pdfinfo "$work/a4.pdf" | grep -Eq "^Pages: +1$" || fail "a4.pdf is not one page"
+pdfinfo "$work/a4.pdf" | grep -Eq "^Page size: +841.89 x 595.276? pts" || fail "a4.pdf is not A4 landscape: $(pdfinfo "$work/a4.pdf" | grep 'Page size')"
+pdfinfo "$work/letter.pdf" | grep -Eq "^Page size: +792 x 612 pts" || fail "letter.pdf is not Letter landscape: $(pdfinfo "$work/letter.pdf" | grep 'Page size')"
+
+echo "-- page text"
+sha=$("$bin" info "$ecg" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
+for f in a4 letter; do
+  t="$work/$f.txt"
+  for s in "25 mm/s" "10 mm/mV" "grid 1 mm / 5 mm" "filter 0.67" "AUC" "generated, not acquired" "ED" "ES" "SAX" "LAX" \
+           "Global measurements" "Heart rate" "QRS" "reference range" "synthetic demonstration model — not for clinical use" \
+           "$sha" "print at 100 %" "Grad-CAM"; do
+    grep -qF -- "$s" "$t" || fail "$f.pdf has no '$s'"
+  done
+done
+grep -qF "identifiers withheld" "$work/a4.txt" || fail "a4.pdf (no --include-phi) does not say identifiers are withheld"
+grep -qF "identifiers withheld" "$work/letter.txt" && fail "letter.pdf (--include-phi) says identifiers are withheld"
+grep -qE "Patient .* age|age .*sex" "$work/letter.txt" || fail "letter.pdf (--include-phi) shows no demographics"
+
+echo "-- page raster and grid geometry"
+python3 tests/pdf/check_raster.py "$work/a4-1.ppm" "$work/a4.qdf.pdf" 300 a4
+python3 tests/pdf/check_raster.py "$work/letter-1.ppm" "$work/letter.qdf.pdf" 300 letter
+
+echo "-- export --pdf"
+"$bin" export "$ecg" --out "$work/export" --frames ed-es --pdf --model "$MODEL" >/dev/null 2>&1 || fail "export --pdf"
+case_dir=$(ls -d "$work"/export/*/ | head -1)
+[ -f "$case_dir/report.pdf" ] || fail "no report.pdf in $case_dir"
+qpdf --check "$case_dir/report.pdf" >/dev/null || fail "qpdf --check of the exported report.pdf"
+python3 - "$case_dir/manifest.json" <<'PY' || fail "report.pdf not in the manifest"
+import json, sys
+m = json.load(open(sys.argv[1]))
+entries = [f for f in m["files"] if f["path"] == "report.pdf"]
+assert entries and entries[0]["kind"] == "report-pdf", m["files"]
+assert m["options"]["pdfPaper"] == "a4", m["options"]
+PY
+"$bin" export --from-manifest "$case_dir/manifest.json" --out "$work/regen" --model "$MODEL" >/dev/null 2>&1 \
+  || fail "regeneration from the manifest differs (report.pdf not deterministic?)"
+cmp -s "$case_dir/report.pdf" "$work/regen/$(basename "$case_dir")/report.pdf" || fail "regenerated report.pdf differs"
+
+if [ -n "${PDF_KEEP:-}" ]; then mkdir -p "$PDF_KEEP"; cp "$work"/a4.pdf "$work"/letter.pdf "$PDF_KEEP"/; fi
+echo "pdf: all checks passed"
