@@ -343,6 +343,9 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"cohort's LV EF at r = {_f(gen['true_cine_ef_vs_table'])} and EDV at r = {_f(gen['true_cine_eda_vs_edv'])}. "
              f"The generated EF agrees with the model's own EF head at r = {_f(gen['generated']['ef_vs_model_ef'])}. "
              "Wall thickness is not measured on the frames (the anatomy input carries the 16 segment thicknesses).\n")
+    L.append("![Generated vs true SAX / LAX, normal, DCM, HCM](img/generated-vs-true.png)\n")
+    L.append("*`docs/img/generated-vs-true.png`, from `python training/generator_figure.py`: held-out subjects, "
+             "true cine (its own pose) beside the generated one (the seed's pose), end-diastole and end-systole.*\n")
     L.append("CMR representation: its anatomy part is the CMR-measured phenotype vector itself, so a linear probe "
              "recovers EF, EDV and LV mass exactly (r = 1 by construction); what matters is that the decoder draws it — "
              f"frames decoded from the true anatomy give an area EF that tracks the true EF at r = "
