@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import re
 import math
 import os
 import shutil
@@ -120,12 +121,19 @@ def scale_frame(frame: np.ndarray, size: int, name: str) -> np.ndarray:
     return np.floor(np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def _case(out: Path, stem: str = "E07500") -> Path:
+    """The case folder of input `stem`: CaseExporter.caseName appends 8 hex digits of the input's SHA-256."""
+    found = [p for p in out.glob(f"{stem}-*") if re.fullmatch(rf"{re.escape(stem)}-[0-9a-f]{{8}}", p.name)]
+    assert len(found) == 1, f"expected one case folder for {stem} in {out}: {sorted(p.name for p in out.iterdir())}"
+    return found[0]
+
+
 # ---- tests ----
 
 @pytest.mark.parametrize("filt", ["nearest", "bilinear", "bicubic", "lanczos3"])
 def test_pixels_equal_generator_frames_after_scaling(tmp_path, filt):
     _export(tmp_path, [_record()], "--size", "64", "--filter", filt, "--save-float-frames", "--seed", "4", "--frame-count", "6")
-    case = tmp_path / "E07500"
+    case = _case(tmp_path)
     manifest = json.loads((case / "manifest.json").read_text())
     assert manifest["scaling"]["filter"] == filt
     for view in ("sax", "lax"):
@@ -141,7 +149,7 @@ def test_pixels_equal_generator_frames_after_scaling(tmp_path, filt):
 
 def test_every_png_passes_pngcheck_and_pillow_and_carries_the_notice(tmp_path):
     _export(tmp_path, [_record()], "--size", "32")
-    case = tmp_path / "E07500"
+    case = _case(tmp_path)
     pngs = sorted(case.rglob("*.png"))
     assert len(pngs) == 3 * 20 + 3
     if shutil.which("pngcheck"):
@@ -170,7 +178,7 @@ def test_same_seed_is_byte_identical_and_manifest_regenerates(tmp_path):
     _export(a, [_record()], "--seed", "9", "--size", "40")
     _export(b, [_record()], "--seed", "9", "--size", "40")
     # The manifest alone: no FILE, no options on the command line.
-    proc = subprocess.run([str(_binary()), "export", "--from-manifest", str(a / "E07500/manifest.json"), "--out", str(c)],
+    proc = subprocess.run([str(_binary()), "export", "--from-manifest", str(_case(a) / "manifest.json"), "--out", str(c)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     files_a = sorted(p.relative_to(a) for p in a.rglob("*.png"))
@@ -186,7 +194,7 @@ def test_failed_files_are_reported_and_counted_in_the_exit_status(tmp_path):
     proc = _export(tmp_path / "out", [bad, _record(), tmp_path / "missing.hea"], "--size", "32", check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "broken.csv" in proc.stderr and "missing.hea" in proc.stderr
-    assert (tmp_path / "out/E07500/manifest.json").exists()
+    assert (_case(tmp_path / "out") / "manifest.json").exists()
 
 
 def test_kill_during_long_export_then_rerun_completes_everything(tmp_path):
@@ -232,8 +240,8 @@ def test_kill_during_long_export_then_rerun_completes_everything(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert rerun.stdout.count("skip ") == len(done_before)
-    assert [c.name for c in final_cases()] == sorted(r.stem for r in records)
-    assert not [n for n in os.listdir(out) if n.startswith(".")], "staging folders left behind"
+    assert [c.name.rsplit("-", 1)[0] for c in final_cases()] == sorted(r.stem for r in records)
+    assert not [n for n in os.listdir(out) if n.startswith(".") and n != ".ecg2cmr-export.lock"], "staging folders left behind"
     for case in final_cases():
         manifest = json.loads((case / "manifest.json").read_text())
         for f in manifest["files"]:
