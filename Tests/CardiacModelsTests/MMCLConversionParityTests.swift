@@ -22,12 +22,22 @@ struct MMCLConversionParityTests {
     @Test(.enabled(if: pythonHasTimm, "python3 with torch, timm and safetensors builds the reference (pip install -r training/requirements.txt)"),
           arguments: ["cls", "mean", "mha"])
     func convertedMMCLEncoderMatchesTimm(pooling: String) throws {
+        try check(pooling: pooling, size: "small", tokens: 121)
+    }
+
+    /// MMCL's published size (12 × 5000, patches of 100, width 384, 3 blocks, 6 heads), MMCL's attention pooling.
+    @Test(.enabled(if: pythonHasTimm, "python3 with torch, timm and safetensors builds the reference (pip install -r training/requirements.txt)"))
+    func publishedSizeMMCLAttentionPoolMatchesTimm() throws {
+        try check(pooling: "mha", size: "published", tokens: 601)
+    }
+
+    func check(pooling: String, size: String, tokens: Int) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mmcl-\(pooling)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", repoRoot.appendingPathComponent("training/mmcl_reference.py").path,
-                       "--pooling", pooling, "--out", dir.path]
+                       "--pooling", pooling, "--size", size, "--out", dir.path]
         p.standardOutput = FileHandle.nullDevice
         let err = Pipe()
         p.standardError = err
@@ -40,11 +50,11 @@ struct MMCLConversionParityTests {
         }
         let bundleURL = dir.appendingPathComponent("bundle")
         let r = try goldenParity(bundle: bundleURL, golden: dir.appendingPathComponent("golden.safetensors"))
-        print("parity mmcl-\(pooling): \(r)")
+        print("parity mmcl-\(pooling) (\(size)): \(r)")
         #expect(r.cases == 2 && r.maps == 4)
         checkTolerances(r)
         let b = try ModelBundle.load(from: bundleURL)
-        #expect(b.encoder.prefixTokens == 1 && b.encoder.tokens == 121)
+        #expect(b.encoder.prefixTokens == 1 && b.encoder.tokens == tokens)
         #expect(b.manifest.encoder.pooling == pooling && b.manifest.encoder.classToken == true)
     }
 }
