@@ -224,7 +224,7 @@ public final class CardiacPipeline: @unchecked Sendable {
                 // The beat tokens of a lead are drawn at every complete beat window of the record
                 // (maximum where windows overlap); the rhythm token's value is kept beside the map.
                 let perLead = enc.perLeadMap(cam)
-                let r = cam[enc.tokens - 1]
+                let r = cam[enc.camTokens - 1]
                 let m = max(perLead.max() ?? 0, r)
                 map = [Float](repeating: 0, count: enc.leads * enc.sampleCount)
                 let beat = enc.tokenSamples, n = enc.sampleCount

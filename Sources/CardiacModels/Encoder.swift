@@ -16,7 +16,29 @@ enum TokenLayout: Sendable {
     case beats(BeatFeatureSpec, rhythmFeatures: Int)
 }
 
-/// The manifest-driven ViT ECG encoder: patch embedding → blocks → final norm → attention pooling
+/// How the tokens after the last block become the pooled vector (manifest `encoder.pooling`).
+enum EncoderPooling: Sendable {
+    /// `attention` (default): h = norm(x); softmax(h·query/√W)-weighted sum of h (`pool.query`).
+    case attention(AttentionPooling)
+    /// `cls`: norm(x) of the class token (MMCL `global_pool=False`).
+    case classToken
+    /// `mean`: fc_norm(mean of the patch tokens) (MMCL `global_pool=True`).
+    case mean
+    /// `mha`: fc_norm(MultiheadAttention(q = mean of the patch tokens, k = v = patch tokens))
+    /// (MMCL `attention_pool`; tensors `pool.in_proj_weight`, `pool.in_proj_bias`, `pool.out_proj.*`).
+    case multihead(MultiheadAttentionPooling)
+
+    /// True when the layer norm (`encoder.norm`) runs over the tokens before pooling; otherwise it
+    /// is `encoder.fc_norm` on the pooled vector.
+    var normalisesTokens: Bool {
+        switch self {
+        case .attention, .classToken: return true
+        case .mean, .multihead: return false
+        }
+    }
+}
+
+/// The manifest-driven ViT ECG encoder: patch embedding (+ class token) → blocks → norm and pooling
 /// → projection and heads. Sizes come from the manifest; weights are checked at construction.
 ///
 /// Per sequence the encoder input is `[leads × tokenSamples]` lead-major samples (the record, or
@@ -31,14 +53,20 @@ struct ViTEncoder: Sendable {
     let width: Int
     let patchesPerLead: Int
     let tokens: Int
+    /// 1 when a class token is prepended (token 0 of every sequence; `encoder.cls_token`), else 0.
+    let prefixTokens: Int
+    /// Tokens Grad-CAM reports (all but the class token).
+    var camTokens: Int { tokens - prefixTokens }
     /// Floats per sequence of the encoder input.
     let inputSize: Int
     let patchEmbed: Linear
     let rhythmEmbed: Linear?
+    let classToken: Tensor?
     let posEmbed: Tensor
     let blocks: [TransformerBlock]
+    /// `encoder.norm` over the tokens, or `encoder.fc_norm` on the pooled vector (`pooling.normalisesTokens`).
     let norm: LayerNorm
-    let pool: AttentionPooling
+    let pooling: EncoderPooling
     let projection: Linear?
     let heads: [HeadLayer]
     /// Index of the block whose output Grad-CAM differentiates (the manifest's `gradcam.layer`,
@@ -57,7 +85,16 @@ struct ViTEncoder: Sendable {
             layout = .beats(b, rhythmFeatures: names.count)
         default: throw bad("encoder.type '\(e.type)' is not supported (vit1d, beatvit1d)")
         }
-        guard e.pooling == nil || e.pooling == "attention" else { throw bad("encoder.pooling '\(e.pooling ?? "")' is not supported (attention)") }
+        let poolingName = e.pooling ?? "attention"
+        guard ["attention", "cls", "mean", "mha"].contains(poolingName) else {
+            throw bad("encoder.pooling '\(poolingName)' is not supported (attention, cls, mean, mha)")
+        }
+        let hasClassToken = e.classToken ?? false
+        if poolingName == "cls" && !hasClassToken { throw bad("encoder.pooling 'cls' needs encoder.classToken true") }
+        if case .beats = layout, hasClassToken || poolingName != "attention" {
+            throw bad("encoder type 'beatvit1d' supports attention pooling without a class token only")
+        }
+        prefixTokens = hasClassToken ? 1 : 0
         leads = m.input.leads.count
         sampleCount = m.input.sampleCount
         patch = e.patchSize
@@ -73,19 +110,25 @@ struct ViTEncoder: Sendable {
         guard tokenSamples % patch == 0 else { throw bad("the \(tokenSamples) samples per lead the tokens cover are not a multiple of encoder.patchSize \(patch)") }
         guard width % e.heads == 0 else { throw bad("encoder.width \(width) is not divisible by encoder.heads \(e.heads)") }
         patchesPerLead = tokenSamples / patch
-        tokens = leads * patchesPerLead + (rhythmCount > 0 ? 1 : 0)
+        tokens = prefixTokens + leads * patchesPerLead + (rhythmCount > 0 ? 1 : 0)
         inputSize = leads * tokenSamples + rhythmCount
         let eps = Float(e.layerNormEps ?? 1e-6)
         let hidden = Int((Double(width) * e.mlpRatio).rounded())
         patchEmbed = try Linear(weights, "encoder.patch_embed", in: patch, out: width)
         rhythmEmbed = rhythmCount > 0 ? try Linear(weights, "encoder.rhythm_embed", in: rhythmCount, out: width) : nil
+        classToken = hasClassToken ? try weights.tensor("encoder.cls_token", shape: [width]) : nil
         posEmbed = try weights.tensor("encoder.pos_embed", shape: [tokens, width])
         let w = e.width
         blocks = try (0..<e.depth).map {
             try TransformerBlock(weights, "encoder.blocks.\($0)", width: w, heads: e.heads, hidden: hidden, eps: eps)
         }
-        norm = try LayerNorm(weights, "encoder.norm", width: width, eps: eps)
-        pool = try AttentionPooling(weights, "pool.query", width: width)
+        switch poolingName {
+        case "cls": pooling = .classToken
+        case "mean": pooling = .mean
+        case "mha": pooling = .multihead(try MultiheadAttentionPooling(weights, "pool", width: w, heads: e.heads))
+        default: pooling = .attention(try AttentionPooling(weights, "pool.query", width: width))
+        }
+        norm = try LayerNorm(weights, pooling.normalisesTokens ? "encoder.norm" : "encoder.fc_norm", width: width, eps: eps)
         let d = e.projectionDim ?? 0
         projection = d > 0 ? try Linear(weights, "projection", in: width, out: d) : nil
         var seen = Set<String>()
@@ -119,6 +162,11 @@ final class EncoderWorkspace {
     let rstd: FloatBuffer       // [B·T]
     let poolWeights: FloatBuffer // [B·T]
     let pooled: FloatBuffer     // [B, W]
+    let prePooled: FloatBuffer  // [B, W] before fc_norm (mean / mha pooling)
+    let pooledMean: FloatBuffer // [B]   fc_norm statistics
+    let pooledRstd: FloatBuffer // [B]
+    /// MMCL attention pooling's activations (the last sequence's), for Grad-CAM.
+    let poolTape: MultiheadPoolingTape?
     let scratch: FloatBuffer
     let grad: FloatBuffer       // [T, W] (Grad-CAM)
     let cam: FloatBuffer        // [T]
@@ -134,6 +182,14 @@ final class EncoderWorkspace {
         rstd = FloatBuffer(capacity: capacity * encoder.tokens)
         poolWeights = FloatBuffer(capacity: capacity * encoder.tokens)
         pooled = FloatBuffer(capacity: capacity * encoder.width)
+        prePooled = FloatBuffer(capacity: capacity * encoder.width)
+        pooledMean = FloatBuffer(capacity: capacity)
+        pooledRstd = FloatBuffer(capacity: capacity)
+        if case let .multihead(p) = encoder.pooling {
+            poolTape = MultiheadPoolingTape(pooling: p, tokens: encoder.camTokens)
+        } else {
+            poolTape = nil
+        }
         scratch = FloatBuffer(capacity: encoder.blocks.map {
             max($0.scratchCount(tokens: encoder.tokens, sequences: capacity),
                 $0.parallelScratchCount(tokens: encoder.tokens, sequences: capacity, threads: EncoderWorkspace.maxThreads))
@@ -172,6 +228,15 @@ extension ViTEncoder {
                     patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + s * t * w)
                     rhythmEmbed.forward(input + s * inputSize + leads * tokenSamples, rows: 1, into: x + (s * t + patchRows) * w)
                 }
+            } else if let classToken {
+                // Token 0 is the class token; the patches follow.
+                let patchRows = leads * patchesPerLead
+                classToken.values.withUnsafeBufferPointer { c in
+                    for s in 0..<b {
+                        (x + s * t * w).update(from: c.baseAddress!, count: w)
+                        patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + (s * t + 1) * w)
+                    }
+                }
             } else {
                 patchEmbed.forward(input, rows: rows, into: x)
             }
@@ -187,12 +252,31 @@ extension ViTEncoder {
                 }
             }
         }
-        norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)
+        if pooling.normalisesTokens {
+            norm.forward(x, rows: rows, into: ws.h.pointer, mean: ws.mean.pointer, rstd: ws.rstd.pointer)
+        }
         var outputs: [EncoderOutput] = []
         outputs.reserveCapacity(b)
         for s in 0..<b {
             let pooledPtr = ws.pooled.pointer + s * w
-            pool.forward(ws.h.pointer + s * t * w, tokens: t, weights: ws.poolWeights.pointer + s * t, into: pooledPtr)
+            let pre = ws.prePooled.pointer + s * w
+            let patches = UnsafePointer(x + (s * t + prefixTokens) * w)
+            switch pooling {
+            case .attention(let pool):
+                pool.forward(ws.h.pointer + s * t * w, tokens: t, weights: ws.poolWeights.pointer + s * t, into: pooledPtr)
+            case .classToken:
+                pooledPtr.update(from: ws.h.pointer + s * t * w, count: w)
+            case .mean:
+                pre.initialize(repeating: 0, count: w)
+                for i in 0..<camTokens { VectorMath.add(patches + i * w, into: pre, count: w) }
+                let inv = 1 / Float(camTokens)
+                for j in 0..<w { pre[j] *= inv }
+            case .multihead(let pool):
+                pool.forward(patches, tokens: camTokens, tape: ws.poolTape!, into: pre)
+            }
+            if !pooling.normalisesTokens {
+                norm.forward(pre, rows: 1, into: pooledPtr, mean: ws.pooledMean.pointer + s, rstd: ws.pooledRstd.pointer + s)
+            }
             let pooled = Array(UnsafeBufferPointer(start: pooledPtr, count: w))
             var embedding = pooled
             if let projection {
@@ -212,7 +296,9 @@ extension ViTEncoder {
     /// Grad-CAM for head group `group`, output `index`, of the last sequence of the workspace's
     /// last forward (run with `recordForGradCAM` when the layer is not the last block): backward
     /// from the raw head output through the head, the pooling, the final layer norm and the blocks
-    /// after the chosen layer to its output A; returns cam = ReLU(A·mean_t(∂y/∂A)) per token.
+    /// after the chosen layer to its output A; returns cam = ReLU(A·mean_t(∂y/∂A)) per token, the
+    /// class token's row dropped (from A, from the mean and from the result). `mha` pooling keeps
+    /// its activations for the last sequence only: call it for `s = count − 1`.
     func gradCAM(group: Int, index: Int, sequence s: Int = 0, workspace ws: EncoderWorkspace) -> [Float] {
         let t = tokens, w = width
         let last = UnsafePointer(ws.x.pointer + s * t * w)
@@ -221,10 +307,34 @@ extension ViTEncoder {
         // ∂y/∂pooled = row `index` of the head weight.
         heads[group].linear.weight.values.withUnsafeBufferPointer { hw in
             let dpooled = hw.baseAddress! + index * w
-            pool.backward(dpooled, h: h, weights: ws.poolWeights.pointer + s * t, tokens: t, into: g)
+            switch pooling {
+            case .attention(let pool):
+                pool.backward(dpooled, h: h, weights: ws.poolWeights.pointer + s * t, tokens: t, into: g)
+            case .classToken:
+                g.initialize(repeating: 0, count: t * w)
+                g.update(from: dpooled, count: w)
+            case .mean, .multihead:
+                // ∂y/∂(pre-norm pooled vector), through fc_norm; the class token's row gets nothing.
+                let dpre = ws.grad.pointer + (t - 1) * w    // the last row is free until the spread below
+                norm.backward(dpooled, x: ws.prePooled.pointer + s * w, mean: ws.pooledMean.pointer + s,
+                              rstd: ws.pooledRstd.pointer + s, rows: 1, into: dpre)
+                var dp = Array(UnsafeBufferPointer(start: dpre, count: w))
+                g.initialize(repeating: 0, count: prefixTokens * w)
+                if case let .multihead(pool) = pooling {
+                    dp.withUnsafeBufferPointer { pool.backward($0.baseAddress!, tape: ws.poolTape!, into: g + prefixTokens * w) }
+                } else {
+                    let inv = 1 / Float(camTokens)
+                    for j in 0..<w { dp[j] *= inv }
+                    dp.withUnsafeBufferPointer { d in
+                        for i in prefixTokens..<t { (g + i * w).update(from: d.baseAddress!, count: w) }
+                    }
+                }
+            }
         }
         // g now holds ∂y/∂h; through the final layer norm (in place is safe: row-wise reads first).
-        norm.backward(g, x: last, mean: ws.mean.pointer + s * t, rstd: ws.rstd.pointer + s * t, rows: t, into: g)
+        if pooling.normalisesTokens {
+            norm.backward(g, x: last, mean: ws.mean.pointer + s * t, rstd: ws.rstd.pointer + s * t, rows: t, into: g)
+        }
         // Back through the blocks after the Grad-CAM layer; A is then the first of them's input.
         var a = last
         for k in stride(from: blocks.count - 1, to: gradCAMBlock, by: -1) {
@@ -232,14 +342,15 @@ extension ViTEncoder {
             blocks[k].backward(g, tape: tape, into: g)
             a = tape.blockInput
         }
+        let p0 = prefixTokens, n = t - p0
         var alpha = [Float](repeating: 0, count: w)
-        for i in 0..<t { let row = g + i * w; for j in 0..<w { alpha[j] += row[j] } }
-        for j in 0..<w { alpha[j] /= Float(t) }
+        for i in p0..<t { let row = g + i * w; for j in 0..<w { alpha[j] += row[j] } }
+        for j in 0..<w { alpha[j] /= Float(n) }
         let cam = ws.cam.pointer
         alpha.withUnsafeBufferPointer { al in
-            for i in 0..<t { cam[i] = max(VectorMath.dot(a + i * w, al.baseAddress!, count: w), 0) }
+            for i in 0..<n { cam[i] = max(VectorMath.dot(a + (p0 + i) * w, al.baseAddress!, count: w), 0) }
         }
-        return Array(UnsafeBufferPointer(start: cam, count: t))
+        return Array(UnsafeBufferPointer(start: cam, count: n))
     }
 
     /// Per-lead token relevance upsampled linearly (PyTorch `interpolate`, align_corners=False) to

@@ -60,7 +60,11 @@ public struct ModelManifest: Codable, Sendable {
         public var mlpRatio: Double
         public var layerNormEps: Double?
         public var projectionDim: Int?
+        /// `attention` (default), `cls`, `mean` or `mha` (docs/model-bundle.md).
         public var pooling: String?
+        /// A learned class token (`encoder.cls_token`) is prepended as token 0; `pos_embed` then has
+        /// one more row, the class position first.
+        public var classToken: Bool?
         /// `beatvit1d`: how the median beats are cut from the prepared input (SignalKit.BeatExtractor).
         public var beats: BeatFeatureSpec?
         /// `beatvit1d`: names of the rhythm token's features, in order (must equal

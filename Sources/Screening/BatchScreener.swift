@@ -9,6 +9,8 @@ public struct ScreeningOptions: Sendable {
     /// Files per model batch (and per durable append round).
     public var batchSize: Int
     public var readerOptions: ECGFileReader.Options
+    /// Adds each ECG's embedding to its result line (`screen --embeddings`).
+    public var includeEmbeddings = false
 
     public init(jobs: Int = 2, batchSize: Int = 16, readerOptions: ECGFileReader.Options = .init()) {
         self.jobs = max(1, jobs)
@@ -110,6 +112,7 @@ public final class BatchScreener {
             for (k, i) in ready.enumerated() {
                 var result = prepared[i].0
                 Self.fill(&result, with: analyses[k])
+                if options.includeEmbeddings { result.embedding = analyses[k].embedding }
                 if let record = prepared[i].1 { afterResult?(record, analyses[k], &result) }
                 prepared[i].0 = result
             }

@@ -58,6 +58,9 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var flagged: Bool?
     public var flags: [String]?
     public var cmrExport: String?
+    /// The ECG embedding (`screen --embeddings`): the model's aligned embedding, or its pooled
+    /// vector when the bundle has no projection.
+    public var embedding: [Float]?
 
     public static func failure(file: String, kind: String, message: String, location: String? = nil) -> ScreeningResult {
         ScreeningResult(file: file, status: "error",
@@ -97,6 +100,7 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
             row.append(("phenotype_\(id)", number(value.value)))
         }
         row.append(("cmr_export", cmrExport ?? ""))
+        for (i, v) in (embedding ?? []).enumerated() { row.append(("emb_\(i)", String(format: "%.7g", Double(v)))) }
         return row
     }
 }

@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 
 /// Below this spread (mV) a lead is treated as flat: normalising it would only amplify rounding.
@@ -13,6 +14,9 @@ public enum NormalisationMode: Sendable, Equatable {
     case zScore
     /// One mean and SD over all leads together (keeps the leads' relative amplitudes).
     case zScoreGroup
+    /// One mean and SD per group of leads, named (MMCL: I–III, aVR–aVF, V1–V6); a lead in no
+    /// group is z-scored on its own.
+    case zScoreLeadGroups([[String]])
 }
 
 /// Normalisation of lead-major signals, optionally clipped to ±`clip` afterwards. Flat leads
@@ -52,9 +56,10 @@ public struct Normaliser: Sendable {
                 return x.map { ($0 - mu) / sd }
             }
         case .zScoreGroup:
-            let (mu, sd) = meanAndSD(leads.flatMap { $0 })
-            guard sd > flatEpsilonMillivolts else { return leads.map { [Double](repeating: 0, count: $0.count) } }
-            out = leads.map { $0.map { ($0 - mu) / sd } }
+            out = Self.zScore(leads, groups: [Array(leads.indices)])
+        case .zScoreLeadGroups:
+            // Without lead names every lead is its own group; `apply(_:leadNames:)` resolves the names.
+            out = Self.zScore(leads, groups: leads.indices.map { [$0] })
         }
         if let clip {
             out = out.map { $0.map { min(max($0, -clip), clip) } }
@@ -63,6 +68,44 @@ public struct Normaliser: Sendable {
     }
 
     public func apply(_ leads: [[Float]]) -> [[Float]] { apply(leads.map(toDouble)).map(toFloat) }
+
+    /// As `apply(_:)`, with lead names for `zScoreLeadGroups` (matched as `LeadID`s; a group
+    /// naming a lead the input lacks is an error).
+    public func apply(_ leads: [[Double]], leadNames: [String]) throws -> [[Double]] {
+        guard case .zScoreLeadGroups(let named) = mode else { return apply(leads) }
+        let ids = leadNames.map { LeadID(parsing: $0) }
+        var seen = Set<Int>()
+        var groups: [[Int]] = []
+        for g in named {
+            let members = try g.map { name -> Int in
+                guard let i = ids.firstIndex(of: LeadID(parsing: name)) else {
+                    throw SignalError.invalidParameter(step: "normalise", parameter: "groups",
+                                                       reason: "lead '\(name)' is not in the input (\(leadNames.joined(separator: ", ")))")
+                }
+                guard seen.insert(i).inserted else {
+                    throw SignalError.invalidParameter(step: "normalise", parameter: "groups", reason: "lead '\(name)' is in two groups")
+                }
+                return i
+            }
+            groups.append(members)
+        }
+        groups += leads.indices.filter { !seen.contains($0) }.map { [$0] }
+        var out = Self.zScore(leads, groups: groups)
+        if let clip { out = out.map { $0.map { min(max($0, -clip), clip) } } }
+        return out
+    }
+
+    /// Each group of leads to zero mean and unit SD over all its samples (flat groups → zeros).
+    static func zScore(_ leads: [[Double]], groups: [[Int]]) -> [[Double]] {
+        var out = leads
+        for g in groups where !g.isEmpty {
+            let (mu, sd) = meanAndSD(g.flatMap { leads[$0] })
+            for i in g {
+                out[i] = sd > flatEpsilonMillivolts ? leads[i].map { ($0 - mu) / sd } : [Double](repeating: 0, count: leads[i].count)
+            }
+        }
+        return out
+    }
 }
 
 /// Mean and population standard deviation (two-pass, as numpy).

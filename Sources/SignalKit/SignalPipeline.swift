@@ -16,12 +16,15 @@
 //   {"op": "resample", "rate": 250}
 //   {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]}
 //   {"op": "baselineRemoval", "method": "highpass", "cutoffHz": 0.5, "order": 2}
+//   {"op": "baselineRemoval", "method": "als", "lambda": 1e7, "p": 0.3, "iterations": 5}
+//   {"op": "sigmaClip", "sigmas": 4}                                 (per lead, mean ± sigmas·SD)
 //   {"op": "notch", "frequencyHz": 50, "quality": 30}
 //   {"op": "bandpass", "lowHz": 0.5, "highHz": 40, "order": 4}
 //   {"op": "savgol", "windowLength": 15, "polyorder": 3}
 //   {"op": "waveletDenoise", "wavelet": "db6", "level": 5}        (level optional)
 //   {"op": "cropOrPad", "sampleCount": 2500, "align": "start"}      (align: start | center)
 //   {"op": "normalise", "mode": "scale" | "minmax" | "zscore" | "zscore-group", "millivolts": 1, "clip": 8}
+//   {"op": "normalise", "mode": "zscore-group", "groups": [["I","II","III"], ["aVR","aVL","aVF"], ["V1",…,"V6"]]}
 //
 // Intermediate values are Double (as the float64 Python reference); the result is Float.
 import ECGFormats
@@ -32,6 +35,8 @@ public enum PreprocessingOp: Sendable, Equatable {
     case resample(rateHz: Double)
     case medianBaselineRemoval(windowsSeconds: [Double])
     case highpassBaselineRemoval(cutoffHz: Double, order: Int)
+    case alsBaselineRemoval(lambda: Double, p: Double, iterations: Int)
+    case sigmaClip(sigmas: Double)
     case notch(frequencyHz: Double, quality: Double)
     case bandpass(lowHz: Double, highHz: Double, order: Int)
     case savitzkyGolay(windowLength: Int, polyorder: Int)
@@ -78,9 +83,14 @@ public enum PreprocessingOp: Sendable, Equatable {
                 self = .medianBaselineRemoval(windowsSeconds: windows)
             case "highpass":
                 self = .highpassBaselineRemoval(cutoffHz: number("cutoffHz") ?? 0.5, order: try integer("order", default: 2))
+            case "als":
+                self = .alsBaselineRemoval(lambda: number("lambda") ?? 1e7, p: number("p") ?? 0.3,
+                                           iterations: try integer("iterations", default: 5))
             default:
-                throw bad("unknown baselineRemoval method '\(method)' (median, highpass)")
+                throw bad("unknown baselineRemoval method '\(method)' (median, highpass, als)")
             }
+        case "sigmaClip":
+            self = .sigmaClip(sigmas: number("sigmas") ?? 4)
         case "notch":
             self = .notch(frequencyHz: number("frequencyHz") ?? 50, quality: number("quality") ?? 30)
         case "bandpass":
@@ -102,7 +112,20 @@ public enum PreprocessingOp: Sendable, Equatable {
             case "scale": self = .normalise(.scale(millivolts: number("millivolts") ?? 1), clip: clip)
             case "minmax": self = .normalise(.minMax, clip: clip)
             case "zscore": self = .normalise(.zScore, clip: clip)
-            case "zscore-group": self = .normalise(.zScoreGroup, clip: clip)
+            case "zscore-group":
+                if let raw = json["groups"] {
+                    guard let list = raw as? [Any], !list.isEmpty else { throw bad("'groups' must be a list of lists of lead names") }
+                    let groups = try list.map { g -> [String] in
+                        guard let names = g as? [Any], !names.isEmpty else { throw bad("'groups' must be a list of lists of lead names") }
+                        return try names.map { n in
+                            guard let s = n as? String else { throw bad("'groups' must be a list of lists of lead names") }
+                            return s
+                        }
+                    }
+                    self = .normalise(.zScoreLeadGroups(groups), clip: clip)
+                } else {
+                    self = .normalise(.zScoreGroup, clip: clip)
+                }
             default: throw bad("unknown normalise mode '\(json["mode"] ?? "nil")' (scale, minmax, zscore, zscore-group)")
             }
         default:
@@ -235,6 +258,12 @@ public struct SignalPipeline: Sendable {
             case .medianBaselineRemoval(let windows):
                 let f = try MedianBaselineRemoval(windowsSeconds: windows, samplingRate: rate)
                 x = x.map { f.apply($0) }
+            case let .alsBaselineRemoval(lambda, p, iterations):
+                let f = try ALSBaselineRemoval(lambda: lambda, p: p, iterations: iterations)
+                x = x.map { f.apply($0) }
+            case .sigmaClip(let sigmas):
+                let f = try SigmaClip(sigmas: sigmas)
+                x = x.map { f.apply($0) }
             case .highpassBaselineRemoval(let cutoff, let order):
                 let f = try ButterworthFilter(order: order, band: .highpass(cutoffHz: cutoff), samplingRate: rate)
                 x = try x.map { try f.filtfilt($0) }
@@ -258,7 +287,7 @@ public struct SignalPipeline: Sendable {
                 offset += c.offset(forInputCount: x.first?.count ?? 0)
                 x = x.map { c.apply($0) }
             case .normalise(let mode, let clip):
-                x = try Normaliser(mode: mode, clip: clip).apply(x)
+                x = try Normaliser(mode: mode, clip: clip).apply(x, leadNames: names)
             }
         }
         let count = x.first?.count ?? 0

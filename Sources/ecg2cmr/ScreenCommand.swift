@@ -31,6 +31,9 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
     var csvRate: Double?
 
+    @Flag(name: .long, help: "Add each ECG's embedding (an \"embedding\" array; emb_0… columns in CSV) to its result line.")
+    var embeddings = false
+
     @Flag(name: .long, help: "Plain progress lines even on a terminal.")
     var plain = false
 
@@ -42,6 +45,7 @@ struct ScreenCommand: ParsableCommand {
         let log = try ResultLog(path: out)
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = csvRate
+        options.includeEmbeddings = embeddings
         let screener = BatchScreener(pipeline: pipeline, options: options)
         var folderLock: ExportFolderLock?
         defer { folderLock?.release() }

@@ -147,3 +147,20 @@ func expectLoadError(_ dir: URL, _ fragment: String, sourceLocation: SourceLocat
     #expect(top.count <= 3 && zip(top, top.dropFirst()).allSatisfy { $0.weight >= $1.weight })
     #expect(throws: CardiacPipelineError.self) { try pipeline.gradCAM(prepared, target: HeadTarget(head: "risk", output: "nope")) }
 }
+
+@Test func poolingAndClassTokenAreCheckedAtLoad() throws {
+    func with(_ fields: [String: Any]) throws -> URL {
+        let dir = try scratchBundle()
+        try editManifest(dir) { m in
+            var e = m["encoder"] as! [String: Any]
+            for (k, v) in fields { e[k] = v }
+            m["encoder"] = e
+        }
+        return dir
+    }
+    expectLoadError(try with(["pooling": "max"]), "encoder.pooling 'max' is not supported (attention, cls, mean, mha)")
+    expectLoadError(try with(["pooling": "cls"]), "encoder.pooling 'cls' needs encoder.classToken true")
+    expectLoadError(try with(["classToken": true]), "'encoder.cls_token' is missing")
+    expectLoadError(try with(["pooling": "mean"]), "'encoder.fc_norm.weight' is missing")
+    expectLoadError(try with(["pooling": "mha"]), "'pool.in_proj_weight' is missing")
+}

@@ -71,9 +71,12 @@ def encoder_section(encoder) -> dict:
                 "heads": c["heads"], "mlpRatio": c["mlp_ratio"], "layerNormEps": c["eps"],
                 "projectionDim": c["proj_dim"], "pooling": "attention",
                 "rhythmFeatures": list(RHYTHM_FEATURES)}
-    return {"type": "vit1d", "patchSize": c["patch"], "width": encoder.encoder.patch_embed.out_features,
-            "depth": c["depth"], "heads": c["heads"], "mlpRatio": c["mlp_ratio"],
-            "layerNormEps": c["eps"], "projectionDim": c["proj_dim"], "pooling": "attention"}
+    section = {"type": "vit1d", "patchSize": c["patch"], "width": encoder.encoder.patch_embed.out_features,
+               "depth": c["depth"], "heads": c["heads"], "mlpRatio": c["mlp_ratio"],
+               "layerNormEps": c["eps"], "projectionDim": c["proj_dim"], "pooling": c.get("pooling", "attention")}
+    if c.get("class_token"):
+        section["classToken"] = True
+    return section
 
 
 def generator_section(generator, fields: Optional[dict]) -> dict:
@@ -203,7 +206,8 @@ def load_bundle(bundle_dir) -> tuple:
                              e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
     else:
         enc = ECGEncoder(len(inp["leads"]), inp["sampleCount"], e["patchSize"], e["width"], e["depth"],
-                         e["heads"], e["mlpRatio"], e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
+                         e["heads"], e["mlpRatio"], e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6),
+                         class_token=bool(e.get("classToken", False)), pooling=e.get("pooling") or "attention")
     enc.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()
                          if not k.startswith("generator.") and not k.startswith("ood.")})
     gen = None

@@ -94,28 +94,40 @@ class Block(nn.Module):
 
 
 class ViTEncoder1D(nn.Module):
-    """Tokens = (lead, time-window) patches; token t = lead*N + p covers samples [p*P, (p+1)*P)."""
+    """Tokens = (lead, time-window) patches; token t = lead*N + p covers samples [p*P, (p+1)*P).
+
+    With `class_token` a learned class token is prepended (token 0; `pos_embed` then has T + 1
+    rows, the class position first), as MMCL's timm ViT. `final_norm=False` (MMCL's `mean` and
+    `mha` pooling, which normalise the pooled vector with `fc_norm` instead) returns the last
+    block's tokens unnormalised.
+    """
 
     def __init__(self, leads: int, samples: int, patch: int, width: int, depth: int, heads: int,
-                 mlp_ratio: float = 4.0, eps: float = 1e-6):
+                 mlp_ratio: float = 4.0, eps: float = 1e-6, class_token: bool = False, final_norm: bool = True):
         super().__init__()
         if samples % patch:
             raise ValueError(f"samples {samples} not divisible by patch {patch}")
         self.leads, self.samples, self.patch = leads, samples, patch
+        self.prefix_tokens = 1 if class_token else 0
         self.tokens = leads * (samples // patch)
         self.patch_embed = nn.Linear(patch, width)
-        self.pos_embed = nn.Parameter(torch.randn(self.tokens, width) * 0.02)
+        if class_token:
+            self.cls_token = nn.Parameter(torch.zeros(width))
+        self.pos_embed = nn.Parameter(torch.randn(self.tokens + self.prefix_tokens, width) * 0.02)
         self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, eps) for _ in range(depth))
-        self.norm = nn.LayerNorm(width, eps=eps)
+        self.norm = nn.LayerNorm(width, eps=eps) if final_norm else nn.Identity()
 
     def tokenize(self, x: torch.Tensor) -> torch.Tensor:
         b, l, s = x.shape
         if l != self.leads or s != self.samples:
             raise ValueError(f"expected input [B, {self.leads}, {self.samples}], got {list(x.shape)}")
-        return self.patch_embed(x.reshape(b, l * (s // self.patch), self.patch)) + self.pos_embed
+        h = self.patch_embed(x.reshape(b, l * (s // self.patch), self.patch))
+        if self.prefix_tokens:
+            h = torch.cat([self.cls_token.expand(b, 1, -1), h], dim=1)
+        return h + self.pos_embed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, L, S] -> final-normed tokens [B, T, W]."""
+        """[B, L, S] -> final-normed tokens [B, T(+1), W] (unnormalised without a final norm)."""
         h = self.tokenize(x)
         for blk in self.blocks:
             h = blk(h)
@@ -134,8 +146,11 @@ class AttentionPool(nn.Module):
         return (a.unsqueeze(-1) * h).sum(dim=1)
 
 
+POOLING_MODES = ("attention", "cls", "mean", "mha")
+
+
 class ECGEncoder(nn.Module):
-    """ViT encoder + attention pooling + CLIP projection + linear head groups.
+    """ViT encoder + pooling + CLIP projection + linear head groups.
 
     Args:
       leads, samples: input shape (preprocessed) [leads, samples].
@@ -144,24 +159,52 @@ class ECGEncoder(nn.Module):
       proj_dim: size of the aligned embedding (0 = no projection; embedding = pooled).
       head_sizes: {group name: number of outputs}, in manifest order.
       eps: layer-norm epsilon (manifest `layerNormEps`).
+      class_token: prepend a learned class token (MMCL / timm).
+      pooling: "attention" (softmax(norm(x)·query) pooling, `pool.query`), "cls" (norm(x)[:, 0]),
+        "mean" (fc_norm(mean of the patch tokens)), "mha" (MMCL's attention_pool: an
+        nn.MultiheadAttention `pool` with query = mean of the patch tokens, keys = values = the
+        patch tokens, then fc_norm). "mean" and "mha" have `encoder.fc_norm` and no `encoder.norm`.
     forward(x) returns {"pooled": [B, W], "embedding": [B, D], "heads": {group: [B, n]}} with raw
     head outputs (logits for sigmoid/softmax heads, standardised values for regression heads).
     """
 
     def __init__(self, leads: int = 12, samples: int = 2500, patch: int = 125, width: int = 128,
                  depth: int = 3, heads: int = 4, mlp_ratio: float = 4.0, proj_dim: int = 128,
-                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6):
+                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6,
+                 class_token: bool = False, pooling: str = "attention"):
         super().__init__()
+        if pooling not in POOLING_MODES:
+            raise ValueError(f"pooling '{pooling}' is not one of {POOLING_MODES}")
+        if pooling == "cls" and not class_token:
+            raise ValueError("pooling 'cls' needs a class token")
         self.config = dict(leads=leads, samples=samples, patch=patch, width=width, depth=depth,
                            heads=heads, mlp_ratio=mlp_ratio, proj_dim=proj_dim,
-                           head_sizes=dict(head_sizes or {}), eps=eps)
-        self.encoder = ViTEncoder1D(leads, samples, patch, width, depth, heads, mlp_ratio, eps)
-        self.pool = AttentionPool(width)
+                           head_sizes=dict(head_sizes or {}), eps=eps, class_token=class_token, pooling=pooling)
+        self.pooling = pooling
+        fc = pooling in ("mean", "mha")
+        self.encoder = ViTEncoder1D(leads, samples, patch, width, depth, heads, mlp_ratio, eps,
+                                    class_token=class_token, final_norm=not fc)
+        if fc:
+            self.encoder.fc_norm = nn.LayerNorm(width, eps=eps)
+        if pooling == "attention":
+            self.pool = AttentionPool(width)
+        elif pooling == "mha":
+            self.pool = nn.MultiheadAttention(width, heads, batch_first=True)
         self.projection = nn.Linear(width, proj_dim) if proj_dim else None
         self.heads = nn.ModuleDict({name: nn.Linear(width, n) for name, n in (head_sizes or {}).items()})
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.encoder(x))
+        h = self.encoder(x)
+        if self.pooling == "attention":
+            return self.pool(h)
+        if self.pooling == "cls":
+            return h[:, 0]
+        patches = h[:, self.encoder.prefix_tokens:]
+        q = patches.mean(dim=1, keepdim=True)
+        if self.pooling == "mean":
+            return self.encoder.fc_norm(q[:, 0])
+        y, _ = self.pool(q, patches, patches, need_weights=False)
+        return self.encoder.fc_norm(y[:, 0])
 
     def embed(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.projection(pooled) if self.projection is not None else pooled
@@ -350,8 +393,9 @@ def token_cam(model: nn.Module, x, layer: str, head: str, output: int) -> torch.
             y.backward()
     finally:
         handle.remove()
-    a = store["a"][0].detach()                       # [T, W]
-    g = store["a"].grad[0]
+    skip = getattr(getattr(model, "encoder", None), "prefix_tokens", 0)   # a class token's row is dropped
+    a = store["a"][0, skip:].detach()                # [T, W]
+    g = store["a"].grad[0, skip:]
     return torch.relu(a @ g.mean(dim=0))
 
 

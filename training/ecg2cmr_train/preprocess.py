@@ -14,6 +14,8 @@ Ops (JSON dictionaries; keys as in the manifest):
   {"op": "resample", "rate": 250}
   {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]}
   {"op": "baselineRemoval", "method": "highpass", "cutoffHz": 0.5, "order": 2}
+  {"op": "baselineRemoval", "method": "als", "lambda": 1e7, "p": 0.3, "iterations": 5}
+  {"op": "sigmaClip", "sigmas": 4}                                   # per lead, mean ± sigmas·SD
   {"op": "notch", "frequencyHz": 50, "quality": 30}
   {"op": "bandpass", "lowHz": 0.5, "highHz": 40, "order": 4}
   {"op": "savgol", "windowLength": 15, "polyorder": 3}
@@ -21,6 +23,10 @@ Ops (JSON dictionaries; keys as in the manifest):
   {"op": "cropOrPad", "sampleCount": 2500, "align": "start"}         # align: start | center
   {"op": "normalise", "mode": "scale", "millivolts": 1.0, "clip": 8.0}
   {"op": "normalise", "mode": "minmax" | "zscore" | "zscore-group"}  # clip optional
+  {"op": "normalise", "mode": "zscore-group", "groups": [["I", "II", "III"], ["aVR", "aVL", "aVF"],
+                                                         ["V1", "V2", "V3", "V4", "V5", "V6"]]}
+      # one mean/SD per group of leads (needs lead names: preprocess(..., lead_names=…));
+      # a lead in no group is z-scored on its own
 """
 from __future__ import annotations
 
@@ -115,6 +121,72 @@ def wavelet_denoise(x: np.ndarray, wavelet: str = "db6", level: int | None = Non
     return out
 
 
+def sigma_clip(x: np.ndarray, sigmas: float) -> np.ndarray:
+    """Clip each lead to its mean ± sigmas · (population) SD."""
+    if not sigmas > 0:
+        raise PreprocessError(f"sigmaClip: sigmas must be > 0 (got {sigmas})")
+    mu = x.mean(axis=-1, keepdims=True)
+    sd = x.std(axis=-1, keepdims=True)
+    return np.clip(x, mu - sigmas * sd, mu + sigmas * sd)
+
+
+def als_baseline(y: np.ndarray, lam: float, p: float, iterations: int) -> np.ndarray:
+    """Asymmetric least squares baseline (Eilers & Boelens 2005), the classic sparse version:
+    solve (W + λ DᵀD) z = W y with scipy.sparse.linalg.spsolve, then w = p where y > z,
+    1 − p where y < z (0 where equal), `iterations` times starting from w = 1."""
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    n = y.shape[-1]
+    if n < 3:
+        return y.copy()
+    d = sparse.diags([1.0, -2.0, 1.0], [0, -1, -2], shape=(n, n - 2))
+    penalty = lam * d.dot(d.transpose())
+    w = np.ones(n)
+    z = np.zeros(n)
+    for _ in range(int(iterations)):
+        a = sparse.csc_matrix(sparse.spdiags(w, 0, n, n) + penalty)
+        z = spsolve(a, w * y)
+        w = p * (y > z) + (1 - p) * (y < z)
+    return z
+
+
+def als_baseline_removal(x: np.ndarray, lam: float = 1e7, p: float = 0.3, iterations: int = 5) -> np.ndarray:
+    if not (lam > 0 and 0 < p < 1 and 1 <= int(iterations) <= 100):
+        raise PreprocessError(f"baselineRemoval als: need lambda > 0, 0 < p < 1, 1 ≤ iterations ≤ 100")
+    return np.stack([row - als_baseline(row, lam, p, iterations) for row in np.asarray(x, dtype=np.float64)])
+
+
+def _lead_key(name: str) -> str:
+    return name.strip().upper()
+
+
+def zscore_lead_groups(x: np.ndarray, groups, lead_names) -> np.ndarray:
+    if lead_names is None:
+        raise PreprocessError("normalise zscore-group with groups needs the lead names")
+    keys = [_lead_key(n) for n in lead_names]
+    y = np.array(x, dtype=np.float64, copy=True)
+    seen = set()
+    resolved = []
+    for g in groups:
+        idx = []
+        for name in g:
+            if _lead_key(name) not in keys:
+                raise PreprocessError(f"normalise groups: lead '{name}' is not in the input {list(lead_names)}")
+            i = keys.index(_lead_key(name))
+            if i in seen:
+                raise PreprocessError(f"normalise groups: lead '{name}' is in two groups")
+            seen.add(i)
+            idx.append(i)
+        resolved.append(idx)
+    resolved += [[i] for i in range(x.shape[0]) if i not in seen]
+    for idx in resolved:
+        block = x[idx]
+        mu, sd = block.mean(), block.std()
+        y[idx] = (block - mu) / sd if sd > FLAT_EPSILON_MV else 0.0
+    return y
+
+
 def crop_or_pad(x: np.ndarray, count: int, align: str = "start") -> tuple[np.ndarray, int]:
     n = x.shape[-1]
     if align == "start":
@@ -131,7 +203,7 @@ def crop_or_pad(x: np.ndarray, count: int, align: str = "start") -> tuple[np.nda
     return out, offset
 
 
-def normalise(x: np.ndarray, op: dict) -> np.ndarray:
+def normalise(x: np.ndarray, op: dict, lead_names=None) -> np.ndarray:
     mode = op.get("mode")
     clip = op.get("clip")
     if mode == "scale":
@@ -150,6 +222,8 @@ def normalise(x: np.ndarray, op: dict) -> np.ndarray:
         sd = x.std(axis=-1, keepdims=True)
         safe = np.where(sd > FLAT_EPSILON_MV, sd, 1.0)
         y = np.where(sd > FLAT_EPSILON_MV, (x - mu) / safe, 0.0)
+    elif mode == "zscore-group" and op.get("groups") is not None:
+        y = zscore_lead_groups(x, op["groups"], lead_names)
     elif mode == "zscore-group":
         mu = x.mean()
         sd = x.std()
@@ -161,8 +235,9 @@ def normalise(x: np.ndarray, op: dict) -> np.ndarray:
     return y
 
 
-def preprocess(x: np.ndarray, fs: float, ops: list[dict]) -> tuple[np.ndarray, int]:
-    """Apply manifest ops in order. Returns (float32 [leads, n'], offset in samples)."""
+def preprocess(x: np.ndarray, fs: float, ops: list[dict], lead_names=None) -> tuple[np.ndarray, int]:
+    """Apply manifest ops in order. Returns (float32 [leads, n'], offset in samples).
+    `lead_names` (one per row of x) are needed by z-scoring per lead group."""
     y = np.asarray(x, dtype=np.float64)
     if y.ndim != 2:
         raise PreprocessError(f"expected [leads, n], got shape {y.shape}")
@@ -180,8 +255,13 @@ def preprocess(x: np.ndarray, fs: float, ops: list[dict]) -> tuple[np.ndarray, i
                 y = median_baseline_removal(y, rate, op.get("windowsSeconds", [0.2, 0.6]))
             elif method == "highpass":
                 y = highpass(y, rate, float(op.get("cutoffHz", 0.5)), int(op.get("order", 2)))
+            elif method == "als":
+                y = als_baseline_removal(y, float(op.get("lambda", 1e7)), float(op.get("p", 0.3)),
+                                         int(op.get("iterations", 5)))
             else:
                 raise PreprocessError(f"baselineRemoval: unknown method '{method}'")
+        elif kind == "sigmaClip":
+            y = sigma_clip(y, float(op.get("sigmas", 4.0)))
         elif kind == "notch":
             y = notch(y, rate, float(op.get("frequencyHz", 50.0)), float(op.get("quality", 30.0)))
         elif kind == "bandpass":
@@ -194,7 +274,7 @@ def preprocess(x: np.ndarray, fs: float, ops: list[dict]) -> tuple[np.ndarray, i
             y, off = crop_or_pad(y, int(op["sampleCount"]), op.get("align", "start"))
             offset += off
         elif kind == "normalise":
-            y = normalise(y, op)
+            y = normalise(y, op, lead_names)
         else:
             raise PreprocessError(f"unknown preprocessing op '{kind}'")
     return y.astype(np.float32), offset

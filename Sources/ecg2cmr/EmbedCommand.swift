@@ -1,0 +1,48 @@
+import ArgumentParser
+import CardiacModels
+import ECGFormats
+import Foundation
+import Screening
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Write the ECG embedding of each file (file, sha256, model id, vector) to .npy, .jsonl or .csv.",
+        discussion: """
+        .jsonl: one {"file", "sha256", "model", "embedding"} object per line. .csv: file,sha256,model,e0,…
+        .npy: a float32 [N, D] array, with <name>.index.csv (row,file,sha256,model) beside it.
+        The vector is the bundle's aligned embedding (its pooled vector when it has no projection).
+        """)
+
+    @Argument(help: "ECG files or folders (searched recursively).")
+    var paths: [String]
+
+    @Option(name: .long, help: "Output file: embeddings.npy, embeddings.jsonl or embeddings.csv.")
+    var out: String
+
+    @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
+    var model: String?
+
+    @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
+    var csvRate: Double?
+
+    func validate() throws {
+        do { _ = try EmbeddingExport.format(of: out) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
+        var runner = EmbeddingRunner(pipeline: pipeline)
+        runner.readerOptions.csvSamplingRate = csvRate
+        let (rows, failures) = runner.run(paths: paths)
+        try EmbeddingExport.write(rows, to: out)
+        var lines = ["embedded \(rows.count) ECGs (\(rows.first?.vector.count ?? 0) values each, model \(pipeline.bundle.id)) into \(out), failed \(failures.count)"]
+        for f in failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(f.file): \(f.reason)")) }
+        if failures.count > 20 { lines.append("  … \(failures.count - 20) more failures") }
+        print(lines.joined(separator: "\n"))
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
