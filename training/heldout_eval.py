@@ -122,8 +122,11 @@ def screen_scores(bin_path: str, bundle: Path, out: Path, heldout: dict) -> dict
         results.unlink()
     t0 = time.time()
     subprocess.run([bin_path, "screen", str(out / "ecg"), "--out", str(results), "--model", str(bundle),
-                    "--plain"], check=True)
-    seconds = time.time() - t0
+                    "--plain"], check=False)
+    return score_results(results, heldout, round(time.time() - t0, 1))
+
+
+def score_results(results: Path, heldout: dict, seconds) -> dict:
     by_id = {}
     for line in results.read_text().splitlines():
         r = json.loads(line)
@@ -131,7 +134,7 @@ def screen_scores(bin_path: str, bundle: Path, out: Path, heldout: dict) -> dict
             by_id[Path(r["file"]).stem] = r
     ids = list(heldout["subject_id"])
     ok = [i for i, s in enumerate(ids) if s in by_id]
-    res = {"screened": len(by_id), "subjects": len(ids), "seconds": round(seconds, 1), "risk": {}, "phenotype": {}}
+    res = {"screened": len(by_id), "subjects": len(ids), "seconds": seconds, "risk": {}, "phenotype": {}}
     for col, oid, _ in D.RISK_OUTPUTS:
         y = heldout[col][ok].astype(float)
         p = np.array([by_id[ids[i]]["risks"][oid]["probability"] for i in ok])
@@ -168,7 +171,13 @@ def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group:
     for a in range(0, len(files), 40):
         subprocess.run([bin_path, "export", *files[a:a + 40], "--out", str(export), "--model", str(bundle),
                         "--save-float-frames", "--size", "64"], check=True, stdout=subprocess.DEVNULL)
-    seconds = time.time() - t0
+    res = measure_exports(export, h, groups)
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def measure_exports(export: Path, h: dict, groups: dict) -> dict:
+    """Blood-pool EF and ED area on every exported case's float SAX frames (a partial export too)."""
     ef, eda, head_ef, true_ef, true_edv, group_of = [], [], [], [], [], []
     for manifest_path in sorted(export.glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
@@ -186,7 +195,6 @@ def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group:
     rng = np.random.default_rng(0)
     perms = [rng.permutation(len(ef)) for _ in range(200)]
     res = {"subjects": len(ef), "groups": {k: int(sum(g == k for g in group_of)) for k in groups},
-           "seconds": round(seconds, 1),
            "efVsTrueEF": pearson(ef, true_ef), "edAreaVsTrueEDV": pearson(eda, true_edv),
            "shuffledEF": float(np.mean([abs(pearson(ef, true_ef[p])) for p in perms])),
            "shuffledEDA": float(np.mean([abs(pearson(eda, true_edv[p])) for p in perms])),
@@ -235,12 +243,26 @@ def main(argv=None):
     ap.add_argument("--per-group", type=int, default=30)
     ap.add_argument("--floor-train", type=int, default=8000)
     ap.add_argument("--card", default=None)
+    ap.add_argument("--measure-only", action="store_true",
+                    help="reuse --out's results.jsonl and export/ (e.g. after an interrupted run): score and write")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     bundle = Path(a.bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     t0 = time.time()
+    if a.measure_only:
+        h = sample_subjects(a.n, a.seed)
+        res = {"seed": a.seed, "n": a.n, "bundle": manifest["id"]}
+        res["screen"] = score_results(out / "results.jsonl", h, None)
+        stems = [str(out / "ecg" / sid) for sid in h["subject_id"]]
+        res["floor"] = floor_scores(Path(a.train_cohort), stems, h, manifest, a.workers, a.floor_train)
+        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group))
+        (out / "heldout.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+        if a.card:
+            write_card_section(Path(a.card), res)
+        print(json.dumps(res, indent=1, default=float))
+        return
     h = build_heldout(a.n, a.seed, out, a.workers)
     stems = [str(out / "ecg" / sid) for sid in h["subject_id"]]
     res = {"seed": a.seed, "n": a.n, "bundle": manifest["id"]}
