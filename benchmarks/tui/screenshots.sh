@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${ECG2CMR_BIN:-}
 if [ -z "$bin" ]; then swift build --product ecg2cmr >/dev/null; bin="$(swift build --show-bin-path)/ecg2cmr"; fi
-model=${1:-assets/models/demo-v1}
+model=${1:-assets/models/demo-v2}
 shot() { # name size keys [file]
   NO_COLOR=1 "$bin" view "${4:-sample-data}" --model "$model" --snapshot "$2" --keys "$3" > "docs/img/tui-$1.txt"
   echo "docs/img/tui-$1.txt"
