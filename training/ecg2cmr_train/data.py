@@ -54,6 +54,11 @@ PHENOTYPES = [
     ("wt_mean_mm", "wt_mean", "LV mean wall thickness (ED)", "mm"),
 ] + [(f"wt_seg{k:02d}_mm", f"wt_seg{k:02d}", f"Wall thickness, AHA segment {k}", "mm") for k in range(1, 17)]
 
+def phenotype_index(output_id: str) -> int:
+    """Column of a phenotype output (e.g. "lv_ef") in PHENOTYPES order."""
+    return [oid for _, oid, _, _ in PHENOTYPES].index(output_id)
+
+
 # Columns that mark a subject as having any disease (normal subjects give the reference ranges).
 DISEASE_COLUMNS = ["cad", "prior_mi", "heart_failure", "cardiomyopathy", "pulmonary_hypertension",
                    "pericarditis", "effusion", "atrial_fibrillation", "wall_motion_abnormality", "lge",
@@ -281,19 +286,17 @@ def _complete(done, n, chunk):
 
 def _beat_work(job):
     from .beats import beat_features
+    from .bundle import STANDARD_LEADS      # the manifest's lead order, which the cohort arrays follow
     path, rows, lsb_mv, fs, ops, spec, rate = job
     ecg = np.load(Path(path) / "ecg_250hz.npy", mmap_mode="r")
     x = fast_preprocess(np.asarray(ecg[rows], dtype=np.float64) * lsb_mv, fs, ops)
     beats, rhythm, count = [], [], []
     for k in range(x.shape[0]):
-        f = beat_features(x[k], LEAD_NAMES, rate, spec)
+        f = beat_features(x[k], STANDARD_LEADS, rate, spec)
         beats.append(f["median_beat"].astype(np.float16))
         rhythm.append(f["rhythm"])
         count.append(f["beat_count"])
     return np.stack(beats), np.stack(rhythm).astype(np.float32), np.array(count, dtype=np.int32)
-
-
-LEAD_NAMES = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 
 def build_beat_cache(cohort: Cohort, rows: np.ndarray, ops: list, spec: dict, out_dir: Path, workers: int = 2,

@@ -96,7 +96,7 @@ def paired_bootstrap(p, outs_a: dict, outs_b: dict, n_boot: int) -> dict:
     from .metrics import auc
     rows = p.rows[p.pos["test"]]
     idx = [j for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS) if oid in ECG_VISIBLE]
-    j_ef = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_ef"][0]
+    j_ef = D.phenotype_index("lv_ef")
     y = p.targets.risk[rows]
     ef = p.targets.phenotype[rows, j_ef]
     rng = np.random.default_rng(7)
@@ -121,7 +121,7 @@ def label_efficiency(p, fractions) -> dict:
     from .pipeline import new_encoder, predict
     out = {}
     idx = [j for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS) if oid in ECG_VISIBLE]
-    j_ef = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_ef"][0]
+    j_ef = D.phenotype_index("lv_ef")
     for name, stage, key in (("aligned", "align", "enc"), ("mdm only", "mdm", "enc")):
         enc = new_encoder(p)
         state = p.load_done(stage)["modules"][key]
@@ -169,8 +169,8 @@ def generator_metrics(p, enc, gen, manifest, n_subjects: int, seed_base: int) ->
     ae = trained_autoencoder(p)
     enc_true = ae.encode(true)
     shuffle = np.random.default_rng(3).permutation(len(pos))
-    j_ef = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_ef"][0]
-    j_edv = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_edv"][0]
+    j_ef = D.phenotype_index("lv_ef")
+    j_edv = D.phenotype_index("lv_edv")
     kinds = ("generated", "shuffled", "autoencoder", "mean_latent")
     acc = {k: {"sax": {"ssim": [], "psnr": []}, "lax": {"ssim": [], "psnr": []}, "ef": [], "eda": []} for k in kinds}
     true_fun = []

@@ -420,27 +420,30 @@ def gradcam(model: ECGEncoder, x: torch.Tensor, layer: str, head: str, output: i
 _MASK64 = (1 << 64) - 1
 
 
+def _splitmix64_uniforms(seed: int):
+    """SplitMix64 from state `seed`: uniform doubles in [0, 1) from the top 53 bits of each draw
+    (CardiacModels.SeededGaussian.nextUInt64 / nextUniform)."""
+    state = seed & _MASK64
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & _MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        yield ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0)
+
+
 def seeded_gaussian(seed: int, count: int) -> np.ndarray:
     """SplitMix64 → uniform doubles (top 53 bits) → Box–Muller pairs (cos first, then sin).
 
     u1 = 1 − uniform (in (0, 1]), u2 = uniform; r = sqrt(−2 ln u1); n = r cos 2πu2, r sin 2πu2.
     Values are computed in float64 and returned as float32.
     """
-    state = seed & _MASK64
+    uniform = _splitmix64_uniforms(seed)
     out = np.empty(count, dtype=np.float64)
-
-    def next_u64():
-        nonlocal state
-        state = (state + 0x9E3779B97F4A7C15) & _MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        return z ^ (z >> 31)
-
     i = 0
     while i < count:
-        u1 = 1.0 - (next_u64() >> 11) * (1.0 / 9007199254740992.0)
-        u2 = (next_u64() >> 11) * (1.0 / 9007199254740992.0)
+        u1 = 1.0 - next(uniform)
+        u2 = next(uniform)
         r = math.sqrt(-2.0 * math.log(u1))
         out[i] = r * math.cos(2 * math.pi * u2)
         if i + 1 < count:
@@ -618,15 +621,8 @@ def ddim_sample_guided(prior: LatentPrior, sched: DiffusionSchedule, cond: torch
 
 def seeded_uniform(seed: int, count: int) -> np.ndarray:
     """SplitMix64 uniforms in [0, 1) (top 53 bits), float64 — CardiacModels.SeededGaussian.nextUniform."""
-    state = seed & _MASK64
-    out = np.empty(count, dtype=np.float64)
-    for i in range(count):
-        state = (state + 0x9E3779B97F4A7C15) & _MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        out[i] = ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0)
-    return out
+    uniform = _splitmix64_uniforms(seed)
+    return np.array([next(uniform) for _ in range(count)], dtype=np.float64)
 
 
 POSE_STREAM = 0x706F7365  # "pose": the pose stream is seed + this, separate from the diffusion noise

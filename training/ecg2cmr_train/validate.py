@@ -49,12 +49,13 @@ def calibrate_ood(run, model) -> dict:
     """Two distances to the training distribution, each thresholded at a percentile of the
     validation split: Mahalanobis distance² of the pooled embedding (shrunk covariance), and the
     squared residual of the standardised input vector outside its top-k principal components."""
+    from .pipeline import predict
     o = run.cfg["ood"]
     cache = run.cache
     tr = run.pos["train"][: int(o["subjects"])]
     va = run.pos["val"]
-    pooled_tr = np_pred(run, model, tr)
-    pooled_va = np_pred(run, model, va)
+    pooled_tr = predict(run, model, tr)["pooled"].astype(np.float64)
+    pooled_va = predict(run, model, va)["pooled"].astype(np.float64)
     mean = pooled_tr.mean(0)
     cov = np.cov((pooled_tr - mean).T)
     d = cov.shape[0]
@@ -87,11 +88,6 @@ def calibrate_ood(run, model) -> dict:
                         "components": int(k)}}
 
 
-def np_pred(run, model, pos):
-    from .pipeline import predict
-    return predict(run, model, pos)["pooled"].astype(np.float64)
-
-
 def generator_informativeness(run, model, gen, n: int, seed_base: int) -> dict:
     """On validation subjects: EF and end-diastolic area measured on generated SAX frames (Otsu
     blood pool) against the true EF / EDV and against the model's own EF head."""
@@ -111,8 +107,8 @@ def generator_informativeness(run, model, gen, n: int, seed_base: int) -> dict:
         f = cine_function(g["frames"]["sax"])
         ef_gen.append(f["ef"])
         eda_gen.append(f["ed_area"])
-    j_ef = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_ef"][0]
-    j_edv = [k for k, (_, oid, _, _) in enumerate(D.PHENOTYPES) if oid == "lv_edv"][0]
+    j_ef = D.phenotype_index("lv_ef")
+    j_edv = D.phenotype_index("lv_edv")
     head_ef = out["heads"]["phenotype"][:, j_ef] * run.ph_std[j_ef] + run.ph_mean[j_ef]
     res = {"subjects": int(len(pos)),
            "efVsTrueEF": pearson(ef_gen, run.targets.phenotype[rows, j_ef]),

@@ -79,8 +79,8 @@ def test_bundle_round_trips_with_same_outputs(tiny_run):
     from ecg2cmr_train.beats import beat_features
     from ecg2cmr_train.model import generate_cine
     g = load_file(str(root / "golden.safetensors"))
-    f = beat_features(g["case0.input"], ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"],
-                      250.0, manifest["encoder"]["beats"])
+    from ecg2cmr_train.bundle import STANDARD_LEADS
+    f = beat_features(g["case0.input"], STANDARD_LEADS, 250.0, manifest["encoder"]["beats"])
     np.testing.assert_array_equal(f["peaks"], g["case0.peaks"].astype(int))
     np.testing.assert_allclose(f["median_beat"], g["case0.beats"], atol=1e-6)
     with torch.no_grad():
