@@ -4,7 +4,7 @@ import PackageDescription
 // libFuzzer targets, one per ECG reader, plus the weights reader and the model-bundle loader.
 // Built only with fuzzer flags (see docs/reliability.md):
 //   swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "Detect"]
+let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "SCP", "Detect"]
 
 let package = Package(
     name: "ECGFormatsFuzz",
