@@ -332,13 +332,18 @@ public struct SCPECGReader: Sendable {
             throw ECGFormatError(.truncated, file: file, "section 4 declares \(count) QRS complexes but holds \((s.end - c.offset) / 14)", at: "section 4")
         }
         var beats: [QRSLocations.Beat] = []
+        var previousEnd = 0
         for k in 0..<count {
             let type = Int(try c.u16le("beat type"))
             let start = Int(try c.u32le("subtraction start"))
             let fc = Int(try c.u32le("fiducial"))
             let end = Int(try c.u32le("subtraction end"))
-            if type == 0, !(start <= fc && fc <= end && start >= 1) {
-                throw ECGFormatError(.invalidValue, file: file, "QRS \(k + 1): subtraction zone \(start)…\(end) with fiducial \(fc) is not ordered", at: "section 4")
+            if type == 0 {
+                // Zones of successive beats follow each other; overlapping zones would add the beat twice.
+                guard start >= 1, start <= fc, fc <= end, start > previousEnd else {
+                    throw ECGFormatError(.invalidValue, file: file, "QRS \(k + 1): subtraction zone \(start)…\(end) with fiducial \(fc) is not ordered or overlaps the previous one", at: "section 4")
+                }
+                previousEnd = end
             }
             beats.append(.init(type: type, subtractionStart: start, fiducial: fc, subtractionEnd: end))
         }
@@ -426,6 +431,12 @@ public struct SCPECGReader: Sendable {
         guard timeline <= ReaderLimits.maxSamplesPerLead, timeline * nLeads <= ReaderLimits.maxSamplesPerLead else {
             throw ECGFormatError(.invalidValue, file: file, "\(nLeads) leads × \(timeline) samples exceed the \(ReaderLimits.maxSamplesPerLead)-sample limit", at: "section 3")
         }
+        // Gaps between leads recorded at different times are allowed, but not a timeline longer than
+        // all leads together: that would allocate for samples no lead holds.
+        let totalSamples = definition.leads.reduce(0) { $0 + $1.count }
+        guard timeline <= totalSamples else {
+            throw ECGFormatError(.invalidValue, file: file, "leads span \(timeline) samples but hold only \(totalSamples) together", at: "section 3")
+        }
         // Bimodal: outside protected zones one stored value stands for `factor` full-rate samples.
         var factor = 1
         var outputInterval = rhythm.intervalMicroseconds
@@ -456,6 +467,10 @@ public struct SCPECGReader: Sendable {
             }
             subtraction = (qrs, reference, samples)
         }
+        // Every lead must fit its stream before anything is allocated for it.
+        for (k, entry) in definition.leads.enumerated() where entry.count > tables.capacity(ofBytes: rhythm.streams[k].count) * factor {
+            throw ECGFormatError(.truncated, file: file, "lead data is \(rhythm.streams[k].count) bytes, too short for \(entry.count) samples", at: "section 6, lead \(entry.id)")
+        }
         var leads: [Lead] = []
         for (k, entry) in definition.leads.enumerated() {
             let at = "section 6, lead \(entry.id)"
@@ -473,7 +488,10 @@ public struct SCPECGReader: Sendable {
                 let beat = try decodeLead(sub.beat, lead: k, count: sub.samples, tables: tables, at: "section 5, lead \(entry.id)", file: file)
                 let beatAVM = Double(sub.beat.avmNanovolts)
                 for b in sub.qrs.beats where b.type == 0 {
-                    let lo = max(b.subtractionStart, entry.firstSample), hi = min(b.subtractionEnd, entry.lastSample)
+                    // Samples where the beat's index m = fcM − 1 + sample − fc is inside the beat.
+                    let beatFirst = b.fiducial - sub.qrs.referenceFiducial + 1
+                    let lo = max(b.subtractionStart, entry.firstSample, beatFirst)
+                    let hi = min(b.subtractionEnd, entry.lastSample, beatFirst + beat.count - 1)
                     guard lo <= hi else { continue }
                     for sample in lo...hi {
                         let m = sub.qrs.referenceFiducial - 1 + sample - b.fiducial

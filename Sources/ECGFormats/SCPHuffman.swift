@@ -1,15 +1,16 @@
 import Foundation
 
 /// CRC-CCITT as SCP-ECG (EN 1064 §5.3.2) defines it: polynomial x¹⁶ + x¹² + x⁵ + 1 (0x1021), initial
-/// value 0xFFFF, bits most significant first, no final inversion.
-enum CRCCCITT {
+/// value 0xFFFF, bits most significant first, no final inversion. Public for the fuzz target, which
+/// repairs CRCs of mutated records so that the fuzzer reaches the decoders behind the CRC checks.
+public enum CRCCCITT {
     static let table: [UInt16] = (0..<256).map { i -> UInt16 in
         var c = UInt16(i) << 8
         for _ in 0..<8 { c = (c & 0x8000) != 0 ? (c << 1) ^ 0x1021 : c << 1 }
         return c
     }
 
-    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+    public static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         for byte in bytes { crc = (crc << 8) ^ table[Int((crc >> 8) ^ UInt16(byte))] }
         return crc
@@ -114,6 +115,12 @@ enum SCPHuffmanTables: Sendable, Equatable {
         return .custom(tables)
     }
 
+    /// The most values a stream of `bytes` can hold (a Huffman code takes at least one bit).
+    func capacity(ofBytes bytes: Int) -> Int {
+        if case .none = self { return bytes / 2 }
+        return bytes * 8
+    }
+
     /// Decodes exactly `count` values from `bytes`; a stream that ends first is a typed error, as is a
     /// bit pattern no code matches. Table switches persist from one lead to the next only within one
     /// call (each lead's stream starts at table 1, as encoders write it).
@@ -146,7 +153,11 @@ enum SCPHuffmanTables: Sendable, Equatable {
         var bits = SCPBitReader(bytes)
         var out = [Int32]()
         out.reserveCapacity(count)
-        var table = tables[0]
+        // One lookup per bit read: (prefix length, prefix) → code, so a 512-code table costs no more than the default.
+        let lookups = tables.map { codes in
+            Dictionary(codes.map { (UInt64($0.prefixBits) << 32 | UInt64($0.prefix), $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        var table = lookups[0]
         var switches = 0
         while out.count < count {
             var code: UInt32 = 0
@@ -161,7 +172,7 @@ enum SCPHuffmanTables: Sendable, Equatable {
                 }
                 code = code << 1 | bit
                 length += 1
-                hit = table.first { $0.prefixBits == length && $0.prefix == code }
+                hit = table[UInt64(length) << 32 | UInt64(code)]
             }
             guard let h = hit else { continue }
             if h.isSwitch {
@@ -170,7 +181,7 @@ enum SCPHuffmanTables: Sendable, Equatable {
                 guard switches <= count + 16 else {
                     throw ECGFormatError(.corrupt, file: file, "Huffman data switches tables without coding samples", at: location)
                 }
-                table = tables[h.baseValue - 1]
+                table = lookups[h.baseValue - 1]
                 continue
             }
             var value = h.baseValue
