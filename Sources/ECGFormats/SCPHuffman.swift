@@ -153,9 +153,21 @@ enum SCPHuffmanTables: Sendable, Equatable {
         var bits = SCPBitReader(bytes)
         var out = [Int32]()
         out.reserveCapacity(count)
-        // One lookup per bit read: (prefix length, prefix) → code, so a 512-code table costs no more than the default.
-        let lookups = tables.map { codes in
-            Dictionary(codes.map { (UInt64($0.prefixBits) << 32 | UInt64($0.prefix), $0) }, uniquingKeysWith: { a, _ in a })
+        // Codes bucketed by prefix length and sorted: one binary search per bit read, so a 512-code
+        // table costs little more than the default one (no hashing in the inner loop).
+        let lookups: [[[SCPHuffmanCode]]] = tables.map { codes in
+            var byLength = [[SCPHuffmanCode]](repeating: [], count: 33)
+            for c in codes { byLength[c.prefixBits].append(c) }
+            return byLength.map { $0.sorted { $0.prefix < $1.prefix } }
+        }
+        func find(_ bucket: [SCPHuffmanCode], _ code: UInt32) -> SCPHuffmanCode? {
+            var lo = 0, hi = bucket.count - 1
+            while lo <= hi {
+                let mid = (lo + hi) / 2
+                if bucket[mid].prefix == code { return bucket[mid] }
+                if bucket[mid].prefix < code { lo = mid + 1 } else { hi = mid - 1 }
+            }
+            return nil
         }
         var table = lookups[0]
         var switches = 0
@@ -172,7 +184,8 @@ enum SCPHuffmanTables: Sendable, Equatable {
                 }
                 code = code << 1 | bit
                 length += 1
-                hit = table[UInt64(length) << 32 | UInt64(code)]
+                let bucket = table[length]
+                if !bucket.isEmpty { hit = find(bucket, code) }
             }
             guard let h = hit else { continue }
             if h.isSwitch {
