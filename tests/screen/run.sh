@@ -31,6 +31,29 @@ for r in rows:
 print(f"{len(rows)} sample ECGs screened, all ok")
 PY
 
+echo "-- SCP-ECG (issue 18: no longer skipped)"
+s="$work/scp"; mkdir -p "$s"
+cp Tests/ECGFormatsTests/Fixtures/scp/Example.scp "$s/rest.scp"
+cp Tests/ECGFormatsTests/Fixtures/scp/Example.scp "$s/exported-without-extension"
+head -c 20000 Tests/ECGFormatsTests/Fixtures/scp/Example.scp > "$s/truncated.scp"
+python3 -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[-1]^=0x55; open(sys.argv[2],'wb').write(b)" \
+  Tests/ECGFormatsTests/Fixtures/scp/Example.scp "$s/bad-crc.scp"
+"$BIN" screen "$s" --out "$work/scp.jsonl" --model "$MODEL" --plain >/dev/null 2>"$work/scp.err" || true
+python3 - "$work/scp.jsonl" <<'PY'
+import json, sys
+rows = {r["file"].split("/")[-1]: r for r in map(json.loads, open(sys.argv[1]))}
+assert sorted(rows) == ["bad-crc.scp", "exported-without-extension", "rest.scp", "truncated.scp"], sorted(rows)
+for name in ["rest.scp", "exported-without-extension"]:
+    r = rows[name]
+    assert r["status"] == "ok" and r["format"] == "scp-ecg", r
+    # The file's own section 7 values (ECG Toolkit Example.scp): QT 420 ms, PR 148 ms; no rate stored.
+    assert r["deviceMeasurements"]["qtMs"] == 420 and r["deviceMeasurements"]["prMs"] == 148, r
+    assert 60 < r["heartRateBpm"] < 85, r
+assert rows["truncated.scp"]["status"] == "error" and rows["truncated.scp"]["error"]["kind"] == "truncated", rows["truncated.scp"]
+assert rows["bad-crc.scp"]["status"] == "error" and rows["bad-crc.scp"]["error"]["kind"] == "corrupt", rows["bad-crc.scp"]
+print("SCP-ECG: 2 screened ok (%.1f bpm), truncated and bad-CRC files reported" % rows["rest.scp"]["heartRateBpm"])
+PY
+
 echo "-- hostile folder"
 h="$work/hostile"; mkdir -p "$h/nested"
 : > "$h/zero.hea"
