@@ -83,11 +83,22 @@ public struct CaseAnalysis: Sendable {
 
     /// Preprocessing and the encoder + heads only (what a screen line or a study score needs).
     public func analyse(_ record: ECGRecord) throws -> CaseResult {
-        let prepared: PreparedECG
-        do { prepared = try pipeline.prepare(record) } catch {
+        let prepared = try prepare(record)
+        return CaseResult(record: record, modelID: pipeline.bundle.id, prepared: prepared, analysis: pipeline.analyse(prepared))
+    }
+
+    /// The model's input window for a record (the manifest's preprocessing).
+    public func prepare(_ record: ECGRecord) throws -> PreparedECG {
+        do { return try pipeline.prepare(record) } catch {
             throw CaseAnalysisError.preparation(path: record.provenance.path, reason: "\(error)")
         }
-        return CaseResult(record: record, modelID: pipeline.bundle.id, prepared: prepared, analysis: pipeline.analyse(prepared))
+    }
+
+    /// Encoder + heads for many prepared records in stacked forward passes (batch screening).
+    public func analyse(batch: [(record: ECGRecord, prepared: PreparedECG)]) -> [CaseResult] {
+        zip(batch, pipeline.analyse(batch: batch.map(\.prepared))).map { item, analysis in
+            CaseResult(record: item.record, modelID: pipeline.bundle.id, prepared: item.prepared, analysis: analysis)
+        }
     }
 
     /// Adds what `options` asks for and `result` lacks (a Grad-CAM of another head, cines of another
