@@ -20,8 +20,8 @@ public struct ECGFileDiscovery: Sendable {
     /// Extensions that belong to another file (WFDB signal files, annotations, our own outputs).
     static let companionExtensions: Set<String> = ["dat", "mat", "atr", "qrs", "png", "json", "jsonl", "npy", "md",
                                                    "txt", "gif", "apng", "db", "sqlite", "sqlite-wal", "sqlite-shm"]
-    /// Files bigger than this are reported, not read: no resting ECG is this large.
-    public var maximumFileBytes: Int64 = 256 << 20
+    /// Files bigger than this are reported, not read: the readers' cap for a file read whole.
+    public var maximumFileBytes = Int64(ReaderLimits.maxSingleFileBytes)
 
     public init() {}
 

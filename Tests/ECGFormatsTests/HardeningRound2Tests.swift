@@ -102,7 +102,7 @@ import Testing
 
     @Test func zeroFilledDICOMAndOneLineCSVAreRejectedQuickly() throws {
         let d = try dir()
-        var dicom = Data(count: 20 << 20)
+        var dicom = Data(count: ReaderLimits.maxSingleFileBytes - 4096)
         dicom.replaceSubrange(128..<132, with: Array("DICM".utf8))
         let dcm = d.appendingPathComponent("zero.dcm"); try dicom.write(to: dcm)
         let clock = ContinuousClock()
@@ -110,7 +110,7 @@ import Testing
         #expect(throws: ECGFormatError.self) { try ECGFileReader.read(url: dcm) }
         #expect(clock.now - t < .seconds(3), "zero-filled DICOM took \(clock.now - t)")
         let csv = d.appendingPathComponent("line.csv")
-        try Data(String(repeating: "I,", count: 10 << 20).utf8).write(to: csv)
+        try Data(String(repeating: "I,", count: (ReaderLimits.maxSingleFileBytes - 4096) / 2).utf8).write(to: csv)
         t = clock.now
         expectFormatError(.malformedHeader, csv, containing: "header line") { _ = try ECGFileReader.read(url: csv) }
         #expect(clock.now - t < .seconds(3), "one-line CSV took \(clock.now - t)")
