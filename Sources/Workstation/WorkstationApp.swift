@@ -3,6 +3,7 @@ import CMRExport
 import SignalKit
 import ECGFormats
 import Foundation
+import Imaging
 
 /// Results from background threads, applied on the UI thread by the run loop.
 final class Mailbox: @unchecked Sendable {
