@@ -445,7 +445,9 @@ struct SingleSegmentLayout {
             for m in list where header.signals[m].format != first.format || header.signals[m].byteOffset != first.byteOffset {
                 throw ECGFormatError(.unsupported, file: file, "signals in '\(fileName)' mix formats or byte offsets", at: "line \(header.signals[m].line)")
             }
-            let format = WFDBFormat.table[first.format]!   // checked above
+            guard let format = WFDBFormat.table[first.format] else {
+                throw ECGFormatError(.unsupported, file: file, "signal format \(first.format) is not supported", at: "line \(first.line)")
+            }
             guard let bytes = try files.signal(fileName) else {
                 groups.append(Group(fileName: fileName, members: list, format: format, bytes: nil))
                 continue

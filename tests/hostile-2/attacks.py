@@ -174,7 +174,7 @@ lock = Path(str(outp) + ".lock")
 while time.monotonic() - start < 20 and not (lock.exists() and lock.read_text().strip()) and a.poll() is None:
     time.sleep(0.02)
 b = subprocess.run([BIN, "screen", str(many), "--out", str(outp), "--model", MODEL, "--plain"], capture_output=True, cwd=T, env=env)
-a_out, a_err = a.communicate(timeout=120)
+a_out, a_err = a.communicate(timeout=600)   # 120 files: slow on a loaded 2-core machine
 c = subprocess.run([BIN, "screen", str(many), "--out", str(outp), "--model", MODEL, "--plain"], capture_output=True, cwd=T, env=env)
 secs = time.monotonic() - start
 files = [json.loads(l)["file"] for l in open(outp)]
