@@ -34,7 +34,8 @@ let package = Package(
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "CMRExport", dependencies: ["CPNG", "CCairo", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport"]),
+        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
                                                     "CMRExport", "ReaderStudy"]),
         .executableTarget(name: "ecg2cmr", dependencies: [

@@ -10,7 +10,8 @@ struct ECG2CMR: ParsableCommand {
         abstract: "A terminal workstation: 12-lead ECG in, CMR-level insight out (demonstration models).",
         version: "0.1.0",
         subcommands: [ViewCommand.self, InfoCommand.self, ConvertCommand.self, ScreenCommand.self,
-                      ExportCommand.self, ReportCommand.self, EmbedCommand.self, StudyCommand.self, BenchCommand.self],
+                      ExportCommand.self, ReportCommand.self, EmbedCommand.self, PrepareCommand.self, StudyCommand.self,
+                      BenchCommand.self],
         defaultSubcommand: ViewCommand.self
     )
 
