@@ -156,7 +156,7 @@ class PreparedDataset:
         self.subjects = [s["subject"] for s in subjects]
         self.split = np.array([s["split"] for s in subjects])
         c = cfg["cmr"]
-        beats, rhythm, self.cmr_sha256 = [], [], []
+        beats, rhythm, self.cmr_sha256, self.has_cmr = [], [], [], []
         cines = {"sax": [], "lax": []}
         for s in subjects:
             npy = self.cache / s["ecg"]["npy"]
@@ -169,15 +169,20 @@ class PreparedDataset:
             beats.append(f["median_beat"])
             rhythm.append(f["rhythm"])
             digests = {}
+            # ECG-only subjects (MIMIC-IV-ECG, or no CMR visit) train the heads but not the alignment.
+            has = s.get("sax") is not None and s.get("lax") is not None
             for v in ("sax", "lax"):
-                if s.get(v) is None:
-                    raise CacheError(f"subject {s['subject']}: no {v} cine (alignment needs both views)")
-                cine, digests[v] = read_cine(s[v])
-                cines[v].append(heart_crop(cine, int(c["size"]), int(c["frames"]), float(c["crop_fraction"])))
+                if has:
+                    cine, digests[v] = read_cine(s[v])
+                    cines[v].append(heart_crop(cine, int(c["size"]), int(c["frames"]), float(c["crop_fraction"])))
+                else:
+                    cines[v].append(np.zeros((int(c["frames"]), int(c["size"]), int(c["size"])), dtype=np.uint8))
+            self.has_cmr.append(has)
             self.cmr_sha256.append(digests)
         self.beats = torch.from_numpy(np.stack(beats).astype(np.float32))
         self.rhythm = torch.from_numpy(np.stack(rhythm).astype(np.float32))
         self.cines = {v: torch.from_numpy(np.stack(a)) for v, a in cines.items()}
+        self.has_cmr = torch.tensor(self.has_cmr)
 
         def table(key, ids):
             return np.array([[np.nan if s[key].get(i) is None else float(s[key][i]) for i in ids] for s in subjects],
@@ -243,16 +248,21 @@ def train(cache, out, cfg: dict | None = None, device: str = "auto", precision: 
     ph = par.to(((ds.phenotypes - ds.ph_mean) / ds.ph_std).astype(np.float32))
     train_rows = ds.rows("train")
     batch = min(int(t["batch"]), len(train_rows))
-    log(f"real data: {len(ds.subjects)} subjects ({len(train_rows)} train), labels {ds.label_ids}, "
+    log(f"real data: {len(ds.subjects)} subjects ({len(train_rows)} train, {int(ds.has_cmr.sum())} with CMR), "
+        f"labels {ds.label_ids}, "
         f"phenotypes {ds.phenotype_ids}, device {par.device}")
 
     def loss_of(pos):
         x = {"beats": par.to(ds.beats[pos]), "rhythm": par.to(ds.rhythm[pos])}
         with par.autocast():
             o = model(x)
-            loss = float(t["align_weight"]) * clip_loss(o["embedding"].float(),
-                                                        cmr({v: par.to(ds.cines[v][pos]) for v in ds.cines}).float(),
-                                                        float(t["temperature"]), float(t["lambda"]))
+            loss = torch.zeros((), device=par.device)
+            paired = pos[ds.has_cmr[pos]]
+            if len(paired) >= 2 and float(t["align_weight"]) > 0:
+                k = ds.has_cmr[pos].to(par.device)
+                loss = loss + float(t["align_weight"]) * clip_loss(
+                    o["embedding"].float()[k], cmr({v: par.to(ds.cines[v][paired]) for v in ds.cines}).float(),
+                    float(t["temperature"]), float(t["lambda"]))
             if "risk" in heads:
                 y = labels[pos]
                 known = torch.isfinite(y)
@@ -337,6 +347,7 @@ def export(ds: PreparedDataset, model: BeatECGEncoder, out, cfg: dict) -> dict:
         "heads": heads,
         "training": {"pipeline": "training/ecg2cmr_train/realdata.py", "dataset": ds.index["dataset"],
                      "preparedWith": ds.index["model"], "subjects": len(ds.subjects),
+                     "withCMR": int(ds.has_cmr.sum()),
                      "train": int(len(ds.rows("train"))), "val": int(len(ds.rows("val"))),
                      "test": int(len(ds.rows("test")))},
     }

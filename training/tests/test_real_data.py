@@ -88,7 +88,9 @@ def test_real_format_dataset_trains_a_bundle_the_engine_runs(tmp_path):
         nib.save(nib.Nifti1Image(np.transpose(lax, (2, 1, 0)), np.eye(4)), str(ds / "cmr" / sid / "la_4ch.nii.gz"))
         split = "train" if r < 16 else ("val" if r < 20 else "test")
         cad = "" if r == 3 else str(int(targets.risk[r, 0]))                 # one unknown label
-        lines.append(f"{sid},ecg/{sid}_20205_2_0.xml,cmr/{sid}/sa,cmr/{sid}/la_4ch.nii.gz,{split},{cad},"
+        # The last subject has no CMR visit (ECG-only rows train the heads, not the alignment).
+        sax, lax_path = ("", "") if r == cohort.n - 1 else (f"cmr/{sid}/sa", f"cmr/{sid}/la_4ch.nii.gz")
+        lines.append(f"{sid},ecg/{sid}_20205_2_0.xml,{sax},{lax_path},{split},{cad},"
                      f"{int(targets.risk[r, 1])},{targets.phenotype[r, ef]:.2f},{targets.phenotype[r, edv]:.1f}")
     (ds / "dataset.csv").write_text("\n".join(lines) + "\n")
 
@@ -107,7 +109,7 @@ def test_real_format_dataset_trains_a_bundle_the_engine_runs(tmp_path):
     shipped = json.loads((model / "manifest.json").read_text())["input"]["preprocessing"]
     assert [{**op, **{k: v for k, v in op.items()}} for op in shipped] == \
         [{k: v for k, v in op.items() if k in shipped[i]} for i, op in enumerate(index["input"]["preprocessing"])]
-    assert index["subjects"][3]["labels"]["cad"] is None
+    assert index["subjects"][3]["labels"]["cad"] is None and index["subjects"][-1]["sax"] is None
 
     # Training sees what inference sees: the cached input is the engine's own preprocessing of the
     # XML, which the Python twin reproduces from the same counts.
@@ -126,6 +128,7 @@ def test_real_format_dataset_trains_a_bundle_the_engine_runs(tmp_path):
     assert [h["name"] for h in manifest["heads"]] == ["risk", "phenotype"]
     ph = manifest["heads"][1]["outputs"]
     assert ph[0]["id"] == "lv_ef" and 30 < ph[0]["mean"] < 80 and ph[0]["std"] > 0
+    assert manifest["training"]["withCMR"] == 23 and manifest["synthetic"] is True
 
     out = tmp_path / "screen.jsonl"
     s = subprocess.run([str(binary), "screen", str(ds / "ecg"), "--model", str(bundle), "--out", str(out), "--plain"],
