@@ -2,6 +2,7 @@ import CardiacModels
 import Crypto
 import ECGFormats
 import Foundation
+import Imaging
 
 /// A paired ECG–CMR dataset manifest (docs/training-on-real-data.md): a CSV file with a header row.
 ///
@@ -191,7 +192,7 @@ public struct DatasetPreparation {
             do {
                 let record = try ECGFileReader.read(url: URL(fileURLWithPath: s.ecg), options: readerOptions)
                 let prepared = try pipeline.prepare(record)
-                let npy = EmbeddingExport.npy(prepared.values, rows: prepared.leads.count, cols: prepared.sampleCount)
+                let npy = NPYWriter.encode(prepared.values, shape: [prepared.leads.count, prepared.sampleCount])
                 let name = "ecg/\(s.id).npy"
                 try npy.write(to: out.appendingPathComponent(name), options: .atomic)
                 func present(_ p: String?) -> Any { p.map { $0 as Any } ?? NSNull() }
