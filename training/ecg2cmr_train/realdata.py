@@ -14,7 +14,8 @@ moves over the cardiac cycle) and resampled to the config's size and frame count
 Model: the project's beat-aware ECG encoder (model.BeatECGEncoder) with a `risk` sigmoid head over
 the dataset's `label:` columns and a `phenotype` regression head over its `phenotype:` columns
 (missing values are masked out of the loss), trained jointly with InfoNCE alignment to a cine
-encoder per view (nets.CineEncoder, discarded after training). The bundle (no generator) is
+encoder per view (nets.CineEncoder, discarded after training); one process or N under torchrun
+(DistributedDataParallel, as pipeline.py: the same weights as one process). The bundle (no generator) is
 written with bundle.write_bundle; heads carry validation AUC / r and the phenotype mean / std.
 docs/training-on-real-data.md walks through UK Biobank and MIMIC-IV-ECG.
 """
@@ -32,7 +33,8 @@ import torch.nn.functional as F
 
 from .beats import RHYTHM_FEATURES, beat_features
 from .bundle import write_bundle
-from .distributed import Parallel
+from .distributed import Parallel, StepModule
+from . import loop
 from .loop import log
 from .metrics import auc
 from .model import BeatECGEncoder
@@ -226,8 +228,6 @@ def _merge(base: dict, over: dict) -> dict:
 def train(cache, out, cfg: dict | None = None, device: str = "auto", precision: str = "auto") -> dict:
     cfg = _merge(DEFAULTS, cfg or {})
     par = Parallel(device, precision)
-    if par.world > 1:
-        raise RuntimeError("realdata.train runs in one process (data parallelism is in pipeline.py)")
     t = cfg["train"]
     torch.manual_seed(int(t["seed"]))
     rng = np.random.default_rng(int(t["seed"]))
@@ -248,32 +248,39 @@ def train(cache, out, cfg: dict | None = None, device: str = "auto", precision: 
     ph = par.to(((ds.phenotypes - ds.ph_mean) / ds.ph_std).astype(np.float32))
     train_rows = ds.rows("train")
     batch = min(int(t["batch"]), len(train_rows))
+    loop.QUIET = not par.main
     log(f"real data: {len(ds.subjects)} subjects ({len(train_rows)} train, {int(ds.has_cmr.sum())} with CMR), "
         f"labels {ds.label_ids}, "
         f"phenotypes {ds.phenotype_ids}, device {par.device}")
 
+    # Under torchrun each rank computes its slice of the global batch (distributed.py): the
+    # alignment over the whole batch from gathered projections, masked means over the global
+    # count of known values (× world size, which the DDP average divides out).
+    net = par.wrap(StepModule({"model": model, "cmr": cmr}, lambda x, cines: (model(x), cmr(cines))))
+
     def loss_of(pos):
-        x = {"beats": par.to(ds.beats[pos]), "rhythm": par.to(ds.rhythm[pos])}
+        sl = par.local(len(pos))
+        p = pos[sl]
+        x = {"beats": par.to(ds.beats[p]), "rhythm": par.to(ds.rhythm[p])}
         with par.autocast():
-            o = model(x)
+            o, c = net(x, {v: par.to(ds.cines[v][p]) for v in ds.cines})
             loss = torch.zeros((), device=par.device)
-            paired = pos[ds.has_cmr[pos]]
-            if len(paired) >= 2 and float(t["align_weight"]) > 0:
-                k = ds.has_cmr[pos].to(par.device)
+            paired = ds.has_cmr[pos]
+            if int(paired.sum()) >= 2 and float(t["align_weight"]) > 0:
+                k = par.to(paired)
                 loss = loss + float(t["align_weight"]) * clip_loss(
-                    o["embedding"].float()[k], cmr({v: par.to(ds.cines[v][paired]) for v in ds.cines}).float(),
+                    par.gather(o["embedding"].float())[k], par.gather(c.float())[k],
                     float(t["temperature"]), float(t["lambda"]))
-            if "risk" in heads:
-                y = labels[pos]
+            for name, target, weight, fn in (("risk", labels, "label_weight", F.binary_cross_entropy_with_logits),
+                                             ("phenotype", ph, "phenotype_weight", F.mse_loss)):
+                if name not in heads:
+                    continue
+                n = int(torch.isfinite(target[par.to(pos)]).sum())
+                y = target[par.to(p)]
                 known = torch.isfinite(y)
-                if known.any():
-                    loss = loss + float(t["label_weight"]) * F.binary_cross_entropy_with_logits(
-                        o["heads"]["risk"].float()[known], y[known])
-            if "phenotype" in heads:
-                y = ph[pos]
-                known = torch.isfinite(y)
-                if known.any():
-                    loss = loss + float(t["phenotype_weight"]) * F.mse_loss(o["heads"]["phenotype"].float()[known], y[known])
+                if n and known.any():
+                    loss = loss + float(t[weight]) * fn(o["heads"][name].float()[known], y[known],
+                                                        reduction="sum") * (par.world / n)
         return loss
 
     model.train()
@@ -290,7 +297,9 @@ def train(cache, out, cfg: dict | None = None, device: str = "auto", precision: 
         if step % 50 == 0 or step == steps - 1:
             log(f"  step {step + 1}/{steps} loss {loss.item():.4f}")
     model.eval()
-    manifest = export(ds, model.cpu(), out, cfg)
+    manifest = export(ds, model.cpu(), out, cfg) if par.main else None
+    par.barrier()
+    par.close()
     return manifest
 
 

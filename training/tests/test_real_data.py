@@ -125,6 +125,24 @@ def test_real_format_dataset_trains_a_bundle_the_engine_runs(tmp_path):
            "cmr": {"size": 32, "frames": 6, "encoder_channels": [4, 4, 4]},
            "train": {"steps": 12, "batch": 8}}
     manifest = realdata.train(cache, bundle, cfg, device="cpu")
+    # Two gloo ranks under torchrun, same global batch: the same weights.
+    (tmp_path / "real.json").write_text(json.dumps(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    d = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "-m", "ecg2cmr_train.realdata", "--cache", str(cache), "--out", str(tmp_path / "bundle2"),
+                        "--config", str(tmp_path / "real.json"), "--device", "cpu"],
+                       cwd=TRAINING, env=env, capture_output=True, text=True, timeout=600)
+    assert d.returncode == 0, d.stdout[-3000:] + d.stderr[-3000:]
+    from safetensors.numpy import load_file
+    one, two = load_file(str(bundle / "model.safetensors")), load_file(str(tmp_path / "bundle2" / "model.safetensors"))
+    assert one.keys() == two.keys()
+    rel = {k: float(np.abs(one[k] - two[k]).max() / max(np.abs(one[k]).max(), 1e-3)) for k in one}
+    worst = max(rel, key=rel.get)
+    print(f"realdata, 2 ranks vs 1 process: max relative weight difference {rel[worst]:.1e} ({worst})")
+    # Float summation order differs (gathered batch, per-rank sums); Adam divides by √v, so weights
+    # whose true gradient is zero — the attention key bias (softmax ignores a constant per query)
+    # — carry that rounding as ~1e-4 after 12 steps. A wrong loss scaling moves weights by ~1e-2.
+    assert rel[worst] < 5e-4
     assert [h["name"] for h in manifest["heads"]] == ["risk", "phenotype"]
     ph = manifest["heads"][1]["outputs"]
     assert ph[0]["id"] == "lv_ef" and 30 < ph[0]["mean"] < 80 and ph[0]["std"] > 0
