@@ -69,13 +69,16 @@ public struct ECGReportLayout: Sendable, Equatable {
     public static let rowMM = 25.0
     public static let rows = 4
     public static let gridWidthMM = calibrationMM + tracesMM
-    public static let gridHeightMM = Double(rows) * rowMM
 
     public var pageWidthMM: Double
     public var pageHeightMM: Double
     /// Top-left corner of the ECG grid (the calibration pulses start here; traces at + calibrationMM).
     public var gridLeftMM: Double
     public var gridTopMM: Double
+    /// Height of one of the four rows: `rowMM` on the report page, taller on the PNG ECG sheet.
+    public var rowHeightMM: Double = ECGReportLayout.rowMM
+    /// Stroke width of the traces (the PNG sheet draws them a little heavier for screens).
+    public var traceWidthMM = 0.22
 
     public init(paper: PaperSize) {
         let p = paper.millimetres
@@ -84,10 +87,17 @@ public struct ECGReportLayout: Sendable, Equatable {
         gridTopMM = 33
     }
 
-    public var gridBottomMM: Double { gridTopMM + Self.gridHeightMM }
+    /// A free-standing ECG grid (the PNG sheet): page size, grid corner and row height in millimetres.
+    public init(pageWidthMM: Double, pageHeightMM: Double, gridLeftMM: Double, gridTopMM: Double, rowHeightMM: Double) {
+        self.pageWidthMM = pageWidthMM; self.pageHeightMM = pageHeightMM
+        self.gridLeftMM = gridLeftMM; self.gridTopMM = gridTopMM; self.rowHeightMM = rowHeightMM
+    }
+
+    public var gridHeightMM: Double { Double(Self.rows) * rowHeightMM }
+    public var gridBottomMM: Double { gridTopMM + gridHeightMM }
     public var tracesLeftMM: Double { gridLeftMM + Self.calibrationMM }
     /// Baseline (0 mV) of row `row` (0–2: the 3×4 layout, 3: rhythm strip).
-    public func baselineMM(row: Int) -> Double { gridTopMM + (Double(row) + 0.6) * Self.rowMM }
+    public func baselineMM(row: Int) -> Double { gridTopMM + (Double(row) + 0.6) * rowHeightMM }
 }
 
 /// Draws the one-page PDF report with cairo (vector traces and grid, real fonts).
@@ -224,20 +234,23 @@ public enum ECGReportWriter {
         return (out, label + ", zero-phase Butterworth order 2")
     }
 
-    /// Grid, calibration pulses, Grad-CAM tint, traces and lead labels.
-    static func drawECG(_ record: ECGRecord, highlight: ECGHighlight?, on g: CairoCanvas, layout L: ECGReportLayout) {
+    /// Grid, calibration pulses, Grad-CAM tint, traces and lead labels — the one drawing of the
+    /// 12-lead for the PDF page and the PNG sheet (`ECGPaperRenderer`). Starts at `startSeconds`,
+    /// else at the highlight's offset (the model's input window), else at 0.
+    static func drawECG(_ record: ECGRecord, highlight: ECGHighlight?, startSeconds: Double? = nil, rhythmLead: LeadID = rhythmLead,
+                        on g: CairoCanvas, layout L: ECGReportLayout) {
         let left = L.gridLeftMM, top = L.gridTopMM
         let right = left + ECGReportLayout.gridWidthMM, bottom = L.gridBottomMM
         let mmPerS = ECGReportLayout.millimetresPerSecond, mmPerMV = ECGReportLayout.millimetresPerMillivolt
 
         // 1 mm minor lines, then 5 mm major lines on top.
-        let nx = Int(ECGReportLayout.gridWidthMM.rounded()), ny = Int(ECGReportLayout.gridHeightMM.rounded())
+        let nx = Int(ECGReportLayout.gridWidthMM.rounded()), ny = Int(L.gridHeightMM.rounded())
         g.gridLines(xs: (0...nx).filter { $0 % 5 != 0 }.map { left + Double($0) }, ys: (0...ny).filter { $0 % 5 != 0 }.map { top + Double($0) },
                     left: left, top: top, right: right, bottom: bottom, color: .paperMinor, width: 0.1)
         g.gridLines(xs: stride(from: 0, through: nx, by: 5).map { left + Double($0) }, ys: stride(from: 0, through: ny, by: 5).map { top + Double($0) },
                     left: left, top: top, right: right, bottom: bottom, color: .paperMajor, width: 0.2)
 
-        let start = max(0, highlight?.recordOffsetSeconds ?? 0)
+        let start = max(0, startSeconds ?? highlight?.recordOffsetSeconds ?? 0)
         let traceX0 = L.tracesLeftMM
         g.clip(x: left, y: top, width: right - left, height: bottom - top)
         defer { g.unclip() }
@@ -250,10 +263,12 @@ public enum ECGReportWriter {
             let cells: [(lead: LeadID, from: Double, to: Double)] = row < 3
                 ? (0..<4).map { col in (layout[col][row], start + 2.5 * Double(col), start + 2.5 * Double(col + 1)) }
                 : [(rhythmLead, start, start + 10)]
-            let bandTop = top + Double(row) * ECGReportLayout.rowMM
+            let bandTop = top + Double(row) * L.rowHeightMM
             for (index, cell) in cells.enumerated() {
                 let cx0 = traceX0 + (cell.from - start) * mmPerS
-                if let highlight { drawHighlight(highlight, lead: cell.lead, from: cell.from, to: cell.to, x0: cx0, top: bandTop, on: g) }
+                if let highlight {
+                    drawHighlight(highlight, lead: cell.lead, from: cell.from, to: cell.to, x0: cx0, top: bandTop, height: L.rowHeightMM, on: g)
+                }
                 if index > 0 { g.line(cx0, baseline - 3, cx0, baseline + 3, color: .black, width: 0.25) }   // lead-change marker
                 let labelY = bandTop + 3.6
                 guard let lead = record.lead(cell.lead), record.samplingRate > 0 else {
@@ -271,20 +286,21 @@ public enum ECGReportWriter {
                     let mv = v.isFinite ? Double(v) - centre : 0
                     return (traceX0 + (t - start) * mmPerS, baseline - mv * mmPerMV)
                 }
-                g.polyline(points, color: .black, width: 0.22)
+                g.polyline(points, color: .black, width: L.traceWidthMM)
             }
         }
     }
 
     /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
-    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, on g: CairoCanvas) {
+    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, height: Double,
+                              on g: CairoCanvas) {
         guard h.leads.contains(lead), h.samplingRate > 0 else { return }
         let mmPerS = ECGReportLayout.millimetresPerSecond
         let step = 1 / h.samplingRate
         var runStart: Double?, runLevel = 0
         func flush(_ t: Double) {
             if let s = runStart, runLevel > 0 {
-                g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: ECGReportLayout.rowMM - 0.6,
+                g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: height - 0.6,
                        color: .gradCAM, alpha: 0.55 * Double(runLevel) / 20)
             }
             runStart = nil

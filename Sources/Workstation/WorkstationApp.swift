@@ -42,13 +42,16 @@ public struct CMRExportRequest: Sendable {
     public var outputDirectory: URL
     /// Also write the SAX and LAX cines as multi-frame DICOM (`dicom/*.dcm` in the case folder).
     public var dicom: Bool = false
+    /// Also write the one-page PDF report (`report.pdf`, A4); with `dicom` also as Encapsulated PDF.
+    public var pdf: Bool = false
 }
 
 extension WorkstationApp {
     /// The real exporter: PNG sequences, contact sheet and manifest via `CMRExport.CaseExporter`.
     public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
         return { request, progress in
-            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget, dicom: request.dicom))
+            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
+                                                                                       dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil))
             let result = try exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory) { p in
                 progress(p.completedFiles, max(p.totalFiles, 1))
             }
@@ -71,6 +74,8 @@ public final class WorkstationApp {
     public var exportDirectory: URL
     /// Exports from the `e` key and `:export` also write DICOM (`view --export-dicom`; `:export --dicom` once).
     public var exportDICOM = false
+    /// Exports from the `e` key and `:export` also write the PDF report (`view --export-pdf`; `:export --pdf` once).
+    public var exportPDF = false
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
     /// Case loading, inference and generation run here, one after another.
@@ -229,15 +234,18 @@ public final class WorkstationApp {
         }
     }
 
-    func requestExport(to directory: URL, dicom: Bool? = nil) {
+    func requestExport(to directory: URL, dicom: Bool? = nil, pdf: Bool? = nil) {
         guard let handler = exportHandler ?? pipeline.map({ Self.caseExporter(pipeline: $0) }) else {
             state.status = StatusMessage("nothing to export: no model loaded (export writes generated CMR)", isError: true); return
         }
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
+        // The default head is passed as nil, as `ecg2cmr export` without --gradcam-head does, so the
+        // same case and seed give the same options — and so the same files and DICOM UIDs — as the CLI.
+        let head = state.gradCAMTarget == state.gradCAMTargets.first ? nil : state.gradCAMTarget?.description
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
-                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
-                                       dicom: dicom ?? exportDICOM)
+                                       gradCAMTarget: head, outputDirectory: directory,
+                                       dicom: dicom ?? exportDICOM, pdf: pdf ?? exportPDF)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting", side: true) { mailbox in
@@ -375,6 +383,7 @@ public final class WorkstationApp {
             state.status = StatusMessage("CMR seed \(state.cmrSeed)")
             requestCMR()
         case .export: requestExport(to: exportDirectory)
+        case .exportForPACS: requestExport(to: exportDirectory, dicom: true, pdf: true)
         }
     }
 
@@ -458,13 +467,13 @@ public final class WorkstationApp {
             let shown = screen.capabilities.imageProtocol.map { "CMR images: \($0.rawValue)" } ?? "CMR images: half blocks"
             state.status = StatusMessage((graphicsSummary ?? shown) + " — force with --graphics auto|kitty|sixel|blocks or \(GraphicsPreference.environmentVariable)")
         case "export":
-            // `:export [--dicom] [DIR]`
+            // `:export [--dicom] [--pdf] [DIR]`
             var words = arg.split(separator: " ").map(String.init)
-            let dicom = words.contains("--dicom")
-            words.removeAll { $0 == "--dicom" }
+            let dicom = words.contains("--dicom"), pdf = words.contains("--pdf")
+            words.removeAll { $0 == "--dicom" || $0 == "--pdf" }
             let dir = words.joined(separator: " ")
             requestExport(to: dir.isEmpty ? exportDirectory : URL(fileURLWithPath: (dir as NSString).expandingTildeInPath),
-                          dicom: dicom ? true : nil)
+                          dicom: dicom ? true : nil, pdf: pdf ? true : nil)
         default:
             state.status = StatusMessage("unknown command :\(verb) — :help lists commands", isError: true)
         }
