@@ -1,4 +1,5 @@
 import ECGFormats
+import Imaging
 import Foundation
 
 /// Writes the one-page PDF report as a DICOM Encapsulated PDF instance (1.2.840.10008.5.1.4.1.1.104.1),

@@ -2,6 +2,7 @@ import CardiacModels
 import CMRExport
 import ECGFormats
 import Foundation
+import Imaging
 
 /// Results from background threads, applied on the UI thread by the run loop.
 final class Mailbox: @unchecked Sendable {

@@ -159,6 +159,7 @@ assert reports == 2, reports
 PY
 
 # 3. `report --dicom`: the report command's Encapsulated PDF holds its PDF byte for byte.
+mkdir -p "$work/report"
 "$bin" report sample-data/P01-healthy/ecg.hea --out "$work/report/r.pdf" --dicom ${model_args[@]+"${model_args[@]}"} >/dev/null
 validate "$work/report/r.dcm"
 python3 - "$work/report" <<'PY'
