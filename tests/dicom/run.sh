@@ -177,7 +177,11 @@ tui_case=sample-data/P05-hcm/ecg-ukb.xml
 [ -f "$tui_case" ] || { echo "dicom FAIL: $tui_case missing"; exit 1; }
 "$bin" view "$tui_case" --snapshot 160x50 --keys E --export-dir "$work/tui" ${model_args[@]+"${model_args[@]}"} >"$work/tui-screen.txt"
 grep -q "exported to" "$work/tui-screen.txt" || { echo "dicom FAIL: the TUI export did not finish"; tail -3 "$work/tui-screen.txt"; exit 1; }
-"$bin" export "$tui_case" --out "$work/cli" --dicom --pdf ${model_args[@]+"${model_args[@]}"} >/dev/null
+# The head the TUI showed (and exported) is the CLI's --gradcam-head; the TUI leaves it out when it is the CLI's default.
+head_args=()
+tui_head=$(python3 -c 'import json, glob, sys; print(json.load(open(glob.glob(sys.argv[1] + "/*/manifest.json")[0]))["options"].get("gradCAMTarget") or "")' "$work/tui")
+[ -n "$tui_head" ] && head_args=(--gradcam-head "$tui_head")
+"$bin" export "$tui_case" --out "$work/cli" --dicom --pdf ${head_args[@]+"${head_args[@]}"} ${model_args[@]+"${model_args[@]}"} >/dev/null
 python3 - "$work/tui" "$work/cli" <<'PY'
 import sys, os, json, glob
 tui, cli = sys.argv[1:3]
@@ -193,7 +197,7 @@ for path in ft:
     assert open(f"{tc}/{path}", "rb").read() == open(f"{cc}/{path}", "rb").read(), path
 kinds = {f["kind"] for f in mt["files"]}
 assert {"report-pdf", "report-dicom", "sax-dicom", "lax-dicom", "ecg-sheet", "contact-sheet"} <= kinds, kinds
-print(f"dicom ok: TUI export (key E) = CLI export --dicom --pdf: {len(ft)} files byte-identical ({os.path.basename(tc)})")
+print(f"dicom ok: TUI export (key E) = CLI export --dicom --pdf (head {mt['gradCAM']['target']}): {len(ft)} files byte-identical ({os.path.basename(tc)})")
 PY
 for f in "$work"/tui/*/dicom/*.dcm; do validate "$f"; done
 echo "dicom ok: $validated DICOM files pass dciodvfy (no Error line) and dcmdump"
