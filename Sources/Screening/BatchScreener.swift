@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import SignalKit
@@ -47,7 +48,8 @@ public final class BatchScreener {
     public let options: ScreeningOptions
     /// Called for each analysed file before its result line is written (e.g. to export its
     /// generated CMR and record where it went).
-    public var afterResult: ((ECGRecord, ECGAnalysis, inout ScreeningResult) -> Void)?
+    /// The case carries the prepared input and analysis, so an export from here does not run the encoder again.
+    public var afterResult: ((CaseResult, inout ScreeningResult) -> Void)?
 
     public init(pipeline: CardiacPipeline?, options: ScreeningOptions = .init()) {
         self.pipeline = pipeline
@@ -106,14 +108,15 @@ public final class BatchScreener {
             let entry = self.readAndCheck(chunk[i])
             lock.lock(); prepared[i] = entry; lock.unlock()
         }
-        let ready = prepared.indices.filter { prepared[$0].2 != nil }
+        let ready = prepared.indices.filter { prepared[$0].1 != nil && prepared[$0].2 != nil }
         if let pipeline, !ready.isEmpty {
-            let analyses = pipeline.analyse(batch: ready.compactMap { prepared[$0].2 })
-            for (k, i) in ready.enumerated() {
+            let batch = ready.compactMap { i in prepared[i].1.flatMap { record in prepared[i].2.map { (record: record, prepared: $0) } } }
+            let cases = CaseAnalysis(pipeline: pipeline).analyse(batch: batch)
+            for (k, i) in ready.enumerated() where k < cases.count {
                 var result = prepared[i].0
-                Self.fill(&result, with: analyses[k])
-                if options.includeEmbeddings { result.embedding = analyses[k].embedding }
-                if let record = prepared[i].1 { afterResult?(record, analyses[k], &result) }
+                Self.fill(&result, with: cases[k].analysis)
+                if options.includeEmbeddings { result.embedding = cases[k].analysis.embedding }
+                afterResult?(cases[k], &result)
                 prepared[i].0 = result
             }
         }
@@ -153,10 +156,12 @@ public final class BatchScreener {
             result.addMeasurements(of: record)
             guard let pipeline else { return (result, record, nil) }
             do {
-                let input = try pipeline.prepare(record)
+                let input = try CaseAnalysis(pipeline: pipeline).prepare(record)
                 return (result, record, input)
             } catch {
-                var failed = ScreeningResult.failure(file: path, kind: "preprocessing", message: "\(error)")
+                let message: String
+                if case CaseAnalysisError.preparation(_, let reason) = error { message = reason } else { message = "\(error)" }
+                var failed = ScreeningResult.failure(file: path, kind: "preprocessing", message: message)
                 failed.format = result.format
                 failed.inputSHA256 = result.inputSHA256
                 return (failed, nil, nil)

@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import CMRExport
 import ECGFormats
 import Foundation
@@ -45,6 +46,8 @@ public struct CMRExportRequest: Sendable {
     public var dicom: Bool = false
     /// Also write the one-page PDF report (`report.pdf`, A4); with `dicom` also as Encapsulated PDF.
     public var pdf: Bool = false
+    /// What the workstation already computed for the case; the exporter adds only what is missing.
+    public var result: CaseResult? = nil
 }
 
 extension WorkstationApp {
@@ -53,9 +56,9 @@ extension WorkstationApp {
         return { request, progress in
             let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
                                                                                        dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil))
-            let result = try exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory) { p in
-                progress(p.completedFiles, max(p.totalFiles, 1))
-            }
+            let report: (ExportProgress) -> Void = { p in progress(p.completedFiles, max(p.totalFiles, 1)) }
+            let result = try request.result.map { try exporter.export($0, caseName: request.caseName, into: request.outputDirectory, progress: report) }
+                ?? exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory, progress: report)
             return result.caseDirectory
         }
     }
@@ -126,7 +129,7 @@ public final class WorkstationApp {
         guard !state.cases.isEmpty else { return }
         state.caseIndex = max(0, min(state.cases.count - 1, index))
         state.generation += 1
-        state.current = nil; state.loadError = nil; state.analysis = nil; state.analysisError = nil
+        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil
         state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
         caseChangeStarted = Date()
         let url = state.cases[state.caseIndex]
@@ -160,17 +163,21 @@ public final class WorkstationApp {
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
     static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
-        let prepared: PreparedECG
-        do { prepared = try pipeline.prepare(record) } catch {
+        let cases = CaseAnalysis(pipeline: pipeline)
+        let result: CaseResult
+        do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {
+            mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = reason; s.status = StatusMessage(reason, isError: true) }
+            return
+        } catch {
             let message = "\(error)"
             mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = message; s.status = StatusMessage(message, isError: true) }
             return
         }
-        let analysis = pipeline.analyse(prepared)
+        let analysis = result.analysis, prepared = result.prepared
         mailbox.post { s in
             guard s.generation == generation else { return }
             s.analysis = analysis
-            s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds
+            s.prepared = prepared
             // Grad-CAM starts on the most probable head that is not weak (a weak head's map says little).
             if let best = analysis.risks.indices.filter({ !analysis.risks[$0].isWeak }).max(by: {
                 analysis.risks[$0].probability < analysis.risks[$1].probability }) {
@@ -178,7 +185,7 @@ public final class WorkstationApp {
             }
         }
         do {
-            let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
+            let cmr = try cases.generate(analysis, seed: seed)
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
         } catch {
             let message = "CMR generation: \(error)"
@@ -203,16 +210,15 @@ public final class WorkstationApp {
     }
 
     func requestGradCAM() {
-        guard let pipeline, let record = state.current?.record, let target = state.gradCAMTarget else { return }
+        guard let pipeline, let result = state.caseResult, let target = state.gradCAMTarget else { return }
         let generation = state.generation
         if let r = requestedCAM, r.0 == generation, r.1 == target { return }
         requestedCAM = (generation, target)
         state.gradCAM = nil
         startJob("Grad-CAM", side: true) { mailbox in
             do {
-                let prepared = try pipeline.prepare(record)
-                let map = try pipeline.gradCAM(prepared, target: target)
-                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map; s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds }
+                let map = try CaseAnalysis(pipeline: pipeline).gradCAM(result, target: target)
+                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
             } catch {
                 let message = "Grad-CAM: \(error)"
                 mailbox.post { s in s.status = StatusMessage(message, isError: true) }
@@ -226,7 +232,7 @@ public final class WorkstationApp {
         state.cmr = nil
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
+                let cmr = try CaseAnalysis(pipeline: pipeline).generate(analysis, seed: seed)
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"
@@ -241,12 +247,9 @@ public final class WorkstationApp {
         }
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
-        // The default head is passed as nil, as `ecg2cmr export` without --gradcam-head does, so the
-        // same case and seed give the same options — and so the same files and DICOM UIDs — as the CLI.
-        let head = state.gradCAMTarget == state.gradCAMTargets.first ? nil : state.gradCAMTarget?.description
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
-                                       gradCAMTarget: head, outputDirectory: directory,
-                                       dicom: dicom ?? exportDICOM, pdf: pdf ?? exportPDF)
+                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
+                                       dicom: dicom ?? exportDICOM, pdf: pdf ?? exportPDF, result: state.caseResult)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting", side: true) { mailbox in

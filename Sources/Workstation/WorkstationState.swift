@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import SignalKit
@@ -71,11 +72,14 @@ public struct WorkstationState: Sendable {
     public var loadError: String?
     public var model: ModelStatus = .none(reason: "no model loaded")
     public var analysis: ECGAnalysis?
+    /// The model's input window of the current case, kept so Grad-CAM and export reuse it.
+    public var prepared: PreparedECG?
     public var analysisError: String?
     public var gradCAMOn = false
     public var gradCAMHeadIndex = 0
     public var gradCAM: GradCAMMap?
-    public var gradCAMOffsetSeconds = 0.0
+    /// Where sample 0 of the Grad-CAM map sits in the record (the map carries it).
+    public var gradCAMOffsetSeconds: Double { gradCAM?.recordOffsetSeconds ?? 0 }
     public var cmr: GeneratedCMR?
     /// The model's measured generator informativeness (shown under the cine); nil when unknown.
     public var generatorInformativeness: String?
@@ -113,6 +117,13 @@ public struct WorkstationState: Sendable {
     public var leadOrder: [LeadID] {
         guard let record = current?.record else { return LeadID.standard12 }
         return record.leads.map(\.id)
+    }
+
+    /// The current case as far as the model has got (scores, then the Grad-CAM and cines shown);
+    /// the export completes and writes this, so the encoder runs once per case.
+    public var caseResult: CaseResult? {
+        guard let record = current?.record, let prepared, let analysis else { return nil }
+        return CaseResult(record: record, modelID: analysis.modelID, prepared: prepared, analysis: analysis, gradCAM: gradCAM, cmr: cmr)
     }
 
     /// Heads that Grad-CAM can target: the risk heads, in panel order.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaseAnalysis
 import CMRExport
 import CardiacModels
 import ECGFormats
@@ -54,11 +55,11 @@ struct ScreenCommand: ParsableCommand {
             let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: seed))
             let folder = URL(fileURLWithPath: withCMR)
             folderLock = try ExportFolderLock.hold(folder, purpose: "ecg2cmr screen --with-cmr")
-            screener.afterResult = { record, _, result in
+            screener.afterResult = { analysed, result in
                 // Many clinics name every file ecg.xml: the name carries an input hash (one naming function for all front ends).
-                let name = CaseExporter.caseName(for: record)
+                let name = CaseExporter.caseName(for: analysed.record)
                 do {
-                    result.cmrExport = try exporter.export(record: record, caseName: name, into: folder).caseDirectory.path
+                    result.cmrExport = try exporter.export(analysed, caseName: name, into: folder).caseDirectory.path
                 } catch {
                     result.flags = (result.flags ?? []) + ["cmr-export-failed: \(error)"]
                 }

@@ -177,7 +177,7 @@ tui_case=sample-data/P05-hcm/ecg-ukb.xml
 [ -f "$tui_case" ] || { echo "dicom FAIL: $tui_case missing"; exit 1; }
 "$bin" view "$tui_case" --snapshot 160x50 --keys E --export-dir "$work/tui" ${model_args[@]+"${model_args[@]}"} >"$work/tui-screen.txt"
 grep -q "exported to" "$work/tui-screen.txt" || { echo "dicom FAIL: the TUI export did not finish"; tail -3 "$work/tui-screen.txt"; exit 1; }
-# The head the TUI showed (and exported) is the CLI's --gradcam-head; the TUI leaves it out when it is the CLI's default.
+# The head the TUI showed (and exported) is the CLI's --gradcam-head.
 head_args=()
 tui_head=$(python3 -c 'import json, glob, sys; print(json.load(open(glob.glob(sys.argv[1] + "/*/manifest.json")[0]))["options"].get("gradCAMTarget") or "")' "$work/tui")
 [ -n "$tui_head" ] && head_args=(--gradcam-head "$tui_head")
