@@ -219,13 +219,22 @@ public final class CaseExporter: @unchecked Sendable {
             return try PNGCodec.encodeAnimation(frames, delayMilliseconds: 1000 / frameCount,
                                                 text: texts + [PNGText("Description", "animated PNG (APNG), one cycle per second, SAX | LAX")])
         })
+        let camLabel = gradCAMLabel(target: target, analysis: analysis)
+        // The report is drawn once: report.pdf and its Encapsulated PDF carry the same bytes.
+        var reportPDF: RenderOnce?
+        if let paper = options.pdfPaper {
+            let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam, camLabel: camLabel,
+                                        sax: sax, lax: lax, phases: phases)
+            let once = RenderOnce { try ECGReportWriter.pdf(content, paper: paper) }
+            reportPDF = once
+            jobs.append(FileJob(path: Self.reportFileName, kind: "report-pdf") { try once.data() })
+        }
         var dicomSeries: ExportManifest.DICOMSeries?
         if options.dicom {
-            let (series, dicomJobs) = dicomJobs(record: record, views: [sax, lax], frameCount: frameCount)
+            let (series, dicomJobs) = dicomJobs(record: record, views: [sax, lax], frameCount: frameCount, reportPDF: reportPDF)
             dicomSeries = series
             jobs += dicomJobs
         }
-        let camLabel = gradCAMLabel(target: target, analysis: analysis)
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
             let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
                                          values: cam.values, recordOffsetSeconds: cam.recordOffsetSeconds)
@@ -233,18 +242,13 @@ public final class CaseExporter: @unchecked Sendable {
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
             header.append(self.phiLine(record))
-            let sheet = ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
+            let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
             let ecgTexts = texts.filter { $0.keyword != "Disclaimer" } + [
                 PNGText("Description", "12-lead ECG from the input file, 25 mm/s, 10 mm/mV; orange overlay = Grad-CAM of \(camLabel) from model \(modelID) (model output, not a diagnosis)"),
             ]
             return try PNGCodec.encode(sheet, text: ecgTexts)
         })
 
-        if let paper = options.pdfPaper {
-            let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam, camLabel: camLabel,
-                                        sax: sax, lax: lax, phases: phases)
-            jobs.append(FileJob(path: "report.pdf", kind: "report-pdf") { try ECGReportWriter.pdf(content, paper: paper) })
-        }
 
         // Render + write into the staging folder, holding the folder's lock (taken only now, so an
         // export that fails in the model leaves the folder untouched).
@@ -339,9 +343,10 @@ public final class CaseExporter: @unchecked Sendable {
     /// One multi-frame DICOM per view (every frame of the cycle, whatever --frames says), in one study.
     /// UIDs are name-based (2.25 + a UUID from SHA-256 of the input, model, options and software version),
     /// so a regenerated export is byte-identical and any other export gets other UIDs.
-    private func dicomJobs(record: ECGRecord, views: [CineFrames], frameCount: Int) -> (ExportManifest.DICOMSeries, [FileJob]) {
+    private func dicomJobs(record: ECGRecord, views: [CineFrames], frameCount: Int,
+                           reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
         let b = pipeline.bundle
-        let identity = "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
+        let identity = dicomIdentity(record)
         let studyUID = DICOMUID.named(identity + "|study")
         let (hr, hrSource) = Self.cineHeartRate(record)
         let frameTime = 60000 / hr / Double(frameCount)
@@ -373,9 +378,42 @@ public final class CaseExporter: @unchecked Sendable {
                 return try DICOMCineWriter.encode(frames: frames, context: context)
             })
         }
+        var report: ExportManifest.DICOMSeries.Document?
+        if let reportPDF {
+            let context = reportDICOMContext(record: record, identity: identity, studyUID: studyUID, seriesNumber: views.count + 1)
+            report = .init(path: "dicom/report.dcm", sopClassUID: DICOMReportWriter.sopClassUID, seriesInstanceUID: context.seriesInstanceUID,
+                           sopInstanceUID: context.sopInstanceUID, encapsulates: Self.reportFileName)
+            jobs.append(FileJob(path: "dicom/report.dcm", kind: "report-dicom") {
+                try DICOMReportWriter.encode(pdf: try reportPDF.data(), context: context)
+            })
+        }
         let series = ExportManifest.DICOMSeries(sopClassUID: DICOMCineWriter.sopClassUID, studyInstanceUID: studyUID,
-                                                heartRateBpm: hr, heartRateSource: hrSource, frameTimeMilliseconds: frameTime, views: viewsOut)
+                                                heartRateBpm: hr, heartRateSource: hrSource, frameTimeMilliseconds: frameTime,
+                                                views: viewsOut, report: report)
         return (series, jobs)
+    }
+
+    public static let reportFileName = "report.pdf"
+
+    /// What the name-based UIDs of one export are derived from: input, model, options, software version.
+    private func dicomIdentity(_ record: ECGRecord) -> String {
+        let b = pipeline.bundle
+        return "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
+    }
+
+    private func reportDICOMContext(record: ECGRecord, identity: String, studyUID: String, seriesNumber: Int) -> DICOMReportWriter.Context {
+        DICOMReportWriter.Context(studyInstanceUID: studyUID, seriesInstanceUID: DICOMUID.named(identity + "|series|report"),
+                                  sopInstanceUID: DICOMUID.named(identity + "|instance|report"), seriesNumber: seriesNumber,
+                                  modelID: pipeline.bundle.id,
+                                  softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
+    }
+
+    /// `ecg2cmr report --dicom`: the report PDF as an Encapsulated PDF instance of its own study
+    /// (name-based UIDs from the input, model, options and software version, as for an export).
+    public func reportDICOM(record: ECGRecord, pdf: Data) throws -> Data {
+        let identity = dicomIdentity(record)
+        return try DICOMReportWriter.encode(pdf: pdf, context: reportDICOMContext(record: record, identity: identity,
+                                                                                  studyUID: DICOMUID.named(identity + "|study"), seriesNumber: 1))
     }
 
     // MARK: report
@@ -535,6 +573,21 @@ public final class CaseExporter: @unchecked Sendable {
 
     static func scalingRule(_ filter: ResamplingFilter) -> String {
         "grey = floor(clamp(v, 0, 1) * 255 + 0.5) after separable \(filter.rawValue) resampling (rows then columns, in Double) with pixel centres aligned: source x = (i + 0.5) * src/dst - 0.5, kernel stretched by max(1, src/dst), weights normalised, edge pixels repeated"
+    }
+}
+
+/// Bytes rendered at most once, shared by the jobs that need them (first caller renders, others wait).
+final class RenderOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Data, Error>?
+    private let make: () throws -> Data
+    init(_ make: @escaping () throws -> Data) { self.make = make }
+    func data() throws -> Data {
+        lock.lock(); defer { lock.unlock() }
+        if let result { return try result.get() }
+        let r = Result { try make() }
+        result = r
+        return try r.get()
     }
 }
 

@@ -60,48 +60,26 @@ public struct ECGReportContent: Sendable {
     }
 }
 
-/// Where things sit on the report page, in millimetres from the top-left corner (exposed for tests
-/// and documented in docs/export.md).
-public struct ECGReportLayout: Sendable, Equatable {
-    public static let millimetresPerSecond = 25.0
-    public static let millimetresPerMillivolt = 10.0
-    public static let calibrationMM = 10.0
-    public static let tracesMM = 250.0
-    public static let rowMM = 25.0
-    public static let rows = 4
-    public static let gridWidthMM = calibrationMM + tracesMM
-    public static let gridHeightMM = Double(rows) * rowMM
-
-    public var pageWidthMM: Double
-    public var pageHeightMM: Double
-    /// Top-left corner of the ECG grid (the calibration pulses start here; traces at + calibrationMM).
-    public var gridLeftMM: Double
-    public var gridTopMM: Double
-
+extension ECGReportLayout {
+    /// The report page: the grid centred across the page (whole millimetres), its top 33 mm down.
     public init(paper: PaperSize) {
         let p = paper.millimetres
-        pageWidthMM = p.width; pageHeightMM = p.height
-        gridLeftMM = ((p.width - Self.gridWidthMM) / 2).rounded()
-        gridTopMM = 33
+        self.init(pageWidthMM: p.width, pageHeightMM: p.height, gridLeftMM: ((p.width - Self.gridWidthMM) / 2).rounded(),
+                  gridTopMM: 33, rowHeightMM: Self.rowMM)
     }
-
-    public var gridBottomMM: Double { gridTopMM + Self.gridHeightMM }
-    public var tracesLeftMM: Double { gridLeftMM + Self.calibrationMM }
-    /// Baseline (0 mV) of row `row` (0–2: the 3×4 layout, 3: rhythm strip).
-    public func baselineMM(row: Int) -> Double { gridTopMM + (Double(row) + 0.6) * Self.rowMM }
 }
 
 /// Draws the one-page PDF report with cairo (vector traces and grid, real fonts).
 public enum ECGReportWriter {
     /// Columns of the standard 3×4 layout (2.5 s each): I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6.
-    public static let layout: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
-    public static let rhythmLead: LeadID = .ii
+    public static let layout = ECGPaperDrawing.layout
+    public static let rhythmLead = ECGPaperDrawing.rhythmLead
     public static let generatedLabel = "generated, not acquired"
     public static let syntheticModelNotice = "synthetic demonstration model — not for clinical use"
 
     static let dark = RGBColor(20, 20, 20)
     static let grey = RGBColor(120, 120, 120)
-    static let warn = RGBColor(190, 20, 20)
+    static let warn = RGBColor.warning
     static let body = 2.4, small = 2.0, heading = 2.8, leading = 3.05
 
     public static func pdf(_ c: ECGReportContent, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
@@ -151,7 +129,7 @@ public enum ECGReportWriter {
 
         // ECG.
         let filtered = displayRecord(c.record, filter: filter)
-        drawECG(filtered.record, highlight: c.highlight, on: g, layout: L)
+        ECGPaperDrawing.drawECG(filtered.record, highlight: c.highlight, on: g, layout: L)
         var footer = String(format: "%.0f mm/s   %.0f mm/mV   grid 1 mm / 5 mm   filter %@",
                             ECGReportLayout.millimetresPerSecond, ECGReportLayout.millimetresPerMillivolt, filtered.description)
         if let h = c.highlight { footer += "   orange = Grad-CAM of \(h.label) (model attention, not a finding)" }
@@ -223,86 +201,6 @@ public enum ECGReportWriter {
             out.leads[i].millivolts = y.map(Float.init)
         }
         return (out, label + ", zero-phase Butterworth order 2")
-    }
-
-    /// Grid, calibration pulses, Grad-CAM tint, traces and lead labels.
-    static func drawECG(_ record: ECGRecord, highlight: ECGHighlight?, on g: CairoCanvas, layout L: ECGReportLayout) {
-        let left = L.gridLeftMM, top = L.gridTopMM
-        let right = left + ECGReportLayout.gridWidthMM, bottom = L.gridBottomMM
-        let mmPerS = ECGReportLayout.millimetresPerSecond, mmPerMV = ECGReportLayout.millimetresPerMillivolt
-
-        // 1 mm minor lines, then 5 mm major lines on top.
-        let nx = Int(ECGReportLayout.gridWidthMM.rounded()), ny = Int(ECGReportLayout.gridHeightMM.rounded())
-        g.gridLines(xs: (0...nx).filter { $0 % 5 != 0 }.map { left + Double($0) }, ys: (0...ny).filter { $0 % 5 != 0 }.map { top + Double($0) },
-                    left: left, top: top, right: right, bottom: bottom, color: .paperMinor, width: 0.1)
-        g.gridLines(xs: stride(from: 0, through: nx, by: 5).map { left + Double($0) }, ys: stride(from: 0, through: ny, by: 5).map { top + Double($0) },
-                    left: left, top: top, right: right, bottom: bottom, color: .paperMajor, width: 0.2)
-
-        let start = max(0, highlight?.recordOffsetSeconds ?? 0)
-        let traceX0 = L.tracesLeftMM
-        g.clip(x: left, y: top, width: right - left, height: bottom - top)
-        defer { g.unclip() }
-        for row in 0..<ECGReportLayout.rows {
-            let baseline = L.baselineMM(row: row)
-            // 1 mV × 0.2 s standardisation pulse: 2.5 mm flat, 10 mm up for 5 mm, down, 2.5 mm flat.
-            let xa = left + 2.5, xb = xa + 0.2 * mmPerS
-            g.polyline([(left + 0.5, baseline), (xa, baseline), (xa, baseline - mmPerMV), (xb, baseline - mmPerMV), (xb, baseline),
-                        (left + ECGReportLayout.calibrationMM, baseline)], color: .black, width: 0.25)
-            let cells: [(lead: LeadID, from: Double, to: Double)] = row < 3
-                ? (0..<4).map { col in (layout[col][row], start + 2.5 * Double(col), start + 2.5 * Double(col + 1)) }
-                : [(rhythmLead, start, start + 10)]
-            let bandTop = top + Double(row) * ECGReportLayout.rowMM
-            for (index, cell) in cells.enumerated() {
-                let cx0 = traceX0 + (cell.from - start) * mmPerS
-                if let highlight { drawHighlight(highlight, lead: cell.lead, from: cell.from, to: cell.to, x0: cx0, top: bandTop, on: g) }
-                if index > 0 { g.line(cx0, baseline - 3, cx0, baseline + 3, color: .black, width: 0.25) }   // lead-change marker
-                let labelY = bandTop + 3.6
-                guard let lead = record.lead(cell.lead), record.samplingRate > 0 else {
-                    g.text("\(cell.lead) (absent)", x: cx0 + 1.5, y: labelY, size: 2.6, color: grey)
-                    continue
-                }
-                g.text(cell.lead.description, x: cx0 + 1.5, y: labelY, size: 2.8, color: .black, weight: .bold)
-                let s0 = max(0, Int((cell.from * record.samplingRate).rounded(.down)))
-                let s1 = min(lead.millivolts.count, Int((cell.to * record.samplingRate).rounded(.down)))
-                guard s1 - s0 >= 2 else { continue }
-                let segment = Array(lead.millivolts[s0..<s1])
-                let centre = Double(median(segment))
-                let points: [(Double, Double)] = segment.enumerated().map { k, v in
-                    let t = Double(s0 + k) / record.samplingRate
-                    let mv = v.isFinite ? Double(v) - centre : 0
-                    return (traceX0 + (t - start) * mmPerS, baseline - mv * mmPerMV)
-                }
-                g.polyline(points, color: .black, width: 0.22)
-            }
-        }
-    }
-
-    /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
-    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, on g: CairoCanvas) {
-        guard h.leads.contains(lead), h.samplingRate > 0 else { return }
-        let mmPerS = ECGReportLayout.millimetresPerSecond
-        let step = 1 / h.samplingRate
-        var runStart: Double?, runLevel = 0
-        func flush(_ t: Double) {
-            if let s = runStart, runLevel > 0 {
-                g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: ECGReportLayout.rowMM - 0.6,
-                       color: .gradCAM, alpha: 0.55 * Double(runLevel) / 20)
-            }
-            runStart = nil
-        }
-        var t = from
-        while t < to {
-            let level = Int(((h.value(lead: lead, atRecordSeconds: t) ?? 0) * 20).rounded())
-            if level != runLevel || runStart == nil { flush(t); runStart = t; runLevel = level }
-            t += step
-        }
-        flush(to)
-    }
-
-    static func median(_ v: [Float]) -> Float {
-        let finite = v.filter(\.isFinite).sorted()
-        guard !finite.isEmpty else { return 0 }
-        return finite[finite.count / 2]
     }
 
     // MARK: tables

@@ -196,6 +196,17 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         public var heartRateSource: String
         public var frameTimeMilliseconds: Double
         public var views: [View]
+        /// The PDF report as an Encapsulated PDF instance in the same study (`--pdf --dicom`).
+        public var report: Document?
+
+        public struct Document: Codable, Sendable, Equatable {
+            public var path: String
+            public var sopClassUID: String
+            public var seriesInstanceUID: String
+            public var sopInstanceUID: String
+            /// The file (in the case folder) whose bytes the instance encapsulates unchanged.
+            public var encapsulates: String
+        }
     }
 
     public static let fileName = "manifest.json"

@@ -115,9 +115,23 @@ public final class CairoCanvas {
         cairo_stroke(cr)
     }
 
-    /// Vertical and horizontal hairlines at the given positions, stroked as one path.
+    /// Vertical and horizontal hairlines at the given positions, stroked as one path. On a raster the
+    /// lines are snapped to whole pixels (at least one pixel wide, unblended), so a grid line at
+    /// n mm is exactly pixel column round(n × pixels per mm) in the paper colour.
     public func gridLines(xs: [Double], ys: [Double], left: Double, top: Double, right: Double, bottom: Double,
                    color: RGBColor, width: Double) {
+        if let ppm = pixelsPerMillimetre {
+            let w = max(1, (width * ppm).rounded()) / ppm
+            func snap(_ v: Double) -> Double { (v * ppm).rounded() / ppm }
+            setColor(color)
+            cairo_save(cr)
+            cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE)
+            for x in xs { cairo_rectangle(cr, snap(x), snap(top), w, snap(bottom) - snap(top) + w) }
+            for y in ys { cairo_rectangle(cr, snap(left), snap(y), snap(right) - snap(left) + w, w) }
+            cairo_fill(cr)
+            cairo_restore(cr)
+            return
+        }
         setColor(color)
         cairo_set_line_width(cr, width)
         for x in xs { cairo_move_to(cr, x, top); cairo_line_to(cr, x, bottom) }

@@ -71,15 +71,16 @@ public enum CineLayouts {
             guard !panel.label.isEmpty else { continue }
             let scale = max(1, panel.image.height / 128)
             // Dark backing so the label reads on bright tissue.
-            out.fillRect(x: x, y: 0, width: BitmapFont.width(of: panel.label, scale: scale) + 4 * scale,
-                         height: (BitmapFont.glyphHeight + 3) * scale, value: 0)
+            out.fillRect(x: x, y: 0, width: min(panel.image.width, RasterText.width(of: panel.label, scale: scale) + 4 * scale),
+                         height: RasterText.capitalHeight(scale: scale) + 4 * scale, value: 0)
             out.drawText(panel.label, x: x + 2 * scale, y: 2 * scale, value: 255, scale: scale)
         }
         return out
     }
 
     /// Every frame of each loop in a grid (`columns` per row, loops one below the other), frame
-    /// numbers under the thumbnails, ED framed green and ES framed red.
+    /// numbers under the thumbnails, ED framed green and ES framed red. Drawn by cairo in pixel units
+    /// (DejaVu Sans labels; thumbnails copied pixel for pixel; frames whole-pixel, unblended).
     public static func contactSheet(_ loops: [CineFrames], phases: CardiacPhases, thumbnail: Int = 96, columns: Int = 10,
                                     filter: ResamplingFilter, title: String) throws -> RGBImage {
         let margin = 8, labelHeight = 12, sectionHeader = 18, titleHeight = 20
@@ -88,31 +89,41 @@ public enum CineLayouts {
         rowsPerLoop = rowsPerLoop.map { max(1, $0) }
         let width = 2 * margin + columns * cellW
         let height = titleHeight + margin + rowsPerLoop.reduce(0) { $0 + sectionHeader + $1 * cellH } + margin
-        var sheet = RGBImage(width: width, height: height, fill: RGBColor(24, 24, 24))
-        sheet.drawText(title, x: margin, y: 6, color: .white)
+        let g = try CairoCanvas(pixelWidth: width, pixelHeight: height)
+        g.fill(x: 0, y: 0, width: Double(width), height: Double(height), color: RGBColor(24, 24, 24))
+        let em = RasterText.emPixels, cap = RasterText.capHeight * RasterText.emPixels
+        // Text positions below are the top of the capitals, as for the raster labels.
+        func label(_ s: String, x: Int, top: Int, color: RGBColor, maxWidth: Int) {
+            g.text(g.fitted(s, width: Double(maxWidth), size: em), x: Double(x), y: Double(top) + cap, size: em, color: color)
+        }
+        label(title, x: margin, top: 6, color: .white, maxWidth: width - 2 * margin)
         var y = titleHeight + margin
         for (loopIndex, loop) in loops.enumerated() {
-            sheet.drawText("\(loop.label)  \(loop.width)x\(loop.height)  \(loop.frames.count) frames", x: margin, y: y + 2, color: RGBColor(200, 200, 200))
+            label("\(loop.label)  \(loop.width)x\(loop.height)  \(loop.frames.count) frames", x: margin, top: y + 2,
+                  color: RGBColor(200, 200, 200), maxWidth: width - 2 * margin)
             y += sectionHeader
             for (i, frame) in loop.frames.enumerated() {
                 let cx = margin + (i % columns) * cellW, cy = y + (i / columns) * cellH
                 let thumb = try Resampler.resample(frame, width: loop.width, height: loop.height,
                                                    toWidth: thumbnail, height: thumbnail, filter: filter)
-                sheet.paste(thumb, x: cx + 3, y: cy + 3)
+                g.image(thumb, x: Double(cx + 3), y: Double(cy + 3), width: Double(thumbnail), height: Double(thumbnail), smooth: false)
                 var mark = ""
+                // A 3-pixel frame inside the cell: the path runs 1.5 px in, so the stroke covers whole pixels.
                 if i == phases.endDiastoleFrame {
-                    sheet.strokeRect(x: cx, y: cy, width: thumbnail + 6, height: thumbnail + 6, color: .endDiastole, thickness: 3)
+                    g.strokeRect(x: Double(cx) + 1.5, y: Double(cy) + 1.5, width: Double(thumbnail + 3), height: Double(thumbnail + 3),
+                                 color: .endDiastole, lineWidth: 3)
                     mark = " ED"
                 }
                 if i == phases.endSystoleFrame {
-                    sheet.strokeRect(x: cx, y: cy, width: thumbnail + 6, height: thumbnail + 6, color: .endSystole, thickness: 3)
+                    g.strokeRect(x: Double(cx) + 1.5, y: Double(cy) + 1.5, width: Double(thumbnail + 3), height: Double(thumbnail + 3),
+                                 color: .endSystole, lineWidth: 3)
                     mark += " ES"
                 }
                 let colour: RGBColor = mark.contains("ES") ? .endSystole : (mark.isEmpty ? RGBColor(170, 170, 170) : .endDiastole)
-                sheet.drawText(String(format: "%03d", i) + mark, x: cx + 3, y: cy + thumbnail + 8, color: colour)
+                label(String(format: "%03d", i) + mark, x: cx + 3, top: cy + thumbnail + 8, color: colour, maxWidth: cellW - 3)
             }
             y += rowsPerLoop[loopIndex] * cellH
         }
-        return sheet
+        return try g.rgbImage()
     }
 }

@@ -26,133 +26,178 @@ public struct ECGHighlight: Sendable {
     }
 }
 
-/// Standard ECG paper: 25 mm/s, 10 mm/mV, 1 mm minor and 5 mm major pink grid, a 1 mV × 0.2 s
-/// calibration pulse at the start of each row, the 12 leads in a 3×4 layout (2.5 s per column:
-/// I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6) and a 10 s lead II rhythm strip.
-///
-/// Each trace segment is drawn around the median of its own samples (the printed baseline).
-public struct ECGPaperRenderer: Sendable {
-    public var pixelsPerMillimetre: Int
-    public var millimetresPerSecond: Double = 25
-    public var millimetresPerMillivolt: Double = 10
-    public var rhythmLead: LeadID = .ii
+/// Where the ECG grid sits on a page, in millimetres from the top-left corner: the PDF report's page
+/// (`init(paper:)` in CMRExport) or the PNG sheet (exposed for tests, documented in docs/export.md).
+public struct ECGReportLayout: Sendable, Equatable {
+    public static let millimetresPerSecond = 25.0
+    public static let millimetresPerMillivolt = 10.0
+    public static let calibrationMM = 10.0
+    public static let tracesMM = 250.0
+    public static let rowMM = 25.0
+    public static let rows = 4
+    public static let gridWidthMM = calibrationMM + tracesMM
 
-    public init(pixelsPerMillimetre: Int = 5) { self.pixelsPerMillimetre = max(2, pixelsPerMillimetre) }
+    public var pageWidthMM: Double
+    public var pageHeightMM: Double
+    /// Top-left corner of the ECG grid (the calibration pulses start here; traces at + calibrationMM).
+    public var gridLeftMM: Double
+    public var gridTopMM: Double
+    /// Height of one of the four rows: `rowMM` on the report page, taller on the PNG ECG sheet.
+    public var rowHeightMM: Double = ECGReportLayout.rowMM
+    /// Stroke width of the traces (the PNG sheet draws them a little heavier for screens).
+    public var traceWidthMM = 0.22
 
-    static let layout: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
-    static let leftMarginMM = 5.0, calibrationMM = 10.0, tracesMM = 250.0, rightMarginMM = 5.0
-    static let headerMM = 14.0, rowMM = 35.0, footerMM = 10.0
+    /// A free-standing ECG grid (the PNG sheet): page size, grid corner and row height in millimetres.
+    public init(pageWidthMM: Double, pageHeightMM: Double, gridLeftMM: Double, gridTopMM: Double, rowHeightMM: Double) {
+        self.pageWidthMM = pageWidthMM; self.pageHeightMM = pageHeightMM
+        self.gridLeftMM = gridLeftMM; self.gridTopMM = gridTopMM; self.rowHeightMM = rowHeightMM
+    }
 
-    /// Renders `record` starting at `startSeconds` (the highlight's offset when one is given).
-    public func render(_ record: ECGRecord, highlight: ECGHighlight? = nil, startSeconds: Double? = nil,
-                       header: [String]) -> RGBImage {
-        let ppm = Double(pixelsPerMillimetre)
-        let width = Int(((Self.leftMarginMM + Self.calibrationMM + Self.tracesMM + Self.rightMarginMM) * ppm).rounded())
-        let height = Int(((Self.headerMM + 4 * Self.rowMM + Self.footerMM) * ppm).rounded())
-        var img = RGBImage(width: width, height: height, fill: .white)
-        let gridTop = Int((Self.headerMM * ppm).rounded())
-        let gridBottom = Int(((Self.headerMM + 4 * Self.rowMM) * ppm).rounded())
-        drawGrid(&img, top: gridTop, bottom: gridBottom)
+    public var gridHeightMM: Double { Double(Self.rows) * rowHeightMM }
+    public var gridBottomMM: Double { gridTopMM + gridHeightMM }
+    public var tracesLeftMM: Double { gridLeftMM + Self.calibrationMM }
+    /// Baseline (0 mV) of row `row` (0–2: the 3×4 layout, 3: rhythm strip).
+    public func baselineMM(row: Int) -> Double { gridTopMM + (Double(row) + 0.6) * rowHeightMM }
+}
+
+/// The one drawing of the 12-lead on cairo, for the PDF report's page (CMRExport) and the PNG sheet.
+public enum ECGPaperDrawing {
+    /// Columns of the standard 3×4 layout (2.5 s each): I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6.
+    public static let layout: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
+    public static let rhythmLead: LeadID = .ii
+    static let grey = RGBColor(120, 120, 120)
+
+    /// Grid, calibration pulses, Grad-CAM tint, traces and lead labels — the one drawing of the
+    /// 12-lead for the PDF page and the PNG sheet (`ECGPaperRenderer`). Starts at `startSeconds`,
+    /// else at the highlight's offset (the model's input window), else at 0.
+    public static func drawECG(_ record: ECGRecord, highlight: ECGHighlight?, startSeconds: Double? = nil, rhythmLead: LeadID = rhythmLead,
+                        on g: CairoCanvas, layout L: ECGReportLayout) {
+        let left = L.gridLeftMM, top = L.gridTopMM
+        let right = left + ECGReportLayout.gridWidthMM, bottom = L.gridBottomMM
+        let mmPerS = ECGReportLayout.millimetresPerSecond, mmPerMV = ECGReportLayout.millimetresPerMillivolt
+
+        // 1 mm minor lines, then 5 mm major lines on top.
+        let nx = Int(ECGReportLayout.gridWidthMM.rounded()), ny = Int(L.gridHeightMM.rounded())
+        g.gridLines(xs: (0...nx).filter { $0 % 5 != 0 }.map { left + Double($0) }, ys: (0...ny).filter { $0 % 5 != 0 }.map { top + Double($0) },
+                    left: left, top: top, right: right, bottom: bottom, color: .paperMinor, width: 0.1)
+        g.gridLines(xs: stride(from: 0, through: nx, by: 5).map { left + Double($0) }, ys: stride(from: 0, through: ny, by: 5).map { top + Double($0) },
+                    left: left, top: top, right: right, bottom: bottom, color: .paperMajor, width: 0.2)
 
         let start = max(0, startSeconds ?? highlight?.recordOffsetSeconds ?? 0)
-        let traceX0 = (Self.leftMarginMM + Self.calibrationMM) * ppm
-        let pxPerSecond = millimetresPerSecond * ppm
-        let pxPerMV = millimetresPerMillivolt * ppm
-        let textScale = max(1, pixelsPerMillimetre / 3)
-        let thickness = pixelsPerMillimetre >= 4 ? 2 : 1
-
-        // Rows 0–2: the 3×4 layout; row 3: rhythm strip.
-        for row in 0..<4 {
-            let baseline = Int(((Self.headerMM + (Double(row) + 0.6) * Self.rowMM) * ppm).rounded())
-            let bandTop = Int(((Self.headerMM + Double(row) * Self.rowMM) * ppm).rounded()) + 1
-            let bandHeight = Int((Self.rowMM * ppm).rounded()) - 2
-            drawCalibration(&img, baseline: baseline, pxPerMV: pxPerMV, thickness: thickness)
-            let cells: [(lead: LeadID, from: Double, to: Double, x0: Double)] = row < 3
-                ? (0..<4).map { col in
-                    (Self.layout[col][row], start + 2.5 * Double(col), start + 2.5 * Double(col + 1), traceX0 + 2.5 * Double(col) * pxPerSecond)
-                }
-                : [(rhythmLead, start, start + 10, traceX0)]
+        let traceX0 = L.tracesLeftMM
+        g.clip(x: left, y: top, width: right - left, height: bottom - top)
+        defer { g.unclip() }
+        for row in 0..<ECGReportLayout.rows {
+            let baseline = L.baselineMM(row: row)
+            // 1 mV × 0.2 s standardisation pulse: 2.5 mm flat, 10 mm up for 5 mm, down, 2.5 mm flat.
+            let xa = left + 2.5, xb = xa + 0.2 * mmPerS
+            g.polyline([(left + 0.5, baseline), (xa, baseline), (xa, baseline - mmPerMV), (xb, baseline - mmPerMV), (xb, baseline),
+                        (left + ECGReportLayout.calibrationMM, baseline)], color: .black, width: 0.25)
+            let cells: [(lead: LeadID, from: Double, to: Double)] = row < 3
+                ? (0..<4).map { col in (layout[col][row], start + 2.5 * Double(col), start + 2.5 * Double(col + 1)) }
+                : [(rhythmLead, start, start + 10)]
+            let bandTop = top + Double(row) * L.rowHeightMM
             for (index, cell) in cells.enumerated() {
-                let x0 = cell.x0
-                let x1 = x0 + (cell.to - cell.from) * pxPerSecond
+                let cx0 = traceX0 + (cell.from - start) * mmPerS
                 if let highlight {
-                    for px in Int(x0.rounded())..<Int(x1.rounded()) {
-                        let t = cell.from + (Double(px) - x0) / pxPerSecond
-                        if let w = highlight.value(lead: cell.lead, atRecordSeconds: t), w > 0 {
-                            for py in bandTop..<(bandTop + bandHeight) { img.blendPixel(px, py, .gradCAM, alpha: 0.6 * Double(w)) }
-                        }
-                    }
+                    drawHighlight(highlight, lead: cell.lead, from: cell.from, to: cell.to, x0: cx0, top: bandTop, height: L.rowHeightMM, on: g)
                 }
-                if index > 0 {   // lead-change marker, as printed on standard 12-lead sheets
-                    let mx = Int(x0.rounded())
-                    img.drawLine(x0: mx, y0: baseline - Int(3 * ppm), x1: mx, y1: baseline + Int(3 * ppm), color: .black, thickness: 1)
-                }
-                let label = cell.lead.description
-                let textX = Int(x0.rounded()) + 2 * pixelsPerMillimetre
-                let textY = baseline - Int(9 * ppm)
+                if index > 0 { g.line(cx0, baseline - 3, cx0, baseline + 3, color: .black, width: 0.25) }   // lead-change marker
+                let labelY = bandTop + 3.6
                 guard let lead = record.lead(cell.lead), record.samplingRate > 0 else {
-                    img.drawText("\(label) (absent)", x: textX, y: textY, color: RGBColor(120, 120, 120), scale: textScale)
+                    g.text("\(cell.lead) (absent)", x: cx0 + 1.5, y: labelY, size: 2.6, color: grey)
                     continue
                 }
-                img.drawText(label, x: textX, y: textY, color: .black, scale: textScale)
+                g.text(cell.lead.description, x: cx0 + 1.5, y: labelY, size: 2.8, color: .black, weight: .bold)
                 let s0 = max(0, Int((cell.from * record.samplingRate).rounded(.down)))
                 let s1 = min(lead.millivolts.count, Int((cell.to * record.samplingRate).rounded(.down)))
                 guard s1 - s0 >= 2 else { continue }
                 let segment = Array(lead.millivolts[s0..<s1])
                 let centre = Double(median(segment))
-                var prev: (Int, Int)?
-                for (k, v) in segment.enumerated() {
+                let points: [(Double, Double)] = segment.enumerated().map { k, v in
                     let t = Double(s0 + k) / record.samplingRate
-                    let x = Int((traceX0 + (t - start) * pxPerSecond).rounded())
                     let mv = v.isFinite ? Double(v) - centre : 0
-                    let y = Int((Double(baseline) - mv * pxPerMV).rounded())
-                    if let p = prev { img.drawLine(x0: p.0, y0: p.1, x1: x, y1: y, color: .black, thickness: thickness) }
-                    prev = (x, y)
+                    return (traceX0 + (t - start) * mmPerS, baseline - mv * mmPerMV)
                 }
-            }
-        }
-        for (i, line) in header.enumerated() {
-            img.drawText(line, x: Int(Self.leftMarginMM * ppm), y: pixelsPerMillimetre + i * (BitmapFont.glyphHeight + 3) * textScale,
-                         color: .black, scale: textScale)
-        }
-        var footer = String(format: "%.0f mm/s   %.0f mm/mV   paper grid 1 mm / 5 mm", millimetresPerSecond, millimetresPerMillivolt)
-        if let highlight { footer += "   orange = Grad-CAM \(highlight.label)" }
-        img.drawText(footer, x: Int(Self.leftMarginMM * ppm), y: gridBottom + pixelsPerMillimetre, color: .black, scale: textScale)
-        return img
-    }
-
-    private func drawGrid(_ img: inout RGBImage, top: Int, bottom: Int) {
-        let ppm = Double(pixelsPerMillimetre)
-        let widthMM = Int(Double(img.width) / ppm), heightMM = Int(Double(bottom - top) / ppm)
-        for pass in 0..<2 {     // minor lines first so major lines stay on top
-            for mm in 0...widthMM where (mm % 5 == 0) == (pass == 1) {
-                let x = Int((Double(mm) * ppm).rounded())
-                img.fillRect(x: x, y: top, width: 1, height: bottom - top, color: pass == 1 ? .paperMajor : .paperMinor)
-            }
-            for mm in 0...heightMM where (mm % 5 == 0) == (pass == 1) {
-                let y = top + Int((Double(mm) * ppm).rounded())
-                img.fillRect(x: 0, y: y, width: img.width, height: 1, color: pass == 1 ? .paperMajor : .paperMinor)
+                g.polyline(points, color: .black, width: L.traceWidthMM)
             }
         }
     }
 
-    /// The 1 mV, 0.2 s standardisation pulse: 2.5 mm flat, 10 mm up for 5 mm, back down, 2.5 mm flat.
-    private func drawCalibration(_ img: inout RGBImage, baseline: Int, pxPerMV: Double, thickness: Int) {
-        let ppm = Double(pixelsPerMillimetre)
-        let x0 = Int((Self.leftMarginMM * ppm).rounded())
-        let xa = Int(((Self.leftMarginMM + 2.5) * ppm).rounded())
-        let xb = Int(((Self.leftMarginMM + 2.5 + 0.2 * millimetresPerSecond) * ppm).rounded())
-        let x1 = Int(((Self.leftMarginMM + Self.calibrationMM) * ppm).rounded())
-        let top = baseline - Int(pxPerMV.rounded())
-        for (a, b) in [((x0, baseline), (xa, baseline)), ((xa, baseline), (xa, top)), ((xa, top), (xb, top)),
-                       ((xb, top), (xb, baseline)), ((xb, baseline), (x1, baseline))] {
-            img.drawLine(x0: a.0, y0: a.1, x1: b.0, y1: b.1, color: .black, thickness: thickness)
+    /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
+    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, height: Double,
+                              on g: CairoCanvas) {
+        guard h.leads.contains(lead), h.samplingRate > 0 else { return }
+        let mmPerS = ECGReportLayout.millimetresPerSecond
+        let step = 1 / h.samplingRate
+        var runStart: Double?, runLevel = 0
+        func flush(_ t: Double) {
+            if let s = runStart, runLevel > 0 {
+                g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: height - 0.6,
+                       color: .gradCAM, alpha: 0.55 * Double(runLevel) / 20)
+            }
+            runStart = nil
         }
+        var t = from
+        while t < to {
+            let level = Int(((h.value(lead: lead, atRecordSeconds: t) ?? 0) * 20).rounded())
+            if level != runLevel || runStart == nil { flush(t); runStart = t; runLevel = level }
+            t += step
+        }
+        flush(to)
     }
 
-    private func median(_ v: [Float]) -> Float {
+    static func median(_ v: [Float]) -> Float {
         let finite = v.filter(\.isFinite).sorted()
         guard !finite.isEmpty else { return 0 }
         return finite[finite.count / 2]
+    }
+}
+
+/// The PNG ECG sheet: standard paper at 25 mm/s and 10 mm/mV on a 1 mm minor / 5 mm major pink grid,
+/// a 1 mV × 0.2 s calibration pulse at the start of each row, the 12 leads in a 3×4 layout (2.5 s per
+/// column: I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6) and a 10 s rhythm strip — drawn by cairo
+/// (anti-aliased traces, DejaVu Sans) with the same code as the PDF report's ECG
+/// (`ECGPaperDrawing.drawECG`), on a raster of `pixelsPerMillimetre`; grid lines are whole pixels.
+///
+/// Each trace segment is drawn around the median of its own samples (the printed baseline).
+public struct ECGPaperRenderer: Sendable {
+    public var pixelsPerMillimetre: Int
+    public var rhythmLead: LeadID = .ii
+
+    public init(pixelsPerMillimetre: Int = 5) { self.pixelsPerMillimetre = max(2, pixelsPerMillimetre) }
+
+    static let leftMarginMM = 5.0, rightMarginMM = 5.0
+    static let headerMM = 14.0, rowMM = 35.0, footerMM = 10.0
+    static let widthMM = leftMarginMM + ECGReportLayout.gridWidthMM + rightMarginMM
+    static let heightMM = headerMM + Double(ECGReportLayout.rows) * rowMM + footerMM
+    static let textMM = 2.6
+
+    /// The sheet's millimetre layout (grid corner, row height) in the report's terms.
+    static var layout: ECGReportLayout {
+        var L = ECGReportLayout(pageWidthMM: widthMM, pageHeightMM: heightMM, gridLeftMM: leftMarginMM, gridTopMM: headerMM, rowHeightMM: rowMM)
+        L.traceWidthMM = 0.3
+        return L
+    }
+
+    /// Renders `record` starting at `startSeconds` (the highlight's offset when one is given).
+    public func render(_ record: ECGRecord, highlight: ECGHighlight? = nil, startSeconds: Double? = nil,
+                       header: [String]) throws -> RGBImage {
+        let L = Self.layout
+        let g = try CairoCanvas(rasterWidthMM: Self.widthMM, heightMM: Self.heightMM, pixelsPerMillimetre: Double(pixelsPerMillimetre))
+        g.fill(x: 0, y: 0, width: Self.widthMM, height: Self.heightMM, color: .white)
+        ECGPaperDrawing.drawECG(record, highlight: highlight, startSeconds: startSeconds, rhythmLead: rhythmLead, on: g, layout: L)
+        let textWidth = ECGReportLayout.gridWidthMM
+        for (i, line) in header.prefix(4).enumerated() {
+            let colour: RGBColor = line.hasPrefix("WARNING") ? .warning : .black
+            g.text(g.fitted(line, width: textWidth, size: Self.textMM), x: Self.leftMarginMM, y: 3.4 + Double(i) * 3.2,
+                   size: Self.textMM, color: colour)
+        }
+        var footer = String(format: "%.0f mm/s   %.0f mm/mV   paper grid 1 mm / 5 mm",
+                            ECGReportLayout.millimetresPerSecond, ECGReportLayout.millimetresPerMillivolt)
+        if let highlight { footer += "   orange = Grad-CAM \(highlight.label)" }
+        g.text(g.fitted(footer, width: textWidth, size: Self.textMM), x: Self.leftMarginMM, y: L.gridBottomMM + 4.5,
+               size: Self.textMM, color: .black)
+        return try g.rgbImage()
     }
 }

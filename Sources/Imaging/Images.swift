@@ -69,6 +69,8 @@ public struct RGBColor: Sendable, Equatable {
     public static let endDiastole = RGBColor(40, 200, 80)
     public static let endSystole = RGBColor(230, 50, 50)
     public static let gradCAM = RGBColor(255, 150, 0)
+    /// Warnings printed on exports (out-of-distribution, synthetic model).
+    public static let warning = RGBColor(190, 20, 20)
 }
 
 /// An 8-bit RGB image, row-major, interleaved R G B — the pixel layout of an RGB PNG.

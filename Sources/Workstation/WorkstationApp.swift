@@ -45,6 +45,8 @@ public struct CMRExportRequest: Sendable {
     public var outputDirectory: URL
     /// Also write the SAX and LAX cines as multi-frame DICOM (`dicom/*.dcm` in the case folder).
     public var dicom: Bool = false
+    /// Also write the one-page PDF report (`report.pdf`, A4); with `dicom` also as Encapsulated PDF.
+    public var pdf: Bool = false
     /// What the workstation already computed for the case; the exporter adds only what is missing.
     public var result: CaseResult? = nil
 }
@@ -53,7 +55,8 @@ extension WorkstationApp {
     /// The real exporter: PNG sequences, contact sheet and manifest via `CMRExport.CaseExporter`.
     public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
         return { request, progress in
-            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget, dicom: request.dicom))
+            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
+                                                                                       dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil))
             let report: (ExportProgress) -> Void = { p in progress(p.completedFiles, max(p.totalFiles, 1)) }
             let result = try request.result.map { try exporter.export($0, caseName: request.caseName, into: request.outputDirectory, progress: report) }
                 ?? exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory, progress: report)
@@ -76,6 +79,8 @@ public final class WorkstationApp {
     public var exportDirectory: URL
     /// Exports from the `e` key and `:export` also write DICOM (`view --export-dicom`; `:export --dicom` once).
     public var exportDICOM = false
+    /// Exports from the `e` key and `:export` also write the PDF report (`view --export-pdf`; `:export --pdf` once).
+    public var exportPDF = false
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
     /// Case loading, inference and generation run here, one after another.
@@ -243,7 +248,7 @@ public final class WorkstationApp {
         }
     }
 
-    func requestExport(to directory: URL, dicom: Bool? = nil) {
+    func requestExport(to directory: URL, dicom: Bool? = nil, pdf: Bool? = nil) {
         guard let handler = exportHandler ?? pipeline.map({ Self.caseExporter(pipeline: $0) }) else {
             state.status = StatusMessage("nothing to export: no model loaded (export writes generated CMR)", isError: true); return
         }
@@ -251,7 +256,7 @@ public final class WorkstationApp {
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
                                        gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
-                                       dicom: dicom ?? exportDICOM, result: state.caseResult)
+                                       dicom: dicom ?? exportDICOM, pdf: pdf ?? exportPDF, result: state.caseResult)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting", side: true) { mailbox in
@@ -389,6 +394,7 @@ public final class WorkstationApp {
             state.status = StatusMessage("CMR seed \(state.cmrSeed)")
             requestCMR()
         case .export: requestExport(to: exportDirectory)
+        case .exportForPACS: requestExport(to: exportDirectory, dicom: true, pdf: true)
         }
     }
 
@@ -472,13 +478,13 @@ public final class WorkstationApp {
             let shown = screen.capabilities.imageProtocol.map { "CMR images: \($0.rawValue)" } ?? "CMR images: half blocks"
             state.status = StatusMessage((graphicsSummary ?? shown) + " — force with --graphics auto|kitty|sixel|blocks or \(GraphicsPreference.environmentVariable)")
         case "export":
-            // `:export [--dicom] [DIR]`
+            // `:export [--dicom] [--pdf] [DIR]`
             var words = arg.split(separator: " ").map(String.init)
-            let dicom = words.contains("--dicom")
-            words.removeAll { $0 == "--dicom" }
+            let dicom = words.contains("--dicom"), pdf = words.contains("--pdf")
+            words.removeAll { $0 == "--dicom" || $0 == "--pdf" }
             let dir = words.joined(separator: " ")
             requestExport(to: dir.isEmpty ? exportDirectory : URL(fileURLWithPath: (dir as NSString).expandingTildeInPath),
-                          dicom: dicom ? true : nil)
+                          dicom: dicom ? true : nil, pdf: pdf ? true : nil)
         default:
             state.status = StatusMessage("unknown command :\(verb) — :help lists commands", isError: true)
         }

@@ -8,7 +8,7 @@ public enum WorkstationAction: Hashable, Sendable {
     case toggleGradCAM, nextGradCAMHead, previousGradCAMHead
     case nextPane, previousPane, scrollDown, scrollUp
     case playPause, stepFrameForward, stepFrameBack, newSeed
-    case export
+    case export, exportForPACS
 }
 
 extension WorkstationAction {
@@ -17,6 +17,7 @@ extension WorkstationAction {
         KeyBinding([.character("n"), .pageDown, .character("]")], .nextCase, section: "Cases", "next ECG in the folder"),
         KeyBinding([.character("p"), .pageUp, .character("[")], .previousCase, section: "Cases", "previous ECG"),
         KeyBinding([.character("e")], .export, section: "Cases", "export CMR cines (PNG) + manifest"),
+        KeyBinding([.character("E")], .exportForPACS, section: "Cases", "export + DICOM + PDF report (for PACS)"),
 
         KeyBinding([.character("j"), .down], .nextLead, section: "Traces", "select next lead"),
         KeyBinding([.character("k"), .up], .previousLead, section: "Traces", "select previous lead"),
@@ -64,7 +65,7 @@ extension WorkstationAction {
         ("speed MM", "paper speed in mm/s (12.5, 25, 50, 100)"),
         ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
         ("seed N", "CMR generation seed"),
-        ("export [--dicom] [DIR]", "export CMR PNGs and manifest (default exports/); --dicom adds multi-frame DICOM"),
+        ("export [--dicom] [--pdf] [DIR]", "export CMR PNGs and manifest (default exports/); --dicom adds multi-frame DICOM, --pdf the PDF report (both: also Encapsulated PDF)"),
         ("graphics", "how CMR images are drawn (kitty, sixel or half blocks) and why"),
         ("quit", "quit (also :q)"),
     ]

@@ -27,15 +27,20 @@ public enum WorkstationLauncher {
 
     /// Renders one screen of `input` headlessly after typing `keys` (for docs screenshots, and
     /// `ecg2cmr view --snapshot`). Background work is awaited after each key.
+    /// Exports typed in `keys` (e, E, :export) go to `exportDirectory` and finish before the screen is drawn.
     public static func snapshot(input: URL, pipeline: CardiacPipeline?, modelError: String? = nil, size: GridSize,
+                                exportDirectory: URL = URL(fileURLWithPath: "exports"), exportDICOM: Bool = false, exportPDF: Bool = false,
                                 keys: [Key], theme: Theme = .monochrome) -> String {
         let screen = GridScreen(width: size.width, height: size.height)
-        let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError)
+        let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError, exportDirectory: exportDirectory)
+        app.exportDICOM = exportDICOM
+        app.exportPDF = exportPDF
         app.open(input)
         app.waitForBackgroundWork()
         for key in keys {
             app.handle(.key(key))
-            app.waitForBackgroundWork()
+            // An export of every frame (with DICOM and the PDF) takes longer than a screen update.
+            app.waitForBackgroundWork(timeoutSeconds: 600)
         }
         app.renderFrame()
         return screen.text

@@ -52,7 +52,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
     var model: String?
 
-    @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS.")
+    @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS; with --pdf also the report as Encapsulated PDF (dicom/report.dcm) in the same study.")
     var dicom = false
 
     @Flag(name: .long, help: "Also write the generator's float frames as sax/frames.npy and lax/frames.npy.")

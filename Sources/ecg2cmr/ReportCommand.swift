@@ -37,6 +37,9 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Display filter of the traces: diagnostic (0.67–150 Hz, zero-phase) or none.")
     var ecgFilter: String = "diagnostic"
 
+    @Flag(name: .long, help: "Also write the report as a DICOM Encapsulated PDF beside the PDF (same name, .dcm), for PACS.")
+    var dicom = false
+
     func run() throws {
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
         guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
@@ -53,5 +56,12 @@ struct ReportCommand: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         try AtomicFile.write(data, to: outURL)
         print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(bundle.id))")
+        if dicom {
+            let dcmURL = outURL.deletingPathExtension().appendingPathExtension("dcm")
+            guard dcmURL.standardizedFileURL != outURL.standardizedFileURL else { throw ValidationError("--out must not end in .dcm with --dicom") }
+            let dcm = try exporter.reportDICOM(record: record, pdf: data)
+            try AtomicFile.write(dcm, to: dcmURL)
+            print("wrote \(dcmURL.path) (DICOM Encapsulated PDF, \(dcm.count) bytes)")
+        }
     }
 }

@@ -27,6 +27,9 @@ struct ViewCommand: ParsableCommand {
     @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the SAX and LAX cines as multi-frame DICOM.")
     var exportDicom = false
 
+    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the one-page PDF report (report.pdf; with --export-dicom also dicom/report.dcm).")
+    var exportPdf = false
+
     @Option(name: .long, help: "Print one screen as text instead of running interactively, e.g. 200x60.")
     var snapshot: String?
 
@@ -95,6 +98,7 @@ struct ViewCommand: ParsableCommand {
             guard parts.count == 2, parts[0] >= 20, parts[1] >= 6 else { throw ValidationError("--snapshot wants WIDTHxHEIGHT, e.g. 200x60") }
             print(WorkstationLauncher.snapshot(input: url, pipeline: pipeline, modelError: modelError,
                                                size: GridSize(width: parts[0], height: parts[1]),
+                                               exportDirectory: URL(fileURLWithPath: exportDir), exportDICOM: exportDicom, exportPDF: exportPdf,
                                                keys: WorkstationLauncher.parseKeys(keys)))
             return
         }
@@ -104,6 +108,7 @@ struct ViewCommand: ParsableCommand {
         let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,
                                  exportDirectory: URL(fileURLWithPath: exportDir))
         app.exportDICOM = exportDicom
+        app.exportPDF = exportPdf
         app.graphicsSummary = screen.graphics.summary
         app.open(url)
         app.run()

@@ -97,6 +97,39 @@ import Testing
         #expect(Self.text(e[0x0010_1010]).hasSuffix("Y"))
     }
 
+    @Test func reportGoesOutAsEncapsulatedPDFInTheCinesStudy() throws {
+        let out = try CaseExportTests.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
+        let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
+        var options = CaseExportTests.options()
+        options.dicom = true; options.pdfPaper = .a4
+        let result = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options).export(record: record, into: out)
+        let series = try #require(result.manifest.dicom)
+        let report = try #require(series.report)
+        #expect(report.path == "dicom/report.dcm" && report.encapsulates == "report.pdf")
+        #expect(result.manifest.files.contains { $0.path == "dicom/report.dcm" && $0.kind == "report-dicom" })
+        let pdf = try Data(contentsOf: result.caseDirectory.appendingPathComponent("report.pdf"))
+        let e = try Self.elements(try Data(contentsOf: result.caseDirectory.appendingPathComponent(report.path)))
+        #expect(Self.text(e[0x0008_0016]) == DICOMReportWriter.sopClassUID)
+        #expect(Self.text(e[0x0008_0018]) == report.sopInstanceUID)
+        #expect(Self.text(e[0x0020_000D]) == series.studyInstanceUID)
+        #expect(Self.text(e[0x0008_0060]) == "DOC")
+        #expect(Self.text(e[0x0042_0012]) == "application/pdf")
+        let doc = try #require(e[0x0042_0011]?.value)
+        let length = try #require(e[0x0042_0015]?.value).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        #expect(length == pdf.count && Data(doc.prefix(length)) == pdf && doc.count - length == pdf.count % 2)
+        #expect(Self.text(e[0x0010_0020]) == "ANONYMOUS")
+        // The cines are unchanged by --pdf: series 1 and 2, the report series 3, all UIDs distinct.
+        let uids = series.views.flatMap { [$0.seriesInstanceUID, $0.sopInstanceUID] } + [report.seriesInstanceUID, report.sopInstanceUID]
+        #expect(Set(uids).count == uids.count)
+    }
+
+    @Test func encapsulationRefusesWhatIsNotAPDF() {
+        let context = DICOMReportWriter.Context(studyInstanceUID: "2.25.1", seriesInstanceUID: "2.25.2", sopInstanceUID: "2.25.3", seriesNumber: 1,
+                                                modelID: "m", softwareVersion: "0", includePHI: false, metadata: ECGMetadata())
+        #expect(throws: CMRExportError.self) { try DICOMReportWriter.encode(pdf: Data("<html>".utf8), context: context) }
+        #expect(throws: Never.self) { try DICOMReportWriter.encode(pdf: Data("%PDF-1.5 odd".utf8), context: context) }
+    }
+
     @Test func labelFitsEverySize() {
         for size in [16, 48, 256, 512, 1024] {
             let r = SyntheticLabel.rect(forSize: size)
@@ -104,6 +137,12 @@ import Testing
             var img = GreyImage(width: size, height: size, fill: 128)
             SyntheticLabel.burn(into: &img)
             #expect(img.pixels.contains(255))
+            // Two-level label inside its box, the image untouched outside it.
+            for y in 0..<size { for x in 0..<size {
+                let inside = x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
+                let v = img[x, y]
+                if inside { #expect(v == 0 || v == 255) } else if v != 128 { Issue.record("pixel (\(x), \(y)) outside the label changed"); return }
+            } }
         }
         #expect(CineGeometry.pixelSpacing(view: "SAX", sourceWidth: 80, outputWidth: 256) == 1.55 * 80 / 256)
     }

@@ -2,7 +2,9 @@
 # DICOM out: every DICOM ecg2cmr writes passes dciodvfy (dicom3tools) with no "Error" line, is read
 # by pydicom and by DCMTK's dcmdump; the CMR cines' pixels equal the exported PNG frames outside the
 # documented burned-in label; the ECG waveform of every cinc2021 record (and one file per input
-# format) decodes with pydicom to the source millivolts within 1 µV.
+# format) decodes with pydicom to the source millivolts within 1 µV; the PDF report as Encapsulated
+# PDF (export --pdf --dicom, report --dicom) holds the exported PDF byte for byte in the cines' study;
+# the TUI's export for PACS (key E, headless) writes the same files as the CLI.
 #   tests/dicom/run.sh            (builds if needed; ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -89,14 +91,14 @@ if [ ! -f assets/models/demo-v2/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; 
   (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
   model_args=(--model "$work/model")
 fi
-"$bin" export sample-data/P01-healthy/ecg.hea "$records/cinc2021/E07500.hea" --out "$work/export" --dicom --size 128 ${model_args[@]+"${model_args[@]}"} >/dev/null
+"$bin" export sample-data/P01-healthy/ecg.hea "$records/cinc2021/E07500.hea" --out "$work/export" --dicom --pdf --size 128 ${model_args[@]+"${model_args[@]}"} >/dev/null
 "$bin" export sample-data/P01-healthy/ecg.hea --out "$work/export-phi" --dicom --include-phi --frames ed-es ${model_args[@]+"${model_args[@]}"} >/dev/null
 for f in "$work"/export*/*/dicom/*.dcm; do validate "$f"; done
 python3 - "$work" <<'PY'
 import sys, json, glob, os, numpy as np, pydicom
 from PIL import Image
 work = sys.argv[1]
-cases = 0
+cases = reports = 0
 for manifest in sorted(glob.glob(f"{work}/export*/*/manifest.json")):
     case = os.path.dirname(manifest)
     m = json.load(open(manifest))
@@ -136,8 +138,66 @@ for manifest in sorted(glob.glob(f"{work}/export*/*/manifest.json")):
                 assert np.array_equal(px[i][~mask], ref[~mask]), f"{png}: pixels differ outside the label"
         print(f"dicom ok: {os.path.basename(case)} {v['view']}: {frames} frames {size}x{size}, FrameTime {float(ds.FrameTime):.2f} ms "
               f"(HR {d['heartRateBpm']:.1f} bpm), PixelSpacing {spacing:.4f} mm, pixels = PNG frames outside the label")
-    assert len(studies) == 1
+    if m["options"].get("pdfPaper"):
+        # The report as Encapsulated PDF in the cines' study; the embedded PDF is report.pdf byte for byte.
+        r = d["report"]
+        ds = pydicom.dcmread(os.path.join(case, r["path"]))
+        assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1" == r["sopClassUID"] and ds.Modality == "DOC"
+        assert ds.SOPInstanceUID == r["sopInstanceUID"] and ds.SeriesInstanceUID == r["seriesInstanceUID"]
+        studies.add(ds.StudyInstanceUID)
+        assert ds.MIMETypeOfEncapsulatedDocument == "application/pdf"
+        pdf = open(os.path.join(case, r["encapsulates"]), "rb").read()
+        doc = bytes(ds.EncapsulatedDocument)
+        assert int(ds.EncapsulatedDocumentLength) == len(pdf) and doc[:len(pdf)] == pdf and len(doc) - len(pdf) in (0, 1)
+        assert ds.PatientID == ("ANONYMOUS" if not m["options"]["includePHI"] else ds.PatientID)
+        print(f"dicom ok: {os.path.basename(case)} report.dcm: Encapsulated PDF, {len(pdf)} bytes = report.pdf, same study as the cines")
+        reports += 1
+    assert len(studies) == 1, studies
     cases += 1
 assert cases == 3, cases
+assert reports == 2, reports
 PY
+
+# 3. `report --dicom`: the report command's Encapsulated PDF holds its PDF byte for byte.
+mkdir -p "$work/report"
+"$bin" report sample-data/P01-healthy/ecg.hea --out "$work/report/r.pdf" --dicom ${model_args[@]+"${model_args[@]}"} >/dev/null
+validate "$work/report/r.dcm"
+python3 - "$work/report" <<'PY'
+import sys, pydicom
+d = sys.argv[1]
+ds = pydicom.dcmread(f"{d}/r.dcm")
+pdf = open(f"{d}/r.pdf", "rb").read()
+assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1" and int(ds.EncapsulatedDocumentLength) == len(pdf)
+assert bytes(ds.EncapsulatedDocument)[:len(pdf)] == pdf and ds.StudyInstanceUID.startswith("2.25.")
+print(f"dicom ok: report --dicom: Encapsulated PDF of {len(pdf)} bytes = r.pdf")
+PY
+
+# 4. The TUI's export for PACS (key E, headless) writes the same files as the CLI for the same case and seed.
+tui_case=sample-data/P05-hcm/ecg-ukb.xml
+[ -f "$tui_case" ] || { echo "dicom FAIL: $tui_case missing"; exit 1; }
+"$bin" view "$tui_case" --snapshot 160x50 --keys E --export-dir "$work/tui" ${model_args[@]+"${model_args[@]}"} >"$work/tui-screen.txt"
+grep -q "exported to" "$work/tui-screen.txt" || { echo "dicom FAIL: the TUI export did not finish"; tail -3 "$work/tui-screen.txt"; exit 1; }
+# The head the TUI showed (and exported) is the CLI's --gradcam-head.
+head_args=()
+tui_head=$(python3 -c 'import json, glob, sys; print(json.load(open(glob.glob(sys.argv[1] + "/*/manifest.json")[0]))["options"].get("gradCAMTarget") or "")' "$work/tui")
+[ -n "$tui_head" ] && head_args=(--gradcam-head "$tui_head")
+"$bin" export "$tui_case" --out "$work/cli" --dicom --pdf ${head_args[@]+"${head_args[@]}"} ${model_args[@]+"${model_args[@]}"} >/dev/null
+python3 - "$work/tui" "$work/cli" <<'PY'
+import sys, os, json, glob
+tui, cli = sys.argv[1:3]
+[tc] = [p for p in glob.glob(f"{tui}/*") if os.path.isdir(p)]
+[cc] = [p for p in glob.glob(f"{cli}/*") if os.path.isdir(p)]
+assert os.path.basename(tc) == os.path.basename(cc), (tc, cc)
+mt, mc = (json.load(open(f"{c}/manifest.json")) for c in (tc, cc))
+assert mt["options"] == mc["options"], (mt["options"], mc["options"])
+ft = {f["path"]: f["sha256"] for f in mt["files"]}
+fc = {f["path"]: f["sha256"] for f in mc["files"]}
+assert ft == fc, sorted(set(ft.items()) ^ set(fc.items()))[:5]
+for path in ft:
+    assert open(f"{tc}/{path}", "rb").read() == open(f"{cc}/{path}", "rb").read(), path
+kinds = {f["kind"] for f in mt["files"]}
+assert {"report-pdf", "report-dicom", "sax-dicom", "lax-dicom", "ecg-sheet", "contact-sheet"} <= kinds, kinds
+print(f"dicom ok: TUI export (key E) = CLI export --dicom --pdf (head {mt['gradCAM']['target']}): {len(ft)} files byte-identical ({os.path.basename(tc)})")
+PY
+for f in "$work"/tui/*/dicom/*.dcm; do validate "$f"; done
 echo "dicom ok: $validated DICOM files pass dciodvfy (no Error line) and dcmdump"
