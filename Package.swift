@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport"]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
-                                                    "CMRExport", "ReaderStudy"]),
+                                                    "CMRExport", "ReaderStudy", "Screening"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
             "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -132,14 +132,31 @@ enum GradCAMPanel {
             grid.writeTruncated("computing…", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
             return
         }
-        let segments = map.topSegments(count: max(0, rect.height - 1))
+        if rect.height >= 2 { legend(into: &grid, x: rect.x, y: rect.y + 1, width: rect.width, theme: theme) }
+        let segments = map.topSegments(count: max(0, rect.height - 2))
         for (k, s) in segments.enumerated() {
             let t0 = s.startSeconds + state.gradCAMOffsetSeconds, t1 = s.endSeconds + state.gradCAMOffsetSeconds
             let text = "\(k + 1). " + s.lead.description.padded(4) + String(format: " %5.2f–%5.2f s  %.2f ", t0, t1, s.weight)
-            let x = grid.write(text, x: rect.x, y: rect.y + 1 + k, style: theme.normal, maxWidth: rect.width)
+            let x = grid.write(text, x: rect.x, y: rect.y + 2 + k, style: theme.normal, maxWidth: rect.width)
             let bar = Int((Double(s.weight) * Double(max(0, rect.width - x))).rounded())
-            grid.fill(Rect(x: rect.x + x, y: rect.y + 1 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
+            grid.fill(Rect(x: rect.x + x, y: rect.y + 2 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
         }
+    }
+
+    /// What the tint on the traces means: "tint 0 ▕████████▏ 1 relevance", the swatches in the
+    /// colours drawn (monochrome: bold marks weights ≥ 0.5).
+    static func legend(into grid: inout CellGrid, x: Int, y: Int, width: Int, theme: Theme) {
+        if theme.isMonochrome {
+            grid.writeTruncated("tint: bold trace = relevance ≥ 0.5", x: x, y: y, width: width, style: theme.dim)
+            return
+        }
+        var cx = x + grid.write("tint 0 ", x: x, y: y, style: theme.dim, maxWidth: width)
+        let steps = 8
+        for k in 0..<steps where cx < x + width {
+            grid.put(" ", x: cx, y: y, style: theme.gradCAM(Float(k) / Float(steps - 1)))
+            cx += 1
+        }
+        grid.write(" 1 relevance (lighter on grid lines)", x: cx, y: y, style: theme.dim, maxWidth: max(0, x + width - cx))
     }
 }
 
