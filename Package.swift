@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],
