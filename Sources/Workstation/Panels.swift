@@ -14,7 +14,8 @@ enum RiskPanel {
         // label bar p band AUC tag; the label gets what the bar can spare (bar ≥ 12 cells).
         let tail = 5 + 1 + 4 + 1 + 8 + 5
         let longest = a.risks.map { $0.label.unicodeScalars.count + 1 }.max() ?? 6
-        let labelWidth = max(6, min(longest, rect.width - tail - 13))
+        // ≥ 9 cells: room for "Pericard.", "T1≥1060ms" (ClinicalLabel keeps the distinguishing part).
+        let labelWidth = max(9, min(longest, rect.width - tail - 9))
         let barWidth = max(6, rect.width - labelWidth - 1 - tail)
         var y = rect.y
         grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
@@ -28,7 +29,9 @@ enum RiskPanel {
             hits.heads.append((rowRect, i))
             let bandStyle: CellStyle = r.isWeak ? theme.weak : (r.band == .high ? theme.riskHigh : r.band == .intermediate ? theme.riskIntermediate : theme.riskLow)
             let isCAM = camTarget == r.target
-            grid.writeTruncated((isCAM ? "▸" : "") + r.label, x: rect.x, y: y, width: labelWidth, style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal))
+            let marker = isCAM ? "▸" : ""
+            grid.write(marker + ClinicalLabel.fit(r.label, width: labelWidth - marker.count), x: rect.x, y: y,
+                       style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal), maxWidth: labelWidth)
             // Track with band thresholds, then the fill.
             let bx = rect.x + labelWidth + 1
             let fill = Int((max(0, min(1, r.probability)) * Double(barWidth)).rounded())
@@ -86,7 +89,7 @@ enum PhenotypePanel {
             let y = rect.y + 1 + k
             // Low validation r: styled like a weak risk head, never as a finding.
             let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
-            grid.writeTruncated(p.label, x: rect.x, y: y, width: labelWidth, style: style)
+            grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
             var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
             if let range = p.referenceRange {
                 line += " " + "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))".padded(13)

@@ -167,7 +167,8 @@ public enum WorkstationRenderer {
             if let start = state.caliperStartSeconds {
                 let dt = (t - start) * 1000
                 var s = String(format: "Δt %.0f ms", dt)
-                if abs(dt) > 1 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
+                // A rate only for spans that can be an RR interval (≤ 240 bpm), not for PR or QRS.
+                if abs(dt) >= 250 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
                 if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start) {
                     s += String(format: "  ΔV %+.2f mV", mv - mv0)
                 }

@@ -61,3 +61,17 @@ import Testing
         #expect(throws: ECGFormatError.self) { try WFDBAnnotationReader.parse(Data(aux), file: "t.atr") }
     }
 }
+
+@Suite struct InfoTextTests {
+    @Test func longMetadataKeysAreNeverCut() {
+        let lead = Lead(id: .ii, millivolts: [Float](repeating: 0, count: 500))
+        let record = ECGRecord(leads: [lead], samplingRate: 500,
+                               metadata: ECGMetadata(extra: ["AcquisitionSoftwareVersion": "12SL v241", "Dx": "426783006"]),
+                               provenance: Provenance(format: .csv, path: "/x.csv", sha256: String(repeating: "0", count: 64)))
+        let lines = RecordSummary(record: record).text().split(separator: "\n").map(String.init)
+        let i = lines.firstIndex(of: "AcquisitionSoftwareVersion")
+        #expect(i != nil && lines[(i ?? 0) + 1].hasSuffix("12SL v241"))
+        #expect(lines.contains { $0.hasPrefix("Dx ") && $0.hasSuffix("426783006") })
+        #expect(!lines.contains { $0.contains("…") })
+    }
+}
