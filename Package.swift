@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "ecg2cmr", targets: ["ecg2cmr"]),
         // For the fuzz package in Fuzz/ (and other tools) to depend on the readers alone.
         .library(name: "ECGFormats", targets: ["ECGFormats"]),
+        .library(name: "SignalKit", targets: ["SignalKit"]),
         // For the fuzz targets of the weights reader and the model-bundle loader.
         .library(name: "NeuralCore", targets: ["NeuralCore"]),
         .library(name: "CardiacModels", targets: ["CardiacModels"]),
@@ -32,13 +33,17 @@ let package = Package(
         .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "CMRExport", dependencies: ["CPNG", "CCairo", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CMRExport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CMRExport"]),
+        // The imaging leaf: PNG codec, images, resampling, ECG paper, cine layouts, fonts, cairo
+        // canvas, durable file writes. No model: views and studies that only draw import this.
+        .target(name: "Imaging", dependencies: ["CPNG", "CCairo", "ECGFormats", .product(name: "Crypto", package: "swift-crypto")]),
+        // Writers that run the model for a case: case export, manifest, PDF report, DICOM cines.
+        .target(name: "CMRExport", dependencies: ["Imaging", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "Imaging", "CMRExport"]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
-                                                    "CMRExport", "ReaderStudy", "Screening"]),
+                                                    "Imaging", "CMRExport", "ReaderStudy", "Screening"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
-            "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "CMRExport", "ReaderStudy", "Screening", "Workstation",
+            "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "Imaging", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,10 +52,11 @@ let package = Package(
         .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ECGFormats"]),
+        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,7 @@
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 
 /// Exports many ECG files one after another; a failing file is reported and the rest continue.
 public enum BatchExporter {

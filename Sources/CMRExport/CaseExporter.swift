@@ -19,13 +19,8 @@
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 import SignalKit
-
-public enum CMRExportInfo {
-    public static let softwareName = "ecg2cmr"
-    public static let softwareVersion = "0.1.0"
-    public static let syntheticNotice = "synthetic image generated from ECG — not an acquired MRI"
-}
 
 public struct ExportProgress: Sendable {
     public enum Stage: String, Sendable { case analysing, gradCAM, generating, writing, done, skipped }

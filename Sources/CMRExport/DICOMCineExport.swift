@@ -1,5 +1,6 @@
 import ECGFormats
 import Foundation
+import Imaging
 
 /// Physical size of a generated CMR pixel. The one place these numbers live.
 public enum CineGeometry {

@@ -1,6 +1,7 @@
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 import SignalKit
 
 /// Paper of the one-page PDF report (always landscape: the 10 s of a 12-lead at 25 mm/s is 250 mm).

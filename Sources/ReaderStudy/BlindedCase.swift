@@ -1,7 +1,7 @@
 import Foundation
 import ECGFormats
 import CardiacModels
-import CMRExport
+import Imaging
 
 /// Everything a reader may see of one case in one stage — and nothing else. It is built from the
 /// stage's `shows` list; it carries no case id, file name, patient metadata or label, so a view

@@ -1,7 +1,7 @@
 import Foundation
 import ECGFormats
 import CardiacModels
-import CMRExport
+import Imaging
 
 /// The model's probability for the study's finding on every case (computed once per bundle and
 /// weights hash, cached in the study database).

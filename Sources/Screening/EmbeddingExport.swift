@@ -1,6 +1,7 @@
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 
 /// One ECG's embedding, as `ecg2cmr embed` writes it.
 public struct EmbeddingRow: Sendable, Equatable {
@@ -71,16 +72,7 @@ public enum EmbeddingExport {
 
     /// NumPy `.npy` bytes (format 1.0) of a float32 matrix.
     public static func npy(_ values: [Float], rows: Int, cols: Int) -> Data {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"
-        // magic (6) + version (2) + header length (2) + header + "\n" must be a multiple of 64.
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0])
-        let n = UInt16(header.utf8.count)
-        data.append(contentsOf: [UInt8(n & 0xff), UInt8(n >> 8)])
-        data.append(Data(header.utf8))
-        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
+        NPYWriter.encode(values, shape: [rows, cols])
     }
 
     static func csv(_ field: String) -> String {

@@ -1,4 +1,4 @@
-import CMRExport
+import Imaging
 import Foundation
 
 // InlineImages.swift — CMR frames as real pixels on terminals that confirmed kitty graphics or

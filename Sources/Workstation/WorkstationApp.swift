@@ -2,6 +2,7 @@ import CardiacModels
 import CMRExport
 import ECGFormats
 import Foundation
+import Imaging
 import Screening
 import SignalKit
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import NeuralCore
 
 // Thin executable: argument parsing and wiring only. Each subcommand lives in its own file.
@@ -8,7 +9,7 @@ struct ECG2CMR: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecg2cmr",
         abstract: "A terminal workstation: 12-lead ECG in, CMR-level insight out (demonstration models).",
-        version: "0.1.0",
+        version: CMRExportInfo.softwareVersion,
         subcommands: [ViewCommand.self, InfoCommand.self, ConvertCommand.self, ScreenCommand.self,
                       ExportCommand.self, ReportCommand.self, EmbedCommand.self, StudyCommand.self, BenchCommand.self],
         defaultSubcommand: ViewCommand.self

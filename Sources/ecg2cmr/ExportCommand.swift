@@ -3,6 +3,7 @@ import CMRExport
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,7 +97,7 @@ struct ExportCommand: ParsableCommand {
         let bundle = try ModelBundle.load(from: modelURL)
         let pipeline = try CardiacPipeline(bundle: bundle)
         let exporter = try CaseExporter(pipeline: pipeline, options: options,
-                                        softwareVersion: ECG2CMR.configuration.version.isEmpty ? CMRExportInfo.softwareVersion : ECG2CMR.configuration.version)
+                                        softwareVersion: CMRExportInfo.softwareVersion)
         if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
 
         // One writer per export folder: a second export (or the TUI) into it refuses, naming the holder.

@@ -3,6 +3,7 @@ import CMRExport
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 
 /// `ecg2cmr report FILE --out report.pdf`: the one-page printable PDF report (the same writer as
 /// `export --pdf`). See docs/export.md.
@@ -47,7 +48,7 @@ struct ReportCommand: ParsableCommand {
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
         let bundle = try ModelBundle.load(from: modelURL)
         let exporter = try CaseExporter(pipeline: try CardiacPipeline(bundle: bundle), options: options,
-                                        softwareVersion: ECG2CMR.configuration.version.isEmpty ? CMRExportInfo.softwareVersion : ECG2CMR.configuration.version)
+                                        softwareVersion: CMRExportInfo.softwareVersion)
         let data = try exporter.reportPDF(record: record, paper: paperSize, filter: filter)
         let outURL = URL(fileURLWithPath: out)
         try AtomicFile.write(data, to: outURL)

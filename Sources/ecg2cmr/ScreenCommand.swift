@@ -3,6 +3,7 @@ import CMRExport
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 import Screening
 
 struct ScreenCommand: ParsableCommand {

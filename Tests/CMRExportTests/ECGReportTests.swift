@@ -1,6 +1,7 @@
 @testable import CardiacModels
 import ECGFormats
 import Foundation
+@testable import Imaging
 import Testing
 @testable import CMRExport
 

@@ -1,4 +1,4 @@
-import CMRExport
+import Imaging
 import Foundation
 import Testing
 @testable import CardiacModels

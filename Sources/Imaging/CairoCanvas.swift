@@ -7,24 +7,24 @@ import Foundation
 /// Units: user space is millimetres, origin top-left, y down. A PDF page of `widthMM × heightMM`
 /// has a MediaBox of exactly `widthMM / 25.4 × 72` points, so 1 user unit prints as 1 mm at 100 %.
 /// Not thread-safe; one canvas per thread (cairo surfaces are independent, so parallel jobs are fine).
-final class CairoCanvas {
-    static let fontFamily = "DejaVu Sans"
-    static let pointsPerMillimetre = 72.0 / 25.4
+public final class CairoCanvas {
+    public static let fontFamily = "DejaVu Sans"
+    public static let pointsPerMillimetre = 72.0 / 25.4
 
-    let widthMM: Double
-    let heightMM: Double
+    public let widthMM: Double
+    public let heightMM: Double
     private let surface: OpaquePointer
     let cr: OpaquePointer
     private let sink: PDFSink?
     /// Raster canvases: pixels per millimetre (nil for PDF).
-    let pixelsPerMillimetre: Double?
+    public let pixelsPerMillimetre: Double?
 
     /// Collects the bytes cairo's PDF stream writer hands over.
     final class PDFSink { var data = Data() }
 
     /// A one-page PDF. `creationDate` is written as the PDF's /CreationDate so that the same input gives
     /// the same bytes (cairo would otherwise stamp the wall clock).
-    init(pdfWidthMM: Double, heightMM: Double, title: String, creationDate: String = "2000-01-01T00:00:00Z") throws {
+    public init(pdfWidthMM: Double, heightMM: Double, title: String, creationDate: String = "2000-01-01T00:00:00Z") throws {
         widthMM = pdfWidthMM; self.heightMM = heightMM; pixelsPerMillimetre = nil
         let sink = PDFSink()
         self.sink = sink
@@ -47,7 +47,7 @@ final class CairoCanvas {
     }
 
     /// An RGB raster of `widthMM × heightMM` at `pixelsPerMillimetre` (anti-aliased).
-    init(rasterWidthMM: Double, heightMM: Double, pixelsPerMillimetre ppm: Double) throws {
+    public init(rasterWidthMM: Double, heightMM: Double, pixelsPerMillimetre ppm: Double) throws {
         widthMM = rasterWidthMM; self.heightMM = heightMM; pixelsPerMillimetre = ppm; sink = nil
         let w = Int32((rasterWidthMM * ppm).rounded()), h = Int32((heightMM * ppm).rounded())
         guard w > 0, h > 0, w <= 32767, h <= 32767, let s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h) else {
@@ -80,24 +80,24 @@ final class CairoCanvas {
 
     // MARK: drawing
 
-    func setColor(_ c: RGBColor, alpha: Double = 1) {
+    public func setColor(_ c: RGBColor, alpha: Double = 1) {
         cairo_set_source_rgba(cr, Double(c.red) / 255, Double(c.green) / 255, Double(c.blue) / 255, alpha)
     }
 
-    func fill(x: Double, y: Double, width: Double, height: Double, color: RGBColor, alpha: Double = 1) {
+    public func fill(x: Double, y: Double, width: Double, height: Double, color: RGBColor, alpha: Double = 1) {
         setColor(color, alpha: alpha)
         cairo_rectangle(cr, x, y, width, height)
         cairo_fill(cr)
     }
 
-    func strokeRect(x: Double, y: Double, width: Double, height: Double, color: RGBColor, lineWidth: Double) {
+    public func strokeRect(x: Double, y: Double, width: Double, height: Double, color: RGBColor, lineWidth: Double) {
         setColor(color)
         cairo_set_line_width(cr, lineWidth)
         cairo_rectangle(cr, x, y, width, height)
         cairo_stroke(cr)
     }
 
-    func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, color: RGBColor, width: Double) {
+    public func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, color: RGBColor, width: Double) {
         setColor(color)
         cairo_set_line_width(cr, width)
         cairo_move_to(cr, x0, y0)
@@ -106,7 +106,7 @@ final class CairoCanvas {
     }
 
     /// One stroked polyline (a single path: one PDF path object for a whole trace).
-    func polyline(_ points: [(Double, Double)], color: RGBColor, width: Double) {
+    public func polyline(_ points: [(Double, Double)], color: RGBColor, width: Double) {
         guard let first = points.first, points.count >= 2 else { return }
         setColor(color)
         cairo_set_line_width(cr, width)
@@ -116,7 +116,7 @@ final class CairoCanvas {
     }
 
     /// Vertical and horizontal hairlines at the given positions, stroked as one path.
-    func gridLines(xs: [Double], ys: [Double], left: Double, top: Double, right: Double, bottom: Double,
+    public func gridLines(xs: [Double], ys: [Double], left: Double, top: Double, right: Double, bottom: Double,
                    color: RGBColor, width: Double) {
         setColor(color)
         cairo_set_line_width(cr, width)
@@ -125,12 +125,12 @@ final class CairoCanvas {
         cairo_stroke(cr)
     }
 
-    enum Weight { case normal, bold }
-    enum Align { case left, centre, right }
+    public enum Weight { case normal, bold }
+    public enum Align { case left, centre, right }
 
     /// Text with its baseline at `y`; `size` is the em size in user units. Returns the advance width.
     @discardableResult
-    func text(_ s: String, x: Double, y: Double, size: Double, color: RGBColor = .black, weight: Weight = .normal,
+    public func text(_ s: String, x: Double, y: Double, size: Double, color: RGBColor = .black, weight: Weight = .normal,
               align: Align = .left) -> Double {
         cairo_select_font_face(cr, Self.fontFamily, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, size)
@@ -143,7 +143,7 @@ final class CairoCanvas {
         return w
     }
 
-    func textWidth(_ s: String, size: Double, weight: Weight = .normal) -> Double {
+    public func textWidth(_ s: String, size: Double, weight: Weight = .normal) -> Double {
         cairo_select_font_face(cr, Self.fontFamily, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(cr, size)
         var ext = cairo_text_extents_t()
@@ -152,7 +152,7 @@ final class CairoCanvas {
     }
 
     /// `s` shortened with "…" to at most `width`.
-    func fitted(_ s: String, width: Double, size: Double, weight: Weight = .normal) -> String {
+    public func fitted(_ s: String, width: Double, size: Double, weight: Weight = .normal) -> String {
         if textWidth(s, size: size, weight: weight) <= width { return s }
         var t = s
         while !t.isEmpty && textWidth(t + "…", size: size, weight: weight) > width { t.removeLast() }
@@ -160,7 +160,7 @@ final class CairoCanvas {
     }
 
     /// Draws a grey image into the rectangle (nearest-neighbour when `smooth` is false).
-    func image(_ img: GreyImage, x: Double, y: Double, width: Double, height: Double, smooth: Bool = true) {
+    public func image(_ img: GreyImage, x: Double, y: Double, width: Double, height: Double, smooth: Bool = true) {
         guard img.width > 0, img.height > 0,
               let src = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(img.width), Int32(img.height)) else { return }
         defer { cairo_surface_destroy(src) }
@@ -186,18 +186,18 @@ final class CairoCanvas {
         cairo_restore(cr)
     }
 
-    func clip(x: Double, y: Double, width: Double, height: Double) {
+    public func clip(x: Double, y: Double, width: Double, height: Double) {
         cairo_save(cr)
         cairo_rectangle(cr, x, y, width, height)
         cairo_clip(cr)
     }
 
-    func unclip() { cairo_restore(cr) }
+    public func unclip() { cairo_restore(cr) }
 
     // MARK: output
 
     /// Finishes the PDF and returns its bytes.
-    func pdfData() throws -> Data {
+    public func pdfData() throws -> Data {
         guard let sink else { throw CMRExportError.invalidImage("cairo: not a PDF canvas") }
         cairo_show_page(cr)
         cairo_surface_finish(surface)
@@ -209,7 +209,7 @@ final class CairoCanvas {
     }
 
     /// The raster as an `RGBImage` (RGB24 is native-endian xRGB in 32-bit words).
-    func rgbImage() throws -> RGBImage {
+    public func rgbImage() throws -> RGBImage {
         cairo_surface_flush(surface)
         let w = Int(cairo_image_surface_get_width(surface)), h = Int(cairo_image_surface_get_height(surface))
         let stride = Int(cairo_image_surface_get_stride(surface))

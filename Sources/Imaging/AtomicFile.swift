@@ -22,7 +22,7 @@ public enum AtomicFile {
     }
 
     /// Writes and fsyncs `data` at `url` (creating or truncating it); used inside staging folders.
-    static func writeDurably(_ data: Data, to url: URL) throws {
+    public static func writeDurably(_ data: Data, to url: URL) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw posixError(url.path, "open for writing") }
         defer { close(fd) }
@@ -40,14 +40,14 @@ public enum AtomicFile {
         guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
     }
 
-    static func fsyncDirectory(_ url: URL) {
+    public static func fsyncDirectory(_ url: URL) {
         let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = fsync(fd)
         close(fd)
     }
 
-    static func posixError(_ path: String, _ action: String) -> CMRExportError {
+    public static func posixError(_ path: String, _ action: String) -> CMRExportError {
         .io(path: path, reason: "\(action) failed: \(String(cString: strerror(errno)))")
     }
 }

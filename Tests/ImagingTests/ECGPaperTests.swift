@@ -1,7 +1,7 @@
 import ECGFormats
 import Foundation
 import Testing
-@testable import CMRExport
+@testable import Imaging
 
 @Suite struct ECGPaperTests {
     /// 10 s at 500 Hz: flat leads, a 1 mV square step in lead I from 1 s to 1.2 s.

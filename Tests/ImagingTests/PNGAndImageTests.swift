@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import CMRExport
+@testable import Imaging
 
 @Suite struct PNGCodecTests {
     @Test func greyRoundTripKeepsEveryPixel() throws {

@@ -2,13 +2,13 @@ import Foundation
 
 /// A 5×7 pixel font (drawn for this project) for labels burned into exports: lead names,
 /// frame numbers, ED/ES marks, the header line. Characters without a glyph draw as a box.
-enum BitmapFont {
-    static let glyphWidth = 5
-    static let glyphHeight = 7
+public enum BitmapFont {
+    public static let glyphWidth = 5
+    public static let glyphHeight = 7
     /// Advance per character, in font pixels (glyph + 1 column of spacing).
-    static let advance = 6
+    public static let advance = 6
 
-    static func width(of text: String, scale: Int) -> Int { text.count * advance * scale }
+    public static func width(of text: String, scale: Int) -> Int { text.count * advance * scale }
 
     /// Rows top to bottom, "#" = ink.
     static let glyphs: [Character: [String]] = [

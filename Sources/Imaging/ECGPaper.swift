@@ -18,7 +18,7 @@ public struct ECGHighlight: Sendable {
         self.sampleCount = sampleCount; self.values = values; self.recordOffsetSeconds = recordOffsetSeconds
     }
 
-    func value(lead: LeadID, atRecordSeconds t: Double) -> Float? {
+    public func value(lead: LeadID, atRecordSeconds t: Double) -> Float? {
         guard let li = leads.firstIndex(of: lead), samplingRate > 0 else { return nil }
         let s = Int(((t - recordOffsetSeconds) * samplingRate).rounded(.down))
         guard s >= 0, s < sampleCount, li * sampleCount + s < values.count else { return nil }
