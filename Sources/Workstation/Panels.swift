@@ -135,7 +135,13 @@ enum GradCAMPanel {
             grid.writeTruncated("computing…", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
             return
         }
-        if rect.height >= 2 { legend(into: &grid, x: rect.x, y: rect.y + 1, width: rect.width, theme: theme) }
+        if rect.height >= 2 {
+            var x = rect.x + legend(into: &grid, x: rect.x, y: rect.y + 1, width: rect.width, theme: theme)
+            // A beat-aware model's rhythm (RR) token has no place on the traces: its weight is said here.
+            if let r = map.rhythmRelevance, x + 14 <= rect.maxX {
+                x += grid.write(String(format: " · rhythm %.2f", r), x: x, y: rect.y + 1, style: theme.dim, maxWidth: rect.maxX - x)
+            }
+        }
         let segments = map.topSegments(count: max(0, rect.height - 2))
         for (k, s) in segments.enumerated() {
             let t0 = s.startSeconds + state.gradCAMOffsetSeconds, t1 = s.endSeconds + state.gradCAMOffsetSeconds
@@ -148,10 +154,10 @@ enum GradCAMPanel {
 
     /// What the tint on the traces means: "tint 0 ▕████████▏ 1 relevance", the swatches in the
     /// colours drawn (monochrome: bold marks weights ≥ 0.5).
-    static func legend(into grid: inout CellGrid, x: Int, y: Int, width: Int, theme: Theme) {
+    @discardableResult
+    static func legend(into grid: inout CellGrid, x: Int, y: Int, width: Int, theme: Theme) -> Int {
         if theme.isMonochrome {
-            grid.writeTruncated("tint: bold trace = relevance ≥ 0.5", x: x, y: y, width: width, style: theme.dim)
-            return
+            return grid.writeTruncated("tint: bold trace = relevance ≥ 0.5", x: x, y: y, width: width, style: theme.dim)
         }
         var cx = x + grid.write("tint 0 ", x: x, y: y, style: theme.dim, maxWidth: width)
         let steps = 8
@@ -159,7 +165,8 @@ enum GradCAMPanel {
             grid.put(" ", x: cx, y: y, style: theme.gradCAM(Float(k) / Float(steps - 1)))
             cx += 1
         }
-        grid.write(" 1 relevance (lighter on grid lines)", x: cx, y: y, style: theme.dim, maxWidth: max(0, x + width - cx))
+        cx += grid.write(" 1 relevance (lighter on grid lines)", x: cx, y: y, style: theme.dim, maxWidth: max(0, x + width - cx))
+        return cx - x
     }
 }
 

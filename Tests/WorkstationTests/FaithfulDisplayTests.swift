@@ -210,7 +210,9 @@ let mitbih100 = repoRoot().deletingLastPathComponent().appendingPathComponent("s
         let x = try #require(v2.column(atSeconds: 5.7))
         let backgrounds = Set((v2.rect.y..<v2.rect.maxY).map { grid[x, $0].style.background })
         #expect(backgrounds.count >= 2)
+        // A beat-aware model's rhythm token is stated beside the legend.
+        s.gradCAM?.rhythmRelevance = 0.42
         let (mono, _) = WorkstationRenderer.render(s, size: GridSize(width: 200, height: 60), theme: .monochrome)
-        #expect(mono.text.contains("tint: bold trace = relevance ≥ 0.5"))
+        #expect(mono.text.contains("tint: bold trace = relevance ≥ 0.5 · rhythm 0.42"))
     }
 }
