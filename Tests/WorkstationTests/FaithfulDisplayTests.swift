@@ -216,3 +216,27 @@ let mitbih100 = repoRoot().deletingLastPathComponent().appendingPathComponent("s
         #expect(mono.text.contains("tint: bold trace = relevance ≥ 0.5 · rhythm 0.42"))
     }
 }
+
+@Suite struct FolderDiscoveryTests {
+    /// `view DIR` lists every ECG below the folder, as `screen` does — not only the first file of
+    /// each sub-folder — and says how many paths could not be read.
+    @Test func viewFindsEveryECGRecursively() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ecg2cmr-view-dir-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var csv = "# sampling_rate=500\n# units=mV\nI,II,V1\n"
+        for i in 0..<2500 { let v = sin(Double(i) / 20); csv += "\(v),\(v * 1.2),\(-v)\n" }
+        let files = ["site-a/p1/rest.csv", "site-a/p1/followup.csv", "site-a/p2/deep/ecg.csv", "top.csv"]
+        for f in files {
+            let url = root.appendingPathComponent(f)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(csv.utf8).write(to: url)
+        }
+        try Data("x".utf8).write(to: root.appendingPathComponent("site-a/p1/notes.txt"))
+        let found = CaseDiscovery.ecgFiles(in: root).map { $0.path.replacingOccurrences(of: root.path + "/", with: "") }
+        #expect(found == ["site-a/p1/followup.csv", "site-a/p1/rest.csv", "site-a/p2/deep/ecg.csv", "top.csv"])
+        let app = WorkstationApp(screen: GridScreen(width: 120, height: 40), theme: .monochrome, pipeline: nil)
+        app.open(root)
+        #expect(app.waitForBackgroundWork())
+        #expect(app.state.cases.count == 4)
+    }
+}
