@@ -33,17 +33,20 @@ let package = Package(
         .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
+        // The use-case layer: record → CaseResult (prepared input, scores, Grad-CAM, generated CMR).
+        .target(name: "CaseAnalysis", dependencies: ["CardiacModels", "ECGFormats"]),
         // The imaging leaf: PNG codec, images, resampling, ECG paper, cine layouts, fonts, cairo
         // canvas, durable file writes. No model: views and studies that only draw import this.
         .target(name: "Imaging", dependencies: ["CPNG", "CCairo", "ECGFormats", .product(name: "Crypto", package: "swift-crypto")]),
         // Writers that run the model for a case: case export, manifest, PDF report, DICOM cines.
-        .target(name: "CMRExport", dependencies: ["Imaging", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "Imaging", "CMRExport"]),
+        .target(name: "CMRExport", dependencies: ["CaseAnalysis", "Imaging", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CaseAnalysis", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
-                                                    "Imaging", "CMRExport", "ReaderStudy", "Screening"]),
+                                                    "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy", "Screening"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
-            "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "Imaging", "CMRExport", "ReaderStudy", "Screening", "Workstation",
+            "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,7 +59,7 @@ let package = Package(
         .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
-        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "CaseAnalysis", "CMRExport", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,7 +5,7 @@ import PackageDescription
 // SignalKit's preprocessing fed reader-shaped records.
 // Built only with fuzzer flags (see docs/reliability.md):
 //   swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "Detect"]
+let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "SCP", "Detect"]
 
 let package = Package(
     name: "ECGFormatsFuzz",

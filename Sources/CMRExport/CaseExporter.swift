@@ -17,6 +17,7 @@
 // half-written file — under a final name. See docs/export.md.
 
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -55,6 +56,9 @@ public final class CaseExporter: @unchecked Sendable {
         self.softwareVersion = softwareVersion
     }
 
+    /// The model work of every export (one home: `CaseAnalysis`).
+    public var caseAnalysis: CaseAnalysis { CaseAnalysis(pipeline: pipeline) }
+
     /// The one home of case-folder naming (CLI `export`, `screen --with-cmr`, the TUI's export):
     /// a readable stem from the file name, then `-` and 8 hex digits of the input's SHA-256 (of its
     /// path when the reader computed no hash), so `A/ecg.hea` and `B/ecg.hea` exported into one
@@ -88,6 +92,36 @@ public final class CaseExporter: @unchecked Sendable {
 
     public func export(record: ECGRecord, caseName: String? = nil, into outputDirectory: URL,
                        progress: ((ExportProgress) -> Void)? = nil) throws -> CaseExportResult {
+        try export(record: record, analysed: nil, caseName: caseName, into: outputDirectory, progress: progress)
+    }
+
+    /// Writes the export of a case the caller has already analysed (the workstation's export key):
+    /// only what `result` lacks for these options — another Grad-CAM head, cines of another seed —
+    /// is computed; the encoder does not run again. Same files as `export(record:)` of the record.
+    public func export(_ result: CaseResult, caseName: String? = nil, into outputDirectory: URL,
+                       progress: ((ExportProgress) -> Void)? = nil) throws -> CaseExportResult {
+        try export(record: result.record, analysed: result, caseName: caseName, into: outputDirectory, progress: progress)
+    }
+
+    /// What the model work of an export asks of `CaseAnalysis`.
+    public var caseOptions: CaseOptions {
+        CaseOptions(seed: options.seed, frameCount: options.frameCount, gradCAMTarget: options.gradCAMTarget)
+    }
+
+    /// The case with everything an export of these options draws (analysis, Grad-CAM, cines).
+    func completeCase(_ record: ECGRecord, analysed: CaseResult?, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
+        do {
+            return try caseAnalysis.complete(try analysed ?? caseAnalysis.analyse(record), options: caseOptions, stage: stage)
+        } catch let e as CaseAnalysisError {
+            switch e {
+            case .unknownHead, .noHeads: throw CMRExportError.invalidOption(e.description)
+            case .preparation, .gradCAM, .generation: throw CMRExportError.generation(e.description)
+            }
+        }
+    }
+
+    private func export(record: ECGRecord, analysed: CaseResult?, caseName: String?, into outputDirectory: URL,
+                        progress: ((ExportProgress) -> Void)?) throws -> CaseExportResult {
         let name = caseName ?? Self.caseName(for: record)
         let fm = FileManager.default
         do { try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true) } catch {
@@ -111,23 +145,16 @@ public final class CaseExporter: @unchecked Sendable {
             mark = now
         }
         report.send(.analysing, fraction: 0)
-        let prepared: PreparedECG
-        do { prepared = try pipeline.prepare(record) } catch {
-            throw CMRExportError.generation("\(record.provenance.path): \(error)")
-        }
-        let analysis = pipeline.analyse(prepared)
-        report.send(.gradCAM, fraction: 0.05)
-        let target = try gradCAMTarget(analysis)
-        let cam: GradCAMMap
-        do { cam = try pipeline.gradCAM(prepared, target: target) } catch { throw CMRExportError.generation("Grad-CAM \(target): \(error)") }
-        lap("model")
-        report.send(.generating, fraction: 0.1)
-        let frameCount = options.frameCount ?? pipeline.bundle.manifest.generator?.frames ?? 50
-        let cmr: GeneratedCMR
-        do { cmr = try pipeline.generateCMR(for: analysis, seed: options.seed, frameCount: frameCount) } catch {
-            throw CMRExportError.generation("\(error)")
+        let result = try completeCase(record, analysed: analysed) { stage in
+            switch stage {
+            case .gradCAM: report.send(.gradCAM, fraction: 0.05)
+            case .generating: lap("model"); report.send(.generating, fraction: 0.1)
+            }
         }
         lap("generate")
+        guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
+        let prepared = result.prepared, analysis = result.analysis, target = cam.target
+        let frameCount = caseAnalysis.frameCount(options.frameCount)
         let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
         let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
         let phases = CardiacPhases.detect(in: sax)
@@ -201,7 +228,7 @@ public final class CaseExporter: @unchecked Sendable {
         let camLabel = gradCAMLabel(target: target, analysis: analysis)
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
             let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
-                                         values: cam.values, recordOffsetSeconds: prepared.sourceOffsetSeconds)
+                                         values: cam.values, recordOffsetSeconds: cam.recordOffsetSeconds)
             var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(pipeline.bundle.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
@@ -356,19 +383,9 @@ public final class CaseExporter: @unchecked Sendable {
     /// The one-page PDF report of `record` alone (`ecg2cmr report`): runs the model (analysis, the
     /// Grad-CAM of `options.gradCAMTarget`, CMR generation with `options.seed`) and draws the page.
     public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
-        let prepared: PreparedECG
-        do { prepared = try pipeline.prepare(record) } catch {
-            throw CMRExportError.generation("\(record.provenance.path): \(error)")
-        }
-        let analysis = pipeline.analyse(prepared)
-        let target = try gradCAMTarget(analysis)
-        let cam: GradCAMMap
-        do { cam = try pipeline.gradCAM(prepared, target: target) } catch { throw CMRExportError.generation("Grad-CAM \(target): \(error)") }
-        let frameCount = options.frameCount ?? pipeline.bundle.manifest.generator?.frames ?? 50
-        let cmr: GeneratedCMR
-        do { cmr = try pipeline.generateCMR(for: analysis, seed: options.seed, frameCount: frameCount) } catch {
-            throw CMRExportError.generation("\(error)")
-        }
+        let result = try completeCase(record, analysed: nil)
+        guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
+        let prepared = result.prepared, analysis = result.analysis, target = cam.target
         let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
         let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
         let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam,
@@ -383,7 +400,7 @@ public final class CaseExporter: @unchecked Sendable {
         var measurements: IntervalMeasurements?, note: String?
         do { measurements = try GlobalMeasurer.measure(record).summary } catch { note = "\(error)" }
         let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
-                                     values: cam.values, recordOffsetSeconds: prepared.sourceOffsetSeconds)
+                                     values: cam.values, recordOffsetSeconds: cam.recordOffsetSeconds)
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
                                 modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
@@ -392,20 +409,6 @@ public final class CaseExporter: @unchecked Sendable {
     }
 
     // MARK: pieces
-
-    private func gradCAMTarget(_ analysis: ECGAnalysis) throws -> HeadTarget {
-        let available = pipeline.bundle.headTargets
-        if let spec = options.gradCAMTarget {
-            let parts = spec.split(separator: ".", maxSplits: 1).map(String.init)
-            let t = HeadTarget(head: parts[0], output: parts.count > 1 ? parts[1] : "")
-            guard available.contains(t) else {
-                throw CMRExportError.invalidOption("model \(pipeline.bundle.id) has no head output '\(spec)'; it has " + available.map(\.description).joined(separator: ", "))
-            }
-            return t
-        }
-        if let first = analysis.risks.first?.target ?? available.first { return first }
-        throw CMRExportError.invalidOption("model \(pipeline.bundle.id) has no heads for Grad-CAM")
-    }
 
     private func gradCAMLabel(target: HeadTarget, analysis: ECGAnalysis) -> String {
         if let r = analysis.risks.first(where: { $0.target == target }) {

@@ -16,6 +16,11 @@ public final class CardiacPipeline: @unchecked Sendable {
     private let lock = NSLock()
     private var singles: [EncoderWorkspace] = []
     private var batches: [EncoderWorkspace] = []
+    private var counts = ModelRunCounts()
+
+    /// How often this pipeline has run the encoder, Grad-CAM and the generator so far.
+    public var runCounts: ModelRunCounts { lock.lock(); defer { lock.unlock() }; return counts }
+    private func count(_ update: (inout ModelRunCounts) -> Void) { lock.lock(); update(&counts); lock.unlock() }
 
     public init(bundle: ModelBundle, batchChunk: Int = 8) throws {
         self.bundle = bundle
@@ -106,6 +111,7 @@ public final class CardiacPipeline: @unchecked Sendable {
     // MARK: encoder and heads
 
     public func analyse(_ input: PreparedECG) -> ECGAnalysis {
+        count { $0.analyses += 1 }
         let x = conformed(input)
         let out = withWorkspace(batch: false) { ws in
             x.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: 1, workspace: ws)[0] }
@@ -115,6 +121,7 @@ public final class CardiacPipeline: @unchecked Sendable {
 
     public func analyse(batch: [PreparedECG]) -> [ECGAnalysis] {
         if batch.count == 1 { return [analyse(batch[0])] }
+        count { $0.analyses += batch.count }
         var results: [ECGAnalysis] = []
         results.reserveCapacity(batch.count)
         let per = encoder.inputSize
@@ -202,6 +209,7 @@ public final class CardiacPipeline: @unchecked Sendable {
     /// Grad-CAM for several head outputs sharing one forward pass.
     public func gradCAMs(_ input: PreparedECG, targets: [HeadTarget]) throws -> [GradCAMMap] {
         let located = try targets.map(locate)
+        count { $0.gradCAMPasses += 1 }
         var input = input
         if case let .beats(spec, _) = encoder.layout, input.beats == nil {
             input.beats = try? beatFeatures(record: conformedRecord(input), spec: spec)
@@ -239,7 +247,8 @@ public final class CardiacPipeline: @unchecked Sendable {
                 rhythm = m > 0 ? r / m : r
             }
             return GradCAMMap(target: t, leads: inputLeads, samplingRate: bundle.manifest.input.samplingRate,
-                              sampleCount: enc.sampleCount, values: map, patchSamples: enc.patch, rhythmRelevance: rhythm)
+                              sampleCount: enc.sampleCount, values: map, patchSamples: enc.patch, rhythmRelevance: rhythm,
+                              recordOffsetSeconds: input.sourceOffsetSeconds)
         }
     }
 
@@ -274,6 +283,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         if let a = gen.anatomy, anatomy?.count != a.indices.count {
             throw CardiacPipelineError.inputShape("the anatomy generator needs \(a.indices.count) anatomy values (the '\(a.head)' head)")
         }
+        count { $0.generations += 1 }
         var rng = SeededGaussian(seed: seed)
         let noise = rng.draw(gen.prior.state)
         let z = gen.sampleLatent(condition: embedding, noise: noise)

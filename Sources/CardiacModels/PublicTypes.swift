@@ -120,6 +120,9 @@ public struct GradCAMMap: Sendable {
     /// Beat-aware models: relevance of the rhythm (RR) token on the same 0…1 scale (it has no
     /// place on the traces).
     public var rhythmRelevance: Float? = nil
+    /// Where sample 0 of the map sits in the source record, in seconds (the prepared input's
+    /// `sourceOffsetSeconds`), so the map is drawn on the record without a separate offset.
+    public var recordOffsetSeconds: Double = 0
 
     public func value(lead: Int, sample: Int) -> Float {
         guard lead >= 0, lead < leads.count, sample >= 0, sample < sampleCount else { return 0 }
@@ -147,6 +150,19 @@ public struct GradCAMMap: Sendable {
         }
         segments.sort { $0.weight > $1.weight }
         return Array(segments.prefix(max(0, count)))
+    }
+}
+
+/// How often a pipeline ran each part of the model (front ends show that a case is analysed once).
+public struct ModelRunCounts: Sendable, Equatable {
+    /// ECGs through the encoder and heads (`analyse`, one per ECG of a batch).
+    public var analyses = 0
+    /// Grad-CAM forward + backward passes (one per `gradCAMs` call).
+    public var gradCAMPasses = 0
+    /// CMR generations (SAX + LAX cines).
+    public var generations = 0
+    public init(analyses: Int = 0, gradCAMPasses: Int = 0, generations: Int = 0) {
+        self.analyses = analyses; self.gradCAMPasses = gradCAMPasses; self.generations = generations
     }
 }
 

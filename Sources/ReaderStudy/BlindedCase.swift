@@ -1,6 +1,7 @@
 import Foundation
 import ECGFormats
 import CardiacModels
+import CaseAnalysis
 import Imaging
 
 /// Everything a reader may see of one case in one stage — and nothing else. It is built from the
@@ -73,15 +74,12 @@ public final class StudyCasePresenter: CasePresenter {
         var shown = BlindedCase(ordinal: ordinal, total: total, stageTitle: stage.title, traces: nil, scores: nil,
                                 modelCaption: nil, cines: [])
         let needsModel = stage.shows.contains { $0.needsModel }
-        var prepared: PreparedECG? = nil
-        var analysis: ECGAnalysis? = nil
+        var result: CaseResult? = nil
         if needsModel {
             guard let pipeline, let spec = definition.model else {
                 throw StudyError(.modelUnavailable, "stage '\(stage.id)' shows model output but no model bundle is loaded")
             }
-            let p = try pipeline.prepare(record)
-            prepared = p
-            analysis = pipeline.analyse(p)
+            result = try CaseAnalysis(pipeline: pipeline).analyse(record)
             let b = pipeline.bundle
             shown.modelCaption = "\(b.displayName) (\(b.id))" + (b.isSynthetic ? " — DEMONSTRATION MODEL, synthetic training data" : "")
             _ = spec
@@ -89,20 +87,20 @@ public final class StudyCasePresenter: CasePresenter {
         if stage.shows(.traces) || stage.shows(.gradCAM) {
             var traces = BlindedTraces(leads: record.leads.map(\.id), samplingRate: record.samplingRate,
                                        millivolts: record.leads.map(\.millivolts), relevance: nil)
-            if stage.shows(.gradCAM), let pipeline, let prepared, let spec = definition.model {
-                let map = try pipeline.gradCAM(prepared, target: spec.target)
-                traces.relevance = Self.relevance(map: map, offsetSeconds: prepared.sourceOffsetSeconds, record: record)
+            if stage.shows(.gradCAM), let pipeline, let result, let spec = definition.model {
+                let map = try CaseAnalysis(pipeline: pipeline).gradCAM(result, target: spec.target)
+                traces.relevance = Self.relevance(map: map, record: record)
             }
             shown.traces = traces
         }
-        if stage.shows(.modelScores), let analysis {
+        if stage.shows(.modelScores), let analysis = result?.analysis {
             shown.scores = analysis.risks.map {
                 BlindedScore(label: $0.label, probability: $0.probability, validationAUC: $0.validationAUC, isWeak: $0.isWeak)
             }
         }
-        if stage.shows(.generatedCMR), let pipeline, let analysis {
+        if stage.shows(.generatedCMR), let pipeline, let analysis = result?.analysis {
             let seed = (definition.model?.generatorSeed ?? definition.seed)
-            let cmr = try pipeline.generateCMR(for: analysis, seed: seed, frameCount: frameCount)
+            let cmr = try CaseAnalysis(pipeline: pipeline).generate(analysis, seed: seed, frameCount: frameCount)
             for loop in [cmr.sax, cmr.lax] {
                 shown.cines.append(BlindedCine(title: "Generated \(loop.view.rawValue.uppercased())", width: loop.width,
                                                height: loop.height, frames: loop.frames))
@@ -115,11 +113,11 @@ public final class StudyCasePresenter: CasePresenter {
     }
 
     /// Maps a Grad-CAM map (on the model's resampled, cropped input) back onto the record's samples.
-    static func relevance(map: GradCAMMap, offsetSeconds: Double, record: ECGRecord) -> [[Float]] {
+    static func relevance(map: GradCAMMap, record: ECGRecord) -> [[Float]] {
         record.leads.map { lead in
             guard let li = map.leads.firstIndex(of: lead.id) else { return [Float](repeating: 0, count: lead.millivolts.count) }
             return (0..<lead.millivolts.count).map { i in
-                let t = Double(i) / record.samplingRate - offsetSeconds
+                let t = Double(i) / record.samplingRate - map.recordOffsetSeconds
                 return map.value(lead: li, sample: Int((t * map.samplingRate).rounded(.down)))
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ECGFormats
 import CardiacModels
+import CaseAnalysis
 import Imaging
 
 /// The model's probability for the study's finding on every case (computed once per bundle and
@@ -29,7 +30,7 @@ public struct ModelScores: Sendable {
             do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg)) } catch {
                 throw StudyError(.missingFile, file: c.ecg, "case '\(c.id)': \(error)")
             }
-            let analysis = pipeline.analyse(try pipeline.prepare(record))
+            let analysis = try CaseAnalysis(pipeline: pipeline).analyse(record).analysis
             guard let p = analysis.risks.first(where: { $0.target == spec.target })?.probability
                     ?? analysis.subtypes.first(where: { $0.target == spec.target })?.probability else {
                 throw StudyError(.modelUnavailable, "model \(b.id) gave no score for \(spec.target)")

@@ -145,6 +145,10 @@ public struct TraceOverlay {
     public var cell: CellPixelSize = .assumed
     /// Draws the time axis and the window indicator under the traces.
     public var showsTimeAxis = false
+    /// Record time (s) of the drawn record's first sample: a long record hands over the decoded window.
+    public var recordStartSeconds = 0.0
+    /// The whole record's length (s) for the window indicator; nil = the drawn record's.
+    public var recordSeconds: Double?
     public init(selectedLead: LeadID? = nil, cursorSeconds: Double? = nil, caliperStartSeconds: Double? = nil,
                 viewStartSeconds: Double = 0, rhythmLead: LeadID = .ii, gradCAM: ((LeadID, Double) -> Float?)? = nil) {
         self.selectedLead = selectedLead; self.cursorSeconds = cursorSeconds; self.caliperStartSeconds = caliperStartSeconds
@@ -219,7 +223,7 @@ public enum TraceView {
         if hasAxis {
             drawTimeAxis(into: &grid, y: fullArea.maxY - 1, area: fullArea, traceArea: traceArea,
                          window: RecordWindow(startSeconds: overlay.viewStartSeconds, durationSeconds: visibleSeconds,
-                                              recordSeconds: record.durationSeconds), theme: theme)
+                                              recordSeconds: overlay.recordSeconds ?? record.durationSeconds), theme: theme)
         }
         return TraceRendering(regions: regions, geometry: geometry)
     }
@@ -319,8 +323,8 @@ public enum TraceView {
         let fs = record.samplingRate
         var canvas = BrailleCanvas(widthCells: rect.width, heightCells: rect.height)
         let dotsPerSecond = Double(canvas.widthDots) / region.durationSeconds
-        let first = max(0, Int(region.startSeconds * fs))
-        let last = min(samples.count, Int(((region.startSeconds + region.durationSeconds) * fs).rounded(.up)))
+        let first = max(0, Int((region.startSeconds - overlay.recordStartSeconds) * fs))
+        let last = min(samples.count, Int(((region.startSeconds - overlay.recordStartSeconds + region.durationSeconds) * fs).rounded(.up)))
         // Baseline: mean of the shown window, so each panel sits on its row like a cart's isoelectric line.
         var baseline = 0.0
         if last > first { for i in first..<last { baseline += Double(samples[i]) }; baseline /= Double(last - first) }

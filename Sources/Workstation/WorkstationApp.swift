@@ -1,5 +1,7 @@
 import CardiacModels
+import CaseAnalysis
 import CMRExport
+import SignalKit
 import ECGFormats
 import Foundation
 import Imaging
@@ -45,6 +47,8 @@ public struct CMRExportRequest: Sendable {
     public var outputDirectory: URL
     /// Also write the SAX and LAX cines as multi-frame DICOM (`dicom/*.dcm` in the case folder).
     public var dicom: Bool = false
+    /// What the workstation already computed for the case; the exporter adds only what is missing.
+    public var result: CaseResult? = nil
 }
 
 extension WorkstationApp {
@@ -52,9 +56,9 @@ extension WorkstationApp {
     public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
         return { request, progress in
             let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget, dicom: request.dicom))
-            let result = try exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory) { p in
-                progress(p.completedFiles, max(p.totalFiles, 1))
-            }
+            let report: (ExportProgress) -> Void = { p in progress(p.completedFiles, max(p.totalFiles, 1)) }
+            let result = try request.result.map { try exporter.export($0, caseName: request.caseName, into: request.outputDirectory, progress: report) }
+                ?? exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory, progress: report)
             return result.caseDirectory
         }
     }
@@ -124,7 +128,7 @@ public final class WorkstationApp {
         guard !state.cases.isEmpty else { return }
         state.caseIndex = max(0, min(state.cases.count - 1, index))
         state.generation += 1
-        state.current = nil; state.loadError = nil; state.analysis = nil; state.analysisError = nil
+        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil
         state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
         state.displayRecord = nil; state.windowStartSeconds = 0; state.cursorLandmark = nil
         caseChangeStarted = Date()
@@ -136,7 +140,14 @@ public final class WorkstationApp {
         startJob("reading") { mailbox in
             let loaded: LoadedCase
             do {
-                loaded = LoadedCase(url: url, record: try ECGFileReader.read(url: url))
+                // Long records: one window is decoded (memory bounded by it), the source reads others.
+                let source = try ECGRecordSource.open(url: url)
+                let analysed = try AnalysisWindow.choose(in: source)
+                var opened = LoadedCase(url: url, record: analysed.record)
+                if !analysed.isWholeRecord {
+                    opened.source = source; opened.window = analysed.summary; opened.segmentStartSeconds = analysed.startSeconds
+                }
+                loaded = opened
             } catch {
                 let message = Self.describe(error, url: url)
                 mailbox.post { s in
@@ -154,9 +165,11 @@ public final class WorkstationApp {
                 if !loaded.record.leads.contains(where: { $0.id == s.rhythmLead }) {
                     s.rhythmLead = loaded.record.lead(.ii)?.id ?? loaded.record.leads.first?.id ?? .ii
                 }
-                s.cursorSeconds = min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
+                // Start where the model read (a long record's analysed window), one second in.
+                s.cursorSeconds = loaded.segmentStartSeconds + min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
                 s.windowStartSeconds = s.window.paged(toContain: s.cursorSeconds).startSeconds
-                var text = "opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz)"
+                var text = "opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz"
+                    + (loaded.window.map { "; model reads \($0.text)" } ?? "") + ")"
                 if let note = loaded.annotationNote { text += " · " + note }
                 s.status = StatusMessage(text)
                 Self.applyFilterResult(filtered, to: &s)
@@ -168,17 +181,21 @@ public final class WorkstationApp {
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
     static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
-        let prepared: PreparedECG
-        do { prepared = try pipeline.prepare(record) } catch {
+        let cases = CaseAnalysis(pipeline: pipeline)
+        let result: CaseResult
+        do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {
+            mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = reason; s.status = StatusMessage(reason, isError: true) }
+            return
+        } catch {
             let message = "\(error)"
             mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = message; s.status = StatusMessage(message, isError: true) }
             return
         }
-        let analysis = pipeline.analyse(prepared)
+        let analysis = result.analysis, prepared = result.prepared
         mailbox.post { s in
             guard s.generation == generation else { return }
             s.analysis = analysis
-            s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds
+            s.prepared = prepared
             // Grad-CAM starts on the most probable head that is not weak (a weak head's map says little).
             if let best = analysis.risks.indices.filter({ !analysis.risks[$0].isWeak }).max(by: {
                 analysis.risks[$0].probability < analysis.risks[$1].probability }) {
@@ -186,7 +203,7 @@ public final class WorkstationApp {
             }
         }
         do {
-            let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
+            let cmr = try cases.generate(analysis, seed: seed)
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
         } catch {
             let message = "CMR generation: \(error)"
@@ -214,9 +231,27 @@ public final class WorkstationApp {
 
     /// Moves the cursor to `t` and pages the window to keep it in view.
     func moveCursor(to t: Double) {
-        let duration = state.current?.record.durationSeconds ?? 10
+        let duration = state.current?.totalSeconds ?? 10
         state.cursorSeconds = max(0, min(duration - 0.001, t))
         state.windowStartSeconds = state.window.paged(toContain: state.cursorSeconds).startSeconds
+        loadSegmentForWindow()
+    }
+
+    /// A long record decodes only what is shown: when the window leaves the decoded segment, the
+    /// window is read from the record source (a 10 s read takes milliseconds, so on the UI thread).
+    func loadSegmentForWindow() {
+        guard let c = state.current, let source = c.source else { return }
+        let w = state.window
+        let segmentEnd = c.segmentStartSeconds + c.record.durationSeconds
+        guard w.startSeconds < c.segmentStartSeconds - 1e-6 || w.endSeconds > segmentEnd + 1e-6 else { return }
+        do {
+            let (start, _) = source.sampleRange(startSeconds: w.startSeconds, durationSeconds: w.durationSeconds)
+            let segment = try source.read(startSeconds: w.startSeconds, durationSeconds: w.durationSeconds)
+            state.current = c.showing(segment: segment, startSeconds: Double(start) / source.samplingRate)
+            if state.displayFilter != .off { Self.applyFilterResult(Result { try state.displayFilter.apply(to: segment) }, to: &state) }
+        } catch {
+            state.status = StatusMessage("cannot read \(w.label): \(error)", isError: true)
+        }
     }
 
     /// Moves the window (and the cursor with it, so it stays on the same beat's place on screen).
@@ -227,6 +262,7 @@ public final class WorkstationApp {
         state.cursorSeconds = max(new.startSeconds, min(new.endSeconds - 0.001, state.cursorSeconds + new.startSeconds - old.startSeconds))
         state.cursorLandmark = nil
         state.status = StatusMessage(new.label)
+        loadSegmentForWindow()
     }
 
     static func describe(_ error: Error, url: URL) -> String {
@@ -246,16 +282,15 @@ public final class WorkstationApp {
     }
 
     func requestGradCAM() {
-        guard let pipeline, let record = state.current?.record, let target = state.gradCAMTarget else { return }
+        guard let pipeline, let result = state.caseResult, let target = state.gradCAMTarget else { return }
         let generation = state.generation
         if let r = requestedCAM, r.0 == generation, r.1 == target { return }
         requestedCAM = (generation, target)
         state.gradCAM = nil
         startJob("Grad-CAM", side: true) { mailbox in
             do {
-                let prepared = try pipeline.prepare(record)
-                let map = try pipeline.gradCAM(prepared, target: target)
-                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map; s.gradCAMOffsetSeconds = prepared.sourceOffsetSeconds }
+                let map = try CaseAnalysis(pipeline: pipeline).gradCAM(result, target: target)
+                mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
             } catch {
                 let message = "Grad-CAM: \(error)"
                 mailbox.post { s in s.status = StatusMessage(message, isError: true) }
@@ -269,7 +304,7 @@ public final class WorkstationApp {
         state.cmr = nil
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try pipeline.generateCMR(for: analysis, seed: seed)
+                let cmr = try CaseAnalysis(pipeline: pipeline).generate(analysis, seed: seed)
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"
@@ -286,7 +321,7 @@ public final class WorkstationApp {
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
                                        gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
-                                       dicom: dicom ?? exportDICOM)
+                                       dicom: dicom ?? exportDICOM, result: state.caseResult)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
         startJob("exporting", side: true) { mailbox in
@@ -357,7 +392,7 @@ public final class WorkstationApp {
 
     public func perform(_ action: WorkstationAction) {
         let leads = state.leadOrder
-        let duration = state.current?.record.durationSeconds ?? 10
+        let duration = state.current?.totalSeconds ?? 10
         switch action {
         case .quit: quitRequested = true
         case .help: state.showHelp.toggle()

@@ -161,15 +161,16 @@ public enum WorkstationRenderer {
         grid.fill(rect, style: theme.normal)
         var parts = [(geometry?.scaleLabel ?? "\(state.paper.speedLabel)  \(state.paper.gainLabel)") + "  " + state.displayFilter.label]
         let t = state.cursorSeconds
+        let segmentStart = state.current?.segmentStartSeconds ?? 0
         parts.append(String(format: "cursor %.3f s", t) + (state.cursorLandmark.map { " (\($0))" } ?? ""))
-        if let rec = state.shownRecord, let mv = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: t) {
+        if let rec = state.shownRecord, let mv = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: t - segmentStart) {
             parts.append(String(format: "%@ %+.2f mV", state.selectedLead.description, mv))
             if let start = state.caliperStartSeconds {
                 let dt = (t - start) * 1000
                 var s = String(format: "Δt %.0f ms", dt)
                 // A rate only for spans that can be an RR interval (≤ 240 bpm), not for PR or QRS.
                 if abs(dt) >= 250 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
-                if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start) {
+                if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start - segmentStart) {
                     s += String(format: "  ΔV %+.2f mV", mv - mv0)
                 }
                 parts.append(s)
@@ -231,8 +232,11 @@ public enum WorkstationRenderer {
         overlay.cell = cell
         overlay.showsTimeAxis = true
         overlay.beatMarks = c.beatMarks
+        overlay.recordStartSeconds = c.segmentStartSeconds
+        overlay.recordSeconds = c.totalSeconds
         if state.gradCAMOn, let map = state.gradCAM {
-            let offset = state.gradCAMOffsetSeconds
+            // Map time is the analysed window's; screen time is the whole record's.
+            let offset = state.gradCAMOffsetSeconds + (c.window?.startSeconds ?? 0)
             var index: [LeadID: Int] = [:]
             for (i, l) in map.leads.enumerated() { index[l] = i }
             overlay.gradCAM = { lead, seconds in

@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import SignalKit
@@ -21,6 +22,17 @@ public struct LoadedCase: Sendable {
     public var annotations: [WFDBAnnotation] = []
     /// Which annotation file was read, or why it could not be (shown in the status line).
     public var annotationNote: String?
+    /// Records longer than 60 s are never decoded whole: `record` holds one window (see SignalKit
+    /// `AnalysisWindow`), `window` says which, and `source` reads any other window, e.g. to scroll
+    /// (`source.read(startSeconds:durationSeconds:)`; `source.durationSeconds` is the whole length).
+    /// Both nil when `record` is the whole record.
+    public var source: ECGRecordSource?
+    public var window: RecordSummary.AnalysedWindow?
+    /// Where `record` starts in the whole record (s): the traces and the caliper use record time,
+    /// so a scrolled long record reads the window it shows from `source` (`segmentStartSeconds`).
+    public var segmentStartSeconds = 0.0
+    /// The whole record's length (s), also when only a window is decoded.
+    public var totalSeconds: Double { source?.durationSeconds ?? record.durationSeconds }
 
     public init(url: URL, record: ECGRecord) {
         self.url = url
@@ -61,7 +73,20 @@ public struct LoadedCase: Sendable {
                                                (f.qrsOffsetMs, "QRS offset"), (f.tOffsetMs, "T end")]
             for case let (ms?, name) in points { out.append((r + ms / 1000, name)) }
         }
-        return out.filter { $0.seconds >= 0 && $0.seconds < record.durationSeconds }.sorted { $0.seconds < $1.seconds }
+        return out.filter { $0.seconds >= 0 && $0.seconds < record.durationSeconds }
+            .map { ($0.seconds + segmentStartSeconds, $0.name) }.sorted { $0.seconds < $1.seconds }
+    }
+
+    /// This case showing `segment` (read from `source`, starting at `startSeconds` of the whole
+    /// record): R peaks are found again for the caliper; rate, quality and measurements stay those
+    /// of the analysed window.
+    public func showing(segment: ECGRecord, startSeconds: Double) -> LoadedCase {
+        var c = self
+        c.record = segment
+        c.segmentStartSeconds = startSeconds
+        c.rPeakSeconds = ((try? RPeakDetector.detect(in: segment))?.map { $0.beats.rPeakIndices } ?? [])
+            .map { Double($0) / segment.samplingRate }
+        return c
     }
 
     /// Annotated beats as trace marks (record seconds, symbol).
@@ -107,11 +132,14 @@ public struct WorkstationState: Sendable {
     public var loadError: String?
     public var model: ModelStatus = .none(reason: "no model loaded")
     public var analysis: ECGAnalysis?
+    /// The model's input window of the current case, kept so Grad-CAM and export reuse it.
+    public var prepared: PreparedECG?
     public var analysisError: String?
     public var gradCAMOn = false
     public var gradCAMHeadIndex = 0
     public var gradCAM: GradCAMMap?
-    public var gradCAMOffsetSeconds = 0.0
+    /// Where sample 0 of the Grad-CAM map sits in the record (the map carries it).
+    public var gradCAMOffsetSeconds: Double { gradCAM?.recordOffsetSeconds ?? 0 }
     public var cmr: GeneratedCMR?
     /// The model's measured generator informativeness (shown under the cine); nil when unknown.
     public var generatorInformativeness: String?
@@ -159,6 +187,13 @@ public struct WorkstationState: Sendable {
         return record.leads.map(\.id)
     }
 
+    /// The current case as far as the model has got (scores, then the Grad-CAM and cines shown);
+    /// the export completes and writes this, so the encoder runs once per case.
+    public var caseResult: CaseResult? {
+        guard let record = current?.record, let prepared, let analysis else { return nil }
+        return CaseResult(record: record, modelID: analysis.modelID, prepared: prepared, analysis: analysis, gradCAM: gradCAM, cmr: cmr)
+    }
+
     /// Heads that Grad-CAM can target: the risk heads, in panel order.
     public var gradCAMTargets: [HeadTarget] { analysis?.risks.map(\.target) ?? [] }
     public var gradCAMTarget: HeadTarget? {
@@ -171,7 +206,7 @@ public struct WorkstationState: Sendable {
     /// The part of the record on screen (grid, rhythm strip and zoom view alike).
     public var window: RecordWindow {
         RecordWindow(startSeconds: windowStartSeconds, durationSeconds: windowSeconds,
-                     recordSeconds: current?.record.durationSeconds ?? windowSeconds)
+                     recordSeconds: current?.totalSeconds ?? windowSeconds)
     }
     public var viewStartSeconds: Double { window.startSeconds }
 

@@ -8,7 +8,7 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show an ECG file's leads, sampling rate, duration, heart rate, lead quality and metadata.")
 
-    @Argument(help: "ECG file: WFDB (.hea or record name), CSV/TSV, HL7 aECG, DICOM, GE MUSE XML, CardioSoft XML.")
+    @Argument(help: "ECG file: WFDB (.hea or record name), CSV/TSV, HL7 aECG, DICOM, GE MUSE XML, CardioSoft XML, SCP-ECG.")
     var file: String
 
     @Flag(help: "Print JSON (leads in file order, samplingRate, sampleCount, durationSeconds, format, …).")
@@ -17,10 +17,22 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Sampling rate in Hz for CSV files that do not state one.")
     var samplingRate: Double?
 
+    @Option(help: "For records longer than 60 s: analyse the 10 s from this second (default: the first clean 10 s).")
+    var window: Double?
+
     func run() throws {
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file),
-                                            options: .init(csvSamplingRate: samplingRate))
+        // Long records (24-hour Holter) are never decoded whole: the shape comes from the header and
+        // heart rate, quality and measurements from one 10 s window, which the output names.
+        let source = try ECGRecordSource.open(url: URL(fileURLWithPath: file), options: .init(csvSamplingRate: samplingRate))
+        let analysed = try AnalysisWindow.choose(in: source, requestedStartSeconds: window)
+        let record = analysed.record
         var summary = RecordSummary(record: record)
+        if !analysed.isWholeRecord {
+            summary.analysedWindow = analysed.summary
+            summary.sampleCount = source.sampleCount
+            summary.durationSeconds = source.durationSeconds
+            summary.sha256 = try source.sha256()
+        }
         // Heart rate and quality flags are SignalKit's; a failure there leaves the fields empty.
         if let found = try? RPeakDetector.detect(in: record) {
             summary.heartRateBpm = found.beats.heartRateBpm

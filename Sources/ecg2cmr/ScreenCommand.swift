@@ -1,4 +1,5 @@
 import ArgumentParser
+import CaseAnalysis
 import CMRExport
 import CardiacModels
 import ECGFormats
@@ -17,8 +18,11 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Results file: .jsonl (one JSON object per line) or .csv. Re-running skips files already in it.")
     var out: String
 
-    @Option(name: .long, help: "Files read and preprocessed in parallel.")
+    @Option(name: .long, help: "Files read and preprocessed in parallel (at most this many at once).")
     var jobs: Int = 2
+
+    @Option(name: .long, help: "Analyse the 10 s from this second of every record (default: records up to 60 s whole, longer ones on their first clean 10 s).")
+    var window: Double?
 
     @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
     var model: String?
@@ -38,6 +42,11 @@ struct ScreenCommand: ParsableCommand {
     @Flag(name: .long, help: "Plain progress lines even on a terminal.")
     var plain = false
 
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        if let window, !(window.isFinite && window >= 0) { throw ValidationError("--window must be a start time in seconds, 0 or more") }
+    }
+
     func run() throws {
         guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
             throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
@@ -47,6 +56,7 @@ struct ScreenCommand: ParsableCommand {
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = csvRate
         options.includeEmbeddings = embeddings
+        options.windowStartSeconds = window
         let screener = BatchScreener(pipeline: pipeline, options: options)
         var folderLock: ExportFolderLock?
         defer { folderLock?.release() }
@@ -54,11 +64,11 @@ struct ScreenCommand: ParsableCommand {
             let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: seed))
             let folder = URL(fileURLWithPath: withCMR)
             folderLock = try ExportFolderLock.hold(folder, purpose: "ecg2cmr screen --with-cmr")
-            screener.afterResult = { record, _, result in
+            screener.afterResult = { analysed, result in
                 // Many clinics name every file ecg.xml: the name carries an input hash (one naming function for all front ends).
-                let name = CaseExporter.caseName(for: record)
+                let name = CaseExporter.caseName(for: analysed.record)
                 do {
-                    result.cmrExport = try exporter.export(record: record, caseName: name, into: folder).caseDirectory.path
+                    result.cmrExport = try exporter.export(analysed, caseName: name, into: folder).caseDirectory.path
                 } catch {
                     result.flags = (result.flags ?? []) + ["cmr-export-failed: \(error)"]
                 }

@@ -127,9 +127,30 @@ private func temporaryPath(_ name: String) -> String {
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     FileManager.default.createFile(atPath: root + "/big.dat", contents: nil)
     let h = try #require(FileHandle(forWritingAtPath: root + "/big.dat"))
-    try h.truncate(atOffset: 300 << 20); try h.close()
+    // Signal files are read by window, so a 300 MB one (a long Holter record) is screened …
+    try h.truncate(atOffset: 300 << 20)
     FileManager.default.createFile(atPath: root + "/r.hea", contents: Data("r 1 500\nbig.dat 16 200 16 0 0 0 0 I\n".utf8))
+    #expect(ECGFileDiscovery().discover([root]) == [.ecgFile(root + "/r.hea")])
+    // … but one over the reader's per-file limit is reported, naming it.
+    try h.truncate(atOffset: UInt64(ReaderLimits.maxFileBytes) + 1); try h.close()
     let items = ECGFileDiscovery().discover([root])
     #expect(items.count == 1)
     if case .unreadable(_, let reason) = items.first { #expect(reason.contains("big.dat") && reason.contains("limit")) } else { Issue.record("not refused: \(items)") }
+}
+
+// MARK: issue 18 — SCP-ECG files are screened, not silently skipped
+
+@Test func discoveryFindsSCPECGFilesByExtensionAndByContent() throws {
+    let root = temporaryPath("scp-tree")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let scp = try Data(contentsOf: repo.appendingPathComponent("Tests/ECGFormatsTests/Fixtures/scp/synthetic-default-d2.scp"))
+    fm.createFile(atPath: root + "/rest.SCP", contents: scp)
+    fm.createFile(atPath: root + "/exported-without-extension", contents: scp)
+    fm.createFile(atPath: root + "/other.bin", contents: Data(count: 64))
+    let files = ECGFileDiscovery().discover([root]).compactMap { item -> String? in
+        if case .ecgFile(let p) = item { return (p as NSString).lastPathComponent } else { return nil }
+    }
+    #expect(files.sorted() == ["exported-without-extension", "rest.SCP"])
 }

@@ -1,0 +1,153 @@
+// CaseAnalysis — the use-case layer: one ECG record in, everything the front ends show or write
+// out (prepared input, scores, Grad-CAM, generated CMR) in one `CaseResult`.
+//
+//   let result = try CaseAnalysis(pipeline: pipeline).run(record, options: CaseOptions(seed: 7))
+//   result.analysis      // risks, subtypes, phenotypes, out-of-distribution verdict
+//   result.gradCAM       // carries its own time origin in the record (recordOffsetSeconds)
+//   result.cmr           // SAX + LAX cines for the seed
+//
+// The workstation fills a result step by step (scores first, images when they are ready) and
+// hands it to the exporter, which completes only what is missing: the model runs once per case.
+
+import CardiacModels
+import ECGFormats
+import Foundation
+
+/// What to compute for a case beyond the scores.
+public struct CaseOptions: Sendable, Equatable {
+    /// Generator seed: the same seed gives the same cines.
+    public var seed: UInt64
+    /// Frames per cine; nil: the generator's own count (manifest `generator.frames`), else 50.
+    public var frameCount: Int?
+    /// "head.output" whose Grad-CAM is computed; nil: the first risk head.
+    public var gradCAMTarget: String?
+
+    public init(seed: UInt64 = 1, frameCount: Int? = nil, gradCAMTarget: String? = nil) {
+        self.seed = seed; self.frameCount = frameCount; self.gradCAMTarget = gradCAMTarget
+    }
+}
+
+/// One case: the record and what the model made of it. `gradCAM` and `cmr` are nil until computed.
+public struct CaseResult: Sendable {
+    public var record: ECGRecord
+    public var modelID: String
+    /// The model's input window (leads, rate, length, normalisation of the manifest).
+    public var prepared: PreparedECG
+    public var analysis: ECGAnalysis
+    public var gradCAM: GradCAMMap?
+    public var cmr: GeneratedCMR?
+
+    public init(record: ECGRecord, modelID: String, prepared: PreparedECG, analysis: ECGAnalysis,
+                gradCAM: GradCAMMap? = nil, cmr: GeneratedCMR? = nil) {
+        self.record = record; self.modelID = modelID; self.prepared = prepared; self.analysis = analysis
+        self.gradCAM = gradCAM; self.cmr = cmr
+    }
+
+    /// Frames per cine of the generated CMR (nil before generation).
+    public var frameCount: Int? { cmr?.sax.frames.count }
+}
+
+/// The steps `CaseAnalysis.complete` goes through.
+public enum CaseStage: Sendable { case gradCAM, generating }
+
+public enum CaseAnalysisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The record cannot be turned into the model's input (path, what the preprocessing said).
+    case preparation(path: String, reason: String)
+    case unknownHead(modelID: String, requested: String, available: [String])
+    case noHeads(modelID: String)
+    case gradCAM(target: String, reason: String)
+    case generation(reason: String)
+
+    public var description: String {
+        switch self {
+        case let .preparation(path, reason): return "\(path): \(reason)"
+        case let .unknownHead(id, requested, available):
+            return "model \(id) has no head output '\(requested)'; it has " + available.joined(separator: ", ")
+        case .noHeads(let id): return "model \(id) has no heads for Grad-CAM"
+        case let .gradCAM(target, reason): return "Grad-CAM \(target): \(reason)"
+        case .generation(let reason): return reason
+        }
+    }
+}
+
+/// Runs the model for cases: the one place where prepare → analyse → Grad-CAM → generate is written.
+public struct CaseAnalysis: Sendable {
+    public let pipeline: CardiacPipeline
+
+    public init(pipeline: CardiacPipeline) { self.pipeline = pipeline }
+
+    /// Everything for one record: scores, the Grad-CAM of the chosen head and the cines of the seed.
+    public func run(_ record: ECGRecord, options: CaseOptions) throws -> CaseResult {
+        try complete(try analyse(record), options: options)
+    }
+
+    /// Preprocessing and the encoder + heads only (what a screen line or a study score needs).
+    public func analyse(_ record: ECGRecord) throws -> CaseResult {
+        let prepared = try prepare(record)
+        return CaseResult(record: record, modelID: pipeline.bundle.id, prepared: prepared, analysis: pipeline.analyse(prepared))
+    }
+
+    /// The model's input window for a record (the manifest's preprocessing).
+    public func prepare(_ record: ECGRecord) throws -> PreparedECG {
+        do { return try pipeline.prepare(record) } catch {
+            throw CaseAnalysisError.preparation(path: record.provenance.path, reason: "\(error)")
+        }
+    }
+
+    /// Encoder + heads for many prepared records in stacked forward passes (batch screening).
+    public func analyse(batch: [(record: ECGRecord, prepared: PreparedECG)]) -> [CaseResult] {
+        zip(batch, pipeline.analyse(batch: batch.map(\.prepared))).map { item, analysis in
+            CaseResult(record: item.record, modelID: pipeline.bundle.id, prepared: item.prepared, analysis: analysis)
+        }
+    }
+
+    /// Adds what `options` asks for and `result` lacks (a Grad-CAM of another head, cines of another
+    /// seed or length); what is already there is kept, so the encoder never runs again.
+    /// `stage` is told before each step (progress lines, stage timings).
+    public func complete(_ result: CaseResult, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
+        var r = result
+        stage?(.gradCAM)
+        let target = try gradCAMTarget(options.gradCAMTarget, analysis: r.analysis)
+        if r.gradCAM?.target != target { r.gradCAM = try gradCAM(r, target: target) }
+        stage?(.generating)
+        let frames = frameCount(options.frameCount)
+        if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames {
+            r.cmr = try generate(r.analysis, seed: options.seed, frameCount: frames)
+        }
+        return r
+    }
+
+    /// The Grad-CAM of `target` on the result's prepared input (not prepared again).
+    public func gradCAM(_ result: CaseResult, target: HeadTarget) throws -> GradCAMMap {
+        do { return try pipeline.gradCAM(result.prepared, target: target) } catch {
+            throw CaseAnalysisError.gradCAM(target: target.description, reason: "\(error)")
+        }
+    }
+
+    public func generate(_ analysis: ECGAnalysis, seed: UInt64, frameCount: Int? = nil) throws -> GeneratedCMR {
+        do { return try pipeline.generateCMR(for: analysis, seed: seed, frameCount: self.frameCount(frameCount)) } catch {
+            throw CaseAnalysisError.generation(reason: "\(error)")
+        }
+    }
+
+    /// Frames per cine: the request, else the generator's own count, else 50.
+    public func frameCount(_ requested: Int?) -> Int {
+        requested ?? pipeline.bundle.manifest.generator?.frames ?? 50
+    }
+
+    /// The head a Grad-CAM is for: "head.output" as requested (checked against the bundle), else
+    /// the first risk head, else the bundle's first head.
+    public func gradCAMTarget(_ requested: String?, analysis: ECGAnalysis) throws -> HeadTarget {
+        let available = pipeline.bundle.headTargets
+        if let spec = requested {
+            let parts = spec.split(separator: ".", maxSplits: 1).map(String.init)
+            let t = HeadTarget(head: parts.first ?? "", output: parts.count > 1 ? parts[1] : "")
+            guard available.contains(t) else {
+                throw CaseAnalysisError.unknownHead(modelID: pipeline.bundle.id, requested: spec, available: available.map(\.description))
+            }
+            return t
+        }
+        if let first = analysis.risks.first?.target ?? available.first { return first }
+        throw CaseAnalysisError.noHeads(modelID: pipeline.bundle.id)
+    }
+}
