@@ -15,11 +15,13 @@ enum RiskPanel {
         let tail = 5 + 1 + 4 + 1 + 8 + 5
         let longest = a.risks.map { $0.label.unicodeScalars.count + 1 }.max() ?? 6
         // ≥ 9 cells: room for "Pericard.", "T1≥1060ms" (ClinicalLabel keeps the distinguishing part).
-        let labelWidth = max(9, min(longest, rect.width - tail - 9))
+        let labelWidth = max(9, min(longest, rect.width - tail - 13))
         let barWidth = max(6, rect.width - labelWidth - 1 - tail)
         var y = rect.y
         grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
-        grid.writeTruncated("probability  low│mid│high", x: rect.x + labelWidth + 1, y: y, width: barWidth, style: theme.dim)
+        // The column title shrinks whole words rather than cutting one.
+        let barTitle = ["probability  low│mid│high", "probability", "prob."].first { $0.unicodeScalars.count <= barWidth } ?? ""
+        grid.write(barTitle, x: rect.x + labelWidth + 1, y: y, style: theme.dim, maxWidth: barWidth)
         grid.write("  p  band  AUC", x: rect.x + labelWidth + 1 + barWidth, y: y, style: theme.dim, maxWidth: rect.maxX - (rect.x + labelWidth + 1 + barWidth))
         y += 1
         let camTarget = state.gradCAMOn ? state.gradCAMTarget : nil
@@ -81,7 +83,7 @@ enum PhenotypePanel {
             return
         }
         let labelWidth = min(26, max(8, rect.width - 40))
-        grid.writeTruncated("phenotype", x: rect.x, y: rect.y, width: labelWidth, style: theme.dim)
+        grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
         grid.writeTruncated("   value unit     reference     flag  r", x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
         let rows = rect.height - 1
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))

@@ -56,7 +56,7 @@ let demoPhenotypeLabels = ["LV end-diastolic volume", "LV end-systolic volume", 
             }
         }
         let all = texts.joined(separator: "\n")
-        for cut in ["segme…", "Coron…", "Heart…", "Atrial…", "Pulmon…", "Native…"] { #expect(!all.contains(cut), "\(size): \(cut)") }
+        for cut in ["segme…", "Coron…", "Heart…", "Atrial…", "Pulmon…", "Native…", "probabilit…", "phenoty…"] { #expect(!all.contains(cut), "\(size): \(cut)") }
         // Every AHA segment shows with its number somewhere in the scrolled list.
         for k in 1...16 { #expect(all.contains("seg \(k) ") || all.contains("segment \(k) "), "\(size): segment \(k)") }
         for risk in ["CAD", "AF", "HF"] where !all.contains(demoRiskLabels[["CAD": 0, "AF": 1, "HF": 4][risk]!]) {
