@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
-                                                    "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy"]),
+                                                    "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy", "Screening"]),
         .executableTarget(name: "ecg2cmr", dependencies: [
             "ECGFormats", "SignalKit", "NeuralCore", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy", "Screening", "Workstation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ECGFormats"]),
         .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "CaseAnalysis", "CMRExport", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],

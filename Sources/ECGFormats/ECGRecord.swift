@@ -30,13 +30,25 @@ public enum LeadID: Hashable, Sendable, CustomStringConvertible {
     /// Position in the standard order, or nil for non-standard leads.
     public var standardIndex: Int? { LeadID.standard12.firstIndex(of: self) }
 
-    /// Parses the spellings files use: "I", "i", "LEAD_I", "MDC_ECG_LEAD_I", "avr", "aVR", "V1", "v1" …
+    /// Parses the spellings files use: "I", "i", "LEAD_I", "MDC_ECG_LEAD_I", "Lead II", "avr", "aVR", "V1", "v1" …
+    /// and the aliases of Holter and arrhythmia databases: the modified limb leads of MIT-BIH ("MLII",
+    /// "ML2", "ML II") and the European "DI/DII/DIII" are shown as I/II/III; "MV1"…"MV6" (modified chest
+    /// leads) as V1…V6. Anything else — Frank X/Y/Z, V3R, "ECG1" — is kept by its own name. This is the
+    /// one table every reader goes through.
     public init(parsing raw: String) {
         var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         for prefix in ["MDC_ECG_LEAD_", "LEAD_", "Lead_", "lead_", "Lead ", "lead ", "LEAD "] where s.hasPrefix(prefix) {
             s = String(s.dropFirst(prefix.count))
         }
-        switch s.uppercased() {
+        var key = s.uppercased().replacingOccurrences(of: " ", with: "")
+        // Modified leads (MLII, MV5) and Einthoven's D notation name the same projection.
+        for alias in ["ML", "MV", "D"] where key.hasPrefix(alias) && key.count > alias.count {
+            let rest = String(key.dropFirst(alias.count))
+            let isLimb = ["I", "II", "III", "1", "2", "3"].contains(rest)
+            let isChest = ["1", "2", "3", "4", "5", "6"].contains(rest)
+            if alias == "MV", isChest { key = "V" + rest } else if alias != "MV", isLimb { key = rest }
+        }
+        switch key {
         case "I", "1": self = .i
         case "II", "2": self = .ii
         case "III", "3": self = .iii

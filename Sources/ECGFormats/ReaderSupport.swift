@@ -15,6 +15,8 @@ public enum ReaderLimits {
     public static let maxLeads = 256
     /// Sampling rates any reader accepts (Hz); anything else is a typed error, never passed on.
     public static let samplingRateRange: ClosedRange<Double> = 1...100_000
+    /// Annotations per file (a 24-hour Holter at 200 bpm has under 300 000 beats).
+    public static let maxAnnotations = 10_000_000
 }
 
 /// Reads a whole regular file, refusing directories, FIFOs, devices and absurd sizes, with errors that

@@ -125,7 +125,9 @@ public struct RecordSummary: Codable, Sendable, Equatable {
             if let v = metadata[key] { row(["patientID": "Patient ID", "ageYears": "Age", "sex": "Sex", "acquisitionTime": "Acquired", "device": "Device"][key] ?? key, v) }
         }
         for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where !["patientID", "ageYears", "sex", "acquisitionTime", "device"].contains(k) {
-            row(k.count > 11 ? String(k.prefix(10)) + "…" : k, v.replacingOccurrences(of: "\n", with: " | "))
+            // A key longer than the column keeps every character: it gets a line of its own.
+            let value = v.replacingOccurrences(of: "\n", with: " | ")
+            if k.count > 11 { lines.append(k); row("", value) } else { row(k, value) }
         }
         row("SHA-256", sha256)
         return lines.joined(separator: "\n")

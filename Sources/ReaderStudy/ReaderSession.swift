@@ -61,7 +61,7 @@ public final class ReaderSession {
 
     /// Commits the answer for the case on screen, then moves to the next one. The next case is
     /// loaded only after the commit returned.
-    public func submit(_ draft: AnswerDraft) throws {
+    public func submit(_ draft: AnswerDraft, terminal: TerminalSize? = nil) throws {
         guard let p = position else { throw StudyError(.stageFinished, "stage '\(stage.id)' is finished") }
         guard let finding = draft.finding, let confidence = draft.confidence else {
             throw StudyError(.answerInvalid, "answer the finding and its confidence first")
@@ -70,7 +70,7 @@ public final class ReaderSession {
         let note = draft.note.trimmingCharacters(in: .whitespacesAndNewlines)
         try store.recordAnswer(reader: readerID, stage: stage.id, caseID: caseID, finding: finding, confidence: confidence,
                                subtype: draft.subtype, note: note.isEmpty ? nil : note,
-                               secondsOnCase: max(0, store.now().timeIntervalSince(shownAt)))
+                               secondsOnCase: max(0, store.now().timeIntervalSince(shownAt)), terminal: terminal)
         answered.insert(caseID)
         onCommitted?(p)
         current = nil  // never leave the answered case on screen, even if the next one fails to load

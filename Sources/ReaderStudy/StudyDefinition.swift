@@ -58,16 +58,21 @@ public struct StudyDefinition: Codable, Sendable, Equatable {
         public var shows: [Exhibit]
         /// Minimum days between a reader finishing the previous stage and starting this one.
         public var washoutDays: Double
-        public init(id: String, title: String, shows: [Exhibit], washoutDays: Double = 0) {
+        /// Smallest terminal answers may be given on ("minimumTerminal": "120x40"), so every reader
+        /// sees the traces at the same scale; nil = any size the workstation runs at.
+        public var minimumTerminal: TerminalSize?
+        public init(id: String, title: String, shows: [Exhibit], washoutDays: Double = 0, minimumTerminal: TerminalSize? = nil) {
             self.id = id; self.title = title; self.shows = shows; self.washoutDays = washoutDays
+            self.minimumTerminal = minimumTerminal
         }
-        enum CodingKeys: String, CodingKey { case id, title, shows, washoutDays }
+        enum CodingKeys: String, CodingKey { case id, title, shows, washoutDays, minimumTerminal }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             id = try c.decode(String.self, forKey: .id)
             title = try c.decodeIfPresent(String.self, forKey: .title) ?? id
             shows = try c.decode([Exhibit].self, forKey: .shows)
             washoutDays = try c.decodeIfPresent(Double.self, forKey: .washoutDays) ?? 0
+            minimumTerminal = try c.decodeIfPresent(TerminalSize.self, forKey: .minimumTerminal)
         }
         public func shows(_ e: Exhibit) -> Bool { shows.contains(e) }
     }
@@ -193,5 +198,36 @@ extension StudyDefinition {
             }
         }
         for r in roles where r.isEmpty { _ = r; throw bad("empty reader role") }
+    }
+}
+
+/// A terminal size in character cells, written "120x40" (columns × rows) in definitions and reports.
+public struct TerminalSize: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var columns: Int
+    public var rows: Int
+    public init(columns: Int, rows: Int) { self.columns = columns; self.rows = rows }
+
+    /// Parses "120x40" (also "120×40"); nil for anything else.
+    public init?(parsing text: String) {
+        let parts = text.lowercased().replacingOccurrences(of: "×", with: "x").split(separator: "x")
+        guard parts.count == 2, let c = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let r = Int(parts[1].trimmingCharacters(in: .whitespaces)), (1...10_000).contains(c), (1...10_000).contains(r) else { return nil }
+        columns = c; rows = r
+    }
+    public var description: String { "\(columns)×\(rows)" }
+    /// True when this terminal is at least `minimum` in both directions.
+    public func isAtLeast(_ minimum: TerminalSize) -> Bool { columns >= minimum.columns && rows >= minimum.rows }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let size = TerminalSize(parsing: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "terminal size must be written COLUMNSxROWS, e.g. \"120x40\" (got \"\(text)\")"))
+        }
+        self = size
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode("\(columns)x\(rows)")
     }
 }

@@ -85,6 +85,10 @@ public struct StudyReport: Sendable {
     public var model: ModelScores?
     public var modelRow: PerformanceRow?
     public var answerLines: [[String]]
+    /// Index of `terminal_size` in an answer line.
+    static let terminalColumn = 15
+    /// Each stage's required terminal size (stages without one are absent).
+    public var minimumTerminals: [String: TerminalSize] = [:]
     public var totalCases: Int
 
     /// Builds every metric from the store (and the model's scores, when given).
@@ -141,7 +145,8 @@ public struct StudyReport: Sendable {
                                         String(a.confidence), String(a.rating), a.subtype ?? "", a.note ?? "",
                                         String(format: "%.1f", a.secondsOnCase), StudyStore.iso(a.answeredAt),
                                         tr.map { $0.finding ? "1" : "0" } ?? "", tr?.subtype ?? "",
-                                        model?.probabilities[a.caseID].map { String(format: "%.6f", $0) } ?? ""])
+                                        model?.probabilities[a.caseID].map { String(format: "%.6f", $0) } ?? "",
+                                        a.terminal.map { "\($0.columns)x\($0.rows)" } ?? ""])
                 }
             }
             // Every later stage against the first, and each stage against the one before it.
@@ -206,7 +211,9 @@ public struct StudyReport: Sendable {
         }
         return StudyReport(studyID: def.id, title: def.title, generatedAt: store.now(), resamples: resamples, bootstrapSeed: seed,
                            rows: rows, comparisons: comparisons, model: model, modelRow: modelRow,
-                           answerLines: answerLines, totalCases: def.cases.count)
+                           answerLines: answerLines,
+                           minimumTerminals: Dictionary(def.stages.compactMap { st in st.minimumTerminal.map { (st.id, $0) } }, uniquingKeysWith: { a, _ in a }),
+                           totalCases: def.cases.count)
     }
 
     static func stableHash(_ s: String) -> UInt64 {
@@ -276,7 +283,7 @@ public struct StudyReport: Sendable {
     }
 
     public var answersCSV: String {
-        let head = "reader,role,stage,case_id,position,finding,confidence,rating,subtype,note,seconds_on_case,answered_at,truth_finding,truth_subtype,model_probability"
+        let head = "reader,role,stage,case_id,position,finding,confidence,rating,subtype,note,seconds_on_case,answered_at,truth_finding,truth_subtype,model_probability,terminal_size"
         return ([head] + answerLines.map { $0.map(Self.csvField).joined(separator: ",") }).joined(separator: "\n") + "\n"
     }
 
@@ -322,6 +329,22 @@ public struct StudyReport: Sendable {
                 md.append("| \(c.reader) | \(c.first) → \(c.second) | \(c.pairedCases) | \(acc) | \(c.mcNemar.b)/\(c.mcNemar.c) | \(Self.f(c.mcNemar.exactP, 4)) | \(Self.f(c.mcNemar.continuityP, 4)) | \(aucs) | \(Self.f(c.deLong?.z, 2)) | \(Self.f(c.deLong?.p, 4)) | \(c.identicalDecisions.value.map { String(format: "%.1f %%", $0 * 100) } ?? "—") | \(Self.f(c.kappa, 3)) |")
             }
         }
+        md += ["", "## Reading conditions", "",
+               "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept.", "",
+               "| reader | stage | required | terminal sizes (answers) |", "| --- | --- | --- | --- |"]
+        var sizes: [String: [String: Int]] = [:], order: [String] = []
+        for line in answerLines where line.count > Self.terminalColumn {
+            let key = line[0] + "\u{1}" + line[2]
+            if sizes[key] == nil { order.append(key) }
+            sizes[key, default: [:]][line[Self.terminalColumn].isEmpty ? "unknown" : line[Self.terminalColumn], default: 0] += 1
+        }
+        for key in order {
+            let parts = key.split(separator: "\u{1}", omittingEmptySubsequences: false).map(String.init)
+            let required = minimumTerminals[parts[1]].map { "≥ \($0)" } ?? "—"
+            let used = (sizes[key] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "x", with: "×")) (\($0.value))" }.joined(separator: ", ")
+            md.append("| \(parts[0]) | \(parts[1]) | \(required) | \(used) |")
+        }
+        if order.isEmpty { md.append("No answers yet.") }
         md += ["", "## Files", "",
                "- `metrics.csv` — the table above with every CI bound", "- `comparisons.csv` — stage comparisons",
                "- `answers.csv` — every confirmed answer with the hidden truth (operator eyes only)", "- `roc.png` — ROC curves of the readers and the model", ""]

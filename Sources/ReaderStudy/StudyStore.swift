@@ -73,6 +73,7 @@ public final class StudyStore {
                 throw StudyError(.notAStudyDatabase, file: path, "not an ecg2cmr study database (no study table)")
             }
             let definition = try JSONDecoder().decode(StudyDefinition.self, from: data)
+            try queue.write { db in try migrate(db) }
             return StudyStore(path: path, queue: queue, definition: definition, now: now)
         } catch let e as StudyError { throw e } catch {
             throw StudyError(.notAStudyDatabase, file: path, "cannot open as a study database: \(error)")
@@ -148,6 +149,17 @@ public final class StudyStore {
         return String(decoding: try enc.encode(d), as: UTF8.self)
     }
 
+    /// Brings a database made by an earlier version up to this schema. Only nullable columns are
+    /// added, so old answers read back unchanged (with no terminal size) and older binaries, which
+    /// name their columns, keep reading and writing the file.
+    static func migrate(_ db: Database) throws {
+        let columns = Set(try db.columns(in: "answers").map(\.name))
+        if !columns.contains("terminal_columns") {
+            try db.execute(sql: "ALTER TABLE answers ADD COLUMN terminal_columns INTEGER")
+            try db.execute(sql: "ALTER TABLE answers ADD COLUMN terminal_rows INTEGER")
+        }
+    }
+
     static func createSchema(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE study (
@@ -175,6 +187,7 @@ public final class StudyStore {
               confidence INTEGER NOT NULL CHECK (confidence BETWEEN 1 AND 5),
               subtype TEXT, note TEXT,
               seconds_on_case REAL NOT NULL, answered_at TEXT NOT NULL,
+              terminal_columns INTEGER, terminal_rows INTEGER,
               UNIQUE (reader_id, stage_id, case_id));
             CREATE TABLE audit_log (
               id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
@@ -402,6 +415,8 @@ public final class StudyStore {
         public var note: String?
         public var secondsOnCase: Double
         public var answeredAt: Date
+        /// The terminal the answer was given on; nil for answers recorded before sizes were kept.
+        public var terminal: TerminalSize?
         public var rating: Double { confidenceRating(finding: finding, confidence: confidence) }
     }
 
@@ -411,15 +426,28 @@ public final class StudyStore {
                              arguments: [reader, stage]).map {
                 Answer(caseID: $0["case_id"], position: $0["position"], finding: ($0["finding"] as Int) == 1,
                        confidence: $0["confidence"], subtype: $0["subtype"], note: $0["note"],
-                       secondsOnCase: $0["seconds_on_case"], answeredAt: Self.date($0["answered_at"]) ?? .distantPast)
+                       secondsOnCase: $0["seconds_on_case"], answeredAt: Self.date($0["answered_at"]) ?? .distantPast,
+                       terminal: Self.terminalSize($0["terminal_columns"], $0["terminal_rows"]))
             }
         }
     }
 
     /// Commits one confirmed answer (and its audit line, and the stage completion when it was the
     /// last case) in one transaction. Returns only after the WAL is on disk.
+    static func terminalSize(_ columns: Int?, _ rows: Int?) -> TerminalSize? {
+        guard let columns, let rows else { return nil }
+        return TerminalSize(columns: columns, rows: rows)
+    }
+
+    /// `terminal`: the size the case was read on. A stage with `minimumTerminal` refuses answers
+    /// from a smaller (or unknown) terminal, so every answer was read at the required size.
     public func recordAnswer(reader: String, stage: String, caseID: String, finding: Bool, confidence: Int,
-                             subtype: String?, note: String?, secondsOnCase: Double) throws {
+                             subtype: String?, note: String?, secondsOnCase: Double, terminal: TerminalSize? = nil) throws {
+        if let minimum = definition.stage(stage)?.minimumTerminal {
+            guard let terminal, terminal.isAtLeast(minimum) else {
+                throw StudyError(.answerInvalid, file: path, "stage '\(stage)' must be read on a terminal of at least \(minimum); this one is \(terminal?.description ?? "of unknown size")")
+            }
+        }
         guard (1...5).contains(confidence) else { throw StudyError(.answerInvalid, file: path, "confidence must be 1–5, got \(confidence)") }
         if let subtype, !definition.questions.subtypes.contains(subtype) {
             throw StudyError(.answerInvalid, file: path, "subtype '\(subtype)' is not one of \(definition.questions.subtypes)")
@@ -434,11 +462,13 @@ public final class StudyStore {
                 throw StudyError(.answerInvalid, file: path, "case \(position) of stage '\(stage)' is already answered by '\(reader)'; answers are final")
             }
             try db.execute(sql: """
-                INSERT INTO answers (reader_id, stage_id, case_id, position, finding, confidence, subtype, note, seconds_on_case, answered_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [reader, stage, caseID, position, finding ? 1 : 0, confidence, subtype, note, secondsOnCase, Self.iso(t)])
+                INSERT INTO answers (reader_id, stage_id, case_id, position, finding, confidence, subtype, note, seconds_on_case, answered_at,
+                                     terminal_columns, terminal_rows)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [reader, stage, caseID, position, finding ? 1 : 0, confidence, subtype, note, secondsOnCase, Self.iso(t),
+                                 terminal?.columns, terminal?.rows])
             try Self.appendAudit(db, at: t, actor: reader, action: "answer", reader: reader, stage: stage, caseID: caseID,
-                                 detail: "position \(position): finding \(finding ? "yes" : "no"), confidence \(confidence)\(subtype.map { ", subtype \($0)" } ?? "")")
+                                 detail: "position \(position): finding \(finding ? "yes" : "no"), confidence \(confidence)\(subtype.map { ", subtype \($0)" } ?? "")\(terminal.map { ", terminal \($0)" } ?? "")")
             let remaining = try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM case_order o WHERE o.reader_id = ? AND o.stage_id = ?
                 AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.reader_id = o.reader_id AND a.stage_id = o.stage_id AND a.case_id = o.case_id)

@@ -192,7 +192,7 @@ public struct RPeakDetector: Sendable {
     public static func detect(in record: ECGRecord) throws -> (lead: LeadID, beats: BeatAnalysis)? {
         let detector = try RPeakDetector(samplingRate: record.samplingRate)
         let assessor = try LeadQualityAssessor(samplingRate: record.samplingRate)
-        let preferred: [LeadID] = [.ii, .other("MLII"), .i, .v5, .v2]
+        let preferred: [LeadID] = [.ii, .i, .v5, .v2]  // Holter "MLII" parses as .ii
         let ordered = preferred.compactMap { record.lead($0) } + record.leads.filter { !preferred.contains($0.id) }
         for lead in ordered {
             let flags = assessor.assess(lead.millivolts)

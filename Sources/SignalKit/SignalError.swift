@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 
 /// Why a signal-processing step refused its input or parameters. Every case says which step and
@@ -25,7 +26,12 @@ public enum SignalError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .nonFiniteSample(step, lead, index):
             return "\(step): lead \(lead) has a non-finite sample at index \(index)"
         case let .missingLead(name):
-            return "lead \(name) is not in the record and cannot be derived from I and II"
+            // Only III, aVR, aVL and aVF follow from I and II; say which case applies so the
+            // message never claims a lead could be derived from itself.
+            if LeadDerivation.derivable.contains(LeadID(parsing: name)) {
+                return "lead \(name) is not in the record and cannot be derived: that needs both leads I and II"
+            }
+            return "lead \(name) is not in the record (only III, aVR, aVL and aVF can be derived, from I and II)"
         case let .leadLengthMismatch(lead, expected, got):
             return "lead \(lead) has \(got) samples, expected \(expected)"
         case let .invalidOperation(index, reason):

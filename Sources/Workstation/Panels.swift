@@ -14,11 +14,14 @@ enum RiskPanel {
         // label bar p band AUC tag; the label gets what the bar can spare (bar ≥ 12 cells).
         let tail = 5 + 1 + 4 + 1 + 8 + 5
         let longest = a.risks.map { $0.label.unicodeScalars.count + 1 }.max() ?? 6
-        let labelWidth = max(6, min(longest, rect.width - tail - 13))
+        // ≥ 9 cells: room for "Pericard.", "T1≥1060ms" (ClinicalLabel keeps the distinguishing part).
+        let labelWidth = max(9, min(longest, rect.width - tail - 13))
         let barWidth = max(6, rect.width - labelWidth - 1 - tail)
         var y = rect.y
         grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
-        grid.writeTruncated("probability  low│mid│high", x: rect.x + labelWidth + 1, y: y, width: barWidth, style: theme.dim)
+        // The column title shrinks whole words rather than cutting one.
+        let barTitle = ["probability  low│mid│high", "probability", "prob."].first { $0.unicodeScalars.count <= barWidth } ?? ""
+        grid.write(barTitle, x: rect.x + labelWidth + 1, y: y, style: theme.dim, maxWidth: barWidth)
         grid.write("  p  band  AUC", x: rect.x + labelWidth + 1 + barWidth, y: y, style: theme.dim, maxWidth: rect.maxX - (rect.x + labelWidth + 1 + barWidth))
         y += 1
         let camTarget = state.gradCAMOn ? state.gradCAMTarget : nil
@@ -28,7 +31,9 @@ enum RiskPanel {
             hits.heads.append((rowRect, i))
             let bandStyle: CellStyle = r.isWeak ? theme.weak : (r.band == .high ? theme.riskHigh : r.band == .intermediate ? theme.riskIntermediate : theme.riskLow)
             let isCAM = camTarget == r.target
-            grid.writeTruncated((isCAM ? "▸" : "") + r.label, x: rect.x, y: y, width: labelWidth, style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal))
+            let marker = isCAM ? "▸" : ""
+            grid.write(marker + ClinicalLabel.fit(r.label, width: labelWidth - marker.count), x: rect.x, y: y,
+                       style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal), maxWidth: labelWidth)
             // Track with band thresholds, then the fill.
             let bx = rect.x + labelWidth + 1
             let fill = Int((max(0, min(1, r.probability)) * Double(barWidth)).rounded())
@@ -78,7 +83,7 @@ enum PhenotypePanel {
             return
         }
         let labelWidth = min(26, max(8, rect.width - 40))
-        grid.writeTruncated("phenotype", x: rect.x, y: rect.y, width: labelWidth, style: theme.dim)
+        grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
         grid.writeTruncated("   value unit     reference     flag  r", x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
         let rows = rect.height - 1
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
@@ -86,7 +91,7 @@ enum PhenotypePanel {
             let y = rect.y + 1 + k
             // Low validation r: styled like a weak risk head, never as a finding.
             let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
-            grid.writeTruncated(p.label, x: rect.x, y: y, width: labelWidth, style: style)
+            grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
             var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
             if let range = p.referenceRange {
                 line += " " + "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))".padded(13)
@@ -132,14 +137,38 @@ enum GradCAMPanel {
             grid.writeTruncated("computing…", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
             return
         }
-        let segments = map.topSegments(count: max(0, rect.height - 1))
+        if rect.height >= 2 {
+            var x = rect.x + legend(into: &grid, x: rect.x, y: rect.y + 1, width: rect.width, theme: theme)
+            // A beat-aware model's rhythm (RR) token has no place on the traces: its weight is said here.
+            if let r = map.rhythmRelevance, x + 14 <= rect.maxX {
+                x += grid.write(String(format: " · rhythm %.2f", r), x: x, y: rect.y + 1, style: theme.dim, maxWidth: rect.maxX - x)
+            }
+        }
+        let segments = map.topSegments(count: max(0, rect.height - 2))
         for (k, s) in segments.enumerated() {
             let t0 = s.startSeconds + state.gradCAMOffsetSeconds, t1 = s.endSeconds + state.gradCAMOffsetSeconds
             let text = "\(k + 1). " + s.lead.description.padded(4) + String(format: " %5.2f–%5.2f s  %.2f ", t0, t1, s.weight)
-            let x = grid.write(text, x: rect.x, y: rect.y + 1 + k, style: theme.normal, maxWidth: rect.width)
+            let x = grid.write(text, x: rect.x, y: rect.y + 2 + k, style: theme.normal, maxWidth: rect.width)
             let bar = Int((Double(s.weight) * Double(max(0, rect.width - x))).rounded())
-            grid.fill(Rect(x: rect.x + x, y: rect.y + 1 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
+            grid.fill(Rect(x: rect.x + x, y: rect.y + 2 + k, width: min(bar, rect.width - x), height: 1), "▬", style: theme.gradCAM(s.weight).with(foreground: theme.isMonochrome ? .default : .rgb(255, 160, 60)).with(background: .default))
         }
+    }
+
+    /// What the tint on the traces means: "tint 0 ▕████████▏ 1 relevance", the swatches in the
+    /// colours drawn (monochrome: bold marks weights ≥ 0.5).
+    @discardableResult
+    static func legend(into grid: inout CellGrid, x: Int, y: Int, width: Int, theme: Theme) -> Int {
+        if theme.isMonochrome {
+            return grid.writeTruncated("tint: bold trace = relevance ≥ 0.5", x: x, y: y, width: width, style: theme.dim)
+        }
+        var cx = x + grid.write("tint 0 ", x: x, y: y, style: theme.dim, maxWidth: width)
+        let steps = 8
+        for k in 0..<steps where cx < x + width {
+            grid.put(" ", x: cx, y: y, style: theme.gradCAM(Float(k) / Float(steps - 1)))
+            cx += 1
+        }
+        cx += grid.write(" 1 relevance (lighter on grid lines)", x: cx, y: y, style: theme.dim, maxWidth: max(0, x + width - cx))
+        return cx - x
     }
 }
 

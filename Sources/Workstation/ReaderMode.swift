@@ -57,6 +57,8 @@ public final class ReaderModeController {
     /// Message on the status line (errors in red); cleared by the next key.
     public private(set) var message: String?
     public private(set) var messageIsError = false
+    /// The terminal the reader sees (the runner sets it every frame); recorded with each answer.
+    public var terminalSize: TerminalSize?
     public private(set) var frameIndex = 0
     public private(set) var playing = false
 
@@ -142,7 +144,7 @@ public final class ReaderModeController {
         let position = session.position ?? 0
         let answeredBefore = session.answered.count
         do {
-            try session.submit(draft)
+            try session.submit(draft, terminal: terminalSize)
         } catch {
             if session.answered.count > answeredBefore {
                 // Saved, but the next case could not be prepared (e.g. its file vanished): stop here

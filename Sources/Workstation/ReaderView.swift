@@ -30,6 +30,14 @@ public enum ReaderView {
         }
         guard let cur = c.current else { return g }
 
+        // The stage asks for a minimum size so every reader sees the traces at one scale: say so
+        // before the reader answers (the store refuses the answer otherwise).
+        if let minimum = c.session.stage.minimumTerminal, !TerminalSize(columns: size.width, rows: size.height).isAtLeast(minimum) {
+            g.fill(Rect(x: 0, y: body.y, width: size.width, height: 1), style: theme.warning.adding(.reverse))
+            g.writeTruncated(" This stage must be read on a terminal of at least \(minimum) (now \(size.width)×\(size.height)): enlarge the window before answering.",
+                             x: 0, y: body.y, width: size.width, style: theme.warning.adding(.reverse))
+            body = body.splitTop(1).1
+        }
         if let caption = cur.modelCaption {
             g.fill(Rect(x: 0, y: body.y, width: size.width, height: 1), style: theme.banner)
             g.writeTruncated(" Model: \(caption)", x: 0, y: body.y, width: size.width, style: theme.banner)
@@ -202,6 +210,7 @@ public enum ReaderModeRunner {
                            exitWhenFinished: Bool = false,
                            endOfInput: () -> Bool = { false }, onFrame: ((CellGrid) -> Void)? = nil) {
         func draw() {
+            controller.terminalSize = TerminalSize(columns: screen.size.width, rows: screen.size.height)
             let frame = ReaderView.render(controller, size: screen.size, theme: theme)
             screen.present(frame)
             onFrame?(frame)

@@ -42,6 +42,14 @@ public struct Theme: Sendable {
         return trace.with(background: .rgb(r, g, b))
     }
 
+    /// The Grad-CAM tint where a major (5 mm) grid line runs: lighter by a fixed step.
+    public func gradCAMOnGridLine(_ weight: Float) -> CellStyle {
+        if isMonochrome { return gradCAM(weight) }
+        let w = max(0, min(1, weight))
+        let r = UInt8(min(255, 40 + 200 * w + 45)), g = UInt8(12 + 90 * w * (1 - w) * 2 + 30), b = UInt8(16 + 10 * (1 - w) + 30)
+        return trace.with(background: .rgb(r, g, b))
+    }
+
     public static let standard: Theme = {
         let paperBG = TerminalColor.rgb(28, 10, 12)
         return Theme(

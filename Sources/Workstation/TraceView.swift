@@ -23,7 +23,85 @@ public struct PaperSettings: Sendable, Equatable {
         return values[max(0, min(values.count - 1, i + direction))]
     }
     var speedLabel: String { speedMillimetresPerSecond == 12.5 ? "12.5 mm/s" : "\(Int(speedMillimetresPerSecond)) mm/s" }
-    var gainLabel: String { gainMillimetresPerMillivolt == 2.5 ? "2.5 mm/mV" : "\(Int(gainMillimetresPerMillivolt)) mm/mV" }
+    var gainLabel: String { PaperSettings.gainLabel(gainMillimetresPerMillivolt) }
+    static func gainLabel(_ gain: Double) -> String { gain == 2.5 ? "2.5 mm/mV" : "\(Int(gain)) mm/mV" }
+}
+
+/// Which part of the record the traces show: the 12-lead grid and the rhythm strip share it, so
+/// they stay in step while scrolling. (Windowed reading of 24-hour files hands the same value on.)
+public struct RecordWindow: Sendable, Equatable {
+    public var startSeconds: Double
+    public var durationSeconds: Double
+    public var recordSeconds: Double
+
+    /// The window of `durationSeconds` starting at `startSeconds`, kept inside the record.
+    public init(startSeconds: Double, durationSeconds: Double, recordSeconds: Double) {
+        self.durationSeconds = max(0.001, durationSeconds)
+        self.recordSeconds = max(0, recordSeconds)
+        self.startSeconds = max(0, min(startSeconds, max(0, recordSeconds - self.durationSeconds)))
+    }
+    public var endSeconds: Double { startSeconds + durationSeconds }
+    public func contains(_ t: Double) -> Bool { t >= startSeconds && t < endSeconds }
+    /// The same length moved by `seconds` (clamped to the record).
+    public func moved(by seconds: Double) -> RecordWindow {
+        RecordWindow(startSeconds: startSeconds + seconds, durationSeconds: durationSeconds, recordSeconds: recordSeconds)
+    }
+    /// The page (whole multiple of the length) holding `t`: the window pages, it does not creep.
+    public func paged(toContain t: Double) -> RecordWindow {
+        contains(t) ? self : RecordWindow(startSeconds: (t / durationSeconds).rounded(.down) * durationSeconds,
+                                          durationSeconds: durationSeconds, recordSeconds: recordSeconds)
+    }
+    /// "window 0–10 s of 1805 s".
+    public var label: String {
+        func f(_ x: Double) -> String { abs(x - x.rounded()) < 0.05 ? String(Int(x.rounded())) : String(format: "%.1f", x) }
+        return "window \(f(startSeconds))–\(f(min(endSeconds, recordSeconds))) s of \(f(recordSeconds)) s"
+    }
+}
+
+/// How paper millimetres become braille dots on this terminal. A braille dot is half a cell wide
+/// and a quarter cell tall, so with the cell's pixel size one millimetre gets as many pixels up as
+/// across (square paper, as printed). The width fixes the scale (250 mm = 10 s at 25 mm/s); when a
+/// row is too short for the chosen gain (less than 2 mV tall), the gain shown steps down and says so.
+public struct TraceGeometry: Sendable, Equatable {
+    public var dotsPerMillimetreX: Double
+    public var dotsPerMillimetreY: Double
+    /// Height of the shortest lead row in paper millimetres.
+    public var rowHeightMillimetres: Double
+    public var requestedGainMillimetresPerMillivolt: Double
+    public var shownGainMillimetresPerMillivolt: Double
+    public var speedMillimetresPerSecond: Double
+
+    public init(traceWidthCells: Int, rowHeightCells: Int, settings: PaperSettings, cell: CellPixelSize) {
+        dotsPerMillimetreX = Double(max(1, traceWidthCells) * 2) / TraceView.paperWidthMillimetres
+        // Pixels per dot: cell width / 2 across, cell height / 4 down.
+        let aspect = Double(max(1, cell.width)) / 2 / (Double(max(1, cell.height)) / 4)
+        dotsPerMillimetreY = dotsPerMillimetreX * aspect
+        let rowMM = Double(max(1, rowHeightCells) * 4) / dotsPerMillimetreY
+        rowHeightMillimetres = rowMM
+        requestedGainMillimetresPerMillivolt = settings.gainMillimetresPerMillivolt
+        speedMillimetresPerSecond = settings.speedMillimetresPerSecond
+        let fits = PaperSettings.gains.filter { $0 <= settings.gainMillimetresPerMillivolt && $0 * TraceView.minimumRowMillivolts <= rowMM }
+        shownGainMillimetresPerMillivolt = fits.max() ?? min(settings.gainMillimetresPerMillivolt, PaperSettings.gains[0])
+    }
+
+    public var isGainHonoured: Bool { shownGainMillimetresPerMillivolt == requestedGainMillimetresPerMillivolt }
+
+    /// "25 mm/s  10 mm/mV", or "25 mm/s  5 mm/mV (10 mm/mV needs rows ≥ 20 mm; these are 13 mm)".
+    public var scaleLabel: String {
+        let speed = PaperSettings(speedMillimetresPerSecond: speedMillimetresPerSecond).speedLabel
+        var s = "\(speed)  \(PaperSettings.gainLabel(shownGainMillimetresPerMillivolt))"
+        if !isGainHonoured {
+            s += String(format: " (%@ needs rows ≥ %.0f mm; these are %.0f mm)", PaperSettings.gainLabel(requestedGainMillimetresPerMillivolt),
+                        requestedGainMillimetresPerMillivolt * TraceView.minimumRowMillivolts, rowHeightMillimetres)
+        }
+        return s
+    }
+}
+
+/// What `TraceView.render` drew: lead panels for hit-testing and the scale it could honour.
+public struct TraceRendering: Sendable, Equatable {
+    public var regions: [LeadRegion]
+    public var geometry: TraceGeometry?
 }
 
 /// How the trace area is arranged.
@@ -56,11 +134,21 @@ public struct TraceOverlay {
     public var selectedLead: LeadID?
     public var cursorSeconds: Double?
     public var caliperStartSeconds: Double?
-    /// Rhythm strip / zoom view start (s) when the speed shows less than the whole record.
+    /// Start (s) of the window the 12-lead grid, the rhythm strip and the zoom view show.
     public var viewStartSeconds: Double = 0
     public var rhythmLead: LeadID = .ii
     /// Grad-CAM weight 0…1 for (lead, record time in seconds), nil when no map covers it.
     public var gradCAM: ((LeadID, Double) -> Float?)?
+    /// Beat annotations (record time, symbol such as "N" or "V"), drawn above the rhythm strip.
+    public var beatMarks: [(seconds: Double, symbol: String)] = []
+    /// Cell size in pixels, for square paper millimetres (`CellPixelSize.assumed` when unknown).
+    public var cell: CellPixelSize = .assumed
+    /// Draws the time axis and the window indicator under the traces.
+    public var showsTimeAxis = false
+    /// Record time (s) of the drawn record's first sample: a long record hands over the decoded window.
+    public var recordStartSeconds = 0.0
+    /// The whole record's length (s) for the window indicator; nil = the drawn record's.
+    public var recordSeconds: Double?
     public init(selectedLead: LeadID? = nil, cursorSeconds: Double? = nil, caliperStartSeconds: Double? = nil,
                 viewStartSeconds: Double = 0, rhythmLead: LeadID = .ii, gradCAM: ((LeadID, Double) -> Float?)? = nil) {
         self.selectedLead = selectedLead; self.cursorSeconds = cursorSeconds; self.caliperStartSeconds = caliperStartSeconds
@@ -69,21 +157,24 @@ public struct TraceOverlay {
 }
 
 /// Draws ECG leads on ECG paper with braille dots. Geometry is in paper millimetres: the trace
-/// width is 250 mm (10 s at 25 mm/s) and each row 30 mm tall, so speed and gain behave like on a
-/// cart (50 mm/s shows half the time; 20 mm/mV doubles the amplitude).
+/// width is 250 mm (10 s at 25 mm/s) and millimetres are square (`TraceGeometry`), so speed and
+/// gain behave like on a cart (50 mm/s shows half the time; 20 mm/mV doubles the amplitude).
 public enum TraceView {
     static let paperWidthMillimetres = 250.0
-    static let rowHeightMillimetres = 30.0
+    /// A lead row must be at least this many millivolts tall at the shown gain (QRS plus room).
+    static let minimumRowMillivolts = 2.0
 
-    /// Renders `layout` of `record` in `area`; returns the lead regions for hit-testing.
+    /// Renders `layout` of `record` in `area`; returns the lead regions and the scale it honoured.
     @discardableResult
     public static func render(record: ECGRecord, layout: TraceLayout, settings: PaperSettings, overlay: TraceOverlay,
-                              into grid: inout CellGrid, area: Rect, theme: Theme) -> [LeadRegion] {
-        guard area.width >= 12, area.height >= 2 else { return [] }
-        grid.fill(area, style: theme.paper)
+                              into grid: inout CellGrid, area fullArea: Rect, theme: Theme) -> TraceRendering {
+        guard fullArea.width >= 12, fullArea.height >= 2 else { return TraceRendering(regions: [], geometry: nil) }
+        grid.fill(fullArea, style: theme.paper)
+        // The time axis takes the bottom line when there is room for it.
+        let hasAxis = overlay.showsTimeAxis && fullArea.height >= 8
+        let area = hasAxis ? Rect(x: fullArea.x, y: fullArea.y, width: fullArea.width, height: fullArea.height - 1) : fullArea
         let gutter = calibrationGutter(area: area)
         let traceArea = Rect(x: area.x + gutter, y: area.y, width: area.width - gutter, height: area.height)
-        let dotsPerMMX = Double(traceArea.width * 2) / paperWidthMillimetres
         let visibleSeconds = paperWidthMillimetres / settings.speedMillimetresPerSecond
         var regions: [LeadRegion] = []
         var rows: [(Rect, [(LeadID, Double, Double)], Bool)] = []  // row rect, (lead, start, duration) per column, rhythm?
@@ -97,8 +188,9 @@ public enum TraceView {
             let columns: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
             for r in 0..<3 {
                 let rr = Rect(x: traceArea.x, y: area.y + r * rowHeight, width: traceArea.width, height: rowHeight)
-                // Column c shows the c-th quarter of the record at 25 mm/s, as a cart prints it.
-                rows.append((rr, columns.enumerated().map { c, leads in (leads[r], Double(c) * 2.5, columnSeconds) }, false))
+                // Column c shows the c-th quarter of the window, as a cart prints it: every column
+                // sits above the same seconds of the rhythm strip.
+                rows.append((rr, columns.enumerated().map { c, leads in (leads[r], overlay.viewStartSeconds + Double(c) * columnSeconds, columnSeconds) }, false))
             }
             if rowCount == 4 {
                 let rr = Rect(x: traceArea.x, y: area.y + 3 * rowHeight, width: traceArea.width, height: area.height - 3 * rowHeight)
@@ -108,11 +200,15 @@ public enum TraceView {
             rows.append((traceArea, [(lead, overlay.viewStartSeconds, visibleSeconds)], true))
         }
 
+        let geometry = TraceGeometry(traceWidthCells: traceArea.width, rowHeightCells: rows.map(\.0.height).min() ?? 1,
+                                     settings: settings, cell: overlay.cell)
+        let dotsPerMMX = geometry.dotsPerMillimetreX, dotsPerMMY = geometry.dotsPerMillimetreY
+        var shown = settings
+        shown.gainMillimetresPerMillivolt = geometry.shownGainMillimetresPerMillivolt
         for (rowRect, panels, isRhythm) in rows {
-            let dotsPerMMY = Double(rowRect.height * 4) / (isRhythm && rows.count == 1 ? max(rowHeightMillimetres, Double(rowRect.height) * 2) : rowHeightMillimetres)
             drawPaper(into: &grid, rect: rowRect, dotsPerMMX: dotsPerMMX, dotsPerMMY: dotsPerMMY, theme: theme)
             drawCalibration(into: &grid, rowRect: rowRect, gutterX: area.x, gutter: gutter, dotsPerMMX: dotsPerMMX,
-                            dotsPerMMY: dotsPerMMY, settings: settings, theme: theme)
+                            dotsPerMMY: dotsPerMMY, settings: shown, theme: theme)
             let panelWidth = rowRect.width / panels.count
             for (c, (lead, start, duration)) in panels.enumerated() {
                 let w = c == panels.count - 1 ? rowRect.width - c * panelWidth : panelWidth
@@ -120,11 +216,38 @@ public enum TraceView {
                 let seconds = duration * Double(w) / Double(panelWidth)
                 let region = LeadRegion(lead: lead, rect: rect, startSeconds: start, durationSeconds: seconds, isRhythmStrip: isRhythm)
                 regions.append(region)
-                drawLead(record: record, region: region, dotsPerMMY: dotsPerMMY, settings: settings, overlay: overlay,
+                drawLead(record: record, region: region, dotsPerMMY: dotsPerMMY, settings: shown, overlay: overlay,
                          into: &grid, theme: theme)
             }
         }
-        return regions
+        if hasAxis {
+            drawTimeAxis(into: &grid, y: fullArea.maxY - 1, area: fullArea, traceArea: traceArea,
+                         window: RecordWindow(startSeconds: overlay.viewStartSeconds, durationSeconds: visibleSeconds,
+                                              recordSeconds: overlay.recordSeconds ?? record.durationSeconds), theme: theme)
+        }
+        return TraceRendering(regions: regions, geometry: geometry)
+    }
+
+    /// Seconds of record time under the traces (ticks at whole seconds, thinned so labels never
+    /// touch) and, at the right, which part of the record is shown.
+    static func drawTimeAxis(into grid: inout CellGrid, y: Int, area: Rect, traceArea: Rect, window: RecordWindow, theme: Theme) {
+        grid.fill(Rect(x: area.x, y: y, width: area.width, height: 1), style: theme.normal)
+        let indicator = " " + window.label
+        let cellsPerSecond = Double(traceArea.width) / window.durationSeconds
+        let widest = "\(Int(window.endSeconds.rounded(.up))) s".count + 2
+        let step = [1.0, 2, 5, 10, 30, 60].first { $0 * cellsPerSecond >= Double(widest) } ?? 60
+        var t = (window.startSeconds / step).rounded(.up) * step
+        let rightLimit = area.maxX - indicator.count
+        while t < window.endSeconds {
+            let x = traceArea.x + Int(((t - window.startSeconds) * cellsPerSecond).rounded())
+            let text = "\(Int(t.rounded())) s"
+            if x + 1 + text.count <= rightLimit {
+                grid.put("╵", x: x, y: y, style: theme.dim)
+                grid.write(text, x: x + 1, y: y, style: theme.dim)
+            }
+            t += step
+        }
+        grid.writeRight(indicator, rightEdge: area.maxX, y: y, style: theme.leadLabel)
     }
 
     static func calibrationGutter(area: Rect) -> Int {
@@ -200,8 +323,8 @@ public enum TraceView {
         let fs = record.samplingRate
         var canvas = BrailleCanvas(widthCells: rect.width, heightCells: rect.height)
         let dotsPerSecond = Double(canvas.widthDots) / region.durationSeconds
-        let first = max(0, Int(region.startSeconds * fs))
-        let last = min(samples.count, Int(((region.startSeconds + region.durationSeconds) * fs).rounded(.up)))
+        let first = max(0, Int((region.startSeconds - overlay.recordStartSeconds) * fs))
+        let last = min(samples.count, Int(((region.startSeconds - overlay.recordStartSeconds + region.durationSeconds) * fs).rounded(.up)))
         // Baseline: mean of the shown window, so each panel sits on its row like a cart's isoelectric line.
         var baseline = 0.0
         if last > first { for i in first..<last { baseline += Double(samples[i]) }; baseline /= Double(last - first) }
@@ -236,8 +359,13 @@ public enum TraceView {
                 while t < t1 { if let v = cam(region.lead, t) { w = max(w, v) }; t += step }
                 if w >= 0 {
                     camStyles[cx] = theme.gradCAM(w)
-                    let style = theme.gradCAM(w)
-                    for cy in 0..<rect.height { grid.restyle(x: rect.x + cx, y: rect.y + cy) { $0.background = style.background } }
+                    let style = theme.gradCAM(w), onLine = theme.gradCAMOnGridLine(w)
+                    // Major grid lines get a lighter tint, so the 5 mm grid still reads under the map.
+                    for cy in 0..<rect.height {
+                        grid.restyle(x: rect.x + cx, y: rect.y + cy) {
+                            $0.background = $0.background == theme.gridMajor.background ? onLine.background : style.background
+                        }
+                    }
                 }
             }
         }
@@ -258,6 +386,13 @@ public enum TraceView {
         if let t = overlay.caliperStartSeconds, selected || region.isRhythmStrip, let x = region.column(atSeconds: t) {
             for cy in 0..<rect.height where grid[x, rect.y + cy].scalar == " " || grid[x, rect.y + cy].scalar == "·" {
                 grid.put("┊", x: x, y: rect.y + cy, style: theme.caliper)
+            }
+        }
+        // Reference beat labels (WFDB .atr) above the rhythm strip, at the annotated sample.
+        if region.isRhythmStrip {
+            for mark in overlay.beatMarks {
+                guard let x = region.column(atSeconds: mark.seconds) else { continue }
+                grid.write(mark.symbol, x: x, y: rect.y, style: theme.caliper, maxWidth: rect.maxX - x)
             }
         }
         // Label last so it is always legible; separator tick at the panel's left edge.

@@ -5,6 +5,8 @@ import SignalKit
 import ECGFormats
 import Foundation
 import Imaging
+import Screening
+import SignalKit
 
 /// Results from background threads, applied on the UI thread by the run loop.
 final class Mailbox: @unchecked Sendable {
@@ -117,13 +119,14 @@ public final class WorkstationApp {
             state.status = StatusMessage("\(url.path): no such file or folder", isError: true)
             return
         }
-        let files = isDir.boolValue ? CaseDiscovery.ecgFiles(in: url) : [url]
+        let (files, unreadable) = isDir.boolValue ? CaseDiscovery.scan(url) : ([url], 0)
         guard !files.isEmpty else {
             state.status = StatusMessage("\(url.path): no ECG files found", isError: true)
             return
         }
         state.cases = files
         loadCase(0)
+        if unreadable > 0 { state.status = StatusMessage("\(files.count) ECGs; \(unreadable) path(s) below \(url.lastPathComponent) could not be read (ecg2cmr screen lists them)") }
     }
 
     public func loadCase(_ index: Int) {
@@ -132,11 +135,13 @@ public final class WorkstationApp {
         state.generation += 1
         state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil
         state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
+        state.displayRecord = nil; state.windowStartSeconds = 0; state.cursorLandmark = nil
         caseChangeStarted = Date()
         let url = state.cases[state.caseIndex]
         let generation = state.generation
         let pipeline = self.pipeline
         let seedBase = state.cmrSeed
+        let filter = state.displayFilter
         startJob("reading") { mailbox in
             let loaded: LoadedCase
             do {
@@ -144,7 +149,9 @@ public final class WorkstationApp {
                 let source = try ECGRecordSource.open(url: url)
                 let analysed = try AnalysisWindow.choose(in: source)
                 var opened = LoadedCase(url: url, record: analysed.record)
-                if !analysed.isWholeRecord { opened.source = source; opened.window = analysed.summary }
+                if !analysed.isWholeRecord {
+                    opened.source = source; opened.window = analysed.summary; opened.segmentStartSeconds = analysed.startSeconds
+                }
                 loaded = opened
             } catch {
                 let message = Self.describe(error, url: url)
@@ -155,13 +162,22 @@ public final class WorkstationApp {
                 }
                 return
             }
+            let filtered = Result { try filter.apply(to: loaded.record) }
             mailbox.post { s in
                 guard s.generation == generation else { return }
                 s.current = loaded
                 if !loaded.record.leads.contains(where: { $0.id == s.selectedLead }), let first = loaded.record.leads.first { s.selectedLead = first.id }
-                s.cursorSeconds = min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
-                s.status = StatusMessage("opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz"
-                                         + (loaded.window.map { "; showing \($0.text)" } ?? "") + ")")
+                if !loaded.record.leads.contains(where: { $0.id == s.rhythmLead }) {
+                    s.rhythmLead = loaded.record.lead(.ii)?.id ?? loaded.record.leads.first?.id ?? .ii
+                }
+                // Start where the model read (a long record's analysed window), one second in.
+                s.cursorSeconds = loaded.segmentStartSeconds + min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
+                s.windowStartSeconds = s.window.paged(toContain: s.cursorSeconds).startSeconds
+                var text = "opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz"
+                    + (loaded.window.map { "; model reads \($0.text)" } ?? "") + ")"
+                if let note = loaded.annotationNote { text += " · " + note }
+                s.status = StatusMessage(text)
+                Self.applyFilterResult(filtered, to: &s)
             }
             guard let pipeline else { return }
             Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
@@ -198,6 +214,60 @@ public final class WorkstationApp {
             let message = "CMR generation: \(error)"
             mailbox.post { s in guard s.generation == generation else { return }; s.status = StatusMessage(message, isError: true) }
         }
+    }
+
+    /// Stores the filtered record, or falls back to the unfiltered one and says why.
+    static func applyFilterResult(_ result: Result<ECGRecord, Error>, to s: inout WorkstationState) {
+        switch result {
+        case .success(let record): s.displayRecord = s.displayFilter == .off ? nil : record
+        case .failure(let error):
+            s.status = StatusMessage("display filter \(s.displayFilter.label) not applied: \(error)", isError: true)
+            s.displayFilter = .off; s.displayRecord = nil
+        }
+    }
+
+    /// Filters the shown traces with `filter` (a few ms even for a 30-minute record, so on the UI thread).
+    func setDisplayFilter(_ filter: DisplayFilter) {
+        state.displayFilter = filter
+        guard let record = state.current?.record else { state.displayRecord = nil; return }
+        state.status = StatusMessage(filter.label)
+        Self.applyFilterResult(Result { try filter.apply(to: record) }, to: &state)
+    }
+
+    /// Moves the cursor to `t` and pages the window to keep it in view.
+    func moveCursor(to t: Double) {
+        let duration = state.current?.totalSeconds ?? 10
+        state.cursorSeconds = max(0, min(duration - 0.001, t))
+        state.windowStartSeconds = state.window.paged(toContain: state.cursorSeconds).startSeconds
+        loadSegmentForWindow()
+    }
+
+    /// A long record decodes only what is shown: when the window leaves the decoded segment, the
+    /// window is read from the record source (a 10 s read takes milliseconds, so on the UI thread).
+    func loadSegmentForWindow() {
+        guard let c = state.current, let source = c.source else { return }
+        let w = state.window
+        let segmentEnd = c.segmentStartSeconds + c.record.durationSeconds
+        guard w.startSeconds < c.segmentStartSeconds - 1e-6 || w.endSeconds > segmentEnd + 1e-6 else { return }
+        do {
+            let (start, _) = source.sampleRange(startSeconds: w.startSeconds, durationSeconds: w.durationSeconds)
+            let segment = try source.read(startSeconds: w.startSeconds, durationSeconds: w.durationSeconds)
+            state.current = c.showing(segment: segment, startSeconds: Double(start) / source.samplingRate)
+            if state.displayFilter != .off { Self.applyFilterResult(Result { try state.displayFilter.apply(to: segment) }, to: &state) }
+        } catch {
+            state.status = StatusMessage("cannot read \(w.label): \(error)", isError: true)
+        }
+    }
+
+    /// Moves the window (and the cursor with it, so it stays on the same beat's place on screen).
+    func moveWindow(to start: Double) {
+        let old = state.window
+        let new = RecordWindow(startSeconds: start, durationSeconds: old.durationSeconds, recordSeconds: old.recordSeconds)
+        state.windowStartSeconds = new.startSeconds
+        state.cursorSeconds = max(new.startSeconds, min(new.endSeconds - 0.001, state.cursorSeconds + new.startSeconds - old.startSeconds))
+        state.cursorLandmark = nil
+        state.status = StatusMessage(new.label)
+        loadSegmentForWindow()
     }
 
     static func describe(_ error: Error, url: URL) -> String {
@@ -327,7 +397,7 @@ public final class WorkstationApp {
 
     public func perform(_ action: WorkstationAction) {
         let leads = state.leadOrder
-        let duration = state.current?.record.durationSeconds ?? 10
+        let duration = state.current?.totalSeconds ?? 10
         switch action {
         case .quit: quitRequested = true
         case .help: state.showHelp.toggle()
@@ -351,17 +421,31 @@ public final class WorkstationApp {
             state.rhythmLead = leads[(i + 1) % leads.count]
             state.status = StatusMessage("rhythm strip: \(state.rhythmLead)")
         case .cursorLeft, .cursorRight, .cursorLeftFast, .cursorRightFast:
-            let column = cursorStepSeconds()
-            let step: Double = action == .cursorLeft ? -column : action == .cursorRight ? column : action == .cursorLeftFast ? -0.2 : 0.2
-            state.cursorSeconds = max(0, min(duration - 0.001, state.cursorSeconds + step))
+            // 4 ms: the resolution PR, QRS and QT are read at (a braille dot is coarser, so the
+            // readout moves even when the line does not); 40 ms = one small box at 25 mm/s.
+            let step: Double = action == .cursorLeft ? -0.004 : action == .cursorRight ? 0.004 : action == .cursorLeftFast ? -0.04 : 0.04
+            state.cursorLandmark = nil
+            moveCursor(to: state.cursorSeconds + step)
+        case .snapNext, .snapPrevious:
+            let marks = state.current?.caliperLandmarks ?? []
+            let t = state.cursorSeconds
+            let target = action == .snapNext ? marks.first { $0.seconds > t + 0.0005 } : marks.last { $0.seconds < t - 0.0005 }
+            guard let target else { state.status = StatusMessage(marks.isEmpty ? "no detected onsets or offsets in this ECG" : "no further landmark"); return }
+            moveCursor(to: target.seconds)
+            state.cursorLandmark = target.name
+        case .windowForward: moveWindow(to: state.window.startSeconds + state.window.durationSeconds)
+        case .windowBack: moveWindow(to: state.window.startSeconds - state.window.durationSeconds)
+        case .windowStart: moveWindow(to: 0)
+        case .windowEnd: moveWindow(to: duration)
+        case .cycleDisplayFilter: setDisplayFilter(state.displayFilter.next)
         case .toggleCaliper:
             if state.caliperStartSeconds == nil { state.caliperStartSeconds = state.cursorSeconds; state.status = StatusMessage("caliper set — move the cursor to measure; c clears") }
             else { state.caliperStartSeconds = nil; state.status = StatusMessage("caliper cleared") }
         case .gainUp: state.paper.stepGain(1); state.status = StatusMessage("gain \(state.paper.gainLabel)")
         case .gainDown: state.paper.stepGain(-1); state.status = StatusMessage("gain \(state.paper.gainLabel)")
-        case .speedUp: state.paper.stepSpeed(1); state.status = StatusMessage("speed \(state.paper.speedLabel)")
-        case .speedDown: state.paper.stepSpeed(-1); state.status = StatusMessage("speed \(state.paper.speedLabel)")
-        case .resetPaper: state.paper = PaperSettings(); state.status = StatusMessage("25 mm/s, 10 mm/mV")
+        case .speedUp: state.paper.stepSpeed(1); moveCursor(to: state.cursorSeconds); state.status = StatusMessage("speed \(state.paper.speedLabel)")
+        case .speedDown: state.paper.stepSpeed(-1); moveCursor(to: state.cursorSeconds); state.status = StatusMessage("speed \(state.paper.speedLabel)")
+        case .resetPaper: state.paper = PaperSettings(); moveCursor(to: state.cursorSeconds); state.status = StatusMessage("25 mm/s, 10 mm/mV")
         case .toggleGradCAM:
             guard pipeline != nil else { state.status = StatusMessage("Grad-CAM needs a model — no model loaded", isError: true); return }
             state.gradCAMOn.toggle()
@@ -398,14 +482,6 @@ public final class WorkstationApp {
         }
     }
 
-    /// One screen column of the selected lead's panel in seconds (the caliper's resolution).
-    func cursorStepSeconds() -> Double {
-        if let region = hits.leads.first(where: { $0.lead == state.selectedLead && ($0.isRhythmStrip == state.zoomed || state.zoomed) }) ?? hits.leads.last {
-            return region.durationSeconds / Double(max(1, region.rect.width))
-        }
-        return 0.04
-    }
-
     func handleMouse(_ m: MouseEvent) {
         guard m.button == .left else {
             if m.button == .wheelDown { perform(.scrollDown) } else if m.button == .wheelUp { perform(.scrollUp) }
@@ -414,6 +490,7 @@ public final class WorkstationApp {
         if let region = hits.leads.first(where: { $0.rect.contains(x: m.x, y: m.y) }) {
             state.selectedLead = region.lead
             state.cursorSeconds = region.seconds(atColumn: m.x)
+            state.cursorLandmark = nil
             state.status = StatusMessage(String(format: "%@ at %.0f ms", region.lead.description, state.cursorSeconds * 1000))
         } else if let (_, index) = hits.heads.first(where: { $0.0.contains(x: m.x, y: m.y) }) {
             state.gradCAMHeadIndex = index
@@ -465,6 +542,18 @@ public final class WorkstationApp {
         case "speed":
             guard let v = Double(arg), PaperSettings.speeds.contains(v) else { state.status = StatusMessage("speed must be one of 12.5 25 50 100 mm/s", isError: true); return }
             state.paper.speedMillimetresPerSecond = v
+        case "filter":
+            guard let f = DisplayFilter(rawValue: arg.lowercased()) else {
+                state.status = StatusMessage("filter must be one of " + DisplayFilter.allCases.map(\.rawValue).joined(separator: " "), isError: true); return
+            }
+            setDisplayFilter(f)
+        case "goto":
+            guard let t = Double(arg.hasSuffix("s") ? String(arg.dropLast()) : arg), t.isFinite, t >= 0 else {
+                state.status = StatusMessage(":goto needs a time in seconds", isError: true); return
+            }
+            state.cursorLandmark = nil
+            moveCursor(to: t)
+            state.status = StatusMessage(state.window.label)
         case "head":
             let targets = state.gradCAMTargets
             guard let i = targets.firstIndex(where: { $0.output.lowercased() == arg.lowercased() || $0.description.lowercased() == arg.lowercased() }) else {
@@ -497,7 +586,8 @@ public final class WorkstationApp {
     /// Renders the current state at the screen's size and presents it.
     public func renderFrame() {
         let (grid, hits) = WorkstationRenderer.render(state, size: screen.size, theme: theme, keyMap: keyMap,
-                                                      inlineImages: screen.capabilities.imageProtocol != nil)
+                                                      inlineImages: screen.capabilities.imageProtocol != nil,
+                                                      cell: screen.capabilities.cellPixelSize)
         self.hits = hits
         if let last = lastPresented, last == grid { return }
         screen.present(grid)
@@ -509,7 +599,7 @@ public final class WorkstationApp {
     /// The interactive loop: ~25 frames/s while something animates, events handled as they arrive.
     public func run() {
         renderFrame()
-        var lastTick = Date()
+        var lastTick = Date(), lastCineFrame = Date()
         while !quitRequested {
             let animating = !state.busy.isEmpty || (state.cmrPlaying && state.cmr != nil)
             if let event = screen.nextEvent(timeoutMilliseconds: animating ? 40 : 200) {
@@ -522,7 +612,13 @@ public final class WorkstationApp {
             if now.timeIntervalSince(lastTick) >= 0.08 {
                 lastTick = now
                 if !state.busy.isEmpty { state.spinnerPhase += 1 }
-                if state.cmrPlaying, let n = state.cmr?.sax.frames.count, n > 0 { state.cmrFrame = (state.cmrFrame + 1) % n }
+            }
+            // One cine loop per cardiac cycle at the patient's heart rate.
+            let frameInterval = state.cineFrameIntervalSeconds
+            if now.timeIntervalSince(lastCineFrame) >= frameInterval {
+                let elapsed = Int(now.timeIntervalSince(lastCineFrame) / frameInterval)
+                lastCineFrame = now
+                if state.cmrPlaying, let n = state.cmr?.sax.frames.count, n > 0 { state.cmrFrame = (state.cmrFrame + max(1, min(elapsed, n))) % n }
             }
             if !quitRequested { renderFrame() }
         }
@@ -536,32 +632,24 @@ public final class WorkstationApp {
     }
 }
 
-/// Finds ECG files in a folder, sorted by name. A folder of case folders (sample-data/P01-…/ecg.hea)
-/// gives one case per subfolder. WFDB records count once (by their .hea).
+/// The case list of a folder: every ECG file below it, found by the same recursive discovery as
+/// `screen` (`Screening.ECGFileDiscovery`: WFDB by its header, unknown extensions sniffed, symlink
+/// loops broken), in walk order (names sorted at each level).
 public enum CaseDiscovery {
-    static let extensions: Set<String> = ["hea", "csv", "xml", "dcm"]
-
     public static func ecgFiles(in folder: URL) -> [URL] {
-        let fm = FileManager.default
-        let directory = folder.resolvingSymlinksInPath()
-        guard let items = try? fm.contentsOfDirectory(at: directory, includingPropertiesForKeys: [.isDirectoryKey], options: [.skipsHiddenFiles]) else { return [] }
-        var found: [URL] = []
-        for url in items.sorted(by: { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }) {
-            let isDir = (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
-            if isDir {
-                // One level down: the case folders of sample-data.
-                found.append(contentsOf: directFiles(in: url).prefix(1))
-            } else if extensions.contains(url.pathExtension.lowercased()) {
-                found.append(url)
-            }
-        }
-        return found
+        scan(folder).files
     }
 
-    static func directFiles(in directory: URL) -> [URL] {
-        let items = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])) ?? []
-        return items.filter { extensions.contains($0.pathExtension.lowercased()) }
-            .sorted { $0.lastPathComponent.localizedStandardCompare($1.lastPathComponent) == .orderedAscending }
+    /// The files, and how many paths below the folder could not be examined (said in the status line).
+    public static func scan(_ folder: URL) -> (files: [URL], unreadable: Int) {
+        var files: [URL] = [], unreadable = 0
+        for item in ECGFileDiscovery().discover([folder.path]) {
+            switch item {
+            case .ecgFile(let path): files.append(URL(fileURLWithPath: path))
+            case .unreadable: unreadable += 1
+            }
+        }
+        return (files, unreadable)
     }
 
     /// Display label only (export folders are named by `CaseExporter.caseName`): the case folder for files named like `ecg.hea` inside a case folder, else the file name.

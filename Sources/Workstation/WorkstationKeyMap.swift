@@ -3,7 +3,8 @@ public enum WorkstationAction: Hashable, Sendable {
     case quit, help, commandLine, escape, redraw
     case nextCase, previousCase
     case nextLead, previousLead, toggleZoom, cycleRhythmLead
-    case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper
+    case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper, snapNext, snapPrevious
+    case windowForward, windowBack, windowStart, windowEnd, cycleDisplayFilter
     case gainUp, gainDown, speedUp, speedDown, resetPaper
     case toggleGradCAM, nextGradCAMHead, previousGradCAMHead
     case nextPane, previousPane, scrollDown, scrollUp
@@ -28,11 +29,18 @@ extension WorkstationAction {
         KeyBinding([.character(">")], .speedUp, section: "Traces", "paper speed up (mm/s)"),
         KeyBinding([.character("<")], .speedDown, section: "Traces", "paper speed down"),
         KeyBinding([.character("0")], .resetPaper, section: "Traces", "25 mm/s, 10 mm/mV"),
+        KeyBinding([.character("f")], .cycleDisplayFilter, section: "Traces", "display filter: off→0.05–150→0.5–40→notch"),
+        KeyBinding([.character("}")], .windowForward, section: "Traces", "next window (grid and rhythm strip move)"),
+        KeyBinding([.character("{")], .windowBack, section: "Traces", "previous window of the record"),
+        KeyBinding([.home], .windowStart, section: "Traces", "start of the record"),
+        KeyBinding([.end], .windowEnd, section: "Traces", "end of the record"),
 
-        KeyBinding([.character("h"), .left], .cursorLeft, section: "Caliper", "cursor left (one column)"),
-        KeyBinding([.character("l"), .right], .cursorRight, section: "Caliper", "cursor right"),
-        KeyBinding([.character("H")], .cursorLeftFast, section: "Caliper", "cursor left 200 ms"),
-        KeyBinding([.character("L")], .cursorRightFast, section: "Caliper", "cursor right 200 ms"),
+        KeyBinding([.character("h"), .left], .cursorLeft, section: "Caliper", "cursor left 4 ms"),
+        KeyBinding([.character("l"), .right], .cursorRight, section: "Caliper", "cursor right 4 ms"),
+        KeyBinding([.character("H")], .cursorLeftFast, section: "Caliper", "cursor left 40 ms (1 mm at 25 mm/s)"),
+        KeyBinding([.character("L")], .cursorRightFast, section: "Caliper", "cursor right 40 ms"),
+        KeyBinding([.character("o")], .snapNext, section: "Caliper", "cursor to the next onset/offset/R peak"),
+        KeyBinding([.character("O")], .snapPrevious, section: "Caliper", "cursor to the previous onset/offset/R peak"),
         KeyBinding([.character("c")], .toggleCaliper, section: "Caliper", "set / clear caliper at cursor (interval)"),
 
         KeyBinding([.character("g")], .toggleGradCAM, section: "Model", "Grad-CAM on / off"),
@@ -63,6 +71,8 @@ extension WorkstationAction {
         ("lead NAME", "select a lead (I, aVR, V1 …)"),
         ("gain MM", "gain in mm/mV (2.5, 5, 10, 20, 40)"),
         ("speed MM", "paper speed in mm/s (12.5, 25, 50, 100)"),
+        ("filter NAME", "display filter: off, 0.05-150, 0.5-40, notch50, notch60"),
+        ("goto SECONDS", "show the window holding this time of the record"),
         ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
         ("seed N", "CMR generation seed"),
         ("export [--dicom] [--pdf] [DIR]", "export CMR PNGs and manifest (default exports/); --dicom adds multi-frame DICOM, --pdf the PDF report (both: also Encapsulated PDF)"),

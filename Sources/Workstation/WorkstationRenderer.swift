@@ -6,6 +6,8 @@ import Foundation
 /// Where things are on the last frame, for mouse clicks.
 public struct HitMap: Sendable {
     public var leads: [LeadRegion] = []
+    /// The scale the traces were drawn at (nil when no traces are on screen).
+    public var traceGeometry: TraceGeometry?
     /// Risk rows: rect → index into `gradCAMTargets`.
     public var heads: [(Rect, Int)] = []
     public var tabs: [(Rect, PaneID)] = []
@@ -51,7 +53,7 @@ public enum WorkstationRenderer {
     /// (`CellGrid.images`) instead of drawing half blocks.
     public static func render(_ state: WorkstationState, size: GridSize, theme: Theme,
                               keyMap: KeyMap<WorkstationAction> = WorkstationAction.keyMap,
-                              inlineImages: Bool = false) -> (CellGrid, HitMap) {
+                              inlineImages: Bool = false, cell: CellPixelSize = .assumed) -> (CellGrid, HitMap) {
         var grid = CellGrid(size: size)
         var hits = HitMap()
         guard size.width >= 20, size.height >= 6 else {
@@ -77,19 +79,19 @@ public enum WorkstationRenderer {
         }
 
         if let side = layout.side {
-            drawTraces(state, into: &grid, rect: layout.main, theme: theme, hits: &hits)
+            drawTraces(state, into: &grid, rect: layout.main, theme: theme, hits: &hits, cell: cell)
             drawSidePanels(state, into: &grid, rect: side, theme: theme, hits: &hits, inlineImages: inlineImages)
         } else {
             // Narrow: a tab bar, then the focused pane full width.
             let (bar, body) = layout.main.splitTop(1)
             drawTabs(state, panes: PaneID.allCases, into: &grid, rect: bar, theme: theme, hits: &hits)
             if state.focus == .traces {
-                drawTraces(state, into: &grid, rect: body, theme: theme, hits: &hits)
+                drawTraces(state, into: &grid, rect: body, theme: theme, hits: &hits, cell: cell)
             } else {
                 drawPane(state.focus, state, into: &grid, rect: body, theme: theme, hits: &hits, inlineImages: inlineImages)
             }
         }
-        drawCaliperLine(state, into: &grid, rect: layout.caliperLine, theme: theme)
+        drawCaliperLine(state, geometry: hits.traceGeometry, into: &grid, rect: layout.caliperLine, theme: theme)
         drawStatusLine(state, into: &grid, rect: layout.statusLine, theme: theme)
         if size.width < WorkstationLayout.minimumSize.width || size.height < WorkstationLayout.minimumSize.height {
             grid.writeRight(" small terminal \(size) < 80×24 ", rightEdge: size.width, y: layout.header.y, style: theme.warning)
@@ -154,18 +156,21 @@ public enum WorkstationRenderer {
         return f.string(from: date)
     }
 
-    static func drawCaliperLine(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
+    /// Scale and filter first (what the strip is drawn at, always shown), then the cursor and caliper.
+    static func drawCaliperLine(_ state: WorkstationState, geometry: TraceGeometry?, into grid: inout CellGrid, rect: Rect, theme: Theme) {
         grid.fill(rect, style: theme.normal)
-        var parts = ["\(state.paper.speedLabel)  \(state.paper.gainLabel)"]
+        var parts = [(geometry?.scaleLabel ?? "\(state.paper.speedLabel)  \(state.paper.gainLabel)") + "  " + state.displayFilter.label]
         let t = state.cursorSeconds
-        parts.append(String(format: "cursor %.0f ms", t * 1000))
-        if let rec = state.current?.record, let mv = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: t) {
+        let segmentStart = state.current?.segmentStartSeconds ?? 0
+        parts.append(String(format: "cursor %.3f s", t) + (state.cursorLandmark.map { " (\($0))" } ?? ""))
+        if let rec = state.shownRecord, let mv = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: t - segmentStart) {
             parts.append(String(format: "%@ %+.2f mV", state.selectedLead.description, mv))
             if let start = state.caliperStartSeconds {
                 let dt = (t - start) * 1000
                 var s = String(format: "Δt %.0f ms", dt)
-                if abs(dt) > 1 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
-                if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start) {
+                // A rate only for spans that can be an RR interval (≤ 240 bpm), not for PR or QRS.
+                if abs(dt) >= 250 { s += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
+                if let mv0 = TraceView.amplitude(record: rec, lead: state.selectedLead, seconds: start - segmentStart) {
                     s += String(format: "  ΔV %+.2f mV", mv - mv0)
                 }
                 parts.append(s)
@@ -212,8 +217,9 @@ public enum WorkstationRenderer {
 
     // MARK: traces
 
-    static func drawTraces(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap) {
-        guard let c = state.current else {
+    static func drawTraces(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme, hits: inout HitMap,
+                           cell: CellPixelSize = .assumed) {
+        guard let c = state.current, let record = state.shownRecord else {
             grid.fill(rect, style: theme.normal)
             let message = state.loadError.map { "Cannot show this ECG: \($0)" } ?? (state.busy.isEmpty ? "No ECG loaded. :open PATH" : "Loading…")
             grid.writeTruncated(message, x: rect.x + 2, y: rect.y + rect.height / 2, width: rect.width - 4,
@@ -223,8 +229,14 @@ public enum WorkstationRenderer {
         var overlay = TraceOverlay(selectedLead: state.selectedLead, cursorSeconds: state.cursorSeconds,
                                    caliperStartSeconds: state.caliperStartSeconds, viewStartSeconds: state.viewStartSeconds,
                                    rhythmLead: state.rhythmLead)
+        overlay.cell = cell
+        overlay.showsTimeAxis = true
+        overlay.beatMarks = c.beatMarks
+        overlay.recordStartSeconds = c.segmentStartSeconds
+        overlay.recordSeconds = c.totalSeconds
         if state.gradCAMOn, let map = state.gradCAM {
-            let offset = state.gradCAMOffsetSeconds
+            // Map time is the analysed window's; screen time is the whole record's.
+            let offset = state.gradCAMOffsetSeconds + (c.window?.startSeconds ?? 0)
             var index: [LeadID: Int] = [:]
             for (i, l) in map.leads.enumerated() { index[l] = i }
             overlay.gradCAM = { lead, seconds in
@@ -235,8 +247,10 @@ public enum WorkstationRenderer {
             }
         }
         let layout: TraceLayout = state.zoomed ? .single(state.selectedLead) : .standard12
-        hits.leads = TraceView.render(record: c.record, layout: layout, settings: state.paper, overlay: overlay,
-                                      into: &grid, area: rect, theme: theme)
+        let drawn = TraceView.render(record: record, layout: layout, settings: state.paper, overlay: overlay,
+                                     into: &grid, area: rect, theme: theme)
+        hits.leads = drawn.regions
+        hits.traceGeometry = drawn.geometry
     }
 
     // MARK: side panels
@@ -280,7 +294,7 @@ public enum WorkstationRenderer {
             let line = 19 + a.subtypes.reduce(0) { $0 + $1.target.output.count + 7 }
             return 3 + a.risks.count + (line <= width - 2 ? 2 : 3)
         case .phenotypes: return 3 + min(24, state.analysis?.phenotypes.count ?? 1)
-        case .gradCAM: return state.gradCAMOn ? 8 : 3
+        case .gradCAM: return state.gradCAMOn ? 9 : 3
         case .cmr: return 4 + cmrCellHeight(width: width)
         }
     }

@@ -16,12 +16,23 @@ public struct LoadedCase: Sendable {
     public var qualityNotes: [String]
     /// ecg2cmr's global measurements; nil when they could not be made.
     public var measurements: GlobalMeasurements?
+    /// Detected R peaks (s), for the caliper's landmarks.
+    public var rPeakSeconds: [Double] = []
+    /// Reference annotations from the WFDB annotation file beside the record (`100.atr`), if any.
+    public var annotations: [WFDBAnnotation] = []
+    /// Which annotation file was read, or why it could not be (shown in the status line).
+    public var annotationNote: String?
     /// Records longer than 60 s are never decoded whole: `record` holds one window (see SignalKit
     /// `AnalysisWindow`), `window` says which, and `source` reads any other window, e.g. to scroll
     /// (`source.read(startSeconds:durationSeconds:)`; `source.durationSeconds` is the whole length).
     /// Both nil when `record` is the whole record.
     public var source: ECGRecordSource?
     public var window: RecordSummary.AnalysedWindow?
+    /// Where `record` starts in the whole record (s): the traces and the caliper use record time,
+    /// so a scrolled long record reads the window it shows from `source` (`segmentStartSeconds`).
+    public var segmentStartSeconds = 0.0
+    /// The whole record's length (s), also when only a window is decoded.
+    public var totalSeconds: Double { source?.durationSeconds ?? record.durationSeconds }
 
     public init(url: URL, record: ECGRecord) {
         self.url = url
@@ -30,6 +41,15 @@ public struct LoadedCase: Sendable {
             heartRateBpm = detected.beats.heartRateBpm
             rhythm = detected.beats.rhythm
             rateLead = detected.lead
+            rPeakSeconds = detected.beats.rPeakIndices.map { Double($0) / record.samplingRate }
+        }
+        if record.provenance.format == .wfdb, let atr = WFDBAnnotationReader.companion(of: url) {
+            do {
+                annotations = try WFDBAnnotationReader.read(url: atr)
+                annotationNote = "\(annotations.filter(\.isBeat).count) annotated beats from \(atr.lastPathComponent)"
+            } catch {
+                annotationNote = "annotations not shown: \(error)"
+            }
         }
         var notes: [String] = []
         if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
@@ -39,6 +59,40 @@ public struct LoadedCase: Sendable {
         }
         qualityNotes = notes
         measurements = try? GlobalMeasurer.measure(record)
+    }
+
+    /// Where the caliper can snap: every detected beat's R peak and the global onsets and offsets
+    /// (the representative beat's fiducials placed on each beat), in record seconds, sorted.
+    public var caliperLandmarks: [(seconds: Double, name: String)] {
+        var out: [(seconds: Double, name: String)] = []
+        let f = measurements?.fiducials
+        for r in rPeakSeconds {
+            out.append((r, "R peak"))
+            guard let f else { continue }
+            let points: [(Double?, String)] = [(f.pOnsetMs, "P onset"), (f.pOffsetMs, "P offset"), (f.qrsOnsetMs, "QRS onset"),
+                                               (f.qrsOffsetMs, "QRS offset"), (f.tOffsetMs, "T end")]
+            for case let (ms?, name) in points { out.append((r + ms / 1000, name)) }
+        }
+        return out.filter { $0.seconds >= 0 && $0.seconds < record.durationSeconds }
+            .map { ($0.seconds + segmentStartSeconds, $0.name) }.sorted { $0.seconds < $1.seconds }
+    }
+
+    /// This case showing `segment` (read from `source`, starting at `startSeconds` of the whole
+    /// record): R peaks are found again for the caliper; rate, quality and measurements stay those
+    /// of the analysed window.
+    public func showing(segment: ECGRecord, startSeconds: Double) -> LoadedCase {
+        var c = self
+        c.record = segment
+        c.segmentStartSeconds = startSeconds
+        c.rPeakSeconds = ((try? RPeakDetector.detect(in: segment))?.map { $0.beats.rPeakIndices } ?? [])
+            .map { Double($0) / segment.samplingRate }
+        return c
+    }
+
+    /// Annotated beats as trace marks (record seconds, symbol).
+    public var beatMarks: [(seconds: Double, symbol: String)] {
+        guard record.samplingRate > 0 else { return [] }
+        return annotations.filter(\.isBeat).map { (Double($0.sample) / record.samplingRate, $0.symbol) }
     }
 }
 
@@ -93,6 +147,14 @@ public struct WorkstationState: Sendable {
     public var cmrPlaying = true
     public var cmrSeed: UInt64 = 1
     public var paper = PaperSettings()
+    /// The filter applied to the drawn traces (never to the model or the measurements).
+    public var displayFilter: DisplayFilter = .off
+    /// `current.record` through `displayFilter`; nil when the filter is off or failed.
+    public var displayRecord: ECGRecord?
+    /// Start of the shown window (s); the 12-lead grid and the rhythm strip scroll together.
+    public var windowStartSeconds = 0.0
+    /// The caliper landmark the cursor last snapped to ("QRS onset"); cleared by other moves.
+    public var cursorLandmark: String?
     public var selectedLead: LeadID = .ii
     public var zoomed = false
     public var rhythmLead: LeadID = .ii
@@ -141,12 +203,20 @@ public struct WorkstationState: Sendable {
 
     public var windowSeconds: Double { TraceView.paperWidthMillimetres / paper.speedMillimetresPerSecond }
 
-    /// Rhythm/zoom view start: follows the cursor when the speed shows less than the record.
-    public var viewStartSeconds: Double {
-        let duration = current?.record.durationSeconds ?? 10
-        let window = windowSeconds
-        guard duration > window else { return 0 }
-        let start = (cursorSeconds / window).rounded(.down) * window
-        return max(0, min(start, duration - window))
+    /// The part of the record on screen (grid, rhythm strip and zoom view alike).
+    public var window: RecordWindow {
+        RecordWindow(startSeconds: windowStartSeconds, durationSeconds: windowSeconds,
+                     recordSeconds: current?.totalSeconds ?? windowSeconds)
+    }
+    public var viewStartSeconds: Double { window.startSeconds }
+
+    /// What the traces draw: the filtered record when a display filter is on.
+    public var shownRecord: ECGRecord? { displayRecord ?? current?.record }
+
+    /// Seconds per cine frame so one loop lasts one cardiac cycle at the patient's rate (60/HR s);
+    /// 12.5 frames/s when the rate is unknown, and never faster than 50 or slower than 2 frames/s.
+    public var cineFrameIntervalSeconds: Double {
+        guard let hr = current?.heartRateBpm, hr > 0, let n = cmr?.sax.frames.count, n > 0 else { return 0.08 }
+        return max(0.02, min(0.5, 60 / hr / Double(n)))
     }
 }

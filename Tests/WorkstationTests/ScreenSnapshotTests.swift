@@ -59,11 +59,13 @@ import ECGFormats
         // V2 panel (5–7.5 s window) is tinted where the map is hot, and not elsewhere.
         let v2 = try #require(hits.leads.first { $0.lead == .v2 && !$0.isRhythmStrip })
         let hot = try #require(v2.column(atSeconds: 5.7)), cold = try #require(v2.column(atSeconds: 7.0))
+        let paper: Set<TerminalColor> = [Theme.standard.paper.background, Theme.standard.gridMajor.background]
+        #expect(!paper.contains(grid[hot, v2.rect.y + 2].style.background))
         #expect(grid[hot, v2.rect.y + 2].style.background != grid[cold, v2.rect.y + 2].style.background)
-        // Off: no tint.
+        // Off: no tint (paper or its grid lines only).
         s.gradCAMOn = false
         let (off, _) = WorkstationRenderer.render(s, size: size, theme: .standard)
-        #expect(off[hot, v2.rect.y + 2].style.background == off[cold, v2.rect.y + 2].style.background)
+        #expect(paper.contains(off[hot, v2.rect.y + 2].style.background) && paper.contains(off[cold, v2.rect.y + 2].style.background))
         var mono = s; mono.gradCAMOn = true
         let (monoGrid, _) = WorkstationRenderer.render(mono, size: size, theme: .monochrome)
         try expectSnapshot(monoGrid.text, named: "screen-200x60-gradcam")
@@ -108,7 +110,7 @@ import ECGFormats
         app.handle(.key(.character("0")))
         #expect(app.state.paper == PaperSettings())
         app.handle(.key(.character("c")))
-        for _ in 0..<4 { app.handle(.key(.character("L"))) }
+        for _ in 0..<20 { app.handle(.key(.character("L"))) }  // 20 × 40 ms
         app.renderFrame()
         #expect(screen.text.contains("Δt 800 ms (75 bpm)"))
         for k in ":gain 20" { app.handle(.key(.character(k))) }

@@ -69,10 +69,32 @@ screen | grep -qF "ecg2cmr keys" && fail "help overlay did not close"
 # 6. Corrupt file: error in the status line, the app keeps running.
 keys ":open $work/corrupt.csv" Enter; wait_for "error: $work/corrupt.csv"
 keys ":open sample-data" Enter; wait_for "1/$total │ ${cases[0]}"
-# 7. Resize to the 80×24 minimum: the narrow layout with tabs.
+# 7. A long record (MIT-BIH 100, 30 min, MLII + V5): MLII is lead II, the window indicator, scrolling
+#    the grid and rhythm strip together, and an RR interval measured with the caliper snapping to R peaks.
+long="$root/../shared/ecg-records/100.hea"
+[ -f "$long" ] || fail "missing $long (the shared PhysioNet records beside the clone)"
+keys ":open $long" Enter; wait_for "window 0–10 s of 1805.6 s"; wait_for "II rhythm"
+screen | grep -qF "II rhythm (absent)" && fail "MLII not shown as lead II"
+keys "}" "}"; wait_for "window 20–30 s of 1805.6 s"
+keys End; wait_for "window 1795.6–1805.6 s of 1805.6 s"
+keys Home; wait_for "window 0–10 s of 1805.6 s"
+keys ":goto 600" Enter; wait_for "window 600–610 s of 1805.6 s"
+cursor_ms() { screen | grep -o 'cursor [0-9.]* s' | head -1 | tr -dc '0-9'; }
+before=$(cursor_ms); keys l; sleep 0.3; after=$(cursor_ms)
+[ $((10#$after - 10#$before)) -eq 4 ] || fail "l moved the cursor from $before to $after ms, not 4 ms"
+echo "e2e ok: caliper step 4 ms ($before → $after ms)"
+# snap NAME: o until the caliper line names the landmark.
+snap() { for _ in $(seq 1 12); do keys o; sleep 0.25; screen | grep -qF "($1)" && return 0; done; fail "o never reached $1"; }
+snap "R peak"; keys c; wait_for "caliper set"
+snap "R peak"
+rr=$(screen | grep -o 'Δt [0-9]* ms' | head -1 | tr -dc '0-9')
+[ -n "$rr" ] && [ "$rr" -ge 500 ] && [ "$rr" -le 1200 ] || fail "RR interval '$rr' ms is not a heartbeat at 60–100 bpm"
+echo "e2e ok: RR interval $rr ms measured with the caliper at 600 s"
+keys c; keys ":open sample-data" Enter; wait_for "1/$total │ ${cases[0]}"
+# 8. Resize to the 80×24 minimum: the narrow layout with tabs.
 tmux resize-window -t "$session" -x 80 -y 24 2>/dev/null || tmux resize-pane -t "$session" -x 80 -y 24
 wait_for " Traces " 10
-# 8. Quit cleanly with exit status 0.
+# 9. Quit cleanly with exit status 0.
 keys q
 for _ in $(seq 1 150); do [ -f "$work/exit" ] && break; sleep 0.2; done
 [ -f "$work/exit" ] || fail "did not quit on q"
