@@ -69,7 +69,9 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
             throw ECGFormatError(.malformedHeader, file: file, "XML contains a NUL character")
         }
         // Processing instructions after the declaration are dropped: ECG formats do not use them, and
-        // FoundationXML crashes on one without data (`<?name?>`).
+        // FoundationXML crashes on one without data (`<?name?>`). Each is replaced by a space, not
+        // removed: removing `<?a?>` from `<<?a?>?b?>` would join its neighbours into a new `<?b?>`
+        // (a fuzzer found that one).
         var body = Substring(text)
         var prolog = ""
         if body.hasPrefix("<?xml"), body.dropFirst(5).first?.isWhitespace == true, let end = body.range(of: "?>") {
@@ -86,6 +88,7 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
                 throw ECGFormatError(.malformedHeader, file: file, "processing instruction '<?' is never closed")
             }
             body = body[close.upperBound...]
+            out += " "
         }
         out += body
         return Data(out.utf8)
