@@ -14,12 +14,11 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print JSON (leads in file order, samplingRate, sampleCount, durationSeconds, format, …).")
     var json = false
 
-    @Option(help: "Sampling rate in Hz for CSV files that do not state one.")
-    var samplingRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     func run() throws {
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file),
-                                            options: .init(csvSamplingRate: samplingRate))
+                                            options: .init(csvSamplingRate: inputOptions.csvSamplingRate))
         var summary = RecordSummary(record: record)
         // Heart rate and quality flags are SignalKit's; a failure there leaves the fields empty.
         if let found = try? RPeakDetector.detect(in: record) {
