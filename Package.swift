@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "ecg2cmr", targets: ["ecg2cmr"]),
         // For the fuzz package in Fuzz/ (and other tools) to depend on the readers alone.
         .library(name: "ECGFormats", targets: ["ECGFormats"]),
+        .library(name: "SignalKit", targets: ["SignalKit"]),
         // For the fuzz targets of the weights reader and the model-bundle loader.
         .library(name: "NeuralCore", targets: ["NeuralCore"]),
         .library(name: "CardiacModels", targets: ["CardiacModels"]),

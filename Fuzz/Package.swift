@@ -1,10 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// libFuzzer targets, one per ECG reader, plus the weights reader and the model-bundle loader.
+// libFuzzer targets, one per ECG reader, plus the weights reader, the model-bundle loader and
+// SignalKit's preprocessing fed reader-shaped records.
 // Built only with fuzzer flags (see docs/reliability.md):
 //   swift build -c debug --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "Detect"]
+let readers = ["WFDB", "CSV", "AECG", "DICOM", "MUSE", "UKB", "SCP", "Detect"]
 
 let package = Package(
     name: "ECGFormatsFuzz",
@@ -20,6 +21,9 @@ let package = Package(
         .executableTarget(name: "fuzz-manifest",
                           dependencies: [.product(name: "CardiacModels", package: "ecg2cmr")],
                           path: "Sources/Manifest"),
+        .executableTarget(name: "fuzz-preprocess",
+                          dependencies: [.product(name: "SignalKit", package: "ecg2cmr")],
+                          path: "Sources/Preprocess"),
     ],
     swiftLanguageModes: [.v5]
 )

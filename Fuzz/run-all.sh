@@ -5,7 +5,7 @@
 set -e
 SECONDS_PER_TARGET=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-wfdb csv dicom muse aecg ukb detect safetensors manifest}
+TARGETS=${*:-wfdb csv dicom muse aecg ukb scp detect safetensors manifest preprocess}
 # FoundationXML leaks a CFError on every XML parse error (swift-corelibs-foundation, not this code),
 # so leak detection is off by default; set LEAKS=1 to see it.
 LEAKS=${LEAKS:-0}
@@ -21,7 +21,10 @@ run() {
     mkdir -p corpus-work/$t
     dict=""
     [ -f $t.dict ] && dict="-dict=$t.dict"
-    ./.build-fuzz/debug/fuzz-$t corpus-work/$t corpus/$t -max_total_time=$SECONDS_PER_TARGET -max_len=65536 $dict \
+    # preprocess runs the whole SignalKit chain per input: short inputs keep it at a useful rate.
+    max_len=65536
+    [ $t = preprocess ] && max_len=8192
+    ./.build-fuzz/debug/fuzz-$t corpus-work/$t corpus/$t -max_total_time=$SECONDS_PER_TARGET -max_len=$max_len $dict \
         -rss_limit_mb=2048 -detect_leaks=$LEAKS -print_final_stats=1 -artifact_prefix=crash-$t- > logs/$t.log 2>&1 || echo "$t: exited $? (see logs/$t.log)"
     printf '%-11s %s %s %s\n' "$t" "$(grep -o 'stat::number_of_executed_units: *[0-9]*' logs/$t.log | grep -o '[0-9]*$')" \
         "$(grep -o 'stat::average_exec_per_sec: *[0-9]*' logs/$t.log | grep -o '[0-9]*$')" \

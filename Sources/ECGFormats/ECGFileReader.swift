@@ -1,6 +1,6 @@
 import Foundation
 
-/// The one entry point: detects the format from the file's content (DICOM marker, XML root element,
+/// The one entry point: detects the format from the file's content (DICOM marker, SCP-ECG section 0, XML root element,
 /// WFDB header grammar, CSV header row), falling back to the extension only to find a WFDB header.
 public enum ECGFileReader {
     public struct Options: Sendable {
@@ -37,6 +37,7 @@ public enum ECGFileReader {
         case .museXML: return try MUSEXMLReader().read(data: data, path: path)
         case .hl7aECG: return try AECGReader().read(data: data, path: path)
         case .ukbXML: return try UKBXMLReader().read(data: data, path: path)
+        case .scpECG: return try SCPECGReader().read(data: data, path: path)
         case .wfdb:
             let reader = WFDBReader(verifyChecksums: options.verifyWFDBChecksums)
             return try reader.read(headerData: data, headerURL: url, loadSignalFile: WFDBReader.fileLoader(url))
@@ -46,7 +47,7 @@ public enum ECGFileReader {
             if let root = xmlRootName(data), data.prefix(64).contains(UInt8(ascii: "<")) {
                 throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (AnnotatedECG, RestingECG, CardiologyXML)")
             }
-            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format (WFDB, CSV/TSV, HL7 aECG, DICOM, MUSE XML, CardioSoft XML)")
+            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format (WFDB, CSV/TSV, HL7 aECG, DICOM, MUSE XML, CardioSoft XML, SCP-ECG)")
         }
     }
 
@@ -56,6 +57,7 @@ public enum ECGFileReader {
            data[data.startIndex + 130] == 0x43, data[data.startIndex + 131] == 0x4D {
             return .dicom
         }
+        if SCPECGReader.looksLikeSCP(data) { return .scpECG }
         let head = data.prefix(4096)
         let firstNonSpace = head.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF) }
         if firstNonSpace == UInt8(ascii: "<") {

@@ -100,7 +100,7 @@ public struct ECGMetadata: Sendable, Equatable {
 }
 
 public enum ECGFileFormat: String, Sendable, Codable, CaseIterable {
-    case wfdb, csv, hl7aECG = "hl7-aecg", dicom, museXML = "muse-xml", ukbXML = "ukb-xml"
+    case wfdb, csv, hl7aECG = "hl7-aecg", dicom, museXML = "muse-xml", ukbXML = "ukb-xml", scpECG = "scp-ecg"
 }
 
 /// Where a record came from, so every result can be traced back to the exact bytes.

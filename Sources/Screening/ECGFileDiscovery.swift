@@ -16,7 +16,7 @@ public enum DiscoveredItem: Sendable, Equatable {
 /// Symlink loops are broken by remembering each directory's (device, inode).
 public struct ECGFileDiscovery: Sendable {
     /// Extensions that are ECG files by themselves.
-    static let ecgExtensions: Set<String> = ["hea", "xml", "dcm", "csv", "tsv", "aecg"]
+    static let ecgExtensions: Set<String> = ["hea", "xml", "dcm", "csv", "tsv", "aecg", "scp"]
     /// Extensions that belong to another file (WFDB signal files, annotations, our own outputs).
     static let companionExtensions: Set<String> = ["dat", "mat", "atr", "qrs", "png", "json", "jsonl", "npy", "md",
                                                    "txt", "gif", "apng", "db", "sqlite", "sqlite-wal", "sqlite-shm"]
@@ -116,6 +116,7 @@ public struct ECGFileDiscovery: Sendable {
         if head.count >= 132, head[128] == 0x44, head[129] == 0x49, head[130] == 0x43, head[131] == 0x4D {
             return true  // DICOM preamble + "DICM"
         }
+        if SCPECGReader.looksLikeSCP(head) { return true }
         let text = String(decoding: head, as: UTF8.self)
         let markers = ["<AnnotatedECG", "<RestingECG", "<CardiologyXML", "<?xml"]
         return markers.contains { text.contains($0) }

@@ -19,7 +19,7 @@ struct ExportCommand: ParsableCommand {
         failed files (at most 100). Re-running skips cases whose manifest and file hashes match.
         """)
 
-    @Argument(help: "ECG files (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML).")
+    @Argument(help: "ECG files (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML, SCP-ECG).")
     var files: [String] = []
 
     @Option(name: .long, help: "Output folder; one sub-folder per ECG.")

@@ -8,7 +8,7 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show an ECG file's leads, sampling rate, duration, heart rate, lead quality and metadata.")
 
-    @Argument(help: "ECG file: WFDB (.hea or record name), CSV/TSV, HL7 aECG, DICOM, GE MUSE XML, CardioSoft XML.")
+    @Argument(help: "ECG file: WFDB (.hea or record name), CSV/TSV, HL7 aECG, DICOM, GE MUSE XML, CardioSoft XML, SCP-ECG.")
     var file: String
 
     @Flag(help: "Print JSON (leads in file order, samplingRate, sampleCount, durationSeconds, format, …).")

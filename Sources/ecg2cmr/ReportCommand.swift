@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
         abstract: "Write a one-page PDF report: 12-lead at 25 mm/s and 10 mm/mV, measurements, risks, phenotypes, Grad-CAM, generated CMR.",
         discussion: "Print at 100 % (actual size, no fit-to-page) so that the grid is 1 mm and 5 mm on paper.")
 
-    @Argument(help: "ECG file (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML).")
+    @Argument(help: "ECG file (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML, SCP-ECG).")
     var file: String
 
     @Option(name: .long, help: "Output PDF file.")

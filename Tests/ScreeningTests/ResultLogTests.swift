@@ -133,3 +133,20 @@ private func temporaryPath(_ name: String) -> String {
     #expect(items.count == 1)
     if case .unreadable(_, let reason) = items.first { #expect(reason.contains("big.dat") && reason.contains("limit")) } else { Issue.record("not refused: \(items)") }
 }
+
+// MARK: issue 18 — SCP-ECG files are screened, not silently skipped
+
+@Test func discoveryFindsSCPECGFilesByExtensionAndByContent() throws {
+    let root = temporaryPath("scp-tree")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let scp = try Data(contentsOf: repo.appendingPathComponent("Tests/ECGFormatsTests/Fixtures/scp/synthetic-default-d2.scp"))
+    fm.createFile(atPath: root + "/rest.SCP", contents: scp)
+    fm.createFile(atPath: root + "/exported-without-extension", contents: scp)
+    fm.createFile(atPath: root + "/other.bin", contents: Data(count: 64))
+    let files = ECGFileDiscovery().discover([root]).compactMap { item -> String? in
+        if case .ecgFile(let p) = item { return (p as NSString).lastPathComponent } else { return nil }
+    }
+    #expect(files.sorted() == ["exported-without-extension", "rest.SCP"])
+}
