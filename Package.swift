@@ -41,7 +41,8 @@ let package = Package(
         // Writers that run the model for a case: case export, manifest, PDF report, DICOM cines.
         .target(name: "CMRExport", dependencies: ["CaseAnalysis", "Imaging", "ECGFormats", "SignalKit", "CardiacModels", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReaderStudy", dependencies: ["ECGFormats", "CardiacModels", "CaseAnalysis", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport"]),
+        .target(name: "Screening", dependencies: ["ECGFormats", "SignalKit", "CardiacModels", "CaseAnalysis", "Imaging", "CMRExport",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Workstation", dependencies: ["CNCursesW", "ECGFormats", "SignalKit", "CardiacModels",
                                                     "CaseAnalysis", "Imaging", "CMRExport", "ReaderStudy"]),
         .executableTarget(name: "ecg2cmr", dependencies: [

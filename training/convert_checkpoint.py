@@ -52,12 +52,17 @@ class ConversionError(ValueError):
 # Preprocessing presets: the op lists of the published systems (docs/model-bundle.md).
 def preset_ops(name: str, rate: float, samples: int) -> list:
     if name == "mmcl":
+        # MMCL's utils/preprocessing.py `process_ecg` on the whole 10 s record: clamp at ±4 SD of
+        # all leads together (around 0), ALS baseline per lead (λ 1e7, p 0.3, 5 iterations),
+        # z-score per lead group [0:3], [3:6], [6:12]; then its evaluation transform
+        # `CropResizing(fixed_crop_len=input_size[-1], start_idx=0)` (datasets/EvalECGDataset.py)
+        # takes the first samples. UK Biobank ECGs are already 500 Hz, so MMCL does not resample.
         return [{"op": "resample", "rate": rate},
-                {"op": "cropOrPad", "sampleCount": samples},
-                {"op": "sigmaClip", "sigmas": 4.0},
+                {"op": "sigmaClip", "sigmas": 4.0, "scope": "record"},
                 {"op": "baselineRemoval", "method": "als", "lambda": 1e7, "p": 0.3, "iterations": 5},
                 {"op": "normalise", "mode": "zscore-group",
-                 "groups": [["I", "II", "III"], ["aVR", "aVL", "aVF"], ["V1", "V2", "V3", "V4", "V5", "V6"]]}]
+                 "groups": [["I", "II", "III"], ["aVR", "aVL", "aVF"], ["V1", "V2", "V3", "V4", "V5", "V6"]]},
+                {"op": "cropOrPad", "sampleCount": samples, "align": "start"}]
     if name == "cardiacnets":
         return [{"op": "resample", "rate": rate},
                 {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]},

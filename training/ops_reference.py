@@ -29,6 +29,7 @@ RECORDS = ["cinc2021/E07500", "cinc2021/E07503", "cinc2021/JS20002", "s0010_re"]
 
 def op_lists(samples: int) -> dict:
     return {"sigmaclip": [{"op": "sigmaClip", "sigmas": 4.0}],
+            "sigmaclip-record": [{"op": "sigmaClip", "sigmas": 4.0, "scope": "record"}],
             "als": [{"op": "baselineRemoval", "method": "als", "lambda": 1e7, "p": 0.3, "iterations": 5}],
             "zscoregroups": [{"op": "normalise", "mode": "zscore-group", "groups": GROUPS}],
             "mmcl": convert_checkpoint.preset_ops("mmcl", 500.0, samples),
@@ -67,7 +68,7 @@ def _apply64(y, rate, op, names):
     if kind == "cropOrPad":
         return P.crop_or_pad(y, int(op["sampleCount"]), op.get("align", "start"))[0]
     if kind == "sigmaClip":
-        return P.sigma_clip(y, float(op["sigmas"]))
+        return P.sigma_clip(y, float(op["sigmas"]), op.get("scope", "lead"))
     if kind == "baselineRemoval" and op.get("method") == "als":
         return P.als_baseline_removal(y, float(op["lambda"]), float(op["p"]), int(op["iterations"]))
     if kind == "baselineRemoval":

@@ -48,7 +48,8 @@ public struct ModelManifest: Codable, Sendable {
         public var leads: [String]
         public var samplingRate: Double
         public var sampleCount: Int
-        public var preprocessing: [JSONValue]
+        /// Typed ops, decoded from the manifest and validated at load (`SignalPipeline.validate`).
+        public var preprocessing: [PreprocessingOp]
     }
 
     public struct EncoderSpec: Codable, Sendable {
@@ -199,11 +200,18 @@ extension ModelManifest {
     public static let maxDiffusionSteps = 100_000
     public static let maxFrames = 1_000
     public static let maxLeads = 64
+    /// A manifest is a few kB of JSON; anything far larger is refused before it is read whole.
+    public static let maxManifestBytes = 4 << 20
 
     /// Decodes `manifest.json` bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String) throws -> ModelManifest {
+        guard data.count <= maxManifestBytes else {
+            throw ModelBundleError.invalidManifest(file: path, reason: "larger than \(maxManifestBytes >> 20) MB (not a model manifest)")
+        }
         do {
             return try JSONDecoder().decode(ModelManifest.self, from: data)
+        } catch let e as SignalError {
+            throw ModelBundleError.invalidManifest(file: path, reason: "input.preprocessing: \(e)")
         } catch let e as DecodingError {
             throw ModelBundleError.invalidManifest(file: path, reason: ModelBundle.describe(e))
         } catch {
@@ -217,7 +225,7 @@ extension ModelManifest {
     public func validate(path: String) throws {
         func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: path, reason: reason) }
         func size(_ value: Int, _ key: String, min: Int = 1, max: Int = ModelManifest.maxDimension) throws {
-            guard (min...max).contains(value) else { throw bad("\(key) is \(value), must be in \(min)…\(max)") }
+            guard (min...max).contains(value) else { throw bad("\(key) must be in \(min)…\(max)") }
         }
         func finite(_ value: Double?, _ key: String) throws {
             if let value, !value.isFinite { throw bad("\(key) must be a finite number") }
@@ -232,16 +240,22 @@ extension ModelManifest {
         }
         try size(input.leads.count, "input.leads count", max: Self.maxLeads)
         guard input.samplingRate.isFinite, input.samplingRate > 0, input.samplingRate <= 100_000 else {
-            throw bad("input.samplingRate \(input.samplingRate) must be in (0, 100000] Hz")
+            throw bad("input.samplingRate must be in (0, 100000] Hz")
         }
         try size(input.sampleCount, "input.sampleCount")
+        do {
+            try SignalPipeline(ops: input.preprocessing).validate(leads: input.leads, samplingRate: input.samplingRate,
+                                                                  sampleCount: input.sampleCount)
+        } catch let e as SignalError {
+            throw bad("input.preprocessing: \(e)")
+        }
         try size(encoder.patchSize, "encoder.patchSize")
         try size(encoder.width, "encoder.width")
         try size(encoder.depth, "encoder.depth", max: Self.maxDepth)
         try size(encoder.heads, "encoder.heads")
         let hidden = Double(encoder.width) * encoder.mlpRatio
         guard encoder.mlpRatio.isFinite, hidden.rounded() >= 1, hidden.rounded() <= Double(Self.maxDimension) else {
-            throw bad("encoder.mlpRatio \(encoder.mlpRatio) gives an MLP width outside 1…\(Self.maxDimension)")
+            throw bad("encoder.mlpRatio gives an MLP width outside 1…\(Self.maxDimension)")
         }
         if let eps = encoder.layerNormEps, !(eps.isFinite && eps > 0) { throw bad("encoder.layerNormEps must be a positive number") }
         if let d = encoder.projectionDim { try size(d, "encoder.projectionDim", min: 0) }

@@ -50,6 +50,11 @@ public struct ModelBundle: Sendable {
             throw ModelBundleError.missingManifest(directory: directory.path)
         }
         guard regular else { throw ModelBundleError.invalidManifest(file: manifestURL.path, reason: "not a regular file") }
+        // Size from stat, so that a huge file (or one swapped for a disk image) is never read whole.
+        if let size = Self.fileSize(manifestURL.path), size > ModelManifest.maxManifestBytes {
+            throw ModelBundleError.invalidManifest(file: manifestURL.path,
+                                                   reason: "larger than \(ModelManifest.maxManifestBytes >> 20) MB (not a model manifest)")
+        }
         let data: Data
         do { data = try Data(contentsOf: manifestURL) } catch {
             throw ModelBundleError.invalidManifest(file: manifestURL.path, reason: error.localizedDescription)
@@ -81,17 +86,8 @@ public struct ModelBundle: Sendable {
             files.append(f)
             digests.append(digest)
         }
-        var ops: [[String: Any]] = []
-        for (i, op) in manifest.input.preprocessing.enumerated() {
-            guard let o = op.foundationValue as? [String: Any] else {
-                throw ModelBundleError.invalidManifest(file: mpath, reason: "input.preprocessing[\(i)] is not an object")
-            }
-            ops.append(o)
-        }
-        let preprocessing: SignalPipeline
-        do { preprocessing = try SignalPipeline(manifestOps: ops) } catch {
-            throw ModelBundleError.invalidManifest(file: mpath, reason: "input.preprocessing: \(error)")
-        }
+        // Validated with the manifest above: every op's parameters, the rates and the final length.
+        let preprocessing = SignalPipeline(ops: manifest.input.preprocessing)
         let source = WeightFiles(files: files)
         do {
             let encoder = try ViTEncoder(manifest: manifest, weights: source, manifestPath: mpath)
@@ -130,6 +126,12 @@ public struct ModelBundle: Sendable {
         return (st.st_mode & S_IFMT) == S_IFREG
     }
 
+    static func fileSize(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
     static func sha256(of url: URL) throws -> String {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
@@ -138,13 +140,27 @@ public struct ModelBundle: Sendable {
         return SHA256Hex.of(data)
     }
 
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default: return type is any Collection.Type ? "a list" : "an object"
+        }
+    }
+
     static func describe(_ e: DecodingError) -> String {
         func path(_ c: [CodingKey]) -> String { c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
         switch e {
         case .keyNotFound(let k, let ctx): return "missing key '\(path(ctx.codingPath + [k]))'"
-        case .typeMismatch(_, let ctx): return "wrong type at '\(path(ctx.codingPath))': \(ctx.debugDescription)"
+        // Foundation's descriptions quote the offending number ("Parsed JSON number <…> does not fit
+        // in Int"): name the key and the expected type instead of echoing the file's bytes.
+        case .typeMismatch(let type, let ctx): return "wrong type at '\(path(ctx.codingPath))' (expected \(typeName(type)))"
         case .valueNotFound(_, let ctx): return "missing value at '\(path(ctx.codingPath))'"
-        case .dataCorrupted(let ctx): return "invalid JSON at '\(path(ctx.codingPath))': \(ctx.debugDescription)"
+        case .dataCorrupted(let ctx) where !ctx.codingPath.isEmpty:
+            return "value at '\(path(ctx.codingPath))' is out of range or malformed"
+        case .dataCorrupted: return "not valid JSON"
         @unknown default: return "\(e)"
         }
     }

@@ -17,6 +17,23 @@ public enum ECGFileReader {
     }
 
     public static func read(url: URL, options: Options = Options()) throws -> ECGRecord {
+        switch try locate(url: url) {
+        case .wfdb(let header, let headerData):
+            return try WFDBReader(verifyChecksums: options.verifyWFDBChecksums)
+                .read(headerData: headerData, files: WFDBFiles(headerURL: header, load: nil), window: nil)
+        case .other(let data):
+            return try read(data: data, path: url.path, options: options)
+        }
+    }
+
+    /// What a path holds: a WFDB record (its header and the header's bytes; the signal files are
+    /// opened by whoever decodes it) or the whole bytes of a single-file format.
+    enum Located {
+        case wfdb(header: URL, headerData: Data)
+        case other(Data)
+    }
+
+    static func locate(url: URL) throws -> Located {
         let path = url.path
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
@@ -27,22 +44,25 @@ public enum ECGFileReader {
         let header = WFDBReader.headerURL(for: url)
         if header != url || !exists {
             if FileManager.default.fileExists(atPath: header.path), header.path != path {
-                return try WFDBReader(verifyChecksums: options.verifyWFDBChecksums).read(url: header)
+                return .wfdb(header: header, headerData: try readFileBytes(header, role: "WFDB header"))
             }
             if !exists { throw ECGFormatError(.unreadable, file: path, "file does not exist") }
         }
         let data = try readFileBytes(url)
+        if detect(data) == .wfdb { return .wfdb(header: url, headerData: data) }
+        return .other(data)
+    }
+
+    /// Decodes the bytes of a single-file format (everything but WFDB, whose signal files lie beside it).
+    static func read(data: Data, path: String, options: Options) throws -> ECGRecord {
         switch detect(data) {
         case .dicom: return try DICOMWaveformReader().read(data: data, path: path)
         case .museXML: return try MUSEXMLReader().read(data: data, path: path)
         case .hl7aECG: return try AECGReader().read(data: data, path: path)
         case .ukbXML: return try UKBXMLReader().read(data: data, path: path)
         case .scpECG: return try SCPECGReader().read(data: data, path: path)
-        case .wfdb:
-            let reader = WFDBReader(verifyChecksums: options.verifyWFDBChecksums)
-            return try reader.read(headerData: data, headerURL: url, loadSignalFile: WFDBReader.fileLoader(url))
         case .csv: return try CSVReader(samplingRate: options.csvSamplingRate, unit: options.csvUnit).read(data: data, path: path)
-        case nil:
+        case .wfdb, nil:
             if data.isEmpty { throw ECGFormatError(.truncated, file: path, "file is empty (0 bytes)") }
             if let root = xmlRootName(data), data.prefix(64).contains(UInt8(ascii: "<")) {
                 throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (AnnotatedECG, RestingECG, CardiologyXML)")

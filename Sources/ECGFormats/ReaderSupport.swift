@@ -3,8 +3,13 @@ import Crypto
 
 /// Limits that keep a hostile file from making a reader allocate without bound.
 public enum ReaderLimits {
-    /// No ECG file we read is anywhere near this; larger inputs are refused before reading.
+    /// A WFDB signal file (read by window, never whole: a 24-hour 12-lead record at 500 Hz is 1.04 GB).
     public static let maxFileBytes = 1 << 30
+    /// Any file read whole — CSV, XML, DICOM, WFDB headers. Decoding costs up to 9× the file (a
+    /// two-lead CSV or DICOM of 32 MB peaks at 290 MB with its derived leads), so at 16 MB even
+    /// `screen --jobs 2` of worst-case files stays within 600 MB; no resting ECG file is near it
+    /// (a 10 s 12-lead aECG is about 2 MB).
+    public static let maxSingleFileBytes = 16 << 20
     /// Upper bound on samples per lead accepted from any header (24 h at 1 kHz is 86.4 M).
     public static let maxSamplesPerLead = 100_000_000
     public static let maxLeads = 256
@@ -15,7 +20,7 @@ public enum ReaderLimits {
 /// Reads a whole regular file, refusing directories, FIFOs, devices and absurd sizes, with errors that
 /// name the file. Types and sizes are those of the symlink's target (`stat`, then `fstat` on the
 /// opened descriptor), and at most `limit` bytes are ever read.
-func readFileBytes(_ url: URL, role: String = "file", limit: Int = ReaderLimits.maxFileBytes) throws -> Data {
+func readFileBytes(_ url: URL, role: String = "file", limit: Int = ReaderLimits.maxSingleFileBytes) throws -> Data {
     let path = url.path
     var st = stat()
     guard stat(path, &st) == 0 else {

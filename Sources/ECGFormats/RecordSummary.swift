@@ -14,6 +14,34 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         }
     }
 
+    /// Which part of a long record heart rate, quality and measurements come from.
+    public struct AnalysedWindow: Codable, Sendable, Equatable {
+        public var startSeconds: Double
+        public var durationSeconds: Double
+        public var recordDurationSeconds: Double
+        /// How it was chosen: "first clean 10 s", "requested window", …
+        public var choice: String
+        public init(startSeconds: Double, durationSeconds: Double, recordDurationSeconds: Double, choice: String) {
+            self.startSeconds = startSeconds
+            self.durationSeconds = durationSeconds
+            self.recordDurationSeconds = recordDurationSeconds
+            self.choice = choice
+        }
+
+        /// "0:00:00–0:00:10 of 24:00:00 (first clean 10 s)".
+        public var text: String {
+            "\(Self.clock(startSeconds))–\(Self.clock(startSeconds + durationSeconds)) of \(Self.clock(recordDurationSeconds)) (\(choice))"
+        }
+
+        /// h:mm:ss, with hundredths when the time is not a whole second.
+        public static func clock(_ seconds: Double) -> String {
+            let whole = Int(max(0, seconds).rounded(.down))
+            let hundredths = Int(((max(0, seconds) - Double(whole)) * 100).rounded())
+            let base = String(format: "%d:%02d:%02d", whole / 3600, whole / 60 % 60, whole % 60)
+            return hundredths == 0 ? base : base + String(format: ".%02d", min(99, hundredths))
+        }
+    }
+
     public var file: String
     public var format: String
     /// Stored leads, in the order the file holds them.
@@ -25,6 +53,8 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var metadata: [String: String]
     public var sha256: String
+    /// Set when the record is long and only a window of it was analysed (nil: the whole record).
+    public var analysedWindow: AnalysedWindow?
     /// Filled by the caller from SignalKit (R-peak detection, lead quality); nil when not analysed.
     public var heartRateBpm: Double?
     public var heartRateLead: String?
@@ -72,6 +102,7 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         row("Leads", "\(leads.count) stored: " + leads.joined(separator: ", "))
         if !derivedLeads.isEmpty { row("Derived", derivedLeads.joined(separator: ", ") + " (computed from I and II)") }
         row("Sampling", "\(formatNumber(samplingRate)) Hz, \(sampleCount) samples, " + String(format: "%.2f s", durationSeconds))
+        if let w = analysedWindow { row("Analysed", w.text + ": heart rate, quality, measurements") }
         if let hr = heartRateBpm {
             row("Heart rate", String(format: "%.0f bpm", hr) + (heartRateLead.map { " (lead \($0))" } ?? "") + (rhythm.map { ", \($0)" } ?? ""))
         } else if quality != nil {

@@ -12,6 +12,9 @@ public struct ScreeningOptions: Sendable {
     public var readerOptions: ECGFileReader.Options
     /// Adds each ECG's embedding to its result line (`screen --embeddings`).
     public var includeEmbeddings = false
+    /// `screen --window START`: analyse the 10 s from this second of every record (default: whole
+    /// records up to 60 s, the first clean 10 s of longer ones; see SignalKit `AnalysisWindow`).
+    public var windowStartSeconds: Double?
 
     public init(jobs: Int = 2, batchSize: Int = 16, readerOptions: ECGFileReader.Options = .init()) {
         self.jobs = max(1, jobs)
@@ -50,6 +53,12 @@ public final class BatchScreener {
     /// generated CMR and record where it went).
     /// The case carries the prepared input and analysis, so an export from here does not run the encoder again.
     public var afterResult: ((CaseResult, inout ScreeningResult) -> Void)?
+
+    /// The most files that were being read and preprocessed at once (never more than `options.jobs`).
+    public var peakFilesInFlight: Int { inFlightLock.lock(); defer { inFlightLock.unlock() }; return peakInFlight }
+    private let inFlightLock = NSLock()
+    private var inFlight = 0
+    private var peakInFlight = 0
 
     public init(pipeline: CardiacPipeline?, options: ScreeningOptions = .init()) {
         self.pipeline = pipeline
@@ -104,8 +113,10 @@ public final class BatchScreener {
         var prepared = [(ScreeningResult, ECGRecord?, PreparedECG?)](repeating: (ScreeningResult(file: "", status: "error"), nil, nil),
                                                                      count: chunk.count)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: chunk.count) { i in
+        Self.forEach(count: chunk.count, jobs: options.jobs) { i in
+            self.inFlightLock.lock(); self.inFlight += 1; self.peakInFlight = max(self.peakInFlight, self.inFlight); self.inFlightLock.unlock()
             let entry = self.readAndCheck(chunk[i])
+            self.inFlightLock.lock(); self.inFlight -= 1; self.inFlightLock.unlock()
             lock.lock(); prepared[i] = entry; lock.unlock()
         }
         let ready = prepared.indices.filter { prepared[$0].1 != nil && prepared[$0].2 != nil }
@@ -123,25 +134,46 @@ public final class BatchScreener {
         return prepared.map(\.0)
     }
 
+    /// Runs `body(0..<count)` on at most `jobs` threads at once (`concurrentPerform` alone would use
+    /// every core): each worker takes the next index until none is left.
+    static func forEach(count: Int, jobs: Int, _ body: (Int) -> Void) {
+        let next = NSLock()
+        var index = 0
+        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, count))) { _ in
+            while true {
+                next.lock(); let i = index; index += 1; next.unlock()
+                guard i < count else { return }
+                body(i)
+            }
+        }
+    }
+
     private func readAndCheck(_ item: DiscoveredItem) -> (ScreeningResult, ECGRecord?, PreparedECG?) {
         switch item {
         case .unreadable(let path, let reason):
             return (.failure(file: path, kind: "unreadable", message: reason), nil, nil)
         case .ecgFile(let path):
-            let record: ECGRecord
+            // Long records are never decoded whole: one 10 s window is analysed (memory bounded by the window).
+            let source: ECGRecordSource
+            let analysed: AnalysisWindow
+            let sha: String
             do {
-                record = try ECGFileReader.read(url: URL(fileURLWithPath: path), options: options.readerOptions)
+                source = try ECGRecordSource.open(url: URL(fileURLWithPath: path), options: options.readerOptions)
+                analysed = try AnalysisWindow.choose(in: source, requestedStartSeconds: options.windowStartSeconds)
+                sha = try source.sha256()
             } catch let error as ECGFormatError {
                 return (.failure(file: path, kind: error.kind.rawValue, message: error.message, location: error.location), nil, nil)
             } catch {
                 return (.failure(file: path, kind: "unreadable", message: "\(error)"), nil, nil)
             }
+            let record = analysed.record
             var result = ScreeningResult(file: path, status: "ok")
             result.format = record.provenance.format.rawValue
-            result.inputSHA256 = record.provenance.sha256
+            result.inputSHA256 = sha
             result.leads = record.leads.map(\.id.description)
             result.samplingRate = record.samplingRate
-            result.durationSeconds = record.durationSeconds
+            result.durationSeconds = source.durationSeconds
+            if !analysed.isWholeRecord { result.analysedWindow = analysed.summary }
             if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
                 var flags: [String: [String]] = [:]
                 for quality in assessor.assess(record) where !quality.flags.isEmpty {

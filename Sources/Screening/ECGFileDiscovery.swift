@@ -20,8 +20,8 @@ public struct ECGFileDiscovery: Sendable {
     /// Extensions that belong to another file (WFDB signal files, annotations, our own outputs).
     static let companionExtensions: Set<String> = ["dat", "mat", "atr", "qrs", "png", "json", "jsonl", "npy", "md",
                                                    "txt", "gif", "apng", "db", "sqlite", "sqlite-wal", "sqlite-shm"]
-    /// Files bigger than this are reported, not read: no resting ECG is this large.
-    public var maximumFileBytes: Int64 = 256 << 20
+    /// Files bigger than this are reported, not read: the readers' cap for a file read whole.
+    public var maximumFileBytes = Int64(ReaderLimits.maxSingleFileBytes)
 
     public init() {}
 
@@ -86,23 +86,23 @@ public struct ECGFileDiscovery: Sendable {
         }
     }
 
-    /// The size cap applies to what a header makes us read: the sizes of its signal files (their
-    /// symlink targets) are added to the header's. Nil when within the cap or when the header cannot
-    /// be parsed here (the reader then reports the typed error).
+    /// A header's signal files are read by window (`ECGRecordSource`), never whole, so the cap for
+    /// them is the reader's per-file limit (`ReaderLimits.maxFileBytes`, their symlink targets'
+    /// sizes), not `maximumFileBytes`: a 24-hour 12-lead record (about 1 GB) is screened on a window.
+    /// Nil when within the cap or when the header cannot be parsed here (the reader then reports the typed error).
     func signalFilesTooLarge(headerPath: String, headerBytes: Int64) -> String? {
         guard headerBytes <= 1 << 20, let data = FileManager.default.contents(atPath: headerPath),
               let text = String(data: data, encoding: .utf8),
               let header = try? WFDBHeader.parse(text, file: headerPath) else { return nil }
         let headerURL = URL(fileURLWithPath: headerPath)
-        var total = headerBytes
+        let limit = Int64(ReaderLimits.maxFileBytes)
         var seen = Set<String>()
         for spec in header.signals where seen.insert(spec.fileName).inserted {
             guard let url = try? WFDBReader.signalFileURL(spec.fileName, headerURL: headerURL) else { continue }
             var st = stat()
             guard stat(url.path, &st) == 0 else { continue }
-            total += Int64(st.st_size)
-            if total > maximumFileBytes {
-                return "signal file '\(TerminalText.sanitize(spec.fileName))' makes the record \(total) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"
+            if Int64(st.st_size) > limit {
+                return "signal file '\(TerminalText.sanitize(spec.fileName))' is \(st.st_size) bytes, larger than the \(limit)-byte limit for a WFDB signal file"
             }
         }
         return nil

@@ -35,6 +35,8 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var leads: [String]?
     public var samplingRate: Double?
     public var durationSeconds: Double?
+    /// For records longer than 60 s: the 10 s window heart rate, quality, measurements and the model saw.
+    public var analysedWindow: RecordSummary.AnalysedWindow?
     public var heartRateBpm: Double?
     public var rhythm: String?
     /// Lead name → quality problems found in it (absent leads are clean).
@@ -81,6 +83,7 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
             ("error", error.map { [$0.kind, $0.message, $0.location].compactMap { $0 }.joined(separator: ": ") } ?? ""),
             ("format", format ?? ""), ("input_sha256", inputSHA256 ?? ""),
             ("sampling_rate_hz", number(samplingRate)), ("duration_s", number(durationSeconds)),
+            ("analysed_window", analysedWindow?.text ?? ""),
             ("heart_rate_bpm", number(heartRateBpm)), ("rhythm", rhythm ?? ""),
             ("quality_flags", (qualityFlags ?? [:]).sorted { $0.key < $1.key }
                 .map { "\($0.key):\($0.value.joined(separator: "+"))" }.joined(separator: " ")),

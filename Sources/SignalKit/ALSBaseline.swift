@@ -1,20 +1,35 @@
 import Foundation
 
-/// Clips each lead to mean ± `sigmas` population standard deviations of that lead (MMCL: ±4 σ).
+/// Clips samples to ±`sigmas` population standard deviations: per lead around its mean
+/// (`scope` lead), or around zero by the SD of all leads together (`scope` record, MMCL's clamp).
 public struct SigmaClip: Sendable {
     public let sigmas: Double
+    public let scope: SigmaClipScope
 
-    public init(sigmas: Double) throws {
+    public init(sigmas: Double, scope: SigmaClipScope = .lead) throws {
         guard sigmas > 0, sigmas.isFinite else {
-            throw SignalError.invalidParameter(step: "sigmaClip", parameter: "sigmas", reason: "must be positive (got \(sigmas))")
+            throw SignalError.invalidParameter(step: "sigmaClip", parameter: "sigmas", reason: "must be positive")
         }
         self.sigmas = sigmas
+        self.scope = scope
     }
 
+    /// One lead around its own mean.
     public func apply(_ x: [Double]) -> [Double] {
         let (mu, sd) = meanAndSD(x)
         let lo = mu - sigmas * sd, hi = mu + sigmas * sd
         return x.map { min(max($0, lo), hi) }
+    }
+
+    /// Lead-major leads, by `scope`.
+    public func apply(_ leads: [[Double]]) -> [[Double]] {
+        switch scope {
+        case .lead: return leads.map { apply($0) }
+        case .record:
+            let sd = meanAndSD(leads.flatMap { $0 }).sd
+            let bound = sigmas * sd
+            return leads.map { $0.map { min(max($0, -bound), bound) } }
+        }
     }
 }
 

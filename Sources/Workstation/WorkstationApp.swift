@@ -1,6 +1,7 @@
 import CardiacModels
 import CaseAnalysis
 import CMRExport
+import SignalKit
 import ECGFormats
 import Foundation
 import Imaging
@@ -134,7 +135,12 @@ public final class WorkstationApp {
         startJob("reading") { mailbox in
             let loaded: LoadedCase
             do {
-                loaded = LoadedCase(url: url, record: try ECGFileReader.read(url: url))
+                // Long records: one window is decoded (memory bounded by it), the source reads others.
+                let source = try ECGRecordSource.open(url: url)
+                let analysed = try AnalysisWindow.choose(in: source)
+                var opened = LoadedCase(url: url, record: analysed.record)
+                if !analysed.isWholeRecord { opened.source = source; opened.window = analysed.summary }
+                loaded = opened
             } catch {
                 let message = Self.describe(error, url: url)
                 mailbox.post { s in
@@ -149,7 +155,8 @@ public final class WorkstationApp {
                 s.current = loaded
                 if !loaded.record.leads.contains(where: { $0.id == s.selectedLead }), let first = loaded.record.leads.first { s.selectedLead = first.id }
                 s.cursorSeconds = min(s.cursorSeconds, max(0, loaded.record.durationSeconds - 0.01))
-                s.status = StatusMessage("opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz)")
+                s.status = StatusMessage("opened \(url.lastPathComponent) (\(loaded.record.provenance.format.rawValue), \(loaded.record.leads.count) leads, \(Int(loaded.record.samplingRate)) Hz"
+                                         + (loaded.window.map { "; showing \($0.text)" } ?? "") + ")")
             }
             guard let pipeline else { return }
             Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)

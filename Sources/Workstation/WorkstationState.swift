@@ -16,6 +16,12 @@ public struct LoadedCase: Sendable {
     public var qualityNotes: [String]
     /// ecg2cmr's global measurements; nil when they could not be made.
     public var measurements: GlobalMeasurements?
+    /// Records longer than 60 s are never decoded whole: `record` holds one window (see SignalKit
+    /// `AnalysisWindow`), `window` says which, and `source` reads any other window, e.g. to scroll
+    /// (`source.read(startSeconds:durationSeconds:)`; `source.durationSeconds` is the whole length).
+    /// Both nil when `record` is the whole record.
+    public var source: ECGRecordSource?
+    public var window: RecordSummary.AnalysedWindow?
 
     public init(url: URL, record: ECGRecord) {
         self.url = url

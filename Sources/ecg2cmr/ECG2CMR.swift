@@ -11,7 +11,8 @@ struct ECG2CMR: ParsableCommand {
         abstract: "A terminal workstation: 12-lead ECG in, CMR-level insight out (demonstration models).",
         version: CMRExportInfo.softwareVersion,
         subcommands: [ViewCommand.self, InfoCommand.self, ConvertCommand.self, ScreenCommand.self,
-                      ExportCommand.self, ReportCommand.self, EmbedCommand.self, StudyCommand.self, BenchCommand.self],
+                      ExportCommand.self, ReportCommand.self, EmbedCommand.self, PrepareCommand.self, StudyCommand.self,
+                      BenchCommand.self],
         defaultSubcommand: ViewCommand.self
     )
 

@@ -16,10 +16,22 @@ struct InfoCommand: ParsableCommand {
 
     @OptionGroup var inputOptions: InputOptions
 
+    @Option(help: "For records longer than 60 s: analyse the 10 s from this second (default: the first clean 10 s).")
+    var window: Double?
+
     func run() throws {
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file),
-                                            options: .init(csvSamplingRate: inputOptions.csvSamplingRate))
+        // Long records (24-hour Holter) are never decoded whole: the shape comes from the header and
+        // heart rate, quality and measurements from one 10 s window, which the output names.
+        let source = try ECGRecordSource.open(url: URL(fileURLWithPath: file), options: .init(csvSamplingRate: inputOptions.csvSamplingRate))
+        let analysed = try AnalysisWindow.choose(in: source, requestedStartSeconds: window)
+        let record = analysed.record
         var summary = RecordSummary(record: record)
+        if !analysed.isWholeRecord {
+            summary.analysedWindow = analysed.summary
+            summary.sampleCount = source.sampleCount
+            summary.durationSeconds = source.durationSeconds
+            summary.sha256 = try source.sha256()
+        }
         // Heart rate and quality flags are SignalKit's; a failure there leaves the fields empty.
         if let found = try? RPeakDetector.detect(in: record) {
             summary.heartRateBpm = found.beats.heartRateBpm

@@ -18,8 +18,11 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Results file: .jsonl (one JSON object per line) or .csv. Re-running skips files already in it.")
     var out: String
 
-    @Option(name: .long, help: "Files read and preprocessed in parallel.")
+    @Option(name: .long, help: "Files read and preprocessed in parallel (at most this many at once).")
     var jobs: Int = 2
+
+    @Option(name: .long, help: "Analyse the 10 s from this second of every record (default: records up to 60 s whole, longer ones on their first clean 10 s).")
+    var window: Double?
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -37,6 +40,11 @@ struct ScreenCommand: ParsableCommand {
     @Flag(name: .long, help: "Plain progress lines even on a terminal.")
     var plain = false
 
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        if let window, !(window.isFinite && window >= 0) { throw ValidationError("--window must be a start time in seconds, 0 or more") }
+    }
+
     func run() throws {
         let bundleURL = try modelOptions.bundleURL()
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
@@ -44,6 +52,7 @@ struct ScreenCommand: ParsableCommand {
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         options.includeEmbeddings = embeddings
+        options.windowStartSeconds = window
         let screener = BatchScreener(pipeline: pipeline, options: options)
         var folderLock: ExportFolderLock?
         defer { folderLock?.release() }

@@ -14,14 +14,14 @@ struct HostileManifestCase: Sendable, CustomStringConvertible {
 
 @Test(arguments: [
     // `(0..<depth).map` reserved 10^15 transformer blocks.
-    HostileManifestCase(description: "huge depth", section: "encoder", key: "depth", value: 1e15, fragment: "encoder.depth is"),
+    HostileManifestCase(description: "huge depth", section: "encoder", key: "depth", value: 1e15, fragment: "encoder.depth must be in"),
     // Int(width × mlpRatio) trapped on a value beyond Int.
     HostileManifestCase(description: "huge mlpRatio", section: "encoder", key: "mlpRatio", value: 1e300, fragment: "encoder.mlpRatio"),
-    HostileManifestCase(description: "huge width", section: "encoder", key: "width", value: 0x1p62, fragment: "encoder.width is"),
+    HostileManifestCase(description: "huge width", section: "encoder", key: "width", value: 0x1p62, fragment: "encoder.width must be in"),
     HostileManifestCase(description: "zero mlpRatio", section: "encoder", key: "mlpRatio", value: 0, fragment: "encoder.mlpRatio"),
     // latentSize + 4 overflowed.
-    HostileManifestCase(description: "huge latent", section: "generator", key: "latentSize", value: 0x1p62, fragment: "generator.latentSize is"),
-    HostileManifestCase(description: "huge frames", section: "generator", key: "frames", value: 1e9, fragment: "generator.frames is"),
+    HostileManifestCase(description: "huge latent", section: "generator", key: "latentSize", value: 0x1p62, fragment: "generator.latentSize must be in"),
+    HostileManifestCase(description: "huge frames", section: "generator", key: "frames", value: 1e9, fragment: "generator.frames must be in"),
     HostileManifestCase(description: "zero sampling rate", section: "input", key: "samplingRate", value: 0, fragment: "input.samplingRate"),
 ])
 func outOfRangeManifestSizesAreRefused(_ c: HostileManifestCase) throws {
@@ -44,7 +44,7 @@ func outOfRangeManifestSizesAreRefused(_ c: HostileManifestCase) throws {
         g["prior"] = p
         m["generator"] = g
     }
-    expectLoadError(dir, "generator.prior.layers is")
+    expectLoadError(dir, "generator.prior.layers must be in")
 }
 
 // A weights name with a path in it was opened wherever it pointed.
@@ -81,6 +81,6 @@ func outOfRangeManifestSizesAreRefused(_ c: HostileManifestCase) throws {
         _ = try ModelBundle.load(manifestData: Data("{".utf8), directory: dir)
         Issue.record("loaded a truncated manifest")
     } catch let e as ModelBundleError {
-        #expect(e.description.hasPrefix(dir.appendingPathComponent("manifest.json").path + ": invalid JSON"), "\(e)")
+        #expect(e.description.hasPrefix(dir.appendingPathComponent("manifest.json").path + ": not valid JSON"), "\(e)")
     }
 }

@@ -102,7 +102,7 @@ import Testing
 
     @Test func zeroFilledDICOMAndOneLineCSVAreRejectedQuickly() throws {
         let d = try dir()
-        var dicom = Data(count: 20 << 20)
+        var dicom = Data(count: ReaderLimits.maxSingleFileBytes - 4096)
         dicom.replaceSubrange(128..<132, with: Array("DICM".utf8))
         let dcm = d.appendingPathComponent("zero.dcm"); try dicom.write(to: dcm)
         // CPU time of this thread, not wall time: the parse cost is what is bounded, and a machine
@@ -111,7 +111,7 @@ import Testing
         #expect(throws: ECGFormatError.self) { try ECGFileReader.read(url: dcm) }
         #expect(threadCPUSeconds() - t < 3, "zero-filled DICOM took \(threadCPUSeconds() - t) s of CPU")
         let csv = d.appendingPathComponent("line.csv")
-        try Data(String(repeating: "I,", count: 10 << 20).utf8).write(to: csv)
+        try Data(String(repeating: "I,", count: (ReaderLimits.maxSingleFileBytes - 4096) / 2).utf8).write(to: csv)
         t = threadCPUSeconds()
         expectFormatError(.malformedHeader, csv, containing: "header line") { _ = try ECGFileReader.read(url: csv) }
         #expect(threadCPUSeconds() - t < 3, "one-line CSV took \(threadCPUSeconds() - t) s of CPU")

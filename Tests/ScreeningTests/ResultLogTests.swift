@@ -127,8 +127,12 @@ private func temporaryPath(_ name: String) -> String {
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     FileManager.default.createFile(atPath: root + "/big.dat", contents: nil)
     let h = try #require(FileHandle(forWritingAtPath: root + "/big.dat"))
-    try h.truncate(atOffset: 300 << 20); try h.close()
+    // Signal files are read by window, so a 300 MB one (a long Holter record) is screened …
+    try h.truncate(atOffset: 300 << 20)
     FileManager.default.createFile(atPath: root + "/r.hea", contents: Data("r 1 500\nbig.dat 16 200 16 0 0 0 0 I\n".utf8))
+    #expect(ECGFileDiscovery().discover([root]) == [.ecgFile(root + "/r.hea")])
+    // … but one over the reader's per-file limit is reported, naming it.
+    try h.truncate(atOffset: UInt64(ReaderLimits.maxFileBytes) + 1); try h.close()
     let items = ECGFileDiscovery().discover([root])
     #expect(items.count == 1)
     if case .unreadable(_, let reason) = items.first { #expect(reason.contains("big.dat") && reason.contains("limit")) } else { Issue.record("not refused: \(items)") }

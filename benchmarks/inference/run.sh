@@ -4,7 +4,7 @@
 #   benchmarks/inference/run.sh [THREADS=2] [ITERATIONS=20] [ROUNDS=2] | python3 benchmarks/inference/summarise.py
 # Env: ECG2CMR_BIN=path/to/ecg2cmr to skip the release build.
 # Bundles: a randomly initialised demo-layout bundle, a randomly initialised published-size
-# encoder (600 tokens, width 384, 3 blocks, 6 heads) and, if present, assets/models/demo-v1.
+# encoder (600 tokens, width 384, 3 blocks, 6 heads) and, if present, assets/models/demo-v2 (the default bundle).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${1:-2}
@@ -19,7 +19,7 @@ fi
 (cd training && python3 -m ecg2cmr_train.bundle --random --layout demo --out "$WORK/random-demo" >&2)
 python3 training/convert_checkpoint.py --random-mmcl --out "$WORK/random-published" >&2
 MODELS=("$WORK/random-demo" "$WORK/random-published")
-[ -f assets/models/demo-v1/manifest.json ] && MODELS+=(assets/models/demo-v1)
+[ -f assets/models/demo-v2/manifest.json ] && MODELS+=(assets/models/demo-v2)
 echo "# threads=$THREADS iterations=$ITER host=$(uname -m) cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)"
 for m in "${MODELS[@]}"; do
   for round in $(seq "$ROUNDS"); do   # alternate the engines ROUNDS times; every round is reported

@@ -174,7 +174,7 @@ lock = Path(str(outp) + ".lock")
 while time.monotonic() - start < 20 and not (lock.exists() and lock.read_text().strip()) and a.poll() is None:
     time.sleep(0.02)
 b = subprocess.run([BIN, "screen", str(many), "--out", str(outp), "--model", MODEL, "--plain"], capture_output=True, cwd=T, env=env)
-a_out, a_err = a.communicate(timeout=120)
+a_out, a_err = a.communicate(timeout=600)   # 120 files: slow on a loaded 2-core machine
 c = subprocess.run([BIN, "screen", str(many), "--out", str(outp), "--model", MODEL, "--plain"], capture_output=True, cwd=T, env=env)
 secs = time.monotonic() - start
 files = [json.loads(l)["file"] for l in open(outp)]
@@ -203,23 +203,24 @@ big.parent.mkdir()
 with open(big, "wb") as f:
     f.truncate((1 << 30) + 1)
 os.symlink(big, T / "size/small.csv")
-with open(T / "size/huge.dat", "wb") as f:
-    f.truncate(300 << 20)
+with open(T / "size/huge.dat", "wb") as f:   # signal files are read by window: the cap is the reader's 1 GiB
+    f.truncate((1 << 30) + 1)
 w("size/huge.hea", "huge 1 500\nhuge.dat 16 200 16 0 0 0 0 I\n")
+CAP = 16 << 20   # ReaderLimits.maxSingleFileBytes: files read whole
 with open(T / "size/zero.dcm", "wb") as f:
-    f.truncate(100 << 20)
+    f.truncate(CAP - 4096)
     f.seek(128)
     f.write(b"DICM")
 with open(T / "size/oneline.csv", "wb") as f:
     chunk = b"I," * (1 << 20)
-    for _ in range(50):
+    for _ in range(7):
         f.write(chunk)
 attack(5, "symlink to a 1 GiB+1 sparse file", ["info", "size/small.csv"], ["size/small.csv"], ["limit"])
-attack(5, "header naming a 300 MB .dat (screen cap 256 MB)", ["screen", str(T / "size/huge.hea"), "--out", str(T / "out5/r.jsonl"), "--model", MODEL, "--plain"],
+attack(5, "header naming a 1 GiB+1 sparse .dat (screen)", ["screen", str(T / "size/huge.hea"), "--out", str(T / "out5/r.jsonl"), "--model", MODEL, "--plain"],
        ["huge.hea"], ["failed 1"], out=[T / "out5"],
        check=lambda so, se: None if "huge.dat" in open(T / "out5/r.jsonl").read() and "limit" in open(T / "out5/r.jsonl").read() else (_ for _ in ()).throw(AssertionError("cap reason not recorded")))
-attack(5, "zero-filled 100 MB DICOM", ["info", "size/zero.dcm"], ["size/zero.dcm"], ["appears twice"])
-attack(5, "100 MB one-line CSV", ["info", "size/oneline.csv"], ["size/oneline.csv"], ["header line"])
+attack(5, "zero-filled 16 MB DICOM (just under the cap)", ["info", "size/zero.dcm"], ["size/zero.dcm"], ["appears twice"])
+attack(5, "14 MB one-line CSV", ["info", "size/oneline.csv"], ["size/oneline.csv"], ["header line"])
 
 # ---- 6 study --db on foreign files
 w("db6/empty.db", b"")
@@ -308,6 +309,102 @@ if mounted:
         subprocess.run(["umount", str(full)], capture_output=True)
 else:
     rows.append((9, "screen --out on a full disk", "skipped", "needs root to mount a small tmpfs", "skipped"))
+
+# ---- 10 (issue item 6) memory bounded for a 24-hour 12-lead record (format 16, 500 Hz: 1.04 GB of samples)
+def holter_record(folder):
+    """Tiles sample-data P01 (10 s, 12 leads, format 16) 8640 times; written in 12 MB blocks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = SAMPLE / "P01-healthy"
+    ten = (src / "ecg.dat").read_bytes()
+    lines = (src / "ecg.hea").read_text().splitlines()
+    signals = [l.split() for l in lines[1:13]]
+    header = [f"holter 12 500 {5000 * 8640}"]
+    # file format gain adcres adczero initval checksum blocksize name; the 16-bit checksum of 8640 copies.
+    def checksum(c):
+        v = (8640 * int(c)) % 65536
+        return str(v - 65536 if v >= 32768 else v)
+    header += [" ".join(["holter.dat"] + f[1:6] + [checksum(f[6]), "0", f[8]]) for f in signals]
+    header += ["# synthetic 24-hour record for the memory check (hostile-2)"]
+    (folder / "holter.hea").write_text("\n".join(header) + "\n")
+    block = ten * 96
+    with open(folder / "holter.dat", "wb") as f:
+        for _ in range(8640 // 96):
+            f.write(block)
+    return folder / "holter.hea"
+
+
+LIMIT_MB = 600
+holter_dir = WORK / "holter"
+holter = holter_record(holter_dir)
+size_mb = (holter_dir / "holter.dat").stat().st_size / 1e6
+
+
+def memory(name, args, check=None, timeout=180, what=None, exits=(0,)):
+    start = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-v", BIN] + args, capture_output=True, timeout=timeout, env=env, cwd=T)
+    secs = time.monotonic() - start
+    so, se = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    rss = next((int(l.split(":")[1]) for l in se.splitlines() if "Maximum resident set size" in l), None)
+    problems = []
+    if p.returncode not in exits:
+        problems.append(f"exit {p.returncode}: " + se[-300:])
+    if rss is None:
+        problems.append("no RSS reported by /usr/bin/time -v")
+    elif rss / 1024 > LIMIT_MB:
+        problems.append(f"peak RSS {rss / 1024:.0f} MB > {LIMIT_MB} MB")
+    if check and not problems:
+        try:
+            check(so, se)
+        except AssertionError as e:
+            problems.append(str(e) or "check failed")
+    peak = f"{rss / 1024:.0f} MB" if rss else "?"
+    rows.append((10, f"{name} of " + (what or f"a 24-hour 12-lead record ({size_mb:.0f} MB format 16)"), f"exit {p.returncode}, {secs:.1f} s",
+                 f"peak RSS {peak} (limit {LIMIT_MB} MB)", "ok" if not problems else "FAIL: " + "; ".join(problems)))
+    print(f"{'ok  ' if not problems else 'FAIL'} [10] {name}: peak RSS {peak}, {secs:.1f} s", flush=True)
+    if problems:
+        failures.append(f"[10] {name}: {'; '.join(problems)}\n  stdout: {so[-400:]}")
+
+
+def info_check(so, se):
+    assert "86400.00 s" in so, "whole duration not reported"
+    assert "Analysed" in so and "of 24:00:00" in so, "analysed window not named"
+    assert "Heart rate" in so and "bpm" in so, "no heart rate from the window"
+
+
+def holter_screen_check(so, se):
+    r = json.loads(open(T / "out10/results.jsonl").readline())
+    assert r["status"] == "ok", f"status {r['status']}: {r.get('error')}"
+    assert abs(r["durationSeconds"] - 86400) < 1, "duration is not the whole record's"
+    assert r["analysedWindow"]["durationSeconds"] == 10, "no 10 s analysed window"
+    assert r.get("risks"), "no model output"
+
+
+(T / "out10").mkdir()
+try:
+    memory("info", ["info", str(holter)], check=info_check)
+    memory("view --snapshot", ["view", str(holter), "--snapshot", "160x48", "--model", MODEL],
+           check=lambda so, se: None if "24:00:00" in so else (_ for _ in ()).throw(AssertionError("window not shown")))
+    memory("screen", ["screen", str(holter_dir), "--out", str(T / "out10/results.jsonl"), "--model", MODEL, "--plain"],
+           check=holter_screen_check)
+finally:
+    shutil.rmtree(holter_dir, ignore_errors=True)
+
+# The formats read whole: the worst case the cap admits (two-lead CSV of zeros: 2 bytes a sample,
+# four derived leads), alone in `info` and two at once in `screen --jobs 2`.
+worst = WORK / "worst"
+worst.mkdir()
+rows_per_file = (CAP - 64) // 4
+for name in ("a.csv", "b.csv"):
+    with open(worst / name, "w") as f:
+        f.write("# sampling_rate=500\nI,II\n")
+        f.write("0,0\n" * rows_per_file)
+try:
+    memory("info", ["info", str(worst / "a.csv")], what="a 16 MB two-lead CSV (the cap; 8.4 M samples a lead)")
+    memory("screen --jobs 2", ["screen", str(worst), "--jobs", "2", "--out", str(T / "out10/worst.jsonl"), "--model", MODEL, "--plain"],
+           what="two 16 MB two-lead CSVs", exits=(0, 1),   # two leads: the model refuses them (no V1–V6), recorded
+           check=lambda so, se: None if len(open(T / "out10/worst.jsonl").readlines()) == 2 else (_ for _ in ()).throw(AssertionError("not one line per file")))
+finally:
+    shutil.rmtree(worst, ignore_errors=True)
 
 # ---- table
 table = ["| item | attack | exit, time | first line of output | result |", "| --- | --- | --- | --- | --- |"]

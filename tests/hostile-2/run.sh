@@ -10,7 +10,7 @@ if [ -z "$BIN" ]; then
   swift build --product ecg2cmr >/dev/null
   BIN="$(swift build --show-bin-path)/ecg2cmr"
 fi
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v1}
+MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
 work=$(mktemp -d)
 trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 if [ ! -f "$MODEL/manifest.json" ]; then

@@ -17,7 +17,13 @@ from pathlib import Path
 import torch
 
 
+# Under torchrun only rank 0 prints (pipeline.main sets this from the environment).
+QUIET = False
+
+
 def log(msg: str) -> None:
+    if QUIET:
+        return
     print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
@@ -101,22 +107,27 @@ class EarlyStopping:
 
 def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.Optimizer, step_fn,
                 steps: int, minutes: float | None, checkpoint_seconds: float, timings: Timings,
-                base_lrs: list | None = None, early: EarlyStopping | None = None) -> dict:
+                base_lrs: list | None = None, early: EarlyStopping | None = None, par=None) -> dict:
     """Run `step_fn(step, progress) -> loss` until `steps` steps or `minutes` of (accumulated) wall
     time; progress = max(step/steps, elapsed/budget) drives the learning-rate schedule so a
-    time-capped stage still decays its rate. Returns {"steps", "seconds", "loss"}."""
+    time-capped stage still decays its rate. Returns {"steps", "seconds", "loss"}.
+
+    With several processes (`par`, distributed.Parallel) every rank runs the same steps; rank 0
+    alone writes the checkpoints, the finished stage and the timings. The wall-time cap is
+    decided on rank 0 and broadcast, so all ranks stop at the same step."""
+    main = par is None or par.main
     run_dir = Path(run_dir)
     done_path = run_dir / f"{name}.pt"
     ckpt_path = run_dir / f"{name}.ckpt.pt"
     if done_path.exists():
-        state = torch.load(done_path, weights_only=False)
+        state = torch.load(done_path, weights_only=False, map_location="cpu")
         for k, m in modules.items():
             m.load_state_dict(state["modules"][k])
         log(f"{name}: finished earlier ({state['info']['steps']} steps, {state['info']['seconds']:.0f} s) — loaded")
         return state["info"]
     step, elapsed = 0, 0.0
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         for k, m in modules.items():
             m.load_state_dict(state["modules"][k])
         optimizer.load_state_dict(state["optimizer"])
@@ -141,7 +152,13 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
 
     while step < steps:
         spent = elapsed + time.time() - t0
-        if spent >= budget:
+        if par is not None and par.world > 1:
+            flag = torch.tensor([spent >= budget], dtype=torch.int32)
+            torch.distributed.broadcast(flag, 0)
+            over = bool(flag.item())
+        else:
+            over = spent >= budget
+        if over:
             log(f"{name}: time cap reached at step {step}")
             break
         progress = max(step / steps, spent / budget if budget < float("inf") else 0.0)
@@ -159,7 +176,7 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
             log(f"{name}: step {step}/{steps} loss {sum(recent) / len(recent):.4f} "
                 f"({rate:.2f} steps/s, {elapsed + now - t0:.0f} s)")
             recent, last_print = [], now
-        if now - last_ckpt > checkpoint_seconds:
+        if now - last_ckpt > checkpoint_seconds and main:
             save_ckpt()
             last_ckpt = now
         if early is not None and early.after_step(step):
@@ -172,9 +189,12 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
         info.update(best_step=early.best_step, best_validation_loss=early.best, validation_history=early.history)
     for m in modules.values():
         m.eval()
-    _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)
-    if ckpt_path.exists():
-        ckpt_path.unlink()
-    timings.set(name, seconds=round(seconds, 1), steps=step)
+    if main:
+        _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)
+        if ckpt_path.exists():
+            ckpt_path.unlink()
+        timings.set(name, seconds=round(seconds, 1), steps=step)
+    if par is not None:
+        par.barrier()
     log(f"{name}: done, {step} steps in {seconds:.0f} s")
     return info

@@ -57,7 +57,7 @@ def _masked_reconstruction(dec: MDMDecoder, h: torch.Tensor, ids_keep: torch.Ten
     for blk in dec.blocks:
         full = blk(full)
     pred = dec.pred(dec.norm(full))                            # [B, T, P]
-    mask = torch.ones(b, t)
+    mask = torch.ones(b, t, device=target.device)
     mask.scatter_(1, ids_keep, 0.0)
     per_token = ((pred - target) ** 2).mean(-1)
     return (per_token * mask).sum() / mask.sum()
@@ -113,20 +113,25 @@ def clip_loss(e: torch.Tensor, c: torch.Tensor, temperature: float = 0.1, lam: f
             w = (1.0 - c @ c.t()).clamp(floor, 1.0)
             w.fill_diagonal_(1.0)
         logits = logits + w.log()
-    target = torch.arange(e.shape[0])
+    target = torch.arange(e.shape[0], device=e.device)
     return lam * F.cross_entropy(logits, target) + (1 - lam) * F.cross_entropy(logits.t(), target)
 
 
-def mdm_loss_beats(enc, dec: MDMDecoder, x: dict, mask_ratio: float, gen: torch.Generator) -> torch.Tensor:
+def mdm_loss_beats(enc, dec: MDMDecoder, x: dict, mask_ratio: float, gen: torch.Generator | None = None,
+                   noise: torch.Tensor | None = None) -> torch.Tensor:
     """MDM on the beat-aware encoder: mask `mask_ratio` of the median-beat tokens (the rhythm token
-    is always visible), reconstruct the masked beat patches; MSE on the masked ones."""
+    is always visible), reconstruct the masked beat patches; MSE on the masked ones. The mask is
+    the lowest-`noise` tokens; `noise` [B, T] (drawn for the global batch when data-parallel)
+    or, without it, drawn from `gen`."""
     vit = enc.encoder
     beats = x["beats"]
     b = beats.shape[0]
     tokens = vit.tokenize(beats, x["rhythm"])                 # [B, T+1, W]
     t, w = vit.beat_tokens, tokens.shape[2]
     keep = max(1, int(round(t * (1.0 - mask_ratio))))
-    ids_keep = torch.rand(b, t, generator=gen).argsort(dim=1)[:, :keep]
+    if noise is None:
+        noise = torch.rand(b, t, generator=gen)
+    ids_keep = noise.to(beats.device).argsort(dim=1)[:, :keep]
     h = torch.gather(tokens[:, :t], 1, ids_keep.unsqueeze(-1).expand(-1, -1, w))
     h = torch.cat([h, tokens[:, t:]], dim=1)
     for blk in vit.blocks:

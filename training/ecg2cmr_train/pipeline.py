@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
+from . import loop
 from .config import load_config, resolve
+from .distributed import Parallel, StepModule
 from .loop import EarlyStopping, Timings, log, train_stage
 from .model import AnatomyCMRGenerator, BeatECGEncoder, DiffusionSchedule, LatentPrior
 from .nets import CineEncoder, MDMDecoder, clip_loss, mdm_loss_beats
@@ -65,6 +67,11 @@ class Run:
     cohort_complete: bool
     timings: Timings
     cache: dict = field(default_factory=dict)
+    par: Parallel | None = None
+
+    def __post_init__(self):
+        if self.par is None:
+            self.par = Parallel("cpu")
 
     @property
     def seed(self) -> int:
@@ -84,7 +91,7 @@ class Run:
         path = self.run_dir / f"{name}.pt"
         if not path.exists():
             raise FileNotFoundError(f"stage {name} has not finished ({path} missing)")
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=False, map_location="cpu")
 
     @property
     def beat_spec(self) -> dict:
@@ -103,7 +110,7 @@ class Run:
         return float(next((op["rate"] for op in self.cfg["preprocessing"] if op["op"] == "resample"), self.cohort.rate))
 
 
-def open_run(cfg: dict) -> Run:
+def open_run(cfg: dict, par: Parallel | None = None) -> Run:
     run_dir = resolve(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     cohort = D.Cohort(resolve(cfg["cohort"]))
@@ -111,6 +118,8 @@ def open_run(cfg: dict) -> Run:
     # The subject selection is fixed at the first start of a run, so a restart keeps matching the
     # caches and checkpoints.
     sel_path = run_dir / "selection.npz"
+    if par is not None and not par.main:
+        par.barrier()                       # rank 0 writes the selection first
     if sel_path.exists():
         z = np.load(sel_path)
         splits = {s: z[s] for s in ("train", "val", "test")}
@@ -122,13 +131,15 @@ def open_run(cfg: dict) -> Run:
         splits = cohort.select(cfg["max_subjects"])
         complete = cohort.ready
         np.savez(sel_path, cohort_n=cohort.n, complete=complete, **splits)
+    if par is not None and par.main:
+        par.barrier()
     rows = np.concatenate([splits[s] for s in ("train", "val", "test")])
     a, b = len(splits["train"]), len(splits["train"]) + len(splits["val"])
     pos = {"train": np.arange(0, a), "val": np.arange(a, b), "test": np.arange(b, len(rows))}
     ph_mean, ph_std = targets.phenotype_stats(splits["train"])
     log(f"cohort {cohort.path}: {cohort.n} subjects, using train {a}, val {b - a}, test {len(rows) - b}; "
         f"cine frames {cohort.frames}")
-    return Run(cfg, run_dir, cohort, targets, splits, rows, pos, ph_mean, ph_std, complete, Timings(run_dir))
+    return Run(cfg, run_dir, cohort, targets, splits, rows, pos, ph_mean, ph_std, complete, Timings(run_dir), par=par)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,14 +181,15 @@ def trained_model(run: Run, name: str) -> BeatECGEncoder:
 @torch.no_grad()
 def predict(run: Run, model: BeatECGEncoder, pos, batch: int = 512) -> dict:
     model.eval()
+    dev = next(model.parameters()).device
     outs = {"embedding": [], "pooled": []}
     heads = {k: [] for k in model.heads}
     for i in range(0, len(pos), batch):
-        o = model(ecg_batch(run, pos[i:i + batch]))
-        outs["embedding"].append(o["embedding"].numpy())
-        outs["pooled"].append(o["pooled"].numpy())
+        o = model({k: v.to(dev) for k, v in ecg_batch(run, pos[i:i + batch]).items()})
+        outs["embedding"].append(o["embedding"].float().cpu().numpy())
+        outs["pooled"].append(o["pooled"].float().cpu().numpy())
         for k, v in o["heads"].items():
-            heads[k].append(v.numpy())
+            heads[k].append(v.float().cpu().numpy())
     res = {k: np.concatenate(v) for k, v in outs.items()}
     res["heads"] = {k: np.concatenate(v) for k, v in heads.items()}
     return res
@@ -269,47 +281,57 @@ def trained_autoencoder(run: Run) -> ResidualAutoencoder:
 
 def stage_ecg(run: Run):
     t0 = time.time()
+    if run.par.main:                    # rank 0 builds the cache, the others then read it
+        ecg_inputs(run)
+    run.par.barrier()
     ecg_inputs(run)
-    if "ecg" not in run.timings.data:
+    if run.par.main and "ecg" not in run.timings.data:
         run.timings.set("ecg", seconds=round(time.time() - t0, 1), ecgs=len(run.rows))
 
 
 def stage_cmr(run: Run):
-    c = run.cfg["cmr"]
+    c, par = run.cfg["cmr"], run.par
     run.torch_seed("cmr-init")
     ae = ResidualAutoencoder(run)
-    opt = torch.optim.AdamW(ae.parameters(), lr=c["lr"], weight_decay=1e-4)
     fr, per = run.cohort.frames, int(c["phases_per_subject"])
-    weights = {v: heart_weight(s["size"]) for v, s in c["views"].items()}
+    weights = {v: par.to(heart_weight(s["size"])) for v, s in c["views"].items()}
 
-    def step(i, _progress):
-        pos = run.batch_pos("cmr-batches", i, "train", c["batch"])
-        cines = canonical_cines(run, pos)
-        a = anatomy(run, run.rows[pos])
+    def forward(cines, a, phases, sub, kk, keep, noise):
         enc = ae.encode(cines)
-        rng = run.rng("cmr-phases", i)
-        k = rng.integers(0, fr, size=(len(pos), per))
-        phases = torch.from_numpy(k.reshape(-1) / fr).float()
-        sub = torch.arange(len(pos)).repeat_interleave(per)
-        kk = torch.from_numpy(k.reshape(-1))
-        g = torch.Generator().manual_seed(stream_seed(run.seed, "cmr-noise") + i)
-        keep = (torch.rand(len(pos), 1, generator=g) >= c["residual_dropout"]).float()
         loss = 0.0
         for v in ae.gen.view_names:
             mu, lv = enc[v]
-            r = (mu + torch.exp(0.5 * lv) * torch.randn(mu.shape, generator=g)) * keep
+            r = (mu + torch.exp(0.5 * lv) * noise[v]) * keep
             kl = 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(1).mean()
             z = torch.cat([a, r], 1).repeat_interleave(per, 0)
             pred = ae.gen.decoder(v)(z, phases)
             loss = loss + (weights[v] * (pred - cines[v][sub, kk]) ** 2).mean() + c["kl_weight"] * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
-        opt.step()
+        return loss
+
+    net = par.wrap(StepModule({"ae": ae}, forward))
+    opt = torch.optim.AdamW(ae.parameters(), lr=c["lr"], weight_decay=1e-4)
+
+    def step(i, _progress):
+        # Every random draw is made for the global batch, then this rank takes its rows.
+        pos = run.batch_pos("cmr-batches", i, "train", c["batch"])
+        sl = par.local(len(pos))
+        k = run.rng("cmr-phases", i).integers(0, fr, size=(len(pos), per))
+        g = torch.Generator().manual_seed(stream_seed(run.seed, "cmr-noise") + i)
+        keep = (torch.rand(len(pos), 1, generator=g) >= c["residual_dropout"]).float()
+        noise = {v: torch.randn(len(pos), ae.residual, generator=g) for v in ae.gen.view_names}
+        pos, k = pos[sl], k[sl]
+        n = len(pos)
+        phases = torch.from_numpy(k.reshape(-1) / fr).float()
+        sub = torch.arange(n).repeat_interleave(per)
+        kk = torch.from_numpy(k.reshape(-1))
+        with par.autocast():
+            loss = net(par.to(canonical_cines(run, pos)), par.to(anatomy(run, run.rows[pos])), par.to(phases),
+                       par.to(sub), par.to(kk), par.to(keep[sl]), par.to({v: t[sl] for v, t in noise.items()}))
+        par.step(loss, opt, ae.parameters())
         return loss.item()
 
     train_stage(run.run_dir, "cmr", {"ae": ae}, opt, step, c["steps"], c["minutes"], run.cfg["checkpoint_seconds"],
-                run.timings)
+                run.timings, par=par)
 
 
 def load_residuals(run: Run) -> dict:
@@ -320,6 +342,9 @@ def load_residuals(run: Run) -> dict:
 def stage_residuals(run: Run):
     path = run.run_dir / "cmr_residuals.npz"
     if path.exists():
+        return
+    if not run.par.main:                # rank 0 writes the residuals; the others read them later
+        run.par.barrier()
         return
     t0 = time.time()
     ae = trained_autoencoder(run)
@@ -335,6 +360,7 @@ def stage_residuals(run: Run):
     np.savez(path, raw=raw, standardised=((raw - mean) / std).astype(np.float32), mean=mean.astype(np.float32),
              std=std.astype(np.float32))
     run.timings.set("residuals", seconds=round(time.time() - t0, 1))
+    run.par.barrier()
 
 
 def cmr_representation(run: Run) -> torch.Tensor:
@@ -352,26 +378,28 @@ def cmr_representation(run: Run) -> torch.Tensor:
 
 
 def stage_mdm(run: Run):
-    m, e = run.cfg["mdm"], run.cfg["encoder"]
+    m, e, par = run.cfg["mdm"], run.cfg["encoder"], run.par
     run.torch_seed("mdm-init")
     enc = new_encoder(run)
     dec = MDMDecoder(enc.encoder.beat_tokens, e["width"], e["patch"], m["decoder_width"], m["decoder_depth"],
                      m["decoder_heads"])
+    net = par.wrap(StepModule({"enc": enc, "dec": dec},
+                              lambda x, noise: mdm_loss_beats(enc, dec, x, m["mask_ratio"], noise=noise)))
     params = list(enc.encoder.parameters()) + list(dec.parameters())
     opt = torch.optim.AdamW(params, lr=m["lr"], weight_decay=0.05, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(stream_seed(run.seed, "mdm-masks"))
 
     def step(i, _p):
-        x = ecg_batch(run, run.batch_pos("mdm-batches", i, "train", m["batch"]))
-        loss = mdm_loss_beats(enc, dec, x, m["mask_ratio"], gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        pos = run.batch_pos("mdm-batches", i, "train", m["batch"])
+        sl = par.local(len(pos))
+        noise = torch.rand(len(pos), enc.encoder.beat_tokens, generator=gen)     # masks of the global batch
+        with par.autocast():
+            loss = net(par.to(ecg_batch(run, pos[sl])), par.to(noise[sl]))
+        par.step(loss, opt, params)
         return loss.item()
 
     train_stage(run.run_dir, "mdm", {"enc": enc, "dec": dec}, opt, step, m["steps"], m["minutes"],
-                run.cfg["checkpoint_seconds"], run.timings)
+                run.cfg["checkpoint_seconds"], run.timings, par=par)
 
 
 def make_cmr_projection(run: Run, d: int) -> torch.nn.Module:
@@ -380,48 +408,51 @@ def make_cmr_projection(run: Run, d: int) -> torch.nn.Module:
 
 
 def stage_align(run: Run):
-    a = run.cfg["align"]
+    a, par = run.cfg["align"], run.par
     run.torch_seed("align-init")
     enc = new_encoder(run)
     if (run.run_dir / "mdm.pt").exists():
         enc.load_state_dict(run.load_done("mdm")["modules"]["enc"])
     cmr = cmr_representation(run)
     cproj = make_cmr_projection(run, cmr.shape[1])
+    net = par.wrap(StepModule({"enc": enc, "cmr_proj": cproj}, lambda x, c: (enc.embed(enc.pooled(x)), cproj(c))))
     params = list(enc.parameters()) + list(cproj.parameters())
     opt = torch.optim.AdamW(params, lr=a["lr"], weight_decay=0.05)
 
     def step(i, _p):
         pos = run.batch_pos("align-batches", i, "train", a["batch"])
-        e = enc.embed(enc.pooled(ecg_batch(run, pos)))
-        loss = clip_loss(e, cproj(cmr[pos]), a["temperature"], a["lambda"], a["weighted"], a["weight_floor"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        sl = par.local(len(pos))
+        with par.autocast():
+            e, c = net(par.to(ecg_batch(run, pos[sl])), par.to(cmr[pos[sl]]))
+            # Negatives from every rank, with gradients (distributed.py explains the scaling).
+            loss = clip_loss(par.gather(e).float(), par.gather(c).float(), a["temperature"], a["lambda"],
+                             a["weighted"], a["weight_floor"])
+        par.step(loss, opt, params)
         return loss.item()
 
     train_stage(run.run_dir, "align", {"enc": enc, "cmr_proj": cproj}, opt, step, a["steps"], a["minutes"],
-                run.cfg["checkpoint_seconds"], run.timings)
+                run.cfg["checkpoint_seconds"], run.timings, par=par)
 
 
 def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: float, enc_scale: float,
              align_weight: float, label_fraction: float = 1.0) -> BeatECGEncoder:
-    h, a = run.cfg["heads"], run.cfg["align"]
+    h, a, par = run.cfg["heads"], run.cfg["align"], run.par
     run.torch_seed("heads-init")                       # same initial heads for both models
     model = new_encoder(run, HEAD_SIZES)
     if init is not None:
         missing, unexpected = model.load_state_dict(init, strict=False)
         if unexpected or any(not k.startswith("heads.") for k in missing):
             raise RuntimeError(f"{name}: initial weights do not fit ({missing}, {unexpected})")
+    net = par.wrap(StepModule({"model": model}, lambda x: model(x)))
     enc_params = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
     head_params = list(model.heads.parameters())
     opt = torch.optim.AdamW([{"params": enc_params, "lr": lr * enc_scale},
                              {"params": head_params, "lr": lr}], weight_decay=0.01)
     rows = run.rows
-    risk = torch.from_numpy(run.targets.risk[rows])
-    sub = torch.from_numpy(run.targets.subtype[rows])
-    ph = torch.from_numpy(((run.targets.phenotype[rows] - run.ph_mean) / run.ph_std).astype(np.float32))
-    pos_weight = torch.from_numpy(np.clip((1 - run.targets.risk[rows].mean(0)) / np.maximum(
+    risk = par.to(run.targets.risk[rows])
+    sub = par.to(run.targets.subtype[rows])
+    ph = par.to(((run.targets.phenotype[rows] - run.ph_mean) / run.ph_std).astype(np.float32))
+    pos_weight = par.to(np.clip((1 - run.targets.risk[rows].mean(0)) / np.maximum(
         run.targets.risk[rows].mean(0), 1e-3), 1, float(h["max_pos_weight"])).astype(np.float32))
     cmr = None
     if align_weight > 0:
@@ -429,45 +460,49 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
         cproj = make_cmr_projection(run, rep.shape[1])
         cproj.load_state_dict(run.load_done("align")["modules"]["cmr_proj"])
         with torch.no_grad():
-            cmr = cproj(rep)
+            cmr = par.to(cproj(rep))
     pool = run.pos["train"]
     if label_fraction < 1.0:
         pool = run.rng(f"label-fraction-{label_fraction}").choice(pool, max(8, int(len(pool) * label_fraction)),
                                                                  replace=False)
     params = enc_params + head_params
 
-    def losses(out, t, with_align=True):
+    def losses(out, t, t_global=None, with_align=True):
+        """Loss of this rank's rows t (global batch t_global; None: t is the whole batch)."""
+        t_global = t if t_global is None else t_global
+        world = len(t_global) // len(t)
         loss = F.binary_cross_entropy_with_logits(out["heads"]["risk"], risk[t], pos_weight=pos_weight)
         s = sub[t]
-        if (s >= 0).any():
-            loss = loss + h["subtype_weight"] * F.cross_entropy(out["heads"]["cm_subtype"][s >= 0], s[s >= 0])
-        loss = loss + h["phenotype_weight"] * F.mse_loss(out["heads"]["phenotype"], ph[t])
+        n_sub = int((sub[t_global] >= 0).sum())
+        if n_sub:
+            # A mean over the global batch's cardiomyopathy cases, however they fall on the ranks.
+            ce = F.cross_entropy(out["heads"]["cm_subtype"][s >= 0].float(), s[s >= 0], reduction="sum")
+            loss = loss + h["subtype_weight"] * ce * (world / n_sub)
+        loss = loss + h["phenotype_weight"] * F.mse_loss(out["heads"]["phenotype"].float(), ph[t])
         if with_align and align_weight > 0:
-            loss = loss + align_weight * clip_loss(out["embedding"], cmr[t], a["temperature"], a["lambda"],
-                                                   a["weighted"], a["weight_floor"])
+            loss = loss + align_weight * clip_loss(par.gather(out["embedding"]).float(), cmr[t_global], a["temperature"],
+                                                   a["lambda"], a["weighted"], a["weight_floor"])
         return loss
 
     val_pos = run.pos["val"][: int(h["early_stopping"]["subjects"])]
 
     def val_loss():
         # the supervised loss only, so that the aligned model and the baseline stop on the same criterion
-        return losses(model(ecg_batch(run, val_pos)), torch.as_tensor(val_pos), with_align=False)
+        return losses(model(par.to(ecg_batch(run, val_pos))), par.to(val_pos), with_align=False)
 
     es = h["early_stopping"]
     early = EarlyStopping(model, val_loss, int(es["every"]), int(es["patience"]))
 
     def step(i, _p):
         pos = run.rng("heads-batches", i).choice(pool, size=min(h["batch"], len(pool)), replace=False)
-        t = torch.as_tensor(pos)
-        loss = losses(model(ecg_batch(run, pos)), t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        sl = par.local(len(pos))
+        with par.autocast():
+            loss = losses(net(par.to(ecg_batch(run, pos[sl]))), par.to(pos[sl]), par.to(pos))
+        par.step(loss, opt, params)
         return loss.item()
 
     train_stage(run.run_dir, name, {"model": model}, opt, step, steps, minutes, run.cfg["checkpoint_seconds"],
-                run.timings, early=early)
+                run.timings, early=early, par=par)
     return model.eval()
 
 
@@ -491,20 +526,20 @@ def make_prior(run: Run, state: int) -> LatentPrior:
 
 
 def stage_prior(run: Run):
-    p = run.cfg["prior"]
+    p, par = run.cfg["prior"], run.par
     res = load_residuals(run)["standardised"]
     prior = make_prior(run, res.shape[1])
     cond_path = run.run_dir / "prior_cond.npz"
-    if cond_path.exists():
-        z = np.load(cond_path)
-        pos, cond = z["pos"], z["cond"]
-    else:
+    if par.main and not cond_path.exists():
         pos = run.pos["train"][: int(p["max_subjects"])]
-        cond = predict(run, trained_model(run, "heads"), pos)["embedding"]
-        np.savez(cond_path, pos=pos, cond=cond)
+        np.savez(cond_path, pos=pos, cond=predict(run, trained_model(run, "heads"), pos)["embedding"])
+    par.barrier()
+    z = np.load(cond_path)
+    pos, cond = z["pos"], z["cond"]
     cond_t = torch.from_numpy(cond.astype(np.float32))
     x0_all = torch.from_numpy(res[pos])
     sched = DiffusionSchedule(p["diffusion_steps"], p["beta_start"], p["beta_end"])
+    net = par.wrap(StepModule({"prior": prior}, lambda xt, c, t: prior(xt, c, t)))
     opt = torch.optim.AdamW(prior.parameters(), lr=p["lr"], weight_decay=0.0)
 
     def step(i, _p):
@@ -513,18 +548,17 @@ def stage_prior(run: Run):
         g = torch.Generator().manual_seed(stream_seed(run.seed, "prior-noise") + i)
         t = torch.randint(0, sched.steps, (len(idx),), generator=g)
         noise = torch.randn(len(idx), x0_all.shape[1], generator=g)
-        xt = sched.q_sample(x0_all[idx], t, noise)
-        c = cond_t[idx]
         drop = (torch.rand(len(idx), 1, generator=g) < p["cond_dropout"]).float()
-        c = c * (1 - drop)                              # the unconditional branch of CFG: zero condition
-        loss = F.mse_loss(prior(xt, c, t), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sl = par.local(len(idx))
+        xt = sched.q_sample(x0_all[idx], t, noise)
+        c = cond_t[idx] * (1 - drop)                    # the unconditional branch of CFG: zero condition
+        with par.autocast():
+            loss = F.mse_loss(net(par.to(xt[sl]), par.to(c[sl]), par.to(t[sl])).float(), par.to(noise[sl]))
+        par.step(loss, opt, prior.parameters(), clip=None)
         return loss.item()
 
     train_stage(run.run_dir, "prior", {"prior": prior}, opt, step, p["steps"], p["minutes"],
-                run.cfg["checkpoint_seconds"], run.timings)
+                run.cfg["checkpoint_seconds"], run.timings, par=par)
 
 
 def trained_prior(run: Run) -> LatentPrior:
@@ -534,24 +568,36 @@ def trained_prior(run: Run) -> LatentPrior:
 
 
 def stage_validate(run: Run):
+    if not run.par.main:                # rank 0 alone writes files; the others wait for it
+        run.par.barrier()
+        return
     from .validate import validate
     t0 = time.time()
     validate(run)
     run.timings.set("validate", seconds=round(time.time() - t0, 1))
+    run.par.barrier()
 
 
 def stage_export(run: Run):
+    if not run.par.main:                # rank 0 alone writes files; the others wait for it
+        run.par.barrier()
+        return
     from .export import export_bundle
     t0 = time.time()
     export_bundle(run)
     run.timings.set("export", seconds=round(time.time() - t0, 1))
+    run.par.barrier()
 
 
 def stage_evaluate(run: Run):
+    if not run.par.main:                # rank 0 alone writes files; the others wait for it
+        run.par.barrier()
+        return
     from .evaluate import evaluate
     t0 = time.time()
     evaluate(run)
     run.timings.set("evaluate", seconds=round(time.time() - t0, 1))
+    run.par.barrier()
 
 
 def main(argv=None):
@@ -562,13 +608,23 @@ def main(argv=None):
     ap.add_argument("--stop-after", choices=STAGES, default=None)
     ap.add_argument("--only", choices=STAGES, nargs="*", default=None,
                     help="run just these stages (their inputs must exist in the run folder)")
+    ap.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                    help="where to train (auto: CUDA when PyTorch sees a GPU); under torchrun each "
+                         "process takes the GPU of its LOCAL_RANK")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                    help="auto: bf16 autocast on GPUs that support it, else fp16 with a GradScaler; "
+                         "fp32 on the CPU")
     args = ap.parse_args(argv)
     over = {"cohort": args.cohort} if args.cohort else None
     cfg = load_config(args.config, over)
     torch.set_num_threads(int(args.threads or cfg["threads"]))
+    par = Parallel(args.device, args.precision)
+    loop.QUIET = not par.main
+    log(f"device {par.device}, {par.world} process(es), precision {par.precision}")
     t_all = time.time()
-    run = open_run(cfg)
-    (run.run_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    run = open_run(cfg, par)
+    if par.main:
+        (run.run_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     for stage in STAGES:
         if args.only is not None and stage not in args.only:
             continue
@@ -579,6 +635,7 @@ def main(argv=None):
         if stage == args.stop_after:
             break
     log(f"pipeline finished in {time.time() - t_all:.0f} s")
+    par.close()
 
 
 if __name__ == "__main__":

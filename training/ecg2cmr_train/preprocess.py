@@ -15,7 +15,8 @@ Ops (JSON dictionaries; keys as in the manifest):
   {"op": "baselineRemoval", "method": "median", "windowsSeconds": [0.2, 0.6]}
   {"op": "baselineRemoval", "method": "highpass", "cutoffHz": 0.5, "order": 2}
   {"op": "baselineRemoval", "method": "als", "lambda": 1e7, "p": 0.3, "iterations": 5}
-  {"op": "sigmaClip", "sigmas": 4}                                   # per lead, mean ± sigmas·SD
+  {"op": "sigmaClip", "sigmas": 4, "scope": "lead"}                  # per lead, mean ± sigmas·SD
+  {"op": "sigmaClip", "sigmas": 4, "scope": "record"}                # MMCL: ±sigmas·SD of all leads, around 0
   {"op": "notch", "frequencyHz": 50, "quality": 30}
   {"op": "bandpass", "lowHz": 0.5, "highHz": 40, "order": 4}
   {"op": "savgol", "windowLength": 15, "polyorder": 3}
@@ -121,10 +122,17 @@ def wavelet_denoise(x: np.ndarray, wavelet: str = "db6", level: int | None = Non
     return out
 
 
-def sigma_clip(x: np.ndarray, sigmas: float) -> np.ndarray:
-    """Clip each lead to its mean ± sigmas · (population) SD."""
+def sigma_clip(x: np.ndarray, sigmas: float, scope: str = "lead") -> np.ndarray:
+    """scope "lead": clip each lead to its mean ± sigmas · (population) SD; "record": clip every
+    lead to ± sigmas · SD of all samples of all leads, around zero (MMCL's `process_ecg` clamp,
+    `np.clip(sample, -4 * sample.std(), 4 * sample.std())`)."""
     if not sigmas > 0:
         raise PreprocessError(f"sigmaClip: sigmas must be > 0 (got {sigmas})")
+    if scope == "record":
+        bound = sigmas * x.std()
+        return np.clip(x, -bound, bound)
+    if scope != "lead":
+        raise PreprocessError(f"sigmaClip: unknown scope '{scope}' (lead, record)")
     mu = x.mean(axis=-1, keepdims=True)
     sd = x.std(axis=-1, keepdims=True)
     return np.clip(x, mu - sigmas * sd, mu + sigmas * sd)
@@ -261,7 +269,7 @@ def preprocess(x: np.ndarray, fs: float, ops: list[dict], lead_names=None) -> tu
             else:
                 raise PreprocessError(f"baselineRemoval: unknown method '{method}'")
         elif kind == "sigmaClip":
-            y = sigma_clip(y, float(op.get("sigmas", 4.0)))
+            y = sigma_clip(y, float(op.get("sigmas", 4.0)), op.get("scope", "lead"))
         elif kind == "notch":
             y = notch(y, rate, float(op.get("frequencyHz", 50.0)), float(op.get("quality", 30.0)))
         elif kind == "bandpass":

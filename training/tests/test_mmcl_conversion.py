@@ -22,8 +22,8 @@ def test_mmcl_layouts_convert_exactly(tmp_path, pooling):
     e = manifest["encoder"]
     assert gen is None and e["pooling"] == pooling and e["classToken"] is True and e["heads"] == 6
     assert manifest["input"]["sampleCount"] == 1000            # from pos_embed: 120 patch positions / 12 leads × 100
-    assert [op["op"] for op in manifest["input"]["preprocessing"]] == ["resample", "cropOrPad", "sigmaClip",
-                                                                       "baselineRemoval", "normalise"]
+    assert [op["op"] for op in manifest["input"]["preprocessing"]] == ["resample", "sigmaClip", "baselineRemoval",
+                                                                       "normalise", "cropOrPad"]
     reg = manifest["heads"][1]["outputs"][0]
     assert (reg["mean"], reg["std"]) == (60.0, 7.0)
     for k in range(2):

@@ -64,7 +64,7 @@ func op(_ kind: UInt8, _ a: UInt8, _ b: UInt8) -> PreprocessingOp {
     case 1: return .medianBaselineRemoval(windowsSeconds: [x / 100, y / 50])
     case 2: return .highpassBaselineRemoval(cutoffHz: x / 100, order: Int(b % 6))
     case 3: return .alsBaselineRemoval(lambda: pow(10, x / 20), p: y / 255, iterations: Int(a % 6))
-    case 4: return .sigmaClip(sigmas: x / 16)
+    case 4: return .sigmaClip(sigmas: x / 16, scope: b % 2 == 0 ? .lead : .record)
     case 5: return .notch(frequencyHz: [50, 60, x][Int(b % 3)], quality: y / 4)
     case 6: return .bandpass(lowHz: x / 100, highHz: y, order: Int(a % 9))
     case 7: return .savitzkyGolay(windowLength: Int(a % 64), polyorder: Int(b % 8))
