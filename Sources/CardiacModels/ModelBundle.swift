@@ -1,4 +1,4 @@
-import Crypto
+import ECGFormats
 import Foundation
 import NeuralCore
 import SignalKit
@@ -137,7 +137,7 @@ public struct ModelBundle: Sendable {
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw ModelBundleError.missingWeightsFile(file: url.path)
         }
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return SHA256Hex.of(data)
     }
 
     static func typeName(_ type: Any.Type) -> String {

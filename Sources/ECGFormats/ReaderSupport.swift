@@ -73,10 +73,22 @@ func readFileBytes(_ url: URL, role: String = "file", limit: Int = ReaderLimits.
     return data
 }
 
-func sha256Hex(_ parts: [Data]) -> String {
-    var hasher = SHA256()
-    for part in parts { hasher.update(data: part) }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+func sha256Hex(_ parts: [Data]) -> String { SHA256Hex.of(parts) }
+
+/// Lower-case hex SHA-256: input provenance, model weights, exported files all use this one.
+public enum SHA256Hex {
+    public static func of(_ data: Data) -> String { of([data]) }
+
+    /// Of the concatenation of `parts` (a WFDB header with its signal files).
+    public static func of(_ parts: [Data]) -> String {
+        var hasher = SHA256()
+        for part in parts { hasher.update(data: part) }
+        return hex(hasher.finalize())
+    }
+
+    public static func hex<Digest: Sequence>(_ digest: Digest) -> String where Digest.Element == UInt8 {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// Strict text decoding: headers must be UTF-8 (ASCII is a subset); anything else is reported, not guessed.
@@ -226,15 +238,16 @@ struct ByteCursor {
     }
 }
 
-/// CRC-32 (IEEE 802.3, the zlib polynomial) as GE MUSE stores per lead.
-enum CRC32 {
+/// CRC-32 (IEEE 802.3, the zlib polynomial 0xEDB88320, reflected): GE MUSE's per-lead check and
+/// the PNG chunk check (Imaging) use this one.
+public enum CRC32 {
     static let table: [UInt32] = (0..<256).map { i -> UInt32 in
         var c = UInt32(i)
         for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
         return c
     }
 
-    static func checksum(_ data: Data) -> UInt32 {
+    public static func checksum(_ data: Data) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
         return crc ^ 0xFFFF_FFFF

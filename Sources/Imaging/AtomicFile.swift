@@ -1,4 +1,5 @@
 import Crypto
+import ECGFormats
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -52,11 +53,8 @@ public enum AtomicFile {
     }
 }
 
-public enum SHA256Hex {
-    public static func of(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
-
+extension SHA256Hex {
+    /// Of a file, read in 1 MiB chunks (exported cines can be large).
     public static func ofFile(_ url: URL) throws -> String {
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw CMRExportError.io(path: url.path, reason: "cannot open for reading")
@@ -71,6 +69,6 @@ public enum SHA256Hex {
             if chunk.isEmpty { break }
             hasher.update(data: chunk)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(hasher.finalize())
     }
 }

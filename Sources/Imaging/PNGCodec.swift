@@ -1,4 +1,5 @@
 import CPNG
+import ECGFormats
 import Foundation
 
 /// A PNG text chunk. Keywords are Latin-1 (1–79 bytes); text is UTF-8 and goes in an iTXt chunk
@@ -179,23 +180,6 @@ public enum PNGCodec {
             let bytes = raw.prefix { $0 != 0 }
             return String(decoding: bytes, as: UTF8.self)
         }
-    }
-}
-
-/// CRC-32 as PNG and zlib define it (polynomial 0xEDB88320, reflected).
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ data: Data) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        data.withUnsafeBytes { raw in
-            for b in raw { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        }
-        return c ^ 0xFFFF_FFFF
     }
 }
 

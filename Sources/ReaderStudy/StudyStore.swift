@@ -1,3 +1,4 @@
+import CardiacModels
 import Foundation
 import ECGFormats
 import GRDB

@@ -10,8 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the inference engine on a model bundle (pin OPENBLAS_NUM_THREADS to compare).")
 
-    @Option(name: .long, help: "Model bundle directory (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "Timed runs per measurement (median reported).")
     var iterations: Int = 20
@@ -33,9 +32,7 @@ struct BenchCommand: ParsableCommand {
             print(BLASKernels.coreName)
             return
         }
-        guard let url = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let url = try modelOptions.bundleURL()
         let bundle = try ModelBundle.load(from: url)
         let r = try InferenceBenchmark(bundle: bundle, iterations: iterations).run(batchSize: batch, frames: frames)
         if json {

@@ -18,8 +18,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output path ('-' = standard output, CSV only). Default: CSV to standard output; WFDB to <name>.hea/.dat, DICOM to <name>.dcm in the current folder.")
     var out: String?
 
-    @Option(help: "Sampling rate in Hz for CSV input files that do not state one.")
-    var samplingRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     @Flag(help: "CSV output: start with a '# sampling_rate=…' comment line so the file reads back without --sampling-rate.")
     var rateComment = false
@@ -29,7 +28,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let input = URL(fileURLWithPath: file)
-        let record = try ECGFileReader.read(url: input, options: .init(csvSamplingRate: samplingRate))
+        let record = try ECGFileReader.read(url: input, options: .init(csvSamplingRate: inputOptions.csvSamplingRate))
         switch target {
         case .csv:
             let text = CSVWriter.csvText(record, rateComment: rateComment)

@@ -20,23 +20,19 @@ struct EmbedCommand: ParsableCommand {
     @Option(name: .long, help: "Output file: embeddings.npy, embeddings.jsonl or embeddings.csv.")
     var out: String
 
-    @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
-    var csvRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     func validate() throws {
         do { _ = try EmbeddingExport.format(of: out) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
-        guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let bundleURL = try modelOptions.bundleURL()
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
         var runner = EmbeddingRunner(pipeline: pipeline)
-        runner.readerOptions.csvSamplingRate = csvRate
+        runner.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         let (rows, failures) = runner.run(paths: paths)
         try EmbeddingExport.write(rows, to: out)
         var lines = ["embedded \(rows.count) ECGs (\(rows.first?.vector.count ?? 0) values each, model \(pipeline.bundle.id)) into \(out), failed \(failures.count)"]

@@ -49,8 +49,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the ECG sheet, e.g. risk.cad (default: the first risk output).")
     var gradcamHead: String?
 
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS; with --pdf also the report as Encapsulated PDF (dicom/report.dcm) in the same study.")
     var dicom = false
@@ -71,7 +70,7 @@ struct ExportCommand: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         if let fromManifest {
             let (result, mismatched) = try CaseExporter.regenerate(manifestAt: URL(fileURLWithPath: fromManifest), into: outURL,
-                                                                   modelDirectory: model.map { URL(fileURLWithPath: $0) })
+                                                                   modelDirectory: modelOptions.explicitURL)
             print("regenerated \(result.caseDirectory.path) (\(result.manifest.files.count) files)")
             if !mismatched.isEmpty {
                 printError("\(mismatched.count) file(s) differ from the manifest: " + mismatched.prefix(5).joined(separator: ", "))
@@ -91,9 +90,7 @@ struct ExportCommand: ParsableCommand {
                                     saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
-        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let modelURL = try modelOptions.bundleURL()
         let bundle = try ModelBundle.load(from: modelURL)
         let pipeline = try CardiacPipeline(bundle: bundle)
         let exporter = try CaseExporter(pipeline: pipeline, options: options,

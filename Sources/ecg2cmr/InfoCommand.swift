@@ -14,8 +14,7 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print JSON (leads in file order, samplingRate, sampleCount, durationSeconds, format, …).")
     var json = false
 
-    @Option(help: "Sampling rate in Hz for CSV files that do not state one.")
-    var samplingRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     @Option(help: "For records longer than 60 s: analyse the 10 s from this second (default: the first clean 10 s).")
     var window: Double?
@@ -23,7 +22,7 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         // Long records (24-hour Holter) are never decoded whole: the shape comes from the header and
         // heart rate, quality and measurements from one 10 s window, which the output names.
-        let source = try ECGRecordSource.open(url: URL(fileURLWithPath: file), options: .init(csvSamplingRate: samplingRate))
+        let source = try ECGRecordSource.open(url: URL(fileURLWithPath: file), options: .init(csvSamplingRate: inputOptions.csvSamplingRate))
         let analysed = try AnalysisWindow.choose(in: source, requestedStartSeconds: window)
         let record = analysed.record
         var summary = RecordSummary(record: record)

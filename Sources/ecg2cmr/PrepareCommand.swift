@@ -22,20 +22,17 @@ struct PrepareCommand: ParsableCommand {
     @Option(name: .long, help: "Output cache folder.")
     var out: String
 
-    @Option(name: .long, help: "Model bundle whose preprocessing to apply (default: the bundled demo model).")
-    var model: String?
+    /// The bundle whose preprocessing is applied.
+    @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: "CSV/TSV ECG sampling rate in Hz when the file does not state it.")
-    var csvRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     func run() throws {
-        guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let bundleURL = try modelOptions.bundleURL()
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
         let set = try PairedDataset.load(dataset)
         var prep = DatasetPreparation(pipeline: pipeline)
-        prep.readerOptions.csvSamplingRate = csvRate
+        prep.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         let summary = try prep.prepare(set, into: URL(fileURLWithPath: out))
         var lines = ["prepared \(summary.prepared) of \(set.subjects.count) subjects (model \(pipeline.bundle.id), "
                      + "\(pipeline.bundle.manifest.input.sampleCount) samples at \(pipeline.bundle.manifest.input.samplingRate) Hz) into \(out), failed \(summary.failures.count)"]

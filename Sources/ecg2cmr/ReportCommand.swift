@@ -25,8 +25,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: .long, help: "Print patient identifiers (ID, age, sex, acquisition time) on the report.")
     var includePhi = false
 
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
     var seed: UInt64 = 1
@@ -45,9 +44,7 @@ struct ReportCommand: ParsableCommand {
         guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
-        guard let modelURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let modelURL = try modelOptions.bundleURL()
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
         let bundle = try ModelBundle.load(from: modelURL)
         let exporter = try CaseExporter(pipeline: try CardiacPipeline(bundle: bundle), options: options,

@@ -24,8 +24,7 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Analyse the 10 s from this second of every record (default: records up to 60 s whole, longer ones on their first clean 10 s).")
     var window: Double?
 
-    @Option(name: .long, help: "Model bundle folder (default: the bundled demo model).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .customLong("with-cmr"), help: "Also export each ECG's generated CMR (PNG sequences, manifest) into this folder.")
     var withCMR: String?
@@ -33,8 +32,7 @@ struct ScreenCommand: ParsableCommand {
     @Option(name: .long, help: "Generator seed for --with-cmr.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "CSV/TSV sampling rate in Hz when the file does not state it.")
-    var csvRate: Double?
+    @OptionGroup var inputOptions: InputOptions
 
     @Flag(name: .long, help: "Add each ECG's embedding (an \"embedding\" array; emb_0… columns in CSV) to its result line.")
     var embeddings = false
@@ -48,13 +46,11 @@ struct ScreenCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let bundleURL = model.map({ URL(fileURLWithPath: $0) }) ?? ModelBundle.locateDefault() else {
-            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
-        }
+        let bundleURL = try modelOptions.bundleURL()
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
         let log = try ResultLog(path: out)
         var options = ScreeningOptions(jobs: jobs)
-        options.readerOptions.csvSamplingRate = csvRate
+        options.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         options.includeEmbeddings = embeddings
         options.windowStartSeconds = window
         let screener = BatchScreener(pipeline: pipeline, options: options)

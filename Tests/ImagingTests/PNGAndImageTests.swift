@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 import Testing
 @testable import Imaging

@@ -33,8 +33,17 @@ import CardiacModels
     let row = try #require(report.rows.first { $0.reader == "J1" && $0.stage == "ecg-only" })
     let answers = try store.answers(reader: "J1", stage: "ecg-only")
     let t = answers.map { truth[$0.caseID]!.finding }
-    #expect(row.confusion == ConfusionCounts(decisions: answers.map(\.finding), truth: t))
-    #expect(row.auc == ROC.auc(scores: answers.map(\.rating), truth: t))
+    // Expectations computed here, not with the functions the report calls: counts written out,
+    // AUC by comparing every (positive, negative) pair, McNemar's exact p from the binomial sum.
+    let decided = zip(answers.map(\.finding), t)
+    #expect(row.confusion.truePositives == decided.filter { $0 && $1 }.count)
+    #expect(row.confusion.falsePositives == decided.filter { $0 && !$1 }.count)
+    #expect(row.confusion.trueNegatives == decided.filter { !$0 && !$1 }.count)
+    #expect(row.confusion.falseNegatives == decided.filter { !$0 && $1 }.count)
+    // The script gets every case at an odd position wrong in stage 1 (J1): 5 of 10 correct.
+    #expect(row.confusion.truePositives + row.confusion.trueNegatives == 5)
+    let expectedAUC = try #require(pairwiseAUC(answers.map(\.rating), t))
+    #expect(abs(try #require(row.auc) - expectedAUC) < 1e-12)
     #expect(row.aucBootstrap?.requestedResamples == 500)
     #expect(report.rows.contains { $0.reader == "all readers" })
     #expect(!report.rows.contains { $0.reader == "role: senior" }, "a one-reader pool repeats that reader")
@@ -45,12 +54,18 @@ import CardiacModels
     let second = Dictionary(uniqueKeysWithValues: try store.answers(reader: "J1", stage: "ecg+real-cmr").map { ($0.caseID, $0) })
     let first = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0) })
     let ids = store.definition.cases.map(\.id)
-    let expected = McNemar.test(first: ids.map { first[$0]!.finding == truth[$0]!.finding },
-                                second: ids.map { second[$0]!.finding == truth[$0]!.finding })
-    #expect(cmp.mcNemar == expected)
-    #expect(cmp.identicalDecisions == Agreement.identical(ids.map { first[$0]!.finding }, ids.map { second[$0]!.finding }))
+    let correctFirst = ids.map { first[$0]!.finding == truth[$0]!.finding }
+    let correctSecond = ids.map { second[$0]!.finding == truth[$0]!.finding }
+    // Stage 2 (J1) is wrong only at positions 4 and 8: 8 of 10 correct.
+    #expect(correctSecond.filter { $0 }.count == 8 && cmp.accuracySecond.successes == 8 && cmp.accuracyFirst.successes == 5)
+    let b = zip(correctFirst, correctSecond).filter { $0 && !$1 }.count, c = zip(correctFirst, correctSecond).filter { !$0 && $1 }.count
+    #expect(cmp.mcNemar.b == b && cmp.mcNemar.c == c)
+    #expect(abs(cmp.mcNemar.exactP - exactMcNemarP(b: b, c: c)) < 1e-12)
+    let same = ids.filter { first[$0]!.finding == second[$0]!.finding }.count
+    #expect(cmp.identicalDecisions.successes == same && cmp.identicalDecisions.total == 10)
     let modelRow = try #require(report.modelRow)
-    #expect(modelRow.auc == ROC.auc(scores: ids.map { model.probabilities[$0]! }, truth: ids.map { truth[$0]!.finding }))
+    let modelAUC = try #require(pairwiseAUC(ids.map { model.probabilities[$0]! }, ids.map { truth[$0]!.finding }))
+    #expect(abs(try #require(modelRow.auc) - modelAUC) < 1e-12)
 
     let out = dir.appendingPathComponent("report")
     let files = try report.write(to: out)
@@ -62,4 +77,26 @@ import CardiacModels
     let md = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(md.contains("McNemar") && md.contains("J1") && md.contains(model.modelID))
     #expect(try String(contentsOf: out.appendingPathComponent("answers.csv"), encoding: .utf8).split(separator: "\n").count == 41)
+}
+
+/// AUC as the Mann–Whitney probability, by comparing every (positive, negative) pair (ties ½):
+/// O(n²) on purpose, independent of `ROC.auc`'s sorted sweep. nil without both classes.
+private func pairwiseAUC(_ scores: [Double], _ truth: [Bool]) -> Double? {
+    let positives = zip(scores, truth).filter { $0.1 }.map(\.0), negatives = zip(scores, truth).filter { !$0.1 }.map(\.0)
+    guard !positives.isEmpty, !negatives.isEmpty else { return nil }
+    var wins = 0.0
+    for p in positives { for n in negatives { wins += p > n ? 1 : (p == n ? 0.5 : 0) } }
+    return wins / Double(positives.count * negatives.count)
+}
+
+/// Exact two-sided McNemar p: 2 · Σ_{k ≤ min(b, c)} C(b+c, k) / 2^(b+c), capped at 1.
+private func exactMcNemarP(b: Int, c: Int) -> Double {
+    let n = b + c
+    guard n > 0 else { return 1 }
+    var sum = 0.0, choose = 1.0
+    for k in 0...min(b, c) {
+        if k > 0 { choose = choose * Double(n - k + 1) / Double(k) }
+        sum += choose
+    }
+    return min(1, 2 * sum / pow(2, Double(n)))
 }

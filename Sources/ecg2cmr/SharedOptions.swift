@@ -1,0 +1,52 @@
+import ArgumentParser
+import CardiacModels
+import Foundation
+
+/// `--model DIR` for every command that runs the model: one help text, one default, one check.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
+    var model: String?
+
+    func validate() throws {
+        guard let model else { return }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--model \(model): no such model bundle folder")
+        }
+    }
+
+    /// The folder given with --model (nil: the default applies).
+    var explicitURL: URL? { model.map { URL(fileURLWithPath: $0) } }
+
+    /// --model, else $ECG2CMR_MODEL, else the bundled demo model.
+    func bundleURL() throws -> URL {
+        guard let url = explicitURL ?? ModelBundle.locateDefault() else {
+            throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
+        }
+        return url
+    }
+
+    func loadBundle() throws -> ModelBundle { try ModelBundle.load(from: bundleURL()) }
+    func loadPipeline() throws -> CardiacPipeline { try CardiacPipeline(bundle: loadBundle()) }
+}
+
+/// How ECG input files are read: one name per concept (`--sampling-rate`; `--csv-rate` is the
+/// old spelling of `screen` and `embed`, still accepted, not shown in help).
+struct InputOptions: ParsableArguments {
+    @Option(name: .customLong("sampling-rate"), help: "Sampling rate in Hz for CSV/TSV files that do not state one.")
+    var samplingRate: Double?
+
+    @Option(name: .customLong("csv-rate"), help: ArgumentHelp("Deprecated: use --sampling-rate.", visibility: .hidden))
+    var deprecatedCSVRate: Double?
+
+    func validate() throws {
+        if samplingRate != nil && deprecatedCSVRate != nil {
+            throw ValidationError("pass --sampling-rate once (--csv-rate is its old name)")
+        }
+        if let rate = csvSamplingRate, !(rate.isFinite && rate > 0) {
+            throw ValidationError("--sampling-rate must be a positive number of Hz, not \(rate)")
+        }
+    }
+
+    var csvSamplingRate: Double? { samplingRate ?? deprecatedCSVRate }
+}
