@@ -30,7 +30,9 @@ let package = Package(
         .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SignalKit", dependencies: ["ECGFormats"]),
         .target(name: "CVectorKernels"),
-        .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // Built with Swift's checks (no -Ounchecked): it parses untrusted safetensors headers, and
+        // the kernels lose nothing measurable (docs/PERFORMANCE.md, "Checked arithmetic").
+        .target(name: "NeuralCore", dependencies: ["COpenBLAS", "CVectorKernels"]),
         .target(name: "CardiacModels", dependencies: ["NeuralCore", "SignalKit", "ECGFormats",
                                                       .product(name: "Crypto", package: "swift-crypto")]),
         // The use-case layer: record → CaseResult (prepared input, scores, Grad-CAM, generated CMR).

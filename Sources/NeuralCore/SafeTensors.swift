@@ -116,7 +116,7 @@ public final class SafeTensorsFile: WeightSource, @unchecked Sendable {
             guard end <= bufferSize else {
                 throw NeuralCoreError.malformedSafetensors(file: file, reason: "tensor '\(name)' ends at byte \(end) of a \(bufferSize)-byte data buffer: truncated?")
             }
-            // Checked: NeuralCore is built -Ounchecked, where a wrapped product would let a huge
+            // Checked explicitly, not left to the trap on overflow: a wrapped product would let a huge
             // shape pass with an empty byte range (and allocate product(shape) floats on read).
             let (needed, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
             guard !bytesOverflow else {
