@@ -82,18 +82,7 @@ public enum DICOMCineWriter {
         }
         var ds = DICOMDataSet()
         let md = c.metadata
-        // Patient (identifiers only with --include-phi)
-        if c.includePHI {
-            ds.setEmpty(0x0010_0010, "PN")
-            ds.set(0x0010_0020, "LO", md.patientID ?? "")
-            if let sex = DICOMValue.sex(md.sex) { ds.set(0x0010_0040, "CS", sex) } else { ds.setEmpty(0x0010_0040, "CS") }
-            if let age = md.ageYears.flatMap(DICOMValue.age) { ds.set(0x0010_1010, "AS", age) }
-        } else {
-            ds.set(0x0010_0010, "PN", "Anonymous")
-            ds.set(0x0010_0020, "LO", "ANONYMOUS")
-            ds.setEmpty(0x0010_0040, "CS")
-        }
-        ds.setEmpty(0x0010_0030, "DA")
+        ds.setPatient(md, includePHI: c.includePHI)
         // General Study
         ds.set(0x0020_000D, "UI", c.studyInstanceUID)
         if c.includePHI, let t = md.acquisitionTime {
@@ -161,5 +150,23 @@ public enum DICOMCineWriter {
             "model \(c.modelID) (weights sha256 \(c.weightsSHA256)); input ECG sha256 \(c.inputSHA256); seed \(c.seed); " +
             "heart rate \(String(format: "%.1f", c.heartRateBpm)) bpm (\(c.heartRateSource)), frame time \(DICOMValue.ds(c.frameTimeMilliseconds)) ms; " +
             "ecg2cmr \(c.softwareVersion)"
+    }
+}
+
+extension DICOMDataSet {
+    /// The Patient module of every instance this tool writes: identifiers, sex and age only with
+    /// --include-phi (copied from the ECG's metadata); otherwise "Anonymous". Never a name or birth date.
+    mutating func setPatient(_ md: ECGMetadata, includePHI: Bool) {
+        if includePHI {
+            setEmpty(0x0010_0010, "PN")
+            set(0x0010_0020, "LO", md.patientID ?? "")
+            if let sex = DICOMValue.sex(md.sex) { set(0x0010_0040, "CS", sex) } else { setEmpty(0x0010_0040, "CS") }
+            if let age = md.ageYears.flatMap(DICOMValue.age) { set(0x0010_1010, "AS", age) }
+        } else {
+            set(0x0010_0010, "PN", "Anonymous")
+            set(0x0010_0020, "LO", "ANONYMOUS")
+            setEmpty(0x0010_0040, "CS")
+        }
+        setEmpty(0x0010_0030, "DA")
     }
 }

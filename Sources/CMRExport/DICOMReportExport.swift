@@ -35,18 +35,7 @@ public enum DICOMReportWriter {
         guard pdf.count < Int(UInt32.max) - 1 else { throw CMRExportError.invalidOption("Encapsulated PDF: document too large (\(pdf.count) bytes)") }
         var ds = DICOMDataSet()
         let md = c.metadata
-        // Patient (identifiers only with --include-phi, as for the cines)
-        if c.includePHI {
-            ds.setEmpty(0x0010_0010, "PN")
-            ds.set(0x0010_0020, "LO", md.patientID ?? "")
-            if let sex = DICOMValue.sex(md.sex) { ds.set(0x0010_0040, "CS", sex) } else { ds.setEmpty(0x0010_0040, "CS") }
-            if let age = md.ageYears.flatMap(DICOMValue.age) { ds.set(0x0010_1010, "AS", age) }
-        } else {
-            ds.set(0x0010_0010, "PN", "Anonymous")
-            ds.set(0x0010_0020, "LO", "ANONYMOUS")
-            ds.setEmpty(0x0010_0040, "CS")
-        }
-        ds.setEmpty(0x0010_0030, "DA")
+        ds.setPatient(md, includePHI: c.includePHI)
         // General Study (the cines' study when written by export --pdf --dicom)
         ds.set(0x0020_000D, "UI", c.studyInstanceUID)
         if c.includePHI, let t = md.acquisitionTime {
