@@ -76,7 +76,7 @@ public struct AECGReader: Sendable {
                 mv.append(Float(d * scale * scaleF + origin * originF))
                 index += 1
             }
-            leads.append(Lead(id: LeadID(parsing: code), millivolts: mv))
+            leads.append(Lead(parsing: code, millivolts: mv))
         }
         guard let rate = fs else {
             throw ECGFormatError(.missingData, file: path, "no time sequence with an increment, so no sampling rate", at: "sequenceSet")

@@ -161,7 +161,7 @@ public struct CSVReader: Sendable {
             var mv = columns[c]
             // Divide in Double so 1500 µV is exactly 1.5 mV (float32 × 0.001 is not).
             if factor != 1 { for k in mv.indices { mv[k] = Float(Double(mv[k]) / 1000) } }
-            leads.append(Lead(id: LeadID(parsing: leadName), millivolts: mv))
+            leads.append(Lead(parsing: leadName, millivolts: mv))
         }
         guard !leads.isEmpty else {
             throw ECGFormatError(.missingData, file: path, "no lead columns besides the time column")

@@ -150,7 +150,7 @@ public struct DICOMWaveformReader: Sendable {
                 }
                 mv[t] = Float((raw * scale + baseline * unitFactor))
             }
-            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+            leads.append(Lead(parsing: name, millivolts: mv))
         }
         var md = ECGMetadata()
         md.patientID = dataset[0x0010_0020].map { string(bytes, $0) }.flatMap { $0.isEmpty ? nil : $0 }

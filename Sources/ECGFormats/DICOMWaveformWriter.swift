@@ -131,7 +131,7 @@ public enum DICOMWaveformWriter {
                 source.set(0x0008_0104, "LO", lead.id.description)
             }
             def.set(0x003A_0208, sequence: [source])
-            def.set(0x003A_0203, "SH", lead.id.description)
+            def.set(0x003A_0203, "SH", lead.writtenName)
             def.set(0x003A_0210, "DS", DICOMValue.ds(sensitivities[k]))
             var unit = DICOMDataSet()
             unit.set(0x0008_0100, "SH", "uV")

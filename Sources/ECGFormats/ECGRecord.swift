@@ -35,6 +35,13 @@ public enum LeadID: Hashable, Sendable, CustomStringConvertible {
     /// "ML2", "ML II") and the European "DI/DII/DIII" are shown as I/II/III; "MV1"…"MV6" (modified chest
     /// leads) as V1…V6. Anything else — Frank X/Y/Z, V3R, "ECG1" — is kept by its own name. This is the
     /// one table every reader goes through.
+    /// `raw` when it is a modified-lead alias (ML…, MV…) that `init(parsing:)` showed as a standard lead.
+    public static func modifiedLeadName(_ raw: String, parsedAs id: LeadID) -> String? {
+        guard id.standardIndex != nil else { return nil }
+        let key = raw.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
+        return key.hasPrefix("ML") || key.hasPrefix("MV") ? raw.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+
     public init(parsing raw: String) {
         var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         for prefix in ["MDC_ECG_LEAD_", "LEAD_", "Lead_", "lead_", "Lead ", "lead ", "LEAD "] where s.hasPrefix(prefix) {
@@ -73,11 +80,26 @@ public struct Lead: Sendable, Equatable {
     /// True when computed from other leads (e.g. III = II − I) rather than stored in the file.
     public var isDerived: Bool
 
-    public init(id: LeadID, millivolts: [Float], isDerived: Bool = false) {
+    /// The file's own name when it names a *modified* lead shown as a standard one (MIT-BIH "MLII"
+    /// shown as II, "MV5" as V5): the projection is close, not identical, so `convert` writes the
+    /// file's name back (lossless). nil when the standard name is the file's own meaning.
+    public var fileLabel: String?
+
+    public init(id: LeadID, millivolts: [Float], isDerived: Bool = false, fileLabel: String? = nil) {
         self.id = id
         self.millivolts = millivolts
         self.isDerived = isDerived
+        self.fileLabel = fileLabel
     }
+
+    /// A stored lead named as the file names it (through the one alias table, `LeadID(parsing:)`).
+    public init(parsing name: String, millivolts: [Float]) {
+        let id = LeadID(parsing: name)
+        self.init(id: id, millivolts: millivolts, fileLabel: LeadID.modifiedLeadName(name, parsedAs: id))
+    }
+
+    /// The name writers give this lead: the file's own for a modified lead, else the standard name.
+    public var writtenName: String { fileLabel ?? id.description }
 }
 
 public enum Sex: String, Sendable, Codable {

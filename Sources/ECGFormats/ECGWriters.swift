@@ -9,7 +9,7 @@ public enum CSVWriter {
         var out = ""
         out.reserveCapacity(record.sampleCount * leads.count * 8 + 256)
         if rateComment { out += "# sampling_rate=\(formatNumber(record.samplingRate)) units=mV\n" }
-        out += leads.map { csvEscape($0.id.description) }.joined(separator: ",") + "\n"
+        out += leads.map { csvEscape($0.writtenName) }.joined(separator: ",") + "\n"
         let n = leads.map(\.millivolts.count).min() ?? 0
         for t in 0..<n {
             for (k, lead) in leads.enumerated() {
@@ -94,7 +94,7 @@ public enum WFDBWriter {
         }
         var h = "\(recordName) \(leads.count) \(formatNumber(record.samplingRate)) \(n)\n"
         for (k, lead) in leads.enumerated() {
-            let name = lead.id.description.replacingOccurrences(of: "\n", with: " ")
+            let name = lead.writtenName.replacingOccurrences(of: "\n", with: " ")
             h += "\(recordName).dat 16 \(formatNumber(gains[k]))(\(baselines[k]))/mV 16 0 \(initial[k]) \(Int(Int16(truncatingIfNeeded: sums[k]))) 0 \(name)\n"
         }
         let md = record.metadata

@@ -80,7 +80,7 @@ public struct MUSEXMLReader: Sendable {
                     mv[t] = Float(Double(v) * scale)
                 }
             }
-            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+            leads.append(Lead(parsing: name, millivolts: mv))
         }
         guard !leads.isEmpty else {
             throw ECGFormatError(.missingData, file: path, "waveform has no <LeadData>", at: "Waveform[\(type)]")

@@ -45,7 +45,7 @@ public struct UKBXMLReader: Sendable {
             if let d = declared, d != mv.count {
                 throw ECGFormatError(mv.count < d ? .truncated : .invalidValue, file: path, "ChannelSampleCountTotal is \(d) but the lead holds \(mv.count) samples", at: at)
             }
-            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+            leads.append(Lead(parsing: name, millivolts: mv))
         }
         guard let first = leads.first else {
             throw ECGFormatError(.missingData, file: path, "no <WaveformData> in <StripData>", at: "StripData")

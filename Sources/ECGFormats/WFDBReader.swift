@@ -183,7 +183,7 @@ public struct WFDBReader: Sendable {
             let samples = WFDBReader.resample(d, samplesPerFrame: spec.samplesPerFrame, frames: frameWindow.count,
                                               expandTo: expandFrames ? layout.maxSPF : nil)
             let mv = WFDBReader.millivolts(samples[trim..<(trim + wanted.count)], spec: spec)
-            leads.append(Lead(id: LeadID(parsing: name), millivolts: mv))
+            leads.append(Lead(parsing: name, millivolts: mv))
         }
 
         var metadata = WFDBReader.metadata(from: header.comments)
@@ -332,7 +332,9 @@ public struct WFDBReader: Sendable {
             metadata.extra.merge(m.extra) { a, _ in a }
         }
         metadata.extra["segments"] = String(segments.count)
-        let leads = zip(ids, channels).map { Lead(id: $0.0, millivolts: $0.1) }
+        let leads = zip(ids, channels).enumerated().map { k, pair in
+            Lead(id: pair.0, millivolts: pair.1, fileLabel: LeadID.modifiedLeadName(names[k], parsedAs: pair.0))
+        }
         let sha = computeSHA256 ? try sha256(headerData: headerData, files: files) : ""
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate * Double(upsample), metadata: metadata,
                                        provenance: Provenance(format: .wfdb, path: file, sha256: sha))
