@@ -83,17 +83,7 @@ public enum DICOMCineWriter {
         var ds = DICOMDataSet()
         let md = c.metadata
         ds.setPatient(md, includePHI: c.includePHI)
-        // General Study
-        ds.set(0x0020_000D, "UI", c.studyInstanceUID)
-        if c.includePHI, let t = md.acquisitionTime {
-            ds.set(0x0008_0020, "DA", DICOMValue.date(t)); ds.set(0x0008_0030, "TM", DICOMValue.time(t))
-        } else {
-            ds.setEmpty(0x0008_0020, "DA"); ds.setEmpty(0x0008_0030, "TM")
-        }
-        ds.setEmpty(0x0008_0090, "PN")
-        ds.setEmpty(0x0020_0010, "SH")
-        ds.setEmpty(0x0008_0050, "SH")
-        ds.set(0x0008_1030, "LO", "SYNTHETIC CMR generated from ECG by ecg2cmr")
+        ds.setGeneralStudy(c.studyInstanceUID, md, includePHI: c.includePHI)
         // General Series
         ds.set(0x0008_0060, "CS", "OT")
         ds.set(0x0020_000E, "UI", c.seriesInstanceUID)
@@ -168,5 +158,20 @@ extension DICOMDataSet {
             setEmpty(0x0010_0040, "CS")
         }
         setEmpty(0x0010_0030, "DA")
+    }
+
+    /// The General Study module shared by the cines and the report of one case: the study date and
+    /// time (the ECG's acquisition) only with --include-phi.
+    mutating func setGeneralStudy(_ studyInstanceUID: String, _ md: ECGMetadata, includePHI: Bool) {
+        set(0x0020_000D, "UI", studyInstanceUID)
+        if includePHI, let t = md.acquisitionTime {
+            set(0x0008_0020, "DA", DICOMValue.date(t)); set(0x0008_0030, "TM", DICOMValue.time(t))
+        } else {
+            setEmpty(0x0008_0020, "DA"); setEmpty(0x0008_0030, "TM")
+        }
+        setEmpty(0x0008_0090, "PN")
+        setEmpty(0x0020_0010, "SH")
+        setEmpty(0x0008_0050, "SH")
+        set(0x0008_1030, "LO", "SYNTHETIC CMR generated from ECG by ecg2cmr")
     }
 }

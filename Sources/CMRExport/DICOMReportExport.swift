@@ -36,21 +36,16 @@ public enum DICOMReportWriter {
         var ds = DICOMDataSet()
         let md = c.metadata
         ds.setPatient(md, includePHI: c.includePHI)
-        // General Study (the cines' study when written by export --pdf --dicom)
-        ds.set(0x0020_000D, "UI", c.studyInstanceUID)
+        // General Study (the cines' study when written by export --pdf --dicom), then the document's
+        // content date/time and acquisition datetime, also only with --include-phi.
+        ds.setGeneralStudy(c.studyInstanceUID, md, includePHI: c.includePHI)
         if c.includePHI, let t = md.acquisitionTime {
-            ds.set(0x0008_0020, "DA", DICOMValue.date(t)); ds.set(0x0008_0030, "TM", DICOMValue.time(t))
             ds.set(0x0008_0023, "DA", DICOMValue.date(t)); ds.set(0x0008_0033, "TM", DICOMValue.time(t))
             ds.set(0x0008_002A, "DT", DICOMValue.dateTime(t))
         } else {
-            ds.setEmpty(0x0008_0020, "DA"); ds.setEmpty(0x0008_0030, "TM")
             ds.setEmpty(0x0008_0023, "DA"); ds.setEmpty(0x0008_0033, "TM")
             ds.setEmpty(0x0008_002A, "DT")
         }
-        ds.setEmpty(0x0008_0090, "PN")
-        ds.setEmpty(0x0020_0010, "SH")
-        ds.setEmpty(0x0008_0050, "SH")
-        ds.set(0x0008_1030, "LO", "SYNTHETIC CMR generated from ECG by ecg2cmr")
         // Encapsulated Document Series
         ds.set(0x0008_0060, "CS", "DOC")
         ds.set(0x0020_000E, "UI", c.seriesInstanceUID)
