@@ -12,6 +12,19 @@ import NeuralCore
 let fixtures: URL = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
 let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// True when `python3` can import every module named (the reference scripts' dependencies); tests
+/// that need them are disabled with the reason otherwise.
+func pythonCanImport(_ modules: String) -> Bool {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import \(modules)"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}
+
 struct ParityReport: CustomStringConvertible {
     var embeddingMaxAbs: Float = 0
     var headMaxAbs: Float = 0

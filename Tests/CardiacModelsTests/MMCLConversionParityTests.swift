@@ -6,16 +6,7 @@ import Testing
 /// and converted by `training/mmcl_reference.py`; the Swift engine must reproduce the timm model's
 /// `forward_features` (the embedding), its head outputs and Grad-CAM (class-token row dropped).
 /// Disabled (with the reason) when python3 cannot import torch, timm and safetensors.
-private let pythonHasTimm: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import torch, timm, safetensors, scipy"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonHasTimm = pythonCanImport("torch, timm, safetensors, scipy")
 
 @Suite("MMCL conversion parity")
 struct MMCLConversionParityTests {

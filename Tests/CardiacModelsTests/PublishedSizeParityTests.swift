@@ -6,16 +6,7 @@ import Testing
 /// state dict: 600 tokens, width 384, 3 blocks, 6 heads) into a temporary bundle with golden
 /// vectors, then checks the Swift encoder against them. The 22 MB bundle is generated, never
 /// committed. Disabled (with the reason) only when python3 cannot import torch and safetensors.
-private let pythonHasTorch: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import torch, safetensors"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonHasTorch = pythonCanImport("torch, safetensors")
 
 @Test(.enabled(if: pythonHasTorch, "python3 with torch and safetensors writes the reference (pip install -r training/requirements.txt)"))
 func publishedSizeEncoderMatchesPyTorch() throws {
