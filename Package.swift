@@ -25,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // 2-D vector graphics: the PDF report and the anti-aliased PNG sheets (real fonts via fontconfig).
-        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo-ft", providers: [.apt(["libcairo2-dev", "libfreetype-dev"])]),
 
         .target(name: "ECGFormats", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SignalKit", dependencies: ["ECGFormats"]),

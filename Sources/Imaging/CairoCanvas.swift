@@ -68,7 +68,7 @@ public final class CairoCanvas {
         guard cairo_status(cr) == CAIRO_STATUS_SUCCESS else {
             throw CMRExportError.invalidImage("cairo: " + String(cString: cairo_status_to_string(cairo_status(cr))))
         }
-        cairo_select_font_face(cr, Self.fontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        CairoFonts.shared.select(cr, bold: false, antialias: CAIRO_ANTIALIAS_GRAY)
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT)
     }
@@ -146,7 +146,7 @@ public final class CairoCanvas {
     @discardableResult
     public func text(_ s: String, x: Double, y: Double, size: Double, color: RGBColor = .black, weight: Weight = .normal,
               align: Align = .left) -> Double {
-        cairo_select_font_face(cr, Self.fontFamily, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+        CairoFonts.shared.select(cr, bold: weight == .bold, antialias: CAIRO_ANTIALIAS_GRAY)
         cairo_set_font_size(cr, size)
         let w = textWidth(s, size: size, weight: weight)
         let x0 = align == .left ? x : (align == .centre ? x - w / 2 : x - w)
@@ -158,7 +158,7 @@ public final class CairoCanvas {
     }
 
     public func textWidth(_ s: String, size: Double, weight: Weight = .normal) -> Double {
-        cairo_select_font_face(cr, Self.fontFamily, CAIRO_FONT_SLANT_NORMAL, weight == .bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+        CairoFonts.shared.select(cr, bold: weight == .bold, antialias: CAIRO_ANTIALIAS_GRAY)
         cairo_set_font_size(cr, size)
         var ext = cairo_text_extents_t()
         cairo_text_extents(cr, s, &ext)

@@ -30,15 +30,8 @@ public enum RasterText {
 
     /// The one font set-up for measuring and drawing, so measured widths match the drawn ink.
     static func setFont(_ cr: OpaquePointer?, scale: Int, antialias: Bool) {
-        cairo_select_font_face(cr, CairoCanvas.fontFamily, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+        CairoFonts.shared.select(cr, bold: false, antialias: antialias ? CAIRO_ANTIALIAS_GRAY : CAIRO_ANTIALIAS_NONE)
         cairo_set_font_size(cr, emSize(scale: scale))
-        if let options = cairo_font_options_create() {
-            cairo_font_options_set_antialias(options, antialias ? CAIRO_ANTIALIAS_GRAY : CAIRO_ANTIALIAS_NONE)
-            cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_NONE)
-            cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF)
-            cairo_set_font_options(cr, options)
-            cairo_font_options_destroy(options)
-        }
         cairo_set_antialias(cr, antialias ? CAIRO_ANTIALIAS_GRAY : CAIRO_ANTIALIAS_NONE)
     }
 

@@ -8,7 +8,10 @@
 #  4. the page text: 25 mm/s, 10 mm/mV, filter, AUC, "generated, not acquired", the synthetic
 #     notice, the input sha256, and patient identifiers only with --include-phi;
 #  5. export --pdf writes report.pdf in the case folder, listed in the manifest, byte-identical
-#     when regenerated from the manifest.
+#     when regenerated from the manifest;
+#  6. text does not depend on the installation's fontconfig rules: an export under a hostile
+#     fontconfig file (full hinting, RGB sub-pixel, LCD filter, forced autohint) gives the same
+#     ecg.png, contact sheet and report.pdf bytes (fonts are loaded from the DejaVu files).
 #   tests/pdf/run.sh   (ECG2CMR_BIN=/path/to/ecg2cmr to skip the build; PDF_KEEP=DIR keeps the outputs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,6 +83,30 @@ PY
 "$bin" export --from-manifest "$case_dir/manifest.json" --out "$work/regen" --model "$MODEL" >/dev/null 2>&1 \
   || fail "regeneration from the manifest differs (report.pdf not deterministic?)"
 cmp -s "$case_dir/report.pdf" "$work/regen/$(basename "$case_dir")/report.pdf" || fail "regenerated report.pdf differs"
+
+echo "-- text rendering independent of fontconfig's rules"
+cat >"$work/hostile-fonts.conf" <<'XML'
+<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <match target="pattern">
+    <edit name="hintstyle" mode="assign"><const>hintfull</const></edit>
+    <edit name="rgba" mode="assign"><const>rgb</const></edit>
+    <edit name="lcdfilter" mode="assign"><const>lcdlight</const></edit>
+  </match>
+  <match target="font">
+    <edit name="hintstyle" mode="assign"><const>hintfull</const></edit>
+    <edit name="autohint" mode="assign"><bool>true</bool></edit>
+    <edit name="rgba" mode="assign"><const>rgb</const></edit>
+  </match>
+</fontconfig>
+XML
+FONTCONFIG_FILE="$work/hostile-fonts.conf" "$bin" export --from-manifest "$case_dir/manifest.json" \
+  --out "$work/hostile" --model "$MODEL" >/dev/null 2>&1 || fail "export under the hostile fontconfig file"
+for f in ecg.png contact-sheet.png report.pdf; do
+  cmp -s "$case_dir/$f" "$work/hostile/$(basename "$case_dir")/$f" || fail "$f depends on fontconfig's rules"
+done
 
 if [ -n "${PDF_KEEP:-}" ]; then mkdir -p "$PDF_KEEP"; cp "$work"/a4.pdf "$work"/letter.pdf "$PDF_KEEP"/; fi
 echo "pdf: all checks passed"
