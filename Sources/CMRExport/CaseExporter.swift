@@ -155,8 +155,7 @@ public final class CaseExporter: @unchecked Sendable {
         guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
         let prepared = result.prepared, analysis = result.analysis, target = cam.target
         let frameCount = caseAnalysis.frameCount(options.frameCount)
-        let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
-        let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
+        let sax = cmr.sax, lax = cmr.lax
         let phases = CardiacPhases.detect(in: sax)
         let realName = options.realDirectory.map { FileManager.default.fileExists(atPath: URL(fileURLWithPath: $0).appendingPathComponent(name).path) } == true
             ? name : Self.caseStem(for: record)
@@ -236,8 +235,7 @@ public final class CaseExporter: @unchecked Sendable {
             jobs += dicomJobs
         }
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
-            let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
-                                         values: cam.values, recordOffsetSeconds: cam.recordOffsetSeconds)
+            let highlight = ECGHighlight(label: camLabel, map: cam)
             var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(pipeline.bundle.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
@@ -343,7 +341,7 @@ public final class CaseExporter: @unchecked Sendable {
     /// One multi-frame DICOM per view (every frame of the cycle, whatever --frames says), in one study.
     /// UIDs are name-based (2.25 + a UUID from SHA-256 of the input, model, options and software version),
     /// so a regenerated export is byte-identical and any other export gets other UIDs.
-    private func dicomJobs(record: ECGRecord, views: [CineFrames], frameCount: Int,
+    private func dicomJobs(record: ECGRecord, views: [CineLoop], frameCount: Int,
                            reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
         let b = pipeline.bundle
         let identity = dicomIdentity(record)
@@ -424,8 +422,7 @@ public final class CaseExporter: @unchecked Sendable {
         let result = try completeCase(record, analysed: nil)
         guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
         let prepared = result.prepared, analysis = result.analysis, target = cam.target
-        let sax = CineFrames(label: "SAX", width: cmr.sax.width, height: cmr.sax.height, frames: cmr.sax.frames)
-        let lax = CineFrames(label: "LAX", width: cmr.lax.width, height: cmr.lax.height, frames: cmr.lax.frames)
+        let sax = cmr.sax, lax = cmr.lax
         let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam,
                                     camLabel: gradCAMLabel(target: target, analysis: analysis),
                                     sax: sax, lax: lax, phases: CardiacPhases.detect(in: sax))
@@ -433,12 +430,11 @@ public final class CaseExporter: @unchecked Sendable {
     }
 
     func reportContent(record: ECGRecord, prepared: PreparedECG, analysis: ECGAnalysis, cam: GradCAMMap, camLabel: String,
-                       sax: CineFrames, lax: CineFrames, phases: CardiacPhases) -> ECGReportContent {
+                       sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
         let b = pipeline.bundle
         var measurements: IntervalMeasurements?, note: String?
         do { measurements = try GlobalMeasurer.measure(record).summary } catch { note = "\(error)" }
-        let highlight = ECGHighlight(label: camLabel, leads: cam.leads, samplingRate: cam.samplingRate, sampleCount: cam.sampleCount,
-                                     values: cam.values, recordOffsetSeconds: cam.recordOffsetSeconds)
+        let highlight = ECGHighlight(label: camLabel, map: cam)
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
                                 modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,

@@ -31,8 +31,8 @@ public struct ECGReportContent: Sendable {
     public var record: ECGRecord
     public var analysis: ECGAnalysis
     public var highlight: ECGHighlight?
-    public var sax: CineFrames
-    public var lax: CineFrames
+    public var sax: CineLoop
+    public var lax: CineLoop
     public var phases: CardiacPhases
     /// ecg2cmr's own global measurements (nil with `measurementNote` when they failed).
     public var measurements: IntervalMeasurements?
@@ -48,7 +48,7 @@ public struct ECGReportContent: Sendable {
     public var includePHI: Bool
     public var generatorStatement: String?
 
-    public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineFrames, lax: CineFrames,
+    public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
                 modelDisplayName: String, modelFormatVersion: Int, weightsSHA256: String, isSynthetic: Bool, disclaimer: String,
                 softwareVersion: String, seed: UInt64, includePHI: Bool, generatorStatement: String? = nil) {
@@ -173,7 +173,7 @@ public enum ECGReportWriter {
             + "\(r.leads.count) leads   \(String(format: "%g", r.samplingRate)) Hz   \(String(format: "%.1f", r.durationSeconds)) s"
         if let d = r.metadata.device, !d.isEmpty { s += "   device \(d)" }
         if let h = c.highlight, r.durationSeconds > 10.05 {
-            s += String(format: "   showing %.1f–%.1f s (the model's window)", max(0, h.recordOffsetSeconds), max(0, h.recordOffsetSeconds) + 10)
+            s += String(format: "   showing %.1f–%.1f s (the model's window)", max(0, h.map.recordOffsetSeconds), max(0, h.map.recordOffsetSeconds) + 10)
         }
         return s
     }

@@ -60,8 +60,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         guard abs(s.samplingRate - spec.samplingRate) < 1e-6 else {
             throw CardiacPipelineError.inputShape("preprocessing gave \(s.samplingRate) Hz; the model needs \(spec.samplingRate) Hz (does the manifest resample?)")
         }
-        var prepared = PreparedECG(leads: s.leads, samplingRate: s.samplingRate, sampleCount: s.sampleCount, values: s.values,
-                                   sourceOffsetSeconds: Double(s.offsetSamples) / s.samplingRate)
+        var prepared = PreparedECG(signal: s)
         if case let .beats(spec, _) = encoder.layout {
             do { prepared.beats = try beatFeatures(record: conformedRecord(prepared), spec: spec) } catch {
                 throw CardiacPipelineError.preprocessing("beat features: \(error)")

@@ -2,27 +2,34 @@ import ECGFormats
 import Foundation
 import SignalKit
 
-/// One ECG ready for the encoder: the manifest's leads, rate and length, lead-major values.
+/// One ECG ready for the encoder: the manifest's preprocessing output (`SignalKit.PreprocessedSignal`:
+/// leads, rate, length, lead-major values, crop offset, derived leads) plus, for beat-aware models,
+/// its beats. The signal fields are read through; they have one home, the signal.
 public struct PreparedECG: Sendable {
-    public var leads: [LeadID]
-    public var samplingRate: Double
-    public var sampleCount: Int
-    /// Lead-major `[leads × sampleCount]`, in the units the manifest's normalisation produces.
-    public var values: [Float]
-    /// Where sample 0 sits in the source record, in seconds (negative when padded in front).
-    public var sourceOffsetSeconds: Double
+    public var signal: PreprocessedSignal
     /// R peaks, median beats and rhythm features of `values` (beat-aware models; SignalKit.BeatExtractor).
     public var beats: BeatFeatures?
 
-    public init(leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], sourceOffsetSeconds: Double = 0,
-                beats: BeatFeatures? = nil) {
-        self.leads = leads
-        self.samplingRate = samplingRate
-        self.sampleCount = sampleCount
-        self.values = values
-        self.sourceOffsetSeconds = sourceOffsetSeconds
+    public init(signal: PreprocessedSignal, beats: BeatFeatures? = nil) {
+        self.signal = signal
         self.beats = beats
     }
+
+    /// An input made directly (tests, benchmarks): `sourceOffsetSeconds` is rounded to whole samples.
+    public init(leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], sourceOffsetSeconds: Double = 0,
+                beats: BeatFeatures? = nil) {
+        self.init(signal: PreprocessedSignal(leads: leads, values: values, sampleCount: sampleCount, samplingRate: samplingRate,
+                                             offsetSamples: Int((sourceOffsetSeconds * samplingRate).rounded()), derivedLeads: []),
+                  beats: beats)
+    }
+
+    public var leads: [LeadID] { signal.leads }
+    public var samplingRate: Double { signal.samplingRate }
+    public var sampleCount: Int { signal.sampleCount }
+    /// Lead-major `[leads × sampleCount]`, in the units the manifest's normalisation produces.
+    public var values: [Float] { signal.values }
+    /// Where sample 0 sits in the source record, in seconds (negative when padded in front).
+    public var sourceOffsetSeconds: Double { signal.recordTimeSeconds(ofSample: 0) }
 }
 
 /// One output of one head group, e.g. ("risk", "cad").
@@ -129,6 +136,14 @@ public struct GradCAMMap: Sendable {
         return values[lead * sampleCount + sample]
     }
 
+    /// The map at time `t` of the record (seconds from its first sample); nil outside the map.
+    public func value(lead: LeadID, atRecordSeconds t: Double) -> Float? {
+        guard let li = leads.firstIndex(of: lead), samplingRate > 0 else { return nil }
+        let s = Int(((t - recordOffsetSeconds) * samplingRate).rounded(.down))
+        guard s >= 0, s < sampleCount, li * sampleCount + s < values.count else { return nil }
+        return values[li * sampleCount + s]
+    }
+
     /// The `count` most relevant (lead, token-window) segments, strongest first; weight = mean map
     /// value over the window. Windows with zero relevance are never returned.
     public func topSegments(count: Int) -> [GradCAMSegment] {
@@ -170,6 +185,8 @@ public enum CMRView: String, Sendable, Codable, CaseIterable { case sax, lax }
 
 public struct CineLoop: Sendable {
     public var view: CMRView
+    /// The view's name on sheets and in DICOM series ("SAX", "LAX").
+    public var label: String { view.rawValue.uppercased() }
     public var width: Int
     public var height: Int
     /// Frames of grey values 0…1, row-major `[height × width]` each.

@@ -1,15 +1,14 @@
 import Foundation
 
-/// A cine loop as the generator returns it: frames of floats in 0…1, row-major.
-/// (Mirrors `CardiacModels.CineLoop` so the layout code does not depend on the engine.)
-public struct CineFrames: Sendable {
-    public var label: String
-    public var width: Int
-    public var height: Int
-    public var frames: [[Float]]
-    public init(label: String, width: Int, height: Int, frames: [[Float]]) {
-        self.label = label; self.width = width; self.height = height; self.frames = frames
-    }
+/// What the layouts need of a cine loop: frames of floats in 0…1, row-major. A protocol so that
+/// they lay out the generator's own loops (`CardiacModels.CineLoop` conforms in CMRExport)
+/// without depending on the engine.
+public protocol CineFrameSequence: Sendable {
+    /// The view's name on sheets, e.g. "SAX".
+    var label: String { get }
+    var width: Int { get }
+    var height: Int { get }
+    var frames: [[Float]] { get }
 }
 
 /// End-diastole and end-systole frame indices.
@@ -28,7 +27,7 @@ public struct CardiacPhases: Sendable, Codable, Equatable {
         self.endDiastoleFrame = endDiastoleFrame; self.endSystoleFrame = endSystoleFrame
     }
 
-    public static func detect(in cine: CineFrames) -> CardiacPhases {
+    public static func detect(in cine: some CineFrameSequence) -> CardiacPhases {
         guard !cine.frames.isEmpty else { return CardiacPhases(endDiastoleFrame: 0, endSystoleFrame: 0) }
         let x0 = cine.width / 4, x1 = max(x0 + 1, cine.width - cine.width / 4)
         let y0 = cine.height / 4, y1 = max(y0 + 1, cine.height - cine.height / 4)
@@ -81,7 +80,7 @@ public enum CineLayouts {
     /// Every frame of each loop in a grid (`columns` per row, loops one below the other), frame
     /// numbers under the thumbnails, ED framed green and ES framed red. Drawn by cairo in pixel units
     /// (DejaVu Sans labels; thumbnails copied pixel for pixel; frames whole-pixel, unblended).
-    public static func contactSheet(_ loops: [CineFrames], phases: CardiacPhases, thumbnail: Int = 96, columns: Int = 10,
+    public static func contactSheet(_ loops: [any CineFrameSequence], phases: CardiacPhases, thumbnail: Int = 96, columns: Int = 10,
                                     filter: ResamplingFilter, title: String) throws -> RGBImage {
         let margin = 8, labelHeight = 12, sectionHeader = 18, titleHeight = 20
         let cellW = thumbnail + 6, cellH = thumbnail + 6 + labelHeight

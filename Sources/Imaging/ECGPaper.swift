@@ -1,29 +1,25 @@
 import ECGFormats
 import Foundation
 
-/// A per-lead weight map (0…1) drawn as a tint behind the traces — Grad-CAM for one head output.
-/// (Mirrors `CardiacModels.GradCAMMap` so the renderer does not depend on the engine.)
+/// A per-lead weight map (0…1) over record time, drawn as a tint behind the traces: Grad-CAM for
+/// one head output. A protocol so that the renderer draws the engine's own map
+/// (`CardiacModels.GradCAMMap` conforms in CMRExport) without depending on the engine.
+public protocol ECGHighlightMap: Sendable {
+    /// Leads the map covers.
+    var leads: [LeadID] { get }
+    /// Samples per second of the map (the model input's rate).
+    var samplingRate: Double { get }
+    /// Time in the record (seconds) of the map's sample 0 — the crop offset of the model input.
+    var recordOffsetSeconds: Double { get }
+    /// The weight at record time `t`, nil outside the map.
+    func value(lead: LeadID, atRecordSeconds t: Double) -> Float?
+}
+
+/// A highlight as drawn: the map and what its legend says.
 public struct ECGHighlight: Sendable {
     public var label: String
-    public var leads: [LeadID]
-    public var samplingRate: Double
-    public var sampleCount: Int
-    /// Lead-major `[leads × sampleCount]`, 0…1.
-    public var values: [Float]
-    /// Time in the record (seconds) of the map's sample 0 — the crop offset of the model input.
-    public var recordOffsetSeconds: Double
-
-    public init(label: String, leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], recordOffsetSeconds: Double) {
-        self.label = label; self.leads = leads; self.samplingRate = samplingRate
-        self.sampleCount = sampleCount; self.values = values; self.recordOffsetSeconds = recordOffsetSeconds
-    }
-
-    public func value(lead: LeadID, atRecordSeconds t: Double) -> Float? {
-        guard let li = leads.firstIndex(of: lead), samplingRate > 0 else { return nil }
-        let s = Int(((t - recordOffsetSeconds) * samplingRate).rounded(.down))
-        guard s >= 0, s < sampleCount, li * sampleCount + s < values.count else { return nil }
-        return values[li * sampleCount + s]
-    }
+    public var map: any ECGHighlightMap
+    public init(label: String, map: any ECGHighlightMap) { self.label = label; self.map = map }
 }
 
 /// Where the ECG grid sits on a page, in millimetres from the top-left corner: the PDF report's page
@@ -83,7 +79,7 @@ public enum ECGPaperDrawing {
         g.gridLines(xs: stride(from: 0, through: nx, by: 5).map { left + Double($0) }, ys: stride(from: 0, through: ny, by: 5).map { top + Double($0) },
                     left: left, top: top, right: right, bottom: bottom, color: .paperMajor, width: 0.2)
 
-        let start = max(0, startSeconds ?? highlight?.recordOffsetSeconds ?? 0)
+        let start = max(0, startSeconds ?? highlight?.map.recordOffsetSeconds ?? 0)
         let traceX0 = L.tracesLeftMM
         g.clip(x: left, y: top, width: right - left, height: bottom - top)
         defer { g.unclip() }
@@ -125,8 +121,9 @@ public enum ECGPaperDrawing {
     }
 
     /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
-    static func drawHighlight(_ h: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, height: Double,
+    static func drawHighlight(_ highlight: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, height: Double,
                               on g: CairoCanvas) {
+        let h = highlight.map
         guard h.leads.contains(lead), h.samplingRate > 0 else { return }
         let mmPerS = ECGReportLayout.millimetresPerSecond
         let step = 1 / h.samplingRate

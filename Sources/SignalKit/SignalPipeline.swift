@@ -253,6 +253,11 @@ public struct PreprocessedSignal: Sendable, Equatable {
     /// Leads that were computed from I and II because the record did not store them.
     public var derivedLeads: [LeadID]
 
+    public init(leads: [LeadID], values: [Float], sampleCount: Int, samplingRate: Double, offsetSamples: Int, derivedLeads: [LeadID]) {
+        self.leads = leads; self.values = values; self.sampleCount = sampleCount; self.samplingRate = samplingRate
+        self.offsetSamples = offsetSamples; self.derivedLeads = derivedLeads
+    }
+
     /// Time in the original record (seconds from its first sample) of output sample `t`, for
     /// drawing overlays such as Grad-CAM maps on the unprocessed trace. Resampling keeps the
     /// time origin, so only the crop offset and the output rate matter.

@@ -43,12 +43,13 @@ import Testing
 
     static func content(outside: Bool = false, phi: Bool = false, highlight: Bool = false) -> ECGReportContent {
         let frames = (0..<10).map { f in (0..<(16 * 16)).map { Float(($0 + f) % 16) / 15 } }
-        let cine = CineFrames(label: "SAX", width: 16, height: 16, frames: frames)
+        let cine = CineLoop(view: .sax, width: 16, height: 16, frames: frames, phases: (0..<10).map { Double($0) / 10 })
         var h: ECGHighlight?
         if highlight {
             var values = [Float](repeating: 0, count: 12 * 1000)
             for s in 100..<200 { values[s] = 1 }                  // lead I, 1…2 s at 100 Hz
-            h = ECGHighlight(label: "risk.cad", leads: LeadID.standard12, samplingRate: 100, sampleCount: 1000, values: values, recordOffsetSeconds: 0)
+            h = ECGHighlight(label: "risk.cad", map: GradCAMMap(target: HeadTarget(head: "risk", output: "cad"), leads: LeadID.standard12,
+                                                                samplingRate: 100, sampleCount: 1000, values: values, patchSamples: 50))
         }
         return ECGReportContent(record: record(), analysis: analysis(outside: outside), highlight: h, sax: cine, lax: cine,
                                 phases: CardiacPhases(endDiastoleFrame: 0, endSystoleFrame: 5),

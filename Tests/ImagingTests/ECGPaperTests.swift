@@ -73,7 +73,8 @@ import Testing
         let ppm = 5
         var values = [Float](repeating: 0, count: 12 * 1000)
         for s in 100..<200 { values[s] = 1 }                 // lead I, 1…2 s at 100 Hz
-        let h = ECGHighlight(label: "risk.cad", leads: LeadID.standard12, samplingRate: 100, sampleCount: 1000, values: values, recordOffsetSeconds: 0)
+        let h = ECGHighlight(label: "risk.cad", map: TestHighlightMap(leads: LeadID.standard12, samplingRate: 100, sampleCount: 1000,
+                                                                     values: values, recordOffsetSeconds: 0))
         let img = try ECGPaperRenderer(pixelsPerMillimetre: ppm).render(Self.record(), highlight: h, header: [])
         let yBand = (14 + 2) * ppm + 2
         let tinted = img[(15 + 40) * ppm + 2, yBand]      // 1.6 s

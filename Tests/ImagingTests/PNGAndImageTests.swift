@@ -111,9 +111,25 @@ import Testing
     }
 }
 
+/// A cine as the layouts take it (the engine's `CineLoop` conforms in CMRExport; this leaf's
+/// tests do not link the engine).
+struct TestCine: CineFrameSequence {
+    var label: String, width: Int, height: Int, frames: [[Float]]
+}
+
+/// A lead-major map over record time, as the renderer takes a Grad-CAM map.
+struct TestHighlightMap: ECGHighlightMap {
+    var leads: [LeadID], samplingRate: Double, sampleCount: Int, values: [Float], recordOffsetSeconds: Double
+    func value(lead: LeadID, atRecordSeconds t: Double) -> Float? {
+        guard let li = leads.firstIndex(of: lead) else { return nil }
+        let s = Int(((t - recordOffsetSeconds) * samplingRate).rounded(.down))
+        return s >= 0 && s < sampleCount ? values[li * sampleCount + s] : nil
+    }
+}
+
 @Suite struct LayoutTests {
     /// Frames with a bright disc whose radius follows a cycle: largest at frame 3, smallest at frame 8.
-    static func discCine(frames: Int = 10, size: Int = 40) -> CineFrames {
+    static func discCine(frames: Int = 10, size: Int = 40) -> TestCine {
         var out: [[Float]] = []
         for k in 0..<frames {
             let r = 3 + 6 * (1 + cos(2 * Double.pi * Double(k - 3) / Double(frames))) / 2   // 3…9 px, inside the central region
@@ -121,7 +137,7 @@ import Testing
             for y in 0..<size { for x in 0..<size where hypot(Double(x) - 19.5, Double(y) - 19.5) < r { f[y * size + x] = 0.9 } }
             out.append(f)
         }
-        return CineFrames(label: "SAX", width: size, height: size, frames: out)
+        return TestCine(label: "SAX", width: size, height: size, frames: out)
     }
 
     @Test func endSystoleIsTheSmallestBloodPool() {

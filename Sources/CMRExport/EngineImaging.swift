@@ -1,0 +1,6 @@
+import CardiacModels
+import Imaging
+
+// The engine's outputs are what the imaging leaf draws: no copies into look-alike types.
+extension GradCAMMap: ECGHighlightMap {}
+extension CineLoop: CineFrameSequence {}
