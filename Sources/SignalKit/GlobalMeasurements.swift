@@ -32,17 +32,13 @@ public struct BeatFiducials: Codable, Sendable, Equatable {
     public var tOffsetMs: Double?
 }
 
-/// ecg2cmr's global measurements of one record (see `GlobalMeasurer` for the algorithm).
+/// ecg2cmr's global measurements of one record (see `GlobalMeasurer` for the algorithm): the
+/// interval, axis and rate values in their contract form (`summary`, source "ecg2cmr"; read as
+/// `m.qrsMs`, `m.pAxisDeg`, …) plus what only the measurer knows.
+@dynamicMemberLookup
 public struct GlobalMeasurements: Sendable, Equatable {
-    public var heartRateBpm: Double?
-    public var prMs: Double?
-    public var qrsMs: Double?
-    public var qtMs: Double?
-    public var qtcBazettMs: Double?
-    public var qtcFridericiaMs: Double?
-    public var pAxisDeg: Double?
-    public var qrsAxisDeg: Double?
-    public var tAxisDeg: Double?
+    /// The form used by `info --json`, screening results, the TUI header and the report.
+    public var summary: IntervalMeasurements
     public var fiducials: BeatFiducials?
     public var leads: [LeadAmplitudes]
     /// Beats the representative beat is the median of.
@@ -50,11 +46,9 @@ public struct GlobalMeasurements: Sendable, Equatable {
     /// Lead the R peaks were detected on.
     public var detectionLead: String
 
-    /// The contract form used by `info --json`, screening results and the TUI header.
-    public var summary: IntervalMeasurements {
-        IntervalMeasurements(prMs: prMs, qrsMs: qrsMs, qtMs: qtMs, qtcBazettMs: qtcBazettMs, qtcFridericiaMs: qtcFridericiaMs,
-                             pAxisDeg: pAxisDeg, qrsAxisDeg: qrsAxisDeg, tAxisDeg: tAxisDeg, heartRateBpm: heartRateBpm,
-                             source: "ecg2cmr")
+    public subscript<T>(dynamicMember field: WritableKeyPath<IntervalMeasurements, T>) -> T {
+        get { summary[keyPath: field] }
+        set { summary[keyPath: field] = newValue }
     }
 }
 
@@ -168,8 +162,8 @@ public enum GlobalMeasurer {
 
         // 6. Intervals.
         func ms(_ samples: Int) -> Double { Double(samples) * 1000 / fs }
-        var m = GlobalMeasurements(heartRateBpm: heartRate, leads: [], beatCount: features.beatCount,
-                                   detectionLead: detected.lead.description)
+        var m = GlobalMeasurements(summary: IntervalMeasurements(heartRateBpm: heartRate, source: "ecg2cmr"), leads: [],
+                                   beatCount: features.beatCount, detectionLead: detected.lead.description)
         m.qrsMs = ms(qrs.offset - qrs.onset)
         if let p { m.prMs = ms(qrs.onset - p.onset) }
         if let tEnd {

@@ -4,7 +4,7 @@ import Foundation
 
 /// `--model DIR` for every command that runs the model: one help text, one default, one check.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
+    @Option(name: .long, help: "Model bundle folder (default: a study's own bundle, else $ECG2CMR_MODEL, else assets/models/demo-v2).")
     var model: String?
 
     func validate() throws {

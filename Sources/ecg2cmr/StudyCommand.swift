@@ -36,8 +36,8 @@ private func writerLock(_ db: String, _ command: String) throws -> ExclusiveLock
 }
 
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
-private func loadPipeline(explicit: String?, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
-    let url = explicit.map { URL(fileURLWithPath: $0) }
+private func loadPipeline(explicit: ModelOptions, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
+    let url = explicit.explicitURL
         ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) }
         ?? ModelBundle.locateDefault()
     guard let url else {
@@ -95,7 +95,7 @@ struct StudyRun: ParsableCommand {
     @Option(name: .long, help: "Stage id (default: the reader's next unfinished stage).") var stage: String?
     @Option(name: .long, help: "Start a stage inside its wash-out period; the reason is logged with --operator.") var overrideWashout: String?
     @Option(name: .long, help: "Operator name for the audit log (with --override-washout).") var `operator`: String = defaultOperator()
-    @Option(name: .long, help: "Model bundle folder (default: the definition's, else the demo model).") var model: String?
+    @OptionGroup var model: ModelOptions
     @Flag(name: .long, help: "No terminal UI: keys come one per line on stdin; prints 'shown N' / 'committed N' (scripted tests).") var headless = false
 
     func run() throws {
@@ -163,7 +163,7 @@ struct StudyReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Metrics per reader and stage vs the model: CSV, Markdown, ROC chart (PNG).")
     @Option(name: .long, help: "Study database.") var db: String
     @Option(name: .long, help: "Output folder (created).") var out: String
-    @Option(name: .long, help: "Model bundle folder (default: the definition's, else the demo model).") var model: String?
+    @OptionGroup var model: ModelOptions
     @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
     @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
     @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()

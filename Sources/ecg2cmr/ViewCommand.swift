@@ -15,8 +15,7 @@ struct ViewCommand: ParsableCommand {
     @Argument(help: "An ECG file or a folder of ECGs (default: sample-data/).")
     var input: String?
 
-    @Option(name: .long, help: "Model bundle folder (default: $ECG2CMR_MODEL or assets/models/demo-v2).")
-    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Flag(name: .long, help: "Run without a model (traces only).")
     var noModel = false
@@ -75,7 +74,7 @@ struct ViewCommand: ParsableCommand {
         guard let url = input.map({ URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }) ?? WorkstationLauncher.locateSampleData() else {
             throw ValidationError("no input given and no sample-data/ folder found from here or next to the executable")
         }
-        let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: model.map { URL(fileURLWithPath: $0) })
+        let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: modelOptions.explicitURL)
         // The viewer's panel has one line for it: the full reason a model failed to load goes to
         // stderr too (before the screen opens and again after it closes).
         let modelNote = (!noModel && pipeline == nil) ? modelError.map { "note: no model loaded — \(TerminalText.sanitize($0))\n" } : nil
