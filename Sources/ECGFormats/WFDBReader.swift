@@ -129,7 +129,7 @@ public struct WFDBReader: Sendable {
                 try group.bytes?.hash(into: &hasher)
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256Hex.hex(hasher.finalize())
     }
 
     func read(headerData: Data, files: WFDBFiles, window: Range<Int>?) throws -> ECGRecord {
@@ -200,7 +200,7 @@ public struct WFDBReader: Sendable {
             var hasher = SHA256()
             hasher.update(data: headerData)
             for group in layout.groups { try group.bytes?.hash(into: &hasher) }
-            sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            sha = SHA256Hex.hex(hasher.finalize())
         }
         if layout.maxSPF > 1 {
             metadata.extra["samplesPerFrame"] = header.signals.map { String($0.samplesPerFrame) }.joined(separator: ",")

@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import Crypto
 import ECGFormats
 import Foundation
@@ -102,7 +103,7 @@ public struct PairedDataset: Sendable {
                                     phenotypes: phenotypes, line: row.line))
         }
         guard !subjects.isEmpty else { throw bad(1, "lists no subjects") }
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256Hex.of(data)
         return PairedDataset(path: path, sha256: digest, labelIDs: labelIDs, phenotypeIDs: phenotypeIDs, subjects: subjects)
     }
 }
@@ -191,7 +192,7 @@ public struct DatasetPreparation {
             defer { progress(i + 1, dataset.subjects.count) }
             do {
                 let record = try ECGFileReader.read(url: URL(fileURLWithPath: s.ecg), options: readerOptions)
-                let prepared = try pipeline.prepare(record)
+                let prepared = try CaseAnalysis(pipeline: pipeline).prepare(record)
                 let npy = NPYWriter.encode(prepared.values, shape: [prepared.leads.count, prepared.sampleCount])
                 let name = "ecg/\(s.id).npy"
                 try npy.write(to: out.appendingPathComponent(name), options: .atomic)
@@ -200,12 +201,14 @@ public struct DatasetPreparation {
                 entries.append([
                     "subject": s.id, "split": s.split,
                     "ecg": ["file": s.ecg, "sha256": record.provenance.sha256, "format": "\(record.provenance.format)",
-                            "npy": name, "npySHA256": Self.sha256(npy),
+                            "npy": name, "npySHA256": SHA256Hex.of(npy),
                             "sourceOffsetSeconds": prepared.sourceOffsetSeconds,
                             "sourceSamplingRate": record.samplingRate] as [String: Any],
                     "sax": present(s.sax), "lax": present(s.lax),
                     "labels": values(s.labels), "phenotypes": values(s.phenotypes),
                 ])
+            } catch CaseAnalysisError.preparation(_, let reason) {
+                failures.append((s.id, s.ecg, reason))
             } catch {
                 failures.append((s.id, s.ecg, "\(error)"))
             }
@@ -225,5 +228,4 @@ public struct DatasetPreparation {
         return Summary(prepared: entries.count, failures: failures)
     }
 
-    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
 }

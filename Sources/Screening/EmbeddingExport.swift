@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -92,14 +93,16 @@ public struct EmbeddingRunner {
         let items = ECGFileDiscovery().discover(paths)
         var rows: [EmbeddingRow] = []
         var failures: [(file: String, reason: String)] = []
-        var pending: [(String, String, PreparedECG)] = []
+        let cases = CaseAnalysis(pipeline: pipeline)
+        var pending: [(record: ECGRecord, prepared: PreparedECG)] = [], pendingPaths: [String] = []
         func flush() {
             guard !pending.isEmpty else { return }
-            let analyses = pipeline.analyse(batch: pending.map(\.2))
-            for (p, a) in zip(pending, analyses) {
-                rows.append(EmbeddingRow(file: p.0, sha256: p.1, modelID: a.modelID, vector: a.embedding))
+            for (path, result) in zip(pendingPaths, cases.analyse(batch: pending)) {
+                rows.append(EmbeddingRow(file: path, sha256: result.record.provenance.sha256,
+                                         modelID: result.analysis.modelID, vector: result.analysis.embedding))
             }
             pending.removeAll()
+            pendingPaths.removeAll()
         }
         for (i, item) in items.enumerated() {
             switch item {
@@ -108,7 +111,10 @@ public struct EmbeddingRunner {
             case .ecgFile(let path):
                 do {
                     let record = try ECGFileReader.read(url: URL(fileURLWithPath: path), options: readerOptions)
-                    pending.append((path, record.provenance.sha256, try pipeline.prepare(record)))
+                    pending.append((record, try cases.prepare(record)))
+                    pendingPaths.append(path)
+                } catch CaseAnalysisError.preparation(_, let reason) {
+                    failures.append((path, reason))
                 } catch {
                     failures.append((path, "\(error)"))
                 }
