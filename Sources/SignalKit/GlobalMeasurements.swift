@@ -336,7 +336,10 @@ struct Delineator {
         return signal >= residual
     }
 
-    func pWave(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> (onset: Int, offset: Int, leads: [Int])? {
+    /// Each lead's median beat smoothed over 20 ms, and its largest deflection from baseline in
+    /// `range` (where P and T waves are delineated from).
+    func wavePeaks(_ beats: [[Double]], baselines: [Double], range: Range<Int>)
+        -> (smoothed: [[Double]], peaks: [(k: Int, t: Int, amp: Double)]) {
         let smoothed = beats.map { smooth($0, 0.02) }
         var peaks: [(k: Int, t: Int, amp: Double)] = []
         for (k, x) in smoothed.enumerated() {
@@ -344,6 +347,11 @@ struct Delineator {
             for t in range where abs(x[t] - baselines[k]) > abs(x[best] - baselines[k]) { best = t }
             peaks.append((k, best, abs(x[best] - baselines[k])))
         }
+        return (smoothed, peaks)
+    }
+
+    func pWave(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> (onset: Int, offset: Int, leads: [Int])? {
+        let (smoothed, peaks) = wavePeaks(beats, baselines: baselines, range: range)
         guard let top = peaks.map(\.amp).max(), top >= 0.03 else { return nil }
         var onsets: [Int] = [], offsets: [Int] = [], leads: [Int] = []
         let quiet = samples(0.01)
@@ -362,13 +370,7 @@ struct Delineator {
     }
 
     func tEnd(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> Int? {
-        let smoothed = beats.map { smooth($0, 0.02) }
-        var peaks: [(k: Int, t: Int, amp: Double)] = []
-        for (k, x) in smoothed.enumerated() {
-            var best = range.lowerBound
-            for t in range where abs(x[t] - baselines[k]) > abs(x[best] - baselines[k]) { best = t }
-            peaks.append((k, best, abs(x[best] - baselines[k])))
-        }
+        let (smoothed, peaks) = wavePeaks(beats, baselines: baselines, range: range)
         guard let top = peaks.map(\.amp).max(), top >= 0.05 else { return nil }
         var ends: [Int] = []
         let quiet = samples(0.01)
