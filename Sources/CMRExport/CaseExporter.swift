@@ -519,6 +519,7 @@ public final class CaseExporter: @unchecked Sendable {
                               dicom: ExportManifest.DICOMSeries?, files: [ExportManifest.FileEntry]) -> ExportManifest {
         let b = pipeline.bundle
         let iso = ISO8601DateFormatter()
+        let findings = CaseFindings(analysis)
         var patient: ExportManifest.Patient?
         if options.includePHI {
             let m = record.metadata
@@ -543,13 +544,9 @@ public final class CaseExporter: @unchecked Sendable {
                            outputSize: [options.size, options.size]),
             phases: .init(endDiastoleFrame: phases.endDiastoleFrame, endSystoleFrame: phases.endSystoleFrame, rule: CardiacPhases.rule,
                           frameCount: frameCount, framePhases: cmr.sax.phases),
-            risks: analysis.risks.map { .init(target: $0.target.description, label: $0.label, probability: $0.probability, band: $0.band.rawValue,
-                                              validationAUC: $0.validationAUC, weak: $0.isWeak) },
-            subtypes: analysis.subtypes.map { .init(target: $0.target.description, label: $0.label, probability: $0.probability) },
-            phenotypes: analysis.phenotypes.map { .init(target: $0.target.description, label: $0.label, value: $0.value, unit: $0.unit,
-                                                        referenceRange: $0.referenceRange.map { [$0.lowerBound, $0.upperBound] },
-                                                        validationR: $0.validationR, outOfRange: $0.isOutOfRange,
-                                                        weak: $0.isWeak) },
+            risks: findings.risks,
+            subtypes: findings.subtypes,
+            phenotypes: findings.phenotypes,
             gradCAM: .init(target: target.description, topSegments: cam.topSegments(count: 10).map {
                 .init(lead: $0.lead.description, startSeconds: $0.startSeconds, endSeconds: $0.endSeconds, weight: Double($0.weight))
             }),

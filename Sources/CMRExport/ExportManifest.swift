@@ -1,3 +1,4 @@
+import CaseAnalysis
 import Foundation
 import Imaging
 
@@ -108,16 +109,10 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         /// Cardiac phase (0…1, 0 = end-diastole by the generator's convention) of each frame.
         public var framePhases: [Double]
     }
-    public struct Risk: Codable, Sendable, Equatable {
-        public var target: String; public var label: String; public var probability: Double; public var band: String
-        public var validationAUC: Double?; public var weak: Bool
-    }
-    public struct Subtype: Codable, Sendable, Equatable { public var target: String; public var label: String; public var probability: Double }
-    public struct Phenotype: Codable, Sendable, Equatable {
-        public var target: String; public var label: String; public var value: Double; public var unit: String
-        public var referenceRange: [Double]?; public var validationR: Double?; public var outOfRange: Bool
-        public var weak: Bool?
-    }
+    /// The case's scores: the shared schema of CaseAnalysis (screening results write the same types).
+    public typealias Risk = RiskFinding
+    public typealias Subtype = SubtypeFinding
+    public typealias Phenotype = PhenotypeFinding
     /// Whether the ECG lies inside what the model was trained on (nil: the model has no such check).
     public struct OutOfDistribution: Codable, Sendable, Equatable {
         public var outside: Bool

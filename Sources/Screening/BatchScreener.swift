@@ -204,25 +204,14 @@ public final class BatchScreener {
     static func fill(_ result: inout ScreeningResult, with analysis: ECGAnalysis) {
         result.modelID = analysis.modelID
         result.syntheticModel = analysis.isSynthetic
-        var risks: [String: ScreeningResult.Risk] = [:]
-        var flags: [String] = []
-        for risk in analysis.risks {
-            risks[risk.target.output] = .init(probability: risk.probability, band: risk.band.rawValue,
-                                             validationAUC: risk.validationAUC, weak: risk.isWeak)
-            // Weak heads are reported but never raise a flag on their own.
-            if risk.band == .high && !risk.isWeak { flags.append("high:\(risk.target.output)") }
-        }
-        result.risks = risks
-        result.subtypes = Dictionary(analysis.subtypes.map { ($0.target.output, $0.probability) }, uniquingKeysWith: { a, _ in a })
-        var phenotypes: [String: ScreeningResult.Phenotype] = [:]
-        for value in analysis.phenotypes {
-            phenotypes[value.target.output] = .init(value: value.value, unit: value.unit,
-                                                   referenceRange: value.referenceRange.map { [$0.lowerBound, $0.upperBound] },
-                                                   outOfRange: value.isOutOfRange, validationR: value.validationR,
-                                                   weak: value.isWeak)
-            if value.isOutOfRange && !value.isWeak { flags.append("out-of-range:\(value.target.output)") }
-        }
-        result.phenotypes = phenotypes
+        let findings = CaseFindings.keyed(analysis)
+        // Weak heads are reported but never raise a flag on their own.
+        var flags = analysis.risks.filter { RiskFinding($0, named: false).isHighAndTrusted }.map { "high:\($0.target.output)" }
+        flags += analysis.phenotypes.filter { PhenotypeFinding($0, named: false).isOutOfRangeAndTrusted }
+            .map { "out-of-range:\($0.target.output)" }
+        result.risks = findings.risks
+        result.subtypes = findings.subtypes
+        result.phenotypes = findings.phenotypes
         if let ood = analysis.outOfDistribution {
             result.outOfDistribution = ood.isOutside
             result.outOfDistributionScore = (ood.score * 1000).rounded() / 1000

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import SignalKit
@@ -10,22 +11,10 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
         public var location: String?
     }
 
-    public struct Risk: Codable, Sendable, Equatable {
-        public var probability: Double
-        public var band: String
-        public var validationAUC: Double?
-        public var weak: Bool
-    }
-
-    public struct Phenotype: Codable, Sendable, Equatable {
-        public var value: Double
-        public var unit: String
-        public var referenceRange: [Double]?
-        public var outOfRange: Bool
-        public var validationR: Double?
-        /// Low validation r: reported, but never raises a flag (as a weak risk head).
-        public var weak: Bool?
-    }
+    /// The scores in the shared schema of CaseAnalysis (the export manifest writes the same types,
+    /// there with target and label; here the output id is the key).
+    public typealias Risk = RiskFinding
+    public typealias Phenotype = PhenotypeFinding
 
     public var file: String
     public var status: String              // "ok" or "error"

@@ -1,0 +1,98 @@
+import CardiacModels
+
+// The one serialised form of a case's scores. The export manifest lists them (each entry names its
+// `target` and `label`); screening results key them by output id (target and label left out, as
+// the key says it). Both are the same types, so a field added here appears in both with one name.
+
+/// One risk output as written out.
+public struct RiskFinding: Codable, Sendable, Equatable {
+    /// "head.output", e.g. "risk.cad"; nil where the output id is the key.
+    public var target: String?
+    public var label: String?
+    public var probability: Double
+    /// "low", "intermediate" or "high" (the bundle's cut-offs).
+    public var band: String
+    public var validationAUC: Double?
+    /// Validation AUC below 0.65: shown, never a confident finding, never a flag.
+    public var weak: Bool
+
+    public init(_ risk: RiskScore, named: Bool) {
+        target = named ? risk.target.description : nil
+        label = named ? risk.label : nil
+        probability = risk.probability
+        band = risk.band.rawValue
+        validationAUC = risk.validationAUC
+        weak = risk.isWeak
+    }
+
+    /// A high band on a head that is not weak: what raises a screening flag.
+    public var isHighAndTrusted: Bool { band == RiskBand.high.rawValue && !weak }
+}
+
+/// One CMR phenotype output as written out, de-standardised into its unit.
+public struct PhenotypeFinding: Codable, Sendable, Equatable {
+    public var target: String?
+    public var label: String?
+    public var value: Double
+    public var unit: String
+    /// [low, high] of the reference range, when the bundle gives one.
+    public var referenceRange: [Double]?
+    public var validationR: Double?
+    public var outOfRange: Bool
+    /// Low validation r: reported, but never raises a flag (as a weak risk head).
+    public var weak: Bool?
+
+    public init(_ phenotype: PhenotypeValue, named: Bool) {
+        target = named ? phenotype.target.description : nil
+        label = named ? phenotype.label : nil
+        value = phenotype.value
+        unit = phenotype.unit
+        referenceRange = phenotype.referenceRange.map { [$0.lowerBound, $0.upperBound] }
+        validationR = phenotype.validationR
+        outOfRange = phenotype.isOutOfRange
+        weak = phenotype.isWeak
+    }
+
+    /// Out of range on a phenotype that is not weak: what raises a screening flag.
+    public var isOutOfRangeAndTrusted: Bool { outOfRange && weak != true }
+}
+
+/// One conditional subtype probability as written out.
+public struct SubtypeFinding: Codable, Sendable, Equatable {
+    public var target: String
+    public var label: String
+    public var probability: Double
+
+    public init(_ subtype: SubtypeScore) {
+        target = subtype.target.description
+        label = subtype.label
+        probability = subtype.probability
+    }
+}
+
+/// A case's scores in the written-out schema.
+public struct CaseFindings: Sendable, Equatable {
+    public var risks: [RiskFinding]
+    public var subtypes: [SubtypeFinding]
+    public var phenotypes: [PhenotypeFinding]
+
+    /// Every entry names its target and label (the export manifest's lists).
+    public init(_ analysis: ECGAnalysis) {
+        risks = analysis.risks.map { RiskFinding($0, named: true) }
+        subtypes = analysis.subtypes.map(SubtypeFinding.init)
+        phenotypes = analysis.phenotypes.map { PhenotypeFinding($0, named: true) }
+    }
+
+    /// Keyed by output id, entries without target and label (screening results).
+    public static func keyed(_ analysis: ECGAnalysis)
+        -> (risks: [String: RiskFinding], subtypes: [String: Double], phenotypes: [String: PhenotypeFinding]) {
+        (Dictionary(analysis.risks.map { ($0.target.output, RiskFinding($0, named: false)) }, uniquingKeysWith: { _, last in last }),
+         Dictionary(analysis.subtypes.map { ($0.target.output, $0.probability) }, uniquingKeysWith: { first, _ in first }),
+         Dictionary(analysis.phenotypes.map { ($0.target.output, PhenotypeFinding($0, named: false)) }, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension CaseResult {
+    /// The case's scores in the written-out schema (export manifest form).
+    public var findings: CaseFindings { CaseFindings(analysis) }
+}
