@@ -8,6 +8,10 @@ public enum LeadID: Hashable, Sendable, CustomStringConvertible {
 
     /// The standard 12 in display order: limb leads, augmented leads, precordial leads.
     public static let standard12: [LeadID] = [.i, .ii, .iii, .aVR, .aVL, .aVF, .v1, .v2, .v3, .v4, .v5, .v6]
+    /// Columns of the standard 3×4 printout (2.5 s each): I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6.
+    public static let standard3x4Columns: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
+    /// Limb leads that follow from I and II (Einthoven / Goldberger; `LimbLeads`).
+    public static let derivableFromIAndII: [LeadID] = [.iii, .aVR, .aVL, .aVF]
 
     public var description: String {
         switch self {
@@ -180,4 +184,20 @@ public struct ECGRecord: Sendable, Equatable {
     public var durationSeconds: Double { samplingRate > 0 ? Double(sampleCount) / samplingRate : 0 }
 
     public func lead(_ id: LeadID) -> Lead? { leads.first { $0.id == id } }
+}
+
+/// Einthoven / Goldberger relations, the one home of the formulas: with limb leads I and II every
+/// other limb lead follows.   III = II − I,  aVR = −(I + II)/2,  aVL = I − II/2,  aVF = II − I/2.
+public enum LimbLeads {
+    /// `id` (one of `LeadID.derivableFromIAndII`) from samples of I and II; nil for any other lead.
+    /// Arrays of unequal length are derived over the shorter.
+    @inlinable public static func derive<T: BinaryFloatingPoint>(_ id: LeadID, i: [T], ii: [T]) -> [T]? {
+        switch id {
+        case .iii: return zip(i, ii).map { $1 - $0 }
+        case .aVR: return zip(i, ii).map { -($0 + $1) / 2 }
+        case .aVL: return zip(i, ii).map { $0 - $1 / 2 }
+        case .aVF: return zip(i, ii).map { $1 - $0 / 2 }
+        default: return nil
+        }
+    }
 }

@@ -140,18 +140,11 @@ extension ECGRecord {
         var all = stored
         if let one = stored.first(where: { $0.id == .i }), let two = stored.first(where: { $0.id == .ii }),
            one.millivolts.count == two.millivolts.count {
-            let a = one.millivolts, b = two.millivolts
-            let n = a.count
-            func derive(_ id: LeadID, _ f: (Float, Float) -> Float) {
-                guard !all.contains(where: { $0.id == id }) else { return }
-                var out = [Float](repeating: 0, count: n)
-                for k in 0..<n { out[k] = f(a[k], b[k]) }
-                all.append(Lead(id: id, millivolts: out, isDerived: true))
+            for id in LeadID.derivableFromIAndII where !all.contains(where: { $0.id == id }) {
+                if let values = LimbLeads.derive(id, i: one.millivolts, ii: two.millivolts) {
+                    all.append(Lead(id: id, millivolts: values, isDerived: true))
+                }
             }
-            derive(.iii) { i, ii in ii - i }
-            derive(.aVR) { i, ii in -(i + ii) / 2 }
-            derive(.aVL) { i, ii in i - ii / 2 }
-            derive(.aVF) { i, ii in ii - i / 2 }
         }
         let standard = LeadID.standard12.compactMap { id in all.first { $0.id == id } }
         let extra = all.filter { $0.id.standardIndex == nil }

@@ -59,7 +59,7 @@ public struct ECGReportLayout: Sendable, Equatable {
 /// The one drawing of the 12-lead on cairo, for the PDF report's page (CMRExport) and the PNG sheet.
 public enum ECGPaperDrawing {
     /// Columns of the standard 3×4 layout (2.5 s each): I II III | aVR aVL aVF | V1 V2 V3 | V4 V5 V6.
-    public static let layout: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
+    public static let layout = LeadID.standard3x4Columns
     public static let rhythmLead: LeadID = .ii
     static let grey = RGBColor(120, 120, 120)
 

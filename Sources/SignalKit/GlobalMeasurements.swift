@@ -179,7 +179,7 @@ public enum GlobalMeasurer {
         // 7. Axes from leads I and aVF (aVF derived from I and II when the record has no aVF).
         let leadI = names.firstIndex(of: "I").map { beats[$0] }
         var leadAVF = names.firstIndex(of: "aVF").map { beats[$0] }
-        if leadAVF == nil, let i = leadI, let k = names.firstIndex(of: "II") { leadAVF = zip(beats[k], i).map { $0 - $1 / 2 } }
+        if leadAVF == nil, let i = leadI, let k = names.firstIndex(of: "II") { leadAVF = LimbLeads.derive(.aVF, i: i, ii: beats[k]) }
         if let i = leadI, let f = leadAVF {
             let bi = d.level(of: i, before: qrs.onset), bf = d.level(of: f, before: qrs.onset)
             func axis(_ range: Range<Int>) -> Double? {

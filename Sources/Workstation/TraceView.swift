@@ -185,7 +185,7 @@ public enum TraceView {
             let rowCount = area.height >= 12 ? 4 : 3
             let rowHeight = area.height / rowCount
             let columnSeconds = visibleSeconds / 4
-            let columns: [[LeadID]] = [[.i, .ii, .iii], [.aVR, .aVL, .aVF], [.v1, .v2, .v3], [.v4, .v5, .v6]]
+            let columns = LeadID.standard3x4Columns
             for r in 0..<3 {
                 let rr = Rect(x: traceArea.x, y: area.y + r * rowHeight, width: traceArea.width, height: rowHeight)
                 // Column c shows the c-th quarter of the window, as a cart prints it: every column
