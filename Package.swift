@@ -53,14 +53,15 @@ let package = Package(
         ]),
 
         .executableTarget(name: "wfdb-read-bench", dependencies: ["ECGFormats"], path: "benchmarks/wfdb-read/Sources"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ECGFormatsTests", dependencies: ["ECGFormats"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SignalKitTests", dependencies: ["SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SignalKitTests", dependencies: ["TestSupport", "SignalKit", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CardiacModelsTests", dependencies: ["CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CardiacModelsTests", dependencies: ["TestSupport", "CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ECGFormats"]),
         .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ScreeningTests", dependencies: ["Screening", "ECGFormats"]),
+        .testTarget(name: "ScreeningTests", dependencies: ["TestSupport", "Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "CaseAnalysis", "CMRExport", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import ECGFormats
 import NeuralCore
@@ -10,20 +11,10 @@ import NeuralCore
 //     --golden ../Tests/CardiacModelsTests/Fixtures/golden-random-tiny.safetensors
 
 let fixtures: URL = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
-let repoRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot: URL = TestEnvironment.repositoryRoot
 
-/// True when `python3` can import every module named (the reference scripts' dependencies); tests
-/// that need them are disabled with the reason otherwise.
-func pythonCanImport(_ modules: String) -> Bool {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import \(modules)"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}
+/// The shared probe (TestSupport), under the name this module's suites use.
+func pythonCanImport(_ modules: String) -> Bool { TestEnvironment.pythonCanImport(modules) }
 
 struct ParityReport: CustomStringConvertible {
     var embeddingMaxAbs: Float = 0

@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Screening
 import ECGFormats
 
-private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let repoRoot = TestEnvironment.repositoryRoot
 
 /// `screen --jobs N`: at most N files are read and preprocessed at once (before, every chunk ran on
 /// all cores whatever N was, so N = 1 still had two files in flight on a 2-core machine).

@@ -1,9 +1,10 @@
 import CardiacModels
 import Foundation
+import TestSupport
 import Testing
 @testable import Screening
 
-private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let repoRoot = TestEnvironment.repositoryRoot
 private let tinyBundle = repoRoot.appendingPathComponent("Tests/CardiacModelsTests/Fixtures/random-tiny")
 
 private func temporaryDirectory() -> URL {

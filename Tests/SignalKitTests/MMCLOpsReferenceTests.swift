@@ -1,25 +1,17 @@
 import Foundation
 import SignalKit
+import TestSupport
 import Testing
 
 /// σ-clip, ALS baseline, z-score per lead group and the MMCL / CardiacNets preset op lists, on real
 /// records (../shared/ecg-records: CinC 2021 at 500 Hz, PTB s0010_re at 1000 Hz with lower-case
 /// lead names), against `training/ecg2cmr_train/preprocess.py` (scipy / numpy) run by
 /// `training/ops_reference.py`. Disabled (with the reason) without python3 + scipy + wfdb or the records.
-private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let records = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+private let repoRoot = TestEnvironment.repositoryRoot
+private let records = TestEnvironment.sharedRecords
 
-private let referenceAvailable: Bool = {
-    guard FileManager.default.fileExists(atPath: records.appendingPathComponent("s0010_re.hea").path) else { return false }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import scipy, wfdb, pywt, torch"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let referenceAvailable = FileManager.default.fileExists(atPath: records.appendingPathComponent("s0010_re.hea").path)
+    && TestEnvironment.pythonCanImport("scipy, wfdb, pywt, torch")
 
 private func readF64(_ url: URL) throws -> [Double] {
     let data = try Data(contentsOf: url)
