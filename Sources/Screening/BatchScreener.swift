@@ -174,18 +174,12 @@ public final class BatchScreener {
             result.samplingRate = record.samplingRate
             result.durationSeconds = source.durationSeconds
             if !analysed.isWholeRecord { result.analysedWindow = analysed.summary }
-            if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
-                var flags: [String: [String]] = [:]
-                for quality in assessor.assess(record) where !quality.flags.isEmpty {
-                    flags[quality.lead.description] = quality.flags.map(\.title)
-                }
-                result.qualityFlags = flags
-            }
-            if let beats = try? RPeakDetector.detect(in: record) {
-                result.heartRateBpm = beats.beats.heartRateBpm
-                result.rhythm = beats.beats.rhythm.rawValue
-            }
-            result.addMeasurements(of: record)
+            let vitals = RecordVitals(of: record)
+            result.qualityFlags = vitals.qualityFlags
+            result.heartRateBpm = vitals.heartRateBpm
+            result.rhythm = vitals.rhythm?.rawValue
+            result.measurements = vitals.measurementSummary
+            result.deviceMeasurements = record.metadata.deviceMeasurements
             guard let pipeline else { return (result, record, nil) }
             do {
                 let input = try CaseAnalysis(pipeline: pipeline).prepare(record)

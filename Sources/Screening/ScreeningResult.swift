@@ -96,16 +96,3 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
         return row
     }
 }
-
-extension ScreeningResult {
-    /// Fills `measurements` (SignalKit `GlobalMeasurer`; all null with a note when it cannot measure)
-    /// and `deviceMeasurements` from the record.
-    mutating func addMeasurements(of record: ECGRecord) {
-        do {
-            measurements = try GlobalMeasurer.measure(record).summary
-        } catch {
-            measurements = IntervalMeasurements(source: "ecg2cmr", note: "\(error)")
-        }
-        deviceMeasurements = record.metadata.deviceMeasurements
-    }
-}

@@ -37,11 +37,12 @@ public struct LoadedCase: Sendable {
     public init(url: URL, record: ECGRecord) {
         self.url = url
         self.record = record
-        if let detected = try? RPeakDetector.detect(in: record) {
-            heartRateBpm = detected.beats.heartRateBpm
-            rhythm = detected.beats.rhythm
+        let vitals = RecordVitals(of: record)
+        if let detected = vitals.beats {
+            heartRateBpm = detected.analysis.heartRateBpm
+            rhythm = detected.analysis.rhythm
             rateLead = detected.lead
-            rPeakSeconds = detected.beats.rPeakIndices.map { Double($0) / record.samplingRate }
+            rPeakSeconds = detected.analysis.rPeakIndices.map { Double($0) / record.samplingRate }
         }
         if record.provenance.format == .wfdb, let atr = WFDBAnnotationReader.companion(of: url) {
             do {
@@ -51,14 +52,8 @@ public struct LoadedCase: Sendable {
                 annotationNote = "annotations not shown: \(error)"
             }
         }
-        var notes: [String] = []
-        if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
-            for q in assessor.assess(record) where !q.flags.isEmpty {
-                notes.append("\(q.lead) " + q.flags.map(\.title).joined(separator: ", "))
-            }
-        }
-        qualityNotes = notes
-        measurements = try? GlobalMeasurer.measure(record)
+        qualityNotes = (vitals.quality ?? []).filter { !$0.flags.isEmpty }.map { "\($0.lead) " + $0.flags.map(\.title).joined(separator: ", ") }
+        measurements = vitals.measurements
     }
 
     /// Where the caliper can snap: every detected beat's R peak and the global onsets and offsets

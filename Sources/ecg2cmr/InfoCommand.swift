@@ -32,32 +32,18 @@ struct InfoCommand: ParsableCommand {
             summary.durationSeconds = source.durationSeconds
             summary.sha256 = try source.sha256()
         }
-        // Heart rate and quality flags are SignalKit's; a failure there leaves the fields empty.
-        if let found = try? RPeakDetector.detect(in: record) {
-            summary.heartRateBpm = found.beats.heartRateBpm
+        // Heart rate, quality flags and measurements are SignalKit's; what fails there stays empty
+        // (measurements: every value null, `note` says why).
+        let vitals = RecordVitals(of: record)
+        if let found = vitals.beats {
+            summary.heartRateBpm = found.analysis.heartRateBpm
             summary.heartRateLead = found.lead.description
-            summary.rhythm = found.beats.rhythm.rawValue
+            summary.rhythm = found.analysis.rhythm.rawValue
         }
-        if let assessor = try? LeadQualityAssessor(samplingRate: record.samplingRate) {
-            summary.quality = assessor.assess(record).map {
-                .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable)
-            }
-        }
-        summary.measure(record)
+        summary.quality = vitals.quality?.map { .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable) }
+        summary.measurements = vitals.measurementSummary
+        summary.leadAmplitudes = vitals.measurements?.leads
         // Lead names and metadata come from the file: no control or escape sequence reaches the terminal.
         print(json ? try summary.json() : TerminalText.sanitize(summary.text(), keepNewlines: true))
-    }
-}
-
-extension RecordSummary {
-    /// ecg2cmr's global measurements; when they cannot be made, every value is null and `note` says why.
-    mutating func measure(_ record: ECGRecord) {
-        do {
-            let m = try GlobalMeasurer.measure(record)
-            measurements = m.summary
-            leadAmplitudes = m.leads
-        } catch {
-            measurements = IntervalMeasurements(source: "ecg2cmr", note: "\(error)")
-        }
     }
 }
