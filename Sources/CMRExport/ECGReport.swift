@@ -253,25 +253,30 @@ public enum ECGReportWriter {
                 g.text("+\(risks.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
             }
             let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
-            if r.isWeak {
-                // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
-                g.text(g.fitted(r.label, width: width * 0.5, size: body), x: x, y: yy, size: body, color: grey)
-                g.text(String(format: "%.2f", r.probability), x: x + width * 0.64, y: yy, size: body, color: grey, align: .right)
-                g.text("weak · " + auc, x: x + width, y: yy, size: small, color: grey, align: .right)
-            } else {
-                let high = r.band == .high
-                let colour = high ? warn : dark
-                g.text(g.fitted(r.label, width: width * 0.5, size: body, weight: high ? .bold : .normal), x: x, y: yy, size: body,
-                       color: colour, weight: high ? .bold : .normal)
-                g.text(String(format: "%.2f", r.probability), x: x + width * 0.64, y: yy, size: body, color: colour,
-                       weight: high ? .bold : .normal, align: .right)
-                g.text("\(r.band.rawValue) · \(auc)", x: x + width, y: yy, size: small, color: dark, align: .right)
-            }
+            // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
+            drawRow(label: r.label, labelWidth: width * 0.5, value: String(format: "%.2f", r.probability), valueX: x + width * 0.64,
+                    note: r.isWeak ? "weak · " + auc : "\(r.band.rawValue) · \(auc)",
+                    style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain), boldLabelFit: true, on: g, x: x, y: yy, width: width)
             yy += leading
         }
         if risks.contains(where: \.isWeak), yy < bottom {
             g.text(g.fitted("weak = validation AUC < 0.65: not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
         }
+    }
+
+    enum RowStyle { case plain, flagged, weak }
+
+    /// One result row: label (fitted to `labelWidth`), value right-aligned at `valueX`, note
+    /// right-aligned at the column's edge. Weak rows are all grey; flagged rows warn-coloured and bold.
+    /// `boldLabelFit`: fit the label at its drawn weight (risks) rather than the regular one.
+    static func drawRow(label: String, labelWidth: Double, value: String, valueX: Double, note: String, style: RowStyle,
+                        boldLabelFit: Bool, on g: CairoCanvas, x: Double, y: Double, width: Double) {
+        let weight: CairoCanvas.Weight = style == .flagged ? .bold : .normal
+        let colour = style == .weak ? grey : (style == .flagged ? warn : dark)
+        g.text(g.fitted(label, width: labelWidth, size: body, weight: boldLabelFit ? weight : .normal), x: x, y: y, size: body,
+               color: colour, weight: weight)
+        g.text(value, x: valueX, y: y, size: body, color: colour, weight: weight, align: .right)
+        g.text(note, x: x + width, y: y, size: small, color: style == .weak ? grey : dark, align: .right)
     }
 
     static func drawPhenotypes(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
@@ -284,19 +289,12 @@ public enum ECGReportWriter {
             }
             let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
-            if p.isWeak {
-                g.text(g.fitted(p.label, width: width * 0.44, size: body), x: x, y: yy, size: body, color: grey)
-                g.text(value, x: x + width * 0.66, y: yy, size: body, color: grey, align: .right)
-                let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
-                g.text("weak\(r) · \(range)", x: x + width, y: yy, size: small, color: grey, align: .right)
-            } else {
-                let flag = p.isOutOfRange
-                let colour = flag ? warn : dark
-                g.text(g.fitted(p.label, width: width * 0.44, size: body), x: x, y: yy, size: body, color: colour, weight: flag ? .bold : .normal)
-                let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
-                g.text(value + arrow, x: x + width * 0.66, y: yy, size: body, color: colour, weight: flag ? .bold : .normal, align: .right)
-                g.text(range, x: x + width, y: yy, size: small, color: dark, align: .right)
-            }
+            let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
+            let flag = !p.isWeak && p.isOutOfRange
+            let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
+            drawRow(label: p.label, labelWidth: width * 0.44, value: value + arrow, valueX: x + width * 0.66,
+                    note: p.isWeak ? "weak\(r) · \(range)" : range, style: p.isWeak ? .weak : (flag ? .flagged : .plain),
+                    boldLabelFit: false, on: g, x: x, y: yy, width: width)
             yy += leading
         }
         if ps.contains(where: \.isWeak), yy < bottom {
