@@ -42,12 +42,12 @@ public enum LeadID: Hashable, Sendable, CustomStringConvertible {
     /// `raw` when it is a modified-lead alias (ML…, MV…) that `init(parsing:)` showed as a standard lead.
     public static func modifiedLeadName(_ raw: String, parsedAs id: LeadID) -> String? {
         guard id.standardIndex != nil else { return nil }
-        let key = raw.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
-        return key.hasPrefix("ML") || key.hasPrefix("MV") ? raw.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        let key = raw.trimmedOfWhitespace(andNewlines: true).uppercased()
+        return key.hasPrefix("ML") || key.hasPrefix("MV") ? raw.trimmedOfWhitespace(andNewlines: true) : nil
     }
 
     public init(parsing raw: String) {
-        var s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        var s = raw.trimmedOfWhitespace(andNewlines: true)
         for prefix in ["MDC_ECG_LEAD_", "LEAD_", "Lead_", "lead_", "Lead ", "lead ", "LEAD "] where s.hasPrefix(prefix) {
             s = String(s.dropFirst(prefix.count))
         }
@@ -72,7 +72,7 @@ public enum LeadID: Hashable, Sendable, CustomStringConvertible {
         case "V4": self = .v4
         case "V5": self = .v5
         case "V6": self = .v6
-        default: self = .other(raw.trimmingCharacters(in: .whitespacesAndNewlines))
+        default: self = .other(raw.trimmedOfWhitespace(andNewlines: true))
         }
     }
 }

@@ -87,7 +87,15 @@ public enum SHA256Hex {
     }
 
     public static func hex<Digest: Sequence>(_ digest: Digest) -> String where Digest.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
+        // Hand-rolled: String(format:) per byte was a tenth of a 10 s WFDB read.
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -108,7 +116,7 @@ func decodeUTF8(_ data: Data, file: String, what: String) throws -> String {
 
 /// Converts a value in the given amplitude unit to millivolts; nil when the unit is not a voltage.
 func millivoltFactor(forUnit raw: String) -> Double? {
-    switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+    switch raw.trimmedOfWhitespace().lowercased() {
     case "mv", "millivolt", "millivolts": return 1
     case "uv", "µv", "μv", "microvolt", "microvolts": return 0.001
     case "nv", "nanovolt", "nanovolts": return 0.000001
@@ -179,7 +187,13 @@ extension ECGRecord {
             guard lead.millivolts.count <= ReaderLimits.maxSamplesPerLead else {
                 throw ECGFormatError(.invalidValue, file: file, "lead \(shown) has \(lead.millivolts.count) samples, more than the \(ReaderLimits.maxSamplesPerLead) limit", at: "lead \(shown)")
             }
-            if let k = lead.millivolts.firstIndex(where: { $0.isInfinite }) {
+            // One branch-free pass (±∞ is exponent all ones, mantissa zero); the index only on failure.
+            let anyInfinite = lead.millivolts.withUnsafeBufferPointer { p -> Bool in
+                var found: UInt32 = 0
+                for v in p { found |= (v.bitPattern & 0x7FFF_FFFF) == 0x7F80_0000 ? 1 : 0 }
+                return found != 0
+            }
+            if anyInfinite, let k = lead.millivolts.firstIndex(where: { $0.isInfinite }) {
                 throw ECGFormatError(.invalidValue, file: file, "lead \(shown) sample \(k) is infinite (the value does not fit a 32-bit float)", at: "lead \(shown), sample \(k)")
             }
         }
@@ -257,4 +271,22 @@ func decodeBase64Strict(_ text: String, file: String, at location: String) throw
         throw ECGFormatError(.corrupt, file: file, "lead data is not valid base64", at: location)
     }
     return data
+}
+
+extension StringProtocol {
+    /// Without leading and trailing blanks: tab and the Unicode space separators, what
+    /// `trimmingCharacters(in: .whitespaces)` removes, without Foundation's NSString round trip
+    /// (which was a seventh of a WFDB read).
+    /// `andNewlines`: also line breaks (LF, VT, FF, CR, NEL, U+2028/2029), as `.whitespacesAndNewlines`.
+    func trimmedOfWhitespace(andNewlines: Bool = false) -> String {
+        func isBlank(_ c: Unicode.Scalar) -> Bool {
+            if c == " " || c == "\t" { return true }
+            if andNewlines, (0x0A...0x0D).contains(c.value) || c.value == 0x85 || c.value == 0x2028 || c.value == 0x2029 { return true }
+            return c.value >= 0x80 && c.properties.generalCategory == .spaceSeparator
+        }
+        let scalars = Substring(self).unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isBlank($0) }),
+              let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(Substring(scalars[first...last]))
+    }
 }

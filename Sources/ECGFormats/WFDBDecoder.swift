@@ -84,6 +84,8 @@ struct WFDBFileDecoder {
     let frames: Int
     /// Samples decoded per read (rounded to whole frames): bounds the working memory.
     var samplesPerChunk = 1 << 20
+    /// Samples de-interleaved at a time (whole frames): small enough to stay in L1 (32 KB of Int32).
+    var samplesPerBlock = 8192
 
     var frameSize: Int { specs.reduce(0) { $0 + $1.samplesPerFrame } }
 
@@ -124,22 +126,42 @@ struct WFDBFileDecoder {
                     format.unpack(raw, count: count, into: out, running: &running, positionMember: positionMember)
                 }
             }
+            // De-interleave in blocks of frames that stay in L1 while every signal takes its
+            // samples (one strided pass per signal over the whole chunk would stream it from memory
+            // once per signal).
+            let blockFrames = max(1, samplesPerBlock / max(1, n))
             buffer.withUnsafeBufferPointer { src in
-                for j in specs.indices {
-                    let spf = spfs[j], start = starts[j], shift = shifts[j]
-                    let validEnd = frames * spf - shift   // sample indices from here on are invalid
-                    var sum: Int64 = 0
-                    digital[j].withUnsafeMutableBufferPointer { dst in
-                        for f in c0..<c1 {
-                            let base = skip + (f - c0) * n + start
-                            if wantSums { for k in 0..<spf { sum &+= Int64(src[base + k]) } }
-                            let o = f - shift
-                            guard o >= window.lowerBound, o < window.upperBound else { continue }
-                            let outBase = (o - window.lowerBound) * spf
-                            for k in 0..<spf where o * spf + k < validEnd { dst[outBase + k] = src[base + k] }
+                var b0 = c0
+                while b0 < c1 {
+                    let b1 = min(c1, b0 + blockFrames)
+                    for j in specs.indices {
+                        let spf = spfs[j], start = starts[j], shift = shifts[j]
+                        if wantSums {
+                            var sum: Int64 = 0
+                            var base = skip + (b0 - c0) * n + start
+                            for _ in b0..<b1 {
+                                for k in 0..<spf { sum &+= Int64(src[base + k]) }
+                                base += n
+                            }
+                            sums[j] &+= sum
+                        }
+                        // File frames f whose output frame f − skew lies in the window. Samples past
+                        // the record's end (skew) are never written here; the invalid value goes in below.
+                        let fLo = max(b0, window.lowerBound + shift), fHi = min(b1, window.upperBound + shift)
+                        guard fLo < fHi else { continue }
+                        digital[j].withUnsafeMutableBufferPointer { dst in
+                            if spf == 1 {
+                                var from = skip + (fLo - c0) * n + start, to = fLo - shift - window.lowerBound
+                                for _ in fLo..<fHi { dst[to] = src[from]; from += n; to += 1 }
+                            } else {
+                                for f in fLo..<fHi {
+                                    let base = skip + (f - c0) * n + start, outBase = (f - shift - window.lowerBound) * spf
+                                    for k in 0..<spf { dst[outBase + k] = src[base + k] }
+                                }
+                            }
                         }
                     }
-                    sums[j] &+= sum
+                    b0 = b1
                 }
             }
             c0 = c1

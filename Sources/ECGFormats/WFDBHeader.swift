@@ -63,10 +63,10 @@ public struct WFDBHeader: Sendable, Equatable {
             lineNo += 1
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmedOfWhitespace()
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("#") {
-                comments.append(String(trimmed.dropFirst()).trimmingCharacters(in: .whitespaces))
+                comments.append(trimmed.dropFirst().trimmedOfWhitespace())
                 continue
             }
             // Text after '#' on a content line is a comment too.

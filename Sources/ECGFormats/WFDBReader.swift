@@ -14,6 +14,8 @@ public struct WFDBReader: Sendable {
     public var expandFrames: Bool
     /// Samples decoded per read of a signal file (tests make it tiny to cross chunk boundaries).
     var decodeChunkSamples = 1 << 20
+    /// Samples de-interleaved at a time inside a chunk (tests make it tiny to cross block edges).
+    var decodeBlockSamples = 8192
 
     public init(verifyChecksums: Bool = true, computeSHA256: Bool = true, expandFrames: Bool = false) {
         self.verifyChecksums = verifyChecksums
@@ -155,6 +157,7 @@ public struct WFDBReader: Sendable {
             guard let bytes = group.bytes else { continue }
             var decoder = WFDBFileDecoder(specs: group.members.map { header.signals[$0] }, format: group.format, frames: layout.frames)
             decoder.samplesPerChunk = decodeChunkSamples
+            decoder.samplesPerBlock = decodeBlockSamples
             let (d, s) = try decoder.decode(window: frameWindow, bytes: bytes, sums: checkSums)
             for (j, signal) in group.members.enumerated() {
                 digital[signal] = d[j]
@@ -346,8 +349,8 @@ public struct WFDBReader: Sendable {
         var free: [String] = []
         for c in comments where !c.isEmpty {
             if let colon = c.firstIndex(of: ":") {
-                let key = c[..<colon].trimmingCharacters(in: .whitespaces)
-                let value = c[c.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                let key = c[..<colon].trimmedOfWhitespace()
+                let value = c[c.index(after: colon)...].trimmedOfWhitespace()
                 switch key.lowercased() {
                 case "age": m.ageYears = Double(value)
                 case "sex", "gender": m.sex = parseSex(value)
@@ -368,7 +371,7 @@ public struct WFDBReader: Sendable {
 }
 
 func parseSex(_ raw: String) -> Sex? {
-    switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+    switch raw.trimmedOfWhitespace().lowercased() {
     case "m", "male", "man": return .male
     case "f", "female", "woman", "w": return .female
     case "", "nan": return nil

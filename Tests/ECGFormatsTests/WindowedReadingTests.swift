@@ -34,13 +34,17 @@ import Testing
             for expand in [false, true] {
                 var reader = WFDBReader(expandFrames: expand)
                 let whole = try reader.read(url: url)
-                reader.decodeChunkSamples = 7   // many chunks, boundaries inside frames' groups
-                for range in Self.windows(whole.sampleCount) {
-                    let what = "\(url.lastPathComponent) expand=\(expand) \(range)"
-                    Self.expectSameSamples(try reader.read(url: url, window: range), whole, range, what)
+                // Many chunks with boundaries inside frames' groups; then many de-interleave blocks per chunk.
+                for (chunk, block) in [(7, 8192), (64, 3)] {
+                    reader.decodeChunkSamples = chunk
+                    reader.decodeBlockSamples = block
+                    for range in Self.windows(whole.sampleCount) {
+                        let what = "\(url.lastPathComponent) expand=\(expand) chunk \(chunk) block \(block) \(range)"
+                        Self.expectSameSamples(try reader.read(url: url, window: range), whole, range, what)
+                    }
+                    let chunked = try reader.read(url: url)
+                    Self.expectSameSamples(chunked, whole, 0..<whole.sampleCount, "\(url.lastPathComponent) chunk \(chunk) block \(block) whole read")
                 }
-                let chunked = try reader.read(url: url)
-                Self.expectSameSamples(chunked, whole, 0..<whole.sampleCount, "\(url.lastPathComponent) chunked whole read")
             }
         }
     }
