@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from .beats import RHYTHM_FEATURES, beat_features
 from .bundle import write_bundle
+from .config import check_config, merge
 from .distributed import Parallel, StepModule
 from . import loop
 from .loop import log
@@ -218,15 +219,14 @@ class CMRSide(torch.nn.Module):
         return self.proj(torch.cat([self.views[v](cines[v].float() / 255.0) for v in ("sax", "lax")], 1))
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = json.loads(json.dumps(base))
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+# Bundle identity settings a real-data config may give (written into the manifest).
+OPTIONAL_SETTINGS = {"bundle_id": str, "display_name": str, "synthetic": bool, "disclaimer": str}
 
 
 def train(cache, out, cfg: dict | None = None, device: str = "auto", precision: str = "auto") -> dict:
-    cfg = _merge(DEFAULTS, cfg or {})
+    # The schema is DEFAULTS: a misspelt or mistyped setting is refused, not ignored.
+    check_config(cfg or {}, base=DEFAULTS, source="real-data config", optional=OPTIONAL_SETTINGS)
+    cfg = merge(DEFAULTS, cfg or {})
     par = Parallel(device, precision)
     t = cfg["train"]
     torch.manual_seed(int(t["seed"]))
@@ -376,7 +376,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     cfg = json.loads(Path(a.config).read_text()) if a.config else {}
     if a.steps is not None:
-        cfg = _merge(cfg, {"train": {"steps": a.steps}})
+        cfg = merge(cfg, {"train": {"steps": a.steps}})
     train(a.cache, a.out, cfg, a.device, a.precision)
 
 
