@@ -245,23 +245,33 @@ public enum ECGReportWriter {
     }
 
     static func drawRisks(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        sectionTitle("Risks (probability · validation AUC)", on: g, x: x, y: y, width: width)
-        var yy = y + 4.2
         let risks = c.analysis.risks
-        for (i, r) in risks.enumerated() {
-            guard yy < bottom - leading || i == risks.count - 1 else {
-                g.text("+\(risks.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
-            }
+        let yy = drawList(risks, title: "Risks (probability · validation AUC)", on: g, x: x, y: y, width: width, bottom: bottom) { r, yy in
             let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
             // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
             drawRow(label: r.label, labelWidth: width * 0.5, value: String(format: "%.2f", r.probability), valueX: x + width * 0.64,
                     note: r.isWeak ? "weak · " + auc : "\(r.band.rawValue) · \(auc)",
                     style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain), boldLabelFit: true, on: g, x: x, y: yy, width: width)
-            yy += leading
         }
         if risks.contains(where: \.isWeak), yy < bottom {
             g.text(g.fitted("weak = validation AUC < 0.65: not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
         }
+    }
+
+    /// A section: its title, then one row per item, `leading` apart; when the rows do not fit
+    /// above `bottom`, the last line says how many more the manifest holds. Returns the y below.
+    static func drawList<Item>(_ items: [Item], title: String, on g: CairoCanvas, x: Double, y: Double, width: Double,
+                               bottom: Double, row: (Item, Double) -> Void) -> Double {
+        sectionTitle(title, on: g, x: x, y: y, width: width)
+        var yy = y + 4.2
+        for (i, item) in items.enumerated() {
+            guard yy < bottom - leading || i == items.count - 1 else {
+                g.text("+\(items.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
+            }
+            row(item, yy)
+            yy += leading
+        }
+        return yy
     }
 
     enum RowStyle { case plain, flagged, weak }
@@ -280,13 +290,8 @@ public enum ECGReportWriter {
     }
 
     static func drawPhenotypes(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        sectionTitle("CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width)
-        var yy = y + 4.2
         let ps = c.analysis.phenotypes
-        for (i, p) in ps.enumerated() {
-            guard yy < bottom - leading || i == ps.count - 1 else {
-                g.text("+\(ps.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
-            }
+        let yy = drawList(ps, title: "CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
             let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
@@ -295,7 +300,6 @@ public enum ECGReportWriter {
             drawRow(label: p.label, labelWidth: width * 0.44, value: value + arrow, valueX: x + width * 0.66,
                     note: p.isWeak ? "weak\(r) · \(range)" : range, style: p.isWeak ? .weak : (flag ? .flagged : .plain),
                     boldLabelFit: false, on: g, x: x, y: yy, width: width)
-            yy += leading
         }
         if ps.contains(where: \.isWeak), yy < bottom {
             g.text(g.fitted("weak = validation r below the bundle's bar: not a finding", width: width, size: small), x: x, y: yy + 0.6,
