@@ -133,6 +133,26 @@ import Testing
         return try String(contentsOf: dir.appendingPathComponent("r.txt"), encoding: .utf8)
     }
 
+    /// A bundle with more outputs than the page has rows: the sections end with how many more the
+    /// manifest holds, and the rows shown are the first ones.
+    @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
+    func tooManyOutputsEndWithACountOfTheRest() throws {
+        var content = Self.content()
+        content.analysis.risks = (0..<60).map { k in
+            RiskScore(target: HeadTarget(head: "risk", output: "r\(k)"), label: "Risk number \(k)", probability: 0.1, validationAUC: 0.8,
+                      isWeak: false, bands: [0.3, 0.6], band: .low)
+        }
+        content.analysis.phenotypes = (0..<60).map { k in
+            PhenotypeValue(target: HeadTarget(head: "phenotype", output: "p\(k)"), label: "Phenotype number \(k)", value: 1, unit: "mL",
+                           referenceRange: 0...2, validationR: 0.8, isOutOfRange: false)
+        }
+        let plain = try Self.text(try ECGReportWriter.pdf(content))
+        // The two sections sit side by side, so both counts can share a text line.
+        #expect(plain.components(separatedBy: "more in manifest.json").count - 1 == 2, "one overflow count per section")
+        #expect(plain.contains("Risk number 0") && plain.contains("Phenotype number 0"))
+        #expect(!plain.contains("Risk number 59") && !plain.contains("Phenotype number 59"))
+    }
+
     @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
     func pageTextCarriesTheHonestyMarkings() throws {
         let plain = try Self.text(try ECGReportWriter.pdf(Self.content()))
