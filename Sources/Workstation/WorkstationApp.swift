@@ -22,6 +22,14 @@ final class Mailbox: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let u = updates; updates = []; return u
     }
+    /// The case generation the user is on: a queued case job whose generation is older does no
+    /// work (stepping through a folder queues one per key press); -1 once quitting.
+    private var currentGeneration = 0
+    func setCurrentGeneration(_ generation: Int) { lock.lock(); currentGeneration = generation; lock.unlock() }
+    func isCurrent(_ generation: Int) -> Bool { lock.lock(); defer { lock.unlock() }; return currentGeneration == generation }
+    /// Quitting: queued case work is skipped; only what is already inside a model call finishes.
+    func cancelCaseWork() { setCurrentGeneration(-1) }
+
     var isIdle: Bool { idle.lock(); defer { idle.unlock() }; return running == 0 }
     func jobStarted() { idle.lock(); running += 1; idle.unlock() }
     func jobFinished() { idle.lock(); running -= 1; idle.broadcast(); idle.unlock() }
@@ -142,7 +150,10 @@ public final class WorkstationApp {
         let pipeline = self.pipeline
         let seedBase = state.cmrSeed
         let filter = state.displayFilter
+        mailbox.setCurrentGeneration(generation)
         startJob("reading") { mailbox in
+            // The user may have stepped on (or quit) before this job's turn came.
+            guard mailbox.isCurrent(generation) else { return }
             let loaded: LoadedCase
             do {
                 // Long records: one window is decoded (memory bounded by it), the source reads others.
@@ -179,7 +190,7 @@ public final class WorkstationApp {
                 s.status = StatusMessage(text)
                 Self.applyFilterResult(filtered, to: &s)
             }
-            guard let pipeline else { return }
+            guard let pipeline, mailbox.isCurrent(generation) else { return }
             Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
         }
     }
@@ -207,6 +218,7 @@ public final class WorkstationApp {
                 s.gradCAMHeadIndex = best
             }
         }
+        guard mailbox.isCurrent(generation) else { return }
         do {
             let cmr = try cases.generate(analysis, seed: seed)
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
@@ -624,6 +636,7 @@ public final class WorkstationApp {
         }
         // Let running model work finish before the process exits: OpenBLAS's exit handler can
         // hang on threads still inside a BLAS call.
+        mailbox.cancelCaseWork()
         if !mailbox.isIdle {
             state.status = StatusMessage("finishing background work before quitting…")
             renderFrame()
