@@ -179,7 +179,19 @@ public enum TraceView {
         var regions: [LeadRegion] = []
         var rows: [(Rect, [(LeadID, Double, Double)], Bool)] = []  // row rect, (lead, start, duration) per column, rhythm?
 
+        // A record that holds fewer than half of the standard 12 (Holter, MIT-BIH: MLII + V5) is
+        // shown as full-width strips of the leads it has, not a 3×4 grid of mostly absent leads.
+        let present = record.leads.map(\.id)
+        let standardPresent = LeadID.standard12.filter { record.lead($0) != nil }.count
         switch layout {
+        case .standard12 where standardPresent < 6 && !present.isEmpty:
+            let strips = Array(present.prefix(max(1, area.height / 3)))
+            let rowHeight = area.height / strips.count
+            for (k, lead) in strips.enumerated() {
+                let h = k == strips.count - 1 ? area.height - k * rowHeight : rowHeight
+                let rr = Rect(x: traceArea.x, y: area.y + k * rowHeight, width: traceArea.width, height: h)
+                rows.append((rr, [(lead, overlay.viewStartSeconds, visibleSeconds)], true))
+            }
         case .standard12:
             // Four rows when there is room for ≥ 3 cells each, else the 3×4 block alone.
             let rowCount = area.height >= 12 ? 4 : 3

@@ -104,6 +104,24 @@ let mitbih100 = repoRoot().deletingLastPathComponent().appendingPathComponent("s
     }
 
     @Test func scrollingMovesGridAndRhythmStripTogether() throws {
+        // A 12-lead record longer than the window (PTB s0010_re, 38.4 s): the grid's columns and the
+        // rhythm strip scroll together, each column above the same seconds of the strip.
+        let ptb = mitbih100.deletingLastPathComponent().appendingPathComponent("s0010_re.hea")
+        let twelve = WorkstationApp(screen: GridScreen(width: 200, height: 60), theme: .monochrome, pipeline: nil)
+        twelve.open(ptb)
+        #expect(twelve.waitForBackgroundWork())
+        twelve.handle(.key(.character("}")))
+        #expect(twelve.state.window.startSeconds == 10)
+        twelve.renderFrame()
+        let ii = try #require(twelve.hits.leads.first { $0.lead == .ii && !$0.isRhythmStrip })
+        let rhythm = try #require(twelve.hits.leads.first { $0.isRhythmStrip })
+        #expect(ii.startSeconds == 10 && rhythm.startSeconds == 10)
+        // The V5 column (fourth) starts where the strip shows 17.5 s, at the same screen column.
+        let v5 = try #require(twelve.hits.leads.first { $0.lead == .v5 && !$0.isRhythmStrip })
+        #expect(v5.startSeconds == 17.5)
+        #expect(abs((rhythm.column(atSeconds: 17.5) ?? -99) - v5.rect.x) <= 1)
+
+        // A 2-lead Holter-style record (MIT-BIH 100: MLII, V5) is shown as two full strips, which scroll together.
         let screen = GridScreen(width: 200, height: 60)
         let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
         app.open(mitbih100)
@@ -113,13 +131,10 @@ let mitbih100 = repoRoot().deletingLastPathComponent().appendingPathComponent("s
         #expect(app.state.window.startSeconds == 20)
         app.renderFrame()
         #expect(screen.text.contains("window 20–30 s of 1805.6 s"))
-        let ii = try #require(app.hits.leads.first { $0.lead == .ii && !$0.isRhythmStrip })
-        let strip = try #require(app.hits.leads.first { $0.isRhythmStrip })
-        #expect(ii.startSeconds == 20 && strip.startSeconds == 20)
-        // The V5 column (fourth) starts where the strip shows 27.5 s, at the same screen column.
-        let v5 = try #require(app.hits.leads.first { $0.lead == .v5 && !$0.isRhythmStrip })
-        #expect(v5.startSeconds == 27.5)
-        #expect(abs((strip.column(atSeconds: 27.5) ?? -99) - v5.rect.x) <= 1)
+        let strips = app.hits.leads.filter(\.isRhythmStrip)
+        #expect(strips.map(\.lead) == [.ii, .v5], "one full-width strip per stored lead")
+        #expect(strips.allSatisfy { $0.startSeconds == 20 })
+        #expect(!screen.text.contains("(absent)"), "no grid of absent leads")
         app.handle(.key(.end))
         #expect(abs(app.state.window.endSeconds - 650_000.0 / 360) < 1e-6)
         app.handle(.key(.home))
