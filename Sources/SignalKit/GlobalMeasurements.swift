@@ -371,17 +371,26 @@ struct Delineator {
 
     func tEnd(_ beats: [[Double]], baselines: [Double], range: Range<Int>) -> Int? {
         let (smoothed, peaks) = wavePeaks(beats, baselines: baselines, range: range)
-        guard let top = peaks.map(\.amp).max(), top >= 0.05 else { return nil }
+        guard let strongest = peaks.max(by: { $0.amp < $1.amp }), strongest.amp >= 0.05 else { return nil }
+        let top = strongest.amp
         var ends: [Int] = []
         let quiet = samples(0.01)
-        let hi = length - 2
-        for peak in peaks where peak.amp >= max(0.05, 0.3 * top) {
+        // T waves peak at nearly the same time in every lead: a lead whose largest deflection is
+        // more than 80 ms from the strongest lead's is showing something else (a U wave, drift)
+        // and would stretch the global T end (seen on MIT-BIH 100's flat MLII T: QT 519 ms).
+        let together = samples(0.08)
+        // The T wave ends inside the search window (0.75 RR after the R peak): a walk that finds no
+        // quiet slope before then is baseline wander or the next P wave, not a T end.
+        let hi = min(length - 2, range.upperBound)
+        for peak in peaks where peak.amp >= max(0.05, 0.3 * top) && abs(peak.t - strongest.t) <= together {
             let s = slope(smoothed[peak.k])
-            guard peak.t < hi else { continue }
+            // A largest deflection at the window's edge is drift, not a T peak.
+            guard peak.t > range.lowerBound, peak.t < range.upperBound - samples(0.04), peak.t < hi else { continue }
             var down = peak.t
             for t in peak.t...min(hi, peak.t + samples(0.15)) where s[t] > s[down] { down = t }
             guard s[down] > 0 else { continue }
-            ends.append(walk(s, from: down, step: 1, threshold: 0.3 * s[down], quiet: quiet, limit: hi))
+            let end = walk(s, from: down, step: 1, threshold: 0.3 * s[down], quiet: quiet, limit: hi)
+            if end < hi { ends.append(end) }   // reached the limit: no T end found in this lead
         }
         return robustLatest(ends)
     }
