@@ -22,6 +22,19 @@ import Testing
         }
     }
 
+    /// MIT-BIH 100 (MLII + V5, 360 Hz, RR ≈ 0.8 s; published QT ≈ 0.35–0.40 s): the flat MLII T wave
+    /// once stretched the global T end to QT 519–753 ms. Every analysed window must give a plausible QT.
+    @Test func twoLeadHolterWindowsGivePlausibleQT() throws {
+        let url = Self.records.appendingPathComponent("100.hea")
+        for start in [0, 100, 300, 600, 900, 1500] {
+            let record = try WFDBReader().read(url: url, window: (start * 360)..<((start + 10) * 360))
+            let m = try GlobalMeasurer.measure(record)
+            let qt = try #require(m.qtMs, "window at \(start) s: QT not measured")
+            #expect((330...430).contains(qt), "window at \(start) s: QT \(qt) ms")
+            #expect((m.qtcBazettMs ?? 999) < 470, "window at \(start) s: QTc \(m.qtcBazettMs ?? -1) ms")
+        }
+    }
+
     @Test func museAgainst12SL() throws {
         let record = try ECGFileReader.read(url: Self.records.appendingPathComponent("example-muse.xml"))
         let device = try #require(record.metadata.deviceMeasurements)
