@@ -47,7 +47,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to(torch.float32).cpu().numpy())
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Lower-case hex SHA-256 of a file, read in 1 MB chunks (weights, caches, CMR series)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -184,7 +185,7 @@ def write_bundle(out_dir, encoder: ECGEncoder, decoders: Optional[Dict[str, Fram
     tmp = weights.with_suffix(".safetensors.tmp")
     save_file(tensors, str(tmp), metadata={"format": "pt", "bundle": manifest["id"]})
     os.replace(tmp, weights)
-    manifest["weights"] = [{"file": weights.name, "sha256": _sha256(weights)}]
+    manifest["weights"] = [{"file": weights.name, "sha256": file_sha256(weights)}]
     tmpm = out / "manifest.json.tmp"
     tmpm.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     os.replace(tmpm, out / "manifest.json")

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .beats import RHYTHM_FEATURES, beat_features
-from .bundle import write_bundle
+from .bundle import file_sha256, write_bundle
 from .config import check_config, merge
 from .distributed import Parallel, StepModule
 from . import loop
@@ -52,14 +52,6 @@ DEFAULTS = {
 
 class CacheError(ValueError):
     pass
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,12 +90,12 @@ def read_cine(path: str | Path) -> tuple[np.ndarray, str]:
             a = a[:, :, a.shape[2] // 2, :]
         if a.ndim != 3:
             raise CacheError(f"{p}: NIfTI cine must be 3-D (x, y, t) or 4-D (x, y, z, t), got {a.shape}")
-        return np.transpose(a, (2, 1, 0)), _sha256(p)
+        return np.transpose(a, (2, 1, 0)), file_sha256(p)
     if name.endswith(".npy"):
         a = np.load(p, allow_pickle=False).astype(np.float32)
         if a.ndim != 3:
             raise CacheError(f"{p}: .npy cine must be [frames, rows, cols], got {a.shape}")
-        return a, _sha256(p)
+        return a, file_sha256(p)
     raise CacheError(f"{p}: not a DICOM series folder, .nii, .nii.gz or .npy")
 
 
@@ -163,7 +155,7 @@ class PreparedDataset:
         cines = {"sax": [], "lax": []}
         for s in subjects:
             npy = self.cache / s["ecg"]["npy"]
-            if _sha256(npy) != s["ecg"]["npySHA256"]:
+            if file_sha256(npy) != s["ecg"]["npySHA256"]:
                 raise CacheError(f"{npy}: sha256 differs from index.json (cache changed after prepare)")
             x = np.load(npy, allow_pickle=False)
             if x.shape != (len(self.leads), int(self.input["sampleCount"])):

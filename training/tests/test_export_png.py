@@ -8,7 +8,6 @@ repository's test script builds it before running pytest.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import re
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ecg2cmr_binary import find_ecg2cmr
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,13 +32,10 @@ NOTICE = "synthetic image generated from ECG — not an acquired MRI"
 
 
 def _binary() -> Path:
-    env = os.environ.get("ECG2CMR_BIN")
-    if env:
-        return Path(env)
-    found = [Path(p) for p in glob.glob(str(REPO / ".build*/*/ecg2cmr")) if os.access(p, os.X_OK)]
-    if not found:
+    found = find_ecg2cmr()
+    if found is None:
         pytest.skip("ecg2cmr is not built (swift build) and ECG2CMR_BIN is not set")
-    return max(found, key=lambda p: p.stat().st_mtime)
+    return found
 
 
 def _export(out: Path, files, *extra, check=True):

@@ -2,7 +2,6 @@
 
 Needs a built ecg2cmr (set ECG2CMR_BIN, or it looks in .build*/debug and .build*/release); skipped otherwise.
 """
-import glob
 import os
 import subprocess
 
@@ -10,19 +9,14 @@ import numpy as np
 import pytest
 import wfdb
 
+from ecg2cmr_binary import find_ecg2cmr
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "ecg-records"))
 
 
-def ecg2cmr():
-    env = os.environ.get("ECG2CMR_BIN")
-    if env and os.path.exists(env):
-        return env
-    found = sorted(glob.glob(os.path.join(ROOT, ".build*", "*", "ecg2cmr")), key=os.path.getmtime)
-    return found[-1] if found else None
-
-
-BIN = ecg2cmr()
+BIN = find_ecg2cmr()
+BIN = str(BIN) if BIN else None
 pytestmark = pytest.mark.skipif(BIN is None or not os.path.isdir(SHARED), reason="ecg2cmr binary or shared records not available")
 
 

@@ -9,7 +9,6 @@ The subjects come from the synthetic cohort and the bundle says `synthetic: true
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -20,19 +19,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecg2cmr_binary import find_ecg2cmr
+
 TRAINING = Path(__file__).resolve().parents[1]
 REPO = TRAINING.parent
 sys.path.insert(0, str(TRAINING))
 
 
 def _binary() -> Path:
-    env = os.environ.get("ECG2CMR_BIN")
-    if env:
-        return Path(env)
-    found = [Path(p) for p in glob.glob(str(REPO / ".build*/*/ecg2cmr")) if os.access(p, os.X_OK)]
-    if not found:
+    found = find_ecg2cmr()
+    if found is None:
         pytest.skip("ecg2cmr is not built (swift build) and ECG2CMR_BIN is not set")
-    return max(found, key=lambda p: p.stat().st_mtime)
+    return found
 
 
 def write_mr_series(folder: Path, cine: np.ndarray, subject: str, pixel_mm: float) -> None:

@@ -13,7 +13,6 @@ when the ecg2cmr binary has been built.
 import json
 import math
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, roc_auc_score, roc_curve
+
+from ecg2cmr_binary import find_ecg2cmr
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
@@ -203,15 +204,8 @@ def test_delong_reference_against_pairwise_definition():
     assert math.isclose(fast["covariance"], cov, rel_tol=1e-9)
 
 
-def _ecg2cmr_binary():
-    for candidate in [os.environ.get("ECG2CMR_BIN"), ROOT / ".build" / "debug" / "ecg2cmr"]:
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    return shutil.which("ecg2cmr")
-
-
 def test_reader_session_survives_kill9():
-    binary = _ecg2cmr_binary()
+    binary = find_ecg2cmr()
     if binary is None:
         pytest.skip("ecg2cmr is not built (swift build) — scripts/test builds it first")
     result = subprocess.run([str(ROOT / "tests" / "study" / "kill9.sh"), binary],
