@@ -219,10 +219,13 @@ public final class CaseExporter: @unchecked Sendable {
                                                 text: texts + [PNGText("Description", "animated PNG (APNG), one cycle per second, SAX | LAX")])
         })
         let camLabel = gradCAMLabel(target: target, analysis: analysis)
+        // Measured once for the report's values and the DICOM cine's frame time.
+        let measured: (measurements: GlobalMeasurements?, note: String?) = options.pdfPaper != nil || options.dicom
+            ? GlobalMeasurer.attempt(record) : (nil, nil)
         // The report is drawn once: report.pdf and its Encapsulated PDF carry the same bytes.
         var reportPDF: RenderOnce?
         if let paper = options.pdfPaper {
-            let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam, camLabel: camLabel,
+            let content = reportContent(record: record, measured: measured, analysis: analysis, cam: cam, camLabel: camLabel,
                                         sax: sax, lax: lax, phases: phases)
             let once = RenderOnce { try ECGReportWriter.pdf(content, paper: paper) }
             reportPDF = once
@@ -230,7 +233,8 @@ public final class CaseExporter: @unchecked Sendable {
         }
         var dicomSeries: ExportManifest.DICOMSeries?
         if options.dicom {
-            let (series, dicomJobs) = dicomJobs(record: record, views: [sax, lax], frameCount: frameCount, reportPDF: reportPDF)
+            let (series, dicomJobs) = dicomJobs(record: record, heartRate: Self.cineHeartRate(measured.measurements), views: [sax, lax],
+                                                 frameCount: frameCount, reportPDF: reportPDF)
             dicomSeries = series
             jobs += dicomJobs
         }
@@ -331,8 +335,8 @@ public final class CaseExporter: @unchecked Sendable {
     // MARK: DICOM
 
     /// The heart rate that times the DICOM cine: the ECG's measured rate, else 60 bpm (said so).
-    static func cineHeartRate(_ record: ECGRecord) -> (bpm: Double, source: String) {
-        if let m = try? GlobalMeasurer.measure(record), let hr = m.heartRateBpm, hr.isFinite, (20...300).contains(hr) {
+    static func cineHeartRate(_ measurements: GlobalMeasurements?) -> (bpm: Double, source: String) {
+        if let hr = measurements?.heartRateBpm, hr.isFinite, (20...300).contains(hr) {
             return (hr, "measured from the ECG")
         }
         return (60, "not measurable from the ECG; 60 bpm assumed")
@@ -341,12 +345,12 @@ public final class CaseExporter: @unchecked Sendable {
     /// One multi-frame DICOM per view (every frame of the cycle, whatever --frames says), in one study.
     /// UIDs are name-based (2.25 + a UUID from SHA-256 of the input, model, options and software version),
     /// so a regenerated export is byte-identical and any other export gets other UIDs.
-    private func dicomJobs(record: ECGRecord, views: [CineLoop], frameCount: Int,
+    private func dicomJobs(record: ECGRecord, heartRate: (bpm: Double, source: String), views: [CineLoop], frameCount: Int,
                            reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
         let b = pipeline.bundle
         let identity = dicomIdentity(record)
         let studyUID = DICOMUID.named(identity + "|study")
-        let (hr, hrSource) = Self.cineHeartRate(record)
+        let (hr, hrSource) = heartRate
         let frameTime = 60000 / hr / Double(frameCount)
         let size = options.size, filter = options.filter
         var viewsOut: [ExportManifest.DICOMSeries.View] = []
@@ -421,19 +425,18 @@ public final class CaseExporter: @unchecked Sendable {
     public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
         let result = try completeCase(record, analysed: nil)
         guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
-        let prepared = result.prepared, analysis = result.analysis, target = cam.target
+        let analysis = result.analysis, target = cam.target
         let sax = cmr.sax, lax = cmr.lax
-        let content = reportContent(record: record, prepared: prepared, analysis: analysis, cam: cam,
+        let content = reportContent(record: record, measured: GlobalMeasurer.attempt(record), analysis: analysis, cam: cam,
                                     camLabel: gradCAMLabel(target: target, analysis: analysis),
                                     sax: sax, lax: lax, phases: CardiacPhases.detect(in: sax))
         return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
     }
 
-    func reportContent(record: ECGRecord, prepared: PreparedECG, analysis: ECGAnalysis, cam: GradCAMMap, camLabel: String,
-                       sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
+    func reportContent(record: ECGRecord, measured: (measurements: GlobalMeasurements?, note: String?), analysis: ECGAnalysis,
+                       cam: GradCAMMap, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
         let b = pipeline.bundle
-        var measurements: IntervalMeasurements?, note: String?
-        do { measurements = try GlobalMeasurer.measure(record).summary } catch { note = "\(error)" }
+        let measurements = measured.measurements?.summary, note = measured.note
         let highlight = ECGHighlight(label: camLabel, map: cam)
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,

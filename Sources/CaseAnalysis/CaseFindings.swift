@@ -91,8 +91,3 @@ public struct CaseFindings: Sendable, Equatable {
          Dictionary(analysis.phenotypes.map { ($0.target.output, PhenotypeFinding($0, named: false)) }, uniquingKeysWith: { _, last in last }))
     }
 }
-
-extension CaseResult {
-    /// The case's scores in the written-out schema (export manifest form).
-    public var findings: CaseFindings { CaseFindings(analysis) }
-}

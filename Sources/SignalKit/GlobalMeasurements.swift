@@ -94,6 +94,11 @@ public struct GlobalMeasurements: Sendable, Equatable {
 public enum GlobalMeasurer {
     public static let minimumBeats = 2
 
+    /// `measure`, with the failure as a note (what the report and `info` say instead of values).
+    public static func attempt(_ record: ECGRecord) -> (measurements: GlobalMeasurements?, note: String?) {
+        do { return (try measure(record), nil) } catch { return (nil, "\(error)") }
+    }
+
     public static func measure(_ record: ECGRecord) throws -> GlobalMeasurements {
         let fs = record.samplingRate
         guard fs.isFinite, fs >= 100, fs <= 10_000 else { throw MeasurementError.unsupportedSamplingRate(fs) }

@@ -16,7 +16,7 @@ public struct RecordVitals: Sendable {
     public init(of record: ECGRecord) {
         beats = (try? RPeakDetector.detect(in: record)).map { ($0.lead, $0.beats) }
         quality = (try? LeadQualityAssessor(samplingRate: record.samplingRate))?.assess(record)
-        do { measurements = try GlobalMeasurer.measure(record) } catch { measurementNote = "\(error)" }
+        (measurements, measurementNote) = GlobalMeasurer.attempt(record)
     }
 
     public var heartRateBpm: Double? { beats?.analysis.heartRateBpm }

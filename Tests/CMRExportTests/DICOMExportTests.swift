@@ -2,6 +2,7 @@ import CardiacModels
 import ECGFormats
 import Foundation
 @testable import Imaging
+import SignalKit
 import Testing
 @testable import CMRExport
 
@@ -43,7 +44,7 @@ import Testing
         let series = try #require(m.dicom)
         #expect(series.views.map(\.path) == ["dicom/sax.dcm", "dicom/lax.dcm"])
         #expect(m.files.contains { $0.path == "dicom/sax.dcm" } && m.files.contains { $0.path == "dicom/lax.dcm" })
-        let hr = try #require(CaseExporter.cineHeartRate(record).bpm as Double?)
+        let hr = try #require(CaseExporter.cineHeartRate(GlobalMeasurer.attempt(record).measurements).bpm as Double?)
         #expect(abs(series.frameTimeMilliseconds - 60000 / hr / 20) < 1e-9)
         for view in series.views {
             let e = try Self.elements(try Data(contentsOf: result.caseDirectory.appendingPathComponent(view.path)))

@@ -83,3 +83,11 @@ import Testing
         #expect(plain == .white)
     }
 }
+
+/// Reproducible text needs DejaVu Sans from its files (scripts/setup installs fonts-dejavu-core);
+/// the fontconfig fallback still draws, but with each installation's rules.
+@Suite struct FontSourceTests {
+    @Test func dejaVuComesFromItsFontFiles() {
+        #expect(CairoFonts.shared.fromFontFiles, "no DejaVuSans.ttf / DejaVuSans-Bold.ttf in \(CairoFonts.searchDirectories)")
+    }
+}
