@@ -142,7 +142,7 @@ public struct AECGReader: Sendable {
                 }
                 if found, author == nil, let device = set.descendants("assignedDevice").first {
                     let name = [device.value("manufacturerModelName"), device.value("softwareName")]
-                        .compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+                        .compactMap { $0?.trimmedOfWhitespace(andNewlines: true) }.filter { !$0.isEmpty }
                     if !name.isEmpty { author = name.joined(separator: " ") }
                 }
             }

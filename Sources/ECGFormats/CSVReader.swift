@@ -58,11 +58,11 @@ public struct CSVReader: Sendable {
                 continue
             }
             guard let names = header else {
-                let trimmed = String(decoding: bytes[lo..<hi], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                let trimmed = String(decoding: bytes[lo..<hi], as: UTF8.self).trimmedOfWhitespace()
                 let d: Character = trimmed.contains("\t") ? "\t" : (trimmed.contains(",") ? "," : (trimmed.contains(";") ? ";" : ","))
                 delimiter = d.asciiValue ?? UInt8(ascii: ",")
                 let names = trimmed.split(separator: d, omittingEmptySubsequences: false)
-                    .map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+                    .map { $0.trimmedOfWhitespace().trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
                 if names.contains(where: { Double($0) != nil && !$0.isEmpty }) && names.allSatisfy({ Double($0) != nil }) {
                     throw ECGFormatError(.malformedHeader, file: path, "first row holds numbers, not lead names; add a header row (I,II,…)", at: "line \(lineNo)")
                 }
@@ -121,7 +121,7 @@ public struct CSVReader: Sendable {
         if rate == nil {
             for key in ["sampling_rate", "samplingrate", "sampling_frequency", "fs", "sample_rate", "samplerate", "hz"] {
                 if let v = settings[key] {
-                    let digits = v.lowercased().replacingOccurrences(of: "hz", with: "").trimmingCharacters(in: .whitespaces)
+                    let digits = v.lowercased().replacingOccurrences(of: "hz", with: "").trimmedOfWhitespace()
                     guard let r = Double(digits), r.isFinite, r > 0 else {
                         throw ECGFormatError(.invalidValue, file: path, "sampling rate '\(v)' is not a positive number", at: "header comment")
                     }
@@ -155,7 +155,7 @@ public struct CSVReader: Sendable {
             var factor: Float = fileUnit == .microvolts ? 0.001 : 1
             for (suffix, f) in [("(uv)", Float(0.001)), ("(µv)", 0.001), ("_uv", 0.001), ("(mv)", 1), ("_mv", 1)]
             where leadName.lowercased().hasSuffix(suffix) {
-                leadName = String(leadName.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+                leadName = String(leadName.dropLast(suffix.count)).trimmedOfWhitespace()
                 factor = f
             }
             var mv = columns[c]
@@ -196,15 +196,15 @@ public struct CSVReader: Sendable {
 
     /// `key=value` or `key: value` pairs, several per comment line allowed (`sampling_rate=500 units=uV`).
     static func parseSettings(_ comment: String, into settings: inout [String: String]) {
-        let s = comment.trimmingCharacters(in: .whitespaces)
+        let s = comment.trimmedOfWhitespace()
         if s.contains("=") {
             for part in s.split(whereSeparator: { $0 == " " || $0 == ";" || $0 == "," }) {
-                let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmedOfWhitespace() }
                 if kv.count == 2 { settings[kv[0].lowercased()] = kv[1] }
             }
         } else if let colon = s.firstIndex(of: ":") {
-            let key = s[..<colon].trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: " ", with: "_")
-            settings[key] = s[s.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let key = s[..<colon].trimmedOfWhitespace().lowercased().replacingOccurrences(of: " ", with: "_")
+            settings[key] = s[s.index(after: colon)...].trimmedOfWhitespace()
         }
     }
 }

@@ -134,7 +134,7 @@ public struct DICOMWaveformReader: Sendable {
             } else if let label = def[0x003A_0203].map({ string(bytes, $0) }), !label.isEmpty {
                 name = label
             }
-            if let paren = name.firstIndex(of: "(") { name = name[..<paren].trimmingCharacters(in: .whitespaces) }
+            if let paren = name.firstIndex(of: "(") { name = name[..<paren].trimmedOfWhitespace() }
             // Baseline is in sensitivity units (PS3.3 C.10.9.1.4.2), as pydicom applies it.
             let scale = sensitivity * correction * unitFactor
             var mv = [Float](repeating: 0, count: samples)

@@ -89,7 +89,7 @@ public enum ECGFileReader {
             }
         }
         guard let text = String(data: head, encoding: .utf8) ?? String(data: head.prefix(max(0, head.count - 3)), encoding: .utf8) else { return nil }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmedOfWhitespace() }
         guard let first = lines.first(where: { !$0.isEmpty && !$0.hasPrefix("#") }) else { return nil }
         if looksLikeWFDBRecordLine(first) { return .wfdb }
         if first.contains(",") || first.contains("\t") || first.contains(";") { return .csv }

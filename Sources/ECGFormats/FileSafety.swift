@@ -79,7 +79,7 @@ public final class ExclusiveLock {
             if n > 0 { holder = String(decoding: buffer.prefix(n), as: UTF8.self) }
             close(fd)
             let lines = holder.split(separator: "\n").map(String.init)
-            let pid = lines.first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+            let pid = lines.first.flatMap { Int32($0.trimmedOfWhitespace()) }
             let what = lines.dropFirst().first.map { " (\(TerminalText.sanitize($0)))" } ?? ""
             let who = pid.map { "process \($0)\(what)" } ?? "another process"
             throw LockError(path: resource,

@@ -121,7 +121,7 @@ public struct MUSEXMLReader: Sendable {
     static func deviceMeasurements(_ element: XElement?, device: String?) -> DeviceMeasurements? {
         guard let element else { return nil }
         func number(_ name: String) -> Double? {
-            guard let text = element.value(name)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            guard let text = element.value(name)?.trimmedOfWhitespace(andNewlines: true),
                   let v = Double(text), v.isFinite else { return nil }
             return v
         }

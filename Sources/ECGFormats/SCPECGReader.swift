@@ -252,7 +252,7 @@ public struct SCPECGReader: Sendable {
     static func text(_ bytes: [UInt8]) -> String {
         let cut = bytes.prefix { $0 != 0 }
         let s = String(bytes: cut, encoding: .utf8) ?? String(bytes: cut, encoding: .isoLatin1) ?? ""
-        return TerminalText.sanitize(s).trimmingCharacters(in: .whitespaces)
+        return TerminalText.sanitize(s).trimmedOfWhitespace()
     }
 
     // MARK: Section 3: lead definition

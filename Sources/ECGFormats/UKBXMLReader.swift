@@ -23,7 +23,7 @@ public struct UKBXMLReader: Sendable {
             throw ECGFormatError(.invalidValue, file: path, "<SampleRate> is missing or not a positive number", at: "StripData")
         }
         let resNode = strip.child("Resolution")
-        guard let resText = resNode?.text.trimmingCharacters(in: .whitespacesAndNewlines), let res = Double(resText), res > 0, res.isFinite else {
+        guard let resText = resNode?.text.trimmedOfWhitespace(andNewlines: true), let res = Double(resText), res > 0, res.isFinite else {
             throw ECGFormatError(.invalidValue, file: path, "<Resolution> is missing or not a positive number", at: "StripData")
         }
         let unit = (resNode?.attributes["units"] ?? "uVperLsb").lowercased()

@@ -22,7 +22,7 @@ final class XElement {
     func value(_ path: String...) -> String? {
         var node: XElement? = self
         for p in path { node = node?.child(p) }
-        let t = node?.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = node?.text.trimmedOfWhitespace(andNewlines: true)
         return (t?.isEmpty ?? true) ? nil : t
     }
     /// Depth-first search for descendants with the name.
