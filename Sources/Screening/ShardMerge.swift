@@ -71,7 +71,7 @@ public enum ShardMerge {
         var report = ShardMergeReport()
         report.shards = shards.count
 
-        struct Entry { var shard: Int; var range: Range<Int>; var line: Int; var sha: String?; var failed: Bool }
+        struct Entry { var shard: Int; var range: Range<Int>; var line: Int; var failed: Bool }
         struct Head: Decodable { var file: String; var status: String; var inputSHA256: String? }
         var contents: [Data] = []
         var entries: [String: Entry] = [:]
@@ -101,13 +101,14 @@ public enum ShardMerge {
                     throw ShardMergeError.malformed(file: path, line: lineNumber,
                                                     reason: range.isEmpty ? "empty line" : "no JSON object with \"file\" and \"status\"")
                 }
-                let entry = Entry(shard: shardIndex, range: range, line: lineNumber, sha: head.inputSHA256, failed: head.status != "ok")
+                let entry = Entry(shard: shardIndex, range: range, line: lineNumber, failed: head.status != "ok")
                 guard let earlier = entries[head.file] else { entries[head.file] = entry; continue }
                 if contents[earlier.shard][earlier.range] == data[range] {
                     report.identicalDuplicates += 1
                 } else {
+                    let earlierSHA = (try? decoder.decode(Head.self, from: contents[earlier.shard][earlier.range]))?.inputSHA256
                     conflicts.append(.init(input: head.file, first: "\(shards[earlier.shard]):\(earlier.line)", second: "\(path):\(lineNumber)",
-                                           firstSHA256: earlier.sha, secondSHA256: head.inputSHA256))
+                                           firstSHA256: earlierSHA, secondSHA256: head.inputSHA256))
                 }
             }
         }

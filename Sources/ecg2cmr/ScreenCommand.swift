@@ -14,6 +14,11 @@ struct ScreenGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "screen",
         abstract: "Screen many ECG files: one result line per file, resumable, never aborting on a bad file.",
+        usage: """
+            ecg2cmr screen <paths> ... --out <out> [--shard <K/N>] [--jobs <jobs>] [--model <model>] [options]
+            ecg2cmr screen merge <shards> ... --out <out> [--expect <paths> ...]
+            """,
+        discussion: "Every option of screening: `ecg2cmr screen run --help`. Many machines: docs/cluster.md.",
         subcommands: [ScreenCommand.self, ScreenMergeCommand.self],
         defaultSubcommand: ScreenCommand.self)
 }

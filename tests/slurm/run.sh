@@ -220,11 +220,11 @@ cfg.update({"run_dir": str(root / "run"), "cohort": str(root / "cohort"), "bundl
 PY
 sbatch --wait --chdir="$repo" --cpus-per-task=2 --output="$work/train-%j.out" \
   --export=ALL,ECG2CMR_PROCS_PER_NODE=2,ECG2CMR_TRAINING="$repo/training" \
-  scripts/slurm/train.sbatch --config "$work/train/tiny.json" --only ecg cmr mdm align >/dev/null \
-  || fail "training job failed: $(tail -30 "$work"/train-*.out)"
+  scripts/slurm/train.sbatch --config "$work/train/tiny.json" --only ecg cmr residuals mdm align >/dev/null \
+  || fail "training job failed: $(grep -m 10 -E 'Error|error:|Traceback' "$work"/train-*.out)"
 out=$(cat "$work"/train-*.out)
 echo "$out" | grep -q "1 node(s) × 2 rank(s)" || fail "train.sbatch did not start 2 ranks: $out"
 echo "$out" | grep -q "2 process(es)" || fail "the pipeline did not run as 2 processes: $out"
 for stage in cmr mdm align; do [ -s "$work/train/run/$stage.pt" ] || fail "no $stage checkpoint"; done
-echo "$out" | grep -E "process\(es\)|pipeline finished"
+echo "$out" | grep -E "rank\(s\)|process\(es\)|pipeline finished"
 echo "slurm: all passed"
