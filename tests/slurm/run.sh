@@ -129,12 +129,13 @@ for _ in $(seq 1 3000); do
     [ -f "$f" ] || continue
     have=$(wc -l < "$f")
     want=$(awk -F'\t' -v k=$k '$2 == k' expected-shards.tsv | wc -l)
-    if [ "$have" -gt 0 ] && [ "$have" -lt "$want" ] && [ "$(job_state "${array}_$k")" = RUNNING ]; then
-      scontrol requeue "${array}_$k"
+    if [ "$have" -gt 0 ] && [ "$have" -lt "$want" ] && [ "$(job_state "${array}_$k")" = RUNNING ] \
+       && scontrol requeue "${array}_$k"; then
       requeued=$k lines_before=$have
       break 2
     fi
   done
+  [ -n "$(squeue -h -j "$array" 2>/dev/null)" ] || break   # every task finished before one was caught
   sleep 0.05
 done
 [ -n "$requeued" ] || fail "no array task was caught in the middle of its shard"
