@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Scale-out of `ecg2cmr screen --shard`: 1 process (shard 0/1) against 2 at once (shards 0/2 and
 1/2), each with one core's worth of work (--jobs 1, OPENBLAS_NUM_THREADS=1) — what one and two Slurm
-array tasks with --cpus-per-task=1 run on one node. Prints ECG/s per process and the ratio, with the
-CPU model and the load average before and after (other work on the machine lowers the ratio).
+array tasks with --cpus-per-task=1 run on one node. Prints ECG/s (wall) and the ratio, ECGs per
+CPU-second of each configuration, the CPU model and the load average before and after (other work
+on the machine lowers the wall-clock ratio; the CPU-second figures are what a cluster bills).
 
     python3 benchmarks/cluster/run.py [--files 600] [--bin .build/release/ecg2cmr] [--repeat 2]
 
@@ -32,17 +33,23 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def run_shards(binary: str, model: str, folder: Path, out: Path, count: int) -> float:
-    """Wall seconds for `count` processes screening shards 0..count-1 of `folder` at once."""
+def run_shards(binary: str, model: str, folder: Path, out: Path, count: int) -> tuple[float, float]:
+    """Wall seconds for `count` processes screening shards 0..count-1 of `folder` at once, and the
+    CPU seconds (user + system) they used together: what a cluster bills, and a figure other work on
+    the machine barely changes."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
     procs = [subprocess.Popen([binary, "screen", str(folder), "--shard", f"{k}/{count}", "--jobs", "1", "--plain",
                                "--model", model, "--out", str(out / f"shard-{k}-of-{count}.jsonl")],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for k in range(count)]
+    cpu = 0.0
     for p in procs:
-        if p.wait() not in (0, 1):
-            sys.exit(f"screen failed with status {p.returncode}")
-    return time.perf_counter() - start
+        _, status, usage = os.wait4(p.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            sys.exit(f"screen failed with status {code}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, cpu
 
 
 def main() -> None:
@@ -57,11 +64,13 @@ def main() -> None:
         make_folder(folder, args.files)
         load_before = os.getloadavg()
         best = {1: float("inf"), 2: float("inf")}
+        cpu = {1: float("inf"), 2: float("inf")}
         for r in range(args.repeat):
             for count in (1, 2):
                 out = Path(tmp) / f"out-{count}-{r}"
                 out.mkdir()
-                best[count] = min(best[count], run_shards(args.bin, args.model, folder, out, count))
+                wall, used = run_shards(args.bin, args.model, folder, out, count)
+                best[count], cpu[count] = min(best[count], wall), min(cpu[count], used)
                 lines = sum(len((out / f"shard-{k}-of-{count}.jsonl").read_text().splitlines()) for k in range(count))
                 assert lines == args.files, (lines, args.files)
         load_after = os.getloadavg()
@@ -71,6 +80,9 @@ def main() -> None:
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
         "one_task_ecg_per_s": round(rate1, 1), "two_tasks_ecg_per_s": round(rate2, 1),
         "per_task_ecg_per_s_when_two": round(rate2 / 2, 1), "ratio": round(rate2 / rate1, 2),
+        # ECGs per CPU-second: the per-core rate when a task has its core to itself.
+        "one_task_ecg_per_cpu_s": round(args.files / cpu[1], 1), "two_tasks_ecg_per_cpu_s": round(args.files / cpu[2], 1),
+        "cpu_ratio_two_vs_one": round(cpu[1] / cpu[2], 2),
     }, indent=2))
 
 
