@@ -101,7 +101,7 @@ public enum ShardMerge {
                     throw ShardMergeError.malformed(file: path, line: lineNumber,
                                                     reason: range.isEmpty ? "empty line" : "no JSON object with \"file\" and \"status\"")
                 }
-                let entry = Entry(shard: shardIndex, range: range, line: lineNumber, failed: head.status != "ok")
+                let entry = Entry(shard: shardIndex, range: range, line: lineNumber, failed: head.status == "error")
                 guard let earlier = entries[head.file] else { entries[head.file] = entry; continue }
                 if contents[earlier.shard][earlier.range] == data[range] {
                     report.identicalDuplicates += 1
