@@ -90,6 +90,9 @@ public struct StudyReport: Sendable {
     /// Each stage's required terminal size (stages without one are absent).
     public var minimumTerminals: [String: TerminalSize] = [:]
     public var totalCases: Int
+    /// The MRMC analysis of the stages (each stage a modality, the 10-level rating), or why there is none.
+    public var mrmc: MRMCResult?
+    public var mrmcUnavailable: String?
 
     /// Builds every metric from the store (and the model's scores, when given).
     public static func build(store: StudyStore, model: ModelScores?, resamples: Int = 10_000) throws -> StudyReport {
@@ -209,11 +212,47 @@ public struct StudyReport: Sendable {
             modelRow = row(reader: "model \(model.modelID)", role: "model", stage: "ECG (model)", caseIDs: ids,
                            decisions: probs.map { $0 >= model.threshold }, ratings: probs, subtypes: nil, salt: "model")
         }
+        let mrmc = mrmcAnalysis(try ratings(store: store))
         return StudyReport(studyID: def.id, title: def.title, generatedAt: store.now(), resamples: resamples, bootstrapSeed: seed,
                            rows: rows, comparisons: comparisons, model: model, modelRow: modelRow,
                            answerLines: answerLines,
                            minimumTerminals: Dictionary(def.stages.compactMap { st in st.minimumTerminal.map { (st.id, $0) } }, uniquingKeysWith: { a, _ in a }),
-                           totalCases: def.cases.count)
+                           totalCases: def.cases.count, mrmc: mrmc.result, mrmcUnavailable: mrmc.reason)
+    }
+
+    /// Every confirmed answer as a long-format rating: reader, stage (the treatment), case, truth,
+    /// and the 10-level rating (call and confidence) — what `study export` writes for MRMCaov/iMRMC.
+    public static func ratings(store: StudyStore) throws -> [MRMCRating] {
+        let def = store.definition
+        let truth = Dictionary(uniqueKeysWithValues: def.cases.map { ($0.id, $0.truth.finding) })
+        var out: [MRMCRating] = []
+        for reader in try store.readers() {
+            for stage in def.stages {
+                for a in try store.answers(reader: reader.id, stage: stage.id) {
+                    guard let t = truth[a.caseID] else { continue }
+                    out.append(MRMCRating(reader: reader.id, treatment: stage.id, caseID: a.caseID, truth: t, rating: a.rating))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The study's MRMC analysis: empirical AUC, jackknife, random readers and cases over the cases
+    /// every reader has read in every stage so far; one reader → fixed readers (the only analysis a
+    /// single reader allows). The reason when no analysis is possible yet.
+    static func mrmcAnalysis(_ ratings: [MRMCRating]) -> (result: MRMCResult?, reason: String?) {
+        let stages = Set(ratings.map(\.treatment)), readers = Set(ratings.map(\.reader))
+        if stages.count < 2 { return (nil, "needs answers in at least two stages (has \(stages.count))") }
+        do {
+            let data = try MRMCData(ratings, completeCasesOnly: true)
+            var result = try MRMCAnalysis.run(data, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
+            if readers.count == 1 { result.notes.insert("one reader: readers are fixed (the result holds for this reader only)", at: 0) }
+            return (result, nil)
+        } catch let e as StudyError {
+            return (nil, e.message)
+        } catch {
+            return (nil, "\(error)")
+        }
     }
 
     static func stableHash(_ s: String) -> UInt64 {
@@ -232,7 +271,7 @@ public struct StudyReport: Sendable {
         let files: [(String, Data)] = [
             ("metrics.csv", Data(metricsCSV.utf8)), ("comparisons.csv", Data(comparisonsCSV.utf8)),
             ("answers.csv", Data(answersCSV.utf8)), ("report.md", Data(markdown.utf8)), ("roc.png", try rocChartPNG()),
-        ]
+        ] + (mrmc.map { [("mrmc.csv", Data($0.csv.utf8))] } ?? [])
         var out: [URL] = []
         for (name, data) in files {
             let url = dir.appendingPathComponent(name)
@@ -329,6 +368,12 @@ public struct StudyReport: Sendable {
                 md.append("| \(c.reader) | \(c.first) → \(c.second) | \(c.pairedCases) | \(acc) | \(c.mcNemar.b)/\(c.mcNemar.c) | \(Self.f(c.mcNemar.exactP, 4)) | \(Self.f(c.mcNemar.continuityP, 4)) | \(aucs) | \(Self.f(c.deLong?.z, 2)) | \(Self.f(c.deLong?.p, 4)) | \(c.identicalDecisions.value.map { String(format: "%.1f %%", $0 * 100) } ?? "—") | \(Self.f(c.kappa, 3)) |")
             }
         }
+        md.append("")
+        if let mrmc {
+            md.append(mrmc.markdown)
+        } else {
+            md += ["## Multi-reader multi-case analysis", "", "No MRMC analysis: \(mrmcUnavailable ?? "not enough answers")."]
+        }
         md += ["", "## Reading conditions", "",
                "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept.", "",
                "| reader | stage | required | terminal sizes (answers) |", "| --- | --- | --- | --- |"]
@@ -347,6 +392,7 @@ public struct StudyReport: Sendable {
         if order.isEmpty { md.append("No answers yet.") }
         md += ["", "## Files", "",
                "- `metrics.csv` — the table above with every CI bound", "- `comparisons.csv` — stage comparisons",
+               "- `mrmc.csv` — the multi-reader multi-case analysis (reader AUCs, stage CIs, differences, variance components)",
                "- `answers.csv` — every confirmed answer with the hidden truth (operator eyes only)", "- `roc.png` — ROC curves of the readers and the model", ""]
         return md.joined(separator: "\n")
     }

@@ -69,7 +69,7 @@ import CardiacModels
 
     let out = dir.appendingPathComponent("report")
     let files = try report.write(to: out)
-    #expect(files.map(\.lastPathComponent).sorted() == ["answers.csv", "comparisons.csv", "metrics.csv", "report.md", "roc.png"])
+    #expect(files.map(\.lastPathComponent).sorted() == ["answers.csv", "comparisons.csv", "metrics.csv", "mrmc.csv", "report.md", "roc.png"])
     let png = try Data(contentsOf: out.appendingPathComponent("roc.png"))
     #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 5_000)
     let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8)
@@ -77,6 +77,38 @@ import CardiacModels
     let md = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(md.contains("McNemar") && md.contains("J1") && md.contains(model.modelID))
     #expect(try String(contentsOf: out.appendingPathComponent("answers.csv"), encoding: .utf8).split(separator: "\n").count == 41)
+
+    // MRMC: two readers × two stages, each stage a modality, the 10-level rating; random readers and cases.
+    let mrmc = try #require(report.mrmc, "no MRMC analysis: \(report.mrmcUnavailable ?? "")")
+    #expect(mrmc.treatments == ["ecg-only", "ecg+real-cmr"] && mrmc.readers == ["J1", "S1"] && mrmc.cases == 10)
+    #expect(mrmc.factors == .randomReadersRandomCases && mrmc.covariance == .jackknife)
+    for (t, stage) in mrmc.treatments.enumerated() { for (r, reader) in mrmc.readers.enumerated() {
+        let perReader = try #require(report.rows.first { $0.reader == reader && $0.stage == stage }?.auc)
+        #expect(abs(mrmc.performance[t][r] - perReader) < 1e-12, "the MRMC reader AUC is the report's AUC")
+    } }
+    #expect(mrmc.differences.count == 1 && mrmc.differences[0].first == "ecg-only")
+    #expect(md.contains("## Multi-reader multi-case analysis") && md.contains("ecg-only − ecg+real-cmr"))
+    let mrmcCSV = try String(contentsOf: out.appendingPathComponent("mrmc.csv"), encoding: .utf8)
+    #expect(mrmcCSV.hasPrefix("section,") && mrmcCSV.contains("\ndifference,") && !mrmcCSV.lowercased().contains("nan"))
+    // The export is the same analysis for MRMCaov: its CSV read back gives the same result.
+    let exported = try RatingsFile.parse(RatingsFile.mrmcaovCSV(StudyReport.ratings(store: store)))
+    let again = try MRMCAnalysis.run(MRMCData(exported))
+    #expect(again.globalTest == mrmc.globalTest && again.performance == mrmc.performance)
+    let imrmc = RatingsFile.imrmc(try StudyReport.ratings(store: store), title: store.definition.title)
+    #expect(imrmc.contains("NR: 2\nN0: ") && imrmc.contains("NM: 2\n") && imrmc.contains("BEGIN DATA:\n-1,1,0,"))
+    #expect(imrmc.split(separator: "\n").filter { $0.hasPrefix("-1,") }.count == 10)
+}
+
+@Test func oneStageOrOneReaderGivesTheAnalysisTheDesignAllows() throws {
+    var rows: [MRMCRating] = []
+    for c in 1...6 { for t in ["s1", "s2"] {
+        let base: Double = c <= 3 ? Double(6 + c) : Double(c)
+        rows.append(MRMCRating(reader: "A", treatment: t, caseID: "c\(c)", truth: c <= 3, rating: base + (t == "s2" ? 0.5 : 0)))
+    } }
+    let one = StudyReport.mrmcAnalysis(rows)
+    #expect(one.result?.factors == .fixedReaders && one.result?.notes.first?.contains("one reader") == true)
+    let single = StudyReport.mrmcAnalysis(rows.filter { $0.treatment == "s1" })
+    #expect(single.result == nil && single.reason?.contains("at least two stages") == true)
 }
 
 /// AUC as the Mann–Whitney probability, by comparing every (positive, negative) pair (ties ½):
