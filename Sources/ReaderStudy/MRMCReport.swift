@@ -68,7 +68,7 @@ extension MRMCResult {
     }
 
     func differenceLine(_ d: MRMCDifference) -> String {
-        "\(d.first) − \(d.second): \(Self.fixed(d.estimate)) (\(Self.fixed(d.lower))–\(Self.fixed(d.upper))), SE \(Self.f(d.standardError))"
+        "\(d.first) − \(d.second): \(Self.fixed(d.estimate)) (\(Self.fixed(d.lower)) to \(Self.fixed(d.upper))), SE \(Self.f(d.standardError))"
             + (d.df.map { ", df \(Self.f($0)), t = " } ?? ", z = ") + "\(Self.f(d.statistic)), p = \(Self.f(d.p))"
     }
 

@@ -74,6 +74,17 @@ public struct StageComparison: Sendable {
     public var kappa: Double?
 }
 
+/// How far readers agree on the call within a stage: Fleiss' κ over the cases every reader of the
+/// stage has answered, and Cohen's κ for each pair of readers over the cases both answered.
+public struct StageAgreement: Sendable {
+    public struct Pair: Sendable { public var first: String; public var second: String; public var cases: Int; public var kappa: Double? }
+    public var stage: String
+    public var readers: Int
+    public var cases: Int
+    public var fleissKappa: Double?
+    public var pairs: [Pair]
+}
+
 public struct StudyReport: Sendable {
     public var studyID: String
     public var title: String
@@ -93,6 +104,9 @@ public struct StudyReport: Sendable {
     /// The MRMC analysis of the stages (each stage a modality, the 10-level rating), or why there is none.
     public var mrmc: MRMCResult?
     public var mrmcUnavailable: String?
+    public var agreement: [StageAgreement] = []
+    /// Seconds on case per reader and stage ("reader\u{1}stage").
+    public var readingTimes: [String: MedianIQR] = [:]
 
     /// Builds every metric from the store (and the model's scores, when given).
     public static func build(store: StudyStore, model: ModelScores?, resamples: Int = 10_000) throws -> StudyReport {
@@ -124,6 +138,8 @@ public struct StudyReport: Sendable {
         var answerLines: [[String]] = []
         var pooled: [String: (ids: [String], d: [Bool], r: [Double], s: [String?])] = [:]
         var pooledReaders: [String: Set<String>] = [:]
+        var decisionsByStage: [String: [String: [String: Bool]]] = [:]   // stage → reader → case → call
+        var readingTimes: [String: MedianIQR] = [:]
         let readers = try store.readers()
         for reader in readers {
             var byStage: [String: [String: StudyStore.Answer]] = [:]
@@ -131,6 +147,8 @@ public struct StudyReport: Sendable {
                 let answers = try store.answers(reader: reader.id, stage: stage.id)
                 guard !answers.isEmpty else { continue }
                 byStage[stage.id] = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0) })
+                decisionsByStage[stage.id, default: [:]][reader.id] = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0.finding) })
+                readingTimes["\(reader.id)\u{1}\(stage.id)"] = MedianIQR(answers.map(\.secondsOnCase))
                 let ids = answers.map(\.caseID)
                 rows.append(row(reader: reader.id, role: reader.role, stage: stage.id, caseIDs: ids,
                                 decisions: answers.map(\.finding), ratings: answers.map(\.rating), subtypes: answers.map(\.subtype),
@@ -213,11 +231,29 @@ public struct StudyReport: Sendable {
                            decisions: probs.map { $0 >= model.threshold }, ratings: probs, subtypes: nil, salt: "model")
         }
         let mrmc = mrmcAnalysis(try ratings(store: store))
+        var agreement: [StageAgreement] = []
+        let caseIDs = def.cases.map(\.id)
+        for stage in def.stages {
+            guard let byReader = decisionsByStage[stage.id], byReader.count >= 2 else { continue }
+            let ids = readers.map(\.id).filter { byReader[$0] != nil }
+            let calls = ids.map { byReader[$0] ?? [:] }
+            let common = caseIDs.filter { c in calls.allSatisfy { $0[c] != nil } }
+            let counts = common.map { c -> [Int] in let yes = calls.filter { $0[c] == true }.count; return [yes, calls.count - yes] }
+            var pairs: [StageAgreement.Pair] = []
+            for i in ids.indices { for j in ids.indices where j > i {
+                let both = caseIDs.filter { calls[i][$0] != nil && calls[j][$0] != nil }
+                pairs.append(StageAgreement.Pair(first: ids[i], second: ids[j], cases: both.count,
+                                                 kappa: Agreement.cohenKappa(both.map { calls[i][$0] == true }, both.map { calls[j][$0] == true })))
+            } }
+            agreement.append(StageAgreement(stage: stage.id, readers: ids.count, cases: common.count,
+                                            fleissKappa: common.isEmpty ? nil : Agreement.fleissKappa(counts), pairs: pairs))
+        }
         return StudyReport(studyID: def.id, title: def.title, generatedAt: store.now(), resamples: resamples, bootstrapSeed: seed,
                            rows: rows, comparisons: comparisons, model: model, modelRow: modelRow,
                            answerLines: answerLines,
                            minimumTerminals: Dictionary(def.stages.compactMap { st in st.minimumTerminal.map { (st.id, $0) } }, uniquingKeysWith: { a, _ in a }),
-                           totalCases: def.cases.count, mrmc: mrmc.result, mrmcUnavailable: mrmc.reason)
+                           totalCases: def.cases.count, mrmc: mrmc.result, mrmcUnavailable: mrmc.reason,
+                           agreement: agreement, readingTimes: readingTimes)
     }
 
     /// Every confirmed answer as a long-format rating: reader, stage (the treatment), case, truth,
@@ -293,7 +329,8 @@ public struct StudyReport: Sendable {
     public var metricsCSV: String {
         var head = ["reader", "role", "stage", "cases", "tp", "fp", "tn", "fn"]
         for m in ["accuracy", "sensitivity", "specificity", "ppv", "npv"] { head += [m, m + "_ci_low", m + "_ci_high"] }
-        head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n"]
+        head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n",
+                 "seconds_median", "seconds_q1", "seconds_q3"]
         var lines = [head.joined(separator: ",")]
         for r in allRows {
             let c = r.confusion
@@ -305,6 +342,8 @@ public struct StudyReport: Sendable {
             cells += [Self.f(r.auc), Self.f(r.aucBootstrap?.interval.lower), Self.f(r.aucBootstrap?.interval.upper),
                       r.aucBootstrap.map { String($0.validResamples) } ?? "", Self.f(r.subtypeAccuracy?.value),
                       r.subtypeAccuracy.map { String($0.total) } ?? ""]
+            let time = readingTimes["\(r.reader)\u{1}\(r.stage)"]
+            cells += [Self.f(time?.median, 1), Self.f(time?.lowerQuartile, 1), Self.f(time?.upperQuartile, 1)]
             lines.append(cells.map(Self.csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -373,6 +412,25 @@ public struct StudyReport: Sendable {
             md.append(mrmc.markdown)
         } else {
             md += ["## Multi-reader multi-case analysis", "", "No MRMC analysis: \(mrmcUnavailable ?? "not enough answers")."]
+        }
+        md += ["", "## Agreement between readers and time per case", ""]
+        if agreement.isEmpty {
+            md.append("Fewer than two readers have answered in any stage yet.")
+        } else {
+            md += ["Agreement on the yes/no call: Fleiss' κ over the cases every reader of the stage answered; Cohen's κ per pair of readers.", "",
+                   "| stage | readers | cases | Fleiss κ | Cohen κ per pair |", "| --- | --- | --- | --- | --- |"]
+            for a in agreement {
+                let pairs = a.pairs.map { "\($0.first)–\($0.second) \(Self.f($0.kappa, 3).isEmpty ? "—" : Self.f($0.kappa, 3)) (n \($0.cases))" }.joined(separator: "; ")
+                md.append("| \(a.stage) | \(a.readers) | \(a.cases) | \(Self.f(a.fleissKappa, 3).isEmpty ? "—" : Self.f(a.fleissKappa, 3)) | \(pairs) |")
+            }
+        }
+        let timed = rows.filter { readingTimes["\($0.reader)\u{1}\($0.stage)"] != nil }
+        if !timed.isEmpty {
+            md += ["", "| reader | stage | answers | seconds per case, median (IQR) |", "| --- | --- | --- | --- |"]
+            for r in timed {
+                guard let t = readingTimes["\(r.reader)\u{1}\(r.stage)"] else { continue }
+                md.append("| \(r.reader) | \(r.stage) | \(t.count) | \(Self.f(t.median, 1)) (\(Self.f(t.lowerQuartile, 1))–\(Self.f(t.upperQuartile, 1))) |")
+            }
         }
         md += ["", "## Reading conditions", "",
                "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept.", "",

@@ -97,6 +97,17 @@ import CardiacModels
     let imrmc = RatingsFile.imrmc(try StudyReport.ratings(store: store), title: store.definition.title)
     #expect(imrmc.contains("NR: 2\nN0: ") && imrmc.contains("NM: 2\n") && imrmc.contains("BEGIN DATA:\n-1,1,0,"))
     #expect(imrmc.split(separator: "\n").filter { $0.hasPrefix("-1,") }.count == 10)
+
+    // Agreement between the two readers per stage (Fleiss with two raters) and their time per case.
+    let agreement = try #require(report.agreement.first { $0.stage == "ecg-only" })
+    #expect(agreement.readers == 2 && agreement.cases == 10 && agreement.pairs.count == 1 && agreement.pairs[0].cases == 10)
+    let j1 = ids.map { first[$0]!.finding }
+    let s1 = Dictionary(uniqueKeysWithValues: try store.answers(reader: "S1", stage: "ecg-only").map { ($0.caseID, $0.finding) })
+    #expect(agreement.pairs[0].kappa == Agreement.cohenKappa(j1, ids.map { s1[$0]! }))
+    #expect(md.contains("## Agreement between readers and time per case") && md.contains("Fleiss"))
+    let time = try #require(report.readingTimes["J1\u{1}ecg-only"])
+    #expect(time.count == 10 && time.lowerQuartile <= time.median && time.median <= time.upperQuartile)
+    #expect(csv.split(separator: "\n")[0].hasSuffix("seconds_median,seconds_q1,seconds_q3"))
 }
 
 @Test func oneStageOrOneReaderGivesTheAnalysisTheDesignAllows() throws {
