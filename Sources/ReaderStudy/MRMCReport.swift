@@ -8,17 +8,17 @@ extension MRMCResult {
         guard let v, v.isFinite else { return "—" }
         return String(format: "%.\(digits)g", v)
     }
-    static func fixed(_ v: Double?, _ decimals: Int = 4) -> String {
+    public static func fixed(_ v: Double?, _ decimals: Int = 4) -> String {
         guard let v, v.isFinite else { return "—" }
         return String(format: "%.\(decimals)f", v)
     }
-    static func p(_ v: Double?) -> String {
+    public static func p(_ v: Double?) -> String {
         guard let v, v.isFinite else { return "—" }
         return v < 0.0001 ? "< 0.0001" : String(format: "%.4f", v)
     }
 
-    var level: String { String(format: "%g %%", confidenceLevel * 100) }
-    var metricLabel: String {
+    public var level: String { String(format: "%g %%", confidenceLevel * 100) }
+    public var metricLabel: String {
         switch metric {
         case "empirical_auc": return "AUC"
         case "binary_sens": return "sensitivity"
@@ -95,7 +95,7 @@ extension MRMCResult {
     public var csv: String {
         func n(_ v: Double?) -> String { v.flatMap { $0.isFinite ? String($0) : nil } ?? "" }
         func q(_ s: String) -> String { RatingsFile.field(s) }
-        var lines = ["section,treatment,comparison,reader,estimate,std_err,df,ci_low,ci_high,statistic,p,method"]
+        var lines = ["metric,section,treatment,comparison,reader,estimate,std_err,df,ci_low,ci_high,statistic,p,method"]
         let method = q(methodLine)
         for (t, name) in treatments.enumerated() { for (r, reader) in readers.enumerated() {
             lines.append(["reader", q(name), "", q(reader), n(performance[t][r]), "", "", "", "", "", "", method].joined(separator: ","))
@@ -120,7 +120,7 @@ extension MRMCResult {
         for (name, v) in [("ms_t", meanSquares.treatment), ("ms_r", meanSquares.reader), ("ms_tr", meanSquares.treatmentReader)] {
             lines.append(["mean_square", "", "", "", n(v), "", "", "", "", "", "", q(name)].joined(separator: ","))
         }
-        return lines.joined(separator: "\n") + "\n"
+        return ([lines[0]] + lines.dropFirst().map { metric + "," + $0 }).joined(separator: "\n") + "\n"
     }
 }
 

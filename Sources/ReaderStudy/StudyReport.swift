@@ -104,6 +104,8 @@ public struct StudyReport: Sendable {
     /// The MRMC analysis of the stages (each stage a modality, the 10-level rating), or why there is none.
     public var mrmc: MRMCResult?
     public var mrmcUnavailable: String?
+    /// The same analysis of sensitivity and specificity of the call (rating ≥ 6 = finding present).
+    public var mrmcOfTheCall: [MRMCResult] = []
     public var agreement: [StageAgreement] = []
     /// Seconds on case per reader and stage ("reader\u{1}stage").
     public var readingTimes: [String: MedianIQR] = [:]
@@ -230,7 +232,10 @@ public struct StudyReport: Sendable {
             modelRow = row(reader: "model \(model.modelID)", role: "model", stage: "ECG (model)", caseIDs: ids,
                            decisions: probs.map { $0 >= model.threshold }, ratings: probs, subtypes: nil, salt: "model")
         }
-        let mrmc = mrmcAnalysis(try ratings(store: store))
+        let allRatings = try ratings(store: store)
+        let mrmc = mrmcAnalysis(allRatings)
+        // The 10-level rating is ≥ 6 exactly when the reader called the finding present.
+        let ofTheCall = mrmc.result == nil ? [] : [MRMCMetric.sensitivity(threshold: 6), .specificity(threshold: 6)].compactMap { mrmcAnalysis(allRatings, metric: $0).result }
         var agreement: [StageAgreement] = []
         let caseIDs = def.cases.map(\.id)
         for stage in def.stages {
@@ -253,7 +258,7 @@ public struct StudyReport: Sendable {
                            answerLines: answerLines,
                            minimumTerminals: Dictionary(def.stages.compactMap { st in st.minimumTerminal.map { (st.id, $0) } }, uniquingKeysWith: { a, _ in a }),
                            totalCases: def.cases.count, mrmc: mrmc.result, mrmcUnavailable: mrmc.reason,
-                           agreement: agreement, readingTimes: readingTimes)
+                           mrmcOfTheCall: ofTheCall, agreement: agreement, readingTimes: readingTimes)
     }
 
     /// Every confirmed answer as a long-format rating: reader, stage (the treatment), case, truth,
@@ -276,12 +281,12 @@ public struct StudyReport: Sendable {
     /// The study's MRMC analysis: empirical AUC, jackknife, random readers and cases over the cases
     /// every reader has read in every stage so far; one reader → fixed readers (the only analysis a
     /// single reader allows). The reason when no analysis is possible yet.
-    static func mrmcAnalysis(_ ratings: [MRMCRating]) -> (result: MRMCResult?, reason: String?) {
+    static func mrmcAnalysis(_ ratings: [MRMCRating], metric: MRMCMetric = .auc) -> (result: MRMCResult?, reason: String?) {
         let stages = Set(ratings.map(\.treatment)), readers = Set(ratings.map(\.reader))
         if stages.count < 2 { return (nil, "needs answers in at least two stages (has \(stages.count))") }
         do {
             let data = try MRMCData(ratings, completeCasesOnly: true)
-            var result = try MRMCAnalysis.run(data, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
+            var result = try MRMCAnalysis.run(data, metric: metric, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
             if readers.count == 1 { result.notes.insert("one reader: readers are fixed (the result holds for this reader only)", at: 0) }
             return (result, nil)
         } catch let e as StudyError {
@@ -307,7 +312,11 @@ public struct StudyReport: Sendable {
         let files: [(String, Data)] = [
             ("metrics.csv", Data(metricsCSV.utf8)), ("comparisons.csv", Data(comparisonsCSV.utf8)),
             ("answers.csv", Data(answersCSV.utf8)), ("report.md", Data(markdown.utf8)), ("roc.png", try rocChartPNG()),
-        ] + (mrmc.map { [("mrmc.csv", Data($0.csv.utf8))] } ?? [])
+        ] + (mrmc.map { first in
+            // One table: the AUC analysis, then sensitivity and specificity of the call (same columns).
+            let rest = mrmcOfTheCall.map { $0.csv.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n") }
+            return [("mrmc.csv", Data(([first.csv] + rest).joined().utf8))]
+        } ?? [])
         var out: [URL] = []
         for (name, data) in files {
             let url = dir.appendingPathComponent(name)
@@ -410,6 +419,17 @@ public struct StudyReport: Sendable {
         md.append("")
         if let mrmc {
             md.append(mrmc.markdown)
+            if !mrmcOfTheCall.isEmpty {
+                md += ["", "Sensitivity and specificity of the call (finding present = rating ≥ 6), same analysis (jackknife; sensitivity over the positive cases, specificity over the negatives):", "",
+                       "| measure | " + mrmc.treatments.joined(separator: " | ") + " | difference (\(mrmc.level) CI) | p |",
+                       "| --- | " + mrmc.treatments.map { _ in "---" }.joined(separator: " | ") + " | --- | --- |"]
+                for r in mrmcOfTheCall {
+                    let means = r.treatmentMeans.map { "\(MRMCResult.fixed($0.estimate, 3)) (\(MRMCResult.fixed($0.lower, 3))–\(MRMCResult.fixed($0.upper, 3)))" }
+                    for d in r.differences {
+                        md.append("| \(r.metricLabel) | " + means.joined(separator: " | ") + " | \(d.first) − \(d.second): \(MRMCResult.fixed(d.estimate, 3)) (\(MRMCResult.fixed(d.lower, 3)) to \(MRMCResult.fixed(d.upper, 3))) | \(MRMCResult.p(d.p)) |")
+                    }
+                }
+            }
         } else {
             md += ["## Multi-reader multi-case analysis", "", "No MRMC analysis: \(mrmcUnavailable ?? "not enough answers")."]
         }

@@ -89,7 +89,16 @@ import CardiacModels
     #expect(mrmc.differences.count == 1 && mrmc.differences[0].first == "ecg-only")
     #expect(md.contains("## Multi-reader multi-case analysis") && md.contains("ecg-only − ecg+real-cmr"))
     let mrmcCSV = try String(contentsOf: out.appendingPathComponent("mrmc.csv"), encoding: .utf8)
-    #expect(mrmcCSV.hasPrefix("section,") && mrmcCSV.contains("\ndifference,") && !mrmcCSV.lowercased().contains("nan"))
+    #expect(mrmcCSV.hasPrefix("metric,section,") && mrmcCSV.contains("\nempirical_auc,difference,") && !mrmcCSV.lowercased().contains("nan"))
+    #expect(mrmcCSV.contains("\nbinary_sens,difference,") && mrmcCSV.contains("\nbinary_spec,difference,"))
+    // Sensitivity and specificity of the call: the MRMC reader values are the report's per-reader ones.
+    #expect(report.mrmcOfTheCall.map(\.metric) == ["binary_sens", "binary_spec"])
+    for (t, stage) in mrmc.treatments.enumerated() { for (r, reader) in mrmc.readers.enumerated() {
+        let row = try #require(report.rows.first { $0.reader == reader && $0.stage == stage })
+        #expect(abs(report.mrmcOfTheCall[0].performance[t][r] - (row.confusion.sensitivity.value ?? -1)) < 1e-12)
+        #expect(abs(report.mrmcOfTheCall[1].performance[t][r] - (row.confusion.specificity.value ?? -1)) < 1e-12)
+    } }
+    #expect(md.contains("Sensitivity and specificity of the call"))
     // The export is the same analysis for MRMCaov: its CSV read back gives the same result.
     let exported = try RatingsFile.parse(RatingsFile.mrmcaovCSV(StudyReport.ratings(store: store)))
     let again = try MRMCAnalysis.run(MRMCData(exported))
