@@ -67,6 +67,14 @@ public struct MRMCData: Sendable, Equatable {
             }
             cells[k] = row.rating
         }
+        // A reader who read nothing in some treatment cannot be in a factorial analysis at all: say
+        // which, and who did read that treatment (dropping cases would not help).
+        for ti in 0..<nT {
+            let readBy = (0..<nR).filter { ri in (0..<nC).contains { cells[(ti * nR + ri) * nC + $0] != nil } }
+            if readBy.count < nR, let missing = (0..<nR).first(where: { !readBy.contains($0) }) {
+                throw fail("reader '\(r.names[missing])' has no ratings in treatment '\(t.names[ti])', which was read by \(readBy.count) reader(s) (\(readBy.map { r.names[$0] }.joined(separator: ", "))): every reader must read every treatment; leave that reader or treatment out of the file")
+            }
+        }
         // Factorial design: keep the cases rated in every (treatment, reader) cell.
         var keep: [Int] = [], dropped: [String] = []
         var firstGap: String? = nil

@@ -282,12 +282,19 @@ public struct StudyReport: Sendable {
     /// every reader has read in every stage so far; one reader → fixed readers (the only analysis a
     /// single reader allows). The reason when no analysis is possible yet.
     static func mrmcAnalysis(_ ratings: [MRMCRating], metric: MRMCMetric = .auc) -> (result: MRMCResult?, reason: String?) {
-        let stages = Set(ratings.map(\.treatment)), readers = Set(ratings.map(\.reader))
+        let stages = Set(ratings.map(\.treatment))
         if stages.count < 2 { return (nil, "needs answers in at least two stages (has \(stages.count))") }
+        // Readers still in the middle of the study (no answers yet in some stage) wait for the next report.
+        var stagesOf: [String: Set<String>] = [:]
+        for r in ratings { stagesOf[r.reader, default: []].insert(r.treatment) }
+        let waiting = stagesOf.filter { $0.value.count < stages.count }.keys.sorted()
+        let readers = Set(stagesOf.keys).subtracting(waiting)
+        if readers.isEmpty { return (nil, "no reader has answers in every stage yet") }
         do {
-            let data = try MRMCData(ratings, completeCasesOnly: true)
+            let data = try MRMCData(ratings.filter { readers.contains($0.reader) }, completeCasesOnly: true)
             var result = try MRMCAnalysis.run(data, metric: metric, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
             if readers.count == 1 { result.notes.insert("one reader: readers are fixed (the result holds for this reader only)", at: 0) }
+            if !waiting.isEmpty { result.notes.insert("left out until they have answers in every stage: \(waiting.joined(separator: ", "))", at: 0) }
             return (result, nil)
         } catch let e as StudyError {
             return (nil, e.message)

@@ -191,6 +191,13 @@ extension PublishedAnalysis {
         #expect { try MRMCAnalysis.run(kept) } throws: { ($0 as? StudyError)?.description.contains("1 positive and 2 negative") ?? false }
     }
 
+    @Test func aTreatmentReadByOneReaderIsNamed() {
+        let r = crossed.filter { !($0.reader == "B" && $0.treatment == "ecg+cmr") }
+        #expect { try MRMCData(r, completeCasesOnly: true) } throws: {
+            ($0 as? StudyError)?.description.contains("reader 'B' has no ratings in treatment 'ecg+cmr', which was read by 1 reader(s) (A)") ?? false
+        }
+    }
+
     @Test func duplicateAndContradictoryRowsAreErrors() {
         #expect { try MRMCData(crossed + [crossed[0]]) } throws: { ($0 as? StudyError)?.description.contains("rated twice") ?? false }
         var flipped = crossed

@@ -127,6 +127,9 @@ import CardiacModels
     } }
     let one = StudyReport.mrmcAnalysis(rows)
     #expect(one.result?.factors == .fixedReaders && one.result?.notes.first?.contains("one reader") == true)
+    // A second reader who has only done stage s1 waits; the first reader's analysis is what the design allows.
+    let waiting = StudyReport.mrmcAnalysis(rows + rows.filter { $0.treatment == "s1" }.map { var x = $0; x.reader = "B"; return x })
+    #expect(waiting.result?.readers == ["A"] && waiting.result?.notes.first == "left out until they have answers in every stage: B")
     let single = StudyReport.mrmcAnalysis(rows.filter { $0.treatment == "s1" })
     #expect(single.result == nil && single.reason?.contains("at least two stages") == true)
 }
