@@ -41,8 +41,13 @@ public enum MRMCPower {
         case .randomReadersRandomCases:
             let den = varTR + scale * (c.error - c.cov1 + (j - 1) * d)
             let inner = varTR + scale * (c.error - c.cov1 - d)
-            let df2 = den * den / (inner * inner / (j - 1))
             let ncp = effect * effect * j / 2 / den
+            guard inner > 0 else {
+                // No reader-level variation left: df2 → ∞, the F test becomes the χ²(1) test.
+                let critical = Distributions.chiSquareQuantile(1 - alpha, k: 1)
+                return point(Distributions.noncentralChiSquareUpperTail(critical, k: 1, ncp: ncp), ncp, nil)
+            }
+            let df2 = den * den / (inner * inner / (j - 1))
             let critical = Distributions.fQuantile(1 - alpha, d1: 1, d2: df2)
             return point(Distributions.noncentralFUpperTail(critical, d1: 1, d2: df2, ncp: ncp), ncp, df2)
         case .fixedReaders:
@@ -73,6 +78,10 @@ public enum MRMCPower {
         }
         guard !cases.contains(where: { $0 < 2 }) else { throw StudyError(.unsupportedDesign, "a planned study needs at least 2 cases") }
         let varTR = max(0, pilot.meanSquares.treatmentReader - c.error + c.cov1 + max(c.cov2 - c.cov3, 0))
+        // The variance of a reader's treatment difference must be positive for any plan to have a power.
+        guard c.error - c.cov1 > 0 || varTR > 0 else {
+            throw StudyError(.unsupportedDesign, "the pilot shows no variance in the treatment difference (Var − Cov1 = \(MRMCAnalysis.number(c.error - c.cov1)), σ²_TR = 0): power cannot be estimated from it")
+        }
         var points: [MRMCPowerPoint] = []
         for j in readers { for k in cases {
             points.append(power(readers: j, cases: k, effect: effect, alpha: alpha, factors: factors, components: c,

@@ -36,6 +36,12 @@ import Testing
         #expect(table.text.contains("0.80"))
     }
 
+    @Test func noReaderLevelVariationFallsBackToTheChiSquareLimit() {
+        let c = ORVarianceComponents(reader: 0, treatmentReader: 0, error: 0.001, cov1: 0.0009, cov2: 0.0005, cov3: 0)
+        let p = MRMCPower.power(readers: 5, cases: 100, effect: 0.05, components: c, treatmentReaderVariance: 0, pilotCases: 100)
+        #expect(p.df2 == nil && p.power.isFinite && p.power > 0 && p.power < 1)
+    }
+
     @Test func badPlansAreErrors() throws {
         let p = try pilot()
         #expect { try MRMCPower.table(pilot: p, effect: 0, readers: [5], cases: [100]) } throws: { ($0 as? StudyError)?.description.contains("--effect") ?? false }
