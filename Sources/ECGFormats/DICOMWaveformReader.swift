@@ -103,6 +103,18 @@ public struct DICOMWaveformReader: Sendable {
         guard let defs = group[0x003A_0200]?.items, defs.count == channels else {
             throw ECGFormatError(.malformedHeader, file: path, "Channel Definition Sequence (003A,0200) must have one item per channel (\(channels))", at: at)
         }
+        // Waveform Padding Value (5400,100A): samples equal to it are missing (PS3.3 C.10.9.1.6),
+        // read as NaN like every other reader's gaps, not as a huge negative voltage.
+        var padding: Double? = nil
+        if let pad = group[0x5400_100A], pad.value.count >= bytesPerSample {
+            let p = pad.value.lowerBound
+            switch (bytesPerSample, interpretation) {
+            case (2, "SS"): padding = Double(Int16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8))
+            case (2, _): padding = Double(UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)
+            case (1, "SB"): padding = Double(Int8(bitPattern: bytes[p]))
+            default: padding = Double(bytes[p])
+            }
+        }
         var leads: [Lead] = []
         for (c, def) in defs.enumerated() {
             let cat = "\(at), channel \(c + 1)"
@@ -148,7 +160,7 @@ public struct DICOMWaveformReader: Sendable {
                 case (1, "SB"): raw = Double(Int8(bitPattern: bytes[p]))
                 default: raw = Double(bytes[p])
                 }
-                mv[t] = Float((raw * scale + baseline * unitFactor))
+                mv[t] = raw == padding ? .nan : Float((raw * scale + baseline * unitFactor))
             }
             leads.append(Lead(parsing: name, millivolts: mv))
         }

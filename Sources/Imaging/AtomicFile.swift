@@ -8,17 +8,11 @@ import Glibc
 /// Durable file writes: data goes to a temporary name in the same directory, is fsync'd, and is
 /// renamed over the final name, so a crash or kill never leaves a half-written file under a final name.
 public enum AtomicFile {
-    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory).
+    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory;
+    /// the old file is never removed first): `AtomicReplace`, the one helper every output uses.
     public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try writeDurably(data, to: tmp)
-            guard rename(tmp.path, url.path) == 0 else { throw posixError(url.path, "rename") }
-            fsyncDirectory(dir)
-        } catch {
-            unlink(tmp.path)
-            throw error
+        do { try AtomicReplace.write(data, to: url) } catch let f as AtomicReplace.Failure {
+            throw CMRExportError.io(path: f.path, reason: f.reason)
         }
     }
 
