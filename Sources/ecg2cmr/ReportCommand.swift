@@ -44,6 +44,11 @@ struct ReportCommand: ParsableCommand {
         guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
+        try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
+        if dicom {
+            let dcmPath = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("dcm").path
+            try refuseForeignOutput(dcmPath, what: "a DICOM file") { $0.count >= 132 ? $0[128..<132].elementsEqual("DICM".utf8) : false }
+        }
         let modelURL = try modelOptions.bundleURL()
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
         let bundle = try ModelBundle.load(from: modelURL)
