@@ -104,15 +104,21 @@ public struct DICOMWaveformReader: Sendable {
             throw ECGFormatError(.malformedHeader, file: path, "Channel Definition Sequence (003A,0200) must have one item per channel (\(channels))", at: at)
         }
         // Waveform Padding Value (5400,100A): samples equal to it are missing (PS3.3 C.10.9.1.6),
-        // read as NaN like every other reader's gaps, not as a huge negative voltage.
+        // read as NaN like every other reader's gaps, not as a huge negative voltage. Honoured only
+        // when it is the most negative value of signed samples (−32768, −128: what writers that mark
+        // gaps use, ours included): ECG Toolkit declares a padding value of 0, which would erase
+        // every real 0 µV sample (1,269 of them in its example file; pydicom ignores the element).
         var padding: Double? = nil
         if let pad = group[0x5400_100A], pad.value.count >= bytesPerSample {
             let p = pad.value.lowerBound
             switch (bytesPerSample, interpretation) {
-            case (2, "SS"): padding = Double(Int16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8))
-            case (2, _): padding = Double(UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)
-            case (1, "SB"): padding = Double(Int8(bitPattern: bytes[p]))
-            default: padding = Double(bytes[p])
+            case (2, "SS"):
+                let v = Int16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)
+                if v == Int16.min { padding = Double(v) }
+            case (1, "SB"):
+                let v = Int8(bitPattern: bytes[p])
+                if v == Int8.min { padding = Double(v) }
+            default: break
             }
         }
         var leads: [Lead] = []
