@@ -145,11 +145,18 @@ attack(1, "screen: folder of gap files", ["screen", "nan", "--out", str(T / "out
 w("age/nan.csv", "# sampling_rate=500 age=nan\nI,II\n" + rows_ok + "\n")
 wfdb16("age", "nanw", [(100, 200)] * 2500, comments=["Age: nan", "Sex: F"])
 ukb = (SAMPLE / "P05-hcm/ecg-ukb.xml").read_text()
-w("age/ukb.xml", ukb.replace("<Age", "<Age>1e999</Age><AgeOld", 1) if "<Age" in ukb else ukb)
+need('<Age units="years">43</Age>' in ukb, "UKB sample without its age")
+w("age/ukb.xml", ukb.replace('<Age units="years">43</Age>', '<Age units="years">1e999</Age>', 1))
 muse = (SAMPLE / "P04-dcm-heart-failure/ecg-muse.xml").read_text()
-w("age/muse.xml", muse.replace("<PatientAge>", "<PatientAge>1e999</PatientAge><PatientAgeOld>", 1))
-for f in ["age/nan.csv", "age/nanw.hea", "age/ukb.xml", "age/muse.xml"]:
-    attack(2, f"view --snapshot: age in {f}", ["view", f] + SNAP, exit_nonzero=False)
+need("<PatientAge>68</PatientAge>" in muse, "MUSE sample without its age")
+w("age/muse.xml", muse.replace("<PatientAge>68</PatientAge>", "<PatientAge>1e999</PatientAge>", 1))
+w("age/muse-nan.xml", muse.replace("<PatientAge>68</PatientAge>", "<PatientAge>nan</PatientAge>", 1))
+def reads_cleanly(so, se):
+    need("error:" not in (so + se).lower(), "the file was not read: " + (so + se)[:160])
+
+
+for f in ["age/nan.csv", "age/nanw.hea", "age/ukb.xml", "age/muse.xml", "age/muse-nan.xml"]:
+    attack(2, f"view --snapshot: age in {f}", ["view", f] + SNAP, exit_nonzero=False, check=reads_cleanly)
 attack(2, "info --json: CSV age=nan", ["info", "age/nan.csv", "--json"], exit_nonzero=False,
        check=lambda so, se: need("nan" not in json.dumps(json.loads(so)).lower().replace("nan.csv", ""), "NaN in JSON"))
 w("age12/nan.csv", "# age=nan\n" + (SAMPLE / "P06-rcm/ecg.csv").read_text())
@@ -236,7 +243,7 @@ many.mkdir()
 for k in range(256):
     with open(many / f"s{k}.dat", "wb") as f:
         f.truncate(200 << 20)
-(many / "r.hea").write_text(f"r 256 500 {100 << 20}\n" + "".join(f"s{k}.dat 16 200 16 0 0 0 0 L{k}\n" for k in range(256)))
+(many / "r.hea").write_text(f"r 256 500 100000000\n" + "".join(f"s{k}.dat 16 200 16 0 0 0 0 L{k}\n" for k in range(256)))
 attack(6, "256 signals each in its own 200 MB sparse file: info", ["info", "many/r.hea"], reason=["many/r.hea", "limit"])
 w("xml/attrs.xml", "<?xml version=\"1.0\"?>\n<RestingECG " + " ".join(f"a{k}=\"1\"" for k in range(1_000_000)) + "/>\n")
 attack(6, "1 M attributes on one XML element", ["info", "xml/attrs.xml"], reason=["xml/attrs.xml", "attributes"])
