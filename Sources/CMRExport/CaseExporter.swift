@@ -123,6 +123,9 @@ public final class CaseExporter: @unchecked Sendable {
     private func export(record: ECGRecord, analysed: CaseResult?, caseName: String?, into outputDirectory: URL,
                         progress: ((ExportProgress) -> Void)?) throws -> CaseExportResult {
         let name = caseName ?? Self.caseName(for: record)
+        if let why = PathComponent.problem(name) {
+            throw CMRExportError.invalidOption("case name '\(TerminalText.sanitize(name))' \(why)")
+        }
         let fm = FileManager.default
         do { try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true) } catch {
             throw CMRExportError.io(path: outputDirectory.path, reason: "cannot create folder: \(error.localizedDescription)")

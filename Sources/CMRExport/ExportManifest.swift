@@ -233,10 +233,16 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw CMRExportError.manifest(path: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
-        do { return try JSONDecoder().decode(ExportManifest.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+        let manifest: ExportManifest
+        do { manifest = try JSONDecoder().decode(ExportManifest.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw CMRExportError.manifest(path: url.path, reason: "missing '\(key.stringValue)' at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
             throw CMRExportError.manifest(path: url.path, reason: "not a valid export manifest: \(error)")
         }
+        // The case name becomes a folder under --out: one plain name, never a path.
+        if let why = PathComponent.problem(manifest.caseName) {
+            throw CMRExportError.manifest(path: url.path, reason: "caseName '\(TerminalText.sanitize(manifest.caseName))' \(why)")
+        }
+        return manifest
     }
 }

@@ -114,7 +114,9 @@ public enum Sex: String, Sendable, Codable {
 /// files differ widely in what they carry.
 public struct ECGMetadata: Sendable, Equatable {
     public var patientID: String?
-    public var ageYears: Double?
+    /// Years; a value no patient has (NaN, ±∞, 1e999, negative, over 150) is dropped as unknown
+    /// here, once, so no front end ever converts it (`Int(nan)` traps, JSON cannot hold NaN).
+    public var ageYears: Double? { didSet { ageYears = Self.plausibleAge(ageYears) } }
     public var sex: Sex?
     public var acquisitionTime: Date?
     public var device: String?
@@ -131,7 +133,7 @@ public struct ECGMetadata: Sendable, Equatable {
                 deviceMeasurements: DeviceMeasurements? = nil) {
         self.deviceMeasurements = deviceMeasurements
         self.patientID = patientID
-        self.ageYears = ageYears
+        self.ageYears = Self.plausibleAge(ageYears)
         self.sex = sex
         self.acquisitionTime = acquisitionTime
         self.device = device
@@ -191,6 +193,16 @@ public struct DICOMStudyReference: Sendable, Equatable {
               let y = Int(s.prefix(4)), let m = Int(s.dropFirst(4).prefix(2)), let d = Int(s.suffix(2)),
               y >= 1800, (1...12).contains(m), (1...31).contains(d) else { return nil }
         return s
+    }
+}
+
+extension ECGMetadata {
+    /// Ages outside 0–150 years, and non-finite ones, are not ages.
+    public static let ageRangeYears: ClosedRange<Double> = 0...150
+
+    static func plausibleAge(_ age: Double?) -> Double? {
+        guard let a = age, a.isFinite, ageRangeYears.contains(a) else { return nil }
+        return a
     }
 }
 

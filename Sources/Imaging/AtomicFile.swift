@@ -8,14 +8,17 @@ import Glibc
 /// Durable file writes: data goes to a temporary name in the same directory, is fsync'd, and is
 /// renamed over the final name, so a crash or kill never leaves a half-written file under a final name.
 public enum AtomicFile {
-    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory).
+    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory;
+    /// the old file is never removed first): `AtomicReplace`, the one helper every output uses.
     public static func write(_ data: Data, to url: URL) throws {
-        try write(to: url) { emit in try emit(data) }
+        do { try AtomicReplace.write(data, to: url) } catch let f as AtomicReplace.Failure {
+            throw CMRExportError.io(path: f.path, reason: f.reason)
+        }
     }
 
     /// Like `write(_:to:)` for output too large to hold at once: `produce` calls `emit` with the
     /// bytes in order (a merge of screening shards can be gigabytes). Nothing appears under `url`
-    /// unless `produce` returns normally.
+    /// unless `produce` returns normally; the old file is never removed first.
     public static func write(to url: URL, _ produce: (_ emit: (Data) throws -> Void) throws -> Void) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")

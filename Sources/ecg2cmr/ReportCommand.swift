@@ -46,6 +46,11 @@ struct ReportCommand: ParsableCommand {
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
+        try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
+        if dicom {
+            let dcmPath = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("dcm").path
+            try refuseForeignOutput(dcmPath, what: "a DICOM file") { $0.count >= 132 ? $0[128..<132].elementsEqual("DICM".utf8) : false }
+        }
         let modelURL = try modelOptions.bundleURL()
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
         let bundle = try ModelBundle.load(from: modelURL)

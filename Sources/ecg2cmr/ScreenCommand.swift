@@ -65,7 +65,7 @@ struct ScreenCommand: ParsableCommand {
 
     func validate() throws {
         if let shard { do { _ = try ScreeningShard(parsing: shard) } catch { throw ValidationError("\(error)") } }
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1 (got \(jobs))") }
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1…64 (got \(jobs))") }
         if let window, !(window.isFinite && window >= 0) { throw ValidationError("--window must be a start time in seconds, 0 or more") }
     }
 

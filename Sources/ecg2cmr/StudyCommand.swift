@@ -154,7 +154,7 @@ struct StudyStatus: ParsableCommand {
 
     func run() throws {
         do {
-            let store = try StudyStore.open(at: db)
+            let store = try StudyStore.open(at: db, readOnly: true)
             // Reader names and ids came from operators' input: no escape sequence reaches the terminal.
             print(TerminalText.sanitize(try StudyStatusReport(store: store).text, keepNewlines: true))
         } catch { throw studyFailure(error) }
@@ -169,6 +169,15 @@ struct StudyReportCommand: ParsableCommand {
     @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
     @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
     @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+
+    /// Resamples are kept (8 bytes each) to take percentiles: bounded before allocating.
+    static let resampleCounts = 1...1_000_000
+
+    func validate() throws {
+        guard Self.resampleCounts.contains(resamples) else {
+            throw ValidationError("--resamples must be \(Self.resampleCounts.lowerBound)…\(Self.resampleCounts.upperBound) (got \(resamples))")
+        }
+    }
 
     func run() throws {
         do {
