@@ -555,8 +555,8 @@ public final class WorkstationApp {
             guard let v = Double(arg), PaperSettings.speeds.contains(v) else { state.status = StatusMessage("speed must be one of 12.5 25 50 100 mm/s", isError: true); return }
             state.paper.speedMillimetresPerSecond = v
         case "filter":
-            guard let f = DisplayFilter(rawValue: arg.lowercased()) else {
-                state.status = StatusMessage("filter must be one of " + DisplayFilter.allCases.map(\.rawValue).joined(separator: " "), isError: true); return
+            guard let f = DisplayFilter(name: arg) else {
+                state.status = StatusMessage("filter must be one of " + DisplayFilter.namesText, isError: true); return
             }
             setDisplayFilter(f)
         case "goto":
