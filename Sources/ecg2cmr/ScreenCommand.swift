@@ -76,8 +76,11 @@ struct ScreenCommand: ParsableCommand {
         }
         let summary = screener.run(paths: paths, log: log) { progress.report($0) }
         progress.finish()
-        var lines = ["screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
+        var lines = ["screened \(summary.screened), not applicable \(summary.notApplicable.count), failed \(summary.failed), "
+                     + "skipped (already in \(out)) \(summary.skippedAlreadyDone), "
                      + "flagged \(summary.flagged.count), \(String(format: "%.1f", summary.elapsedSeconds)) s"]
+        for item in summary.notApplicable.prefix(20) { lines.append(TerminalText.sanitize("  not applicable: \(item.file): \(item.reason)")) }
+        if summary.notApplicable.count > 20 { lines.append("  … \(summary.notApplicable.count - 20) more not applicable in \(out)") }
         for failure in summary.failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(failure.file): \(failure.reason)")) }
         if summary.failures.count > 20 { lines.append("  … \(summary.failures.count - 20) more failures in \(out)") }
         for file in summary.flagged.prefix(20) { lines.append(TerminalText.sanitize("  flagged: \(file)")) }
