@@ -141,7 +141,7 @@ public final class WorkstationApp {
         guard !state.cases.isEmpty else { return }
         state.caseIndex = max(0, min(state.cases.count - 1, index))
         state.generation += 1
-        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil
+        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil; state.modelNotApplicable = nil
         state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
         state.displayRecord = nil; state.windowStartSeconds = 0; state.cursorLandmark = nil
         caseChangeStarted = Date()
@@ -197,6 +197,10 @@ public final class WorkstationApp {
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
     static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
+        if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+            mailbox.post { s in guard s.generation == generation else { return }; s.modelNotApplicable = reason; s.status = StatusMessage("model not applied: " + reason) }
+            return
+        }
         let cases = CaseAnalysis(pipeline: pipeline)
         let result: CaseResult
         do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {

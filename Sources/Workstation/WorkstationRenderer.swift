@@ -319,6 +319,7 @@ public enum WorkstationRenderer {
     /// The message panels show when there is nothing to score.
     static func modelPlaceholder(_ state: WorkstationState) -> String? {
         if case .none(let reason) = state.model { return reason }
+        if let reason = state.modelNotApplicable { return "model not applied: \(reason)" }
         if let e = state.analysisError { return "model error: \(e)" }
         if state.current == nil { return state.loadError == nil ? "no ECG" : "no scores (file not readable)" }
         if state.analysis == nil { return "running model…" }
