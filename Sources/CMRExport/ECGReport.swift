@@ -236,13 +236,21 @@ public enum ECGReportWriter {
             ("QTc (device)", { $0.qtcReportedMs }, "ms"),
             ("P axis", { $0.pAxisDeg }, "°"), ("QRS axis", { $0.qrsAxisDeg }, "°"), ("T axis", { $0.tAxisDeg }, "°"),
         ]
+        // Values where ecg2cmr and the device differ by more than the tolerance are marked ≠, in red.
+        let differ = Set((device.flatMap { d in ours?.disagreements(with: d) } ?? []).map { $0.label.lowercased() })
         for (label, get, unit) in rows {
             let a = ours.flatMap(get), b = device.flatMap(get)
             if a == nil && b == nil && label == "QTc (device)" { continue }
             guard yy < bottom else { break }
-            g.text(label, x: x, y: yy, size: body, color: dark)
-            g.text(v(a, unit), x: col1, y: yy, size: body, color: dark, align: .right)
-            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: dark, align: .right) }
+            let marked = differ.contains(label.lowercased())
+            g.text(marked ? "≠ " + label : label, x: x, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal)
+            g.text(v(a, unit), x: col1, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right)
+            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right) }
+            yy += leading
+        }
+        if !differ.isEmpty, yy < bottom {
+            g.text(g.fitted("≠ differs from the device by more than PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm", width: width, size: small),
+                   x: x, y: yy, size: small, color: warn)
             yy += leading
         }
         if ours == nil, yy < bottom {

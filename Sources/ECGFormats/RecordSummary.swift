@@ -72,6 +72,9 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var leadAmplitudes: [LeadAmplitudes]?
     /// The device's own measurements when the file carries them (MUSE 12SL, aECG annotations).
     public var deviceMeasurements: IntervalMeasurements?
+    /// With device measurements: the values where ecg2cmr and the device differ by more than the
+    /// tolerance (empty when they agree; nil when there is nothing to compare).
+    public var measurementDisagreements: [MeasurementDisagreement]?
 
     public init(record: ECGRecord) {
         file = record.provenance.path
@@ -166,6 +169,13 @@ public struct RecordSummary: Codable, Sendable, Equatable {
             out.append(line("QTc (reported)", (measurements == nil ? [] : ["–"]) + [String(format: "%.0f ms", qtc)]))
         }
         if let note = measurements?.note { out.append("note: " + note) }
+        if let disagreements = measurementDisagreements {
+            if disagreements.isEmpty {
+                out.append("ecg2cmr and the device agree within tolerance (PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm)")
+            } else {
+                out.append("DIFFERS from the device: " + disagreements.map(\.text).joined(separator: "; "))
+            }
+        }
         return out
     }
 }

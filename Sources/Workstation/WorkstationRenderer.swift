@@ -123,6 +123,12 @@ public enum WorkstationRenderer {
             parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
             if let r = c.rhythm { parts.append(r.rawValue) }
             if let m = c.measurements { parts.append(headerMeasurements(m, compact: narrow)) }
+            if let m = c.measurements, let device = c.record.metadata.deviceMeasurements {
+                // Where the file carries the device's own values: say whether they agree, and which do not.
+                let differ = m.summary.disagreements(with: device)
+                parts.append(differ.isEmpty ? (narrow ? "=dev" : "= device")
+                             : (narrow ? "≠dev " : "≠ device: ") + differ.map(\.label).joined(separator: ","))
+            }
             parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
             if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
             var demo: [String] = []

@@ -57,6 +57,9 @@ struct InfoCommand: ParsableCommand {
         summary.quality = vitals.quality?.map { .init(lead: $0.lead.description, flags: $0.flags.map(\.title), usable: $0.isUsable) }
         summary.measurements = vitals.measurementSummary
         summary.leadAmplitudes = vitals.measurements?.leads
+        if let device = summary.deviceMeasurements, let ours = vitals.measurements?.summary {
+            summary.measurementDisagreements = ours.disagreements(with: device)
+        }
         // Lead names and metadata come from the file: no control or escape sequence reaches the terminal.
         print(json ? try summary.json() : TerminalText.sanitize(summary.text(), keepNewlines: true))
     }
