@@ -219,7 +219,7 @@ def write_card_section(card: Path, res: dict) -> None:
         lines.append(f"| {k} r | {fmt(s['phenotype'][k])} | {fmt(f['phenotype'][k])} |")
     lines += ["", f"Out-of-distribution flag on these held-out synthetic subjects: {s['outOfDistributionFlagged'] * 100:.1f} % "
               "(real 12-lead ECGs must be flagged: `tests/ood/run.sh`, run by `scripts/test`, requires ≥ 80 % of the "
-              "PhysioNet/CinC 2021 records in `../shared/ecg-records` and ≤ 10 % of 120 held-out synthetic subjects).", "",
+              "PhysioNet/CinC 2021 records in `tests/records` and ≤ 10 % of 120 held-out synthetic subjects).", "",
               f"Generator ({g['subjects']} subjects exported with `--save-float-frames`: {g['groups']}): "
               f"r(generated EF, true EF) = {fmt(g['efVsTrueEF'])} (shuffled {fmt(g['shuffledEF'])}); "
               f"r(ED area, true EDV) = {fmt(g['edAreaVsTrueEDV'])} (shuffled {fmt(g['shuffledEDA'])}); "
