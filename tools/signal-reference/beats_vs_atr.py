@@ -1,7 +1,7 @@
 """Beats of a whole annotated WFDB record: ecg2cmr (all leads) and wfdb's XQRS (one lead) against
 the reference annotations, scored by wfdb.processing.compare_annotations (150 ms window).
 
-    python3 tools/signal-reference/beats_vs_atr.py --bin .build/debug/ecg2cmr --record ../shared/ecg-records/100
+    python3 tools/signal-reference/beats_vs_atr.py --bin .build/debug/ecg2cmr --record tests/records/100
 """
 from __future__ import annotations
 

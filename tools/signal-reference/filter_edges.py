@@ -8,7 +8,7 @@ over all leads and samples. Printed: median and worst over excerpts, the error i
 last 0.5 s, and scipy's sosfiltfilt with 3 s of even padding on the same excerpts as a reference.
 
     python3 tools/signal-reference/filter_edges.py --bin .build/debug/ecg2cmr \
-        --record ../shared/ecg-records/s0010_re --record ../shared/ecg-records/100 --filter diagnostic
+        --record tests/records/s0010_re --record tests/records/100 --filter diagnostic
 """
 from __future__ import annotations
 
