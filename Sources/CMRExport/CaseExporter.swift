@@ -444,7 +444,19 @@ public final class CaseExporter: @unchecked Sendable {
 
     /// The one-page PDF report of `record` alone (`ecg2cmr report`): runs the model (analysis, the
     /// Grad-CAM of `options.gradCAMTarget`, CMR generation with `options.seed`) and draws the page.
-    public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
+    /// A record the model cannot read (`ModelApplicability`: e.g. a 2-lead Holter) gets an ECG-only
+    /// page — traces, measurements and the reason — rather than an error.
+    public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: DisplayFilter = .diagnostic) throws -> Data {
+        if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+            let b = pipeline.bundle
+            let measured = GlobalMeasurer.attempt(record)
+            let content = ECGReportContent(ecgOnly: record, measurements: measured.measurements?.summary, measurementNote: measured.note,
+                                           notApplicable: reason, modelID: b.id, modelDisplayName: b.displayName,
+                                           modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256,
+                                           isSynthetic: b.isSynthetic, disclaimer: b.disclaimer, softwareVersion: softwareVersion,
+                                           seed: options.seed, includePHI: options.includePHI)
+            return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
+        }
         let result = try completeCase(record, analysed: nil)
         guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
         let analysis = result.analysis, target = cam.target

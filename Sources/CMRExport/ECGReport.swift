@@ -16,24 +16,18 @@ public enum PaperSize: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// The display filter applied to the traces of the report (printed on the page).
-public enum ECGDisplayFilter: String, Sendable, Codable, CaseIterable {
-    /// Diagnostic bandwidth 0.67–150 Hz: zero-phase Butterworth, order 2 (AHA 2007 allows the 0.67 Hz
-    /// high-pass in place of 0.05 Hz when it is zero-phase; it keeps baseline wander off the rhythm strip).
-    /// The low-pass is left out when 150 Hz is not below 0.45 × the sampling rate.
-    case diagnostic
-    /// The samples as recorded.
-    case none
-}
-
 /// Everything one report page shows. Built by `CaseExporter.reportContent`; drawn by `ECGReportWriter`.
 public struct ECGReportContent: Sendable {
     public var record: ECGRecord
-    public var analysis: ECGAnalysis
+    /// The model's outputs; nil on an ECG-only page (`modelNotApplicable` says why).
+    public var analysis: ECGAnalysis?
     public var highlight: ECGHighlight?
-    public var sax: CineLoop
-    public var lax: CineLoop
-    public var phases: CardiacPhases
+    public var sax: CineLoop?
+    public var lax: CineLoop?
+    public var phases: CardiacPhases?
+    /// Why the model was not applied (e.g. a 2-lead Holter lacks the leads it needs): the page then
+    /// shows the ECG and the measurements only, and says this in place of the model's panels.
+    public var modelNotApplicable: String?
     /// ecg2cmr's own global measurements (nil with `measurementNote` when they failed).
     public var measurements: IntervalMeasurements?
     public var measurementNote: String?
@@ -57,6 +51,18 @@ public struct ECGReportContent: Sendable {
         self.modelDisplayName = modelDisplayName; self.modelFormatVersion = modelFormatVersion; self.weightsSHA256 = weightsSHA256
         self.isSynthetic = isSynthetic; self.disclaimer = disclaimer; self.softwareVersion = softwareVersion; self.seed = seed
         self.includePHI = includePHI; self.generatorStatement = generatorStatement
+    }
+
+    /// An ECG-only page: traces and measurements, no model outputs, and the reason printed.
+    public init(ecgOnly record: ECGRecord, measurements: IntervalMeasurements?, measurementNote: String?, notApplicable reason: String,
+                modelID: String, modelDisplayName: String, modelFormatVersion: Int, weightsSHA256: String, isSynthetic: Bool,
+                disclaimer: String, softwareVersion: String, seed: UInt64, includePHI: Bool) {
+        self.record = record; self.analysis = nil; self.highlight = nil; self.sax = nil; self.lax = nil; self.phases = nil
+        self.modelNotApplicable = reason
+        self.measurements = measurements; self.measurementNote = measurementNote; self.modelID = modelID
+        self.modelDisplayName = modelDisplayName; self.modelFormatVersion = modelFormatVersion; self.weightsSHA256 = weightsSHA256
+        self.isSynthetic = isSynthetic; self.disclaimer = disclaimer; self.softwareVersion = softwareVersion; self.seed = seed
+        self.includePHI = includePHI; self.generatorStatement = nil
     }
 }
 
@@ -82,7 +88,7 @@ public enum ECGReportWriter {
     static let warn = RGBColor.warning
     static let body = 2.4, small = 2.0, heading = 2.8, leading = 3.05
 
-    public static func pdf(_ c: ECGReportContent, paper: PaperSize = .a4, filter: ECGDisplayFilter = .diagnostic) throws -> Data {
+    public static func pdf(_ c: ECGReportContent, paper: PaperSize = .a4, filter: DisplayFilter = .diagnostic) throws -> Data {
         let L = ECGReportLayout(paper: paper)
         let canvas = try CairoCanvas(pdfWidthMM: L.pageWidthMM, heightMM: L.pageHeightMM,
                                      title: "ecg2cmr report — \(CaseExporter.caseStem(for: c.record))",
@@ -103,13 +109,14 @@ public enum ECGReportWriter {
 
     // MARK: page
 
-    static func draw(_ c: ECGReportContent, on g: CairoCanvas, layout L: ECGReportLayout, filter: ECGDisplayFilter) {
+    static func draw(_ c: ECGReportContent, on g: CairoCanvas, layout L: ECGReportLayout, filter: DisplayFilter) {
         let x0 = L.gridLeftMM, x1 = L.gridLeftMM + ECGReportLayout.gridWidthMM
         g.fill(x: 0, y: 0, width: L.pageWidthMM, height: L.pageHeightMM, color: .white)
 
         // Header.
         var y = 10.0
-        g.text("12-lead ECG and generated CMR — ecg2cmr \(c.softwareVersion)", x: x0, y: y, size: 3.6, color: dark, weight: .bold)
+        let title = c.analysis == nil ? "\(c.record.fileLeadOrder.count)-lead ECG" : "12-lead ECG and generated CMR"
+        g.text("\(title) — ecg2cmr \(c.softwareVersion)", x: x0, y: y, size: 3.6, color: dark, weight: .bold)
         if c.isSynthetic {
             g.text(syntheticModelNotice, x: x1, y: y, size: 3.0, color: warn, weight: .bold, align: .right)
         }
@@ -120,9 +127,9 @@ public enum ECGReportWriter {
         y += leading
         g.text(g.fitted(modelLine(c), width: x1 - x0, size: body), x: x0, y: y, size: body, color: dark)
         y += 1.2
-        if c.analysis.outOfDistribution?.isOutside == true {
+        if c.analysis?.outOfDistribution?.isOutside == true {
             g.fill(x: x0, y: y, width: x1 - x0, height: 4.4, color: warn)
-            let score = c.analysis.outOfDistribution.map { String(format: " (score %.2f > 1)", $0.score) } ?? ""
+            let score = c.analysis?.outOfDistribution.map { String(format: " (score %.2f > 1)", $0.score) } ?? ""
             g.text(g.fitted("WARNING: " + OutOfDistributionVerdict.warning + score, width: x1 - x0 - 2, size: body, weight: .bold),
                    x: x0 + 1, y: y + 3.2, size: body, color: .white, weight: .bold)
         }
@@ -141,9 +148,18 @@ public enum ECGReportWriter {
         let bottom = L.pageHeightMM - 13
         let w = x1 - x0
         drawMeasurements(c, on: g, x: x0, y: top, width: w * 0.19, bottom: bottom)
-        drawRisks(c, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
-        drawPhenotypes(c, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
-        drawCMR(c, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
+        if let analysis = c.analysis, let sax = c.sax, let lax = c.lax, let phases = c.phases {
+            drawRisks(analysis, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
+            drawPhenotypes(analysis, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+            drawCMR(sax: sax, lax: lax, phases: phases, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
+        } else {
+            let x = x0 + w * 0.205, width = w * 0.795
+            sectionTitle("Model not applied", on: g, x: x, y: top, width: width)
+            g.text(g.fitted(c.modelNotApplicable ?? "the model did not run on this record", width: width, size: body),
+                   x: x, y: top + 4.2, size: body, color: dark)
+            g.text(g.fitted("This page shows the ECG and ecg2cmr's measurements only: no risks, phenotypes or generated CMR.", width: width, size: small),
+                   x: x, y: top + 4.2 + leading, size: small, color: grey)
+        }
 
         // Footer: provenance.
         let f1 = "input sha256 \(c.record.provenance.sha256.isEmpty ? "(not computed)" : c.record.provenance.sha256)   ·   model weights sha256 \(c.weightsSHA256)"
@@ -179,28 +195,22 @@ public enum ECGReportWriter {
     }
 
     static func modelLine(_ c: ECGReportContent) -> String {
-        "Model \(c.modelID) (\(c.modelDisplayName)), bundle format v\(c.modelFormatVersion)\(c.isSynthetic ? ", synthetic" : "")   "
-            + "generator seed \(c.seed)   ED frame \(c.phases.endDiastoleFrame), ES frame \(c.phases.endSystoleFrame) of \(c.sax.frames.count)"
+        guard let sax = c.sax, let phases = c.phases else {
+            return "Model \(c.modelID) (\(c.modelDisplayName)) not applied: " + (c.modelNotApplicable ?? "no model outputs")
+        }
+        return "Model \(c.modelID) (\(c.modelDisplayName)), bundle format v\(c.modelFormatVersion)\(c.isSynthetic ? ", synthetic" : "")   "
+            + "generator seed \(c.seed)   ED frame \(phases.endDiastoleFrame), ES frame \(phases.endSystoleFrame) of \(sax.frames.count)"
     }
 
     // MARK: ECG
 
-    /// The record the traces are drawn from, after the display filter, and how that filter is printed.
-    static func displayRecord(_ record: ECGRecord, filter: ECGDisplayFilter) -> (record: ECGRecord, description: String) {
-        guard filter == .diagnostic, record.samplingRate > 0 else { return (record, "none (as recorded)") }
-        let fs = record.samplingRate
-        let band: FilterBand = 150 < 0.45 * fs ? .bandpass(lowHz: 0.67, highHz: 150) : .highpass(cutoffHz: 0.67)
-        let label = 150 < 0.45 * fs ? "0.67–150 Hz" : "0.67 Hz high-pass (no low-pass at \(String(format: "%g", fs)) Hz)"
-        guard let bw = try? ButterworthFilter(order: 2, band: band, samplingRate: fs) else { return (record, "none (as recorded)") }
-        var out = record
-        for i in out.leads.indices {
-            let v = out.leads[i].millivolts
-            guard v.allSatisfy(\.isFinite), let y = try? bw.filtfilt(v.map(Double.init)) else {
-                return (record, "none (as recorded)")
-            }
-            out.leads[i].millivolts = y.map(Float.init)
-        }
-        return (out, label + ", zero-phase Butterworth order 2")
+    /// The record the traces are drawn from, after the display filter (SignalKit's `DisplayFilter`,
+    /// the same code path as the workstation and `convert --filter`), and how that filter is printed.
+    /// A filter that cannot run at this rate leaves the traces as recorded, and the page says so.
+    static func displayRecord(_ record: ECGRecord, filter: DisplayFilter) -> (record: ECGRecord, description: String) {
+        guard let design = try? filter.design(samplingRate: record.samplingRate),
+              let filtered = try? filter.apply(to: record) else { return (record, "none (as recorded)") }
+        return (filtered, design.description)
     }
 
     // MARK: tables
@@ -226,13 +236,21 @@ public enum ECGReportWriter {
             ("QTc (device)", { $0.qtcReportedMs }, "ms"),
             ("P axis", { $0.pAxisDeg }, "°"), ("QRS axis", { $0.qrsAxisDeg }, "°"), ("T axis", { $0.tAxisDeg }, "°"),
         ]
+        // Values where ecg2cmr and the device differ by more than the tolerance are marked ≠, in red.
+        let differ = Set((device.flatMap { d in ours?.disagreements(with: d) } ?? []).map { $0.label.lowercased() })
         for (label, get, unit) in rows {
             let a = ours.flatMap(get), b = device.flatMap(get)
             if a == nil && b == nil && label == "QTc (device)" { continue }
             guard yy < bottom else { break }
-            g.text(label, x: x, y: yy, size: body, color: dark)
-            g.text(v(a, unit), x: col1, y: yy, size: body, color: dark, align: .right)
-            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: dark, align: .right) }
+            let marked = differ.contains(label.lowercased())
+            g.text(marked ? "≠ " + label : label, x: x, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal)
+            g.text(v(a, unit), x: col1, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right)
+            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right) }
+            yy += leading
+        }
+        if !differ.isEmpty, yy < bottom {
+            g.text(g.fitted("≠ differs from the device by more than PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm", width: width, size: small),
+                   x: x, y: yy, size: small, color: warn)
             yy += leading
         }
         if ours == nil, yy < bottom {
@@ -244,8 +262,8 @@ public enum ECGReportWriter {
         }
     }
 
-    static func drawRisks(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        let risks = c.analysis.risks
+    static func drawRisks(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        let risks = analysis.risks
         let yy = drawList(risks, title: "Risks (probability · validation AUC)", on: g, x: x, y: y, width: width, bottom: bottom) { r, yy in
             let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
             // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
@@ -289,8 +307,8 @@ public enum ECGReportWriter {
         g.text(note, x: x + width, y: y, size: small, color: style == .weak ? grey : dark, align: .right)
     }
 
-    static func drawPhenotypes(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        let ps = c.analysis.phenotypes
+    static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        let ps = analysis.phenotypes
         let yy = drawList(ps, title: "CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
             let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
@@ -307,7 +325,7 @@ public enum ECGReportWriter {
         }
     }
 
-    static func drawCMR(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         sectionTitle("Generated CMR", on: g, x: x, y: y, width: width)
         g.text(generatedLabel, x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
         let labelW = 5.0
@@ -318,9 +336,9 @@ public enum ECGReportWriter {
         g.text("SAX", x: colX[0] + size / 2, y: yy, size: small, color: dark, weight: .bold, align: .centre)
         g.text("LAX", x: colX[1] + size / 2, y: yy, size: small, color: dark, weight: .bold, align: .centre)
         yy += 1.2
-        for (label, frame) in [("ED", c.phases.endDiastoleFrame), ("ES", c.phases.endSystoleFrame)] {
+        for (label, frame) in [("ED", phases.endDiastoleFrame), ("ES", phases.endSystoleFrame)] {
             g.text(label, x: x, y: yy + size / 2 + 1, size: body, color: label == "ED" ? RGBColor(20, 130, 50) : warn, weight: .bold)
-            for (k, loop) in [c.sax, c.lax].enumerated() where loop.frames.indices.contains(frame) {
+            for (k, loop) in [sax, lax].enumerated() where loop.frames.indices.contains(frame) {
                 let img = greyImage(loop.frames[frame], width: loop.width, height: loop.height)
                 g.image(img, x: colX[k], y: yy, width: size, height: size)
                 g.text("generated", x: colX[k] + 0.8, y: yy + size - 0.9, size: 1.6, color: .white)

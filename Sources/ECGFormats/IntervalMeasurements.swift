@@ -107,3 +107,57 @@ public struct LeadAmplitudes: Codable, Sendable, Equatable {
 /// Measurements a device stored in the file (GE MUSE `RestingECGMeasurements` from 12SL, HL7 aECG
 /// per-beat annotations summarised by their median).
 public typealias DeviceMeasurements = IntervalMeasurements
+
+/// A value on which ecg2cmr and the device that recorded the file differ by more than the
+/// tolerance (`IntervalMeasurements.agreementTolerances`): one of the two has an onset or offset
+/// wrong, and the reader should look at the beat before trusting either.
+public struct MeasurementDisagreement: Codable, Sendable, Equatable {
+    /// The contract key, e.g. "qtMs", "qrsAxisDeg".
+    public var key: String
+    /// What a cardiologist calls it, e.g. "QT", "QRS axis".
+    public var label: String
+    public var ecg2cmr: Double
+    public var device: Double
+    /// ecg2cmr − device (axes: the signed shorter way round, −180…180°).
+    public var difference: Double
+    public var tolerance: Double
+    /// "ms", "°" or "bpm".
+    public var unit: String
+
+    /// "QT 420 vs 364 ms (Δ +56, tolerance 20)".
+    public var text: String {
+        String(format: "%@ %.0f vs %.0f %@ (Δ %+.0f, tolerance %.0f)", label, ecg2cmr, device, unit, difference, tolerance)
+    }
+}
+
+extension IntervalMeasurements {
+    /// How far ecg2cmr's value may lie from the device's before it is marked: 10 ms for PR and QRS,
+    /// 20 ms for QT and QTc (about the spread between validated programs on the same records,
+    /// IEC 60601-2-25's tolerances for global intervals), 15° for the frontal axes, 5 bpm for the
+    /// rate. The one home of these numbers.
+    public static let agreementTolerances: [(key: String, label: String, unit: String, tolerance: Double,
+                                             value: @Sendable (IntervalMeasurements) -> Double?)] = [
+        ("heartRateBpm", "heart rate", "bpm", 5, { $0.heartRateBpm }),
+        ("prMs", "PR", "ms", 10, { $0.prMs }),
+        ("qrsMs", "QRS", "ms", 10, { $0.qrsMs }),
+        ("qtMs", "QT", "ms", 20, { $0.qtMs }),
+        ("qtcBazettMs", "QTc Bazett", "ms", 20, { $0.qtcBazettMs }),
+        ("qtcFridericiaMs", "QTc Fridericia", "ms", 20, { $0.qtcFridericiaMs }),
+        ("pAxisDeg", "P axis", "°", 15, { $0.pAxisDeg }),
+        ("qrsAxisDeg", "QRS axis", "°", 15, { $0.qrsAxisDeg }),
+        ("tAxisDeg", "T axis", "°", 15, { $0.tAxisDeg }),
+    ]
+
+    /// The values both sides state and that differ by more than their tolerance (self = ecg2cmr's).
+    /// A QTc whose formula the device does not state (`qtcReportedMs`) is not compared.
+    public func disagreements(with device: IntervalMeasurements) -> [MeasurementDisagreement] {
+        Self.agreementTolerances.compactMap { entry in
+            guard let ours = entry.value(self), let theirs = entry.value(device), ours.isFinite, theirs.isFinite else { return nil }
+            var difference = ours - theirs
+            if entry.unit == "°" { difference = (difference + 180).truncatingRemainder(dividingBy: 360); if difference < 0 { difference += 360 }; difference -= 180 }
+            guard abs(difference) > entry.tolerance else { return nil }
+            return MeasurementDisagreement(key: entry.key, label: entry.label, ecg2cmr: ours, device: theirs,
+                                           difference: difference, tolerance: entry.tolerance, unit: entry.unit)
+        }
+    }
+}

@@ -57,7 +57,13 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var analysedWindow: AnalysedWindow?
     /// Filled by the caller from SignalKit (R-peak detection, lead quality); nil when not analysed.
     public var heartRateBpm: Double?
+    /// The lead the R peaks are placed on (beats are found on all of `beatLeads` together).
     public var heartRateLead: String?
+    /// The leads whose combined energy the beats were detected on.
+    public var beatLeads: [String]?
+    /// `info --beats`: the detected beats (R peaks) as 0-based sample indices at the record's rate,
+    /// counted from the start of the whole record, for the analysed part (`analysedWindow`).
+    public var beats: [Int]?
     public var rhythm: String?
     public var quality: [QualityEntry]?
     /// ecg2cmr's global measurements (SignalKit `GlobalMeasurer`), filled by the caller.
@@ -66,6 +72,9 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var leadAmplitudes: [LeadAmplitudes]?
     /// The device's own measurements when the file carries them (MUSE 12SL, aECG annotations).
     public var deviceMeasurements: IntervalMeasurements?
+    /// With device measurements: the values where ecg2cmr and the device differ by more than the
+    /// tolerance (empty when they agree; nil when there is nothing to compare).
+    public var measurementDisagreements: [MeasurementDisagreement]?
 
     public init(record: ECGRecord) {
         file = record.provenance.path
@@ -104,10 +113,14 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         row("Sampling", "\(formatNumber(samplingRate)) Hz, \(sampleCount) samples, " + String(format: "%.2f s", durationSeconds))
         if let w = analysedWindow { row("Analysed", w.text + ": heart rate, quality, measurements") }
         if let hr = heartRateBpm {
-            row("Heart rate", String(format: "%.0f bpm", hr) + (heartRateLead.map { " (lead \($0))" } ?? "") + (rhythm.map { ", \($0)" } ?? ""))
+            let where_ = (beatLeads?.count ?? 0) > 1
+                ? " (beats found on \(beatLeads?.count ?? 0) leads\(heartRateLead.map { ", R peaks on \($0)" } ?? ""))"
+                : (heartRateLead.map { " (lead \($0))" } ?? "")
+            row("Heart rate", String(format: "%.0f bpm", hr) + where_ + (rhythm.map { ", \($0)" } ?? ""))
         } else if quality != nil {
             row("Heart rate", "not determined (too few R peaks detected)")
         }
+        if let beats { row("Beats", "\(beats.count) R peaks at samples " + beats.map(String.init).joined(separator: " ")) }
         if let quality {
             let flagged = quality.filter { !$0.flags.isEmpty }
             if flagged.isEmpty {
@@ -156,6 +169,13 @@ public struct RecordSummary: Codable, Sendable, Equatable {
             out.append(line("QTc (reported)", (measurements == nil ? [] : ["–"]) + [String(format: "%.0f ms", qtc)]))
         }
         if let note = measurements?.note { out.append("note: " + note) }
+        if let disagreements = measurementDisagreements {
+            if disagreements.isEmpty {
+                out.append("ecg2cmr and the device agree within tolerance (PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm)")
+            } else {
+                out.append("DIFFERS from the device: " + disagreements.map(\.text).joined(separator: "; "))
+            }
+        }
         return out
     }
 }

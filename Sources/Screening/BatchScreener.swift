@@ -38,6 +38,8 @@ public struct ScreeningSummary: Sendable {
     public var skippedAlreadyDone = 0
     public var screened = 0
     public var failed = 0
+    /// Read and measured, but the model does not apply (status "not-applicable"): not failures.
+    public var notApplicable: [(file: String, reason: String)] = []
     public var flagged: [String] = []
     /// (file, reason) of every file that failed, for the summary on the terminal.
     public var failures: [(file: String, reason: String)] = []
@@ -97,7 +99,9 @@ public final class BatchScreener {
                     return summary
                 }
                 done += 1
-                if result.status == "ok" { summary.screened += 1 } else {
+                if result.status == "ok" { summary.screened += 1 } else if result.status == ScreeningResult.notApplicableStatus {
+                    summary.notApplicable.append((result.file, result.notApplicable ?? ""))
+                } else {
                     summary.failed += 1
                     let reason = result.error.map { [$0.kind, $0.message, $0.location.map { "at \($0)" }].compactMap { $0 }.joined(separator: ": ") } ?? "error"
                     summary.failures.append((result.file, reason))
@@ -185,6 +189,11 @@ public final class BatchScreener {
             result.measurements = vitals.measurementSummary
             result.deviceMeasurements = record.metadata.deviceMeasurements
             guard let pipeline else { return (result, record, nil) }
+            if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+                result.status = ScreeningResult.notApplicableStatus
+                result.notApplicable = reason
+                return (result, record, nil)
+            }
             do {
                 let input = try CaseAnalysis(pipeline: pipeline).prepare(record)
                 return (result, record, input)

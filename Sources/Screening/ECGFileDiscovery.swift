@@ -12,7 +12,9 @@ public enum DiscoveredItem: Sendable, Equatable {
 ///
 /// WFDB records are found by their `.hea` header (the `.dat`/`.mat` signal files belong to the
 /// header and are not listed on their own). Files with unknown extensions are sniffed from their
-/// first bytes, so a DICOM file called `ecg.bin` or an XML export without extension is still found.
+/// first bytes, so a DICOM file called `ecg.bin` or an XML export without extension is still found;
+/// `.xml` files must show an ECG root element (aECG, MUSE, CardioSoft/UK Biobank); weights, images
+/// and documents (`.pth`, `.png`, `.pdf`, …) are never taken. A path given directly is always read.
 /// Symlink loops are broken by remembering each directory's (device, inode).
 public struct ECGFileDiscovery: Sendable {
     /// Extensions that are ECG files by themselves.
@@ -20,6 +22,14 @@ public struct ECGFileDiscovery: Sendable {
     /// Extensions that belong to another file (WFDB signal files, annotations, our own outputs).
     static let companionExtensions: Set<String> = ["dat", "mat", "atr", "qrs", "png", "json", "jsonl", "npy", "md",
                                                    "txt", "gif", "apng", "db", "sqlite", "sqlite-wal", "sqlite-shm"]
+    /// Extensions that are never ECGs (model weights, images, documents, archives): skipped inside
+    /// folders without being opened, so a model folder next to the ECGs adds no failures.
+    static let nonECGExtensions: Set<String> = ["pth", "pt", "ckpt", "safetensors", "onnx", "npz", "pkl", "pickle", "h5", "hdf5",
+                                                "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "svg", "pdf", "mp4", "avi",
+                                                "zip", "gz", "tgz", "xz", "bz2", "zst", "tar", "7z", "py", "swift", "sh", "log",
+                                                "yaml", "yml", "toml", "html", "htm", "css", "js"]
+    /// XML files inside folders are ECGs only when one of these root elements shows in their first bytes.
+    static let ecgXMLRoots = ["<AnnotatedECG", "<RestingECG", "<CardiologyXML"]
     /// Files bigger than this are reported, not read: the readers' cap for a file read whole.
     public var maximumFileBytes = Int64(ReaderLimits.maxSingleFileBytes)
 
@@ -87,7 +97,21 @@ public struct ECGFileDiscovery: Sendable {
             state.add(.unreadable(path: path, reason: reason), key: key)
             return
         }
-        if Self.ecgExtensions.contains(ext) || isRoot {
+        if isRoot {
+            state.add(.ecgFile(path), key: key)
+            return
+        }
+        if Self.nonECGExtensions.contains(ext) { return }
+        if ext == "xml" || ext == "aecg" {
+            // Any program writes XML; only the ECG dialects we read are taken from a folder.
+            switch Self.sniff(path) {
+            case .some(true): state.add(.ecgFile(path), key: key)
+            case .some(false): break
+            case .none: state.add(.unreadable(path: path, reason: "cannot open for reading"), key: key)
+            }
+            return
+        }
+        if Self.ecgExtensions.contains(ext) {
             state.add(.ecgFile(path), key: key)
             return
         }
@@ -125,13 +149,12 @@ public struct ECGFileDiscovery: Sendable {
     static func sniff(_ path: String) -> Bool? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 1024), !head.isEmpty else { return false }
+        guard let head = try? handle.read(upToCount: 4096), !head.isEmpty else { return false }
         if head.count >= 132, head[128] == 0x44, head[129] == 0x49, head[130] == 0x43, head[131] == 0x4D {
             return true  // DICOM preamble + "DICM"
         }
         if SCPECGReader.looksLikeSCP(head) { return true }
         let text = String(decoding: head, as: UTF8.self)
-        let markers = ["<AnnotatedECG", "<RestingECG", "<CardiologyXML", "<?xml"]
-        return markers.contains { text.contains($0) }
+        return ecgXMLRoots.contains { text.contains($0) }
     }
 }

@@ -17,8 +17,10 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public typealias Phenotype = PhenotypeFinding
 
     public var file: String
-    public var status: String              // "ok" or "error"
+    public var status: String              // "ok", "not-applicable" (read and measured; the model does not apply) or "error"
     public var error: Failure?
+    /// With status "not-applicable": why the model does not apply (e.g. the leads it needs are absent).
+    public var notApplicable: String?
     public var format: String?
     public var inputSHA256: String?
     public var leads: [String]?
@@ -53,6 +55,9 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     /// vector when the bundle has no projection.
     public var embedding: [Float]?
 
+    /// The status of a record the model cannot read (see `notApplicable`).
+    public static let notApplicableStatus = "not-applicable"
+
     public static func failure(file: String, kind: String, message: String, location: String? = nil) -> ScreeningResult {
         ScreeningResult(file: file, status: "error",
                         error: Failure(kind: kind, message: message, location: location))
@@ -81,6 +86,7 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
             ("ood_score", number(outOfDistributionScore)),
             ("flagged", flagged.map { $0 ? "1" : "0" } ?? ""),
             ("flags", (flags ?? []).joined(separator: " ")),
+            ("not_applicable", notApplicable ?? ""),
         ]
         for (id, risk) in (risks ?? [:]).sorted(by: { $0.key < $1.key }) {
             row.append(("risk_\(id)", String(format: "%.4f", risk.probability)))

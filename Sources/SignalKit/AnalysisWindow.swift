@@ -24,13 +24,19 @@ public struct AnalysisWindow: Sendable {
 
     /// Chooses the window of `source` to analyse; `requestedStartSeconds` (`--window START`) picks
     /// the window starting there (for any record length).
-    public static func choose(in source: ECGRecordSource, requestedStartSeconds: Double? = nil) throws -> AnalysisWindow {
+    /// `requestedSeconds` (`--window-length`) sets that window's length (default 10 s; clipped
+    /// at the record's end).
+    public static func choose(in source: ECGRecordSource, requestedStartSeconds: Double? = nil,
+                              requestedSeconds: Double? = nil) throws -> AnalysisWindow {
         let total = source.durationSeconds
+        if let length = requestedSeconds, !(length.isFinite && length >= 1) {
+            throw ECGFormatError(.invalidValue, file: source.url.path, "window length \(length) s must be at least 1 s")
+        }
         if let start = requestedStartSeconds {
             guard start.isFinite, start >= 0, start < max(total, 1e-9) else {
                 throw ECGFormatError(.invalidValue, file: source.url.path, "window start \(start) s lies outside the record (0 – \(String(format: "%.2f", total)) s)")
             }
-            return try window(of: source, at: start, choice: "requested window")
+            return try window(of: source, at: start, length: requestedSeconds ?? seconds, choice: "requested window")
         }
         if total <= wholeRecordUpToSeconds {
             return AnalysisWindow(record: try source.readWhole(), startSeconds: 0, durationSeconds: total,
@@ -51,8 +57,8 @@ public struct AnalysisWindow: Sendable {
                               choice: "first 10 s (no clean 10 s in the first \(Int(searchSeconds / 60)) min)")
     }
 
-    private static func window(of source: ECGRecordSource, at start: Double, choice: String) throws -> AnalysisWindow {
-        let (first, count) = source.sampleRange(startSeconds: start, durationSeconds: seconds)
+    private static func window(of source: ECGRecordSource, at start: Double, length: Double = seconds, choice: String) throws -> AnalysisWindow {
+        let (first, count) = source.sampleRange(startSeconds: start, durationSeconds: length)
         let record = try source.read(window: first..<(first + count))
         return AnalysisWindow(record: record, startSeconds: Double(first) / source.samplingRate,
                               durationSeconds: Double(count) / source.samplingRate,

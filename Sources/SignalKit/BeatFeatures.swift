@@ -75,8 +75,11 @@ public enum BeatExtractor {
     /// A lead whose largest |sample| is not above this is flat (absent, lead-off).
     static let flatLevel: Float = 1e-6
 
+    /// `rPeaks`: beats already found (e.g. by `MultiLeadQRSDetector` on the whole record) and the
+    /// lead they are placed on; nil detects them here on the first usable `spec.detectionLeads`
+    /// lead, as the model's training features were computed.
     public static func extract(values: [Float], leadNames: [String], sampleCount: Int, samplingRate: Double,
-                               spec: BeatFeatureSpec) throws -> BeatFeatures {
+                               spec: BeatFeatureSpec, rPeaks: (indices: [Int], lead: String)? = nil) throws -> BeatFeatures {
         let step = "beatFeatures"
         try spec.validate()
         let leadCount = leadNames.count
@@ -100,13 +103,21 @@ public enum BeatExtractor {
         let level = (0..<leadCount).map { k in lead(k).reduce(Float(0)) { max($0, abs($1)) } }
 
         var chosen: Int? = nil
-        for want in spec.detectionLeads {
-            if let k = leadNames.firstIndex(of: want), level[k] > flatLevel { chosen = k; break }
-        }
-        if chosen == nil { chosen = level.firstIndex { $0 > flatLevel } }
-
         var peaks: [Int] = []
-        if let k = chosen { peaks = try detector.detect(Array(lead(k))).rPeakIndices }
+        var detectionLead: String? = nil
+        if let given = rPeaks {
+            peaks = given.indices.filter { $0 >= 0 && $0 < n }
+            detectionLead = given.lead
+        } else {
+            for want in spec.detectionLeads {
+                if let k = leadNames.firstIndex(of: want), level[k] > flatLevel { chosen = k; break }
+            }
+            if chosen == nil { chosen = level.firstIndex { $0 > flatLevel } }
+            if let k = chosen {
+                peaks = try detector.detect(Array(lead(k))).rPeakIndices
+                detectionLead = leadNames[k]
+            }
+        }
 
         let pre = spec.preSamples, post = spec.postSamples, length = spec.beatLength
         let starts = peaks.filter { $0 - pre >= 0 && $0 + post <= n }.map { $0 - pre }
@@ -122,7 +133,7 @@ public enum BeatExtractor {
                 }
             }
         }
-        return BeatFeatures(rPeakIndices: peaks, detectionLead: chosen.map { leadNames[$0] }, medianBeat: medianBeat,
+        return BeatFeatures(rPeakIndices: peaks, detectionLead: detectionLead, medianBeat: medianBeat,
                             beatLength: length, beatCount: starts.count, rhythm: rhythmFeatures(peaks, samplingRate: samplingRate))
     }
 

@@ -60,7 +60,8 @@ public struct GlobalMeasurements: Sendable, Equatable {
 ///    zero-phase Butterworth high-pass at 0.5 Hz and low-pass at 40 Hz (order 2 each, run forward and
 ///    backward), which removes baseline wander, mains hum and most muscle noise without shifting
 ///    any wave.
-/// 2. **Beats**: R peaks by `RPeakDetector` on the best lead (II, MLII, I, V5, V2, …), then the
+/// 2. **Beats**: R peaks by `MultiLeadQRSDetector` on all usable leads (placed on II, MLII, I, V5,
+///    V2, … — the first usable), then the
 ///    element-wise median beat of every lead by `BeatExtractor` at the record's own rate, in a window
 ///    of min(0.5 s, 0.6·RR) before and min(0.8 s, 0.9·RR) after R (RR = median RR).
 /// 3. **QRS**: on each lead's median beat (8 ms moving average) the absolute slope |dx/dt|; the
@@ -132,7 +133,8 @@ public enum GlobalMeasurer {
         let post = max(1, Int((min(0.8, 0.9 * medianRRs) * fs).rounded()))
         let spec = BeatFeatureSpec(detectionLeads: [detected.lead.description, "II", "MLII", "I", "V5", "V2"],
                                    preSamples: pre, postSamples: post)
-        let features = try BeatExtractor.extract(values: values, leadNames: names, sampleCount: n, samplingRate: fs, spec: spec)
+        let features = try BeatExtractor.extract(values: values, leadNames: names, sampleCount: n, samplingRate: fs, spec: spec,
+                                                 rPeaks: (detected.beats.rPeakIndices, detected.lead.description))
         guard features.beatCount >= minimumBeats else {
             throw MeasurementError.tooFewBeats(found: features.beatCount, needed: minimumBeats)
         }

@@ -128,6 +128,58 @@ public struct SecondOrderSections: Sendable, Equatable {
     }
 
     public func filtfilt(_ x: [Float]) throws -> [Float] { toFloat(try filtfilt(toDouble(x))) }
+
+    /// Samples until the slowest section's impulse response has decayed below `tolerance` of its
+    /// start (from the largest pole radius r: ln(tolerance) / ln r). An unstable or marginal
+    /// cascade (r ≥ 1) gets `defaultPadLength`.
+    public func settlingSamples(tolerance: Double = 1e-4) -> Int {
+        var radius = 0.0
+        for s in sections {
+            let disc = s.a1 * s.a1 - 4 * s.a2
+            if disc < 0 {
+                radius = max(radius, s.a2.squareRoot())
+            } else {
+                let root = disc.squareRoot()
+                radius = max(radius, abs((-s.a1 + root) / 2), abs((-s.a1 - root) / 2))
+            }
+        }
+        guard radius > 0 else { return defaultPadLength }
+        guard radius < 1 else { return defaultPadLength }
+        return max(defaultPadLength, Int((log(tolerance) / log(radius)).rounded(.up)))
+    }
+
+    /// Zero-phase filtering for display: both ends are extended by mirror reflection (even
+    /// extension, the edge sample not repeated; reflected again when the pad is longer than the
+    /// signal) over `padLength` samples — by default the cascade's settling time — so the
+    /// transients of the forward and the backward pass die out before the signal starts. A 10 s
+    /// excerpt filtered alone then matches the same 10 s filtered inside the whole record to what
+    /// the reflection guesses about the signal beyond the edge; the short odd extension of
+    /// `filtfilt` (scipy's default) leaves transients of several mV after a 0.67 Hz high-pass.
+    /// Never throws: any length ≥ 1 works (one sample is returned scaled by the DC gain).
+    public func filtfiltMirrored(_ x: [Double], padLength: Int? = nil) -> [Double] {
+        let n = x.count
+        guard n > 1 else { return x.map { $0 * sections.reduce(1) { $0 * $1.dcGain } } }
+        let pad = max(0, padLength ?? settlingSamples())
+        let period = 2 * (n - 1)
+        func mirrored(_ j: Int) -> Double {
+            var m = j % period
+            if m < 0 { m += period }
+            return x[m < n ? m : period - m]
+        }
+        var ext = [Double]()
+        ext.reserveCapacity(n + 2 * pad)
+        for j in stride(from: -pad, to: 0, by: 1) { ext.append(mirrored(j)) }
+        ext.append(contentsOf: x)
+        for j in n..<(n + pad) { ext.append(mirrored(j)) }
+        let zi = steadyStates
+        let x0 = ext[0]
+        filter(&ext, state: zi.map { ($0.0 * x0, $0.1 * x0) })
+        ext.reverse()
+        let y0 = ext[0]
+        filter(&ext, state: zi.map { ($0.0 * y0, $0.1 * y0) })
+        ext.reverse()
+        return Array(ext[pad..<(pad + n)])
+    }
 }
 
 func polyMultiply(_ p: [Double], _ q: [Double]) -> [Double] {

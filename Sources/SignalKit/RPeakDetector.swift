@@ -187,18 +187,12 @@ public struct RPeakDetector: Sendable {
                             heartRateBpm: hr, rrCoefficientOfVariation: cv, rhythm: rhythm)
     }
 
-    /// Detects on the record's most suitable lead: II (or Holter "MLII"), then I, V5, V2, then any lead, skipping
-    /// leads with flat-line, lead-off or saturation flags. Returns the lead used.
+    /// Beats of a whole record, found on all its usable leads at once (`MultiLeadQRSDetector`):
+    /// the R peaks are placed on the reference lead — II (or Holter "MLII"), then I, V5, V2, then
+    /// any usable lead — which is returned with them. Leads flagged flat, lead-off or saturated
+    /// take no part. nil when no lead is usable.
     public static func detect(in record: ECGRecord) throws -> (lead: LeadID, beats: BeatAnalysis)? {
-        let detector = try RPeakDetector(samplingRate: record.samplingRate)
-        let assessor = try LeadQualityAssessor(samplingRate: record.samplingRate)
-        let preferred: [LeadID] = [.ii, .i, .v5, .v2]  // Holter "MLII" parses as .ii
-        let ordered = preferred.compactMap { record.lead($0) } + record.leads.filter { !preferred.contains($0.id) }
-        for lead in ordered {
-            let flags = assessor.assess(lead.millivolts)
-            if flags.contains(where: { $0.makesLeadUnusable }) { continue }
-            return (lead.id, try detector.detect(lead.millivolts))
-        }
-        return nil
+        try MultiLeadQRSDetector.detect(in: record).map { ($0.referenceLead, $0.analysis) }
     }
 }
+

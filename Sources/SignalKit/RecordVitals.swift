@@ -5,8 +5,10 @@ import ECGFormats
 /// every front end (`info`, `screen`, the workstation, the report); a part that cannot be
 /// computed is left empty (`nil`, no quality entries) or, for measurements, says why.
 public struct RecordVitals: Sendable {
-    /// The lead R peaks were detected on and what was found there; nil when none was found.
+    /// The lead R peaks are placed on and the beats (found on all usable leads); nil when no lead is usable.
     public var beats: (lead: LeadID, analysis: BeatAnalysis)?
+    /// The leads the beats were found on together.
+    public var beatLeads: [LeadID] = []
     /// Every lead's quality flags; nil when the rate is outside what the assessor handles.
     public var quality: [LeadQuality]?
     /// ecg2cmr's global measurements; nil with `measurementNote` saying why when they could not be made.
@@ -14,7 +16,9 @@ public struct RecordVitals: Sendable {
     public var measurementNote: String?
 
     public init(of record: ECGRecord) {
-        beats = (try? RPeakDetector.detect(in: record)).map { ($0.lead, $0.beats) }
+        let found = try? MultiLeadQRSDetector.detect(in: record)
+        beats = found.map { ($0.referenceLead, $0.analysis) }
+        beatLeads = found?.leadsUsed ?? []
         quality = (try? LeadQualityAssessor(samplingRate: record.samplingRate))?.assess(record)
         (measurements, measurementNote) = GlobalMeasurer.attempt(record)
     }

@@ -141,7 +141,7 @@ public final class WorkstationApp {
         guard !state.cases.isEmpty else { return }
         state.caseIndex = max(0, min(state.cases.count - 1, index))
         state.generation += 1
-        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil
+        state.current = nil; state.loadError = nil; state.analysis = nil; state.prepared = nil; state.analysisError = nil; state.modelNotApplicable = nil
         state.gradCAM = nil; state.cmr = nil; state.cmrFrame = 0; state.caliperStartSeconds = nil
         state.displayRecord = nil; state.windowStartSeconds = 0; state.cursorLandmark = nil
         caseChangeStarted = Date()
@@ -197,6 +197,10 @@ public final class WorkstationApp {
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
     static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
+        if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+            mailbox.post { s in guard s.generation == generation else { return }; s.modelNotApplicable = reason; s.status = StatusMessage("model not applied: " + reason) }
+            return
+        }
         let cases = CaseAnalysis(pipeline: pipeline)
         let result: CaseResult
         do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {
@@ -555,8 +559,8 @@ public final class WorkstationApp {
             guard let v = Double(arg), PaperSettings.speeds.contains(v) else { state.status = StatusMessage("speed must be one of 12.5 25 50 100 mm/s", isError: true); return }
             state.paper.speedMillimetresPerSecond = v
         case "filter":
-            guard let f = DisplayFilter(rawValue: arg.lowercased()) else {
-                state.status = StatusMessage("filter must be one of " + DisplayFilter.allCases.map(\.rawValue).joined(separator: " "), isError: true); return
+            guard let f = DisplayFilter(name: arg) else {
+                state.status = StatusMessage("filter must be one of " + DisplayFilter.namesText, isError: true); return
             }
             setDisplayFilter(f)
         case "goto":

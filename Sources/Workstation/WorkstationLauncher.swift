@@ -132,7 +132,7 @@ public struct WorkstationBenchmark: Sendable {
                 let ms = Date().timeIntervalSince(t0) * 1000
                 if recordShown == nil, app.state.current != nil || app.state.loadError != nil { recordShown = ms }
                 if pipeline == nil || app.state.loadError != nil { if recordShown != nil { break } }
-                if modelShown == nil, app.state.analysis != nil || app.state.analysisError != nil { modelShown = ms; break }
+                if modelShown == nil, app.state.analysis != nil || app.state.analysisError != nil || app.state.modelNotApplicable != nil { modelShown = ms; break }
                 usleep(5000)
             }
             if let r = recordShown { result.caseChangeRecordMilliseconds.append(r) }

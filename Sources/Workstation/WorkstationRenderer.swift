@@ -123,6 +123,12 @@ public enum WorkstationRenderer {
             parts.append(c.heartRateBpm.map { "HR \(NumberText.whole($0)) bpm" } ?? "HR –")
             if let r = c.rhythm { parts.append(r.rawValue) }
             if let m = c.measurements { parts.append(headerMeasurements(m, compact: narrow)) }
+            if let m = c.measurements, let device = c.record.metadata.deviceMeasurements {
+                // Where the file carries the device's own values: say whether they agree, and which do not.
+                let differ = m.summary.disagreements(with: device)
+                parts.append(differ.isEmpty ? (narrow ? "=dev" : "= device")
+                             : (narrow ? "≠dev " : "≠ device: ") + differ.map(\.label).joined(separator: ","))
+            }
             parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
             if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
             var demo: [String] = []
@@ -319,6 +325,7 @@ public enum WorkstationRenderer {
     /// The message panels show when there is nothing to score.
     static func modelPlaceholder(_ state: WorkstationState) -> String? {
         if case .none(let reason) = state.model { return reason }
+        if let reason = state.modelNotApplicable { return "model not applied: \(reason)" }
         if let e = state.analysisError { return "model error: \(e)" }
         if state.current == nil { return state.loadError == nil ? "no ECG" : "no scores (file not readable)" }
         if state.analysis == nil { return "running model…" }

@@ -130,6 +130,8 @@ public struct WorkstationState: Sendable {
     /// The model's input window of the current case, kept so Grad-CAM and export reuse it.
     public var prepared: PreparedECG?
     public var analysisError: String?
+    /// Why the model does not apply to this record (e.g. a 2-lead Holter lacks its leads): not an error.
+    public var modelNotApplicable: String?
     public var gradCAMOn = false
     public var gradCAMHeadIndex = 0
     public var gradCAM: GradCAMMap?

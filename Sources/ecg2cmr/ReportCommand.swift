@@ -4,6 +4,7 @@ import CardiacModels
 import ECGFormats
 import Foundation
 import Imaging
+import SignalKit
 
 /// `ecg2cmr report FILE --out report.pdf`: the one-page printable PDF report (the same writer as
 /// `export --pdf`). See docs/export.md.
@@ -34,7 +35,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the traces, e.g. risk.cad (default: the first risk output).")
     var gradcamHead: String?
 
-    @Option(name: .long, help: "Display filter of the traces: diagnostic (0.67–150 Hz, zero-phase) or none.")
+    @Option(name: .long, help: "Display filter of the traces: diagnostic (0.67–150 Hz), monitor (0.5–40 Hz), notch50, notch60 or none (as recorded); zero-phase, the workstation's bands.")
     var ecgFilter: String = "diagnostic"
 
     @Flag(name: .long, help: "Also write the report as a DICOM Encapsulated PDF beside the PDF (same name, .dcm), for PACS.")
@@ -42,7 +43,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
-        guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
+        guard let filter = DisplayFilter(name: ecgFilter) else { throw ValidationError("--ecg-filter must be one of \(DisplayFilter.namesText)") }
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }

@@ -113,11 +113,14 @@ struct ScreenCommand: ParsableCommand {
         let summary = screener.run(paths: paths, shard: shard, log: log) { progress.report($0) }
         progress.finish()
         if let stopped = summary.stoppedEarly {
-            FileHandle.standardError.write(Data("Error: \(TerminalText.sanitize(stopped)); stopped after \(summary.screened + summary.failed) of \(summary.discovered - summary.skippedAlreadyDone) inputs — run again to resume\n".utf8))
+            FileHandle.standardError.write(Data("Error: \(TerminalText.sanitize(stopped)); stopped after \(summary.screened + summary.failed + summary.notApplicable.count) of \(summary.discovered - summary.skippedAlreadyDone) inputs — run again to resume\n".utf8))
             throw ExitCode(Self.stoppedExitCode)
         }
-        var lines = [(shard.map { "shard \($0): " } ?? "") + "screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
+        var lines = [(shard.map { "shard \($0): " } ?? "") + "screened \(summary.screened), not applicable \(summary.notApplicable.count), failed \(summary.failed), "
+                     + "skipped (already in \(out)) \(summary.skippedAlreadyDone), "
                      + "flagged \(summary.flagged.count), \(String(format: "%.1f", summary.elapsedSeconds)) s"]
+        for item in summary.notApplicable.prefix(20) { lines.append(TerminalText.sanitize("  not applicable: \(item.file): \(item.reason)")) }
+        if summary.notApplicable.count > 20 { lines.append("  … \(summary.notApplicable.count - 20) more not applicable in \(out)") }
         for failure in summary.failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(failure.file): \(failure.reason)")) }
         if summary.failures.count > 20 { lines.append("  … \(summary.failures.count - 20) more failures in \(out)") }
         for file in summary.flagged.prefix(20) { lines.append(TerminalText.sanitize("  flagged: \(file)")) }

@@ -2,6 +2,7 @@
 import ECGFormats
 import Foundation
 @testable import Imaging
+import SignalKit
 import Testing
 @testable import CMRExport
 
@@ -91,7 +92,7 @@ import Testing
         let layout = ECGReportLayout(paper: .a4)
         let ppm = 10.0
         let canvas = try CairoCanvas(rasterWidthMM: layout.pageWidthMM, heightMM: layout.pageHeightMM, pixelsPerMillimetre: ppm)
-        ECGReportWriter.draw(Self.content(highlight: true), on: canvas, layout: layout, filter: .none)
+        ECGReportWriter.draw(Self.content(highlight: true), on: canvas, layout: layout, filter: .off)
         let img = try canvas.rgbImage()
         func px(_ xmm: Double, _ ymm: Double) -> RGBColor { img[Int((xmm * ppm).rounded(.down)), Int((ymm * ppm).rounded(.down))] }
         func isPink(_ c: RGBColor) -> Bool { Int(c.red) - Int(c.green) > 10 && abs(Int(c.green) - Int(c.blue)) < 10 }
@@ -119,6 +120,73 @@ import Testing
         #expect(plain == .white, "\(plain)")
     }
 
+    /// Issue 22: the diagnostic filter drew a 1–3 mV dive over the last second of II and V4–V6 of
+    /// sample patient P01 (a filtfilt transient at the record's end). The page is rasterised through
+    /// the same drawing code and the rhythm strip (lead II) is read back: over its last 0.5 s the
+    /// trace stays within the vertical span it has over 0.5–9.5 s (1 mm = 0.1 mV slack). As a
+    /// control, the same rule applied to the short odd padding (scipy's default `filtfilt`, what
+    /// the page used before) fails by more than 0.5 mV.
+    @Test func lastHalfSecondOfTheTraceHasNoFilterTransient() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let record = try ECGFileReader.read(url: root.appendingPathComponent("sample-data/P01-healthy/ecg.hea"))
+        var content = Self.content()
+        content = ECGReportContent(ecgOnly: record, measurements: nil, measurementNote: "not measured in this test",
+                                   notApplicable: "test page", modelID: content.modelID, modelDisplayName: content.modelDisplayName,
+                                   modelFormatVersion: 2, weightsSHA256: content.weightsSHA256, isSynthetic: true, disclaimer: "",
+                                   softwareVersion: "0.1.0", seed: 1, includePHI: false)
+        let layout = ECGReportLayout(paper: .a4)
+        let ppm = 10.0
+        let canvas = try CairoCanvas(rasterWidthMM: layout.pageWidthMM, heightMM: layout.pageHeightMM, pixelsPerMillimetre: ppm)
+        ECGReportWriter.draw(content, on: canvas, layout: layout, filter: .diagnostic)
+        let img = try canvas.rgbImage()
+        // Rows of dark (trace) pixels in the rhythm strip's band, per column between two times.
+        let bandTop = layout.gridTopMM + 3 * ECGReportLayout.rowMM + 5, bandBottom = layout.gridBottomMM - 0.2
+        func span(from t0: Double, to t1: Double) -> (top: Double, bottom: Double) {
+            var top = Double.infinity, bottom = -Double.infinity
+            var x = layout.tracesLeftMM + t0 * 25
+            while x < layout.tracesLeftMM + t1 * 25 {
+                var y = bandTop
+                while y < bandBottom {
+                    let c = img[Int((x * ppm).rounded(.down)), Int((y * ppm).rounded(.down))]
+                    if c.red < 100 && c.green < 100 && c.blue < 100 { top = min(top, y); bottom = max(bottom, y) }
+                    y += 0.1
+                }
+                x += 0.1
+            }
+            return (top, bottom)
+        }
+        let body = span(from: 0.5, to: 9.5), tail = span(from: 9.5, to: 9.98)
+        print("[filter-edge] P01 rhythm strip II, diagnostic filter: body \(body), last 0.5 s \(tail) (mm from the page top)")
+        #expect(tail.bottom <= body.bottom + 1 && tail.top >= body.top - 1, "body \(body), last 0.5 s \(tail)")
+
+        // Control on the samples: the old short odd padding leaves lead II's last 0.5 s far below its body.
+        let ii = try #require(record.lead(.ii)).millivolts
+        let design = try #require(try DisplayFilter.diagnostic.design(samplingRate: record.samplingRate))
+        let fs = Int(record.samplingRate), n = ii.count
+        let old = try design.sections.filtfilt(ii.map(Double.init))
+        let new = design.sections.filtfiltMirrored(ii.map(Double.init))
+        func dip(_ y: [Double]) -> Double { (y[(n - fs / 2)...].min() ?? 0) - (y[(fs / 2)..<(n - fs / 2)].min() ?? 0) }
+        print("[filter-edge] P01 lead II, last 0.5 s minimum below the body minimum: short odd padding \(dip(old)) mV, mirrored over the settling time \(dip(new)) mV")
+        #expect(dip(old) < -0.5)
+        #expect(dip(new) > -0.1)
+    }
+
+    /// A record the model cannot read gets an ECG-only page that says why.
+    @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
+    func ecgOnlyPageSaysWhyTheModelWasNotApplied() throws {
+        var record = Self.record()
+        record.leads = record.leads.filter { $0.id == .ii || $0.id == .v5 }
+        let reason = "the model needs leads I, II, V1–V6; this record has II, V5"
+        let content = ECGReportContent(ecgOnly: record, measurements: nil, measurementNote: "no beats", notApplicable: reason,
+                                       modelID: "test-model", modelDisplayName: "Test model", modelFormatVersion: 2,
+                                       weightsSHA256: String(repeating: "cd", count: 32), isSynthetic: true, disclaimer: "synthetic",
+                                       softwareVersion: "0.1.0", seed: 1, includePHI: false)
+        let text = try Self.text(try ECGReportWriter.pdf(content))
+        #expect(text.contains("Model not applied"))
+        #expect(text.contains("this record has II, V5"))
+        #expect(!text.contains("Generated CMR"))
+    }
+
     static let pdftotext = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     static func text(_ pdf: Data) throws -> String {
@@ -138,11 +206,11 @@ import Testing
     @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
     func tooManyOutputsEndWithACountOfTheRest() throws {
         var content = Self.content()
-        content.analysis.risks = (0..<60).map { k in
+        content.analysis?.risks = (0..<60).map { k in
             RiskScore(target: HeadTarget(head: "risk", output: "r\(k)"), label: "Risk number \(k)", probability: 0.1, validationAUC: 0.8,
                       isWeak: false, bands: [0.3, 0.6], band: .low)
         }
-        content.analysis.phenotypes = (0..<60).map { k in
+        content.analysis?.phenotypes = (0..<60).map { k in
             PhenotypeValue(target: HeadTarget(head: "phenotype", output: "p\(k)"), label: "Phenotype number \(k)", value: 1, unit: "mL",
                            referenceRange: 0...2, validationR: 0.8, isOutOfRange: false)
         }

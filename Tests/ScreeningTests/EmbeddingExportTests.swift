@@ -62,3 +62,35 @@ private func temporaryDirectory() -> URL {
     #expect(plain[0].embedding == nil)
     #expect(results[0].flattened().contains { $0.0 == "emb_23" })
 }
+
+/// Issue 22: a 2-lead Holter-style record (MLII, V5) is read and measured but the model does not
+/// apply — status "not-applicable" with the reason, counted apart from failures.
+@Test func twoLeadRecordIsNotApplicableNotFailed() throws {
+    let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: tinyBundle))
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let n = 5000
+    var bytes = Data()
+    var sums = [0, 0]   // WFDB checksums: the 16-bit sum of each signal's samples
+    for t in 0..<n {
+        let phase = Double(t % 400) / 500 - 0.4                      // a beat every 0.8 s
+        let mv = exp(-pow(phase / 0.012, 2)) - 0.1 * exp(-pow((phase - 0.25) / 0.05, 2))
+        for (k, gain) in [1.0, 0.6].enumerated() {
+            let v = Int16(clamping: Int((200 * gain * mv).rounded()))
+            sums[k] += Int(v)
+            withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+    try bytes.write(to: dir.appendingPathComponent("holter.dat"))
+    let check = sums.map { Int(Int16(truncatingIfNeeded: $0)) }
+    try "holter 2 500 \(n)\nholter.dat 16 200 16 0 0 \(check[0]) 0 MLII\nholter.dat 16 200 16 0 0 \(check[1]) 0 V5\n"
+        .write(to: dir.appendingPathComponent("holter.hea"), atomically: true, encoding: .utf8)
+    let log = try ResultLog(path: dir.appendingPathComponent("r.jsonl").path)
+    let summary = BatchScreener(pipeline: pipeline, options: ScreeningOptions(jobs: 1)).run(paths: [dir.path], log: log)
+    #expect(summary.failed == 0 && summary.screened == 0)
+    #expect(summary.notApplicable.count == 1)
+    #expect(summary.notApplicable.first?.reason.hasSuffix("this record has MLII, V5") == true, "\(summary.notApplicable)")
+    let line = try String(contentsOfFile: dir.appendingPathComponent("r.jsonl").path, encoding: .utf8)
+    #expect(line.contains("\"status\":\"not-applicable\""))
+    #expect(line.contains("\"heartRateBpm\":75"))
+}

@@ -68,6 +68,24 @@ private func temporaryPath(_ name: String) -> String {
     #expect(problems == ["dangling.hea"])
 }
 
+@Test func discoveryTakesECGFilesOnlyNeverWeightsImagesOrOtherXML() throws {
+    let root = temporaryPath("mixed")
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: root + "/model", withIntermediateDirectories: true)
+    fm.createFile(atPath: root + "/r1.hea", contents: Data("r1 1 500 10\n".utf8))
+    // A PyTorch checkpoint is a zip whose pickled text can hold anything, "<?xml" included.
+    fm.createFile(atPath: root + "/model/checkpoint.pth", contents: Data("PK\u{3}\u{4}archive/data.pkl <?xml".utf8))
+    fm.createFile(atPath: root + "/model/model.safetensors", contents: Data(count: 64))
+    fm.createFile(atPath: root + "/model/figure.png", contents: Data([0x89, 0x50, 0x4E, 0x47]))
+    fm.createFile(atPath: root + "/pom.xml", contents: Data("<?xml version=\"1.0\"?><project/>".utf8))
+    fm.createFile(atPath: root + "/muse.xml", contents: Data("<?xml version=\"1.0\"?><RestingECG/>".utf8))
+    fm.createFile(atPath: root + "/noext", contents: Data("<?xml version=\"1.0\"?><svg/>".utf8))
+    let items = ECGFileDiscovery().discover([root])
+    let files = items.compactMap { if case .ecgFile(let p) = $0 { return (p as NSString).lastPathComponent } else { return nil } }
+    #expect(files.sorted() == ["muse.xml", "r1.hea"])
+    #expect(items.count == 2, "nothing else listed, not even as unreadable: \(items)")
+}
+
 // MARK: issue 15 — output safety, locks, size caps on signal files
 
 @Test func foreignFileIsNotTruncatedEvenWithATornLastLine() throws {

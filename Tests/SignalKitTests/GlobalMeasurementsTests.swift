@@ -47,6 +47,26 @@ import TestSupport
         #expect(m.leads.count == 12 && m.leads.contains { $0.lead == "II" && $0.rMv > 0.5 })
     }
 
+    /// Issue 22: a disagreement with the device is marked past the stated tolerance, axes the short
+    /// way round; the real MUSE and aECG records agree with their devices, sample P04's synthetic
+    /// 12SL values (QRS 212 ms) do not.
+    @Test func disagreementsWithTheDeviceAreMarkedPastTheTolerance() throws {
+        let device = IntervalMeasurements(prMs: 160, qrsMs: 90, qtMs: 380, qtcBazettMs: 400, qrsAxisDeg: 175, tAxisDeg: 40, source: "device")
+        let ours = IntervalMeasurements(prMs: 170, qrsMs: 101, qtMs: 399, qtcBazettMs: 421, qrsAxisDeg: -170, tAxisDeg: 60, source: "ecg2cmr")
+        let differ = ours.disagreements(with: device)
+        #expect(differ.map(\.key) == ["qrsMs", "qtcBazettMs", "tAxisDeg"])   // PR 10 and QT 19 are within; QRS axis 15° apart the short way
+        #expect(differ.first?.text == "QRS 101 vs 90 ms (Δ +11, tolerance 10)")
+        for name in ["example-muse.xml", "example-aecg.xml"] {
+            let record = try ECGFileReader.read(url: Self.records.appendingPathComponent(name))
+            let device = try #require(record.metadata.deviceMeasurements)
+            #expect(try GlobalMeasurer.measure(record).summary.disagreements(with: device).isEmpty, "\(name)")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let p04 = try ECGFileReader.read(url: root.appendingPathComponent("sample-data/P04-dcm-heart-failure/ecg-muse.xml"))
+        let marked = try GlobalMeasurer.measure(p04).summary.disagreements(with: try #require(p04.metadata.deviceMeasurements))
+        #expect(marked.contains { $0.key == "qrsMs" && $0.device == 212 })
+    }
+
     @Test func aECGAgainstPerBeatAnnotations() throws {
         let record = try ECGFileReader.read(url: Self.records.appendingPathComponent("example-aecg.xml"))
         let device = try #require(record.metadata.deviceMeasurements)

@@ -1,0 +1,269 @@
+import ECGFormats
+import Foundation
+
+/// Beats of a record found on all its usable leads together.
+public struct MultiLeadBeats: Sendable, Equatable {
+    /// The leads whose energy was combined (stored leads; derived limb leads only add I and II again).
+    public var leadsUsed: [LeadID]
+    /// The lead the R peaks are placed on.
+    public var referenceLead: LeadID
+    public var analysis: BeatAnalysis
+}
+
+/// QRS detection on all leads at once, after the Pan & Tompkins decision rules but on one energy
+/// envelope summed over the leads (the multi-lead form used by 12-lead interpretation programs).
+///
+/// A single lead can mislead: an inferior infarct leaves lead II a small QS complex next to a deep
+/// T wave, and its T then carries as much 5–15 Hz energy as its QRS, so a single-lead detector
+/// counts every T as a beat (sample patient P03 read 106 bpm instead of 59). Across twelve leads
+/// the QRS is the one event steep in most of them at the same instant.
+///
+/// 1. Each usable lead: 5–15 Hz zero-phase band-pass (mirrored ends, so no edge transient looks
+///    like a beat), five-point derivative, squared.
+/// 2. Each lead's squared slope is divided by its typical beat energy (median over 2 s blocks of
+///    the block maximum: every block holds a beat at rates ≥ 30 bpm) and clipped at 4, so every
+///    lead has the same say and one artefact-ridden lead cannot dominate; the leads are averaged.
+/// 3. A 150 ms moving-window integral of that, and Pan & Tompkins' adaptive signal/noise
+///    thresholds (learnt on the first 10 s), 200 ms refractory period, search-back at half the
+///    threshold after 1.66 mean RR, re-learning after 2.5 s without a beat.
+/// 4. T-wave discrimination: a candidate within max(360 ms, 0.5 × the recent mean RR, at most
+///    500 ms) of the last beat is a T wave when its steepest combined slope is under half the last
+///    beat's — the window grows with RR because at slow rates the T wave peaks later than 360 ms.
+/// 5. The R peak: the instant of steepest combined slope within ±100 ms of the integrator peak,
+///    then the reference lead's largest band-passed deflection within ±50 ms of it.
+/// 6. Electrode-motion steps are dropped (`withoutElectrodeSteps`).
+public struct MultiLeadQRSDetector: Sendable {
+    public let samplingRate: Double
+    let bandpass: ButterworthFilter
+
+    public init(samplingRate: Double) throws {
+        guard samplingRate.isFinite, samplingRate >= 40, samplingRate <= 20_000 else {
+            throw SignalError.invalidParameter(step: "rPeaks", parameter: "samplingRate", reason: "must be 40…20000 Hz (got \(samplingRate))")
+        }
+        self.samplingRate = samplingRate
+        bandpass = try ButterworthFilter(order: 2, band: .bandpass(lowHz: 5, highHz: 15), samplingRate: samplingRate)
+    }
+
+    /// Detects on the record's usable stored leads (derived leads when nothing else is usable).
+    /// nil when no lead is usable.
+    public static func detect(in record: ECGRecord) throws -> MultiLeadBeats? {
+        let detector = try MultiLeadQRSDetector(samplingRate: record.samplingRate)
+        let assessor = try LeadQualityAssessor(samplingRate: record.samplingRate)
+        let usable = record.leads.filter { lead in
+            lead.millivolts.count == record.sampleCount && !assessor.assess(lead.millivolts).contains { $0.makesLeadUnusable }
+        }
+        let stored = usable.filter { !$0.isDerived }
+        let leads = stored.isEmpty ? usable : stored
+        guard !leads.isEmpty else { return nil }
+        let preferred: [LeadID] = [.ii, .i, .v5, .v2]  // Holter "MLII" parses as .ii
+        let reference = preferred.lazy.compactMap { id in leads.firstIndex { $0.id == id } }.first ?? 0
+        let analysis = try detector.detect(leads: leads.map(\.millivolts), referenceLead: reference)
+        return MultiLeadBeats(leadsUsed: leads.map(\.id), referenceLead: leads[reference].id, analysis: analysis)
+    }
+
+    /// Beats in `leads` (equal lengths, mV); R peaks placed on `leads[referenceLead]`. A missing
+    /// sample (NaN) holds the last finite value, so a gap adds no energy.
+    public func detect(leads: [[Float]], referenceLead: Int) throws -> BeatAnalysis {
+        let fs = samplingRate
+        let single = try RPeakDetector(samplingRate: fs)  // for the shared BeatAnalysis maths
+        guard let n = leads.first?.count, leads.indices.contains(referenceLead) else { return single.analysis([]) }
+        for (k, lead) in leads.enumerated() where lead.count != n {
+            throw SignalError.leadLengthMismatch(lead: "\(k)", expected: n, got: lead.count)
+        }
+        guard n > Int(fs) else { return single.analysis([]) }  // under a second: nothing to say
+
+        // 1–2. Per-lead squared slope, normalised, clipped, averaged.
+        let sos = bandpass.sos
+        let pad = sos.settlingSamples()
+        let block = max(1, Int(2 * fs))
+        var energy = [Double](repeating: 0, count: n)
+        var referenceBandpassed = [Double](repeating: 0, count: n)
+        var contributing = 0
+        for (k, lead) in leads.enumerated() {
+            var x = [Double](repeating: 0, count: n)
+            var last = Double(lead.first { $0.isFinite } ?? 0)
+            for i in 0..<n {
+                if lead[i].isFinite { last = Double(lead[i]) }
+                x[i] = last
+            }
+            let bp = sos.filtfiltMirrored(x, padLength: pad)
+            if k == referenceLead { referenceBandpassed = bp }
+            var sq = [Double](repeating: 0, count: n)
+            for i in 0..<n {
+                let d = (bp[min(i + 2, n - 1)] + 2 * bp[min(i + 1, n - 1)] - 2 * bp[max(i - 1, 0)] - bp[max(i - 2, 0)]) / 8
+                sq[i] = d * d
+            }
+            var blockMax: [Double] = []
+            var s = 0
+            while s < n {
+                let e = min(s + block, n)
+                if e - s >= block / 2 { blockMax.append(sq[s..<e].max() ?? 0) }
+                s = e
+            }
+            let scale = blockMax.isEmpty ? (sq.max() ?? 0) : median(blockMax)
+            guard scale > 0 else { continue }
+            contributing += 1
+            for i in 0..<n { energy[i] += min(sq[i] / scale, 4) }
+        }
+        guard contributing > 0 else { return single.analysis([]) }
+        for i in 0..<n { energy[i] /= Double(contributing) }
+
+        // 3. Moving-window integration (centred, so peaks stay aligned).
+        let w = max(1, Int(0.15 * fs))
+        var mwi = [Double](repeating: 0, count: n)
+        var running = 0.0
+        let halfW = w / 2
+        for i in 0..<(n + halfW) {
+            if i < n { running += energy[i] }
+            if i - w >= 0 && i - w < n { running -= energy[i - w] }
+            let centre = i - halfW
+            if centre >= 0 && centre < n { mwi[centre] = max(running, 0) / Double(w) }
+        }
+        var candidates: [Int] = []
+        for i in 1..<(n - 1) where mwi[i] > mwi[i - 1] && mwi[i] >= mwi[i + 1] { candidates.append(i) }
+        guard !candidates.isEmpty else { return single.analysis([]) }
+
+        let learn = min(n, Int(10 * fs))
+        var blockMax: [Double] = []
+        var s = 0
+        while s < learn {
+            let e = min(s + block, learn)
+            blockMax.append(mwi[s..<e].max() ?? 0)
+            s = e
+        }
+        var spki = median(blockMax)
+        var npki = median(Array(mwi[0..<learn]))
+        guard spki > 0 else { return single.analysis([]) }
+        var thr1 = npki + 0.25 * (spki - npki)
+
+        let refractory = Int(0.2 * fs)
+        let slopeHalf = max(1, Int(0.075 * fs))
+        func slope(_ i: Int) -> Double {
+            let lo = max(0, i - slopeHalf), hi = min(n - 1, i + slopeHalf)
+            var m = 0.0
+            for k in lo...hi { m = max(m, energy[k]) }
+            return m.squareRoot()
+        }
+        var qrs: [Int] = []
+        var lastSlope = 0.0
+        var noiseSinceLast: [Int] = []
+        var recentRR: [Int] = []
+        func meanRR() -> Double? { recentRR.count >= 2 ? Double(recentRR.reduce(0, +)) / Double(recentRR.count) : nil }
+
+        func accept(_ i: Int, searchBack: Bool) {
+            let v = mwi[i]
+            if let last = qrs.last {
+                recentRR.append(i - last)
+                if recentRR.count > 8 { recentRR.removeFirst() }
+            }
+            qrs.append(i)
+            lastSlope = slope(i)
+            spki = searchBack ? 0.25 * v + 0.75 * spki : 0.125 * v + 0.875 * spki
+            thr1 = npki + 0.25 * (spki - npki)
+            noiseSinceLast.removeAll()
+        }
+
+        var searchedBackAfter = -1
+        var lastRecovery = 0
+        let recoveryGap = Int(2.5 * fs)
+        for i in candidates {
+            if let last = qrs.last, let rr = meanRR(), searchedBackAfter != last, Double(i - last) > 1.66 * rr {
+                searchedBackAfter = last
+                let pool = noiseSinceLast.filter { $0 - last >= refractory && i - $0 >= refractory && mwi[$0] > 0.5 * thr1 }
+                if let best = pool.max(by: { mwi[$0] < mwi[$1] }) { accept(best, searchBack: true) }
+            }
+            if i - max(qrs.last ?? 0, lastRecovery) > recoveryGap {
+                let recent = Array(mwi[(i - recoveryGap)..<i])
+                spki = recent.max() ?? spki
+                npki = median(recent)
+                thr1 = npki + 0.25 * (spki - npki)
+                lastRecovery = i
+                noiseSinceLast.removeAll()
+            }
+            let v = mwi[i]
+            if let last = qrs.last, i - last < refractory { continue }
+            if v > thr1 {
+                let tWindow = Int(min(0.5 * fs, max(0.36 * fs, 0.5 * (meanRR() ?? 0))))
+                if let last = qrs.last, i - last < tWindow, slope(i) < 0.5 * lastSlope {
+                    npki = 0.125 * v + 0.875 * npki  // T wave
+                    noiseSinceLast.append(i)
+                } else {
+                    accept(i, searchBack: false)
+                    continue
+                }
+            } else {
+                npki = 0.125 * v + 0.875 * npki
+                noiseSinceLast.append(i)
+            }
+            thr1 = npki + 0.25 * (spki - npki)
+        }
+
+        // 5. Steepest combined slope near the integrator peak, then the reference lead's extreme.
+        let reach = Int(0.1 * fs), near = max(1, Int(0.05 * fs))
+        var peaks: [Int] = [], steeps: [Int] = []
+        for i in qrs {
+            var steep = max(0, i - reach)
+            for k in max(0, i - reach)...min(n - 1, i + reach) where energy[k] > energy[steep] { steep = k }
+            let lo = max(0, steep - near), hi = min(n - 1, steep + near)
+            var best = lo
+            for k in lo...hi where abs(referenceBandpassed[k]) > abs(referenceBandpassed[best]) { best = k }
+            if let last = peaks.last, best - last < refractory {
+                if abs(referenceBandpassed[best]) > abs(referenceBandpassed[last]) { peaks[peaks.count - 1] = best; steeps[steeps.count - 1] = steep }
+                continue
+            }
+            peaks.append(best)
+            steeps.append(steep)
+        }
+        return single.analysis(Self.withoutElectrodeSteps(peaks, steeps: steeps, leads: leads, samplingRate: fs))
+    }
+
+    /// 6. Electrode motion: a step in one electrode's potential (it moved, then settles over a
+    /// second) is steep in every lead that uses the electrode at the same instant, so it looks like
+    /// a QRS to the combined envelope. Unlike a QRS, the signal does not come back: the level
+    /// 60–160 ms after differs from the level 60–160 ms before by most of the deflection (a QRS
+    /// leaves the PR-to-ST difference, a fraction of it). A detection is dropped when, in the
+    /// leads that carry it (peak-to-peak within ±60 ms ≥ 30 % of the largest), the median of
+    /// |level after − level before| / peak-to-peak is ≥ 0.5, and dropping it leaves no gap longer
+    /// than 1.4 median RR — a step that lands on a real beat keeps the beat.
+    static func withoutElectrodeSteps(_ peaks: [Int], steeps: [Int], leads: [[Float]], samplingRate fs: Double) -> [Int] {
+        guard peaks.count >= 3, let n = leads.first?.count else { return peaks }
+        let rr = zip(peaks.dropFirst(), peaks).map { Double($0 - $1) }
+        let medianRR = median(rr)
+        let w60 = max(1, Int(0.06 * fs)), w160 = max(2, Int(0.16 * fs))
+        func mean(_ x: [Float], _ r: Range<Int>) -> Double? {
+            var sum = 0.0, count = 0
+            for k in r where x[k].isFinite { sum += Double(x[k]); count += 1 }
+            return count > 0 ? sum / Double(count) : nil
+        }
+        func stepLike(_ t: Int) -> Bool {
+            guard t - w160 >= 0, t + w160 < n else { return false }
+            var rows: [(ptp: Double, change: Double)] = []
+            for x in leads {
+                guard let before = mean(x, (t - w160)..<(t - w60)), let after = mean(x, (t + w60)..<(t + w160)) else { continue }
+                var lo = Double.infinity, hi = -Double.infinity
+                for k in (t - w60)...(t + w60) where x[k].isFinite { lo = min(lo, Double(x[k])); hi = max(hi, Double(x[k])) }
+                if hi > lo { rows.append((hi - lo, abs(after - before))) }
+            }
+            guard let top = rows.map(\.ptp).max(), top > 0 else { return false }
+            let ratios = rows.filter { $0.ptp >= 0.3 * top }.map { $0.change / $0.ptp }
+            return !ratios.isEmpty && median(ratios) >= 0.5
+        }
+        var kept: [Int] = []
+        for j in peaks.indices {
+            if stepLike(steeps[j]) {
+                let previous = kept.last ?? (j > 0 ? peaks[j - 1] : nil)
+                let next = j + 1 < peaks.count ? peaks[j + 1] : nil
+                let gap: Double
+                switch (previous, next) {
+                case let (p?, q?): gap = Double(q - p)
+                case let (p?, nil): gap = Double(peaks[j] - p)
+                case let (nil, q?): gap = Double(q - peaks[j])
+                default: gap = .infinity
+                }
+                if gap <= 1.4 * medianRR { continue }
+            }
+            kept.append(peaks[j])
+        }
+        return kept
+    }
+}
