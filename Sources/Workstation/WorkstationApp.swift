@@ -382,8 +382,10 @@ public final class WorkstationApp {
     }
 
     /// Waits for background jobs, then applies their results (tests, benchmarks, `screen` snapshots).
+    /// The default is generous: callers wait for the work, they do not time it (a loaded CI machine
+    /// took over 60 s for one case's analysis and cines).
     @discardableResult
-    public func waitForBackgroundWork(timeoutSeconds: Double = 60) -> Bool {
+    public func waitForBackgroundWork(timeoutSeconds: Double = 600) -> Bool {
         // Applying results may start follow-up jobs (Grad-CAM after the scores): repeat until quiet.
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while true {
