@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CardiacModelsTests", dependencies: ["TestSupport", "CardiacModels", "NeuralCore", "ECGFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ECGFormats"]),
-        .testTarget(name: "CMRExportTests", dependencies: ["CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CMRExportTests", dependencies: ["TestSupport", "CMRExport", "Imaging", "ECGFormats", "SignalKit", "CardiacModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReaderStudyTests", dependencies: ["ReaderStudy", "Workstation", "CardiacModels", "ECGFormats", .product(name: "GRDB", package: "GRDB.swift")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ScreeningTests", dependencies: ["TestSupport", "Screening", "ECGFormats"]),
         .testTarget(name: "WorkstationTests", dependencies: ["Workstation", "CaseAnalysis", "CMRExport", "Imaging", "ECGFormats", "CardiacModels"], resources: [.copy("Fixtures")]),

@@ -60,12 +60,34 @@ public enum AtomicReplace {
         for dir in Set(files.map { $0.url.deletingLastPathComponent().path }) { fsyncDirectory(dir) }
     }
 
+    /// Like `write(_:to:)` for output too large to hold at once: `produce` calls `emit` with the
+    /// bytes in order (a merge of screening shards can be gigabytes). Nothing appears under `url`
+    /// unless `produce` returns normally; the old file is never removed first.
+    public static func write(to url: URL, _ produce: (_ emit: (Data) throws -> Void) throws -> Void) throws {
+        let tmp = temporaryName(for: url, tag: "tmp")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw Failure(path: url.path, reason: "cannot create a file in its folder: \(describeErrno(errno))") }
+        var renamed = false
+        defer { close(fd); if !renamed { unlink(tmp) } }
+        try produce { data in try writeAll(fd, data, path: tmp) }
+        guard fsync(fd) == 0 else { throw Failure(path: tmp, reason: "cannot fsync: \(describeErrno(errno))") }
+        guard rename(tmp, url.path) == 0 else { throw Failure(path: url.path, reason: "cannot replace: \(describeErrno(errno))") }
+        renamed = true
+        fsyncDirectory(url.deletingLastPathComponent().path)
+    }
+
     /// Creates `path` (which must not exist), writes `data` and fsyncs it.
     public static func writeDurably(_ data: Data, toNew path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw Failure(path: path, reason: "cannot create: \(describeErrno(errno))") }
         var ok = false
         defer { close(fd); if !ok { unlink(path) } }
+        try writeAll(fd, data, path: path)
+        guard fsync(fd) == 0 else { throw Failure(path: path, reason: "cannot fsync: \(describeErrno(errno))") }
+        ok = true
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
         try data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             var offset = 0
@@ -75,11 +97,10 @@ public enum AtomicReplace {
                     if errno == EINTR { continue }
                     throw Failure(path: path, reason: "cannot write: \(describeErrno(errno))")
                 }
+                if n == 0 { throw Failure(path: path, reason: "cannot write: no space left") }
                 offset += n
             }
         }
-        guard fsync(fd) == 0 else { throw Failure(path: path, reason: "cannot fsync: \(describeErrno(errno))") }
-        ok = true
     }
 
     public static func fsyncDirectory(_ path: String) {

@@ -16,23 +16,10 @@ public enum AtomicFile {
         }
     }
 
-    /// Like `write(_:to:)` for output too large to hold at once: `produce` calls `emit` with the
-    /// bytes in order (a merge of screening shards can be gigabytes). Nothing appears under `url`
-    /// unless `produce` returns normally; the old file is never removed first.
+    /// Like `write(_:to:)` for output too large to hold at once (`AtomicReplace.write(to:_:)`).
     public static func write(to url: URL, _ produce: (_ emit: (Data) throws -> Void) throws -> Void) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw posixError(tmp.path, "open for writing") }
-            defer { close(fd) }
-            try produce { data in try writeAll(fd, data, path: tmp.path) }
-            guard fsync(fd) == 0 else { throw posixError(tmp.path, "fsync") }
-            guard rename(tmp.path, url.path) == 0 else { throw posixError(url.path, "rename") }
-            fsyncDirectory(dir)
-        } catch {
-            unlink(tmp.path)
-            throw error
+        do { try AtomicReplace.write(to: url, produce) } catch let f as AtomicReplace.Failure {
+            throw CMRExportError.io(path: f.path, reason: f.reason)
         }
     }
 

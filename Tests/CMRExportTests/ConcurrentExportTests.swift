@@ -2,6 +2,7 @@ import CardiacModels
 import ECGFormats
 import Foundation
 import Testing
+import TestSupport
 @testable import CMRExport
 
 /// Same input, same bits, for a whole export: the case exported alone and exported again while
@@ -10,30 +11,6 @@ import Testing
 /// its threading this failed at random (a concurrent call changed OpenBLAS's process-wide thread
 /// count, and the export's frames moved in their last bits).
 @Suite(.serialized) struct ConcurrentExportTests {
-    final class Hammer: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stopped = false
-        private(set) var rounds = 0
-        private let group = DispatchGroup()
-
-        func start(threads: Int, _ work: @escaping @Sendable (Int) -> Void) {
-            for t in 0..<threads {
-                group.enter()
-                Thread.detachNewThread { [self] in
-                    defer { group.leave() }
-                    var k = t
-                    while !lock.withLock({ stopped }) { work(k); k += threads; lock.withLock { rounds += 1 } }
-                }
-            }
-        }
-
-        func stop() -> Int {
-            lock.withLock { stopped = true }
-            group.wait()
-            return lock.withLock { rounds }
-        }
-    }
-
     @Test func exportHasTheSameBytesBesideConcurrentModelCalls() throws {
         let out = try CaseExportTests.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
@@ -52,7 +29,7 @@ import Testing
         let tiny = try CaseExportTests.pipeline()
         let input = try pipeline.prepare(record), tinyInput = try tiny.prepare(record)
         let targets = Array(pipeline.bundle.manifest.heads.flatMap { h in h.outputs.map { HeadTarget(head: h.name, output: $0.id) } }.prefix(2))
-        let hammer = Hammer()
+        let hammer = ConcurrentHammer()
         hammer.start(threads: 3) { k in
             switch k % 4 {
             case 0: _ = pipeline.analyse(batch: [input, input])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ECGFormats
 import NeuralCore
 @testable import CardiacModels
@@ -34,33 +35,6 @@ private struct CaseBits: Equatable {
     }
 }
 
-/// Runs `work` on `threads` threads until `stop` is set; returns how many rounds ran.
-private final class Hammer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    private var rounds = 0
-    private let group = DispatchGroup()
-
-    func start(threads: Int, _ work: @escaping @Sendable (Int) -> Void) {
-        for t in 0..<threads {
-            group.enter()
-            Thread.detachNewThread { [self] in
-                defer { group.leave() }
-                var k = 0
-                while !isStopped { work(t + k); k += threads; lock.withLock { rounds += 1 } }
-            }
-        }
-    }
-
-    var isStopped: Bool { lock.withLock { stopped } }
-
-    func stop() -> Int {
-        lock.withLock { stopped = true }
-        group.wait()
-        return lock.withLock { rounds }
-    }
-}
-
 @Test(.enabled(if: haveDemoV2, "assets/models/demo-v2 is written by the training pipeline"))
 func aCaseComputesTheSameBitsBesideConcurrentModelCalls() throws {
     let bundle = try ModelBundle.load(from: demoV2)
@@ -79,7 +53,7 @@ func aCaseComputesTheSameBitsBesideConcurrentModelCalls() throws {
             "the same case twice in a row")
 
     // Three threads: a batch of ECGs through the encoder, Grad-CAM of another case, a generation.
-    let hammer = Hammer()
+    let hammer = ConcurrentHammer()
     hammer.start(threads: 3) { k in
         switch k % 3 {
         case 0: _ = pipeline.analyse(batch: cases + cases)
