@@ -5,7 +5,7 @@
 set -e
 SECONDS_PER_TARGET=${1:-60}
 [ $# -gt 0 ] && shift
-TARGETS=${*:-wfdb csv dicom muse aecg ukb scp detect safetensors manifest preprocess}
+TARGETS=${*:-wfdb csv dicom muse aecg ukb scp detect safetensors manifest preprocess writers traceview snapshot}
 # FoundationXML leaks a CFError on every XML parse error (swift-corelibs-foundation, not this code),
 # so leak detection is off by default; set LEAKS=1 to see it.
 LEAKS=${LEAKS:-0}

@@ -1,4 +1,5 @@
 import CaseAnalysis
+import ECGFormats
 import Foundation
 import Imaging
 
@@ -41,17 +42,24 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     /// Also write `report.pdf` (the one-page report, `ECGReportWriter`) on this paper; nil = no PDF.
     /// Optional so that manifests written before the report existed still decode (and still match).
     public var pdfPaper: PaperSize?
+    /// The DICOM study the series join when the input is not a DICOM ECG filed in one (or to
+    /// override it): `--study-uid`, `--accession`. nil = a DICOM input's own study with
+    /// --include-phi, else a new name-based study.
+    public var studyInstanceUID: String?
+    public var accessionNumber: String?
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
-                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil) {
+                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
+                studyInstanceUID: String? = nil, accessionNumber: String? = nil) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
         self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
         self.writeDICOM = dicom ? true : nil
         self.pdfPaper = pdfPaper
+        self.studyInstanceUID = studyInstanceUID; self.accessionNumber = accessionNumber
     }
 
     public func validate() throws {
@@ -60,6 +68,12 @@ public struct ExportOptions: Sendable, Codable, Equatable {
         guard (16...1024).contains(contactSheetThumbnail) else { throw CMRExportError.invalidOption("contact-sheet thumbnail \(contactSheetThumbnail) must be 16…1024") }
         guard (16...1024).contains(previewPanelSize) else { throw CMRExportError.invalidOption("preview panel size \(previewPanelSize) must be 16…1024") }
         guard (2...20).contains(ecgPixelsPerMillimetre) else { throw CMRExportError.invalidOption("ECG pixels per mm \(ecgPixelsPerMillimetre) must be 2…20") }
+        if let uid = studyInstanceUID, !DICOMStudyReference.isValidUID(uid) {
+            throw CMRExportError.invalidOption("--study-uid '\(TerminalText.sanitize(uid))' is not a DICOM UID (digits and dots, no leading zeros, at most 64 characters)")
+        }
+        if let a = accessionNumber, DICOMStudyReference.cleanText(a, limit: 16) == nil {
+            throw CMRExportError.invalidOption("--accession must be 1–16 characters without control characters or backslashes")
+        }
         if let t = gradCAMTarget, t.split(separator: ".").count != 2 {
             throw CMRExportError.invalidOption("Grad-CAM head '\(t)' must be written head.output, e.g. risk.cad")
         }
@@ -219,10 +233,16 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw CMRExportError.manifest(path: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
-        do { return try JSONDecoder().decode(ExportManifest.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+        let manifest: ExportManifest
+        do { manifest = try JSONDecoder().decode(ExportManifest.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw CMRExportError.manifest(path: url.path, reason: "missing '\(key.stringValue)' at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
             throw CMRExportError.manifest(path: url.path, reason: "not a valid export manifest: \(error)")
         }
+        // The case name becomes a folder under --out: one plain name, never a path.
+        if let why = PathComponent.problem(manifest.caseName) {
+            throw CMRExportError.manifest(path: url.path, reason: "caseName '\(TerminalText.sanitize(manifest.caseName))' \(why)")
+        }
+        return manifest
     }
 }

@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 import SignalKit
 
@@ -231,6 +232,27 @@ extension ModelManifest {
             if let value, !value.isFinite { throw bad("\(key) must be a finite number") }
         }
         guard formatVersion == 1 else { throw ModelBundleError.unsupportedFormatVersion(file: path, version: formatVersion) }
+        // Names are printed on terminals and written into CSV headers and reports: no control or
+        // bidi characters (an id of "ESC]0;…BEL" retitled the window; "ESC[2J" cleared it).
+        func plain(_ text: String?, _ key: String) throws {
+            guard let text, TerminalText.sanitize(text) != text else { return }
+            throw bad("\(key) '\(TerminalText.sanitize(text))' contains control, line-separator or bidi characters")
+        }
+        try plain(id, "id")
+        try plain(displayName, "displayName")
+        // Each output has one column in every table: two outputs of one id would fill a column with
+        // the wrong one's values, silently.
+        var seenOutputs = Set<String>(), seenHeads = Set<String>()
+        for h in heads {
+            try plain(h.name, "heads name")
+            guard seenHeads.insert(h.name).inserted else { throw bad("two heads are named '\(h.name)'") }
+            for o in h.outputs {
+                try plain(o.id, "heads '\(h.name)' output id")
+                try plain(o.label, "heads '\(h.name)' output '\(o.id)' label")
+                try plain(o.unit, "heads '\(h.name)' output '\(o.id)' unit")
+                guard seenOutputs.insert(o.id).inserted else { throw bad("two outputs have the id '\(o.id)' (output ids must be unique across heads)") }
+            }
+        }
         guard !weights.isEmpty else { throw bad("\"weights\" lists no files") }
         for (i, w) in weights.enumerated() {
             // A bundle is one directory: a name with a path in it could point at /dev/zero or a FIFO.

@@ -38,7 +38,8 @@ public struct ModelBundle: Sendable {
     public var id: String { manifest.id }
     public var displayName: String { manifest.displayName ?? manifest.id }
     public var isSynthetic: Bool { manifest.synthetic ?? false }
-    public var disclaimer: String { manifest.disclaimer ?? "" }
+    /// Free text from the bundle, shown on terminals and in reports: neutralised once, here.
+    public var disclaimer: String { TerminalText.sanitize(manifest.disclaimer ?? "") }
     public var hasGenerator: Bool { generator != nil }
     public var headTargets: [HeadTarget] {
         manifest.heads.flatMap { h in h.outputs.map { HeadTarget(head: h.name, output: $0.id) } }

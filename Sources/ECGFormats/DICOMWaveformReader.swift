@@ -103,6 +103,24 @@ public struct DICOMWaveformReader: Sendable {
         guard let defs = group[0x003A_0200]?.items, defs.count == channels else {
             throw ECGFormatError(.malformedHeader, file: path, "Channel Definition Sequence (003A,0200) must have one item per channel (\(channels))", at: at)
         }
+        // Waveform Padding Value (5400,100A): samples equal to it are missing (PS3.3 C.10.9.1.6),
+        // read as NaN like every other reader's gaps, not as a huge negative voltage. Honoured only
+        // when it is the most negative value of signed samples (−32768, −128: what writers that mark
+        // gaps use, ours included): ECG Toolkit declares a padding value of 0, which would erase
+        // every real 0 µV sample (1,269 of them in its example file; pydicom ignores the element).
+        var padding: Double? = nil
+        if let pad = group[0x5400_100A], pad.value.count >= bytesPerSample {
+            let p = pad.value.lowerBound
+            switch (bytesPerSample, interpretation) {
+            case (2, "SS"):
+                let v = Int16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)
+                if v == Int16.min { padding = Double(v) }
+            case (1, "SB"):
+                let v = Int8(bitPattern: bytes[p])
+                if v == Int8.min { padding = Double(v) }
+            default: break
+            }
+        }
         var leads: [Lead] = []
         for (c, def) in defs.enumerated() {
             let cat = "\(at), channel \(c + 1)"
@@ -148,7 +166,7 @@ public struct DICOMWaveformReader: Sendable {
                 case (1, "SB"): raw = Double(Int8(bitPattern: bytes[p]))
                 default: raw = Double(bytes[p])
                 }
-                mv[t] = Float((raw * scale + baseline * unitFactor))
+                mv[t] = raw == padding ? .nan : Float((raw * scale + baseline * unitFactor))
             }
             leads.append(Lead(parsing: name, millivolts: mv))
         }
@@ -175,6 +193,18 @@ public struct DICOMWaveformReader: Sendable {
             md.acquisitionTime = f.date(from: String(stamp.prefix(14)))
         }
         md.extra["transferSyntax"] = syntax
+        func text(_ tag: UInt32) -> String? { dataset[tag].map { string(bytes, $0) } }
+        if let study = text(0x0020_000D), DICOMStudyReference.isValidUID(study) {
+            md.sourceStudy = DICOMStudyReference(
+                studyInstanceUID: study,
+                accessionNumber: DICOMStudyReference.cleanText(text(0x0008_0050), limit: 16),
+                studyID: DICOMStudyReference.cleanText(text(0x0020_0010), limit: 16),
+                sopClassUID: text(0x0008_0016).flatMap { DICOMStudyReference.isValidUID($0) ? $0 : nil },
+                sopInstanceUID: text(0x0008_0018).flatMap { DICOMStudyReference.isValidUID($0) ? $0 : nil },
+                patientName: DICOMStudyReference.cleanText(text(0x0010_0010), limit: 64 * 5),
+                patientBirthDate: DICOMStudyReference.cleanDate(text(0x0010_0030)),
+                referringPhysician: DICOMStudyReference.cleanText(text(0x0008_0090), limit: 64 * 5))
+        }
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .dicom, path: path, sha256: sha256Hex([data])))
     }

@@ -25,6 +25,9 @@ public enum DICOMWaveformWriter {
     /// Step sizes tried, smallest first: the finest that holds the lead's largest |mV| in ±32767.
     public static let sensitivityStepsMicrovolts: [Double] = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
 
+    /// The largest |mV| written: ±32767 units at the coarsest step.
+    public static var maxAbsMillivolts: Double { 32767 * (sensitivityStepsMicrovolts.last ?? 1) / 1000 }
+
     /// µV per bit for samples whose largest magnitude is `maxAbsMillivolts`.
     public static func sensitivityMicrovolts(maxAbsMillivolts: Double) -> Double {
         for s in sensitivityStepsMicrovolts where maxAbsMillivolts * 1000 / s <= 32767 { return s }
@@ -53,6 +56,7 @@ public enum DICOMWaveformWriter {
         guard leads.count <= 24 else {
             throw ECGFormatError(.unsupported, file: file, "DICOM General ECG waveforms hold at most 24 channels; this record has \(leads.count)")
         }
+        try record.checkRange(maxAbsMillivolts: maxAbsMillivolts, firstSamples: n, format: "DICOM waveform")
         let twelveLead = leads.count <= 13 && Double(n) / fs <= 16 && n <= 16384
         let sopClass = twelveLead ? twelveLeadSOPClass : generalECGSOPClass
 
@@ -156,6 +160,6 @@ public enum DICOMWaveformWriter {
 
     /// Writes the file via a temporary name, then renames.
     public static func write(_ record: ECGRecord, to url: URL, options: Options = Options()) throws {
-        try atomicWrite(try encode(record, options: options), to: url)
+        try atomicWrite([(try encode(record, options: options), url)], record: record)
     }
 }

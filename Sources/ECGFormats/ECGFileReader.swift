@@ -26,6 +26,29 @@ public enum ECGFileReader {
         }
     }
 
+    /// The files a read of `url` takes bytes from, as far as can be told without decoding: the file
+    /// itself and, for a WFDB record, its header, the signal files it names and each segment's header
+    /// and signal files. Writers refuse to replace any of them.
+    public static func inputFiles(of url: URL) -> [URL] {
+        var files = [url]
+        let header = WFDBReader.headerURL(for: url)
+        guard header.pathExtension.lowercased() == "hea", let data = try? readFileBytes(header, role: "WFDB header"),
+              let text = String(data: data, encoding: .utf8), let parsed = try? WFDBHeader.parse(text, file: header.path) else { return files }
+        files.append(header)
+        files.append(header.deletingPathExtension().appendingPathExtension("dat"))
+        func add(_ h: WFDBHeader, _ headerURL: URL) {
+            for spec in h.signals { if let f = try? WFDBReader.signalFileURL(spec.fileName, headerURL: headerURL) { files.append(f) } }
+        }
+        add(parsed, header)
+        for seg in (parsed.segments ?? []).prefix(1024) where seg.name != "~" {
+            guard let segHeader = try? WFDBReader.signalFileURL(seg.name + ".hea", headerURL: header) else { continue }
+            files.append(segHeader)
+            if let d = try? readFileBytes(segHeader, role: "WFDB header"), let t = String(data: d, encoding: .utf8),
+               let h = try? WFDBHeader.parse(t, file: segHeader.path) { add(h, segHeader) }
+        }
+        return files
+    }
+
     /// What a path holds: a WFDB record (its header and the header's bytes; the signal files are
     /// opened by whoever decodes it) or the whole bytes of a single-file format.
     enum Located {

@@ -9,13 +9,15 @@ public enum CSVWriter {
         var out = ""
         out.reserveCapacity(record.sampleCount * leads.count * 8 + 256)
         if rateComment { out += "# sampling_rate=\(formatNumber(record.samplingRate)) units=mV\n" }
-        out += leads.map { csvEscape($0.writtenName) }.joined(separator: ",") + "\n"
+        out += leads.map { csvName($0.writtenName) }.joined(separator: ",") + "\n"
         let n = leads.map(\.millivolts.count).min() ?? 0
         for t in 0..<n {
             for (k, lead) in leads.enumerated() {
                 if k > 0 { out += "," }
                 let v = lead.millivolts[t]
-                out += v.isFinite ? "\(v)" : ""   // never "inf": our reader (rightly) refuses it
+                // A missing sample is an empty cell (never "inf": our reader rightly refuses it);
+                // in a one-column file an empty cell would be a blank line, which readers skip, so "nan".
+                out += v.isFinite ? "\(v)" : (leads.count == 1 ? "nan" : "")
             }
             out += "\n"
         }
@@ -25,11 +27,13 @@ public enum CSVWriter {
     /// Writes the CSV via a temporary name, then renames.
     public static func write(_ record: ECGRecord, to url: URL, rateComment: Bool = false) throws {
         try record.checkWritable()
-        try atomicWrite(Data(csvText(record, rateComment: rateComment).utf8), to: url)
+        try atomicWrite([(Data(csvText(record, rateComment: rateComment).utf8), url)], record: record)
     }
 
-    static func csvEscape(_ s: String) -> String {
-        s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    /// A lead name as one header cell our reader (and a spreadsheet) reads back as one name: on one
+    /// line, and without the separator or quotes (a DICOM lead meaning "V1, chest" becomes "V1  chest").
+    static func csvName(_ s: String) -> String {
+        oneLineName(s).replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: "\"", with: "'")
     }
 }
 
@@ -38,6 +42,34 @@ extension ECGRecord {
     func checkWritable() throws {
         try ECGRecord.validate(storedLeads: storedLeadsInFileOrder, samplingRate: samplingRate, file: provenance.path)
     }
+
+    /// A value the output format cannot hold is an error naming the file, lead and sample (never a
+    /// trapping `Int(x)` or a silently clamped sample). NaN is a missing sample, written as the
+    /// format's missing value, so it is not checked here.
+    func checkRange(maxAbsMillivolts limit: Double, firstSamples n: Int, format: String) throws {
+        for lead in storedLeadsInFileOrder {
+            let values = lead.millivolts.prefix(n)
+            guard let k = values.firstIndex(where: { $0.isFinite && abs(Double($0)) > limit }) else { continue }
+            let shown = TerminalText.sanitize(lead.writtenName)
+            throw ECGFormatError(.invalidValue, file: provenance.path,
+                                 "lead \(shown) sample \(k) is \(values[k]) mV, beyond the ±\(formatNumber(limit)) mV a \(format) file can hold",
+                                 at: "lead \(shown), sample \(k)")
+        }
+    }
+}
+
+/// A name from an input file made safe to write as one field of a line-based format: every line
+/// break a reader may honour (CR, LF, NEL, U+2028/2029), other control and bidi/format characters
+/// become spaces, so a DICOM lead meaning cannot add lines to a WFDB header.
+func oneLineName(_ s: String) -> String {
+    var out = String.UnicodeScalarView()
+    for u in s.unicodeScalars {
+        switch u.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: out.append(" ")
+        default: out.append(u)
+        }
+    }
+    return String(out)
 }
 
 func formatNumber(_ x: Double) -> String {
@@ -54,6 +86,8 @@ public enum WFDBWriter {
 
     /// Resolution of the written samples: 1000 ADC units per mV (1 µV) unless a lead's range needs less.
     public static let preferredGain = 1000.0
+    /// The largest |mV| written: ±32766 ADC units at the smallest gain (1 unit per mV).
+    public static let maxAbsMillivolts = 32766.0
 
     public static func encode(_ record: ECGRecord, recordName: String) throws -> Output {
         let leads = record.storedLeadsInFileOrder
@@ -62,16 +96,17 @@ public enum WFDBWriter {
         }
         try record.checkWritable()
         let n = leads.map(\.millivolts.count).min() ?? 0
+        try record.checkRange(maxAbsMillivolts: maxAbsMillivolts, firstSamples: n, format: "WFDB format 16")
         var gains: [Double] = [], baselines: [Int] = []
         for lead in leads {
             let finite = lead.millivolts.prefix(n).filter { $0.isFinite }
             let lo = Double(finite.min() ?? 0), hi = Double(finite.max() ?? 0)
             // Centre the range on the baseline; lower the gain only when ±32766 units cannot hold it.
             let half = max((hi - lo) / 2, 1e-9)
-            let gain = min(preferredGain, (32766.0 / half).rounded(.down))
+            let gain = max(1, min(preferredGain, (32766.0 / half).rounded(.down)))
             let mid = (hi + lo) / 2
-            gains.append(max(gain, 1))
-            baselines.append(Int(-(mid * gain).rounded()))
+            gains.append(gain)
+            baselines.append(Int(-(mid * gain).rounded()))   // |mid × gain| ≤ 32766 × 1000 after checkRange
         }
         var raw = [UInt8](repeating: 0, count: n * leads.count * 2)
         var initial = [Int](repeating: 0, count: leads.count)
@@ -94,7 +129,7 @@ public enum WFDBWriter {
         }
         var h = "\(recordName) \(leads.count) \(formatNumber(record.samplingRate)) \(n)\n"
         for (k, lead) in leads.enumerated() {
-            let name = lead.writtenName.replacingOccurrences(of: "\n", with: " ")
+            let name = oneLineName(lead.writtenName)
             h += "\(recordName).dat 16 \(formatNumber(gains[k]))(\(baselines[k]))/mV 16 0 \(initial[k]) \(Int(Int16(truncatingIfNeeded: sums[k]))) 0 \(name)\n"
         }
         let md = record.metadata
@@ -114,19 +149,28 @@ public enum WFDBWriter {
         }
         let out = try encode(record, recordName: name)
         let dir = base.deletingLastPathComponent()
-        try atomicWrite(out.data, to: dir.appendingPathComponent(name + ".dat"))
-        try atomicWrite(Data(out.header.utf8), to: dir.appendingPathComponent(name + ".hea"))
+        // One set: the .dat first, then the header naming it; a failure puts both old files back.
+        try atomicWrite([(out.data, dir.appendingPathComponent(name + ".dat")),
+                         (Data(out.header.utf8), dir.appendingPathComponent(name + ".hea"))], record: record)
     }
 }
 
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    do {
-        try data.write(to: tmp)
-        if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp) }
-        else { try FileManager.default.moveItem(at: tmp, to: url) }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw ECGFormatError(.unreadable, file: url.path, "cannot write: \(error.localizedDescription)")
+func atomicWrite(_ files: [(data: Data, url: URL)], record: ECGRecord) throws {
+    try record.refuseOverwritingInput(files.map(\.url))
+    do { try AtomicReplace.write(files) } catch let f as AtomicReplace.Failure {
+        throw ECGFormatError(.unreadable, file: f.path, f.reason)
+    }
+}
+
+extension ECGRecord {
+    /// Converting a file onto itself (or onto the `.dat` its header names) would replace the input
+    /// with its own conversion: refused, naming both.
+    func refuseOverwritingInput(_ outputs: [URL]) throws {
+        let inputs = ECGFileReader.inputFiles(of: URL(fileURLWithPath: provenance.path))
+        for out in outputs {
+            if let same = inputs.first(where: { AtomicReplace.sameFile($0.path, out.path) }) {
+                throw ECGFormatError(.invalidValue, file: out.path, "is the input file \(TerminalText.sanitize(same.path)); choose another output path")
+            }
+        }
     }
 }

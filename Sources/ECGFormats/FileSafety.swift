@@ -14,12 +14,18 @@ public enum TerminalText {
             let v = scalar.value
             if v == 0x0A && keepNewlines { out.append(scalar); continue }
             if v == 0x09 || v == 0x0A { out.append(" "); changed = true; continue }
-            if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) {
-                out.append("?"); changed = true; continue
-            }
+            if isUnsafe(scalar) { out.append("?"); changed = true; continue }
             out.append(scalar)
         }
         return changed ? String(out) : text
+    }
+
+    /// The one rule: C0/C1 controls, DEL, line/paragraph separators and the bidi embedding, override
+    /// and isolate controls (U+200E/F, U+202A–E, U+2066–9, U+061C), which reorder what follows them.
+    @inline(__always) public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029
+            || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F || v == 0x061C
     }
 }
 
@@ -93,6 +99,17 @@ public final class ExclusiveLock {
         descriptor = fd
     }
 
+    /// True when a process holds the lock at `lockPath` now (false when there is no such file).
+    /// Takes nothing and writes nothing: a reader such as `screen merge` asks before trusting a file
+    /// that a writer may still be appending to, even in a read-only folder.
+    public static func isHeld(lockPath: String) -> Bool {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { _ = flock(fd, LOCK_UN); return false }
+        return errno == EWOULDBLOCK
+    }
+
     public func release() {
         guard descriptor >= 0 else { return }
         _ = ftruncate(descriptor, 0)
@@ -126,5 +143,20 @@ public func fileKindName(mode: mode_t) -> String {
     case S_IFLNK: return "a symbolic link"
     case S_IFREG: return "a regular file"
     default: return "not a regular file"
+    }
+}
+
+/// Names taken from a file (a manifest's case name, a WFDB segment or signal file name) that become
+/// part of a path must be one plain component under the folder they belong to: otherwise
+/// `"./../victim"` as a case name makes an export replace a folder beside its output.
+public enum PathComponent {
+    /// Nil when `name` is usable as a single file or folder name; else why not (for messages).
+    public static func problem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name == "." || name == ".." { return "is '\(name)', not a name" }
+        if name.contains("/") { return "contains '/' (it must be one name, not a path)" }
+        if name.utf8.count > 255 { return "is longer than 255 bytes" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "contains a control character" }
+        return nil
     }
 }

@@ -75,7 +75,7 @@ public struct IntervalMeasurements: Codable, Sendable, Equatable {
 
     /// Compact one-line form for headers: "PR 158 QRS 78 QT/QTc 364/364 ms · axes 49/54/46°".
     public func compactLine() -> String {
-        func ms(_ v: Double?) -> String { v.map { String(Int($0.rounded())) } ?? "–" }
+        func ms(_ v: Double?) -> String { NumberText.whole(v) }
         let qtc = qtcBazettMs ?? qtcReportedMs
         return "PR \(ms(prMs)) QRS \(ms(qrsMs)) QT/QTc \(ms(qtMs))/\(ms(qtc)) ms · axes \(ms(pAxisDeg))/\(ms(qrsAxisDeg))/\(ms(tAxisDeg))°"
     }

@@ -13,10 +13,14 @@ public enum ReaderLimits {
     /// Upper bound on samples per lead accepted from any header (24 h at 1 kHz is 86.4 M).
     public static let maxSamplesPerLead = 100_000_000
     public static let maxLeads = 256
+    /// Sample bytes one WFDB record may use across all its signal files (a 24-hour 12-lead record at
+    /// 500 Hz in format 16 is 1.04 GB): 256 signals of 200 MB each are refused, not read for 109 s.
+    public static let maxRecordSignalBytes = 2 << 30
     /// Sampling rates any reader accepts (Hz); anything else is a typed error, never passed on.
     public static let samplingRateRange: ClosedRange<Double> = 1...100_000
-    /// Annotations per file (a 24-hour Holter at 200 bpm has under 300 000 beats).
-    public static let maxAnnotations = 10_000_000
+    /// Annotations per file (a 24-hour Holter at 200 bpm has under 300 000 beats). At 10 M, an
+    /// 8 M-annotation `.atr` of 16 MB took `view` to 1.1 GB; at 1 M the list stays under 60 MB.
+    public static let maxAnnotations = 1_000_000
 }
 
 /// Reads a whole regular file, refusing directories, FIFOs, devices and absurd sizes, with errors that
@@ -129,7 +133,7 @@ extension ECGRecord {
     /// Builds a record in canonical form: standard leads in standard order, then extra leads in file
     /// order; III, aVR, aVL, aVF derived from I and II when the file stores I and II but not those
     /// (Einthoven and Goldberger: III = II − I, aVR = −(I + II)/2, aVL = I − II/2, aVF = II − I/2).
-    static func canonical(storedLeads: [Lead], samplingRate: Double, metadata: ECGMetadata,
+    public static func canonical(storedLeads: [Lead], samplingRate: Double, metadata: ECGMetadata,
                           provenance: Provenance) throws -> ECGRecord {
         try validate(storedLeads: storedLeads, samplingRate: samplingRate, file: provenance.path)
         // Duplicate names (two channels both called "ECG") must stay distinguishable.

@@ -60,13 +60,14 @@ final class WFDBSignalBytes: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(rebasing: buffer[0..<range.count]))
     }
 
-    /// Feeds the whole file to `hasher` in 4 MB pieces (constant memory for any size).
-    func hash(into hasher: inout SHA256) throws {
-        if let data { hasher.update(data: data); return }
+    /// Feeds the file's first `limit` bytes to `hasher` in 4 MB pieces (constant memory for any size).
+    func hash(into hasher: inout SHA256, upTo limit: Int) throws {
+        let total = min(count, max(0, limit))
+        if let data { hasher.update(data: data.prefix(total)); return }
         let piece = 4 << 20
         var start = 0
-        while start < count {
-            let end = min(count, start + piece)
+        while start < total {
+            let end = min(total, start + piece)
             try withBytes(start..<end) { hasher.update(bufferPointer: $0) }
             start = end
         }

@@ -129,6 +129,10 @@ public struct WFDBHeader: Sendable, Equatable {
                 guard t.count >= 2, let len = Int(t[1]), len >= 0, len <= ReaderLimits.maxSamplesPerLead else {
                     throw ECGFormatError(.malformedHeader, file: file, "segment line needs a record name and a non-negative length", at: "line \(entry.line)")
                 }
+                // A segment is a record in the layout's own folder: one plain name ("~" marks a gap).
+                if let why = PathComponent.problem(t[0]) {
+                    throw ECGFormatError(.invalidValue, file: file, "segment name '\(TerminalText.sanitize(t[0]))' \(why)", at: "line \(entry.line)")
+                }
                 segments.append(Segment(name: t[0], length: len))
             }
             return WFDBHeader(recordName: name, samplingRate: fs, samplesPerSignal: nsamp,

@@ -107,8 +107,9 @@ public struct WFDBReader: Sendable {
         return (header, layout.frames * per, header.samplingRate * Double(per))
     }
 
-    /// SHA-256 of the header followed by its signal files as they are on disk (for multi-segment
-    /// records: of the layout header followed by each segment's digest), streamed in pieces.
+    /// SHA-256 of the header followed by its signal files as they are on disk, each up to the last
+    /// byte the header accounts for (for multi-segment records: of the layout header followed by each
+    /// segment's digest), streamed in pieces.
     public func sha256(url: URL) throws -> String {
         let headerURL = WFDBReader.headerURL(for: url)
         let headerData = try readFileBytes(headerURL, role: "WFDB header")
@@ -128,7 +129,7 @@ public struct WFDBReader: Sendable {
             }
         } else {
             for group in try SingleSegmentLayout(header: header, files: files).groups {
-                try group.bytes?.hash(into: &hasher)
+                try group.bytes?.hash(into: &hasher, upTo: group.usedBytes)
             }
         }
         return SHA256Hex.hex(hasher.finalize())
@@ -202,7 +203,7 @@ public struct WFDBReader: Sendable {
         if computeSHA256 {
             var hasher = SHA256()
             hasher.update(data: headerData)
-            for group in layout.groups { try group.bytes?.hash(into: &hasher) }
+            for group in layout.groups { try group.bytes?.hash(into: &hasher, upTo: group.usedBytes) }
             sha = SHA256Hex.hex(hasher.finalize())
         }
         if layout.maxSPF > 1 {
@@ -411,6 +412,10 @@ struct SingleSegmentLayout {
         let members: [Int]
         let format: WFDBFormat
         let bytes: WFDBSignalBytes?
+        /// The bytes of the file the header accounts for (byte offset + declared samples): what the
+        /// provenance digest covers, so a header cannot make every read hash a 1 GB file it uses
+        /// 2 KB of (1,000 segments naming one sparse file took over 60 s).
+        var usedBytes = 0
     }
     let groups: [Group]
     let frames: Int
@@ -443,6 +448,7 @@ struct SingleSegmentLayout {
             }
         }
         var groups: [Group] = []
+        var usedTotal = 0
         var nsamp = header.samplesPerSignal
         for fileName in groupOrder {
             let list = members[fileName] ?? []
@@ -478,7 +484,12 @@ struct SingleSegmentLayout {
             guard frames <= ReaderLimits.maxSamplesPerLead / max(1, spfs.max() ?? 1) else {
                 throw ECGFormatError(.invalidValue, file: file, "\(frames) frames × \(spfs.max() ?? 1) samples per frame exceeds the sample limit", at: "line \(first.line)")
             }
-            groups.append(Group(fileName: fileName, members: list, format: format, bytes: bytes))
+            let used = min(bytes.count, first.byteOffset + format.bytesNeeded(samples: frames * n))
+            usedTotal += used
+            guard usedTotal <= ReaderLimits.maxRecordSignalBytes else {
+                throw ECGFormatError(.invalidValue, file: file, "the header's signal files hold more than \(ReaderLimits.maxRecordSignalBytes) bytes of samples in all (the limit per record)", at: "line \(first.line)")
+            }
+            groups.append(Group(fileName: fileName, members: list, format: format, bytes: bytes, usedBytes: used))
         }
         if groups.allSatisfy({ $0.bytes == nil }) {
             throw ECGFormatError(.missingData, file: file, "signal file '\(groupOrder[0])' named in the header is missing", at: "line \(header.signals[0].line)")

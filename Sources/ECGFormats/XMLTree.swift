@@ -91,7 +91,36 @@ final class XTreeBuilder: NSObject, XMLParserDelegate {
             out += " "
         }
         out += body
-        return Data(out.utf8)
+        let bytes = Data(out.utf8)
+        try checkAttributeCounts(bytes, file: file)
+        return bytes
+    }
+
+    /// Attributes one element may carry (ECG formats use a handful). libxml2 and XMLParser handle an
+    /// element's attributes in quadratic time: one element with 1 M attributes took over 60 s.
+    static let maxAttributesPerElement = 256
+
+    /// One pass over the bytes: counts `name=` pairs inside each tag (quotes respected) and refuses
+    /// an element with more than `maxAttributesPerElement`, before XMLParser sees the document.
+    static func checkAttributeCounts(_ data: Data, file: String) throws {
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var inTag = false, quote: UInt8 = 0, count = 0, line = 1
+            for b in raw {
+                if b == 0x0A { line += 1 }
+                if quote != 0 { if b == quote { quote = 0 }; continue }
+                if !inTag { if b == UInt8(ascii: "<") { inTag = true; count = 0 }; continue }
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = b
+                case UInt8(ascii: ">"): inTag = false
+                case UInt8(ascii: "="):
+                    count += 1
+                    if count > maxAttributesPerElement {
+                        throw ECGFormatError(.invalidValue, file: file, "an XML element has more than \(maxAttributesPerElement) attributes", at: "line \(line)")
+                    }
+                default: break
+                }
+            }
+        }
     }
 
     static func parse(_ data: Data, file: String) throws -> XElement {

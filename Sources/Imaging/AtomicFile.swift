@@ -8,12 +8,26 @@ import Glibc
 /// Durable file writes: data goes to a temporary name in the same directory, is fsync'd, and is
 /// renamed over the final name, so a crash or kill never leaves a half-written file under a final name.
 public enum AtomicFile {
-    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory).
+    /// Writes `data` to `url` atomically (temporary name + fsync + rename + fsync of the directory;
+    /// the old file is never removed first): `AtomicReplace`, the one helper every output uses.
     public static func write(_ data: Data, to url: URL) throws {
+        do { try AtomicReplace.write(data, to: url) } catch let f as AtomicReplace.Failure {
+            throw CMRExportError.io(path: f.path, reason: f.reason)
+        }
+    }
+
+    /// Like `write(_:to:)` for output too large to hold at once: `produce` calls `emit` with the
+    /// bytes in order (a merge of screening shards can be gigabytes). Nothing appears under `url`
+    /// unless `produce` returns normally; the old file is never removed first.
+    public static func write(to url: URL, _ produce: (_ emit: (Data) throws -> Void) throws -> Void) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
-            try writeDurably(data, to: tmp)
+            let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw posixError(tmp.path, "open for writing") }
+            defer { close(fd) }
+            try produce { data in try writeAll(fd, data, path: tmp.path) }
+            guard fsync(fd) == 0 else { throw posixError(tmp.path, "fsync") }
             guard rename(tmp.path, url.path) == 0 else { throw posixError(url.path, "rename") }
             fsyncDirectory(dir)
         } catch {
@@ -27,18 +41,24 @@ public enum AtomicFile {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw posixError(url.path, "open for writing") }
         defer { close(fd) }
+        try writeAll(fd, data, path: url.path)
+        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
+    }
+
+    private static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
         try data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = Glibc.write(fd, base + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw posixError(url.path, "write")
+                    throw posixError(path, "write")
                 }
+                if n == 0 { errno = ENOSPC; throw posixError(path, "write") }
                 offset += n
             }
         }
-        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
     }
 
     public static func fsyncDirectory(_ url: URL) {

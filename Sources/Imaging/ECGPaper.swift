@@ -110,12 +110,20 @@ public enum ECGPaperDrawing {
                 guard s1 - s0 >= 2 else { continue }
                 let segment = Array(lead.millivolts[s0..<s1])
                 let centre = Double(median(segment))
-                let points: [(Double, Double)] = segment.enumerated().map { k, v in
+                // A missing sample (NaN) is a gap in the trace, not a 0 mV line: one polyline per
+                // run of finite samples. Far off-scale values are pinned to ±1 m off the sheet.
+                var run: [(Double, Double)] = []
+                for (k, v) in segment.enumerated() {
+                    guard v.isFinite else {
+                        if run.count >= 2 { g.polyline(run, color: .black, width: L.traceWidthMM) }
+                        run.removeAll(keepingCapacity: true)
+                        continue
+                    }
                     let t = Double(s0 + k) / record.samplingRate
-                    let mv = v.isFinite ? Double(v) - centre : 0
-                    return (traceX0 + (t - start) * mmPerS, baseline - mv * mmPerMV)
+                    let y = min(1000, max(-1000, baseline - (Double(v) - centre) * mmPerMV))
+                    run.append((traceX0 + (t - start) * mmPerS, y))
                 }
-                g.polyline(points, color: .black, width: L.traceWidthMM)
+                if run.count >= 2 { g.polyline(run, color: .black, width: L.traceWidthMM) }
             }
         }
     }
@@ -137,7 +145,7 @@ public enum ECGPaperDrawing {
         }
         var t = from
         while t < to {
-            let level = Int(((h.value(lead: lead, atRecordSeconds: t) ?? 0) * 20).rounded())
+            let level = Int(checked: (Double(h.value(lead: lead, atRecordSeconds: t) ?? 0) * 20).rounded()).map { max(0, min(20, $0)) } ?? 0
             if level != runLevel || runStart == nil { flush(t); runStart = t; runLevel = level }
             t += step
         }

@@ -68,8 +68,11 @@ public final class StudyCasePresenter: CasePresenter {
         }
         let record: ECGRecord
         do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg)) } catch {
-            // The operator sees the file in the error; the reader's screen only says "case N".
-            throw StudyError(.missingFile, file: c.ecg, "cannot read the ECG of case \(ordinal): \(error)")
+            // Shown to the reader, whose terminal this is: the case number and the kind of problem,
+            // never the path or the reader's message (a folder named "P06-rcm" is the diagnosis).
+            // The operator finds the file with `study status` and `ecg2cmr info`.
+            let kind = (error as? ECGFormatError).map { " (\($0.kind.rawValue))" } ?? ""
+            throw StudyError(.missingFile, "cannot read the ECG of case \(ordinal)\(kind); ask the study operator to check case \(ordinal)'s file with 'ecg2cmr study status' and 'ecg2cmr info'")
         }
         var shown = BlindedCase(ordinal: ordinal, total: total, stageTitle: stage.title, traces: nil, scores: nil,
                                 modelCaption: nil, cines: [])

@@ -54,7 +54,9 @@ public final class StudyStore {
     }
 
     /// Opens an existing study database.
-    public static func open(at path: String, now: @escaping () -> Date = Date.init) throws -> StudyStore {
+    /// `readOnly` (for `study status`): opens over a read-only connection, changes nothing (no chmod,
+    /// no migration), so a database on read-only media or in a read-only folder can be inspected.
+    public static func open(at path: String, readOnly: Bool = false, now: @escaping () -> Date = Date.init) throws -> StudyStore {
         var st = stat()
         guard lstat(path, &st) == 0 else {
             throw StudyError(.databaseMissing, file: path, "no study database here (create one with `ecg2cmr study init`)")
@@ -63,9 +65,9 @@ public final class StudyStore {
         // converted to SQLite or switched to WAL.
         try checkIsStudyDatabase(path, lstat: st)
         // Keep the answers private even if someone copied the file with a broad umask.
-        chmod(path, 0o600)
+        if !readOnly { chmod(path, 0o600) }
         do {
-            let queue = try openQueue(path)
+            let queue = try openQueue(path, readOnly: readOnly)
             let json = try queue.read { db -> String? in
                 guard try db.tableExists("study") else { return nil }
                 return try String.fetchOne(db, sql: "SELECT definition_json FROM study WHERE id = 1")
@@ -74,11 +76,28 @@ public final class StudyStore {
                 throw StudyError(.notAStudyDatabase, file: path, "not an ecg2cmr study database (no study table)")
             }
             let definition = try JSONDecoder().decode(StudyDefinition.self, from: data)
-            try queue.write { db in try migrate(db) }
+            if !readOnly { try queue.write { db in try migrate(db) } }
             return StudyStore(path: path, queue: queue, definition: definition, now: now)
         } catch let e as StudyError { throw e } catch {
+            if let storage = storageProblem(error, path: path) { throw storage }
             throw StudyError(.notAStudyDatabase, file: path, "cannot open as a study database: \(error)")
         }
+    }
+
+    /// A full disk, a read-only file system or folder, or an I/O error is a storage problem with the
+    /// study database, not a sign that the file is something else: said as such.
+    static func storageProblem(_ error: Error, path: String) -> StudyError? {
+        guard let e = error as? DatabaseError else { return nil }
+        let what: String
+        switch e.resultCode {
+        case .SQLITE_FULL: what = "the disk is full"
+        case .SQLITE_READONLY: what = "the database or its folder is read-only (reader sessions, reports and add-reader need write access)"
+        case .SQLITE_CANTOPEN: what = "SQLite cannot open it or its -wal/-shm files (is the folder read-only?)"
+        case .SQLITE_IOERR: what = "an input/output error"
+        case .SQLITE_PERM, .SQLITE_AUTH: what = "permission denied"
+        default: return nil
+        }
+        return StudyError(.storage, file: path, "cannot use the study database: \(what) (\(e.message ?? "\(e.resultCode)"))")
     }
 
     /// Refuses a symlink (never followed to a file that may not be ours), anything but a regular
@@ -126,6 +145,7 @@ public final class StudyStore {
                 throw StudyError(.notAStudyDatabase, file: path, "is a SQLite database but not an ecg2cmr study database (no study table); refusing to touch it")
             }
         } catch let e as StudyError { throw e } catch {
+            if let storage = storageProblem(error, path: path) { throw storage }
             throw StudyError(.notAStudyDatabase, file: path, "cannot be read as a study database (\(error)); refusing to touch it")
         }
     }
@@ -134,9 +154,13 @@ public final class StudyStore {
         self.path = path; self.dbQueue = queue; self.definition = definition; self.now = now
     }
 
-    private static func openQueue(_ path: String) throws -> DatabaseQueue {
+    private static func openQueue(_ path: String, readOnly: Bool = false) throws -> DatabaseQueue {
         var config = Configuration()
         config.busyMode = .timeout(5)
+        if readOnly {
+            config.readonly = true
+            return try DatabaseQueue(path: path, configuration: config)
+        }
         config.prepareDatabase { db in
             // FULL: the WAL is fsynced at every commit, so a confirmed answer survives kill -9 and power loss.
             try db.execute(sql: "PRAGMA journal_mode = WAL")

@@ -37,6 +37,8 @@ public struct PairedDataset: Sendable {
     public static let splits: Set<String> = ["train", "val", "test"]
     /// A manifest of a million subjects is ~100 MB of CSV; larger is not a dataset manifest.
     public static let maxManifestBytes = 256 << 20
+    /// subject, ecg, sax, lax, split and up to about 1,000 label and phenotype columns.
+    public static let maxColumns = 1024
 
     public static func load(_ path: String) throws -> PairedDataset {
         let url = URL(fileURLWithPath: path)
@@ -47,9 +49,16 @@ public struct PairedDataset: Sendable {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw bad(0, "cannot be read (\(error.localizedDescription))") }
         guard let text = String(data: data, encoding: .utf8) else { throw bad(0, "is not UTF-8 text") }
+        // The column count is bounded before the table is parsed: 300 k label columns took over 120 s.
+        let headerLine = text.utf8.prefix { $0 != UInt8(ascii: "\n") }
+        let commas = headerLine.reduce(0) { $0 + ($1 == UInt8(ascii: ",") ? 1 : 0) }
+        guard commas < maxColumns else { throw bad(1, "has \(commas + 1) columns, more than the \(maxColumns) a dataset manifest may have") }
         let rows = try CSVTable.parse(text, file: path)
         guard let header = rows.first else { throw bad(1, "is empty (needs a header row)") }
         let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        // Every row becomes a dictionary of its columns and the labels are written per subject:
+        // 300 k label columns took over 120 s, so the column count is bounded up front.
+        guard names.count <= maxColumns else { throw bad(1, "has \(names.count) columns, more than the \(maxColumns) a dataset manifest may have") }
         for required in ["subject", "ecg", "split"] where !names.contains(required) {
             throw bad(1, "has no '\(required)' column")
         }
@@ -195,7 +204,7 @@ public struct DatasetPreparation {
                 let prepared = try CaseAnalysis(pipeline: pipeline).prepare(record)
                 let npy = NPYWriter.encode(prepared.values, shape: [prepared.leads.count, prepared.sampleCount])
                 let name = "ecg/\(s.id).npy"
-                try npy.write(to: out.appendingPathComponent(name), options: .atomic)
+                try AtomicReplace.write(npy, to: out.appendingPathComponent(name))
                 func present(_ p: String?) -> Any { p.map { $0 as Any } ?? NSNull() }
                 func values(_ d: [String: Double?]) -> [String: Any] { d.mapValues { $0.map { $0 as Any } ?? NSNull() } }
                 entries.append([
@@ -224,7 +233,7 @@ public struct DatasetPreparation {
             "failures": failures.map { ["subject": $0.subject, "file": $0.file, "reason": $0.reason] },
         ]
         let json = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try json.write(to: out.appendingPathComponent("index.json"), options: .atomic)
+        try AtomicReplace.write(json, to: out.appendingPathComponent("index.json"))
         return Summary(prepared: entries.count, failures: failures)
     }
 

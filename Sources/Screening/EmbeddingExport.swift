@@ -54,20 +54,20 @@ public enum EmbeddingExport {
                 let values = r.vector.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",")
                 text += "{\"file\":\(try string(r.file)),\"sha256\":\(try string(r.sha256)),\"model\":\(try string(r.modelID)),\"embedding\":[\(values)]}\n"
             }
-            try Data(text.utf8).write(to: url, options: .atomic)
+            try AtomicReplace.write(Data(text.utf8), to: url)
         case .csv:
             let d = dims.first ?? 0
             var lines = [(["file", "sha256", "model"] + (0..<d).map { "e\($0)" }).joined(separator: ",")]
             for r in rows {
                 lines.append(([csv(r.file), r.sha256, csv(r.modelID)] + r.vector.map { "\($0)" }).joined(separator: ","))
             }
-            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url, options: .atomic)
+            try AtomicReplace.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: url)
         case .npy:
-            try npy(rows.flatMap(\.vector), rows: rows.count, cols: dims.first ?? 0).write(to: url, options: .atomic)
+            try AtomicReplace.write(npy(rows.flatMap(\.vector), rows: rows.count, cols: dims.first ?? 0), to: url)
             var index = ["row,file,sha256,model"]
             for (i, r) in rows.enumerated() { index.append("\(i),\(csv(r.file)),\(r.sha256),\(csv(r.modelID))") }
             let indexURL = url.deletingPathExtension().appendingPathExtension("index.csv")
-            try Data((index.joined(separator: "\n") + "\n").utf8).write(to: indexURL, options: .atomic)
+            try AtomicReplace.write(Data((index.joined(separator: "\n") + "\n").utf8), to: indexURL)
         }
     }
 

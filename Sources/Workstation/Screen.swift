@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 
 // Screen.swift — the rendering contract every Workstation view (and reader mode) draws through.
@@ -146,7 +147,7 @@ public struct CellGrid: Sendable, Equatable {
     }
 
     /// Writes `text` on one row starting at x, clipped to `maxWidth` columns (and the grid).
-    /// Control characters become spaces. Returns the number of columns written.
+    /// Control and bidi characters become spaces. Returns the number of columns written.
     @discardableResult
     public mutating func write(_ text: String, x: Int, y: Int, style: CellStyle, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height else { return 0 }
@@ -156,7 +157,8 @@ public struct CellGrid: Sendable, Equatable {
             if col >= limit { break }
             // Combining marks and zero-width scalars would desynchronise columns: drop them.
             if s.properties.generalCategory == .nonspacingMark || s.properties.generalCategory == .enclosingMark { continue }
-            let glyph: Unicode.Scalar = (s.value < 0x20 || s.value == 0x7f || (0x80...0x9f).contains(s.value)) ? " " : s
+            // Controls and bidi overrides (a file named with U+202E) never reach the terminal.
+            let glyph: Unicode.Scalar = TerminalText.isUnsafe(s) ? " " : s
             put(glyph, x: x + col, y: y, style: style)
             col += 1
         }

@@ -337,25 +337,46 @@ public enum TraceView {
         let dotsPerSecond = Double(canvas.widthDots) / region.durationSeconds
         let first = max(0, Int((region.startSeconds - overlay.recordStartSeconds) * fs))
         let last = min(samples.count, Int(((region.startSeconds - overlay.recordStartSeconds + region.durationSeconds) * fs).rounded(.up)))
-        // Baseline: mean of the shown window, so each panel sits on its row like a cart's isoelectric line.
-        var baseline = 0.0
-        if last > first { for i in first..<last { baseline += Double(samples[i]) }; baseline /= Double(last - first) }
+        // Baseline: mean of the shown window's finite samples, so each panel sits on its row like a
+        // cart's isoelectric line. NaN is a missing sample (a gap in the file): it is left out here and
+        // drawn as a break in the trace.
+        var baseline = 0.0, finiteCount = 0
+        if last > first {
+            for i in first..<last where samples[i].isFinite { baseline += Double(samples[i]); finiteCount += 1 }
+            if finiteCount > 0 { baseline /= Double(finiteCount) }
+        }
+        if !baseline.isFinite { baseline = 0 }
         let centre = Double(canvas.heightDots) / 2
         let dotsPerMillivolt = settings.gainMillimetresPerMillivolt * dotsPerMMY
-        func yDot(_ mv: Float) -> Int { Int((centre - (Double(mv) - baseline) * dotsPerMillivolt).rounded()) }
+        // Far off-panel values (a 3.4e38 sample) are pinned just outside the canvas, which clips them,
+        // so the conversion to Int can never trap.
+        let limit = Double(canvas.heightDots + 4)
+        func yDot(_ mv: Float) -> Int {
+            let y = centre - (Double(mv) - baseline) * dotsPerMillivolt
+            return Int(min(limit, max(-limit, y.isFinite ? y : (y > 0 ? limit : -limit))).rounded())
+        }
         var previousY: Int? = nil
         if last > first {
-            // Per dot column: min…max of its samples, joined to the previous column (no gaps on QRS slopes).
+            // Per dot column: min…max of its samples, joined to the previous column (no gaps on QRS
+            // slopes); a missing sample ends the line, so the next finite one starts afresh.
             var i = first
             for dx in 0..<canvas.widthDots {
-                let end = min(last, first + Int((Double(dx + 1) / dotsPerSecond * fs).rounded()))
+                let end = min(last, first + Int(min(Double(last), (Double(dx + 1) / dotsPerSecond * fs).rounded())))
                 if i >= end { if let p = previousY { canvas.set(x: dx, y: p) }; continue }
-                var lo = samples[i], hi = samples[i]
-                let firstY = yDot(samples[i])
-                while i < end { lo = min(lo, samples[i]); hi = max(hi, samples[i]); i += 1 }
-                let lastY = yDot(samples[end - 1])
+                var lo = Float.infinity, hi = -Float.infinity
+                var firstY: Int? = nil, lastY: Int? = nil, gapBefore = false
+                while i < end {
+                    let v = samples[i]
+                    i += 1
+                    guard !v.isNaN else { if firstY == nil { gapBefore = true } else { lastY = nil }; continue }
+                    let y = yDot(v)
+                    if firstY == nil { firstY = y }
+                    lastY = y
+                    lo = min(lo, v); hi = max(hi, v)
+                }
+                guard let fy = firstY else { previousY = nil; continue }
                 canvas.verticalSpan(x: dx, y0: yDot(lo), y1: yDot(hi))
-                if let p = previousY { canvas.verticalSpan(x: dx, y0: p, y1: firstY) }
+                if let p = previousY, !gapBefore { canvas.verticalSpan(x: dx, y0: p, y1: fy) }
                 previousY = lastY
             }
         }

@@ -120,7 +120,7 @@ public enum WorkstationRenderer {
         // Most useful first: narrow terminals cut from the right.
         if let c = state.current {
             let m = c.record.metadata
-            parts.append(c.heartRateBpm.map { "HR \(Int($0.rounded())) bpm" } ?? "HR –")
+            parts.append(c.heartRateBpm.map { "HR \(NumberText.whole($0)) bpm" } ?? "HR –")
             if let r = c.rhythm { parts.append(r.rawValue) }
             if let m = c.measurements { parts.append(headerMeasurements(m, compact: narrow)) }
             if let m = c.measurements, let device = c.record.metadata.deviceMeasurements {
@@ -132,7 +132,7 @@ public enum WorkstationRenderer {
             parts.append(c.qualityNotes.isEmpty ? "quality ok" : "quality: " + c.qualityNotes.joined(separator: "; "))
             if let id = m.patientID, !id.isEmpty { parts.append("pt \(id)") }
             var demo: [String] = []
-            if let age = m.ageYears { demo.append("\(Int(age)) y") }
+            if let age = m.ageYears { demo.append("\(NumberText.whole(age.rounded(.down))) y") }
             if let sex = m.sex, sex != .unknown { demo.append(sex == .male ? "M" : "F") }
             if !demo.isEmpty { parts.append(demo.joined(separator: " ")) }
             if let t = m.acquisitionTime { parts.append(formatDate(t)) }
@@ -147,7 +147,7 @@ public enum WorkstationRenderer {
     /// "PR 160 QRS 92 QT/QTc 380/410 ax 45/60/40": intervals in ms (QTc Bazett), P/QRS/T axes in degrees,
     /// "–" where not measurable. Short enough that the rate, rhythm and quality still fit at 80 columns.
     static func headerMeasurements(_ m: GlobalMeasurements, compact: Bool = false) -> String {
-        func v(_ x: Double?) -> String { x.map { String(Int($0.rounded())) } ?? "–" }
+        func v(_ x: Double?) -> String { NumberText.whole(x) }
         if compact {
             return "PR\(v(m.prMs)) QRS\(v(m.qrsMs)) QT\(v(m.qtMs))/\(v(m.qtcBazettMs)) ax\(v(m.pAxisDeg))/\(v(m.qrsAxisDeg))/\(v(m.tAxisDeg))"
         }

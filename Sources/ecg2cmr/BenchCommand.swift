@@ -27,6 +27,16 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the OpenBLAS kernel family in use (after ecg2cmr's own choice, see docs/PERFORMANCE.md) and exit.")
     var blasKernels = false
 
+    /// Each batch ECG holds its input and activations (≈ 10 MB for the demo model), so the batch is
+    /// bounded before anything is allocated; frames are bounded like the exporter's frame count.
+    static let batches = 1...256, frameCounts = 1...500, iterationCounts = 1...10_000
+
+    func validate() throws {
+        guard Self.batches.contains(batch) else { throw ValidationError("--batch must be \(Self.batches.lowerBound)…\(Self.batches.upperBound) (got \(batch))") }
+        guard Self.frameCounts.contains(frames) else { throw ValidationError("--frames must be \(Self.frameCounts.lowerBound)…\(Self.frameCounts.upperBound) (got \(frames))") }
+        guard Self.iterationCounts.contains(iterations) else { throw ValidationError("--iterations must be \(Self.iterationCounts.lowerBound)…\(Self.iterationCounts.upperBound) (got \(iterations))") }
+    }
+
     func run() throws {
         if blasKernels {
             print(BLASKernels.coreName)

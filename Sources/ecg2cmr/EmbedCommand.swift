@@ -26,6 +26,11 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         do { _ = try EmbeddingExport.format(of: out) } catch { throw ValidationError("\(error)") }
+        // Our own embeddings (any of the three forms) are replaced; anything else is refused.
+        try refuseForeignOutput(out, what: "an embeddings file written by ecg2cmr") { head in
+            head.starts(with: [0x93] + Array("NUMPY".utf8)) || head.starts(with: Array("file,sha256,model".utf8))
+                || head.starts(with: Array("{\"file\"".utf8)) || head.starts(with: Array("{\"embedding\"".utf8))
+        }
     }
 
     func run() throws {

@@ -27,6 +27,7 @@ struct ReportCommand: ParsableCommand {
     var includePhi = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var filing: DICOMFilingOptions
 
     @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
     var seed: UInt64 = 1
@@ -43,8 +44,14 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
         guard let filter = DisplayFilter(name: ecgFilter) else { throw ValidationError("--ecg-filter must be one of \(DisplayFilter.namesText)") }
-        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
+        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
+        try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
+        if dicom {
+            let dcmPath = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("dcm").path
+            try refuseForeignOutput(dcmPath, what: "a DICOM file") { $0.count >= 132 ? $0[128..<132].elementsEqual("DICM".utf8) : false }
+        }
         let modelURL = try modelOptions.bundleURL()
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
         let bundle = try ModelBundle.load(from: modelURL)

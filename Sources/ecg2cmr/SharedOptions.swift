@@ -1,5 +1,6 @@
 import ArgumentParser
 import CardiacModels
+import ECGFormats
 import Foundation
 
 /// `--model DIR` for every command that runs the model: one help text, one default, one check.
@@ -49,4 +50,29 @@ struct InputOptions: ParsableArguments {
     }
 
     var csvSamplingRate: Double? { samplingRate ?? deprecatedCSVRate }
+}
+
+/// Where written DICOM series are filed (export --dicom, report --dicom). A DICOM ECG with
+/// --include-phi files into its own study by default; these name one explicitly.
+struct DICOMFilingOptions: ParsableArguments {
+    @Option(name: .customLong("study-uid"), help: "Study Instance UID the DICOM series join (default: a DICOM input's own study with --include-phi, else a new study).")
+    var studyUID: String?
+
+    @Option(name: .long, help: "Accession Number of the DICOM series (default: a DICOM input's own with --include-phi).")
+    var accession: String?
+}
+
+/// An output path that already holds something this command did not write (the user's notes, a
+/// spreadsheet) is refused rather than silently replaced; our own earlier output is replaced
+/// (atomically). `ours` looks at the file's first bytes.
+func refuseForeignOutput(_ path: String, what: String, ours: (Data) -> Bool) throws {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return }   // nothing there yet
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        throw ValidationError("--out \(TerminalText.sanitize(path)) exists and is not a regular file")
+    }
+    let head = FileHandle(forReadingAtPath: path).map { h -> Data in defer { try? h.close() }; return (try? h.read(upToCount: 64)) ?? Data() } ?? Data()
+    guard st.st_size == 0 || ours(head) else {
+        throw ValidationError("--out \(TerminalText.sanitize(path)) exists and is not \(what); move it or choose another path (it is not replaced)")
+    }
 }

@@ -50,7 +50,15 @@ struct ViewCommand: ParsableCommand {
     /// `view` is the default subcommand, so `ecg2cmr frobnicate` arrives here with input
     /// "frobnicate": an argument that is no existing path (nor a WFDB record name) is a usage
     /// error, never a viewer opened on nothing.
+    /// A snapshot is a grid of cells (≈ 40 bytes each) plus its text: 2000 × 1000 cells is about
+    /// 100 MB, far beyond any terminal; 40000x40000 used to abort on allocation.
+    static let snapshotWidths = 20...2000, snapshotHeights = 6...1000
+    static let benchmarkFrames = 10...100_000
+
     func validate() throws {
+        guard Self.benchmarkFrames.contains(frames) || !benchmark else {
+            throw ValidationError("--frames must be \(Self.benchmarkFrames.lowerBound)…\(Self.benchmarkFrames.upperBound) (got \(frames))")
+        }
         guard let input, !keyTable else { return }
         let path = (input as NSString).expandingTildeInPath
         let fm = FileManager.default
@@ -94,7 +102,9 @@ struct ViewCommand: ParsableCommand {
 
         if let snapshot {
             let parts = snapshot.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts[0] >= 20, parts[1] >= 6 else { throw ValidationError("--snapshot wants WIDTHxHEIGHT, e.g. 200x60") }
+            guard parts.count == 2, Self.snapshotWidths.contains(parts[0]), Self.snapshotHeights.contains(parts[1]) else {
+                throw ValidationError("--snapshot wants WIDTHxHEIGHT, width \(Self.snapshotWidths.lowerBound)…\(Self.snapshotWidths.upperBound) and height \(Self.snapshotHeights.lowerBound)…\(Self.snapshotHeights.upperBound), e.g. 200x60")
+            }
             print(WorkstationLauncher.snapshot(input: url, pipeline: pipeline, modelError: modelError,
                                                size: GridSize(width: parts[0], height: parts[1]),
                                                exportDirectory: URL(fileURLWithPath: exportDir), exportDICOM: exportDicom, exportPDF: exportPdf,

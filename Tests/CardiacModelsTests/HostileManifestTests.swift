@@ -84,3 +84,33 @@ func outOfRangeManifestSizesAreRefused(_ c: HostileManifestCase) throws {
         #expect(e.description.hasPrefix(dir.appendingPathComponent("manifest.json").path + ": not valid JSON"), "\(e)")
     }
 }
+
+// Issue 23: an id holding ESC]0;…BEL or ESC[2J was printed raw by screen, export and embed.
+@Test func controlCharactersInManifestNamesAreRefused() throws {
+    for id in ["demo\u{1B}]0;pwned\u{07}", "demo\u{1B}[2J", "demo\u{202E}x"] {
+        let dir = try scratchBundle()
+        try editManifest(dir) { m in m["id"] = id }
+        expectLoadError(dir, "control")
+    }
+}
+
+// Issue 23: two outputs of one id were accepted, and table columns then held the wrong output.
+@Test func duplicateOutputIDsAreRefused() throws {
+    let dir = try scratchBundle()
+    try editManifest(dir) { m in
+        var heads = m["heads"] as! [[String: Any]]
+        var outputs = heads[0]["outputs"] as! [[String: Any]]
+        outputs.append(outputs[0])
+        heads[0]["outputs"] = outputs
+        m["heads"] = heads
+    }
+    expectLoadError(dir, "unique")
+}
+
+// Issue 23: the disclaimer is free text shown on terminals: neutralised, not refused.
+@Test func theDisclaimerIsNeutralised() throws {
+    let dir = try scratchBundle()
+    try editManifest(dir) { m in m["disclaimer"] = "demo \u{1B}]0;pwned\u{07} \u{202E}txt" }
+    let bundle = try ModelBundle.load(from: dir)
+    #expect(!bundle.disclaimer.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E })
+}

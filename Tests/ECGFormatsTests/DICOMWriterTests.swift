@@ -94,7 +94,8 @@ import Testing
         var record = ECGRecord(leads: leads, samplingRate: 500, metadata: ECGMetadata(), provenance: Provenance(format: .csv, path: "x.csv", sha256: ""))
         record.leads[0].millivolts[10] = .nan
         let back = try DICOMWaveformReader().read(data: try DICOMWaveformWriter.encode(record), path: "nan.dcm")
-        #expect(back.leads[0].millivolts[10] == -32768 * 0.0005)
+        // Read back as missing (issue 23: the reader used to ignore the padding value, −16.384 mV).
+        #expect(back.leads[0].millivolts[10].isNaN)
         #expect(abs(back.leads[0].millivolts[11] - record.leads[0].millivolts[11]) < 0.0005)
     }
 }
