@@ -103,6 +103,19 @@ public struct SecondOrderSections: Sendable, Equatable {
         }
     }
 
+    /// The forward pass then the backward pass over an extended signal, each from steady state at
+    /// its first sample (`sosfiltfilt`'s initial conditions); returns the `keeping` part.
+    private func forwardBackward(_ ext: inout [Double], keeping range: Range<Int>) -> [Double] {
+        let zi = steadyStates
+        let x0 = ext[0]
+        filter(&ext, state: zi.map { ($0.0 * x0, $0.1 * x0) })
+        ext.reverse()
+        let y0 = ext[0]
+        filter(&ext, state: zi.map { ($0.0 * y0, $0.1 * y0) })
+        ext.reverse()
+        return Array(ext[range])
+    }
+
     /// Zero-phase filtering. Throws when the signal is not longer than the pad length.
     public func filtfilt(_ x: [Double], padLength: Int? = nil, step: String = "filtfilt") throws -> [Double] {
         let pad = padLength ?? defaultPadLength
@@ -117,14 +130,7 @@ public struct SecondOrderSections: Sendable, Equatable {
         if pad > 0 {
             for k in 1...pad { ext.append(2 * x[n - 1] - x[n - 1 - k]) }
         }
-        let zi = steadyStates
-        let x0 = ext[0]
-        filter(&ext, state: zi.map { ($0.0 * x0, $0.1 * x0) })
-        ext.reverse()
-        let y0 = ext[0]
-        filter(&ext, state: zi.map { ($0.0 * y0, $0.1 * y0) })
-        ext.reverse()
-        return Array(ext[pad..<(pad + n)])
+        return forwardBackward(&ext, keeping: pad..<(pad + n))
     }
 
     public func filtfilt(_ x: [Float]) throws -> [Float] { toFloat(try filtfilt(toDouble(x))) }
@@ -171,14 +177,7 @@ public struct SecondOrderSections: Sendable, Equatable {
         for j in stride(from: -pad, to: 0, by: 1) { ext.append(mirrored(j)) }
         ext.append(contentsOf: x)
         for j in n..<(n + pad) { ext.append(mirrored(j)) }
-        let zi = steadyStates
-        let x0 = ext[0]
-        filter(&ext, state: zi.map { ($0.0 * x0, $0.1 * x0) })
-        ext.reverse()
-        let y0 = ext[0]
-        filter(&ext, state: zi.map { ($0.0 * y0, $0.1 * y0) })
-        ext.reverse()
-        return Array(ext[pad..<(pad + n)])
+        return forwardBackward(&ext, keeping: pad..<(pad + n))
     }
 }
 
