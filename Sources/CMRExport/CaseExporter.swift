@@ -352,7 +352,7 @@ public final class CaseExporter: @unchecked Sendable {
                            reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
         let b = pipeline.bundle
         let identity = dicomIdentity(record)
-        let studyUID = DICOMUID.named(identity + "|study")
+        let study = studyFiling(record, identity: identity)
         let (hr, hrSource) = heartRate
         let frameTime = 60000 / hr / Double(frameCount)
         let size = options.size, filter = options.filter
@@ -362,7 +362,7 @@ public final class CaseExporter: @unchecked Sendable {
         for (k, loop) in views.enumerated() {
             let path = "dicom/\(loop.label.lowercased()).dcm"
             let context = DICOMCineWriter.Context(
-                view: loop.label, seriesNumber: k + 1, studyInstanceUID: studyUID,
+                view: loop.label, seriesNumber: k + 1, study: study,
                 seriesInstanceUID: DICOMUID.named(identity + "|series|" + loop.label),
                 sopInstanceUID: DICOMUID.named(identity + "|instance|" + loop.label),
                 frameTimeMilliseconds: frameTime, heartRateBpm: hr, heartRateSource: hrSource,
@@ -385,14 +385,14 @@ public final class CaseExporter: @unchecked Sendable {
         }
         var report: ExportManifest.DICOMSeries.Document?
         if let reportPDF {
-            let context = reportDICOMContext(record: record, identity: identity, studyUID: studyUID, seriesNumber: views.count + 1)
+            let context = reportDICOMContext(record: record, identity: identity, study: study, seriesNumber: views.count + 1)
             report = .init(path: "dicom/report.dcm", sopClassUID: DICOMReportWriter.sopClassUID, seriesInstanceUID: context.seriesInstanceUID,
                            sopInstanceUID: context.sopInstanceUID, encapsulates: Self.reportFileName)
             jobs.append(FileJob(path: "dicom/report.dcm", kind: "report-dicom") {
                 try DICOMReportWriter.encode(pdf: try reportPDF.data(), context: context)
             })
         }
-        let series = ExportManifest.DICOMSeries(sopClassUID: DICOMCineWriter.sopClassUID, studyInstanceUID: studyUID,
+        let series = ExportManifest.DICOMSeries(sopClassUID: DICOMCineWriter.sopClassUID, studyInstanceUID: study.studyInstanceUID,
                                                 heartRateBpm: hr, heartRateSource: hrSource, frameTimeMilliseconds: frameTime,
                                                 views: viewsOut, report: report)
         return (series, jobs)
@@ -406,8 +406,27 @@ public final class CaseExporter: @unchecked Sendable {
         return "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
     }
 
-    private func reportDICOMContext(record: ECGRecord, identity: String, studyUID: String, seriesNumber: Int) -> DICOMReportWriter.Context {
-        DICOMReportWriter.Context(studyInstanceUID: studyUID, seriesInstanceUID: DICOMUID.named(identity + "|series|report"),
+    /// The study a case's DICOM series join: `--study-uid` / `--accession` when given; else, with
+    /// --include-phi, a DICOM ECG's own study (UID, accession, ID, referring physician) with a
+    /// reference to the ECG instance — a de-identified export must not point back at the patient's
+    /// study; else a new name-based study.
+    private func studyFiling(_ record: ECGRecord, identity: String) -> DICOMStudyFiling {
+        var filing: DICOMStudyFiling
+        if options.includePHI, let source = record.metadata.sourceStudy {
+            filing = DICOMStudyFiling(source: source)
+        } else {
+            filing = DICOMStudyFiling(studyInstanceUID: DICOMUID.named(identity + "|study"))
+        }
+        if let uid = options.studyInstanceUID, uid != filing.studyInstanceUID {
+            filing = DICOMStudyFiling(studyInstanceUID: uid, sourceSOPClassUID: filing.sourceSOPClassUID,
+                                      sourceSOPInstanceUID: filing.sourceSOPInstanceUID)
+        }
+        if let accession = options.accessionNumber { filing.accessionNumber = accession }
+        return filing
+    }
+
+    private func reportDICOMContext(record: ECGRecord, identity: String, study: DICOMStudyFiling, seriesNumber: Int) -> DICOMReportWriter.Context {
+        DICOMReportWriter.Context(study: study, seriesInstanceUID: DICOMUID.named(identity + "|series|report"),
                                   sopInstanceUID: DICOMUID.named(identity + "|instance|report"), seriesNumber: seriesNumber,
                                   modelID: pipeline.bundle.id,
                                   softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
@@ -418,7 +437,7 @@ public final class CaseExporter: @unchecked Sendable {
     public func reportDICOM(record: ECGRecord, pdf: Data) throws -> Data {
         let identity = dicomIdentity(record)
         return try DICOMReportWriter.encode(pdf: pdf, context: reportDICOMContext(record: record, identity: identity,
-                                                                                  studyUID: DICOMUID.named(identity + "|study"), seriesNumber: 1))
+                                                                                  study: studyFiling(record, identity: identity), seriesNumber: 1))
     }
 
     // MARK: report

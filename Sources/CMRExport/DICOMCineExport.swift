@@ -58,7 +58,7 @@ public enum DICOMCineWriter {
     public struct Context: Sendable {
         public var view: String
         public var seriesNumber: Int
-        public var studyInstanceUID: String
+        public var study: DICOMStudyFiling
         public var seriesInstanceUID: String
         public var sopInstanceUID: String
         public var frameTimeMilliseconds: Double
@@ -83,7 +83,7 @@ public enum DICOMCineWriter {
         var ds = DICOMDataSet()
         let md = c.metadata
         ds.setPatient(md, includePHI: c.includePHI)
-        ds.setGeneralStudy(c.studyInstanceUID, md, includePHI: c.includePHI)
+        ds.setGeneralStudy(c.study, md, includePHI: c.includePHI)
         // General Series
         ds.set(0x0008_0060, "CS", "OT")
         ds.set(0x0020_000E, "UI", c.seriesInstanceUID)
@@ -102,6 +102,7 @@ public enum DICOMCineWriter {
         ds.setEmpty(0x0008_0023, "DA")
         ds.setEmpty(0x0008_0033, "TM")
         ds.set(0x0008_0008, "CS", ["DERIVED", "SECONDARY"])
+        ds.setSourceReference(c.study, sequence: 0x0008_2112)
         ds.set(0x0008_2111, "ST", "Synthetic image: generated from a 12-lead ECG by model \(c.modelID) (\(c.modelDescription)); not an acquired MRI. Generator seed \(c.seed).")
         ds.set(0x0020_4000, "LT", comments(c))
         ds.set(0x0028_2110, "CS", "00")
@@ -143,35 +144,72 @@ public enum DICOMCineWriter {
     }
 }
 
+/// How the DICOM series of one case are filed: the study they join, its accession number, and the
+/// source ECG instance they were derived from (when the input was a DICOM ECG).
+public struct DICOMStudyFiling: Sendable, Equatable {
+    public var studyInstanceUID: String
+    public var accessionNumber: String?
+    public var studyID: String?
+    public var referringPhysician: String?
+    public var sourceSOPClassUID: String?
+    public var sourceSOPInstanceUID: String?
+
+    public init(studyInstanceUID: String, accessionNumber: String? = nil, studyID: String? = nil, referringPhysician: String? = nil,
+                sourceSOPClassUID: String? = nil, sourceSOPInstanceUID: String? = nil) {
+        self.studyInstanceUID = studyInstanceUID; self.accessionNumber = accessionNumber; self.studyID = studyID
+        self.referringPhysician = referringPhysician
+        self.sourceSOPClassUID = sourceSOPClassUID; self.sourceSOPInstanceUID = sourceSOPInstanceUID
+    }
+
+    /// The source ECG's own study (its UID, accession, ID, referring physician and instance).
+    public init(source s: DICOMStudyReference) {
+        self.init(studyInstanceUID: s.studyInstanceUID, accessionNumber: s.accessionNumber, studyID: s.studyID,
+                  referringPhysician: s.referringPhysician, sourceSOPClassUID: s.sopClassUID, sourceSOPInstanceUID: s.sopInstanceUID)
+    }
+}
+
 extension DICOMDataSet {
-    /// The Patient module of every instance this tool writes: identifiers, sex and age only with
-    /// --include-phi (copied from the ECG's metadata); otherwise "Anonymous". Never a name or birth date.
+    /// The Patient module of every instance this tool writes: identifiers, name, birth date, sex
+    /// and age only with --include-phi (copied from the ECG's metadata and, for a DICOM ECG, its
+    /// Patient module); otherwise "Anonymous".
     mutating func setPatient(_ md: ECGMetadata, includePHI: Bool) {
         if includePHI {
-            setEmpty(0x0010_0010, "PN")
+            if let name = md.sourceStudy?.patientName { set(0x0010_0010, "PN", name) } else { setEmpty(0x0010_0010, "PN") }
             set(0x0010_0020, "LO", md.patientID ?? "")
             if let sex = DICOMValue.sex(md.sex) { set(0x0010_0040, "CS", sex) } else { setEmpty(0x0010_0040, "CS") }
             if let age = md.ageYears.flatMap(DICOMValue.age) { set(0x0010_1010, "AS", age) }
+            if let born = md.sourceStudy?.patientBirthDate { set(0x0010_0030, "DA", born) } else { setEmpty(0x0010_0030, "DA") }
         } else {
             set(0x0010_0010, "PN", "Anonymous")
             set(0x0010_0020, "LO", "ANONYMOUS")
             setEmpty(0x0010_0040, "CS")
+            setEmpty(0x0010_0030, "DA")
         }
-        setEmpty(0x0010_0030, "DA")
     }
 
-    /// The General Study module shared by the cines and the report of one case: the study date and
-    /// time (the ECG's acquisition) only with --include-phi.
-    mutating func setGeneralStudy(_ studyInstanceUID: String, _ md: ECGMetadata, includePHI: Bool) {
-        set(0x0020_000D, "UI", studyInstanceUID)
+    /// The General Study module shared by the cines and the report of one case: the study they
+    /// file into (with its accession number), and the study date and time (the ECG's acquisition)
+    /// and referring physician only with --include-phi.
+    mutating func setGeneralStudy(_ study: DICOMStudyFiling, _ md: ECGMetadata, includePHI: Bool) {
+        set(0x0020_000D, "UI", study.studyInstanceUID)
         if includePHI, let t = md.acquisitionTime {
             set(0x0008_0020, "DA", DICOMValue.date(t)); set(0x0008_0030, "TM", DICOMValue.time(t))
         } else {
             setEmpty(0x0008_0020, "DA"); setEmpty(0x0008_0030, "TM")
         }
-        setEmpty(0x0008_0090, "PN")
-        setEmpty(0x0020_0010, "SH")
-        setEmpty(0x0008_0050, "SH")
+        if includePHI, let r = study.referringPhysician { set(0x0008_0090, "PN", r) } else { setEmpty(0x0008_0090, "PN") }
+        if let id = study.studyID { set(0x0020_0010, "SH", id) } else { setEmpty(0x0020_0010, "SH") }
+        if let a = study.accessionNumber { set(0x0008_0050, "SH", a) } else { setEmpty(0x0008_0050, "SH") }
         set(0x0008_1030, "LO", "SYNTHETIC CMR generated from ECG by ecg2cmr")
+    }
+
+    /// The source ECG instance the series derive from, as one item of `sequence` (Source Image
+    /// Sequence for the cines, Source Instance Sequence for the report).
+    mutating func setSourceReference(_ study: DICOMStudyFiling, sequence tag: UInt32) {
+        guard let cls = study.sourceSOPClassUID, let inst = study.sourceSOPInstanceUID else { return }
+        var item = DICOMDataSet()
+        item.set(0x0008_1150, "UI", cls)
+        item.set(0x0008_1155, "UI", inst)
+        set(tag, sequence: [item])
     }
 }

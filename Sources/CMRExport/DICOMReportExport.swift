@@ -11,7 +11,7 @@ public enum DICOMReportWriter {
     public static let sopClassUID = "1.2.840.10008.5.1.4.1.1.104.1"
 
     public struct Context: Sendable {
-        public var studyInstanceUID: String
+        public var study: DICOMStudyFiling
         public var seriesInstanceUID: String
         public var sopInstanceUID: String
         public var seriesNumber: Int
@@ -20,9 +20,9 @@ public enum DICOMReportWriter {
         public var includePHI: Bool
         public var metadata: ECGMetadata
 
-        public init(studyInstanceUID: String, seriesInstanceUID: String, sopInstanceUID: String, seriesNumber: Int, modelID: String,
+        public init(study: DICOMStudyFiling, seriesInstanceUID: String, sopInstanceUID: String, seriesNumber: Int, modelID: String,
                     softwareVersion: String, includePHI: Bool, metadata: ECGMetadata) {
-            self.studyInstanceUID = studyInstanceUID; self.seriesInstanceUID = seriesInstanceUID; self.sopInstanceUID = sopInstanceUID
+            self.study = study; self.seriesInstanceUID = seriesInstanceUID; self.sopInstanceUID = sopInstanceUID
             self.seriesNumber = seriesNumber; self.modelID = modelID
             self.softwareVersion = softwareVersion; self.includePHI = includePHI; self.metadata = metadata
         }
@@ -38,7 +38,7 @@ public enum DICOMReportWriter {
         ds.setPatient(md, includePHI: c.includePHI)
         // General Study (the cines' study when written by export --pdf --dicom), then the document's
         // content date/time and acquisition datetime, also only with --include-phi.
-        ds.setGeneralStudy(c.studyInstanceUID, md, includePHI: c.includePHI)
+        ds.setGeneralStudy(c.study, md, includePHI: c.includePHI)
         if c.includePHI, let t = md.acquisitionTime {
             ds.set(0x0008_0023, "DA", DICOMValue.date(t)); ds.set(0x0008_0033, "TM", DICOMValue.time(t))
             ds.set(0x0008_002A, "DT", DICOMValue.dateTime(t))
@@ -60,6 +60,7 @@ public enum DICOMReportWriter {
         ds.set(0x0028_0301, "CS", c.includePHI ? "YES" : "NO")
         ds.set(0x0042_0010, "ST", documentTitle)
         ds.setEmpty(0x0040_A043, "SQ")
+        ds.setSourceReference(c.study, sequence: 0x0042_0013)
         // The IOD has no free-text comment: the input's SHA-256, model and seed are printed on the page itself.
         ds.set(0x0042_0012, "LO", "application/pdf")
         ds.set(0x0042_0011, binary: "OB", [UInt8](pdf))

@@ -42,17 +42,24 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     /// Also write `report.pdf` (the one-page report, `ECGReportWriter`) on this paper; nil = no PDF.
     /// Optional so that manifests written before the report existed still decode (and still match).
     public var pdfPaper: PaperSize?
+    /// The DICOM study the series join when the input is not a DICOM ECG filed in one (or to
+    /// override it): `--study-uid`, `--accession`. nil = a DICOM input's own study with
+    /// --include-phi, else a new name-based study.
+    public var studyInstanceUID: String?
+    public var accessionNumber: String?
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
-                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil) {
+                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
+                studyInstanceUID: String? = nil, accessionNumber: String? = nil) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
         self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
         self.writeDICOM = dicom ? true : nil
         self.pdfPaper = pdfPaper
+        self.studyInstanceUID = studyInstanceUID; self.accessionNumber = accessionNumber
     }
 
     public func validate() throws {
@@ -61,6 +68,12 @@ public struct ExportOptions: Sendable, Codable, Equatable {
         guard (16...1024).contains(contactSheetThumbnail) else { throw CMRExportError.invalidOption("contact-sheet thumbnail \(contactSheetThumbnail) must be 16…1024") }
         guard (16...1024).contains(previewPanelSize) else { throw CMRExportError.invalidOption("preview panel size \(previewPanelSize) must be 16…1024") }
         guard (2...20).contains(ecgPixelsPerMillimetre) else { throw CMRExportError.invalidOption("ECG pixels per mm \(ecgPixelsPerMillimetre) must be 2…20") }
+        if let uid = studyInstanceUID, !DICOMStudyReference.isValidUID(uid) {
+            throw CMRExportError.invalidOption("--study-uid '\(TerminalText.sanitize(uid))' is not a DICOM UID (digits and dots, no leading zeros, at most 64 characters)")
+        }
+        if let a = accessionNumber, DICOMStudyReference.cleanText(a, limit: 16) == nil {
+            throw CMRExportError.invalidOption("--accession must be 1–16 characters without control characters or backslashes")
+        }
         if let t = gradCAMTarget, t.split(separator: ".").count != 2 {
             throw CMRExportError.invalidOption("Grad-CAM head '\(t)' must be written head.output, e.g. risk.cad")
         }

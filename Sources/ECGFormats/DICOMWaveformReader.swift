@@ -193,6 +193,18 @@ public struct DICOMWaveformReader: Sendable {
             md.acquisitionTime = f.date(from: String(stamp.prefix(14)))
         }
         md.extra["transferSyntax"] = syntax
+        func text(_ tag: UInt32) -> String? { dataset[tag].map { string(bytes, $0) } }
+        if let study = text(0x0020_000D), DICOMStudyReference.isValidUID(study) {
+            md.sourceStudy = DICOMStudyReference(
+                studyInstanceUID: study,
+                accessionNumber: DICOMStudyReference.cleanText(text(0x0008_0050), limit: 16),
+                studyID: DICOMStudyReference.cleanText(text(0x0020_0010), limit: 16),
+                sopClassUID: text(0x0008_0016).flatMap { DICOMStudyReference.isValidUID($0) ? $0 : nil },
+                sopInstanceUID: text(0x0008_0018).flatMap { DICOMStudyReference.isValidUID($0) ? $0 : nil },
+                patientName: DICOMStudyReference.cleanText(text(0x0010_0010), limit: 64 * 5),
+                patientBirthDate: DICOMStudyReference.cleanDate(text(0x0010_0030)),
+                referringPhysician: DICOMStudyReference.cleanText(text(0x0008_0090), limit: 64 * 5))
+        }
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
                                    provenance: Provenance(format: .dicom, path: path, sha256: sha256Hex([data])))
     }

@@ -125,6 +125,8 @@ public struct ECGMetadata: Sendable, Equatable {
     /// The acquiring device's own global measurements when the file carries them (GE MUSE 12SL,
     /// HL7 aECG annotations), to be shown beside ecg2cmr's.
     public var deviceMeasurements: DeviceMeasurements?
+    /// The DICOM study the ECG was filed in (DICOM input only), so derived series can join it.
+    public var sourceStudy: DICOMStudyReference?
 
     public init(patientID: String? = nil, ageYears: Double? = nil, sex: Sex? = nil,
                 acquisitionTime: Date? = nil, device: String? = nil, extra: [String: String] = [:],
@@ -146,6 +148,61 @@ extension ECGMetadata {
     static func plausibleAge(_ age: Double?) -> Double? {
         guard let a = age, a.isFinite, ageRangeYears.contains(a) else { return nil }
         return a
+    }
+}
+
+/// Where a DICOM ECG sits in its hospital's archive: what a derived series needs to file itself
+/// into the same study (PS3.3 General Study, Patient, SOP Common). Values are kept only when they
+/// are valid for their VR (UIDs: digits and dots, ≤ 64 characters), so a hostile file cannot
+/// carry other text into the files we write.
+public struct DICOMStudyReference: Sendable, Equatable {
+    public var studyInstanceUID: String
+    public var accessionNumber: String?
+    public var studyID: String?
+    public var sopClassUID: String?
+    public var sopInstanceUID: String?
+    public var patientName: String?
+    /// DICOM DA (YYYYMMDD).
+    public var patientBirthDate: String?
+    public var referringPhysician: String?
+
+    public init(studyInstanceUID: String, accessionNumber: String? = nil, studyID: String? = nil,
+                sopClassUID: String? = nil, sopInstanceUID: String? = nil, patientName: String? = nil,
+                patientBirthDate: String? = nil, referringPhysician: String? = nil) {
+        self.studyInstanceUID = studyInstanceUID
+        self.accessionNumber = accessionNumber
+        self.studyID = studyID
+        self.sopClassUID = sopClassUID
+        self.sopInstanceUID = sopInstanceUID
+        self.patientName = patientName
+        self.patientBirthDate = patientBirthDate
+        self.referringPhysician = referringPhysician
+    }
+
+    /// A UID value as archives hold them: digits and dots only, starting with a digit, at most 64
+    /// characters. Real devices write UIDs that break PS3.5 9.1's finer rules (a trailing dot, an
+    /// empty or zero-led component); the archive knows the study by that exact string, so it is kept.
+    public static func isValidUID(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first != UInt8(ascii: "."), s.utf8.count <= 64 else { return false }
+        return s.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// A text value kept for a VR of at most `limit` characters with no control characters or
+    /// backslashes (the value separator), else nil.
+    public static func cleanText(_ s: String?, limit: Int) -> String? {
+        guard let s else { return nil }
+        let t = s.trimmingCharacters(in: .whitespaces)
+        // No control, separator or direction characters (the terminal's rule), no backslash (DICOM's value separator).
+        guard !t.isEmpty, t.count <= limit, TerminalText.sanitize(t) == t, !t.contains("\\") else { return nil }
+        return t
+    }
+
+    /// A DICOM DA value (YYYYMMDD, a real date), else nil.
+    public static func cleanDate(_ s: String?) -> String? {
+        guard let s = s?.trimmingCharacters(in: .whitespaces), s.count == 8, s.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let y = Int(s.prefix(4)), let m = Int(s.dropFirst(4).prefix(2)), let d = Int(s.suffix(2)),
+              y >= 1800, (1...12).contains(m), (1...31).contains(d) else { return nil }
+        return s
     }
 }
 

@@ -99,6 +99,17 @@ public final class ExclusiveLock {
         descriptor = fd
     }
 
+    /// True when a process holds the lock at `lockPath` now (false when there is no such file).
+    /// Takes nothing and writes nothing: a reader such as `screen merge` asks before trusting a file
+    /// that a writer may still be appending to, even in a read-only folder.
+    public static func isHeld(lockPath: String) -> Bool {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { _ = flock(fd, LOCK_UN); return false }
+        return errno == EWOULDBLOCK
+    }
+
     public func release() {
         guard descriptor >= 0 else { return }
         _ = ftruncate(descriptor, 0)

@@ -16,23 +16,49 @@ public enum AtomicFile {
         }
     }
 
+    /// Like `write(_:to:)` for output too large to hold at once: `produce` calls `emit` with the
+    /// bytes in order (a merge of screening shards can be gigabytes). Nothing appears under `url`
+    /// unless `produce` returns normally.
+    public static func write(to url: URL, _ produce: (_ emit: (Data) throws -> Void) throws -> Void) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw posixError(tmp.path, "open for writing") }
+            defer { close(fd) }
+            try produce { data in try writeAll(fd, data, path: tmp.path) }
+            guard fsync(fd) == 0 else { throw posixError(tmp.path, "fsync") }
+            guard rename(tmp.path, url.path) == 0 else { throw posixError(url.path, "rename") }
+            fsyncDirectory(dir)
+        } catch {
+            unlink(tmp.path)
+            throw error
+        }
+    }
+
     /// Writes and fsyncs `data` at `url` (creating or truncating it); used inside staging folders.
     public static func writeDurably(_ data: Data, to url: URL) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw posixError(url.path, "open for writing") }
         defer { close(fd) }
+        try writeAll(fd, data, path: url.path)
+        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
+    }
+
+    private static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
         try data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let n = Glibc.write(fd, base + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw posixError(url.path, "write")
+                    throw posixError(path, "write")
                 }
+                if n == 0 { errno = ENOSPC; throw posixError(path, "write") }
                 offset += n
             }
         }
-        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
     }
 
     public static func fsyncDirectory(_ url: URL) {

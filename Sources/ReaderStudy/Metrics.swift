@@ -269,6 +269,38 @@ public enum Agreement {
     }
 }
 
+extension Agreement {
+    /// Fleiss' κ for many raters: `counts[i][j]` = raters who put subject i in category j; every
+    /// subject rated by the same number of raters (≥ 2). Nil when undefined (fewer than two raters,
+    /// or chance agreement 1 — everyone used one category).
+    public static func fleissKappa(_ counts: [[Int]]) -> Double? {
+        guard let first = counts.first else { return nil }
+        let n = first.reduce(0, +)
+        guard n >= 2, counts.allSatisfy({ $0.reduce(0, +) == n && $0.count == first.count }) else { return nil }
+        let subjects = Double(counts.count), raters = Double(n)
+        let agreement = counts.map { row in (row.reduce(0.0) { $0 + Double($1 * $1) } - raters) / (raters * (raters - 1)) }.reduce(0, +) / subjects
+        let shares = first.indices.map { j in Double(counts.reduce(0) { $0 + $1[j] }) / (subjects * raters) }
+        let chance = shares.reduce(0) { $0 + $1 * $1 }
+        guard chance < 1 else { return nil }
+        return (agreement - chance) / (1 - chance)
+    }
+}
+
+/// Median and interquartile range (numpy's linear percentiles).
+public struct MedianIQR: Sendable, Equatable, Codable {
+    public var count: Int
+    public var median: Double
+    public var lowerQuartile: Double
+    public var upperQuartile: Double
+
+    public init?(_ values: [Double]) {
+        let v = values.filter(\.isFinite).sorted()
+        guard !v.isEmpty else { return nil }
+        count = v.count
+        median = Bootstrap.percentile(v, 50); lowerQuartile = Bootstrap.percentile(v, 25); upperQuartile = Bootstrap.percentile(v, 75)
+    }
+}
+
 enum Distributions {
     /// P(X ≤ k) for X ~ Binomial(n, p), summed in log space (exact enough for any study size).
     static func binomialCDF(k: Int, n: Int, p: Double) -> Double {

@@ -122,6 +122,8 @@ public struct StudyError: Error, CustomStringConvertible, Equatable, Sendable {
         case unreadableDefinition, invalidDefinition, missingFile, databaseExists, databaseMissing
         case notAStudyDatabase, unknownReader, duplicateReader, unknownStage, stageLocked, stageFinished
         case studyComplete, answerInvalid, modelUnavailable, storage
+        /// A ratings file (MRMC analysis) that cannot be read or does not have the design the analysis needs.
+        case invalidRatings, unsupportedDesign
     }
     public var kind: Kind
     public var file: String?

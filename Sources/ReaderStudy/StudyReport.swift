@@ -74,6 +74,17 @@ public struct StageComparison: Sendable {
     public var kappa: Double?
 }
 
+/// How far readers agree on the call within a stage: Fleiss' κ over the cases every reader of the
+/// stage has answered, and Cohen's κ for each pair of readers over the cases both answered.
+public struct StageAgreement: Sendable {
+    public struct Pair: Sendable { public var first: String; public var second: String; public var cases: Int; public var kappa: Double? }
+    public var stage: String
+    public var readers: Int
+    public var cases: Int
+    public var fleissKappa: Double?
+    public var pairs: [Pair]
+}
+
 public struct StudyReport: Sendable {
     public var studyID: String
     public var title: String
@@ -90,6 +101,14 @@ public struct StudyReport: Sendable {
     /// Each stage's required terminal size (stages without one are absent).
     public var minimumTerminals: [String: TerminalSize] = [:]
     public var totalCases: Int
+    /// The MRMC analysis of the stages (each stage a modality, the 10-level rating), or why there is none.
+    public var mrmc: MRMCResult?
+    public var mrmcUnavailable: String?
+    /// The same analysis of sensitivity and specificity of the call (rating ≥ 6 = finding present).
+    public var mrmcOfTheCall: [MRMCResult] = []
+    public var agreement: [StageAgreement] = []
+    /// Seconds on case per reader and stage ("reader\u{1}stage").
+    public var readingTimes: [String: MedianIQR] = [:]
 
     /// Builds every metric from the store (and the model's scores, when given).
     public static func build(store: StudyStore, model: ModelScores?, resamples: Int = 10_000) throws -> StudyReport {
@@ -121,6 +140,8 @@ public struct StudyReport: Sendable {
         var answerLines: [[String]] = []
         var pooled: [String: (ids: [String], d: [Bool], r: [Double], s: [String?])] = [:]
         var pooledReaders: [String: Set<String>] = [:]
+        var decisionsByStage: [String: [String: [String: Bool]]] = [:]   // stage → reader → case → call
+        var readingTimes: [String: MedianIQR] = [:]
         let readers = try store.readers()
         for reader in readers {
             var byStage: [String: [String: StudyStore.Answer]] = [:]
@@ -128,6 +149,8 @@ public struct StudyReport: Sendable {
                 let answers = try store.answers(reader: reader.id, stage: stage.id)
                 guard !answers.isEmpty else { continue }
                 byStage[stage.id] = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0) })
+                decisionsByStage[stage.id, default: [:]][reader.id] = Dictionary(uniqueKeysWithValues: answers.map { ($0.caseID, $0.finding) })
+                readingTimes["\(reader.id)\u{1}\(stage.id)"] = MedianIQR(answers.map(\.secondsOnCase))
                 let ids = answers.map(\.caseID)
                 rows.append(row(reader: reader.id, role: reader.role, stage: stage.id, caseIDs: ids,
                                 decisions: answers.map(\.finding), ratings: answers.map(\.rating), subtypes: answers.map(\.subtype),
@@ -209,11 +232,75 @@ public struct StudyReport: Sendable {
             modelRow = row(reader: "model \(model.modelID)", role: "model", stage: "ECG (model)", caseIDs: ids,
                            decisions: probs.map { $0 >= model.threshold }, ratings: probs, subtypes: nil, salt: "model")
         }
+        let allRatings = try ratings(store: store)
+        let mrmc = mrmcAnalysis(allRatings)
+        // The 10-level rating is ≥ 6 exactly when the reader called the finding present.
+        let ofTheCall = mrmc.result == nil ? [] : [MRMCMetric.sensitivity(threshold: 6), .specificity(threshold: 6)].compactMap { mrmcAnalysis(allRatings, metric: $0).result }
+        var agreement: [StageAgreement] = []
+        let caseIDs = def.cases.map(\.id)
+        for stage in def.stages {
+            guard let byReader = decisionsByStage[stage.id], byReader.count >= 2 else { continue }
+            let ids = readers.map(\.id).filter { byReader[$0] != nil }
+            let calls = ids.map { byReader[$0] ?? [:] }
+            let common = caseIDs.filter { c in calls.allSatisfy { $0[c] != nil } }
+            let counts = common.map { c -> [Int] in let yes = calls.filter { $0[c] == true }.count; return [yes, calls.count - yes] }
+            var pairs: [StageAgreement.Pair] = []
+            for i in ids.indices { for j in ids.indices where j > i {
+                let both = caseIDs.filter { calls[i][$0] != nil && calls[j][$0] != nil }
+                pairs.append(StageAgreement.Pair(first: ids[i], second: ids[j], cases: both.count,
+                                                 kappa: Agreement.cohenKappa(both.map { calls[i][$0] == true }, both.map { calls[j][$0] == true })))
+            } }
+            agreement.append(StageAgreement(stage: stage.id, readers: ids.count, cases: common.count,
+                                            fleissKappa: common.isEmpty ? nil : Agreement.fleissKappa(counts), pairs: pairs))
+        }
         return StudyReport(studyID: def.id, title: def.title, generatedAt: store.now(), resamples: resamples, bootstrapSeed: seed,
                            rows: rows, comparisons: comparisons, model: model, modelRow: modelRow,
                            answerLines: answerLines,
                            minimumTerminals: Dictionary(def.stages.compactMap { st in st.minimumTerminal.map { (st.id, $0) } }, uniquingKeysWith: { a, _ in a }),
-                           totalCases: def.cases.count)
+                           totalCases: def.cases.count, mrmc: mrmc.result, mrmcUnavailable: mrmc.reason,
+                           mrmcOfTheCall: ofTheCall, agreement: agreement, readingTimes: readingTimes)
+    }
+
+    /// Every confirmed answer as a long-format rating: reader, stage (the treatment), case, truth,
+    /// and the 10-level rating (call and confidence) — what `study export` writes for MRMCaov/iMRMC.
+    public static func ratings(store: StudyStore) throws -> [MRMCRating] {
+        let def = store.definition
+        let truth = Dictionary(uniqueKeysWithValues: def.cases.map { ($0.id, $0.truth.finding) })
+        var out: [MRMCRating] = []
+        for reader in try store.readers() {
+            for stage in def.stages {
+                for a in try store.answers(reader: reader.id, stage: stage.id) {
+                    guard let t = truth[a.caseID] else { continue }
+                    out.append(MRMCRating(reader: reader.id, treatment: stage.id, caseID: a.caseID, truth: t, rating: a.rating))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The study's MRMC analysis: empirical AUC, jackknife, random readers and cases over the cases
+    /// every reader has read in every stage so far; one reader → fixed readers (the only analysis a
+    /// single reader allows). The reason when no analysis is possible yet.
+    static func mrmcAnalysis(_ ratings: [MRMCRating], metric: MRMCMetric = .auc) -> (result: MRMCResult?, reason: String?) {
+        let stages = Set(ratings.map(\.treatment))
+        if stages.count < 2 { return (nil, "needs answers in at least two stages (has \(stages.count))") }
+        // Readers still in the middle of the study (no answers yet in some stage) wait for the next report.
+        var stagesOf: [String: Set<String>] = [:]
+        for r in ratings { stagesOf[r.reader, default: []].insert(r.treatment) }
+        let waiting = stagesOf.filter { $0.value.count < stages.count }.keys.sorted()
+        let readers = Set(stagesOf.keys).subtracting(waiting)
+        if readers.isEmpty { return (nil, "no reader has answers in every stage yet") }
+        do {
+            let data = try MRMCData(ratings.filter { readers.contains($0.reader) }, completeCasesOnly: true)
+            var result = try MRMCAnalysis.run(data, metric: metric, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
+            if readers.count == 1 { result.notes.insert("one reader: readers are fixed (the result holds for this reader only)", at: 0) }
+            if !waiting.isEmpty { result.notes.insert("left out until they have answers in every stage: \(waiting.joined(separator: ", "))", at: 0) }
+            return (result, nil)
+        } catch let e as StudyError {
+            return (nil, e.message)
+        } catch {
+            return (nil, "\(error)")
+        }
     }
 
     static func stableHash(_ s: String) -> UInt64 {
@@ -232,7 +319,11 @@ public struct StudyReport: Sendable {
         let files: [(String, Data)] = [
             ("metrics.csv", Data(metricsCSV.utf8)), ("comparisons.csv", Data(comparisonsCSV.utf8)),
             ("answers.csv", Data(answersCSV.utf8)), ("report.md", Data(markdown.utf8)), ("roc.png", try rocChartPNG()),
-        ]
+        ] + (mrmc.map { first in
+            // One table: the AUC analysis, then sensitivity and specificity of the call (same columns).
+            let rest = mrmcOfTheCall.map { $0.csv.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n") }
+            return [("mrmc.csv", Data(([first.csv] + rest).joined().utf8))]
+        } ?? [])
         var out: [URL] = []
         for (name, data) in files {
             let url = dir.appendingPathComponent(name)
@@ -254,7 +345,8 @@ public struct StudyReport: Sendable {
     public var metricsCSV: String {
         var head = ["reader", "role", "stage", "cases", "tp", "fp", "tn", "fn"]
         for m in ["accuracy", "sensitivity", "specificity", "ppv", "npv"] { head += [m, m + "_ci_low", m + "_ci_high"] }
-        head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n"]
+        head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n",
+                 "seconds_median", "seconds_q1", "seconds_q3"]
         var lines = [head.joined(separator: ",")]
         for r in allRows {
             let c = r.confusion
@@ -266,6 +358,8 @@ public struct StudyReport: Sendable {
             cells += [Self.f(r.auc), Self.f(r.aucBootstrap?.interval.lower), Self.f(r.aucBootstrap?.interval.upper),
                       r.aucBootstrap.map { String($0.validResamples) } ?? "", Self.f(r.subtypeAccuracy?.value),
                       r.subtypeAccuracy.map { String($0.total) } ?? ""]
+            let time = readingTimes["\(r.reader)\u{1}\(r.stage)"]
+            cells += [Self.f(time?.median, 1), Self.f(time?.lowerQuartile, 1), Self.f(time?.upperQuartile, 1)]
             lines.append(cells.map(Self.csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -329,6 +423,42 @@ public struct StudyReport: Sendable {
                 md.append("| \(c.reader) | \(c.first) → \(c.second) | \(c.pairedCases) | \(acc) | \(c.mcNemar.b)/\(c.mcNemar.c) | \(Self.f(c.mcNemar.exactP, 4)) | \(Self.f(c.mcNemar.continuityP, 4)) | \(aucs) | \(Self.f(c.deLong?.z, 2)) | \(Self.f(c.deLong?.p, 4)) | \(c.identicalDecisions.value.map { String(format: "%.1f %%", $0 * 100) } ?? "—") | \(Self.f(c.kappa, 3)) |")
             }
         }
+        md.append("")
+        if let mrmc {
+            md.append(mrmc.markdown)
+            if !mrmcOfTheCall.isEmpty {
+                md += ["", "Sensitivity and specificity of the call (finding present = rating ≥ 6), same analysis (jackknife; sensitivity over the positive cases, specificity over the negatives):", "",
+                       "| measure | " + mrmc.treatments.joined(separator: " | ") + " | difference (\(mrmc.level) CI) | p |",
+                       "| --- | " + mrmc.treatments.map { _ in "---" }.joined(separator: " | ") + " | --- | --- |"]
+                for r in mrmcOfTheCall {
+                    let means = r.treatmentMeans.map { "\(MRMCResult.fixed($0.estimate, 3)) (\(MRMCResult.fixed($0.lower, 3))–\(MRMCResult.fixed($0.upper, 3)))" }
+                    for d in r.differences {
+                        md.append("| \(r.metricLabel) | " + means.joined(separator: " | ") + " | \(d.first) − \(d.second): \(MRMCResult.fixed(d.estimate, 3)) (\(MRMCResult.fixed(d.lower, 3)) to \(MRMCResult.fixed(d.upper, 3))) | \(MRMCResult.p(d.p)) |")
+                    }
+                }
+            }
+        } else {
+            md += ["## Multi-reader multi-case analysis", "", "No MRMC analysis: \(mrmcUnavailable ?? "not enough answers")."]
+        }
+        md += ["", "## Agreement between readers and time per case", ""]
+        if agreement.isEmpty {
+            md.append("Fewer than two readers have answered in any stage yet.")
+        } else {
+            md += ["Agreement on the yes/no call: Fleiss' κ over the cases every reader of the stage answered; Cohen's κ per pair of readers.", "",
+                   "| stage | readers | cases | Fleiss κ | Cohen κ per pair |", "| --- | --- | --- | --- | --- |"]
+            for a in agreement {
+                let pairs = a.pairs.map { "\($0.first)–\($0.second) \(Self.f($0.kappa, 3).isEmpty ? "—" : Self.f($0.kappa, 3)) (n \($0.cases))" }.joined(separator: "; ")
+                md.append("| \(a.stage) | \(a.readers) | \(a.cases) | \(Self.f(a.fleissKappa, 3).isEmpty ? "—" : Self.f(a.fleissKappa, 3)) | \(pairs) |")
+            }
+        }
+        let timed = rows.filter { readingTimes["\($0.reader)\u{1}\($0.stage)"] != nil }
+        if !timed.isEmpty {
+            md += ["", "| reader | stage | answers | seconds per case, median (IQR) |", "| --- | --- | --- | --- |"]
+            for r in timed {
+                guard let t = readingTimes["\(r.reader)\u{1}\(r.stage)"] else { continue }
+                md.append("| \(r.reader) | \(r.stage) | \(t.count) | \(Self.f(t.median, 1)) (\(Self.f(t.lowerQuartile, 1))–\(Self.f(t.upperQuartile, 1))) |")
+            }
+        }
         md += ["", "## Reading conditions", "",
                "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept.", "",
                "| reader | stage | required | terminal sizes (answers) |", "| --- | --- | --- | --- |"]
@@ -347,6 +477,7 @@ public struct StudyReport: Sendable {
         if order.isEmpty { md.append("No answers yet.") }
         md += ["", "## Files", "",
                "- `metrics.csv` — the table above with every CI bound", "- `comparisons.csv` — stage comparisons",
+               "- `mrmc.csv` — the multi-reader multi-case analysis (reader AUCs, stage CIs, differences, variance components)",
                "- `answers.csv` — every confirmed answer with the hidden truth (operator eyes only)", "- `roc.png` — ROC curves of the readers and the model", ""]
         return md.joined(separator: "\n")
     }

@@ -42,6 +42,9 @@ public struct ScreeningSummary: Sendable {
     /// (file, reason) of every file that failed, for the summary on the terminal.
     public var failures: [(file: String, reason: String)] = []
     public var elapsedSeconds = 0.0
+    /// Why the run stopped before every input had its line (the results file could not be
+    /// written); nil when it finished. A later run with the same --out resumes.
+    public var stoppedEarly: String?
 }
 
 /// Batch screening: discovery → read → signal checks → model → one durable result line per file.
@@ -65,10 +68,12 @@ public final class BatchScreener {
         self.options = options
     }
 
-    public func run(paths: [String], log: ResultLog, progress: (ScreeningProgress) -> Void = { _ in }) -> ScreeningSummary {
+    /// Screens the inputs under `paths` (with `shard`, only that shard's) that `log` does not hold yet.
+    public func run(paths: [String], shard: ScreeningShard? = nil, log: ResultLog,
+                    progress: (ScreeningProgress) -> Void = { _ in }) -> ScreeningSummary {
         let start = Date()
         var summary = ScreeningSummary()
-        let items = ECGFileDiscovery().discover(paths)
+        let items = ECGFileDiscovery().discover(paths, shard: shard)
         summary.discovered = items.count
         let pending = items.filter { item in
             switch item {
@@ -87,9 +92,8 @@ public final class BatchScreener {
                     try log.append(result)
                 } catch {
                     // The results file itself failed (disk full …): stop rather than lose results silently.
-                    summary.failed += 1
                     summary.elapsedSeconds = Date().timeIntervalSince(start)
-                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    summary.stoppedEarly = "\(error)"
                     return summary
                 }
                 done += 1

@@ -25,64 +25,77 @@ public struct ECGFileDiscovery: Sendable {
 
     public init() {}
 
-    public func discover(_ paths: [String]) -> [DiscoveredItem] {
-        var items: [DiscoveredItem] = []
-        var visitedDirectories = Set<FileIdentity>()
+    /// Every item under `paths`, or with `shard` only that shard's (see `ScreeningShard` for the key).
+    public func discover(_ paths: [String], shard: ScreeningShard? = nil) -> [DiscoveredItem] {
+        var state = Walk(shard: shard)
         for path in paths {
-            walk(path, isRoot: true, visited: &visitedDirectories, into: &items)
+            self.walk(path, key: (path as NSString).lastPathComponent, isRoot: true, state: &state)
         }
-        return items
+        return state.items
     }
 
     private struct FileIdentity: Hashable { let device: UInt64; let inode: UInt64 }
 
-    private func walk(_ path: String, isRoot: Bool, visited: inout Set<FileIdentity>, into items: inout [DiscoveredItem]) {
+    private struct Walk {
+        let shard: ScreeningShard?
+        var visited = Set<FileIdentity>()
+        var items: [DiscoveredItem] = []
+        /// Adds an item only when its key belongs to the shard being discovered.
+        mutating func add(_ item: DiscoveredItem, key: String) {
+            if shard?.contains(key: key) ?? true { items.append(item) }
+        }
+    }
+
+    /// `key`: the path relative to its root argument (a root's own key is its last component).
+    private func walk(_ path: String, key: String, isRoot: Bool, state: inout Walk) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let reason = String(cString: strerror(errno))
             // A dangling or looping symlink inside a folder is reported, as is a missing root.
-            items.append(.unreadable(path: path, reason: reason))
+            state.add(.unreadable(path: path, reason: reason), key: key)
             return
         }
         let mode = info.st_mode & S_IFMT
         if mode == S_IFDIR {
             let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-            guard visited.insert(identity).inserted else { return }  // symlink loop or repeated root
+            guard state.visited.insert(identity).inserted else { return }  // symlink loop or repeated root
             let entries: [String]
             do {
                 entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
             } catch {
-                items.append(.unreadable(path: path, reason: "cannot list directory (\(error.localizedDescription))"))
+                state.add(.unreadable(path: path, reason: "cannot list directory (\(error.localizedDescription))"), key: key)
                 return
             }
             for entry in entries where !entry.hasPrefix(".") {
-                walk((path as NSString).appendingPathComponent(entry), isRoot: false, visited: &visited, into: &items)
+                walk((path as NSString).appendingPathComponent(entry), key: isRoot ? entry : key + "/" + entry, isRoot: false, state: &state)
             }
             return
         }
         guard mode == S_IFREG else {
-            if isRoot { items.append(.unreadable(path: path, reason: "not a regular file")) }
+            if isRoot { state.add(.unreadable(path: path, reason: "not a regular file"), key: key) }
             return
         }
         let ext = (path as NSString).pathExtension.lowercased()
         if Self.companionExtensions.contains(ext) { return }
+        // Another shard's file is not even sniffed.
+        if let shard = state.shard, !shard.contains(key: key) { return }
         if Int64(info.st_size) > maximumFileBytes {
-            items.append(.unreadable(path: path, reason: "file is \(info.st_size) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"))
+            state.add(.unreadable(path: path, reason: "file is \(info.st_size) bytes, larger than the \(maximumFileBytes)-byte limit for an ECG"), key: key)
             return
         }
         if ext == "hea", let reason = signalFilesTooLarge(headerPath: path, headerBytes: Int64(info.st_size)) {
-            items.append(.unreadable(path: path, reason: reason))
+            state.add(.unreadable(path: path, reason: reason), key: key)
             return
         }
         if Self.ecgExtensions.contains(ext) || isRoot {
-            items.append(.ecgFile(path))
+            state.add(.ecgFile(path), key: key)
             return
         }
         // Unknown extension: look at the content.
         switch Self.sniff(path) {
-        case .some(true): items.append(.ecgFile(path))
+        case .some(true): state.add(.ecgFile(path), key: key)
         case .some(false): break
-        case .none: items.append(.unreadable(path: path, reason: "cannot open for reading"))
+        case .none: state.add(.unreadable(path: path, reason: "cannot open for reading"), key: key)
         }
     }
 

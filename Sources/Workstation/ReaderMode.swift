@@ -1,3 +1,4 @@
+import ECGFormats
 import Foundation
 import ReaderStudy
 
@@ -10,6 +11,10 @@ public enum ReaderAction: Hashable, Sendable {
     case editNote
     case submit
     case previousFrame, nextFrame, togglePlay
+    /// The workstation's measuring tools, in stages that show traces.
+    case gainUp, gainDown, speedUp, speedDown, resetPaper
+    case nextLead, previousLead, toggleZoom
+    case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper
     case help
     case leave
 }
@@ -30,6 +35,19 @@ public enum ReaderKeys {
         KeyBinding([.character("["), .left], .previousFrame, section: "Review", "previous CMR frame"),
         KeyBinding([.character("]"), .right], .nextFrame, section: "Review", "next CMR frame"),
         KeyBinding([.character(" ")], .togglePlay, section: "Review", "play / pause the CMR cine"),
+        KeyBinding([.character("+"), .character("=")], .gainUp, section: "Measure", "gain up (mm/mV)"),
+        KeyBinding([.character("-")], .gainDown, section: "Measure", "gain down"),
+        KeyBinding([.character(">")], .speedUp, section: "Measure", "paper speed up (mm/s)"),
+        KeyBinding([.character("<")], .speedDown, section: "Measure", "paper speed down"),
+        KeyBinding([.character("0")], .resetPaper, section: "Measure", "25 mm/s, 10 mm/mV"),
+        KeyBinding([.character("j"), .down], .nextLead, section: "Measure", "select next lead"),
+        KeyBinding([.character("k"), .up], .previousLead, section: "Measure", "select previous lead"),
+        KeyBinding([.character("z")], .toggleZoom, section: "Measure", "zoom the selected lead full width / back"),
+        KeyBinding([.character("h")], .cursorLeft, section: "Measure", "cursor left 4 ms"),
+        KeyBinding([.character("l")], .cursorRight, section: "Measure", "cursor right 4 ms"),
+        KeyBinding([.character("H")], .cursorLeftFast, section: "Measure", "cursor left 40 ms (1 mm at 25 mm/s)"),
+        KeyBinding([.character("L")], .cursorRightFast, section: "Measure", "cursor right 40 ms"),
+        KeyBinding([.character("c")], .toggleCaliper, section: "Measure", "set / clear the caliper at the cursor (interval)"),
         KeyBinding([.character("?"), .function(1)], .help, section: "Session", "show / hide this help"),
         KeyBinding([.character("q"), .ctrl("c")], .leave, section: "Session", "leave (confirmed answers are saved; resume later)"),
     ])
@@ -61,6 +79,18 @@ public final class ReaderModeController {
     public var terminalSize: TerminalSize?
     public private(set) var frameIndex = 0
     public private(set) var playing = false
+    /// The workstation's tools on the traces. Paper settings and zoom carry over to the next case
+    /// (as on a cart); the cursor and caliper start afresh.
+    public private(set) var paper = PaperSettings()
+    public private(set) var selectedLead: LeadID = .ii
+    public private(set) var zoomed = false
+    public private(set) var cursorSeconds = 1.0
+    /// The cursor is drawn once the reader has moved it (no line over the traces before that).
+    public private(set) var cursorActive = false
+    public private(set) var caliperStartSeconds: Double?
+    public private(set) var windowStartSeconds = 0.0
+    /// What the reader did with the tools on this case; written to the audit log with the answer.
+    public private(set) var toolUse: [String] = []
 
     public init(session: ReaderSession, readerName: String) {
         self.session = session
@@ -104,7 +134,10 @@ public final class ReaderModeController {
             }
         case .confirmingLeave:
             switch key {
-            case .enter, .character("y"): session.close(); mode = .left
+            case .enter, .character("y"):
+                let p = session.position ?? 0
+                auditToolUse(caseID: p > 0 && p <= session.order.count ? session.order[p - 1] : nil)
+                session.close(); mode = .left
             case .escape, .character("n"): mode = .answering
             default: break
             }
@@ -135,18 +168,109 @@ public final class ReaderModeController {
         case .previousFrame: if maxFrames > 0 { frameIndex = (frameIndex + maxFrames - 1) % maxFrames; playing = false }
         case .nextFrame: if maxFrames > 0 { frameIndex = (frameIndex + 1) % maxFrames; playing = false }
         case .togglePlay: playing.toggle()
+        case .gainUp, .gainDown, .speedUp, .speedDown, .resetPaper, .nextLead, .previousLead, .toggleZoom,
+             .cursorLeft, .cursorRight, .cursorLeftFast, .cursorRightFast, .toggleCaliper:
+            measure(action)
         case .help: mode = .help
         case .leave: mode = .confirmingLeave
         }
     }
 
+    /// Seconds of trace on screen at the current paper speed (250 mm of paper).
+    public var windowSeconds: Double { TraceView.paperWidthMillimetres / paper.speedMillimetresPerSecond }
+    public var window: RecordWindow {
+        RecordWindow(startSeconds: windowStartSeconds, durationSeconds: windowSeconds, recordSeconds: current?.traces?.durationSeconds ?? windowSeconds)
+    }
+
+    /// The caliper readout: cursor time, amplitude in the selected lead, and the interval to the caliper.
+    public var measurementLine: String? {
+        guard let traces = current?.traces else { return nil }
+        var parts = [paper.speedLabel + "  " + paper.gainLabel + (zoomed ? "  zoom \(selectedLead.description)" : "")]
+        guard cursorActive else { return parts[0] + " │ h/l cursor, c caliper, +/- gain, </> speed, z zoom" }
+        parts.append(String(format: "cursor %.3f s", cursorSeconds))
+        let i = Int((cursorSeconds * traces.samplingRate).rounded(.down))
+        func mv(_ index: Int) -> Float? {
+            guard let li = traces.leads.firstIndex(of: selectedLead), index >= 0, index < traces.millivolts[li].count else { return nil }
+            let v = traces.millivolts[li][index]
+            return v.isFinite ? v : nil
+        }
+        if let v = mv(i) { parts.append(String(format: "%@ %+.2f mV", selectedLead.description, Double(v))) }
+        if let start = caliperStartSeconds {
+            let dt = (cursorSeconds - start) * 1000
+            var text = String(format: "Δt %.0f ms", dt)
+            // A rate only for spans that can be an RR interval (≤ 240 bpm), as in the workstation.
+            if abs(dt) >= 250 { text += String(format: " (%.0f bpm)", 60_000 / abs(dt)) }
+            if let v = mv(i), let v0 = mv(Int((start * traces.samplingRate).rounded(.down))) { text += String(format: "  ΔV %+.2f mV", Double(v - v0)) }
+            parts.append(text)
+        }
+        return parts.joined(separator: " │ ")
+    }
+
+    private func measure(_ action: ReaderAction) {
+        guard let traces = current?.traces else { say("This stage shows no traces to measure."); return }
+        let leads = traces.leads
+        switch action {
+        case .gainUp, .gainDown:
+            paper.stepGain(action == .gainUp ? 1 : -1); log("gain \(paper.gainLabel)")
+        case .speedUp, .speedDown:
+            paper.stepSpeed(action == .speedUp ? 1 : -1); moveCursor(to: cursorSeconds); log("speed \(paper.speedLabel)")
+        case .resetPaper:
+            paper = PaperSettings(); moveCursor(to: cursorSeconds); log("paper reset (25 mm/s, 10 mm/mV)")
+        case .nextLead, .previousLead:
+            guard !leads.isEmpty else { return }
+            let i = leads.firstIndex(of: selectedLead) ?? 0
+            selectedLead = leads[(i + (action == .nextLead ? 1 : leads.count - 1)) % leads.count]
+            log("lead \(selectedLead.description)")
+        case .toggleZoom:
+            zoomed.toggle(); log(zoomed ? "zoom \(selectedLead.description)" : "zoom off")
+        case .cursorLeft, .cursorRight, .cursorLeftFast, .cursorRightFast:
+            let step: Double = action == .cursorLeft ? -0.004 : action == .cursorRight ? 0.004 : action == .cursorLeftFast ? -0.04 : 0.04
+            moveCursor(to: cursorSeconds + step)
+            if toolUse.last?.hasPrefix("cursor") != true { log("cursor") }
+        case .toggleCaliper:
+            if let start = caliperStartSeconds {
+                log(String(format: "caliper %@ Δt %.0f ms", selectedLead.description, (cursorSeconds - start) * 1000))
+                caliperStartSeconds = nil; say("Caliper cleared.")
+            } else {
+                caliperStartSeconds = cursorSeconds; cursorActive = true; say("Caliper set — move the cursor (h/l, H/L) to measure; c clears.")
+            }
+        default: break
+        }
+    }
+
+    private func moveCursor(to t: Double) {
+        cursorActive = cursorActive || t != cursorSeconds || caliperStartSeconds != nil
+        let duration = current?.traces?.durationSeconds ?? 0
+        cursorSeconds = max(0, min(t, max(0, duration - 0.001)))
+        windowStartSeconds = window.paged(toContain: cursorSeconds).startSeconds
+    }
+
+    private func log(_ event: String) {
+        // Keep the log short: a repeated setting replaces its previous entry.
+        let kind = event.split(separator: " ").first.map(String.init) ?? event
+        if let last = toolUse.last, last.split(separator: " ").first.map(String.init) == kind, kind != "caliper" { toolUse.removeLast() }
+        toolUse.append(event)
+    }
+
+    /// One audit line per answered case on which the tools were used (who, stage, case, what).
+    private func auditToolUse(caseID: String?) {
+        var events = toolUse
+        if let start = caliperStartSeconds { events.append(String(format: "caliper %@ Δt %.0f ms (open)", selectedLead.description, (cursorSeconds - start) * 1000)) }
+        guard !events.isEmpty else { return }
+        // Best effort: the answer is already committed; a failed audit write must not undo or block it.
+        try? session.store.audit(actor: session.readerID, action: "reader-tools", reader: session.readerID, stage: session.stage.id,
+                                 caseID: caseID, detail: events.joined(separator: "; "))
+    }
+
     private func commit() {
         let position = session.position ?? 0
+        let caseID = position > 0 && position <= session.order.count ? session.order[position - 1] : nil
         let answeredBefore = session.answered.count
         do {
             try session.submit(draft, terminal: terminalSize)
         } catch {
             if session.answered.count > answeredBefore {
+                auditToolUse(caseID: caseID)
                 // Saved, but the next case could not be prepared (e.g. its file vanished): stop here
                 // rather than leave the answered case on screen.
                 draft = AnswerDraft()
@@ -159,8 +283,10 @@ public final class ReaderModeController {
             say("NOT SAVED: \(error). Your answer is still here; try Enter again or call the operator.", error: true)
             return
         }
+        auditToolUse(caseID: caseID)
         draft = AnswerDraft()
         frameIndex = 0; playing = false
+        toolUse = []; caliperStartSeconds = nil; cursorSeconds = 1.0; cursorActive = false; windowStartSeconds = 0
         if session.isFinished {
             mode = .finished
         } else {

@@ -73,7 +73,8 @@ public enum ReaderView {
             let record = ECGRecord(leads: zip(traces.leads, traces.millivolts).map { Lead(id: $0, millivolts: $1) },
                                    samplingRate: traces.samplingRate, metadata: ECGMetadata(),
                                    provenance: Provenance(format: .csv, path: "", sha256: ""))
-            var overlay = TraceOverlay()
+            var overlay = TraceOverlay(selectedLead: c.selectedLead, cursorSeconds: c.cursorActive ? c.cursorSeconds : nil,
+                                       caliperStartSeconds: c.caliperStartSeconds, viewStartSeconds: c.window.startSeconds)
             if let rel = traces.relevance {
                 let leads = traces.leads, rate = traces.samplingRate
                 overlay.gradCAM = { lead, t in
@@ -83,8 +84,14 @@ public enum ReaderView {
                 }
             }
             g.box(rest, title: traces.relevance == nil ? "12-lead ECG" : "12-lead ECG · Grad-CAM highlight", style: theme.border, titleStyle: theme.title)
-            TraceView.render(record: record, layout: .standard12, settings: PaperSettings(), overlay: overlay,
-                             into: &g, area: rest.inset(dx: 1, dy: 1), theme: theme)
+            var inner = rest.inset(dx: 1, dy: 1)
+            // The measuring tools' readout (scale, cursor, caliper) on the box's last row.
+            if let line = c.measurementLine, inner.height > 6 {
+                g.writeTruncated(" " + line, x: inner.x, y: inner.maxY - 1, width: inner.width, style: theme.dim)
+                inner = Rect(x: inner.x, y: inner.y, width: inner.width, height: inner.height - 1)
+            }
+            TraceView.render(record: record, layout: c.zoomed ? .single(c.selectedLead) : .standard12, settings: c.paper, overlay: overlay,
+                             into: &g, area: inner, theme: theme)
         }
         guard sideWidth > 0 else { return }
         var y = side.y

@@ -36,7 +36,8 @@ public enum WorkstationLauncher {
         app.exportDICOM = exportDICOM
         app.exportPDF = exportPDF
         app.open(input)
-        app.waitForBackgroundWork()
+        // A snapshot is a batch run: wait for the case's model work however loaded the machine is.
+        app.waitForBackgroundWork(timeoutSeconds: 600)
         for key in keys {
             app.handle(.key(key))
             // An export of every frame (with DICOM and the PDF) takes longer than a screen update.

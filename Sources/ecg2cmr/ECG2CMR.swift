@@ -10,7 +10,7 @@ struct ECG2CMR: ParsableCommand {
         commandName: "ecg2cmr",
         abstract: "A terminal workstation: 12-lead ECG in, CMR-level insight out (demonstration models).",
         version: CMRExportInfo.softwareVersion,
-        subcommands: [ViewCommand.self, InfoCommand.self, ConvertCommand.self, ScreenCommand.self,
+        subcommands: [ViewCommand.self, InfoCommand.self, ConvertCommand.self, ScreenGroup.self,
                       ExportCommand.self, ReportCommand.self, EmbedCommand.self, PrepareCommand.self, StudyCommand.self,
                       BenchCommand.self],
         defaultSubcommand: ViewCommand.self

@@ -50,6 +50,7 @@ struct ExportCommand: ParsableCommand {
     var gradcamHead: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var filing: DICOMFilingOptions
 
     @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS; with --pdf also the report as Encapsulated PDF (dicom/report.dcm) in the same study.")
     var dicom = false
@@ -87,7 +88,8 @@ struct ExportCommand: ParsableCommand {
         let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
                                     includePHI: includePhi, gradCAMTarget: gradcamHead,
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                    saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil)
+                                    saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil,
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         let modelURL = try modelOptions.bundleURL()

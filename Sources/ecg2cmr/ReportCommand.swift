@@ -26,6 +26,7 @@ struct ReportCommand: ParsableCommand {
     var includePhi = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var filing: DICOMFilingOptions
 
     @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
     var seed: UInt64 = 1
@@ -42,7 +43,8 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
         guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
-        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
+        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
         try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
         if dicom {

@@ -7,16 +7,39 @@ import Foundation
 import Imaging
 import Screening
 
-struct ScreenCommand: ParsableCommand {
+/// `ecg2cmr screen PATH…` screens (the default subcommand, also `screen run`); `ecg2cmr screen
+/// merge` joins the results of sharded runs. A group, because a command with positional PATHs would
+/// take "merge" for a path.
+struct ScreenGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "screen",
-        abstract: "Screen many ECG files: one result line per file, resumable, never aborting on a bad file.")
+        abstract: "Screen many ECG files: one result line per file, resumable, never aborting on a bad file.",
+        usage: """
+            ecg2cmr screen <paths> ... --out <out> [--shard <K/N>] [--jobs <jobs>] [--model <model>] [options]
+            ecg2cmr screen merge <shards> ... --out <out> [--expect <paths> ...]
+            """,
+        discussion: "Every option of screening: `ecg2cmr screen run --help`. Many machines: docs/cluster.md.",
+        subcommands: [ScreenCommand.self, ScreenMergeCommand.self],
+        defaultSubcommand: ScreenCommand.self)
+}
+
+struct ScreenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Screen ECG files or folders (the default: `ecg2cmr screen PATH…`).",
+        discussion: """
+            Exit status: 0 every input screened; 1 finished, but some inputs failed (each has its error line); \
+            2 stopped before finishing (model, results file or disk) — run it again to resume.
+            """)
 
     @Argument(help: "ECG files or folders (searched recursively).")
     var paths: [String]
 
     @Option(name: .long, help: "Results file: .jsonl (one JSON object per line) or .csv. Re-running skips files already in it.")
     var out: String
+
+    @Option(name: .long, help: ArgumentHelp("Screen only shard K of N (K = 0…N-1): a stable part of the inputs, decided by each file's path under its PATH; run every K with the same PATHs and its own --out, then `screen merge`.", valueName: "K/N"))
+    var shard: String?
 
     @Option(name: .long, help: "Files read and preprocessed in parallel (at most this many at once).")
     var jobs: Int = 2
@@ -41,11 +64,24 @@ struct ScreenCommand: ParsableCommand {
     var plain = false
 
     func validate() throws {
+        if let shard { do { _ = try ScreeningShard(parsing: shard) } catch { throw ValidationError("\(error)") } }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1…64 (got \(jobs))") }
         if let window, !(window.isFinite && window >= 0) { throw ValidationError("--window must be a start time in seconds, 0 or more") }
     }
 
+    /// Exit status 2: the run stopped before every input had its line (the distinction a Slurm
+    /// array task needs: 1 means its shard is complete, with some inputs failing).
+    static let stoppedExitCode: Int32 = 2
+
     func run() throws {
+        do { try screen() } catch let exit as ExitCode { throw exit } catch {
+            FileHandle.standardError.write(Data("Error: \(TerminalText.sanitize("\(error)"))\n".utf8))
+            throw ExitCode(Self.stoppedExitCode)
+        }
+    }
+
+    private func screen() throws {
+        let shard = try self.shard.map { try ScreeningShard(parsing: $0) }
         let bundleURL = try modelOptions.bundleURL()
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
         let log = try ResultLog(path: out)
@@ -74,9 +110,13 @@ struct ScreenCommand: ParsableCommand {
         if pipeline.bundle.isSynthetic {
             FileHandle.standardError.write(Data("note: model \(pipeline.bundle.id) is a synthetic demonstration model — not for clinical use\n".utf8))
         }
-        let summary = screener.run(paths: paths, log: log) { progress.report($0) }
+        let summary = screener.run(paths: paths, shard: shard, log: log) { progress.report($0) }
         progress.finish()
-        var lines = ["screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
+        if let stopped = summary.stoppedEarly {
+            FileHandle.standardError.write(Data("Error: \(TerminalText.sanitize(stopped)); stopped after \(summary.screened + summary.failed) of \(summary.discovered - summary.skippedAlreadyDone) inputs — run again to resume\n".utf8))
+            throw ExitCode(Self.stoppedExitCode)
+        }
+        var lines = [(shard.map { "shard \($0): " } ?? "") + "screened \(summary.screened), failed \(summary.failed), skipped (already in \(out)) \(summary.skippedAlreadyDone), "
                      + "flagged \(summary.flagged.count), \(String(format: "%.1f", summary.elapsedSeconds)) s"]
         for failure in summary.failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(failure.file): \(failure.reason)")) }
         if summary.failures.count > 20 { lines.append("  … \(summary.failures.count - 20) more failures in \(out)") }

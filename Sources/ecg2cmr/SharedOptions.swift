@@ -66,3 +66,13 @@ func refuseForeignOutput(_ path: String, what: String, ours: (Data) -> Bool) thr
         throw ValidationError("--out \(TerminalText.sanitize(path)) exists and is not \(what); move it or choose another path (it is not replaced)")
     }
 }
+
+/// Where written DICOM series are filed (export --dicom, report --dicom). A DICOM ECG with
+/// --include-phi files into its own study by default; these name one explicitly.
+struct DICOMFilingOptions: ParsableArguments {
+    @Option(name: .customLong("study-uid"), help: "Study Instance UID the DICOM series join (default: a DICOM input's own study with --include-phi, else a new study).")
+    var studyUID: String?
+
+    @Option(name: .long, help: "Accession Number of the DICOM series (default: a DICOM input's own with --include-phi).")
+    var accession: String?
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CardiacModels
 import ECGFormats
 import Foundation
+import Imaging
 import ReaderStudy
 import Workstation
 
@@ -10,7 +11,8 @@ struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "study",
         abstract: "Run a blinded reader study: define, add readers, present cases, report.",
-        subcommands: [StudyInit.self, StudyAddReader.self, StudyRun.self, StudyStatus.self, StudyReportCommand.self])
+        subcommands: [StudyInit.self, StudyAddReader.self, StudyRun.self, StudyStatus.self, StudyReportCommand.self,
+                      StudyMRMCCommand.self, StudyExportCommand.self])
 }
 
 private func defaultOperator() -> String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
@@ -193,6 +195,97 @@ struct StudyReportCommand: ParsableCommand {
             let files = try report.write(to: URL(fileURLWithPath: out))
             try store.audit(actor: `operator`, action: "report", detail: "\(out); model \(modelScores?.modelID ?? "none"); \(resamples) resamples")
             for f in files { print("wrote \(f.path)") }
+        } catch { throw studyFailure(error) }
+    }
+}
+
+/// `study mrmc`: the MRMC analysis of any long-format ratings file (a study run here or elsewhere).
+struct StudyMRMCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mrmc",
+        abstract: "Obuchowski–Rockette MRMC analysis of a ratings file (MRMCaov's long layout), or power for a planned study.",
+        discussion: "The file is CSV with a header naming reader, treatment (or modality), case, truth (0/1) and rating columns; other columns are ignored. Every reader must have rated every case in every treatment (or pass --complete-cases).")
+    @Option(name: .long, help: "Ratings CSV: reader,treatment,case,truth,rating.") var ratings: String
+    @Option(name: .long, help: "Case covariance: jackknife, delong or unbiased (DeLong and unbiased: AUC only).") var cov: String = "jackknife"
+    @Option(name: .long, help: "Figure of merit: auc (empirical), sensitivity or specificity (at --threshold).") var metric: String = "auc"
+    @Option(name: .long, help: "For sensitivity/specificity: a rating at or above this is a positive call.") var threshold: Double?
+    @Flag(name: .long, help: "Readers as fixed effects (inference to these readers only).") var fixedReaders = false
+    @Flag(name: .long, help: "Cases as fixed effects (inference to these cases only).") var fixedCases = false
+    @Flag(name: .long, help: "Leave out cases not read by every reader in every treatment instead of stopping.") var completeCases = false
+    @Option(name: .long, help: "Confidence level of the intervals.") var confidence: Double = 0.95
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
+    @Flag(name: .long, help: "Use the file as a pilot and print power over readers × cases for --effect.") var power = false
+    @Option(name: .long, help: "With --power: the difference in the figure of merit to detect (e.g. 0.05).") var effect: Double?
+    @Option(name: .long, help: "With --power: readers to tabulate (comma-separated).") var readers: String = "3,4,5,6,8,10,15,20"
+    @Option(name: .long, help: "With --power: cases to tabulate (comma-separated).") var cases: String = "50,100,150,200,300,400,600"
+    @Option(name: .long, help: "With --power: significance level.") var alpha: Double = 0.05
+
+    func run() throws {
+        do {
+            guard let covariance = MRMCCovariance.allCases.first(where: { $0.rawValue.lowercased() == cov.lowercased() }) else {
+                throw ValidationError("--cov must be jackknife, delong or unbiased (got '\(cov)')")
+            }
+            let figure: MRMCMetric
+            switch metric.lowercased() {
+            case "auc": figure = .auc
+            case "sensitivity", "sens", "specificity", "spec":
+                guard let threshold else { throw ValidationError("--metric \(metric) needs --threshold (a rating at or above it is a positive call)") }
+                figure = metric.lowercased().hasPrefix("sens") ? .sensitivity(threshold: threshold) : .specificity(threshold: threshold)
+            default: throw ValidationError("--metric must be auc, sensitivity or specificity (got '\(metric)')")
+            }
+            if fixedReaders && fixedCases { throw ValidationError("only one of --fixed-readers and --fixed-cases") }
+            guard confidence > 0, confidence < 1 else { throw ValidationError("--confidence must be between 0 and 1") }
+            let factors: MRMCFactors = fixedReaders ? .fixedReaders : (fixedCases ? .fixedCases : .randomReadersRandomCases)
+            let data = try MRMCData(RatingsFile.read(url: URL(fileURLWithPath: ratings)), source: ratings, completeCasesOnly: completeCases)
+            let result: MRMCResult
+            do { result = try MRMCAnalysis.run(data, metric: figure, covariance: covariance, factors: factors, confidenceLevel: confidence) } catch var e as StudyError {
+                e.file = e.file ?? ratings
+                throw e
+            }
+            if power {
+                guard let effect else { throw ValidationError("--power needs --effect (the difference to detect, e.g. 0.05)") }
+                func ints(_ s: String, _ flag: String) throws -> [Int] {
+                    let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                    guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw ValidationError("\(flag) must be comma-separated whole numbers (got '\(s)')") }
+                    return v.compactMap { $0 }
+                }
+                let table = try MRMCPower.table(pilot: result, effect: effect, readers: ints(readers, "--readers"), cases: ints(cases, "--cases"),
+                                                alpha: alpha, factors: factors == .fixedCases ? .fixedCases : factors)
+                if json { print(try jsonText(table)) } else { print(TerminalText.sanitize(table.text, keepNewlines: true)) }
+                return
+            }
+            if json { print(try jsonText(result)) } else { print(TerminalText.sanitize(result.text, keepNewlines: true)) }
+        } catch { throw studyFailure(error) }
+    }
+
+    private func jsonText<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// `study export`: the study's ratings for other MRMC software.
+struct StudyExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the study's ratings (each stage a modality, the 10-level rating) for MRMCaov (CSV) or iMRMC (.imrmc).")
+    @Option(name: .long, help: "Study database.") var db: String
+    @Option(name: .long, help: "mrmcaov (long CSV) or imrmc (iMRMC input file).") var format: String = "mrmcaov"
+    @Option(name: .long, help: "Output file (replaced atomically).") var out: String
+
+    func run() throws {
+        do {
+            let store = try StudyStore.open(at: db)
+            let rows = try StudyReport.ratings(store: store)
+            guard !rows.isEmpty else { throw StudyError(.invalidRatings, file: db, "no answers yet: nothing to export") }
+            let text: String
+            switch format.lowercased() {
+            case "mrmcaov", "csv": text = RatingsFile.mrmcaovCSV(rows)
+            case "imrmc": text = RatingsFile.imrmc(rows, title: store.definition.title)
+            default: throw ValidationError("--format must be mrmcaov or imrmc (got '\(format)')")
+            }
+            let url = URL(fileURLWithPath: out)
+            do { try AtomicFile.write(Data(text.utf8), to: url) } catch { throw StudyError(.storage, file: out, "cannot write: \(error)") }
+            print("wrote \(out): \(rows.count) ratings, \(Set(rows.map(\.reader)).count) readers, \(Set(rows.map(\.treatment)).count) stages")
         } catch { throw studyFailure(error) }
     }
 }

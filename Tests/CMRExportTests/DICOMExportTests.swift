@@ -125,7 +125,7 @@ import Testing
     }
 
     @Test func encapsulationRefusesWhatIsNotAPDF() {
-        let context = DICOMReportWriter.Context(studyInstanceUID: "2.25.1", seriesInstanceUID: "2.25.2", sopInstanceUID: "2.25.3", seriesNumber: 1,
+        let context = DICOMReportWriter.Context(study: DICOMStudyFiling(studyInstanceUID: "2.25.1"), seriesInstanceUID: "2.25.2", sopInstanceUID: "2.25.3", seriesNumber: 1,
                                                 modelID: "m", softwareVersion: "0", includePHI: false, metadata: ECGMetadata())
         #expect(throws: CMRExportError.self) { try DICOMReportWriter.encode(pdf: Data("<html>".utf8), context: context) }
         #expect(throws: Never.self) { try DICOMReportWriter.encode(pdf: Data("%PDF-1.5 odd".utf8), context: context) }

@@ -70,6 +70,10 @@ private func frames(_ store: StudyStore, stage: String, pipeline: CardiacPipelin
             screen.type("ok")
             screen.send(keys: [.enter, .character("]"), .character(" "), .character(" "), .enter, .escape])
         } else {
+            if k == 1 {                                                    // the measuring tools
+                screen.send(keys: [.character("+"), .character(">"), .character("j"), .character("z"), .character("c"),
+                                   .character("L"), .character("L"), .character("l"), .character("z"), .character("0")])
+            }
             screen.send(keys: [k % 2 == 0 ? .character("y") : .character("n"), .character("4"), .character("t")])
         }
         screen.send(keys: [.enter, .enter])                                 // submit → confirm dialog → saved
@@ -181,4 +185,40 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
         }
         c.handle(.key(.escape))
     }
+}
+
+@Test func readerToolsMeasureAndGoToTheAuditLog() throws {
+    let twin = try makeTwin(tag: "TOOLS", invert: false, count: 2,
+                            stages: [["id": "ecg", "title": "ECG only", "shows": ["traces"]],
+                                     ["id": "cmr", "title": "Real CMR only", "shows": ["real-cmr"]]], model: nil)
+    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil))
+    let c = ReaderModeController(session: session, readerName: "R")
+    let size = GridSize(width: 160, height: 50)
+    #expect(ReaderView.render(c, size: size, theme: .monochrome).text.contains("25 mm/s  10 mm/mV │ h/l cursor"))
+    // Gain up, speed up, lead III selected and zoomed, caliper over 25 cursor steps of 4 ms = 100 ms.
+    for k: Key in [.character("+"), .character(">"), .character("j"), .character("z"), .character("c")] { c.handle(.key(k)) }
+    for _ in 0..<25 { c.handle(.key(.character("l"))) }
+    #expect(c.paper == PaperSettings(speedMillimetresPerSecond: 50, gainMillimetresPerMillivolt: 20))
+    #expect(c.zoomed && c.selectedLead == .iii && abs(c.cursorSeconds - 1.1) < 1e-9 && c.caliperStartSeconds == 1.0)
+    let screen = ReaderView.render(c, size: size, theme: .monochrome).text
+    #expect(screen.contains("50 mm/s  20 mm/mV  zoom III") && screen.contains("cursor 1.100 s") && screen.contains("Δt 100 ms"))
+    // The answer commits; the tool use lands in the audit log for that case, and the caliper resets.
+    let caseID = session.order[0]
+    for k: Key in [.character("y"), .character("4"), .enter, .enter] { c.handle(.key(k)) }
+    #expect(try twin.store.answers(reader: "R1", stage: "ecg").count == 1)
+    let entry = try #require(try twin.store.auditLog().last { $0.action == "reader-tools" })
+    #expect(entry.reader == "R1" && entry.stage == "ecg" && entry.caseID == caseID)
+    let detail = try #require(entry.detail)
+    #expect(detail.contains("gain 20 mm/mV") && detail.contains("speed 50 mm/s") && detail.contains("zoom III") && detail.contains("caliper III Δt 100 ms (open)"))
+    #expect(c.caliperStartSeconds == nil && !c.cursorActive && c.paper.gainMillimetresPerMillivolt == 20, "paper carries over, the caliper does not")
+    // A case answered without touching the tools adds no audit line.
+    let before = try twin.store.auditLog().filter { $0.action == "reader-tools" }.count
+    for k: Key in [.character("n"), .character("2"), .enter, .enter] { c.handle(.key(k)) }
+    #expect(try twin.store.auditLog().filter { $0.action == "reader-tools" }.count == before)
+    // A stage without traces has nothing to measure, and says so.
+    let cmrOnly = try ReaderSession(store: twin.store, readerID: "R1", stageID: "cmr", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil),
+                                    washoutOverride: (operatorName: "op", reason: "test"))
+    let d = ReaderModeController(session: cmrOnly, readerName: "R")
+    d.handle(.key(.character("+")))
+    #expect(d.message == "This stage shows no traces to measure." && d.paper == PaperSettings())
 }

@@ -69,7 +69,7 @@ import CardiacModels
 
     let out = dir.appendingPathComponent("report")
     let files = try report.write(to: out)
-    #expect(files.map(\.lastPathComponent).sorted() == ["answers.csv", "comparisons.csv", "metrics.csv", "report.md", "roc.png"])
+    #expect(files.map(\.lastPathComponent).sorted() == ["answers.csv", "comparisons.csv", "metrics.csv", "mrmc.csv", "report.md", "roc.png"])
     let png = try Data(contentsOf: out.appendingPathComponent("roc.png"))
     #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 5_000)
     let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8)
@@ -77,6 +77,61 @@ import CardiacModels
     let md = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(md.contains("McNemar") && md.contains("J1") && md.contains(model.modelID))
     #expect(try String(contentsOf: out.appendingPathComponent("answers.csv"), encoding: .utf8).split(separator: "\n").count == 41)
+
+    // MRMC: two readers × two stages, each stage a modality, the 10-level rating; random readers and cases.
+    let mrmc = try #require(report.mrmc, "no MRMC analysis: \(report.mrmcUnavailable ?? "")")
+    #expect(mrmc.treatments == ["ecg-only", "ecg+real-cmr"] && mrmc.readers == ["J1", "S1"] && mrmc.cases == 10)
+    #expect(mrmc.factors == .randomReadersRandomCases && mrmc.covariance == .jackknife)
+    for (t, stage) in mrmc.treatments.enumerated() { for (r, reader) in mrmc.readers.enumerated() {
+        let perReader = try #require(report.rows.first { $0.reader == reader && $0.stage == stage }?.auc)
+        #expect(abs(mrmc.performance[t][r] - perReader) < 1e-12, "the MRMC reader AUC is the report's AUC")
+    } }
+    #expect(mrmc.differences.count == 1 && mrmc.differences[0].first == "ecg-only")
+    #expect(md.contains("## Multi-reader multi-case analysis") && md.contains("ecg-only − ecg+real-cmr"))
+    let mrmcCSV = try String(contentsOf: out.appendingPathComponent("mrmc.csv"), encoding: .utf8)
+    #expect(mrmcCSV.hasPrefix("metric,section,") && mrmcCSV.contains("\nempirical_auc,difference,") && !mrmcCSV.lowercased().contains("nan"))
+    #expect(mrmcCSV.contains("\nbinary_sens,difference,") && mrmcCSV.contains("\nbinary_spec,difference,"))
+    // Sensitivity and specificity of the call: the MRMC reader values are the report's per-reader ones.
+    #expect(report.mrmcOfTheCall.map(\.metric) == ["binary_sens", "binary_spec"])
+    for (t, stage) in mrmc.treatments.enumerated() { for (r, reader) in mrmc.readers.enumerated() {
+        let row = try #require(report.rows.first { $0.reader == reader && $0.stage == stage })
+        #expect(abs(report.mrmcOfTheCall[0].performance[t][r] - (row.confusion.sensitivity.value ?? -1)) < 1e-12)
+        #expect(abs(report.mrmcOfTheCall[1].performance[t][r] - (row.confusion.specificity.value ?? -1)) < 1e-12)
+    } }
+    #expect(md.contains("Sensitivity and specificity of the call"))
+    // The export is the same analysis for MRMCaov: its CSV read back gives the same result.
+    let exported = try RatingsFile.parse(RatingsFile.mrmcaovCSV(StudyReport.ratings(store: store)))
+    let again = try MRMCAnalysis.run(MRMCData(exported))
+    #expect(again.globalTest == mrmc.globalTest && again.performance == mrmc.performance)
+    let imrmc = RatingsFile.imrmc(try StudyReport.ratings(store: store), title: store.definition.title)
+    #expect(imrmc.contains("NR: 2\nN0: ") && imrmc.contains("NM: 2\n") && imrmc.contains("BEGIN DATA:\n-1,1,0,"))
+    #expect(imrmc.split(separator: "\n").filter { $0.hasPrefix("-1,") }.count == 10)
+
+    // Agreement between the two readers per stage (Fleiss with two raters) and their time per case.
+    let agreement = try #require(report.agreement.first { $0.stage == "ecg-only" })
+    #expect(agreement.readers == 2 && agreement.cases == 10 && agreement.pairs.count == 1 && agreement.pairs[0].cases == 10)
+    let j1 = ids.map { first[$0]!.finding }
+    let s1 = Dictionary(uniqueKeysWithValues: try store.answers(reader: "S1", stage: "ecg-only").map { ($0.caseID, $0.finding) })
+    #expect(agreement.pairs[0].kappa == Agreement.cohenKappa(j1, ids.map { s1[$0]! }))
+    #expect(md.contains("## Agreement between readers and time per case") && md.contains("Fleiss"))
+    let time = try #require(report.readingTimes["J1\u{1}ecg-only"])
+    #expect(time.count == 10 && time.lowerQuartile <= time.median && time.median <= time.upperQuartile)
+    #expect(csv.split(separator: "\n")[0].hasSuffix("seconds_median,seconds_q1,seconds_q3"))
+}
+
+@Test func oneStageOrOneReaderGivesTheAnalysisTheDesignAllows() throws {
+    var rows: [MRMCRating] = []
+    for c in 1...6 { for t in ["s1", "s2"] {
+        let base: Double = c <= 3 ? Double(6 + c) : Double(c)
+        rows.append(MRMCRating(reader: "A", treatment: t, caseID: "c\(c)", truth: c <= 3, rating: base + (t == "s2" ? 0.5 : 0)))
+    } }
+    let one = StudyReport.mrmcAnalysis(rows)
+    #expect(one.result?.factors == .fixedReaders && one.result?.notes.first?.contains("one reader") == true)
+    // A second reader who has only done stage s1 waits; the first reader's analysis is what the design allows.
+    let waiting = StudyReport.mrmcAnalysis(rows + rows.filter { $0.treatment == "s1" }.map { var x = $0; x.reader = "B"; return x })
+    #expect(waiting.result?.readers == ["A"] && waiting.result?.notes.first == "left out until they have answers in every stage: B")
+    let single = StudyReport.mrmcAnalysis(rows.filter { $0.treatment == "s1" })
+    #expect(single.result == nil && single.reason?.contains("at least two stages") == true)
 }
 
 /// AUC as the Mann–Whitney probability, by comparing every (positive, negative) pair (ties ½):

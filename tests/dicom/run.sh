@@ -199,4 +199,57 @@ assert {"report-pdf", "report-dicom", "sax-dicom", "lax-dicom", "ecg-sheet", "co
 print(f"dicom ok: TUI export (key E) = CLI export --dicom --pdf (head {mt['gradCAM']['target']}): {len(ft)} files byte-identical ({os.path.basename(tc)})")
 PY
 for f in "$work"/tui/*/dicom/*.dcm; do validate "$f"; done
+
+# 5. Filed into the patient's study: a DICOM ECG exported with --include-phi gives series in the
+# source's study (Study Instance UID, Accession Number, Study ID, patient module) with new Series
+# UIDs and a reference to the source ECG instance; without --include-phi a new study; --study-uid /
+# --accession for other inputs. The ECG Toolkit example carries UIDs that break PS3.5's rules (a
+# trailing dot, an empty component): they are copied as the archive knows them, so dciodvfy's
+# errors may name only those copied values there; our own sample DICOM (valid UIDs) is fully clean.
+for src in "$records/example-ecgtoolkit.dcm" sample-data/P09-atrial-fibrillation/ecg.dcm; do
+  name=$(basename "$(dirname "$src")")-$(basename "$src" .dcm)
+  "$bin" export "$src" --out "$work/filed/$name-phi" --dicom --pdf --include-phi --frame-count 4 --size 64 ${model_args[@]+"${model_args[@]}"} >/dev/null 2>&1
+  "$bin" export "$src" --out "$work/filed/$name-anon" --dicom --frame-count 4 --size 64 ${model_args[@]+"${model_args[@]}"} >/dev/null 2>&1
+done
+"$bin" export sample-data/P01-healthy/ecg.hea --out "$work/filed/wfdb-explicit" --dicom --frame-count 4 --size 64 \
+  --study-uid 1.2.826.0.1.3680043.10.1234.77 --accession ACC0042 ${model_args[@]+"${model_args[@]}"} >/dev/null 2>&1
+if "$bin" export sample-data/P01-healthy/ecg.hea --out "$work/filed/bad" --dicom --study-uid "1.2.x" >/dev/null 2>&1; then
+  echo "dicom FAIL: --study-uid 1.2.x accepted"; exit 1; fi
+python3 - "$work/filed" "$records/example-ecgtoolkit.dcm" sample-data/P09-atrial-fibrillation/ecg.dcm <<'PY'
+import glob, os, sys
+import pydicom
+root, *sources = sys.argv[1:]
+def one(folder):
+    files = sorted(glob.glob(f"{root}/{folder}/*/dicom/*.dcm"))
+    assert len(files) >= 2, (folder, files)
+    return [pydicom.dcmread(f) for f in files]
+for src_path in sources:
+    src = pydicom.dcmread(src_path)
+    name = os.path.basename(os.path.dirname(src_path)) + "-" + os.path.basename(src_path)[:-4]
+    phi = one(name + "-phi")
+    series = set()
+    for d in phi:
+        assert d.StudyInstanceUID == src.StudyInstanceUID, (d.StudyInstanceUID, src.StudyInstanceUID)
+        assert d.get("AccessionNumber", "") == src.get("AccessionNumber", ""), d.get("AccessionNumber")
+        assert d.get("StudyID", "") == src.get("StudyID", "")
+        assert d.PatientID == src.PatientID and str(d.PatientName) == str(src.PatientName), (d.PatientID, d.PatientName)
+        assert d.get("PatientBirthDate", "") == src.get("PatientBirthDate", "")
+        assert d.SeriesInstanceUID not in (src.SeriesInstanceUID, *series), "a new series per derived object"
+        series.add(d.SeriesInstanceUID)
+        ref = d.SourceImageSequence[0] if "SourceImageSequence" in d else d.SourceInstanceSequence[0]
+        assert ref.ReferencedSOPClassUID == src.SOPClassUID and ref.ReferencedSOPInstanceUID == src.SOPInstanceUID, ref
+    for d in one(name + "-anon"):
+        assert d.StudyInstanceUID != src.StudyInstanceUID and d.PatientName == "Anonymous", "de-identified export links back"
+        assert "SourceImageSequence" not in d and "SourceInstanceSequence" not in d
+    print(f"dicom ok: {name}: {len(phi)} series filed in the source study {src.StudyInstanceUID} (accession {src.get('AccessionNumber', '') or '-'}), source instance referenced; de-identified export in a new study")
+for d in one("wfdb-explicit"):
+    assert d.StudyInstanceUID == "1.2.826.0.1.3680043.10.1234.77" and d.AccessionNumber == "ACC0042", (d.StudyInstanceUID, d.AccessionNumber)
+print("dicom ok: --study-uid / --accession file a WFDB input's series")
+PY
+for f in "$work"/filed/P09*/*/dicom/*.dcm "$work"/filed/*-anon/*/dicom/*.dcm "$work"/filed/wfdb-explicit/*/dicom/*.dcm; do validate "$f"; done
+for f in "$work"/filed/records-example-ecgtoolkit-phi/*/dicom/*.dcm; do
+  log=$(dciodvfy "$f" 2>&1 || true)
+  other=$(grep "^Error" <<<"$log" | grep -v "Study Instance UID\|Referenced SOP Instance UID\|contains invalid data values" || true)
+  [ -z "$other" ] || { echo "dicom FAIL: dciodvfy $f (errors beyond the source's copied UIDs)"; echo "$other"; exit 1; }
+done
 echo "dicom ok: $validated DICOM files pass dciodvfy (no Error line) and dcmdump"
