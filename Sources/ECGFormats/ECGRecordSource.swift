@@ -86,8 +86,9 @@ public final class ECGRecordSource: @unchecked Sendable {
     /// The samples `durationSeconds` from `startSeconds` cover, clamped to the record (never empty
     /// for a non-empty record: a start past the end gives the last window).
     public func sampleRange(startSeconds: Double, durationSeconds: Double) -> (start: Int, count: Int) {
-        let count = max(1, min(sampleCount, Int((max(0, durationSeconds) * samplingRate).rounded())))
-        let wanted = startSeconds.isFinite ? Int((max(0, startSeconds) * samplingRate).rounded(.down)) : 0
+        // Seconds come from the command line and the TUI: 1e300 s or ∞ means "to the end", never a trap.
+        let count = max(1, min(sampleCount, Int(checked: (max(0, durationSeconds) * samplingRate).rounded()) ?? sampleCount))
+        let wanted = startSeconds.isFinite ? (Int(checked: (max(0, startSeconds) * samplingRate).rounded(.down)) ?? sampleCount) : 0
         return (max(0, min(wanted, sampleCount - count)), count)
     }
 

@@ -100,7 +100,7 @@ public struct SCPECGReader: Sendable {
         if let s10 = sections[10] { try checkLeadMeasurements(bytes, s10, file: path) }
         if !statements.isEmpty { md.extra["diagnosis"] = statements.joined(separator: " ") }
         if !codes.isEmpty { md.extra["statementCodes"] = codes.joined(separator: " ") }
-        if let hr = md.deviceMeasurements?.heartRateBpm { md.extra["ventricularRate"] = String(Int(hr.rounded())) }
+        if let hr = md.deviceMeasurements?.heartRateBpm { md.extra["ventricularRate"] = NumberText.whole(hr) }
         return try ECGRecord.canonical(storedLeads: rhythm.leads, samplingRate: rhythm.samplingRate, metadata: md,
                                        provenance: Provenance(format: .scpECG, path: path, sha256: sha256Hex([data])))
     }
