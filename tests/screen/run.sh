@@ -95,7 +95,7 @@ echo "hostile folder: one clear error per bad file, the good record screened (ex
 
 echo "-- hostile folder in the workstation"
 session="ecg2cmr-hostile-$$"
-tmux new-session -d -s "$session" -x 160 -y 48 "$BIN view '$h' --model '$MODEL'; echo EXITED-\$?; sleep 30"
+tmux new-session -d -s "$session" -x 160 -y 48 "$BIN view '$h' --model '$MODEL'; echo EXITED-\$?; sleep 120"
 seen_error=0
 for i in $(seq 1 16); do
   sleep 1
@@ -105,8 +105,13 @@ for i in $(seq 1 16); do
   tmux send-keys -t "$session" n
 done
 tmux send-keys -t "$session" q
-sleep 2
-pane=$(tmux capture-pane -p -t "$session")
+# Quitting waits for the case job in flight (a debug build on a loaded machine takes seconds for one
+# analysis and its cines); wait for the exit, not for a fixed time.
+for i in $(seq 1 90); do
+  sleep 1
+  pane=$(tmux capture-pane -p -t "$session")
+  echo "$pane" | grep -q "EXITED-" && break
+done
 tmux kill-session -t "$session" 2>/dev/null || true
 echo "$pane" | grep -q "EXITED-0" || fail "view did not quit cleanly after the hostile folder: $(echo "$pane" | tail -5)"
 [ $seen_error -ge 5 ] || fail "view showed an error for only $seen_error of the hostile cases"
