@@ -122,6 +122,10 @@ class Parallel:
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
+            # Every rank reaches the end before any tears gloo down: a rank that exited while its
+            # peer's gloo threads still talked to it aborted the peer ("terminate called without
+            # an active exception", exit −6) — seen once in CI.
+            dist.barrier()
             dist.destroy_process_group()
 
 
