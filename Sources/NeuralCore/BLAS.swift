@@ -29,9 +29,9 @@ public enum BLAS {
 /// chose when it loaded (`OPENBLAS_NUM_THREADS`, else the cores), which is then handed from the
 /// library to the engine: OpenBLAS is pinned to one thread at the same moment (see `BLAS`).
 ///
-/// Every caller splits its work into parts whose arithmetic does not depend on how many threads
-/// run them (rows of a product, heads, frames — OpenBLAS's single-threaded sgemm gives a row the
-/// same bits whatever rows share its call), so concurrent model calls may each use the whole budget
+/// Every caller splits its work into parts fixed by the data, not by the thread count (each
+/// sequence's row pieces, heads, frames — so every product has the same shape whatever the
+/// threads or the batch), so concurrent model calls may each use the whole budget
 /// (oversubscribing the cores costs time, never bits), and a budget of 1 or 8 gives the same result.
 public enum EngineThreads {
     /// Most threads a model call splits over; the machine's cores bound it anyway.
