@@ -2,7 +2,7 @@
 //
 // Entry points (the TUI's export key calls the first one):
 //
-//   let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: 7))
+//   let exporter = try CaseExporter(cases: cases, options: ExportOptions(seed: 7))   // cases: the command's one CaseAnalysis
 //   let result = try exporter.export(record: record, into: outputFolder) { progress in
 //       // called on worker threads, serialised; progress.fraction 0…1, progress.stage, progress.message
 //   }
@@ -16,7 +16,6 @@
 // then renamed to its final name, so an interrupted export never leaves a partial case — or a
 // half-written file — under a final name. See docs/export.md.
 
-import CardiacModels
 import CaseAnalysis
 import ECGFormats
 import Foundation
@@ -45,19 +44,25 @@ public struct CaseExportResult: Sendable {
 }
 
 public final class CaseExporter: @unchecked Sendable {
-    public let pipeline: CardiacPipeline
+    /// The model work of every export (one home: `CaseAnalysis`), built once by the caller.
+    public let caseAnalysis: CaseAnalysis
     public let options: ExportOptions
+    /// How the exported files are read (`--sampling-rate` for a CSV that states no rate): used by
+    /// `BatchExporter` and recorded in each manifest, so a regeneration reads the file alike.
+    public let readOptions: ECGFileReader.Options
     public let softwareVersion: String
 
-    public init(pipeline: CardiacPipeline, options: ExportOptions, softwareVersion: String = CMRExportInfo.softwareVersion) throws {
+    public init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
+                softwareVersion: String = CMRExportInfo.softwareVersion) throws {
         try options.validate()
-        self.pipeline = pipeline
+        self.caseAnalysis = cases
         self.options = options
+        self.readOptions = readOptions
         self.softwareVersion = softwareVersion
     }
 
-    /// The model work of every export (one home: `CaseAnalysis`).
-    public var caseAnalysis: CaseAnalysis { CaseAnalysis(pipeline: pipeline) }
+    /// The model the exports come from.
+    public var model: ModelIdentity { caseAnalysis.model }
 
     /// The one home of case-folder naming (CLI `export`, `screen --with-cmr`, the TUI's export):
     /// a readable stem from the file name, then `-` and 8 hex digits of the input's SHA-256 (of its
@@ -198,7 +203,7 @@ public final class CaseExporter: @unchecked Sendable {
                 return try PNGCodec.encode(CineLayouts.montage(panels), text: texts + [PNGText("Description", description)])
             })
         }
-        let modelID = pipeline.bundle.id
+        let modelID = model.id
         jobs.append(FileJob(path: "contact-sheet.png", kind: "contact-sheet") { [options] in
             let title = "\(modelID) seed \(options.seed) - ED frame \(phases.endDiastoleFrame) (green), ES frame \(phases.endSystoleFrame) (red) - synthetic, not an acquired MRI"
             let sheet = try CineLayouts.contactSheet([sax, lax], phases: phases, thumbnail: options.contactSheetThumbnail,
@@ -238,11 +243,11 @@ public final class CaseExporter: @unchecked Sendable {
             dicomSeries = series
             jobs += dicomJobs
         }
-        jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
+        jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
             let highlight = ECGHighlight(label: camLabel, map: cam)
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(pipeline.bundle.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
-            if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
+            if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
             let ecgTexts = texts.filter { $0.keyword != "Disclaimer" } + [
@@ -294,8 +299,9 @@ public final class CaseExporter: @unchecked Sendable {
     public func completeManifest(caseDirectory: URL, record: ECGRecord) -> ExportManifest? {
         let url = caseDirectory.appendingPathComponent(ExportManifest.fileName)
         guard FileManager.default.fileExists(atPath: url.path), let m = try? ExportManifest.load(from: url) else { return nil }
-        guard m.input.sha256 == record.provenance.sha256, m.model.weightsSHA256 == pipeline.bundle.weightsSHA256,
-              m.model.id == pipeline.bundle.id, m.options == options, m.software.version == softwareVersion,
+        guard m.input.sha256 == record.provenance.sha256, m.model.weightsSHA256 == model.weightsSHA256,
+              m.model.id == model.id, m.options == options, m.software.version == softwareVersion,
+              m.input.givenSamplingRate == Self.givenSamplingRate(record, readOptions),
               !m.files.isEmpty else { return nil }
         for f in m.files {
             guard let sha = try? SHA256Hex.ofFile(caseDirectory.appendingPathComponent(f.path)), sha == f.sha256 else { return nil }
@@ -312,19 +318,20 @@ public final class CaseExporter: @unchecked Sendable {
     public static func regenerate(manifestAt url: URL, into outputDirectory: URL, modelDirectory: URL? = nil,
                                   progress: ((ExportProgress) -> Void)? = nil) throws -> (result: CaseExportResult, mismatchedFiles: [String]) {
         let manifest = try ExportManifest.load(from: url)
-        let bundle: ModelBundle
-        do { bundle = try ModelBundle.load(from: modelDirectory ?? URL(fileURLWithPath: manifest.model.directory)) } catch {
+        let cases: CaseAnalysis
+        do { cases = try CaseAnalysis.load(bundleAt: modelDirectory ?? URL(fileURLWithPath: manifest.model.directory)) } catch {
             throw CMRExportError.manifest(path: url.path, reason: "cannot load model \(manifest.model.id): \(error)")
         }
-        guard bundle.weightsSHA256 == manifest.model.weightsSHA256 else {
-            throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: bundle.weightsSHA256)
+        guard cases.model.weightsSHA256 == manifest.model.weightsSHA256 else {
+            throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: cases.model.weightsSHA256)
         }
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path))
+        let readOptions = ECGFileReader.Options(csvSamplingRate: manifest.input.givenSamplingRate)
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path), options: readOptions)
         guard record.provenance.sha256 == manifest.input.sha256 else {
             throw CMRExportError.inputChanged(path: manifest.input.path, expectedSHA256: manifest.input.sha256, actualSHA256: record.provenance.sha256)
         }
-        let pipeline = try CardiacPipeline(bundle: bundle)
-        let exporter = try CaseExporter(pipeline: pipeline, options: manifest.options, softwareVersion: manifest.software.version)
+        let exporter = try CaseExporter(cases: cases, options: manifest.options, readOptions: readOptions,
+                                        softwareVersion: manifest.software.version)
         let result = try exporter.export(record: record, caseName: manifest.caseName, into: outputDirectory, progress: progress)
         let recorded = Dictionary(manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         let produced = Dictionary(result.manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
@@ -347,7 +354,7 @@ public final class CaseExporter: @unchecked Sendable {
     /// so a regenerated export is byte-identical and any other export gets other UIDs.
     private func dicomJobs(record: ECGRecord, heartRate: (bpm: Double, source: String), views: [CineLoop], frameCount: Int,
                            reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
-        let b = pipeline.bundle
+        let b = model
         let identity = dicomIdentity(record)
         let studyUID = DICOMUID.named(identity + "|study")
         let (hr, hrSource) = heartRate
@@ -399,14 +406,14 @@ public final class CaseExporter: @unchecked Sendable {
 
     /// What the name-based UIDs of one export are derived from: input, model, options, software version.
     private func dicomIdentity(_ record: ECGRecord) -> String {
-        let b = pipeline.bundle
+        let b = model
         return "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
     }
 
     private func reportDICOMContext(record: ECGRecord, identity: String, studyUID: String, seriesNumber: Int) -> DICOMReportWriter.Context {
         DICOMReportWriter.Context(studyInstanceUID: studyUID, seriesInstanceUID: DICOMUID.named(identity + "|series|report"),
                                   sopInstanceUID: DICOMUID.named(identity + "|instance|report"), seriesNumber: seriesNumber,
-                                  modelID: pipeline.bundle.id,
+                                  modelID: model.id,
                                   softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
     }
 
@@ -435,14 +442,14 @@ public final class CaseExporter: @unchecked Sendable {
 
     func reportContent(record: ECGRecord, measured: (measurements: GlobalMeasurements?, note: String?), analysis: ECGAnalysis,
                        cam: GradCAMMap, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
-        let b = pipeline.bundle
+        let b = model
         let measurements = measured.measurements?.summary, note = measured.note
         let highlight = ECGHighlight(label: camLabel, map: cam)
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
-                                modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
+                                modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
                                 disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
-                                includePHI: options.includePHI, generatorStatement: b.manifest.generator?.informativeness?.statement)
+                                includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
     }
 
     // MARK: pieces
@@ -461,7 +468,7 @@ public final class CaseExporter: @unchecked Sendable {
     }
 
     private func pngText(record: ECGRecord) -> [PNGText] {
-        let b = pipeline.bundle
+        let b = model
         var t = [
             PNGText("Disclaimer", CMRExportInfo.syntheticNotice),
             PNGText("Software", "\(CMRExportInfo.softwareName) \(softwareVersion)"),
@@ -520,7 +527,7 @@ public final class CaseExporter: @unchecked Sendable {
     private func makeManifest(record: ECGRecord, caseName: String, prepared: PreparedECG, analysis: ECGAnalysis, target: HeadTarget,
                               cam: GradCAMMap, cmr: GeneratedCMR, frameCount: Int, phases: CardiacPhases, real: RealSeries,
                               dicom: ExportManifest.DICOMSeries?, files: [ExportManifest.FileEntry]) -> ExportManifest {
-        let b = pipeline.bundle
+        let b = model
         let iso = ISO8601DateFormatter()
         let findings = CaseFindings(analysis)
         var patient: ExportManifest.Patient?
@@ -539,7 +546,8 @@ public final class CaseExporter: @unchecked Sendable {
             input: .init(path: URL(fileURLWithPath: record.provenance.path).standardizedFileURL.path, sha256: record.provenance.sha256,
                          format: record.provenance.format.rawValue, leads: record.leads.map(\.id.description),
                          samplingRate: record.samplingRate, durationSeconds: record.durationSeconds,
-                         modelWindowOffsetSeconds: prepared.sourceOffsetSeconds),
+                         modelWindowOffsetSeconds: prepared.sourceOffsetSeconds,
+                         givenSamplingRate: Self.givenSamplingRate(record, readOptions)),
             patient: patient,
             options: options,
             scaling: .init(filter: options.filter, rule: Self.scalingRule(options.filter),
@@ -559,12 +567,18 @@ public final class CaseExporter: @unchecked Sendable {
                       embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
                       warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil)
             },
-            generatorInformativeness: b.manifest.generator?.informativeness.map {
+            generatorInformativeness: b.generatorInformativeness.map {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,
                       efVsModelEF: $0.efVsModelEF, statement: $0.statement)
             },
             dicom: dicom,
             files: files)
+    }
+
+    /// The rate a CSV record was read at when the file states none (recorded; nil for other formats,
+    /// whose files state their rate, so giving `--sampling-rate` for them changes no manifest).
+    static func givenSamplingRate(_ record: ECGRecord, _ readOptions: ECGFileReader.Options) -> Double? {
+        record.provenance.format == .csv ? readOptions.csvSamplingRate : nil
     }
 
     static func scalingRule(_ filter: ResamplingFilter) -> String {

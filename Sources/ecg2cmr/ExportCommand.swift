@@ -1,6 +1,6 @@
 import ArgumentParser
 import CMRExport
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -50,6 +50,7 @@ struct ExportCommand: ParsableCommand {
     var gradcamHead: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
 
     @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS; with --pdf also the report as Encapsulated PDF (dicom/report.dcm) in the same study.")
     var dicom = false
@@ -90,12 +91,10 @@ struct ExportCommand: ParsableCommand {
                                     saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
-        let modelURL = try modelOptions.bundleURL()
-        let bundle = try ModelBundle.load(from: modelURL)
-        let pipeline = try CardiacPipeline(bundle: bundle)
-        let exporter = try CaseExporter(pipeline: pipeline, options: options,
+        let cases = try modelOptions.load()
+        let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
                                         softwareVersion: CMRExportInfo.softwareVersion)
-        if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
+        if cases.model.isSynthetic { printError("model \(cases.model.id): \(cases.model.disclaimer)") }
 
         // One writer per export folder: a second export (or the TUI) into it refuses, naming the holder.
         let folderLock = try ExportFolderLock.hold(outURL)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CMRExport
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -26,6 +26,7 @@ struct ReportCommand: ParsableCommand {
     var includePhi = false
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
 
     @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
     var seed: UInt64 = 1
@@ -44,15 +45,14 @@ struct ReportCommand: ParsableCommand {
         guard let filter = ECGDisplayFilter(rawValue: ecgFilter) else { throw ValidationError("--ecg-filter must be diagnostic or none") }
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
-        let modelURL = try modelOptions.bundleURL()
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
-        let bundle = try ModelBundle.load(from: modelURL)
-        let exporter = try CaseExporter(pipeline: try CardiacPipeline(bundle: bundle), options: options,
+        let cases = try modelOptions.load()
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file), options: inputOptions.readerOptions)
+        let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
                                         softwareVersion: CMRExportInfo.softwareVersion)
         let data = try exporter.reportPDF(record: record, paper: paperSize, filter: filter)
         let outURL = URL(fileURLWithPath: out)
         try AtomicFile.write(data, to: outURL)
-        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(bundle.id))")
+        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(cases.model.id))")
         if dicom {
             let dcmURL = outURL.deletingPathExtension().appendingPathExtension("dcm")
             guard dcmURL.standardizedFileURL != outURL.standardizedFileURL else { throw ValidationError("--out must not end in .dcm with --dicom") }

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import Foundation
 import Testing
 import ECGFormats
@@ -55,7 +56,7 @@ private func makeTwin(tag: String, invert: Bool, count: Int, stages: [[String: A
 
 /// Every frame of a full pass through one stage, driven by a fixed key script.
 private func frames(_ store: StudyStore, stage: String, pipeline: CardiacPipeline?, override: Bool) throws -> [CellGrid] {
-    let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline, frameCount: 6)
+    let presenter = StudyCasePresenter(definition: store.definition, cases: pipeline.map(CaseAnalysis.init), frameCount: 6)
     let session = try ReaderSession(store: store, readerID: "R1", stageID: stage, presenter: presenter,
                                     washoutOverride: override ? (operatorName: "op", reason: "test") : nil)
     let controller = ReaderModeController(session: session, readerName: "Reader One")
@@ -138,7 +139,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     let twin = try makeTwin(tag: "SCORE", invert: false, count: 1,
                             stages: [["id": "scores", "title": "ECG + model", "shows": ["traces", "model-scores"]]],
                             model: ["head": "risk", "output": "cm"])
-    let presenter = StudyCasePresenter(definition: twin.store.definition, pipeline: pipeline)
+    let presenter = StudyCasePresenter(definition: twin.store.definition, cases: CaseAnalysis(pipeline: pipeline))
     let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: presenter)
     let text = ReaderView.render(ReaderModeController(session: session, readerName: "R"), size: GridSize(width: 150, height: 48), theme: .monochrome).text
     #expect(text.contains("Model scores") && text.contains("%") && text.contains("Cardiomyopathy"))
@@ -170,7 +171,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
 @Test func readerModeDrawsAtSmallTerminalSizes() throws {
     let twin = try makeTwin(tag: "SMALL", invert: false, count: 1,
                             stages: [["id": "real", "title": "ECG + real CMR", "shows": ["traces", "real-cmr"]]], model: nil)
-    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil))
+    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, cases: nil))
     let c = ReaderModeController(session: session, readerName: "R")
     for size in [GridSize(width: 80, height: 24), GridSize(width: 40, height: 12), GridSize(width: 10, height: 4)] {
         for keys in [[Key](), [.character("?")], [.character("x"), .character("y"), .character("2"), .enter]] {
