@@ -15,6 +15,10 @@
 // A case folder is built under a hidden staging name in the output folder (every file fsync'd),
 // then renamed to its final name, so an interrupted export never leaves a partial case — or a
 // half-written file — under a final name. See docs/export.md.
+//
+// Split by job: CaseNaming.swift (case and frame names), CaseFolder.swift (staging, atomic rename,
+// the folder lock), RealSeries.swift (real CMR shown beside), DICOMCineExport / DICOMReportExport
+// (the DICOM writers), ECGReport.swift (the PDF report); this file decides what a case folder holds.
 
 import CaseAnalysis
 import ECGFormats
@@ -64,35 +68,6 @@ public final class CaseExporter: @unchecked Sendable {
     /// The model the exports come from.
     public var model: ModelIdentity { caseAnalysis.model }
 
-    /// The one home of case-folder naming (CLI `export`, `screen --with-cmr`, the TUI's export):
-    /// a readable stem from the file name, then `-` and 8 hex digits of the input's SHA-256 (of its
-    /// path when the reader computed no hash), so `A/ecg.hea` and `B/ecg.hea` exported into one
-    /// folder get two cases and never replace each other, while re-exporting the same input maps to
-    /// the same folder (and is skipped when complete).
-    public static func caseName(for record: ECGRecord) -> String {
-        caseStem(for: record) + "-" + inputTag(for: record)
-    }
-
-    /// The readable part of `caseName`: the file stem, or the case folder for files named `ecg.*`
-    /// (letters, digits, `-`, `_`, `.`; no leading dot; at most 100 characters).
-    public static func caseStem(for record: ECGRecord) -> String {
-        let url = URL(fileURLWithPath: record.provenance.path)
-        var stem = url.deletingPathExtension().lastPathComponent
-        if stem.lowercased() == "ecg" || stem.lowercased().hasPrefix("ecg-") {
-            let parent = url.deletingLastPathComponent().lastPathComponent
-            if !parent.isEmpty && parent != "/" && parent != "." { stem = parent }
-        }
-        var name = String(stem.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
-        while name.hasPrefix(".") { name.removeFirst() }
-        return name.isEmpty ? "case" : String(name.prefix(100))
-    }
-
-    static func inputTag(for record: ECGRecord) -> String {
-        let sha = record.provenance.sha256
-        if sha.count >= 8 { return String(sha.prefix(8)) }
-        return String(SHA256Hex.of(Data(URL(fileURLWithPath: record.provenance.path).standardizedFileURL.path.utf8)).prefix(8))
-    }
-
     // MARK: export
 
     public func export(record: ECGRecord, caseName: String? = nil, into outputDirectory: URL,
@@ -116,7 +91,8 @@ public final class CaseExporter: @unchecked Sendable {
     /// The case with everything an export of these options draws (analysis, Grad-CAM, cines).
     func completeCase(_ record: ECGRecord, analysed: CaseResult?, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
         do {
-            return try caseAnalysis.complete(try analysed ?? caseAnalysis.analyse(record), options: caseOptions, stage: stage)
+            if let analysed { return try caseAnalysis.complete(analysed, options: caseOptions, stage: stage) }
+            return try caseAnalysis.run(record, options: caseOptions, stage: stage)
         } catch let e as CaseAnalysisError {
             switch e {
             case .unknownHead, .noHeads: throw CMRExportError.invalidOption(e.description)
@@ -245,7 +221,7 @@ public final class CaseExporter: @unchecked Sendable {
         }
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
             let highlight = ECGHighlight(label: camLabel, map: cam)
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
@@ -288,9 +264,6 @@ public final class CaseExporter: @unchecked Sendable {
         report.send(.done, fraction: 1)
         return CaseExportResult(caseDirectory: caseDir, manifest: manifest, skipped: false, stageSeconds: stageSeconds)
     }
-
-    /// `frame_000.png` … (three digits up to 999 frames).
-    public static func frameFileName(_ index: Int) -> String { String(format: "frame_%03d.png", index) }
 
     // MARK: completeness
 
@@ -371,7 +344,7 @@ public final class CaseExporter: @unchecked Sendable {
                 sopInstanceUID: DICOMUID.named(identity + "|instance|" + loop.label),
                 frameTimeMilliseconds: frameTime, heartRateBpm: hr, heartRateSource: hrSource,
                 pixelSpacingMillimetres: CineGeometry.pixelSpacing(view: loop.label, sourceWidth: loop.width, outputWidth: size),
-                modelID: b.id, modelDescription: b.displayName + (b.isSynthetic ? ", synthetic demonstration model" : ""),
+                modelID: b.id, modelDescription: b.displayName + (b.isSynthetic ? ", " + ModelIdentity.syntheticNote : ""),
                 weightsSHA256: b.weightsSHA256, inputSHA256: record.provenance.sha256, seed: options.seed,
                 softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
             viewsOut.append(.init(view: loop.label, path: path, seriesInstanceUID: context.seriesInstanceUID,
@@ -472,7 +445,7 @@ public final class CaseExporter: @unchecked Sendable {
         var t = [
             PNGText("Disclaimer", CMRExportInfo.syntheticNotice),
             PNGText("Software", "\(CMRExportInfo.softwareName) \(softwareVersion)"),
-            PNGText("Model", "\(b.id) (\(b.displayName)), weights sha256 \(b.weightsSHA256)\(b.isSynthetic ? ", synthetic demonstration model" : "")"),
+            PNGText("Model", "\(b.id) (\(b.displayName)), weights sha256 \(b.weightsSHA256)\(b.isSynthetic ? ", " + ModelIdentity.syntheticNote : "")"),
             PNGText("Source", "ECG file sha256 \(record.provenance.sha256)"),
         ]
         if options.includePHI {
@@ -619,125 +592,4 @@ final class ProgressReporter: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         sink(ExportProgress(caseName: caseName, stage: stage, completedFiles: completed, totalFiles: total, fraction: fraction))
     }
-}
-
-/// Real CMR frames shown beside the generated ones: `<dir>/<case>/sax/*.png` and `<dir>/<case>/lax/*.png`
-/// (or PNGs directly in `<dir>/<case>/`, taken as one series), frames in file-name order.
-struct RealSeries {
-    struct Series { var label: String; var frames: [GreyImage] }
-    var directory: String = ""
-    var series: [Series] = []
-    var files: [ExportManifest.FileEntry] = []
-
-    static func load(directory: String?, caseName: String) throws -> RealSeries {
-        guard let directory else { return RealSeries() }
-        let base = URL(fileURLWithPath: directory).appendingPathComponent(caseName, isDirectory: true)
-        var out = RealSeries(directory: base.path)
-        func pngs(in dir: URL) -> [URL] {
-            ((try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? [])
-                .filter { $0.pathExtension.lowercased() == "png" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
-        }
-        var groups: [(String, [URL])] = [("SAX", pngs(in: base.appendingPathComponent("sax"))), ("LAX", pngs(in: base.appendingPathComponent("lax")))]
-        if groups.allSatisfy({ $0.1.isEmpty }) { groups = [("CMR", pngs(in: base))] }
-        for (label, urls) in groups where !urls.isEmpty {
-            var frames: [GreyImage] = []
-            for u in urls {
-                frames.append(try PNGCodec.decodeGrey(contentsOf: u))
-                let data = (try? Data(contentsOf: u)) ?? Data()
-                out.files.append(.init(path: u.path, sha256: SHA256Hex.of(data), bytes: data.count, kind: "real-\(label.lowercased())"))
-            }
-            out.series.append(Series(label: label, frames: frames))
-        }
-        return out
-    }
-}
-
-/// Case folders are assembled under `.<case>.partial-<pid>-<n>` and renamed into place.
-enum Staging {
-    static func create(caseName: String, in dir: URL) throws -> URL {
-        let url = dir.appendingPathComponent(".\(caseName).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", isDirectory: true)
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false) } catch {
-            throw CMRExportError.io(path: url.path, reason: "cannot create staging folder: \(error.localizedDescription)")
-        }
-        return url
-    }
-
-    /// Makes `staging` the case folder: fsync its folders, move any old case folder aside, rename, fsync the parent.
-    static func commit(_ staging: URL, to final: URL) throws {
-        let fm = FileManager.default
-        for sub in (try? fm.contentsOfDirectory(at: staging, includingPropertiesForKeys: [.isDirectoryKey])) ?? [] {
-            if (try? sub.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory == true { AtomicFile.fsyncDirectory(sub) }
-        }
-        AtomicFile.fsyncDirectory(staging)
-        let parent = final.deletingLastPathComponent()
-        var old: URL?
-        if fm.fileExists(atPath: final.path) {
-            let aside = parent.appendingPathComponent(".\(final.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-            guard rename(final.path, aside.path) == 0 else { throw AtomicFile.posixError(final.path, "move old export aside") }
-            old = aside
-        }
-        guard rename(staging.path, final.path) == 0 else { throw AtomicFile.posixError(final.path, "rename staging folder") }
-        AtomicFile.fsyncDirectory(parent)
-        if let old { try? fm.removeItem(at: old) }
-    }
-
-    /// Removes staging / set-aside folders of `caseName` left by processes that no longer run.
-    static func removeStale(caseName: String, in dir: URL) {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
-        for n in names where n.hasPrefix(".\(caseName).partial-") || n.hasPrefix(".\(caseName).old-") {
-            // ".<case>.partial-<pid>-<n>": keep folders of a live process (another export running).
-            let tail = n.dropFirst(caseName.count + 2)                       // "partial-<pid>-<n>" / "old-<pid>-<n>"
-            let parts = tail.split(separator: "-")
-            if parts.count >= 2, let pid = Int32(parts[1]), pid != getpid(), kill(pid, 0) == 0 { continue }
-            try? fm.removeItem(at: dir.appendingPathComponent(n))
-        }
-    }
-}
-
-/// The exclusive lock on an export folder (`<folder>/.ecg2cmr-export.lock`, holding the PID), so two
-/// processes never assemble cases in one folder at once. Re-entrant within a process: a batch holds
-/// it for the whole run while each case export holds it again.
-public final class ExportFolderLock: @unchecked Sendable {
-    private static let registryLock = NSLock()
-    private nonisolated(unsafe) static var held: [String: (lock: ExclusiveLock, count: Int)] = [:]
-
-    public static func lockPath(for folder: URL) -> String {
-        folder.standardizedFileURL.appendingPathComponent(".ecg2cmr-export.lock").path
-    }
-
-    private let key: String
-    private var released = false
-
-    private init(key: String) { self.key = key }
-
-    /// Takes (or re-takes, in this process) the folder's lock; creates the folder if needed.
-    public static func hold(_ folder: URL, purpose: String = "ecg2cmr export") throws -> ExportFolderLock {
-        let key = lockPath(for: folder)
-        registryLock.lock(); defer { registryLock.unlock() }
-        if let entry = held[key] {
-            held[key] = (entry.lock, entry.count + 1)
-            return ExportFolderLock(key: key)
-        }
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw CMRExportError.io(path: folder.path, reason: "cannot create folder: \(error.localizedDescription)")
-        }
-        let lock: ExclusiveLock
-        do {
-            lock = try ExclusiveLock(lockPath: key, resource: folder.path, purpose: "\(purpose) (export folder)")
-        } catch let e as LockError {
-            throw CMRExportError.io(path: folder.path, reason: "export folder \(e.message)")
-        }
-        held[key] = (lock, 1)
-        return ExportFolderLock(key: key)
-    }
-
-    public func release() {
-        Self.registryLock.lock(); defer { Self.registryLock.unlock() }
-        guard !released, let entry = Self.held[key] else { return }
-        released = true
-        if entry.count <= 1 { entry.lock.release(); Self.held[key] = nil } else { Self.held[key] = (entry.lock, entry.count - 1) }
-    }
-
-    deinit { release() }
 }

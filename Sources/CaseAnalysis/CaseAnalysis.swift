@@ -80,8 +80,9 @@ public struct CaseAnalysis: Sendable {
     public init(pipeline: CardiacPipeline) { self.pipeline = pipeline; model = ModelIdentity(pipeline.bundle) }
 
     /// Everything for one record: scores, the Grad-CAM of the chosen head and the cines of the seed.
-    public func run(_ record: ECGRecord, options: CaseOptions) throws -> CaseResult {
-        try complete(try analyse(record), options: options)
+    /// `stage` is told before each step after the analysis (as in `complete`).
+    public func run(_ record: ECGRecord, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
+        try complete(try analyse(record), options: options, stage: stage)
     }
 
     /// Preprocessing and the encoder + heads only (what a screen line or a study score needs).

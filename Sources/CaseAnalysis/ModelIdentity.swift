@@ -5,15 +5,20 @@ import Foundation
 // without seeing how it runs. Views, exports, screening and studies import CaseAnalysis, never
 // CardiacModels: a change inside the engine (layers, bundle loading, the pipeline) cannot reach them.
 
+// The scores of one case (risks with their weak flag and band, subtypes, phenotypes).
 public typealias ECGAnalysis = CardiacModels.ECGAnalysis
 public typealias RiskScore = CardiacModels.RiskScore
 public typealias RiskBand = CardiacModels.RiskBand
 public typealias SubtypeScore = CardiacModels.SubtypeScore
 public typealias PhenotypeValue = CardiacModels.PhenotypeValue
-public typealias HeadTarget = CardiacModels.HeadTarget
+
+// What the model read and where it looked: its input window, a head, the Grad-CAM on the record.
 public typealias PreparedECG = CardiacModels.PreparedECG
+public typealias HeadTarget = CardiacModels.HeadTarget
 public typealias GradCAMMap = CardiacModels.GradCAMMap
 public typealias GradCAMSegment = CardiacModels.GradCAMSegment
+
+// What it drew, and whether the record is like what it was trained on.
 public typealias GeneratedCMR = CardiacModels.GeneratedCMR
 public typealias CineLoop = CardiacModels.CineLoop
 public typealias OutOfDistributionVerdict = CardiacModels.OutOfDistributionVerdict
@@ -38,6 +43,12 @@ public struct ModelIdentity: Sendable {
     public var headTargets: [HeadTarget]
     public var input: ModelInputSpec
     public var generatorInformativeness: GeneratorInformativeness?
+
+    /// How every output names a model trained on a synthetic cohort (image headers, PNG and DICOM
+    /// text, the report, the terminal): one wording.
+    public static let syntheticNote = "synthetic demonstration model"
+    /// The same as a warning (report header, terminal notes).
+    public static let syntheticWarning = syntheticNote + " — not for clinical use"
 
     init(_ b: ModelBundle) {
         id = b.id; displayName = b.displayName; isSynthetic = b.isSynthetic; disclaimer = b.disclaimer

@@ -70,7 +70,7 @@ struct ScreenCommand: ParsableCommand {
         }
         let progress = ProgressReporter(interactive: !plain && isatty(STDERR_FILENO) == 1)
         if cases.model.isSynthetic {
-            FileHandle.standardError.write(Data("note: model \(cases.model.id) is a synthetic demonstration model — not for clinical use\n".utf8))
+            FileHandle.standardError.write(Data("note: model \(cases.model.id) is a \(ModelIdentity.syntheticWarning)\n".utf8))
         }
         let summary = screener.run(paths: paths, log: log) { progress.report($0) }
         progress.finish()
