@@ -22,6 +22,9 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "ECG files (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML, SCP-ECG).")
     var files: [String] = []
 
+    /// How the files are read (`--sampling-rate`), recorded in each manifest.
+    @OptionGroup var inputOptions: InputOptions
+
     @Option(name: .long, help: "Output folder; one sub-folder per ECG.")
     var out: String
 
@@ -50,7 +53,6 @@ struct ExportCommand: ParsableCommand {
     var gradcamHead: String?
 
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var inputOptions: InputOptions
 
     @Flag(name: .long, help: "Also write the SAX and LAX cines as multi-frame DICOM Secondary Capture (dicom/sax.dcm, dicom/lax.dcm) for PACS; with --pdf also the report as Encapsulated PDF (dicom/report.dcm) in the same study.")
     var dicom = false
