@@ -1,4 +1,4 @@
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -26,8 +26,8 @@ public enum BatchExporter {
 
     /// Case names come from `CaseExporter.caseName` (file stem + 8 hex of the input SHA-256); the
     /// same input listed twice gets `-2`, `-3` …, so re-runs of the same list map files to the same folders.
+    /// Files are read with `exporter.readOptions` (recorded in each manifest).
     public static func export(files: [URL], exporter: CaseExporter, into outputDirectory: URL,
-                              readOptions: ECGFileReader.Options = .init(),
                               progress: ((Progress) -> Void)? = nil,
                               completed: ((Outcome) -> Void)? = nil) -> [Outcome] {
         var used = Set<String>()
@@ -38,7 +38,7 @@ public enum BatchExporter {
             progress?(Progress(fileIndex: index, fileCount: files.count, file: file, caseProgress: nil, fraction: base))
             var outcome = Outcome(file: file, caseName: nil, result: nil, error: nil, seconds: 0)
             do {
-                let record = try ECGFileReader.read(url: file, options: readOptions)
+                let record = try ECGFileReader.read(url: file, options: exporter.readOptions)
                 var name = CaseExporter.caseName(for: record)
                 var suffix = 2
                 let stem = name

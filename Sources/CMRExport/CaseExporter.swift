@@ -2,7 +2,7 @@
 //
 // Entry points (the TUI's export key calls the first one):
 //
-//   let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: 7))
+//   let exporter = try CaseExporter(cases: cases, options: ExportOptions(seed: 7))   // cases: the command's one CaseAnalysis
 //   let result = try exporter.export(record: record, into: outputFolder) { progress in
 //       // called on worker threads, serialised; progress.fraction 0…1, progress.stage, progress.message
 //   }
@@ -15,8 +15,11 @@
 // A case folder is built under a hidden staging name in the output folder (every file fsync'd),
 // then renamed to its final name, so an interrupted export never leaves a partial case — or a
 // half-written file — under a final name. See docs/export.md.
+//
+// Split by job: CaseNaming.swift (case and frame names), CaseFolder.swift (staging, atomic rename,
+// the folder lock), RealSeries.swift (real CMR shown beside), DICOMCineExport / DICOMReportExport
+// (the DICOM writers), ECGReport.swift (the PDF report); this file decides what a case folder holds.
 
-import CardiacModels
 import CaseAnalysis
 import ECGFormats
 import Foundation
@@ -45,48 +48,25 @@ public struct CaseExportResult: Sendable {
 }
 
 public final class CaseExporter: @unchecked Sendable {
-    public let pipeline: CardiacPipeline
+    /// The model work of every export (one home: `CaseAnalysis`), built once by the caller.
+    public let caseAnalysis: CaseAnalysis
     public let options: ExportOptions
+    /// How the exported files are read (`--sampling-rate` for a CSV that states no rate): used by
+    /// `BatchExporter` and recorded in each manifest, so a regeneration reads the file alike.
+    public let readOptions: ECGFileReader.Options
     public let softwareVersion: String
 
-    public init(pipeline: CardiacPipeline, options: ExportOptions, softwareVersion: String = CMRExportInfo.softwareVersion) throws {
+    public init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
+                softwareVersion: String = CMRExportInfo.softwareVersion) throws {
         try options.validate()
-        self.pipeline = pipeline
+        self.caseAnalysis = cases
         self.options = options
+        self.readOptions = readOptions
         self.softwareVersion = softwareVersion
     }
 
-    /// The model work of every export (one home: `CaseAnalysis`).
-    public var caseAnalysis: CaseAnalysis { CaseAnalysis(pipeline: pipeline) }
-
-    /// The one home of case-folder naming (CLI `export`, `screen --with-cmr`, the TUI's export):
-    /// a readable stem from the file name, then `-` and 8 hex digits of the input's SHA-256 (of its
-    /// path when the reader computed no hash), so `A/ecg.hea` and `B/ecg.hea` exported into one
-    /// folder get two cases and never replace each other, while re-exporting the same input maps to
-    /// the same folder (and is skipped when complete).
-    public static func caseName(for record: ECGRecord) -> String {
-        caseStem(for: record) + "-" + inputTag(for: record)
-    }
-
-    /// The readable part of `caseName`: the file stem, or the case folder for files named `ecg.*`
-    /// (letters, digits, `-`, `_`, `.`; no leading dot; at most 100 characters).
-    public static func caseStem(for record: ECGRecord) -> String {
-        let url = URL(fileURLWithPath: record.provenance.path)
-        var stem = url.deletingPathExtension().lastPathComponent
-        if stem.lowercased() == "ecg" || stem.lowercased().hasPrefix("ecg-") {
-            let parent = url.deletingLastPathComponent().lastPathComponent
-            if !parent.isEmpty && parent != "/" && parent != "." { stem = parent }
-        }
-        var name = String(stem.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
-        while name.hasPrefix(".") { name.removeFirst() }
-        return name.isEmpty ? "case" : String(name.prefix(100))
-    }
-
-    static func inputTag(for record: ECGRecord) -> String {
-        let sha = record.provenance.sha256
-        if sha.count >= 8 { return String(sha.prefix(8)) }
-        return String(SHA256Hex.of(Data(URL(fileURLWithPath: record.provenance.path).standardizedFileURL.path.utf8)).prefix(8))
-    }
+    /// The model the exports come from.
+    public var model: ModelIdentity { caseAnalysis.model }
 
     // MARK: export
 
@@ -111,7 +91,8 @@ public final class CaseExporter: @unchecked Sendable {
     /// The case with everything an export of these options draws (analysis, Grad-CAM, cines).
     func completeCase(_ record: ECGRecord, analysed: CaseResult?, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
         do {
-            return try caseAnalysis.complete(try analysed ?? caseAnalysis.analyse(record), options: caseOptions, stage: stage)
+            if let analysed { return try caseAnalysis.complete(analysed, options: caseOptions, stage: stage) }
+            return try caseAnalysis.run(record, options: caseOptions, stage: stage)
         } catch let e as CaseAnalysisError {
             switch e {
             case .unknownHead, .noHeads: throw CMRExportError.invalidOption(e.description)
@@ -201,7 +182,7 @@ public final class CaseExporter: @unchecked Sendable {
                 return try PNGCodec.encode(CineLayouts.montage(panels), text: texts + [PNGText("Description", description)])
             })
         }
-        let modelID = pipeline.bundle.id
+        let modelID = model.id
         jobs.append(FileJob(path: "contact-sheet.png", kind: "contact-sheet") { [options] in
             let title = "\(modelID) seed \(options.seed) - ED frame \(phases.endDiastoleFrame) (green), ES frame \(phases.endSystoleFrame) (red) - synthetic, not an acquired MRI"
             let sheet = try CineLayouts.contactSheet([sax, lax], phases: phases, thumbnail: options.contactSheetThumbnail,
@@ -241,11 +222,11 @@ public final class CaseExporter: @unchecked Sendable {
             dicomSeries = series
             jobs += dicomJobs
         }
-        jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, pipeline] in
+        jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
             let highlight = ECGHighlight(label: camLabel, map: cam)
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(pipeline.bundle.isSynthetic ? " (synthetic demonstration model)" : "")  Grad-CAM \(camLabel)"]
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
-            if !pipeline.bundle.disclaimer.isEmpty { header.append(pipeline.bundle.disclaimer) }
+            if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
             let ecgTexts = texts.filter { $0.keyword != "Disclaimer" } + [
@@ -287,9 +268,6 @@ public final class CaseExporter: @unchecked Sendable {
         return CaseExportResult(caseDirectory: caseDir, manifest: manifest, skipped: false, stageSeconds: stageSeconds)
     }
 
-    /// `frame_000.png` … (three digits up to 999 frames).
-    public static func frameFileName(_ index: Int) -> String { String(format: "frame_%03d.png", index) }
-
     // MARK: completeness
 
     /// The manifest of an existing export of `record` with these options and this model when every
@@ -297,8 +275,9 @@ public final class CaseExporter: @unchecked Sendable {
     public func completeManifest(caseDirectory: URL, record: ECGRecord) -> ExportManifest? {
         let url = caseDirectory.appendingPathComponent(ExportManifest.fileName)
         guard FileManager.default.fileExists(atPath: url.path), let m = try? ExportManifest.load(from: url) else { return nil }
-        guard m.input.sha256 == record.provenance.sha256, m.model.weightsSHA256 == pipeline.bundle.weightsSHA256,
-              m.model.id == pipeline.bundle.id, m.options == options, m.software.version == softwareVersion,
+        guard m.input.sha256 == record.provenance.sha256, m.model.weightsSHA256 == model.weightsSHA256,
+              m.model.id == model.id, m.options == options, m.software.version == softwareVersion,
+              m.input.givenSamplingRate == Self.givenSamplingRate(record, readOptions),
               !m.files.isEmpty else { return nil }
         for f in m.files {
             guard let sha = try? SHA256Hex.ofFile(caseDirectory.appendingPathComponent(f.path)), sha == f.sha256 else { return nil }
@@ -315,19 +294,20 @@ public final class CaseExporter: @unchecked Sendable {
     public static func regenerate(manifestAt url: URL, into outputDirectory: URL, modelDirectory: URL? = nil,
                                   progress: ((ExportProgress) -> Void)? = nil) throws -> (result: CaseExportResult, mismatchedFiles: [String]) {
         let manifest = try ExportManifest.load(from: url)
-        let bundle: ModelBundle
-        do { bundle = try ModelBundle.load(from: modelDirectory ?? URL(fileURLWithPath: manifest.model.directory)) } catch {
+        let cases: CaseAnalysis
+        do { cases = try CaseAnalysis.load(bundleAt: modelDirectory ?? URL(fileURLWithPath: manifest.model.directory)) } catch {
             throw CMRExportError.manifest(path: url.path, reason: "cannot load model \(manifest.model.id): \(error)")
         }
-        guard bundle.weightsSHA256 == manifest.model.weightsSHA256 else {
-            throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: bundle.weightsSHA256)
+        guard cases.model.weightsSHA256 == manifest.model.weightsSHA256 else {
+            throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: cases.model.weightsSHA256)
         }
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path))
+        let readOptions = ECGFileReader.Options(csvSamplingRate: manifest.input.givenSamplingRate)
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path), options: readOptions)
         guard record.provenance.sha256 == manifest.input.sha256 else {
             throw CMRExportError.inputChanged(path: manifest.input.path, expectedSHA256: manifest.input.sha256, actualSHA256: record.provenance.sha256)
         }
-        let pipeline = try CardiacPipeline(bundle: bundle)
-        let exporter = try CaseExporter(pipeline: pipeline, options: manifest.options, softwareVersion: manifest.software.version)
+        let exporter = try CaseExporter(cases: cases, options: manifest.options, readOptions: readOptions,
+                                        softwareVersion: manifest.software.version)
         let result = try exporter.export(record: record, caseName: manifest.caseName, into: outputDirectory, progress: progress)
         let recorded = Dictionary(manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         let produced = Dictionary(result.manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
@@ -350,7 +330,7 @@ public final class CaseExporter: @unchecked Sendable {
     /// so a regenerated export is byte-identical and any other export gets other UIDs.
     private func dicomJobs(record: ECGRecord, heartRate: (bpm: Double, source: String), views: [CineLoop], frameCount: Int,
                            reportPDF: RenderOnce?) -> (ExportManifest.DICOMSeries, [FileJob]) {
-        let b = pipeline.bundle
+        let b = model
         let identity = dicomIdentity(record)
         let study = studyFiling(record, identity: identity)
         let (hr, hrSource) = heartRate
@@ -367,7 +347,7 @@ public final class CaseExporter: @unchecked Sendable {
                 sopInstanceUID: DICOMUID.named(identity + "|instance|" + loop.label),
                 frameTimeMilliseconds: frameTime, heartRateBpm: hr, heartRateSource: hrSource,
                 pixelSpacingMillimetres: CineGeometry.pixelSpacing(view: loop.label, sourceWidth: loop.width, outputWidth: size),
-                modelID: b.id, modelDescription: b.displayName + (b.isSynthetic ? ", synthetic demonstration model" : ""),
+                modelID: b.id, modelDescription: b.displayName + (b.isSynthetic ? ", " + ModelIdentity.syntheticNote : ""),
                 weightsSHA256: b.weightsSHA256, inputSHA256: record.provenance.sha256, seed: options.seed,
                 softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
             viewsOut.append(.init(view: loop.label, path: path, seriesInstanceUID: context.seriesInstanceUID,
@@ -402,7 +382,7 @@ public final class CaseExporter: @unchecked Sendable {
 
     /// What the name-based UIDs of one export are derived from: input, model, options, software version.
     private func dicomIdentity(_ record: ECGRecord) -> String {
-        let b = pipeline.bundle
+        let b = model
         return "ecg2cmr export|\(record.provenance.sha256)|\(b.id)|\(b.weightsSHA256)|\(String(describing: options))|\(softwareVersion)"
     }
 
@@ -428,7 +408,7 @@ public final class CaseExporter: @unchecked Sendable {
     private func reportDICOMContext(record: ECGRecord, identity: String, study: DICOMStudyFiling, seriesNumber: Int) -> DICOMReportWriter.Context {
         DICOMReportWriter.Context(study: study, seriesInstanceUID: DICOMUID.named(identity + "|series|report"),
                                   sopInstanceUID: DICOMUID.named(identity + "|instance|report"), seriesNumber: seriesNumber,
-                                  modelID: pipeline.bundle.id,
+                                  modelID: model.id,
                                   softwareVersion: softwareVersion, includePHI: options.includePHI, metadata: record.metadata)
     }
 
@@ -447,12 +427,12 @@ public final class CaseExporter: @unchecked Sendable {
     /// A record the model cannot read (`ModelApplicability`: e.g. a 2-lead Holter) gets an ECG-only
     /// page — traces, measurements and the reason — rather than an error.
     public func reportPDF(record: ECGRecord, paper: PaperSize = .a4, filter: DisplayFilter = .diagnostic) throws -> Data {
-        if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
-            let b = pipeline.bundle
+        if let reason = caseAnalysis.notApplicableReason(record) {
+            let b = model
             let measured = GlobalMeasurer.attempt(record)
             let content = ECGReportContent(ecgOnly: record, measurements: measured.measurements?.summary, measurementNote: measured.note,
                                            notApplicable: reason, modelID: b.id, modelDisplayName: b.displayName,
-                                           modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256,
+                                           modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256,
                                            isSynthetic: b.isSynthetic, disclaimer: b.disclaimer, softwareVersion: softwareVersion,
                                            seed: options.seed, includePHI: options.includePHI)
             return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
@@ -469,14 +449,14 @@ public final class CaseExporter: @unchecked Sendable {
 
     func reportContent(record: ECGRecord, measured: (measurements: GlobalMeasurements?, note: String?), analysis: ECGAnalysis,
                        cam: GradCAMMap, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
-        let b = pipeline.bundle
+        let b = model
         let measurements = measured.measurements?.summary, note = measured.note
         let highlight = ECGHighlight(label: camLabel, map: cam)
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
-                                modelFormatVersion: b.manifest.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
+                                modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
                                 disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
-                                includePHI: options.includePHI, generatorStatement: b.manifest.generator?.informativeness?.statement)
+                                includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
     }
 
     // MARK: pieces
@@ -495,11 +475,11 @@ public final class CaseExporter: @unchecked Sendable {
     }
 
     private func pngText(record: ECGRecord) -> [PNGText] {
-        let b = pipeline.bundle
+        let b = model
         var t = [
             PNGText("Disclaimer", CMRExportInfo.syntheticNotice),
             PNGText("Software", "\(CMRExportInfo.softwareName) \(softwareVersion)"),
-            PNGText("Model", "\(b.id) (\(b.displayName)), weights sha256 \(b.weightsSHA256)\(b.isSynthetic ? ", synthetic demonstration model" : "")"),
+            PNGText("Model", "\(b.id) (\(b.displayName)), weights sha256 \(b.weightsSHA256)\(b.isSynthetic ? ", " + ModelIdentity.syntheticNote : "")"),
             PNGText("Source", "ECG file sha256 \(record.provenance.sha256)"),
         ]
         if options.includePHI {
@@ -554,7 +534,7 @@ public final class CaseExporter: @unchecked Sendable {
     private func makeManifest(record: ECGRecord, caseName: String, prepared: PreparedECG, analysis: ECGAnalysis, target: HeadTarget,
                               cam: GradCAMMap, cmr: GeneratedCMR, frameCount: Int, phases: CardiacPhases, real: RealSeries,
                               dicom: ExportManifest.DICOMSeries?, files: [ExportManifest.FileEntry]) -> ExportManifest {
-        let b = pipeline.bundle
+        let b = model
         let iso = ISO8601DateFormatter()
         let findings = CaseFindings(analysis)
         var patient: ExportManifest.Patient?
@@ -573,7 +553,8 @@ public final class CaseExporter: @unchecked Sendable {
             input: .init(path: URL(fileURLWithPath: record.provenance.path).standardizedFileURL.path, sha256: record.provenance.sha256,
                          format: record.provenance.format.rawValue, leads: record.leads.map(\.id.description),
                          samplingRate: record.samplingRate, durationSeconds: record.durationSeconds,
-                         modelWindowOffsetSeconds: prepared.sourceOffsetSeconds),
+                         modelWindowOffsetSeconds: prepared.sourceOffsetSeconds,
+                         givenSamplingRate: Self.givenSamplingRate(record, readOptions)),
             patient: patient,
             options: options,
             scaling: .init(filter: options.filter, rule: Self.scalingRule(options.filter),
@@ -593,12 +574,18 @@ public final class CaseExporter: @unchecked Sendable {
                       embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
                       warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil)
             },
-            generatorInformativeness: b.manifest.generator?.informativeness.map {
+            generatorInformativeness: b.generatorInformativeness.map {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,
                       efVsModelEF: $0.efVsModelEF, statement: $0.statement)
             },
             dicom: dicom,
             files: files)
+    }
+
+    /// The rate a CSV record was read at when the file states none (recorded; nil for other formats,
+    /// whose files state their rate, so giving `--sampling-rate` for them changes no manifest).
+    static func givenSamplingRate(_ record: ECGRecord, _ readOptions: ECGFileReader.Options) -> Double? {
+        record.provenance.format == .csv ? readOptions.csvSamplingRate : nil
     }
 
     static func scalingRule(_ filter: ResamplingFilter) -> String {
@@ -639,125 +626,4 @@ final class ProgressReporter: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         sink(ExportProgress(caseName: caseName, stage: stage, completedFiles: completed, totalFiles: total, fraction: fraction))
     }
-}
-
-/// Real CMR frames shown beside the generated ones: `<dir>/<case>/sax/*.png` and `<dir>/<case>/lax/*.png`
-/// (or PNGs directly in `<dir>/<case>/`, taken as one series), frames in file-name order.
-struct RealSeries {
-    struct Series { var label: String; var frames: [GreyImage] }
-    var directory: String = ""
-    var series: [Series] = []
-    var files: [ExportManifest.FileEntry] = []
-
-    static func load(directory: String?, caseName: String) throws -> RealSeries {
-        guard let directory else { return RealSeries() }
-        let base = URL(fileURLWithPath: directory).appendingPathComponent(caseName, isDirectory: true)
-        var out = RealSeries(directory: base.path)
-        func pngs(in dir: URL) -> [URL] {
-            ((try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? [])
-                .filter { $0.pathExtension.lowercased() == "png" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
-        }
-        var groups: [(String, [URL])] = [("SAX", pngs(in: base.appendingPathComponent("sax"))), ("LAX", pngs(in: base.appendingPathComponent("lax")))]
-        if groups.allSatisfy({ $0.1.isEmpty }) { groups = [("CMR", pngs(in: base))] }
-        for (label, urls) in groups where !urls.isEmpty {
-            var frames: [GreyImage] = []
-            for u in urls {
-                frames.append(try PNGCodec.decodeGrey(contentsOf: u))
-                let data = (try? Data(contentsOf: u)) ?? Data()
-                out.files.append(.init(path: u.path, sha256: SHA256Hex.of(data), bytes: data.count, kind: "real-\(label.lowercased())"))
-            }
-            out.series.append(Series(label: label, frames: frames))
-        }
-        return out
-    }
-}
-
-/// Case folders are assembled under `.<case>.partial-<pid>-<n>` and renamed into place.
-enum Staging {
-    static func create(caseName: String, in dir: URL) throws -> URL {
-        let url = dir.appendingPathComponent(".\(caseName).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", isDirectory: true)
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false) } catch {
-            throw CMRExportError.io(path: url.path, reason: "cannot create staging folder: \(error.localizedDescription)")
-        }
-        return url
-    }
-
-    /// Makes `staging` the case folder: fsync its folders, move any old case folder aside, rename, fsync the parent.
-    static func commit(_ staging: URL, to final: URL) throws {
-        let fm = FileManager.default
-        for sub in (try? fm.contentsOfDirectory(at: staging, includingPropertiesForKeys: [.isDirectoryKey])) ?? [] {
-            if (try? sub.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory == true { AtomicFile.fsyncDirectory(sub) }
-        }
-        AtomicFile.fsyncDirectory(staging)
-        let parent = final.deletingLastPathComponent()
-        var old: URL?
-        if fm.fileExists(atPath: final.path) {
-            let aside = parent.appendingPathComponent(".\(final.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-            guard rename(final.path, aside.path) == 0 else { throw AtomicFile.posixError(final.path, "move old export aside") }
-            old = aside
-        }
-        guard rename(staging.path, final.path) == 0 else { throw AtomicFile.posixError(final.path, "rename staging folder") }
-        AtomicFile.fsyncDirectory(parent)
-        if let old { try? fm.removeItem(at: old) }
-    }
-
-    /// Removes staging / set-aside folders of `caseName` left by processes that no longer run.
-    static func removeStale(caseName: String, in dir: URL) {
-        let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else { return }
-        for n in names where n.hasPrefix(".\(caseName).partial-") || n.hasPrefix(".\(caseName).old-") {
-            // ".<case>.partial-<pid>-<n>": keep folders of a live process (another export running).
-            let tail = n.dropFirst(caseName.count + 2)                       // "partial-<pid>-<n>" / "old-<pid>-<n>"
-            let parts = tail.split(separator: "-")
-            if parts.count >= 2, let pid = Int32(parts[1]), pid != getpid(), kill(pid, 0) == 0 { continue }
-            try? fm.removeItem(at: dir.appendingPathComponent(n))
-        }
-    }
-}
-
-/// The exclusive lock on an export folder (`<folder>/.ecg2cmr-export.lock`, holding the PID), so two
-/// processes never assemble cases in one folder at once. Re-entrant within a process: a batch holds
-/// it for the whole run while each case export holds it again.
-public final class ExportFolderLock: @unchecked Sendable {
-    private static let registryLock = NSLock()
-    private nonisolated(unsafe) static var held: [String: (lock: ExclusiveLock, count: Int)] = [:]
-
-    public static func lockPath(for folder: URL) -> String {
-        folder.standardizedFileURL.appendingPathComponent(".ecg2cmr-export.lock").path
-    }
-
-    private let key: String
-    private var released = false
-
-    private init(key: String) { self.key = key }
-
-    /// Takes (or re-takes, in this process) the folder's lock; creates the folder if needed.
-    public static func hold(_ folder: URL, purpose: String = "ecg2cmr export") throws -> ExportFolderLock {
-        let key = lockPath(for: folder)
-        registryLock.lock(); defer { registryLock.unlock() }
-        if let entry = held[key] {
-            held[key] = (entry.lock, entry.count + 1)
-            return ExportFolderLock(key: key)
-        }
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw CMRExportError.io(path: folder.path, reason: "cannot create folder: \(error.localizedDescription)")
-        }
-        let lock: ExclusiveLock
-        do {
-            lock = try ExclusiveLock(lockPath: key, resource: folder.path, purpose: "\(purpose) (export folder)")
-        } catch let e as LockError {
-            throw CMRExportError.io(path: folder.path, reason: "export folder \(e.message)")
-        }
-        held[key] = (lock, 1)
-        return ExportFolderLock(key: key)
-    }
-
-    public func release() {
-        Self.registryLock.lock(); defer { Self.registryLock.unlock() }
-        guard !released, let entry = Self.held[key] else { return }
-        released = true
-        if entry.count <= 1 { entry.lock.release(); Self.held[key] = nil } else { Self.held[key] = (entry.lock, entry.count - 1) }
-    }
-
-    deinit { release() }
 }

@@ -1,4 +1,4 @@
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -81,7 +81,7 @@ public enum ECGReportWriter {
     public static let layout = ECGPaperDrawing.layout
     public static let rhythmLead = ECGPaperDrawing.rhythmLead
     public static let generatedLabel = "generated, not acquired"
-    public static let syntheticModelNotice = "synthetic demonstration model — not for clinical use"
+    public static let syntheticModelNotice = ModelIdentity.syntheticWarning
 
     static let dark = RGBColor(20, 20, 20)
     static let grey = RGBColor(120, 120, 120)
@@ -272,7 +272,7 @@ public enum ECGReportWriter {
                     style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain), boldLabelFit: true, on: g, x: x, y: yy, width: width)
         }
         if risks.contains(where: \.isWeak), yy < bottom {
-            g.text(g.fitted("weak = validation AUC < 0.65: not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
+            g.text(g.fitted("weak = validation AUC < \(RiskScore.weakValidationAUC): not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
         }
     }
 

@@ -1,4 +1,4 @@
-import CardiacModels
+import CaseAnalysis
 import Imaging
 
 // The engine's outputs are what the imaging leaf draws: no copies into look-alike types.

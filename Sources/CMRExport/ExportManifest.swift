@@ -101,6 +101,9 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         public var durationSeconds: Double
         /// Where the model's input window starts in the record (seconds).
         public var modelWindowOffsetSeconds: Double
+        /// `--sampling-rate` the file was read with (a CSV that states no rate); nil — and absent
+        /// from the JSON — when the file states its own. A regeneration reads the file with it.
+        public var givenSamplingRate: Double? = nil
     }
     public struct Patient: Codable, Sendable, Equatable {
         public var id: String?

@@ -157,7 +157,7 @@ public final class CardiacPipeline: @unchecked Sendable {
                     let p = 1 / (1 + Foundation.exp(-Double(v[i])))
                     let bands = (o.bands?.count == 2 ? o.bands! : [0.2, 0.5])
                     let band: RiskBand = p < bands[0] ? .low : (p < bands[1] ? .intermediate : .high)
-                    let weak = o.weak ?? (o.validationAUC.map { $0 < 0.65 } ?? false)
+                    let weak = o.weak ?? (o.validationAUC.map { $0 < RiskScore.weakValidationAUC } ?? false)
                     risks.append(RiskScore(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
                                            probability: p, validationAUC: o.validationAUC, isWeak: weak, bands: bands, band: band))
                 }

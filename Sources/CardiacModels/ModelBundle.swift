@@ -1,3 +1,4 @@
+import CommonKit
 import ECGFormats
 import Foundation
 import NeuralCore

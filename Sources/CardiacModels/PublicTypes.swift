@@ -48,11 +48,15 @@ public struct RiskScore: Sendable {
     public var probability: Double
     /// Validation AUC of this output (nil when the bundle does not report one).
     public var validationAUC: Double?
-    /// Weak heads (validation AUC < 0.65) must be shown as such, never as confident findings.
+    /// Weak heads (validation AUC < `weakValidationAUC`) must be shown as such, never as confident findings.
     public var isWeak: Bool
     /// [low→intermediate, intermediate→high] probability cut-offs.
     public var bands: [Double]
     public var band: RiskBand
+
+    /// The weak rule's cut-off, when the bundle does not say `weak` itself (docs/model-bundle.md).
+    /// The one Swift home; Python's is `ecg2cmr_train.bundle.WEAK_AUC`.
+    public static let weakValidationAUC = 0.65
 }
 
 public struct SubtypeScore: Sendable {

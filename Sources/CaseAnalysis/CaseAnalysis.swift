@@ -1,7 +1,8 @@
 // CaseAnalysis — the use-case layer: one ECG record in, everything the front ends show or write
 // out (prepared input, scores, Grad-CAM, generated CMR) in one `CaseResult`.
 //
-//   let result = try CaseAnalysis(pipeline: pipeline).run(record, options: CaseOptions(seed: 7))
+//   let cases = try CaseAnalysis.load(bundleAt: CaseAnalysis.locateBundle(modelFolder)!)  // once, at the top
+//   let result = try cases.run(record, options: CaseOptions(seed: 7))
 //   result.analysis      // risks, subtypes, phenotypes, out-of-distribution verdict
 //   result.gradCAM       // carries its own time origin in the record (recordOffsetSeconds)
 //   result.cmr           // SAX + LAX cines for the seed
@@ -73,12 +74,15 @@ public enum CaseAnalysisError: Error, Sendable, Equatable, CustomStringConvertib
 /// Runs the model for cases: the one place where prepare → analyse → Grad-CAM → generate is written.
 public struct CaseAnalysis: Sendable {
     public let pipeline: CardiacPipeline
+    /// The model it runs, as front ends show and record it.
+    public let model: ModelIdentity
 
-    public init(pipeline: CardiacPipeline) { self.pipeline = pipeline }
+    public init(pipeline: CardiacPipeline) { self.pipeline = pipeline; model = ModelIdentity(pipeline.bundle) }
 
     /// Everything for one record: scores, the Grad-CAM of the chosen head and the cines of the seed.
-    public func run(_ record: ECGRecord, options: CaseOptions) throws -> CaseResult {
-        try complete(try analyse(record), options: options)
+    /// `stage` is told before each step after the analysis (as in `complete`).
+    public func run(_ record: ECGRecord, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
+        try complete(try analyse(record), options: options, stage: stage)
     }
 
     /// Preprocessing and the encoder + heads only (what a screen line or a study score needs).

@@ -13,7 +13,7 @@ public struct RiskFinding: Codable, Sendable, Equatable {
     /// "low", "intermediate" or "high" (the bundle's cut-offs).
     public var band: String
     public var validationAUC: Double?
-    /// Validation AUC below 0.65: shown, never a confident finding, never a flag.
+    /// Validation AUC below `RiskScore.weakValidationAUC`: shown, never a confident finding, never a flag.
     public var weak: Bool
 
     public init(_ risk: RiskScore, named: Bool) {

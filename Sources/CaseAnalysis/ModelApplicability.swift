@@ -24,11 +24,6 @@ public enum ModelApplicability {
         return need + "; this record has " + (has.isEmpty ? "no leads" : has.joined(separator: ", "))
     }
 
-    /// The reason for `analysis`'s model.
-    public static func reason(record: ECGRecord, pipeline: CardiacPipeline) -> String? {
-        reason(record: record, modelLeads: pipeline.inputLeads)
-    }
-
     /// "I, II, V1–V6": a run of three or more consecutive precordial leads is written as a range.
     static func compact(_ names: [String]) -> String {
         var out: [String] = []
@@ -47,5 +42,13 @@ public enum ModelApplicability {
         }
         flush()
         return out.joined(separator: ", ")
+    }
+}
+
+extension CaseAnalysis {
+    /// nil when this model can read `record`; else why not (`ModelApplicability`), for the front
+    /// ends to show instead of a score.
+    public func notApplicableReason(_ record: ECGRecord) -> String? {
+        ModelApplicability.reason(record: record, modelLeads: pipeline.inputLeads)
     }
 }

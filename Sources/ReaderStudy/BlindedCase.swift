@@ -1,6 +1,5 @@
 import Foundation
 import ECGFormats
-import CardiacModels
 import CaseAnalysis
 import Imaging
 
@@ -51,15 +50,17 @@ public protocol CasePresenter {
     func present(caseID: String, stage: StudyDefinition.Stage, ordinal: Int, total: Int) throws -> BlindedCase
 }
 
-/// The real presenter: reads the ECG with ECGFormats, runs the CardiacPipeline only for what the
-/// stage shows, reads real CMR frames from PNG.
+/// The real presenter: reads the ECG with ECGFormats, runs the model (the study's CaseAnalysis) only
+/// for what the stage shows, reads real CMR frames from PNG.
 public final class StudyCasePresenter: CasePresenter {
     public let definition: StudyDefinition
-    public let pipeline: CardiacPipeline?
+    public let cases: CaseAnalysis?
     public let frameCount: Int
+    /// How the case ECGs are read (`study run --sampling-rate` for CSV cases that state no rate).
+    public let readerOptions: ECGFileReader.Options
 
-    public init(definition: StudyDefinition, pipeline: CardiacPipeline?, frameCount: Int = 25) {
-        self.definition = definition; self.pipeline = pipeline; self.frameCount = frameCount
+    public init(definition: StudyDefinition, cases: CaseAnalysis?, frameCount: Int = 25, readerOptions: ECGFileReader.Options = .init()) {
+        self.definition = definition; self.cases = cases; self.frameCount = frameCount; self.readerOptions = readerOptions
     }
 
     public func present(caseID: String, stage: StudyDefinition.Stage, ordinal: Int, total: Int) throws -> BlindedCase {
@@ -67,7 +68,7 @@ public final class StudyCasePresenter: CasePresenter {
             throw StudyError(.invalidDefinition, "case \(ordinal) is missing from the stored definition")
         }
         let record: ECGRecord
-        do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg)) } catch {
+        do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg), options: readerOptions) } catch {
             // Shown to the reader, whose terminal this is: the case number and the kind of problem,
             // never the path or the reader's message (a folder named "P06-rcm" is the diagnosis).
             // The operator finds the file with `study status` and `ecg2cmr info`.
@@ -79,19 +80,18 @@ public final class StudyCasePresenter: CasePresenter {
         let needsModel = stage.shows.contains { $0.needsModel }
         var result: CaseResult? = nil
         if needsModel {
-            guard let pipeline, let spec = definition.model else {
+            guard let cases, definition.model != nil else {
                 throw StudyError(.modelUnavailable, "stage '\(stage.id)' shows model output but no model bundle is loaded")
             }
-            result = try CaseAnalysis(pipeline: pipeline).analyse(record)
-            let b = pipeline.bundle
+            result = try cases.analyse(record)
+            let b = cases.model
             shown.modelCaption = "\(b.displayName) (\(b.id))" + (b.isSynthetic ? " — DEMONSTRATION MODEL, synthetic training data" : "")
-            _ = spec
         }
         if stage.shows(.traces) || stage.shows(.gradCAM) {
             var traces = BlindedTraces(leads: record.leads.map(\.id), samplingRate: record.samplingRate,
                                        millivolts: record.leads.map(\.millivolts), relevance: nil)
-            if stage.shows(.gradCAM), let pipeline, let result, let spec = definition.model {
-                let map = try CaseAnalysis(pipeline: pipeline).gradCAM(result, target: spec.target)
+            if stage.shows(.gradCAM), let cases, let result, let spec = definition.model {
+                let map = try cases.gradCAM(result, target: spec.target)
                 traces.relevance = Self.relevance(map: map, record: record)
             }
             shown.traces = traces
@@ -101,9 +101,9 @@ public final class StudyCasePresenter: CasePresenter {
                 BlindedScore(label: $0.label, probability: $0.probability, validationAUC: $0.validationAUC, isWeak: $0.isWeak)
             }
         }
-        if stage.shows(.generatedCMR), let pipeline, let analysis = result?.analysis {
+        if stage.shows(.generatedCMR), let cases, let analysis = result?.analysis {
             let seed = (definition.model?.generatorSeed ?? definition.seed)
-            let cmr = try CaseAnalysis(pipeline: pipeline).generate(analysis, seed: seed, frameCount: frameCount)
+            let cmr = try cases.generate(analysis, seed: seed, frameCount: frameCount)
             for loop in [cmr.sax, cmr.lax] {
                 shown.cines.append(BlindedCine(title: "Generated \(loop.view.rawValue.uppercased())", width: loop.width,
                                                height: loop.height, frames: loop.frames))

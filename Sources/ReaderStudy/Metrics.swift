@@ -1,4 +1,4 @@
-import CardiacModels
+import CommonKit
 import Foundation
 
 // Diagnostic-accuracy statistics for reader studies. Every formula here is cross-checked against

@@ -1,5 +1,5 @@
 import Foundation
-import CardiacModels
+import CaseAnalysis
 
 /// What a reader-study operator writes (JSON, format "ecg2cmr-study/1"; see docs/reader-study.md).
 /// Paths are relative to the definition file. `study init` resolves them, validates everything and
@@ -102,7 +102,7 @@ public struct StudyDefinition: Codable, Sendable, Equatable {
         public var output: String
         /// Probability at or above which the model "calls" the finding (default 0.5).
         public var threshold: Double?
-        /// Bundle folder (relative to the definition); default: ModelBundle.locateDefault().
+        /// Bundle folder (relative to the definition); default: CaseAnalysis.locateBundle().
         public var bundle: String?
         /// Seed for generated CMR cines shown to readers (same seed → same frames for everyone).
         public var generatorSeed: UInt64?

@@ -1,6 +1,5 @@
 import Foundation
 import ECGFormats
-import CardiacModels
 import CaseAnalysis
 import Imaging
 
@@ -16,10 +15,10 @@ public struct ModelScores: Sendable {
     public var threshold: Double
     public var probabilities: [String: Double]
 
-    public static func compute(store: StudyStore, pipeline: CardiacPipeline) throws -> ModelScores {
+    public static func compute(store: StudyStore, cases: CaseAnalysis, readerOptions: ECGFileReader.Options = .init()) throws -> ModelScores {
         let def = store.definition
         guard let spec = def.model else { throw StudyError(.modelUnavailable, "the definition names no model head") }
-        let b = pipeline.bundle
+        let b = cases.model
         guard b.headTargets.contains(spec.target) else {
             throw StudyError(.modelUnavailable, "model \(b.id) has no output \(spec.target) (it has \(b.headTargets.map(\.description).joined(separator: ", ")))")
         }
@@ -27,10 +26,10 @@ public struct ModelScores: Sendable {
         var fresh: [String: Double] = [:]
         for c in def.cases where scores[c.id] == nil {
             let record: ECGRecord
-            do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg)) } catch {
+            do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg), options: readerOptions) } catch {
                 throw StudyError(.missingFile, file: c.ecg, "case '\(c.id)': \(error)")
             }
-            let analysis = try CaseAnalysis(pipeline: pipeline).analyse(record).analysis
+            let analysis = try cases.analyse(record).analysis
             guard let p = analysis.risks.first(where: { $0.target == spec.target })?.probability
                     ?? analysis.subtypes.first(where: { $0.target == spec.target })?.probability else {
                 throw StudyError(.modelUnavailable, "model \(b.id) gave no score for \(spec.target)")

@@ -1,4 +1,4 @@
-import CardiacModels
+import CommonKit
 import Foundation
 import ECGFormats
 import GRDB

@@ -1,4 +1,3 @@
-import CardiacModels
 import CaseAnalysis
 import ECGFormats
 import Foundation
@@ -52,7 +51,8 @@ public struct ScreeningSummary: Sendable {
 /// Batch screening: discovery → read → signal checks → model → one durable result line per file.
 /// A file that fails at any step gets an error line with the reason; the batch never aborts.
 public final class BatchScreener {
-    public let pipeline: CardiacPipeline?
+    /// The model run on each file (the command's one CaseAnalysis); nil: signal checks only.
+    public let cases: CaseAnalysis?
     public let options: ScreeningOptions
     /// Called for each analysed file before its result line is written (e.g. to export its
     /// generated CMR and record where it went).
@@ -65,8 +65,8 @@ public final class BatchScreener {
     private var inFlight = 0
     private var peakInFlight = 0
 
-    public init(pipeline: CardiacPipeline?, options: ScreeningOptions = .init()) {
-        self.pipeline = pipeline
+    public init(cases: CaseAnalysis?, options: ScreeningOptions = .init()) {
+        self.cases = cases
         self.options = options
     }
 
@@ -128,9 +128,9 @@ public final class BatchScreener {
             lock.lock(); prepared[i] = entry; lock.unlock()
         }
         let ready = prepared.indices.filter { prepared[$0].1 != nil && prepared[$0].2 != nil }
-        if let pipeline, !ready.isEmpty {
+        if let analysis = self.cases, !ready.isEmpty {
             let batch = ready.compactMap { i in prepared[i].1.flatMap { record in prepared[i].2.map { (record: record, prepared: $0) } } }
-            let cases = CaseAnalysis(pipeline: pipeline).analyse(batch: batch)
+            let cases = analysis.analyse(batch: batch)
             for (k, i) in ready.enumerated() where k < cases.count {
                 var result = prepared[i].0
                 Self.fill(&result, with: cases[k].analysis)
@@ -188,14 +188,14 @@ public final class BatchScreener {
             result.rhythm = vitals.rhythm?.rawValue
             result.measurements = vitals.measurementSummary
             result.deviceMeasurements = record.metadata.deviceMeasurements
-            guard let pipeline else { return (result, record, nil) }
-            if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+            guard let cases else { return (result, record, nil) }
+            if let reason = cases.notApplicableReason(record) {
                 result.status = ScreeningResult.notApplicableStatus
                 result.notApplicable = reason
                 return (result, record, nil)
             }
             do {
-                let input = try CaseAnalysis(pipeline: pipeline).prepare(record)
+                let input = try cases.prepare(record)
                 return (result, record, input)
             } catch {
                 let message: String

@@ -1,4 +1,3 @@
-import CardiacModels
 import CaseAnalysis
 import Crypto
 import ECGFormats
@@ -179,10 +178,10 @@ enum CSVTable {
 /// preprocessing — the very code inference runs — into a cache the training code reads:
 /// `ecg/<subject>.npy` (float32 `[leads, sampleCount]`) and `index.json` (docs/training-on-real-data.md).
 public struct DatasetPreparation {
-    public let pipeline: CardiacPipeline
+    public let cases: CaseAnalysis
     public var readerOptions = ECGFileReader.Options()
 
-    public init(pipeline: CardiacPipeline) { self.pipeline = pipeline }
+    public init(cases: CaseAnalysis) { self.cases = cases }
 
     public struct Summary: Sendable {
         public var prepared: Int
@@ -193,15 +192,15 @@ public struct DatasetPreparation {
         let fm = FileManager.default
         let ecgDir = out.appendingPathComponent("ecg")
         try fm.createDirectory(at: ecgDir, withIntermediateDirectories: true)
-        let bundle = pipeline.bundle
-        let spec = bundle.manifest.input
+        let bundle = cases.model
+        let spec = bundle.input
         var entries: [[String: Any]] = []
         var failures: [(subject: String, file: String, reason: String)] = []
         for (i, s) in dataset.subjects.enumerated() {
             defer { progress(i + 1, dataset.subjects.count) }
             do {
                 let record = try ECGFileReader.read(url: URL(fileURLWithPath: s.ecg), options: readerOptions)
-                let prepared = try CaseAnalysis(pipeline: pipeline).prepare(record)
+                let prepared = try cases.prepare(record)
                 let npy = NPYWriter.encode(prepared.values, shape: [prepared.leads.count, prepared.sampleCount])
                 let name = "ecg/\(s.id).npy"
                 try AtomicReplace.write(npy, to: out.appendingPathComponent(name))

@@ -1,4 +1,3 @@
-import CardiacModels
 import CaseAnalysis
 import ECGFormats
 import Foundation
@@ -83,17 +82,16 @@ public enum EmbeddingExport {
 
 /// Reads, prepares and embeds ECG files in batches: the rows, and (file, reason) of every failure.
 public struct EmbeddingRunner {
-    public let pipeline: CardiacPipeline
+    public let cases: CaseAnalysis
     public var readerOptions = ECGFileReader.Options()
     public var batchSize = 16
 
-    public init(pipeline: CardiacPipeline) { self.pipeline = pipeline }
+    public init(cases: CaseAnalysis) { self.cases = cases }
 
     public func run(paths: [String], progress: (Int, Int) -> Void = { _, _ in }) -> (rows: [EmbeddingRow], failures: [(file: String, reason: String)]) {
         let items = ECGFileDiscovery().discover(paths)
         var rows: [EmbeddingRow] = []
         var failures: [(file: String, reason: String)] = []
-        let cases = CaseAnalysis(pipeline: pipeline)
         var pending: [(record: ECGRecord, prepared: PreparedECG)] = [], pendingPaths: [String] = []
         func flush() {
             guard !pending.isEmpty else { return }

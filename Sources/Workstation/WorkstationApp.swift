@@ -1,4 +1,3 @@
-import CardiacModels
 import CaseAnalysis
 import CMRExport
 import SignalKit
@@ -63,10 +62,12 @@ public struct CMRExportRequest: Sendable {
 
 extension WorkstationApp {
     /// The real exporter: PNG sequences, contact sheet and manifest via `CMRExport.CaseExporter`.
-    public static func caseExporter(pipeline: CardiacPipeline) -> CMRExportHandler {
+    /// `readOptions`: how the workstation read the files, recorded in each manifest for regeneration.
+    public static func caseExporter(cases: CaseAnalysis, readOptions: ECGFileReader.Options = .init()) -> CMRExportHandler {
         return { request, progress in
-            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
-                                                                                       dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil))
+            let exporter = try CaseExporter(cases: cases, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
+                                                                                 dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil),
+                                            readOptions: readOptions)
             let report: (ExportProgress) -> Void = { p in progress(p.completedFiles, max(p.totalFiles, 1)) }
             let result = try request.result.map { try exporter.export($0, caseName: request.caseName, into: request.outputDirectory, progress: report) }
                 ?? exporter.export(record: request.record, caseName: request.caseName, into: request.outputDirectory, progress: report)
@@ -82,7 +83,8 @@ public final class WorkstationApp {
     public internal(set) var state = WorkstationState()
     public let screen: Screen
     public let theme: Theme
-    public let pipeline: CardiacPipeline?
+    /// The model (the one CaseAnalysis `view` built from --model); nil: traces only.
+    public let cases: CaseAnalysis?
     public var exportHandler: CMRExportHandler?
     /// What the terminal probe decided about CMR images (`:graphics` shows it); nil headless.
     public var graphicsSummary: String?
@@ -91,6 +93,8 @@ public final class WorkstationApp {
     public var exportDICOM = false
     /// Exports from the `e` key and `:export` also write the PDF report (`view --export-pdf`; `:export --pdf` once).
     public var exportPDF = false
+    /// How ECG files are read (`view --sampling-rate`); exports record it in their manifests.
+    public var readerOptions = ECGFileReader.Options()
     let keyMap = WorkstationAction.keyMap
     let mailbox = Mailbox()
     /// Case loading, inference and generation run here, one after another.
@@ -104,15 +108,15 @@ public final class WorkstationApp {
     private var caseChangeStarted: Date?
     private var lastFrameTime = Date.distantPast
 
-    public init(screen: Screen, theme: Theme, pipeline: CardiacPipeline?, modelLoadError: String? = nil,
+    public init(screen: Screen, theme: Theme, cases: CaseAnalysis?, modelLoadError: String? = nil,
                 exportDirectory: URL = URL(fileURLWithPath: "exports")) {
         self.screen = screen
         self.theme = theme
-        self.pipeline = pipeline
+        self.cases = cases
         self.exportDirectory = exportDirectory
-        if let p = pipeline {
-            state.model = .loaded(id: p.bundle.id, isSynthetic: p.bundle.isSynthetic, disclaimer: p.bundle.disclaimer)
-            state.generatorInformativeness = p.generatorInformativeness.map { "measured: " + $0.statement }
+        if let m = cases?.model {
+            state.model = .loaded(id: m.id, isSynthetic: m.isSynthetic, disclaimer: m.disclaimer)
+            state.generatorInformativeness = m.generatorInformativeness.map { "measured: " + $0.statement }
         } else {
             state.model = .none(reason: modelLoadError.map { "no model loaded — \($0)" } ?? "no model loaded")
         }
@@ -147,9 +151,10 @@ public final class WorkstationApp {
         caseChangeStarted = Date()
         let url = state.cases[state.caseIndex]
         let generation = state.generation
-        let pipeline = self.pipeline
+        let cases = self.cases
         let seedBase = state.cmrSeed
         let filter = state.displayFilter
+        let readerOptions = self.readerOptions
         mailbox.setCurrentGeneration(generation)
         startJob("reading") { mailbox in
             // The user may have stepped on (or quit) before this job's turn came.
@@ -157,7 +162,7 @@ public final class WorkstationApp {
             let loaded: LoadedCase
             do {
                 // Long records: one window is decoded (memory bounded by it), the source reads others.
-                let source = try ECGRecordSource.open(url: url)
+                let source = try ECGRecordSource.open(url: url, options: readerOptions)
                 let analysed = try AnalysisWindow.choose(in: source)
                 var opened = LoadedCase(url: url, record: analysed.record)
                 if !analysed.isWholeRecord {
@@ -190,18 +195,17 @@ public final class WorkstationApp {
                 s.status = StatusMessage(text)
                 Self.applyFilterResult(filtered, to: &s)
             }
-            guard let pipeline, mailbox.isCurrent(generation) else { return }
-            Self.runModel(pipeline: pipeline, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
+            guard let cases, mailbox.isCurrent(generation) else { return }
+            Self.runModel(cases: cases, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
         }
     }
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
-    static func runModel(pipeline: CardiacPipeline, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
-        if let reason = ModelApplicability.reason(record: record, pipeline: pipeline) {
+    static func runModel(cases: CaseAnalysis, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
+        if let reason = cases.notApplicableReason(record) {
             mailbox.post { s in guard s.generation == generation else { return }; s.modelNotApplicable = reason; s.status = StatusMessage("model not applied: " + reason) }
             return
         }
-        let cases = CaseAnalysis(pipeline: pipeline)
         let result: CaseResult
         do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {
             mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = reason; s.status = StatusMessage(reason, isError: true) }
@@ -303,14 +307,14 @@ public final class WorkstationApp {
     }
 
     func requestGradCAM() {
-        guard let pipeline, let result = state.caseResult, let target = state.gradCAMTarget else { return }
+        guard let cases, let result = state.caseResult, let target = state.gradCAMTarget else { return }
         let generation = state.generation
         if let r = requestedCAM, r.0 == generation, r.1 == target { return }
         requestedCAM = (generation, target)
         state.gradCAM = nil
         startJob("Grad-CAM", side: true) { mailbox in
             do {
-                let map = try CaseAnalysis(pipeline: pipeline).gradCAM(result, target: target)
+                let map = try cases.gradCAM(result, target: target)
                 mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
             } catch {
                 let message = "Grad-CAM: \(error)"
@@ -320,12 +324,12 @@ public final class WorkstationApp {
     }
 
     func requestCMR() {
-        guard let pipeline, let analysis = state.analysis else { return }
+        guard let cases, let analysis = state.analysis else { return }
         let generation = state.generation, seed = state.cmrSeed
         state.cmr = nil
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try CaseAnalysis(pipeline: pipeline).generate(analysis, seed: seed)
+                let cmr = try cases.generate(analysis, seed: seed)
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"
@@ -335,7 +339,7 @@ public final class WorkstationApp {
     }
 
     func requestExport(to directory: URL, dicom: Bool? = nil, pdf: Bool? = nil) {
-        guard let handler = exportHandler ?? pipeline.map({ Self.caseExporter(pipeline: $0) }) else {
+        guard let handler = exportHandler ?? cases.map({ Self.caseExporter(cases: $0, readOptions: readerOptions) }) else {
             state.status = StatusMessage("nothing to export: no model loaded (export writes generated CMR)", isError: true); return
         }
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
@@ -376,7 +380,7 @@ public final class WorkstationApp {
             let ms = Date().timeIntervalSince(started) * 1000
             if !hadRecord, state.current != nil { state.lastCaseChangeMilliseconds.record = ms }
             if !hadAnalysis, state.analysis != nil { state.lastCaseChangeMilliseconds.analysis = ms; caseChangeStarted = nil }
-            if state.loadError != nil || (pipeline == nil && state.current != nil) { caseChangeStarted = nil }
+            if state.loadError != nil || (cases == nil && state.current != nil) { caseChangeStarted = nil }
         }
         return !updates.isEmpty
     }
@@ -465,7 +469,7 @@ public final class WorkstationApp {
         case .speedDown: state.paper.stepSpeed(-1); moveCursor(to: state.cursorSeconds); state.status = StatusMessage("speed \(state.paper.speedLabel)")
         case .resetPaper: state.paper = PaperSettings(); moveCursor(to: state.cursorSeconds); state.status = StatusMessage("25 mm/s, 10 mm/mV")
         case .toggleGradCAM:
-            guard pipeline != nil else { state.status = StatusMessage("Grad-CAM needs a model — no model loaded", isError: true); return }
+            guard cases != nil else { state.status = StatusMessage("Grad-CAM needs a model — no model loaded", isError: true); return }
             state.gradCAMOn.toggle()
             // Where panes are tabbed, show the segment list (the traces keep their place if focused).
             if state.gradCAMOn, state.focus != .traces { state.focus = .gradCAM }

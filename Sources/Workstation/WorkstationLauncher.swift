@@ -1,4 +1,6 @@
-import CardiacModels
+import CaseAnalysis
+import CommonKit
+import ECGFormats
 import Foundation
 
 /// Finding inputs and the model, shared by `ecg2cmr view`, tests and benchmarks.
@@ -13,13 +15,12 @@ public enum WorkstationLauncher {
 
     /// Loads the model: an explicit folder, else the default bundle; a failure is reported, not fatal
     /// (the workstation then shows "no model loaded").
-    public static func loadPipeline(modelDirectory: URL?) -> (CardiacPipeline?, String?) {
-        guard let dir = modelDirectory ?? ModelBundle.locateDefault() else {
-            return (nil, "no bundle at \(ModelBundle.defaultBundlePath) (set ECG2CMR_MODEL or --model)")
+    public static func loadModel(modelDirectory: URL?) -> (CaseAnalysis?, String?) {
+        guard let dir = CaseAnalysis.locateBundle(modelDirectory) else {
+            return (nil, "no bundle at \(CaseAnalysis.defaultBundlePath) (set ECG2CMR_MODEL or --model)")
         }
         do {
-            let bundle = try ModelBundle.load(from: dir)
-            return (try CardiacPipeline(bundle: bundle), nil)
+            return (try CaseAnalysis.load(bundleAt: dir), nil)
         } catch {
             return (nil, "\(dir.lastPathComponent): \(error)")
         }
@@ -28,11 +29,13 @@ public enum WorkstationLauncher {
     /// Renders one screen of `input` headlessly after typing `keys` (for docs screenshots, and
     /// `ecg2cmr view --snapshot`). Background work is awaited after each key.
     /// Exports typed in `keys` (e, E, :export) go to `exportDirectory` and finish before the screen is drawn.
-    public static func snapshot(input: URL, pipeline: CardiacPipeline?, modelError: String? = nil, size: GridSize,
+    public static func snapshot(input: URL, cases: CaseAnalysis?, readerOptions: ECGFileReader.Options = .init(),
+                                modelError: String? = nil, size: GridSize,
                                 exportDirectory: URL = URL(fileURLWithPath: "exports"), exportDICOM: Bool = false, exportPDF: Bool = false,
                                 keys: [Key], theme: Theme = .monochrome) -> String {
         let screen = GridScreen(width: size.width, height: size.height)
-        let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError, exportDirectory: exportDirectory)
+        let app = WorkstationApp(screen: screen, theme: theme, cases: cases, modelLoadError: modelError, exportDirectory: exportDirectory)
+        app.readerOptions = readerOptions
         app.exportDICOM = exportDICOM
         app.exportPDF = exportPDF
         app.open(input)
@@ -85,10 +88,12 @@ public struct WorkstationBenchmark: Sendable {
 
     /// Full redraws at `size` (the cursor moves each frame so every frame differs), then case
     /// changes through every case in `input` (key press → record on screen → model output on screen).
-    public static func run(input: URL, pipeline: CardiacPipeline?, size: GridSize, frames: Int) -> Result {
+    public static func run(input: URL, cases: CaseAnalysis?, size: GridSize, frames: Int,
+                           readerOptions: ECGFileReader.Options = .init()) -> Result {
         var result = Result()
         let screen = GridScreen(width: size.width, height: size.height)
-        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: pipeline)
+        let app = WorkstationApp(screen: screen, theme: .standard, cases: cases)
+        app.readerOptions = readerOptions
         app.open(input)
         app.waitForBackgroundWork(timeoutSeconds: 120)
         func timeFrames(_ name: String) {
@@ -105,7 +110,7 @@ public struct WorkstationBenchmark: Sendable {
             if result.redrawMilliseconds.count == 1 { result.changedCellsPerFrame = Double(changed) / Double(max(1, frames)) }
         }
         timeFrames("12-lead + panels")
-        if pipeline != nil {
+        if cases != nil {
             app.perform(.toggleGradCAM)
             app.waitForBackgroundWork(timeoutSeconds: 120)
             timeFrames("12-lead + panels + Grad-CAM")
@@ -131,7 +136,7 @@ public struct WorkstationBenchmark: Sendable {
                 app.renderFrame()
                 let ms = Date().timeIntervalSince(t0) * 1000
                 if recordShown == nil, app.state.current != nil || app.state.loadError != nil { recordShown = ms }
-                if pipeline == nil || app.state.loadError != nil { if recordShown != nil { break } }
+                if cases == nil || app.state.loadError != nil { if recordShown != nil { break } }
                 if modelShown == nil, app.state.analysis != nil || app.state.analysisError != nil || app.state.modelNotApplicable != nil { modelShown = ms; break }
                 usleep(5000)
             }

@@ -1,4 +1,4 @@
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import SignalKit
 import Foundation

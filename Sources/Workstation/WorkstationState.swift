@@ -1,4 +1,4 @@
-import CardiacModels
+import CaseAnalysis
 import CaseAnalysis
 import ECGFormats
 import Foundation

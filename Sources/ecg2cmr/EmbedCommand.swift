@@ -1,5 +1,5 @@
 import ArgumentParser
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Screening
@@ -34,13 +34,12 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bundleURL = try modelOptions.bundleURL()
-        let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
-        var runner = EmbeddingRunner(pipeline: pipeline)
+        let cases = try modelOptions.load()
+        var runner = EmbeddingRunner(cases: cases)
         runner.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         let (rows, failures) = runner.run(paths: paths)
         try EmbeddingExport.write(rows, to: out)
-        var lines = ["embedded \(rows.count) ECGs (\(rows.first?.vector.count ?? 0) values each, model \(pipeline.bundle.id)) into \(out), failed \(failures.count)"]
+        var lines = ["embedded \(rows.count) ECGs (\(rows.first?.vector.count ?? 0) values each, model \(cases.model.id)) into \(out), failed \(failures.count)"]
         for f in failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(f.file): \(f.reason)")) }
         if failures.count > 20 { lines.append("  … \(failures.count - 20) more failures") }
         print(lines.joined(separator: "\n"))

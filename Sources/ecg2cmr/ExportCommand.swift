@@ -1,6 +1,6 @@
 import ArgumentParser
 import CMRExport
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -21,6 +21,9 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(help: "ECG files (WFDB .hea, CSV, HL7 aECG, DICOM, MUSE XML, UK Biobank XML, SCP-ECG).")
     var files: [String] = []
+
+    /// How the files are read (`--sampling-rate`), recorded in each manifest.
+    @OptionGroup var inputOptions: InputOptions
 
     @Option(name: .long, help: "Output folder; one sub-folder per ECG.")
     var out: String
@@ -92,12 +95,10 @@ struct ExportCommand: ParsableCommand {
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
-        let modelURL = try modelOptions.bundleURL()
-        let bundle = try ModelBundle.load(from: modelURL)
-        let pipeline = try CardiacPipeline(bundle: bundle)
-        let exporter = try CaseExporter(pipeline: pipeline, options: options,
+        let cases = try modelOptions.load()
+        let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
                                         softwareVersion: CMRExportInfo.softwareVersion)
-        if bundle.isSynthetic { printError("model \(bundle.id): \(bundle.disclaimer)") }
+        if cases.model.isSynthetic { printError("model \(cases.model.id): \(cases.model.disclaimer)") }
 
         // One writer per export folder: a second export (or the TUI) into it refuses, naming the holder.
         let folderLock = try ExportFolderLock.hold(outURL)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Screening
@@ -28,14 +28,13 @@ struct PrepareCommand: ParsableCommand {
     @OptionGroup var inputOptions: InputOptions
 
     func run() throws {
-        let bundleURL = try modelOptions.bundleURL()
-        let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
+        let cases = try modelOptions.load()
         let set = try PairedDataset.load(dataset)
-        var prep = DatasetPreparation(pipeline: pipeline)
+        var prep = DatasetPreparation(cases: cases)
         prep.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         let summary = try prep.prepare(set, into: URL(fileURLWithPath: out))
-        var lines = ["prepared \(summary.prepared) of \(set.subjects.count) subjects (model \(pipeline.bundle.id), "
-                     + "\(pipeline.bundle.manifest.input.sampleCount) samples at \(pipeline.bundle.manifest.input.samplingRate) Hz) into \(out), failed \(summary.failures.count)"]
+        var lines = ["prepared \(summary.prepared) of \(set.subjects.count) subjects (model \(cases.model.id), "
+                     + "\(cases.model.input.sampleCount) samples at \(cases.model.input.samplingRate) Hz) into \(out), failed \(summary.failures.count)"]
         for f in summary.failures.prefix(20) { lines.append(TerminalText.sanitize("  failed: \(f.subject) \(f.file): \(f.reason)")) }
         if summary.failures.count > 20 { lines.append("  … \(summary.failures.count - 20) more failures") }
         print(lines.joined(separator: "\n"))

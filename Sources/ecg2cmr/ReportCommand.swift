@@ -1,6 +1,6 @@
 import ArgumentParser
 import CMRExport
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -28,6 +28,7 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var filing: DICOMFilingOptions
+    @OptionGroup var inputOptions: InputOptions
 
     @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
     var seed: UInt64 = 1
@@ -53,14 +54,14 @@ struct ReportCommand: ParsableCommand {
             try refuseForeignOutput(dcmPath, what: "a DICOM file") { $0.count >= 132 ? $0[128..<132].elementsEqual("DICM".utf8) : false }
         }
         let modelURL = try modelOptions.bundleURL()
-        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file))
-        let bundle = try ModelBundle.load(from: modelURL)
-        let exporter = try CaseExporter(pipeline: try CardiacPipeline(bundle: bundle), options: options,
+        let cases = try modelOptions.load()
+        let record = try ECGFileReader.read(url: URL(fileURLWithPath: file), options: inputOptions.readerOptions)
+        let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
                                         softwareVersion: CMRExportInfo.softwareVersion)
         let data = try exporter.reportPDF(record: record, paper: paperSize, filter: filter)
         let outURL = URL(fileURLWithPath: out)
         try AtomicFile.write(data, to: outURL)
-        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(bundle.id))")
+        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(cases.model.id))")
         if dicom {
             let dcmURL = outURL.deletingPathExtension().appendingPathExtension("dcm")
             guard dcmURL.standardizedFileURL != outURL.standardizedFileURL else { throw ValidationError("--out must not end in .dcm with --dicom") }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import CaseAnalysis
 import CMRExport
-import CardiacModels
 import ECGFormats
 import Foundation
 import Imaging
@@ -82,18 +81,17 @@ struct ScreenCommand: ParsableCommand {
 
     private func screen() throws {
         let shard = try self.shard.map { try ScreeningShard(parsing: $0) }
-        let bundleURL = try modelOptions.bundleURL()
-        let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: bundleURL))
+        let cases = try modelOptions.load()
         let log = try ResultLog(path: out)
         var options = ScreeningOptions(jobs: jobs)
         options.readerOptions.csvSamplingRate = inputOptions.csvSamplingRate
         options.includeEmbeddings = embeddings
         options.windowStartSeconds = window
-        let screener = BatchScreener(pipeline: pipeline, options: options)
+        let screener = BatchScreener(cases: cases, options: options)
         var folderLock: ExportFolderLock?
         defer { folderLock?.release() }
         if let withCMR {
-            let exporter = try CaseExporter(pipeline: pipeline, options: ExportOptions(seed: seed))
+            let exporter = try CaseExporter(cases: cases, options: ExportOptions(seed: seed))
             let folder = URL(fileURLWithPath: withCMR)
             folderLock = try ExportFolderLock.hold(folder, purpose: "ecg2cmr screen --with-cmr")
             screener.afterResult = { analysed, result in
@@ -107,8 +105,8 @@ struct ScreenCommand: ParsableCommand {
             }
         }
         let progress = ProgressReporter(interactive: !plain && isatty(STDERR_FILENO) == 1)
-        if pipeline.bundle.isSynthetic {
-            FileHandle.standardError.write(Data("note: model \(pipeline.bundle.id) is a synthetic demonstration model — not for clinical use\n".utf8))
+        if cases.model.isSynthetic {
+            FileHandle.standardError.write(Data("note: model \(cases.model.id) is a \(ModelIdentity.syntheticWarning)\n".utf8))
         }
         let summary = screener.run(paths: paths, shard: shard, log: log) { progress.report($0) }
         progress.finish()

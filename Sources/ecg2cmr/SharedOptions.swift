@@ -1,5 +1,5 @@
 import ArgumentParser
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 
@@ -19,20 +19,22 @@ struct ModelOptions: ParsableArguments {
     /// The folder given with --model (nil: the default applies).
     var explicitURL: URL? { model.map { URL(fileURLWithPath: $0) } }
 
-    /// --model, else $ECG2CMR_MODEL, else the bundled demo model.
+    /// --model, else $ECG2CMR_MODEL, else the bundled demo model (`CaseAnalysis.locateBundle`).
     func bundleURL() throws -> URL {
-        guard let url = explicitURL ?? ModelBundle.locateDefault() else {
+        guard let url = CaseAnalysis.locateBundle(explicitURL) else {
             throw ValidationError("no model bundle found: pass --model DIR or set ECG2CMR_MODEL")
         }
         return url
     }
 
-    func loadBundle() throws -> ModelBundle { try ModelBundle.load(from: bundleURL()) }
-    func loadPipeline() throws -> CardiacPipeline { try CardiacPipeline(bundle: loadBundle()) }
+    /// The command's one CaseAnalysis, handed to its front end.
+    func load() throws -> CaseAnalysis { try CaseAnalysis.load(bundleAt: bundleURL()) }
 }
 
-/// How ECG input files are read: one name per concept (`--sampling-rate`; `--csv-rate` is the
-/// old spelling of `screen` and `embed`, still accepted, not shown in help).
+/// How ECG input files are read, on every command that reads ECGs (`view`, `info`, `convert`,
+/// `export`, `report`, `screen`, `embed`, `prepare`, `study run` / `report`): one name per concept
+/// (`--sampling-rate`; `--csv-rate` is the old spelling of `screen` and `embed`, still accepted, not
+/// shown in help). An export records them in its manifest, so `--from-manifest` reads alike.
 struct InputOptions: ParsableArguments {
     @Option(name: .customLong("sampling-rate"), help: "Sampling rate in Hz for CSV/TSV files that do not state one.")
     var samplingRate: Double?
@@ -50,6 +52,9 @@ struct InputOptions: ParsableArguments {
     }
 
     var csvSamplingRate: Double? { samplingRate ?? deprecatedCSVRate }
+
+    /// What the readers are given.
+    var readerOptions: ECGFileReader.Options { ECGFileReader.Options(csvSamplingRate: csvSamplingRate) }
 }
 
 /// Where written DICOM series are filed (export --dicom, report --dicom). A DICOM ECG with

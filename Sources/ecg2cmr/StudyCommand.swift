@@ -1,5 +1,5 @@
 import ArgumentParser
-import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Imaging
@@ -38,15 +38,13 @@ private func writerLock(_ db: String, _ command: String) throws -> ExclusiveLock
 }
 
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
-private func loadPipeline(explicit: ModelOptions, definition: StudyDefinition, required: Bool) throws -> CardiacPipeline? {
-    let url = explicit.explicitURL
-        ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) }
-        ?? ModelBundle.locateDefault()
+private func loadModel(explicit: ModelOptions, definition: StudyDefinition, required: Bool) throws -> CaseAnalysis? {
+    let url = CaseAnalysis.locateBundle(explicit.explicitURL ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) })
     guard let url else {
         if required { throw StudyError(.modelUnavailable, "this stage shows model output and needs a model bundle: pass --model DIR or set ECG2CMR_MODEL") }
         return nil
     }
-    do { return try CardiacPipeline(bundle: ModelBundle.load(from: url)) } catch {
+    do { return try CaseAnalysis.load(bundleAt: url) } catch {
         if required { throw StudyError(.modelUnavailable, file: url.path, "cannot load the model bundle: \(error)") }
         FileHandle.standardError.write(Data("note: no model comparison — cannot load \(url.path): \(error)\n".utf8))
         return nil
@@ -98,6 +96,7 @@ struct StudyRun: ParsableCommand {
     @Option(name: .long, help: "Start a stage inside its wash-out period; the reason is logged with --operator.") var overrideWashout: String?
     @Option(name: .long, help: "Operator name for the audit log (with --override-washout).") var `operator`: String = defaultOperator()
     @OptionGroup var model: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
     @Flag(name: .long, help: "No terminal UI: keys come one per line on stdin; prints 'shown N' / 'committed N' (scripted tests).") var headless = false
 
     func run() throws {
@@ -122,8 +121,8 @@ struct StudyRun: ParsableCommand {
                 }
             }()
             let needsModel = mayStart && (stageID.flatMap { store.definition.stage($0) }.map { $0.shows.contains { $0.needsModel } } ?? false)
-            let pipeline = needsModel ? try loadPipeline(explicit: model, definition: store.definition, required: true) : nil
-            let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline)
+            let cases = needsModel ? try loadModel(explicit: model, definition: store.definition, required: true) : nil
+            let presenter = StudyCasePresenter(definition: store.definition, cases: cases, readerOptions: inputOptions.readerOptions)
             let session = try ReaderSession(store: store, readerID: reader, stageID: stage, presenter: presenter,
                                             washoutOverride: overrideWashout.map { (operatorName: `operator`, reason: $0) })
             let controller = ReaderModeController(session: session, readerName: TerminalText.sanitize(readerInfo.name))
@@ -166,6 +165,7 @@ struct StudyReportCommand: ParsableCommand {
     @Option(name: .long, help: "Study database.") var db: String
     @Option(name: .long, help: "Output folder (created).") var out: String
     @OptionGroup var model: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
     @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
     @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
     @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
@@ -185,8 +185,8 @@ struct StudyReportCommand: ParsableCommand {
             let lock = try writerLock(db, "report"); defer { lock.release() }
             var modelScores: ModelScores? = nil
             if !noModel, store.definition.model != nil,
-               let pipeline = try loadPipeline(explicit: model, definition: store.definition, required: false) {
-                do { modelScores = try ModelScores.compute(store: store, pipeline: pipeline) } catch let e as StudyError where e.kind == .modelUnavailable {
+               let cases = try loadModel(explicit: model, definition: store.definition, required: false) {
+                do { modelScores = try ModelScores.compute(store: store, cases: cases, readerOptions: inputOptions.readerOptions) } catch let e as StudyError where e.kind == .modelUnavailable {
                     // A bundle without the study's output still leaves a valid readers-only report.
                     FileHandle.standardError.write(Data("note: no model comparison — \(e)\n".utf8))
                 }

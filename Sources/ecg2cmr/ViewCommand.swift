@@ -16,6 +16,7 @@ struct ViewCommand: ParsableCommand {
     var input: String?
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
 
     @Flag(name: .long, help: "Run without a model (traces only).")
     var noModel = false
@@ -82,10 +83,10 @@ struct ViewCommand: ParsableCommand {
         guard let url = input.map({ URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) }) ?? WorkstationLauncher.locateSampleData() else {
             throw ValidationError("no input given and no sample-data/ folder found from here or next to the executable")
         }
-        let (pipeline, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadPipeline(modelDirectory: modelOptions.explicitURL)
+        let (cases, modelError) = noModel ? (nil, "started with --no-model") : WorkstationLauncher.loadModel(modelDirectory: modelOptions.explicitURL)
         // The viewer's panel has one line for it: the full reason a model failed to load goes to
         // stderr too (before the screen opens and again after it closes).
-        let modelNote = (!noModel && pipeline == nil) ? modelError.map { "note: no model loaded — \(TerminalText.sanitize($0))\n" } : nil
+        let modelNote = (!noModel && cases == nil) ? modelError.map { "note: no model loaded — \(TerminalText.sanitize($0))\n" } : nil
         if let modelNote { FileHandle.standardError.write(Data(modelNote.utf8)) }
         defer { if let modelNote, snapshot == nil, !benchmark { FileHandle.standardError.write(Data(modelNote.utf8)) } }
         let environment = ProcessInfo.processInfo.environment
@@ -95,8 +96,9 @@ struct ViewCommand: ParsableCommand {
 
         if benchmark {
             let size = GridSize(width: 200, height: 60)
-            let result = WorkstationBenchmark.run(input: url, pipeline: pipeline, size: size, frames: max(10, frames))
-            print(WorkstationBenchmark.report(result, size: size, frames: max(10, frames), modelID: pipeline?.bundle.id))
+            let result = WorkstationBenchmark.run(input: url, cases: cases, size: size, frames: max(10, frames),
+                                                  readerOptions: inputOptions.readerOptions)
+            print(WorkstationBenchmark.report(result, size: size, frames: max(10, frames), modelID: cases?.model.id))
             return
         }
 
@@ -105,7 +107,7 @@ struct ViewCommand: ParsableCommand {
             guard parts.count == 2, Self.snapshotWidths.contains(parts[0]), Self.snapshotHeights.contains(parts[1]) else {
                 throw ValidationError("--snapshot wants WIDTHxHEIGHT, width \(Self.snapshotWidths.lowerBound)…\(Self.snapshotWidths.upperBound) and height \(Self.snapshotHeights.lowerBound)…\(Self.snapshotHeights.upperBound), e.g. 200x60")
             }
-            print(WorkstationLauncher.snapshot(input: url, pipeline: pipeline, modelError: modelError,
+            print(WorkstationLauncher.snapshot(input: url, cases: cases, readerOptions: inputOptions.readerOptions, modelError: modelError,
                                                size: GridSize(width: parts[0], height: parts[1]),
                                                exportDirectory: URL(fileURLWithPath: exportDir), exportDICOM: exportDicom, exportPDF: exportPdf,
                                                keys: WorkstationLauncher.parseKeys(keys)))
@@ -114,10 +116,11 @@ struct ViewCommand: ParsableCommand {
 
         let screen = try TerminalScreen(useColour: theme.isMonochrome == false, graphics: preference, environment: environment)
         defer { screen.close() }
-        let app = WorkstationApp(screen: screen, theme: theme, pipeline: pipeline, modelLoadError: modelError,
+        let app = WorkstationApp(screen: screen, theme: theme, cases: cases, modelLoadError: modelError,
                                  exportDirectory: URL(fileURLWithPath: exportDir))
         app.exportDICOM = exportDicom
         app.exportPDF = exportPdf
+        app.readerOptions = inputOptions.readerOptions
         app.graphicsSummary = screen.graphics.summary
         app.open(url)
         app.run()

@@ -1,7 +1,9 @@
+import CaseAnalysis
 import CardiacModels
 import ECGFormats
 import Foundation
 @testable import Imaging
+import TestSupport
 import Testing
 @testable import CMRExport
 
@@ -17,6 +19,8 @@ import Testing
         return try CardiacPipeline(bundle: try ModelBundle.load(from: url))
     }
 
+    static func cases() throws -> CaseAnalysis { CaseAnalysis(pipeline: try pipeline()) }
+
     static func tempDir() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cmrexport-\(UUID())")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -30,7 +34,7 @@ import Testing
     @Test func exportWritesEveryFileListedWithItsHash() throws {
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         let record = try ECGFileReader.read(url: Self.recordURL)
-        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        let exporter = try CaseExporter(cases: try Self.cases(), options: Self.options())
         var stages: [ExportProgress.Stage] = []
         let result = try exporter.export(record: record, into: out) { stages.append($0.stage) }
         let caseName = "E07500-" + record.provenance.sha256.prefix(8)
@@ -46,13 +50,13 @@ import Testing
             #expect(SHA256Hex.of(data) == f.sha256, "\(f.path)")
         }
         #expect(m.input.sha256 == record.provenance.sha256)
-        #expect(m.model.weightsSHA256 == exporter.pipeline.bundle.weightsSHA256)
+        #expect(m.model.weightsSHA256 == exporter.model.weightsSHA256)
         #expect(m.patient == nil)
         // Nothing left behind but the case folder (and the folder's lock file, which stays: unlinking
         // a flock file would let two processes hold "the" lock).
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == [".ecg2cmr-export.lock", caseName])
         // Frames are the generator's output after the documented scaling.
-        let cmr = try exporter.pipeline.generateCMR(embedding: exporter.pipeline.analyse(try exporter.pipeline.prepare(record)).embedding,
+        let cmr = try exporter.caseAnalysis.pipeline.generateCMR(embedding: exporter.caseAnalysis.pipeline.analyse(try exporter.caseAnalysis.pipeline.prepare(record)).embedding,
                                                     seed: 3, frameCount: 20)
         let png = try PNGCodec.decodeGrey(contentsOf: result.caseDirectory.appendingPathComponent("sax/frame_007.png"))
         #expect(png == (try Resampler.resample(cmr.sax.frames[7], width: 16, height: 16, toWidth: 48, height: 48, filter: .bilinear)))
@@ -63,9 +67,9 @@ import Testing
         defer { for d in [a, b, c] { try? FileManager.default.removeItem(at: d) } }
         let record = try ECGFileReader.read(url: Self.recordURL)
         let pipeline = try Self.pipeline()
-        let ra = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 5)).export(record: record, into: a)
-        let rb = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 5)).export(record: record, into: b)
-        let rc = try CaseExporter(pipeline: pipeline, options: Self.options(seed: 6)).export(record: record, into: c)
+        let ra = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: Self.options(seed: 5)).export(record: record, into: a)
+        let rb = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: Self.options(seed: 5)).export(record: record, into: b)
+        let rc = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: Self.options(seed: 6)).export(record: record, into: c)
         #expect(ra.manifest.files == rb.manifest.files)
         for f in ra.manifest.files {
             #expect(try Data(contentsOf: ra.caseDirectory.appendingPathComponent(f.path)) == Data(contentsOf: rb.caseDirectory.appendingPathComponent(f.path)))
@@ -78,7 +82,7 @@ import Testing
     @Test func rerunSkipsCompleteCasesAndRedoesDamagedOnes() throws {
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         let record = try ECGFileReader.read(url: Self.recordURL)
-        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        let exporter = try CaseExporter(cases: try Self.cases(), options: Self.options())
         let first = try exporter.export(record: record, into: out)
         #expect(try exporter.export(record: record, into: out).skipped)
         // Damage one frame: the hashes no longer match, so the case is exported again.
@@ -89,7 +93,7 @@ import Testing
         #expect(SHA256Hex.of(try Data(contentsOf: frame)) == first.manifest.files.first { $0.path == "lax/frame_003.png" }?.sha256)
         // Different options → not the same export.
         var other = Self.options(); other.size = 40
-        #expect(!(try CaseExporter(pipeline: exporter.pipeline, options: other).export(record: record, into: out).skipped))
+        #expect(!(try CaseExporter(cases: exporter.caseAnalysis, options: other).export(record: record, into: out).skipped))
     }
 
     @Test func staleStagingFoldersAreRemoved() throws {
@@ -100,8 +104,36 @@ import Testing
         let stale = out.appendingPathComponent(".\(name).partial-4194305-7")
         try FileManager.default.createDirectory(at: stale.appendingPathComponent("sax"), withIntermediateDirectories: true)
         try Data([1, 2]).write(to: stale.appendingPathComponent("sax/frame_000.png"))
-        _ = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options()).export(record: record, into: out)
+        _ = try CaseExporter(cases: try Self.cases(), options: Self.options()).export(record: record, into: out)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == [".ecg2cmr-export.lock", name])
+    }
+
+    /// A CSV that states no sampling rate is exported with `--sampling-rate 500`: the manifest records
+    /// the rate, so the export regenerates from the manifest alone (before, the regeneration read the
+    /// file with no rate and failed); the same file at another rate is another export, not "complete".
+    @Test func aCSVReadWithAGivenRateRegeneratesFromItsManifest() throws {
+        let dir = try Self.tempDir(), a = try Self.tempDir(), b = try Self.tempDir()
+        defer { for d in [dir, a, b] { try? FileManager.default.removeItem(at: d) } }
+        let source = TestEnvironment.repositoryRoot.appendingPathComponent("sample-data/P06-rcm/ecg.csv")
+        let text = try String(contentsOf: source, encoding: .utf8)
+        let csv = dir.appendingPathComponent("norate.csv")
+        try text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }
+            .joined(separator: "\n").write(to: csv, atomically: true, encoding: .utf8)
+        #expect(throws: ECGFormatError.self) { try ECGFileReader.read(url: csv) }
+
+        let readOptions = ECGFileReader.Options(csvSamplingRate: 500)
+        let exporter = try CaseExporter(cases: try Self.cases(), options: Self.options(), readOptions: readOptions)
+        let outcome = try #require(BatchExporter.export(files: [csv], exporter: exporter, into: a).first)
+        let first = try #require(outcome.result, "\(String(describing: outcome.error))")
+        #expect(first.manifest.input.givenSamplingRate == 500 && first.manifest.input.samplingRate == 500)
+        let (_, mismatched) = try CaseExporter.regenerate(manifestAt: first.caseDirectory.appendingPathComponent("manifest.json"), into: b)
+        #expect(mismatched.isEmpty)
+
+        let record250 = try ECGFileReader.read(url: csv, options: .init(csvSamplingRate: 250))
+        let at250 = try CaseExporter(cases: exporter.caseAnalysis, options: Self.options(), readOptions: .init(csvSamplingRate: 250))
+        #expect(at250.completeManifest(caseDirectory: first.caseDirectory, record: record250) == nil)
+        #expect(exporter.completeManifest(caseDirectory: first.caseDirectory,
+                                          record: try ECGFileReader.read(url: csv, options: readOptions)) != nil)
     }
 
     @Test func manifestAloneRegeneratesTheSameBytes() throws {
@@ -109,7 +141,7 @@ import Testing
         defer { for d in [a, b] { try? FileManager.default.removeItem(at: d) } }
         let record = try ECGFileReader.read(url: Self.recordURL)
         var options = Self.options(seed: 11); options.frames = .edES
-        let first = try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: a)
+        let first = try CaseExporter(cases: try Self.cases(), options: options).export(record: record, into: a)
         let (again, mismatched) = try CaseExporter.regenerate(manifestAt: first.caseDirectory.appendingPathComponent("manifest.json"), into: b)
         #expect(mismatched.isEmpty)
         #expect(again.manifest.files.map(\.path) == first.manifest.files.map(\.path))
@@ -127,9 +159,9 @@ import Testing
         var record = try ECGFileReader.read(url: Self.recordURL)
         record.metadata.patientID = "MRN-0042-SECRET"
         let pipeline = try Self.pipeline()
-        let plain = try CaseExporter(pipeline: pipeline, options: Self.options()).export(record: record, caseName: "plain", into: out)
+        let plain = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: Self.options()).export(record: record, caseName: "plain", into: out)
         var phiOptions = Self.options(); phiOptions.includePHI = true
-        let phi = try CaseExporter(pipeline: pipeline, options: phiOptions).export(record: record, caseName: "phi", into: out)
+        let phi = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: phiOptions).export(record: record, caseName: "phi", into: out)
         func contains(_ dir: URL, _ s: String) throws -> Bool {
             let needle = Data(s.utf8)
             let names = FileManager.default.enumerator(atPath: dir.path)?.compactMap { $0 as? String } ?? []
@@ -160,7 +192,7 @@ import Testing
         }
         var options = Self.options(); options.realDirectory = real.path
         let record = try ECGFileReader.read(url: Self.recordURL)
-        let result = try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: out)
+        let result = try CaseExporter(cases: try Self.cases(), options: options).export(record: record, into: out)
         #expect(result.manifest.realCMR?.files.count == 10)
         let montage = try PNGCodec.decodeGrey(contentsOf: result.caseDirectory.appendingPathComponent("montage/frame_019.png"))
         #expect(montage.width == 4 * 48 + 3 * 4 && montage.height == 48)
@@ -174,7 +206,7 @@ import Testing
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         var options = Self.options(); options.gradCAMTarget = "risk.nonexistent"
         let record = try ECGFileReader.read(url: Self.recordURL)
-        #expect(throws: CMRExportError.self) { try CaseExporter(pipeline: try Self.pipeline(), options: options).export(record: record, into: out) }
+        #expect(throws: CMRExportError.self) { try CaseExporter(cases: try Self.cases(), options: options).export(record: record, into: out) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
     }
 
@@ -182,7 +214,7 @@ import Testing
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         let bad = out.appendingPathComponent("garbage.csv")
         try Data("this is, not\nan ecg".utf8).write(to: bad)
-        let exporter = try CaseExporter(pipeline: try Self.pipeline(), options: Self.options())
+        let exporter = try CaseExporter(cases: try Self.cases(), options: Self.options())
         let outcomes = BatchExporter.export(files: [bad, Self.recordURL, Self.recordURL], exporter: exporter, into: out.appendingPathComponent("cases"))
         #expect(outcomes.map(\.failed) == [true, false, false])
         #expect(outcomes[0].error?.contains("garbage.csv") == true)

@@ -1,4 +1,5 @@
 import CardiacModels
+import CaseAnalysis
 import ECGFormats
 import Foundation
 import Testing
@@ -22,7 +23,7 @@ import TestSupport
             ? try CardiacPipeline(bundle: ModelBundle.load(from: demo)) : try CaseExportTests.pipeline()
         var options = CaseExportTests.options(seed: 5)
         options.frameCount = 6
-        let exporter = try CaseExporter(pipeline: pipeline, options: options)
+        let exporter = try CaseExporter(cases: CaseAnalysis(pipeline: pipeline), options: options)
         let alone = try exporter.export(record: record, into: out.appendingPathComponent("alone"))
         let reference = try GoldenExportTests.files(below: alone.caseDirectory)
 

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import CardiacModels
 import ECGFormats
 import Foundation
@@ -38,7 +39,7 @@ import Testing
         let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
         var options = CaseExportTests.options()
         options.dicom = true
-        let exporter = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options)
+        let exporter = try CaseExporter(cases: try CaseExportTests.cases(), options: options)
         let result = try exporter.export(record: record, into: out)
         let m = result.manifest
         let series = try #require(m.dicom)
@@ -54,7 +55,7 @@ import Testing
             #expect(Self.text(e[0x0008_0008]) == "DERIVED\\SECONDARY")
             #expect(Self.text(e[0x0008_103E]).contains("SYNTHETIC"))
             #expect(Self.text(e[0x0020_4000]).contains(record.provenance.sha256))
-            #expect(Self.text(e[0x0020_4000]).contains(exporter.pipeline.bundle.id))
+            #expect(Self.text(e[0x0020_4000]).contains(exporter.model.id))
             #expect(Self.text(e[0x0010_0020]) == "ANONYMOUS")
             #expect(Self.text(e[0x0028_0008]) == "20")
             #expect(Double(Self.text(e[0x0018_1063])).map { abs($0 - series.frameTimeMilliseconds) < 1e-6 } == true)
@@ -78,11 +79,11 @@ import Testing
         // Regeneration reproduces the DICOM bytes (name-based UIDs, no wall-clock dates).
         let again = try CaseExportTests.tempDir(); defer { try? FileManager.default.removeItem(at: again) }
         let (_, mismatched) = try CaseExporter.regenerate(manifestAt: result.caseDirectory.appendingPathComponent("manifest.json"), into: again,
-                                                          modelDirectory: exporter.pipeline.bundle.directory)
+                                                          modelDirectory: exporter.model.directory)
         #expect(mismatched.isEmpty)
         // Another seed: other UIDs.
         var other = options; other.seed = 4
-        let r2 = try CaseExporter(pipeline: exporter.pipeline, options: other).export(record: record, into: try CaseExportTests.tempDir())
+        let r2 = try CaseExporter(cases: exporter.caseAnalysis, options: other).export(record: record, into: try CaseExportTests.tempDir())
         #expect(r2.manifest.dicom?.studyInstanceUID != series.studyInstanceUID)
     }
 
@@ -92,7 +93,7 @@ import Testing
         record.metadata.patientID = "PAT-4711"
         var options = CaseExportTests.options()
         options.dicom = true; options.includePHI = true
-        let result = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options).export(record: record, into: out)
+        let result = try CaseExporter(cases: try CaseExportTests.cases(), options: options).export(record: record, into: out)
         let e = try Self.elements(try Data(contentsOf: result.caseDirectory.appendingPathComponent("dicom/sax.dcm")))
         #expect(Self.text(e[0x0010_0020]) == "PAT-4711")
         #expect(Self.text(e[0x0010_1010]).hasSuffix("Y"))
@@ -103,7 +104,7 @@ import Testing
         let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
         var options = CaseExportTests.options()
         options.dicom = true; options.pdfPaper = .a4
-        let result = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options).export(record: record, into: out)
+        let result = try CaseExporter(cases: try CaseExportTests.cases(), options: options).export(record: record, into: out)
         let series = try #require(result.manifest.dicom)
         let report = try #require(series.report)
         #expect(report.path == "dicom/report.dcm" && report.encapsulates == "report.pdf")

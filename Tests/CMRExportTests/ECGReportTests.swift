@@ -1,3 +1,4 @@
+import CaseAnalysis
 @testable import CardiacModels
 import ECGFormats
 import Foundation
@@ -252,7 +253,7 @@ import Testing
         var options = CaseExportTests.options()
         options.frames = .edES
         options.pdfPaper = .letter
-        let exporter = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: options)
+        let exporter = try CaseExporter(cases: try CaseExportTests.cases(), options: options)
         let result = try exporter.export(record: record, into: out)
         let entry = try #require(result.manifest.files.first { $0.path == "report.pdf" })
         #expect(entry.kind == "report-pdf")

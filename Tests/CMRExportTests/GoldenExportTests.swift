@@ -1,3 +1,4 @@
+import CaseAnalysis
 import CardiacModels
 import ECGFormats
 import Imaging
@@ -49,7 +50,7 @@ import Testing
     @Test func exportIsByteIdenticalToThePreRefactorGolden() throws {
         let out = try CaseExportTests.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         let record = try ECGFileReader.read(url: CaseExportTests.recordURL)
-        let result = try CaseExporter(pipeline: try CaseExportTests.pipeline(), options: CaseExportTests.options(seed: 3))
+        let result = try CaseExporter(cases: try CaseExportTests.cases(), options: CaseExportTests.options(seed: 3))
             .export(record: record, into: out)
         let actual = try Self.files(below: result.caseDirectory)
         let golden = Self.goldenDirectory.appendingPathComponent(result.caseDirectory.lastPathComponent)

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import Foundation
 import Testing
 import ECGFormats
@@ -55,7 +56,7 @@ private func makeTwin(tag: String, invert: Bool, count: Int, stages: [[String: A
 
 /// Every frame of a full pass through one stage, driven by a fixed key script.
 private func frames(_ store: StudyStore, stage: String, pipeline: CardiacPipeline?, override: Bool) throws -> [CellGrid] {
-    let presenter = StudyCasePresenter(definition: store.definition, pipeline: pipeline, frameCount: 6)
+    let presenter = StudyCasePresenter(definition: store.definition, cases: pipeline.map(CaseAnalysis.init), frameCount: 6)
     let session = try ReaderSession(store: store, readerID: "R1", stageID: stage, presenter: presenter,
                                     washoutOverride: override ? (operatorName: "op", reason: "test") : nil)
     let controller = ReaderModeController(session: session, readerName: "Reader One")
@@ -142,7 +143,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     let twin = try makeTwin(tag: "SCORE", invert: false, count: 1,
                             stages: [["id": "scores", "title": "ECG + model", "shows": ["traces", "model-scores"]]],
                             model: ["head": "risk", "output": "cm"])
-    let presenter = StudyCasePresenter(definition: twin.store.definition, pipeline: pipeline)
+    let presenter = StudyCasePresenter(definition: twin.store.definition, cases: CaseAnalysis(pipeline: pipeline))
     let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: presenter)
     let text = ReaderView.render(ReaderModeController(session: session, readerName: "R"), size: GridSize(width: 150, height: 48), theme: .monochrome).text
     #expect(text.contains("Model scores") && text.contains("%") && text.contains("Cardiomyopathy"))
@@ -174,7 +175,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
 @Test func readerModeDrawsAtSmallTerminalSizes() throws {
     let twin = try makeTwin(tag: "SMALL", invert: false, count: 1,
                             stages: [["id": "real", "title": "ECG + real CMR", "shows": ["traces", "real-cmr"]]], model: nil)
-    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil))
+    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, cases: nil))
     let c = ReaderModeController(session: session, readerName: "R")
     for size in [GridSize(width: 80, height: 24), GridSize(width: 40, height: 12), GridSize(width: 10, height: 4)] {
         for keys in [[Key](), [.character("?")], [.character("x"), .character("y"), .character("2"), .enter]] {
@@ -191,7 +192,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     let twin = try makeTwin(tag: "TOOLS", invert: false, count: 2,
                             stages: [["id": "ecg", "title": "ECG only", "shows": ["traces"]],
                                      ["id": "cmr", "title": "Real CMR only", "shows": ["real-cmr"]]], model: nil)
-    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil))
+    let session = try ReaderSession(store: twin.store, readerID: "R1", presenter: StudyCasePresenter(definition: twin.store.definition, cases: nil))
     let c = ReaderModeController(session: session, readerName: "R")
     let size = GridSize(width: 160, height: 50)
     #expect(ReaderView.render(c, size: size, theme: .monochrome).text.contains("25 mm/s  10 mm/mV │ h/l cursor"))
@@ -216,7 +217,7 @@ private func checkBlinded(stages: [[String: Any]], model: [String: Any]?, pipeli
     for k: Key in [.character("n"), .character("2"), .enter, .enter] { c.handle(.key(k)) }
     #expect(try twin.store.auditLog().filter { $0.action == "reader-tools" }.count == before)
     // A stage without traces has nothing to measure, and says so.
-    let cmrOnly = try ReaderSession(store: twin.store, readerID: "R1", stageID: "cmr", presenter: StudyCasePresenter(definition: twin.store.definition, pipeline: nil),
+    let cmrOnly = try ReaderSession(store: twin.store, readerID: "R1", stageID: "cmr", presenter: StudyCasePresenter(definition: twin.store.definition, cases: nil),
                                     washoutOverride: (operatorName: "op", reason: "test"))
     let d = ReaderModeController(session: cmrOnly, readerName: "R")
     d.handle(.key(.character("+")))

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import Foundation
 import Testing
 import CardiacModels
@@ -24,7 +25,7 @@ import CardiacModels
         }
     }
     let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: StudySupport.tinyBundle))
-    let model = try ModelScores.compute(store: store, pipeline: pipeline)
+    let model = try ModelScores.compute(store: store, cases: CaseAnalysis(pipeline: pipeline))
     #expect(model.probabilities.count == 10)
     // Cached: a second computation reads the stored scores.
     #expect(try store.cachedModelScores(modelID: model.modelID, weightsSHA256: model.weightsSHA256, target: "risk.cm").count == 10)

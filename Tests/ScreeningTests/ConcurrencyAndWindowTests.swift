@@ -18,7 +18,7 @@ func screenKeepsAtMostJobsFilesInFlight(_ jobs: Int) throws {
         let src = repoRoot.appendingPathComponent("sample-data/" + sources[i % sources.count])
         try FileManager.default.copyItem(at: src, to: dir.appendingPathComponent("e\(i).\(src.pathExtension)"))
     }
-    let screener = BatchScreener(pipeline: nil, options: ScreeningOptions(jobs: jobs, batchSize: 12))
+    let screener = BatchScreener(cases: nil, options: ScreeningOptions(jobs: jobs, batchSize: 12))
     let log = try ResultLog(path: dir.appendingPathComponent("out.jsonl").path)
     let summary = screener.run(paths: [dir.path], log: log)
     #expect(summary.screened == 12)
@@ -58,7 +58,7 @@ func screenKeepsAtMostJobsFilesInFlight(_ jobs: Int) throws {
     }
     try (header.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("long.hea"), atomically: true, encoding: .utf8)
     let log = try ResultLog(path: dir.appendingPathComponent("out.jsonl").path)
-    _ = BatchScreener(pipeline: nil).run(paths: [dir.appendingPathComponent("long.hea").path], log: log)
+    _ = BatchScreener(cases: nil).run(paths: [dir.appendingPathComponent("long.hea").path], log: log)
     let line = try String(contentsOf: dir.appendingPathComponent("out.jsonl"), encoding: .utf8)
     let result = try JSONDecoder().decode(ScreeningResult.self, from: Data(line.utf8))
     #expect(result.status == "ok")

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import CardiacModels
 import Foundation
 import TestSupport
@@ -28,7 +29,7 @@ private func temporaryDirectory() -> URL {
 @Test func embedWritesEveryFormatAndScreenAddsTheEmbedding() throws {
     let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: tinyBundle))
     let files = ["P01-healthy/ecg.hea", "P05-hcm/ecg-ukb.xml"].map { repoRoot.appendingPathComponent("sample-data/\($0)").path }
-    let (rows, failures) = EmbeddingRunner(pipeline: pipeline).run(paths: files + ["/nonexistent.hea"])
+    let (rows, failures) = EmbeddingRunner(cases: CaseAnalysis(pipeline: pipeline)).run(paths: files + ["/nonexistent.hea"])
     #expect(rows.count == 2 && failures.count == 1)
     #expect(rows.allSatisfy { $0.vector.count == 24 && $0.modelID == pipeline.bundle.id && $0.sha256.count == 64 })
     let dir = temporaryDirectory()
@@ -56,9 +57,9 @@ private func temporaryDirectory() -> URL {
 
     var options = ScreeningOptions(jobs: 1)
     options.includeEmbeddings = true
-    let results = BatchScreener(pipeline: pipeline, options: options).screen(files.map { .ecgFile($0) })
+    let results = BatchScreener(cases: CaseAnalysis(pipeline: pipeline), options: options).screen(files.map { .ecgFile($0) })
     #expect(results.map(\.embedding) == rows.map(\.vector))
-    let plain = BatchScreener(pipeline: pipeline).screen([.ecgFile(files[0])])
+    let plain = BatchScreener(cases: CaseAnalysis(pipeline: pipeline)).screen([.ecgFile(files[0])])
     #expect(plain[0].embedding == nil)
     #expect(results[0].flattened().contains { $0.0 == "emb_23" })
 }
@@ -86,7 +87,7 @@ private func temporaryDirectory() -> URL {
     try "holter 2 500 \(n)\nholter.dat 16 200 16 0 0 \(check[0]) 0 MLII\nholter.dat 16 200 16 0 0 \(check[1]) 0 V5\n"
         .write(to: dir.appendingPathComponent("holter.hea"), atomically: true, encoding: .utf8)
     let log = try ResultLog(path: dir.appendingPathComponent("r.jsonl").path)
-    let summary = BatchScreener(pipeline: pipeline, options: ScreeningOptions(jobs: 1)).run(paths: [dir.path], log: log)
+    let summary = BatchScreener(cases: CaseAnalysis(pipeline: pipeline), options: ScreeningOptions(jobs: 1)).run(paths: [dir.path], log: log)
     #expect(summary.failed == 0 && summary.screened == 0)
     #expect(summary.notApplicable.count == 1)
     #expect(summary.notApplicable.first?.reason.hasSuffix("this record has MLII, V5") == true, "\(summary.notApplicable)")

@@ -19,7 +19,7 @@ import Testing
         let tuiFolder = tmp.appendingPathComponent("tui"), cliFolder = tmp.appendingPathComponent("cli")
 
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: Self.bundleURL))
-        let app = WorkstationApp(screen: GridScreen(width: 160, height: 48), theme: .monochrome, pipeline: pipeline)
+        let app = WorkstationApp(screen: GridScreen(width: 160, height: 48), theme: .monochrome, cases: CaseAnalysis(pipeline: pipeline))
         app.open(Self.recordURL)
         #expect(app.waitForBackgroundWork())
         app.handle(.key(.character("g")))          // the reader looks at the Grad-CAM before exporting
@@ -34,7 +34,7 @@ import Testing
         #expect(pipeline.runCounts == shown, "the export reused the analysis, Grad-CAM and cines in state")
 
         // `ecg2cmr export E07500.hea --seed 1 --gradcam-head <the TUI's head>` in a fresh process.
-        let cli = try CaseExporter(pipeline: try CardiacPipeline(bundle: ModelBundle.load(from: Self.bundleURL)),
+        let cli = try CaseExporter(cases: try CaseAnalysis.load(bundleAt: Self.bundleURL),
                                    options: ExportOptions(seed: app.state.cmrSeed, gradCAMTarget: app.state.gradCAMTarget?.description))
             .export(record: try ECGFileReader.read(url: Self.recordURL), into: cliFolder)
         #expect(cli.caseDirectory.lastPathComponent == tuiCase.lastPathComponent)

@@ -107,7 +107,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
         // A 12-lead record longer than the window (PTB s0010_re, 38.4 s): the grid's columns and the
         // rhythm strip scroll together, each column above the same seconds of the strip.
         let ptb = mitbih100.deletingLastPathComponent().appendingPathComponent("s0010_re.hea")
-        let twelve = WorkstationApp(screen: GridScreen(width: 200, height: 60), theme: .monochrome, pipeline: nil)
+        let twelve = WorkstationApp(screen: GridScreen(width: 200, height: 60), theme: .monochrome, cases: nil)
         twelve.open(ptb)
         #expect(twelve.waitForBackgroundWork())
         twelve.handle(.key(.character("}")))
@@ -123,7 +123,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
 
         // A 2-lead Holter-style record (MIT-BIH 100: MLII, V5) is shown as two full strips, which scroll together.
         let screen = GridScreen(width: 200, height: 60)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.open(mitbih100)
         #expect(app.waitForBackgroundWork())
         app.handle(.key(.character("}")))
@@ -147,7 +147,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
 @Suite struct CaliperAndFilterTests {
     @Test func caliperStepsFourMillisecondsAndSnapsToOnsets() throws {
         let screen = GridScreen(width: 200, height: 60)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.state.cases = [URL(fileURLWithPath: "/data/TEST-001.csv")]
         app.state.current = LoadedCase(url: app.state.cases[0], record: syntheticRecord())
         app.state.cursorSeconds = 1.0
@@ -175,7 +175,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
 
     @Test func displayFilterCyclesAndIsAlwaysShown() {
         let screen = GridScreen(width: 120, height: 40)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.state.cases = [URL(fileURLWithPath: "/data/TEST-001.csv")]
         app.state.current = LoadedCase(url: app.state.cases[0], record: syntheticRecord())
         app.renderFrame()
@@ -249,7 +249,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
         try Data("x".utf8).write(to: root.appendingPathComponent("site-a/p1/notes.txt"))
         let found = CaseDiscovery.ecgFiles(in: root).map { $0.path.replacingOccurrences(of: root.path + "/", with: "") }
         #expect(found == ["site-a/p1/followup.csv", "site-a/p1/rest.csv", "site-a/p2/deep/ecg.csv", "top.csv"])
-        let app = WorkstationApp(screen: GridScreen(width: 120, height: 40), theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: GridScreen(width: 120, height: 40), theme: .monochrome, cases: nil)
         app.open(root)
         #expect(app.waitForBackgroundWork())
         #expect(app.state.cases.count == 4)

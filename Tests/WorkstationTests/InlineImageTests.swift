@@ -290,7 +290,7 @@ struct SixelImage {
 
     @Test func kittyTerminalGetsPlacementsAndNoHalfBlocks() throws {
         let screen = GridScreen(width: 80, height: 24, capabilities: TerminalCapabilities(kittyGraphics: true))
-        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .standard, cases: nil)
         app.state = stateWithCine()
         app.renderFrame()
         let images = screen.lastImages
@@ -318,7 +318,7 @@ struct SixelImage {
 
     @Test func halfBlockTerminalDrawsBlocksAsBefore() throws {
         let screen = GridScreen(width: 80, height: 24)  // no image protocol confirmed
-        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .standard, cases: nil)
         app.state = stateWithCine()
         app.renderFrame()
         #expect(screen.lastImages.isEmpty)
@@ -332,7 +332,7 @@ struct SixelImage {
 
     @Test func graphicsCommandSaysWhatWasChosen() {
         let screen = GridScreen(width: 80, height: 24, capabilities: TerminalCapabilities(sixel: true))
-        let app = WorkstationApp(screen: screen, theme: .standard, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .standard, cases: nil)
         app.runCommand("graphics")
         #expect(app.state.status.text.hasPrefix("CMR images: sixel"))
         app.graphicsSummary = TerminalGraphicsDecision(preference: .auto, reply: TerminalProbeReply.parse(bytes("\(esc)[?1;2c\(esc)[0n")), environment: [:]).summary

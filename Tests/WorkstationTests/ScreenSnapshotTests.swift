@@ -83,7 +83,7 @@ import ECGFormats
         try csv.write(to: dir.appendingPathComponent("b-good.csv"), atomically: true, encoding: .utf8)
 
         let screen = GridScreen(width: 80, height: 24)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.open(dir)
         #expect(app.waitForBackgroundWork())
         app.renderFrame()
@@ -102,7 +102,7 @@ import ECGFormats
 
     @Test func keysChangePaperCaliperAndCommands() {
         let screen = GridScreen(width: 120, height: 40)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.state = stateWithRecord(model: false)
         app.renderFrame()
         for k in "++>" { app.handle(.key(.character(k))) }
@@ -132,7 +132,7 @@ import ECGFormats
 
     @Test func mouseSelectsLeadsAndResizeRelayouts() {
         let screen = GridScreen(width: 200, height: 60)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.state = stateWithRecord(model: false)
         app.renderFrame()
         guard let (x, y) = screen.lastFrame.find("V4") else { Issue.record("no V4 label"); return }
@@ -154,7 +154,7 @@ import ECGFormats
         let files = CaseDiscovery.ecgFiles(in: samples)
         #expect(files.count >= 10)
         let screen = GridScreen(width: 120, height: 40)
-        let app = WorkstationApp(screen: screen, theme: .monochrome, pipeline: nil)
+        let app = WorkstationApp(screen: screen, theme: .monochrome, cases: nil)
         app.open(samples)
         #expect(app.waitForBackgroundWork())
         app.renderFrame()

@@ -1,3 +1,4 @@
+import CaseAnalysis
 import CardiacModels
 import Foundation
 import Testing
@@ -12,7 +13,7 @@ import Testing
 
     @Test func casesLeftBehindAreNeverAnalysed() throws {
         let pipeline = try CardiacPipeline(bundle: ModelBundle.load(from: Self.bundleURL))
-        let app = WorkstationApp(screen: GridScreen(width: 160, height: 48), theme: .monochrome, pipeline: pipeline)
+        let app = WorkstationApp(screen: GridScreen(width: 160, height: 48), theme: .monochrome, cases: CaseAnalysis(pipeline: pipeline))
         app.open(Self.repoRoot.appendingPathComponent("sample-data"))
         let cases = app.state.cases.count
         #expect(cases >= 10)

@@ -39,6 +39,10 @@ from .model import (AnatomyCMRGenerator, BeatECGEncoder, CMRGenerator, Diffusion
                     FrameDecoder, LatentPrior, beat_gradcam, ddim_sample, generate_cine, gradcam,
                     seeded_gaussian)
 
+# A risk output is weak — shown, never a confident finding or a flag — when its validation AUC is
+# below this (docs/model-bundle.md). The one Python home; Swift's is RiskScore.weakValidationAUC.
+WEAK_AUC = 0.65
+
 STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 DEFAULT_DIFFUSION = {"steps": 1000, "betaStart": 1e-4, "betaEnd": 0.02, "samplingSteps": 50}
 

@@ -7,12 +7,11 @@ import numpy as np
 import torch
 
 from . import data as D
-from .bundle import STANDARD_LEADS, write_bundle, write_golden_v2
+from .bundle import STANDARD_LEADS, WEAK_AUC, write_bundle, write_golden_v2
 from .config import resolve
 from .loop import log
 from .preprocess import preprocess
 
-WEAK_AUC = 0.65      # docs/model-bundle.md: weak when AUC < 0.65
 WEAK_R = 0.5         # regression outputs: weak when validation r < 0.5 (stated in the model card)
 
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .beats import RHYTHM_FEATURES, beat_features
-from .bundle import file_sha256, write_bundle
+from .bundle import WEAK_AUC, file_sha256, write_bundle
 from .config import check_config, merge
 from .distributed import Parallel, StepModule
 from . import loop
@@ -327,7 +327,7 @@ def export(ds: PreparedDataset, model: BeatECGEncoder, out, cfg: dict) -> dict:
     if ds.label_ids:
         heads.append({"name": "risk", "kind": "sigmoid", "outputs": [
             {"id": lid, "label": lid, "validationAUC": num(val.get(("risk", lid))),
-             "weak": bool(not np.isfinite(val.get(("risk", lid), float("nan"))) or val[("risk", lid)] < 0.65)}
+             "weak": bool(not np.isfinite(val.get(("risk", lid), float("nan"))) or val[("risk", lid)] < WEAK_AUC)}
             for lid in ds.label_ids]})
     if ds.phenotype_ids:
         heads.append({"name": "phenotype", "kind": "regression", "outputs": [

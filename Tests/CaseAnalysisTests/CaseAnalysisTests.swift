@@ -1,0 +1,85 @@
+import CardiacModels
+import ECGFormats
+import Foundation
+import TestSupport
+import Testing
+@testable import CaseAnalysis
+
+/// The use case on its own: one record through `CaseAnalysis` with the committed tiny random bundle
+/// (Tests/CMRExportTests/Fixtures/bundle-tiny: 20 frames, risk heads cad, hf, cm, …) and a real
+/// 12-lead record (tests/records/cinc2021/E07500). What the front ends rely on: `run` gives
+/// everything, `complete` never runs the encoder again, errors are typed, one bundle locator.
+@Suite struct CaseAnalysisTests {
+    static let bundleURL = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/CMRExportTests/Fixtures/bundle-tiny")
+    static let recordURL = TestEnvironment.records.appendingPathComponent("cinc2021/E07500.hea")
+
+    static func loaded() throws -> (CaseAnalysis, ECGRecord) {
+        (try CaseAnalysis.load(bundleAt: bundleURL), try ECGFileReader.read(url: recordURL))
+    }
+
+    @Test func runGivesScoresGradCAMOfTheFirstRiskHeadAndCinesOfTheSeed() throws {
+        let (cases, record) = try Self.loaded()
+        let result = try cases.run(record, options: CaseOptions(seed: 7))
+        #expect(result.modelID == "random-tiny" && result.record.provenance.sha256 == record.provenance.sha256)
+        #expect(!result.analysis.risks.isEmpty)
+        #expect(result.gradCAM?.target == result.analysis.risks.first?.target)
+        #expect(result.cmr?.seed == 7)
+        #expect(result.frameCount == 20, "the generator's own count (manifest generator.frames)")
+        #expect(cases.pipeline.runCounts == ModelRunCounts(analyses: 1, gradCAMPasses: 1, generations: 1))
+
+        // Same seed, same frames; the frame count is the one asked for.
+        let again = try cases.run(record, options: CaseOptions(seed: 7, frameCount: 8))
+        #expect(again.frameCount == 8)
+        #expect(again.analysis.risks.map(\.probability) == result.analysis.risks.map(\.probability))
+        let shortAgain = try cases.run(record, options: CaseOptions(seed: 7, frameCount: 8))
+        #expect(shortAgain.cmr?.sax.frames == again.cmr?.sax.frames)
+    }
+
+    @Test func completeAddsOnlyWhatIsMissing() throws {
+        let (cases, record) = try Self.loaded()
+        let full = try cases.run(record, options: CaseOptions(seed: 3, gradCAMTarget: "risk.cad"))
+        let before = cases.pipeline.runCounts
+        // Everything there: nothing runs.
+        _ = try cases.complete(full, options: CaseOptions(seed: 3, gradCAMTarget: "risk.cad"))
+        #expect(cases.pipeline.runCounts == before)
+        // Another head and another seed: one Grad-CAM and one generation, never the encoder.
+        let other = try cases.complete(full, options: CaseOptions(seed: 4, gradCAMTarget: "risk.hf"))
+        #expect(other.gradCAM?.target == HeadTarget(head: "risk", output: "hf") && other.cmr?.seed == 4)
+        #expect(cases.pipeline.runCounts == ModelRunCounts(analyses: before.analyses, gradCAMPasses: before.gradCAMPasses + 1,
+                                                           generations: before.generations + 1))
+    }
+
+    @Test func anUnknownHeadIsATypedErrorNamingTheHeadsThereAre() throws {
+        let (cases, record) = try Self.loaded()
+        #expect {
+            try cases.run(record, options: CaseOptions(gradCAMTarget: "risk.nonexistent"))
+        } throws: { error in
+            guard case let CaseAnalysisError.unknownHead(modelID, requested, available)? = error as? CaseAnalysisError else { return false }
+            return modelID == "random-tiny" && requested == "risk.nonexistent" && available.contains("risk.cad")
+        }
+    }
+
+    @Test func aRecordTheModelCannotReadIsAPreparationErrorNamingTheFile() throws {
+        let (cases, record) = try Self.loaded()
+        // Lead I alone: the bundle wants twelve leads and cannot derive them from one.
+        var partial = record
+        partial.leads = Array(record.leads.prefix(1))
+        #expect {
+            try cases.analyse(partial)
+        } throws: { error in
+            guard case let CaseAnalysisError.preparation(path, reason)? = error as? CaseAnalysisError else { return false }
+            return path == record.provenance.path && !reason.isEmpty
+        }
+    }
+
+    @Test func theModelIdentityIsTheBundlesAndTheLocatorTakesTheNamedFolderFirst() throws {
+        let cases = try CaseAnalysis.load(bundleAt: Self.bundleURL)
+        let bundle = try ModelBundle.load(from: Self.bundleURL)
+        #expect(cases.model.id == bundle.id && cases.model.weightsSHA256 == bundle.weightsSHA256)
+        #expect(cases.model.isSynthetic && cases.model.disclaimer == bundle.disclaimer)
+        #expect(cases.model.headTargets == bundle.headTargets && cases.model.directory == bundle.directory)
+        #expect(CaseAnalysis.locateBundle(Self.bundleURL) == Self.bundleURL)
+        // A folder that is not a bundle: the loader's typed error, not a crash.
+        #expect(throws: ModelBundleError.self) { try CaseAnalysis.load(bundleAt: TestEnvironment.records) }
+    }
+}
