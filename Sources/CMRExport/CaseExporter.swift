@@ -136,8 +136,10 @@ public final class CaseExporter: @unchecked Sendable {
             }
         }
         lap("generate")
-        guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
-        let prepared = result.prepared, analysis = result.analysis, target = cam.target
+        guard let cmr = result.cmr else { throw CMRExportError.generation("the case has no generated CMR") }
+        // No Grad-CAM when nothing is flagged and no head was asked for (CaseAnalysis.defaultGradCAMTarget).
+        let cam = result.gradCAM
+        let prepared = result.prepared, analysis = result.analysis
         let frameCount = caseAnalysis.frameCount(options.frameCount)
         let sax = cmr.sax, lax = cmr.lax
         let phases = CardiacPhases.detect(in: sax)
@@ -158,7 +160,8 @@ public final class CaseExporter: @unchecked Sendable {
                 let phase = cmr.sax.phases.indices.contains(i) ? cmr.sax.phases[i] : Double(i) / Double(frameCount)
                 let description = "\(loop.label) frame \(i) of \(frameCount), cardiac phase \(String(format: "%.3f", phase)), seed \(options.seed), \(filter.rawValue) \(loop.width)x\(loop.height) to \(size)x\(size)"
                 jobs.append(FileJob(path: "\(folder)/" + Self.frameFileName(i), kind: "\(folder)-frame") {
-                    let img = try Resampler.resample(loop.frames[i], width: loop.width, height: loop.height, toWidth: size, height: size, filter: filter)
+                    var img = try Resampler.resample(loop.frames[i], width: loop.width, height: loop.height, toWidth: size, height: size, filter: filter)
+                    SyntheticLabel.burn(into: &img)
                     return try PNGCodec.encode(img, text: texts + [PNGText("Description", description)])
                 })
             }
@@ -171,8 +174,8 @@ public final class CaseExporter: @unchecked Sendable {
         for i in selected {
             jobs.append(FileJob(path: "montage/" + Self.frameFileName(i), kind: "montage") {
                 var panels: [(label: String, image: GreyImage)] = [
-                    ("SAX", try Resampler.resample(sax.frames[i], width: sax.width, height: sax.height, toWidth: size, height: size, filter: filter)),
-                    ("LAX", try Resampler.resample(lax.frames[i], width: lax.width, height: lax.height, toWidth: size, height: size, filter: filter)),
+                    ("SAX", try Self.generatedPanel(sax, frame: i, size: size, filter: filter)),
+                    ("LAX", try Self.generatedPanel(lax, frame: i, size: size, filter: filter)),
                 ]
                 for series in real.series {
                     let frame = series.frames[i * series.frames.count / max(1, frameCount)]
@@ -194,22 +197,22 @@ public final class CaseExporter: @unchecked Sendable {
             var frames: [GreyImage] = []
             for i in 0..<frameCount {
                 frames.append(CineLayouts.montage([
-                    ("SAX", try Resampler.resample(sax.frames[i], width: sax.width, height: sax.height, toWidth: p, height: p, filter: filter)),
-                    ("LAX", try Resampler.resample(lax.frames[i], width: lax.width, height: lax.height, toWidth: p, height: p, filter: filter)),
+                    ("SAX", try Self.generatedPanel(sax, frame: i, size: p, filter: filter)),
+                    ("LAX", try Self.generatedPanel(lax, frame: i, size: p, filter: filter)),
                 ]))
             }
             // One cardiac cycle per second (60 bpm): the generator has no heart rate.
             return try PNGCodec.encodeAnimation(frames, delayMilliseconds: 1000 / frameCount,
                                                 text: texts + [PNGText("Description", "animated PNG (APNG), one cycle per second, SAX | LAX")])
         })
-        let camLabel = gradCAMLabel(target: target, analysis: analysis)
+        let camLabel = cam.map { gradCAMLabel(target: $0.target, analysis: analysis) }
         // Measured once for the report's values and the DICOM cine's frame time.
         let measured: (measurements: GlobalMeasurements?, note: String?) = options.pdfPaper != nil || options.dicom
             ? GlobalMeasurer.attempt(record) : (nil, nil)
         // The report is drawn once: report.pdf and its Encapsulated PDF carry the same bytes.
         var reportPDF: RenderOnce?
         if let paper = options.pdfPaper {
-            let content = reportContent(record: record, measured: measured, analysis: analysis, cam: cam, camLabel: camLabel,
+            let content = reportContent(record: record, measured: measured, analysis: analysis, cam: cam, camLabel: camLabel ?? "",
                                         sax: sax, lax: lax, phases: phases)
             let once = RenderOnce { try ECGReportWriter.pdf(content, paper: paper) }
             reportPDF = once
@@ -223,14 +226,15 @@ public final class CaseExporter: @unchecked Sendable {
             jobs += dicomJobs
         }
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
-            let highlight = ECGHighlight(label: camLabel, map: cam)
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel)"]
+            let highlight = cam.map { ECGHighlight(label: camLabel ?? "", map: $0) }
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel ?? "none: " + CaseAnalysis.noGradCAMHint)"]
             if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
             if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
             let ecgTexts = texts.filter { $0.keyword != "Disclaimer" } + [
-                PNGText("Description", "12-lead ECG from the input file, 25 mm/s, 10 mm/mV; orange overlay = Grad-CAM of \(camLabel) from model \(modelID) (model output, not a diagnosis)"),
+                PNGText("Description", "12-lead ECG from the input file, 25 mm/s, 10 mm/mV; " + (camLabel.map {
+                    "orange overlay = Grad-CAM of \($0) from model \(modelID) (model output, not a diagnosis)" } ?? "no Grad-CAM overlay (no flagged finding)")),
             ]
             return try PNGCodec.encode(sheet, text: ecgTexts)
         })
@@ -254,7 +258,7 @@ public final class CaseExporter: @unchecked Sendable {
         }
         entries.sort { $0.path < $1.path }
 
-        let manifest = makeManifest(record: record, caseName: name, prepared: prepared, analysis: analysis, target: target, cam: cam,
+        let manifest = makeManifest(record: record, caseName: name, prepared: prepared, analysis: analysis, cam: cam,
                                     cmr: cmr, frameCount: frameCount, phases: phases, real: real, dicom: dicomSeries, files: entries)
         do {
             try AtomicFile.writeDurably(try manifest.encoded(), to: staging.appendingPathComponent(ExportManifest.fileName))
@@ -438,20 +442,20 @@ public final class CaseExporter: @unchecked Sendable {
             return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
         }
         let result = try completeCase(record, analysed: nil)
-        guard let cam = result.gradCAM, let cmr = result.cmr else { throw CMRExportError.generation("the case has no Grad-CAM or no generated CMR") }
-        let analysis = result.analysis, target = cam.target
+        guard let cmr = result.cmr else { throw CMRExportError.generation("the case has no generated CMR") }
+        let analysis = result.analysis, cam = result.gradCAM
         let sax = cmr.sax, lax = cmr.lax
         let content = reportContent(record: record, measured: GlobalMeasurer.attempt(record), analysis: analysis, cam: cam,
-                                    camLabel: gradCAMLabel(target: target, analysis: analysis),
+                                    camLabel: cam.map { gradCAMLabel(target: $0.target, analysis: analysis) } ?? "",
                                     sax: sax, lax: lax, phases: CardiacPhases.detect(in: sax))
         return try ECGReportWriter.pdf(content, paper: paper, filter: filter)
     }
 
     func reportContent(record: ECGRecord, measured: (measurements: GlobalMeasurements?, note: String?), analysis: ECGAnalysis,
-                       cam: GradCAMMap, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
+                       cam: GradCAMMap?, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
         let b = model
         let measurements = measured.measurements?.summary, note = measured.note
-        let highlight = ECGHighlight(label: camLabel, map: cam)
+        let highlight = cam.map { ECGHighlight(label: camLabel, map: $0) }
         return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                 measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
                                 modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
@@ -460,6 +464,14 @@ public final class CaseExporter: @unchecked Sendable {
     }
 
     // MARK: pieces
+
+    /// One generated frame as a montage panel: resampled, "GENERATED" burned into its bottom-left
+    /// corner (the panel's name sits top-left). Real series beside it are left as acquired.
+    static func generatedPanel(_ loop: CineLoop, frame i: Int, size: Int, filter: ResamplingFilter) throws -> GreyImage {
+        var img = try Resampler.resample(loop.frames[i], width: loop.width, height: loop.height, toWidth: size, height: size, filter: filter)
+        SyntheticLabel.burn(into: &img, corner: .bottomLeft)
+        return img
+    }
 
     private func gradCAMLabel(target: HeadTarget, analysis: ECGAnalysis) -> String {
         if let r = analysis.risks.first(where: { $0.target == target }) {
@@ -531,8 +543,8 @@ public final class CaseExporter: @unchecked Sendable {
         return entries
     }
 
-    private func makeManifest(record: ECGRecord, caseName: String, prepared: PreparedECG, analysis: ECGAnalysis, target: HeadTarget,
-                              cam: GradCAMMap, cmr: GeneratedCMR, frameCount: Int, phases: CardiacPhases, real: RealSeries,
+    private func makeManifest(record: ECGRecord, caseName: String, prepared: PreparedECG, analysis: ECGAnalysis,
+                              cam: GradCAMMap?, cmr: GeneratedCMR, frameCount: Int, phases: CardiacPhases, real: RealSeries,
                               dicom: ExportManifest.DICOMSeries?, files: [ExportManifest.FileEntry]) -> ExportManifest {
         let b = model
         let iso = ISO8601DateFormatter()
@@ -565,9 +577,9 @@ public final class CaseExporter: @unchecked Sendable {
             risks: findings.risks,
             subtypes: findings.subtypes,
             phenotypes: findings.phenotypes,
-            gradCAM: .init(target: target.description, topSegments: cam.topSegments(count: 10).map {
+            gradCAM: cam.map { cam in .init(target: cam.target.description, topSegments: cam.topSegments(count: 10).map {
                 .init(lead: $0.lead.description, startSeconds: $0.startSeconds, endSeconds: $0.endSeconds, weight: Double($0.weight))
-            }),
+            }) },
             realCMR: real.series.isEmpty ? nil : .init(directory: real.directory, files: real.files),
             outOfDistribution: analysis.outOfDistribution.map {
                 .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,

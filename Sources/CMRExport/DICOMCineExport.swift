@@ -15,40 +15,6 @@ public enum CineGeometry {
     }
 }
 
-/// The label burned into every DICOM frame so a viewer that ignores the header still shows the image
-/// is not an acquired MRI: white DejaVu Sans capitals (two-level, not anti-aliased, so the label's
-/// pixels are exactly 0 or 255) on a black box in the top-left corner.
-public enum SyntheticLabel {
-    public static let text = "SYNTHETIC - NOT ACQUIRED"
-    public static let shortText = "SYNTHETIC"
-
-    /// Text scale (10-pixel em per step): 1 below 384 pixels, then one more per 384.
-    public static func scale(forSize size: Int) -> Int { 1 + size / 384 }
-
-    /// The text that fits an image `size` pixels wide.
-    public static func fittingText(forSize size: Int) -> String {
-        let s = scale(forSize: size)
-        return RasterText.width(of: text, scale: s) + 2 * s <= size ? text : shortText
-    }
-
-    /// x, y, width, height of the black box (clipped to the image).
-    public static func rect(forSize size: Int) -> (x: Int, y: Int, width: Int, height: Int) {
-        let s = scale(forSize: size)
-        let t = fittingText(forSize: size)
-        return (0, 0, min(size, RasterText.width(of: t, scale: s) + 2 * s), min(size, RasterText.capitalHeight(scale: s) + 3 * s))
-    }
-
-    public static func burn(into image: inout GreyImage) {
-        let s = scale(forSize: image.width)
-        let r = rect(forSize: image.width)
-        guard r.width > 0, r.height > 0 else { return }
-        // Drawn into the box alone, so no ink falls outside the documented rectangle.
-        var box = GreyImage(width: r.width, height: min(r.height, image.height), fill: 0)
-        box.drawText(fittingText(forSize: image.width), x: s, y: s + s / 2, value: 255, scale: s, antialias: false)
-        image.paste(box, x: r.x, y: r.y)
-    }
-}
-
 /// Writes a generated cine as one Multi-frame Grayscale Byte Secondary Capture Image
 /// (1.2.840.10008.5.1.4.1.1.7.2): 8-bit MONOCHROME2 frames, Cine module with Frame Time, ImageType
 /// DERIVED\SECONDARY, Conversion Type SYN (synthetic image). See docs/export.md.

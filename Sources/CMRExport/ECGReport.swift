@@ -116,7 +116,10 @@ public enum ECGReportWriter {
         // Header.
         var y = 10.0
         let title = c.analysis == nil ? "\(c.record.fileLeadOrder.count)-lead ECG" : "12-lead ECG and generated CMR"
-        g.text("\(title) — ecg2cmr \(c.softwareVersion)", x: x0, y: y, size: 3.6, color: dark, weight: .bold)
+        // The synthetic-model notice keeps its full wording; the title gives way (measured) if both do not fit.
+        let noticeW = c.isSynthetic ? g.textWidth(syntheticModelNotice, size: 3.0, weight: .bold) + 3 * gap : 0
+        g.text(g.fitted("\(title) — ecg2cmr \(c.softwareVersion)", width: x1 - x0 - noticeW, size: 3.6, weight: .bold),
+               x: x0, y: y, size: 3.6, color: dark, weight: .bold)
         if c.isSynthetic {
             g.text(syntheticModelNotice, x: x1, y: y, size: 3.0, color: warn, weight: .bold, align: .right)
         }
@@ -139,7 +142,11 @@ public enum ECGReportWriter {
         ECGPaperDrawing.drawECG(filtered.record, highlight: c.highlight, on: g, layout: L)
         var footer = String(format: "%.0f mm/s   %.0f mm/mV   grid 1 mm / 5 mm   filter %@",
                             ECGReportLayout.millimetresPerSecond, ECGReportLayout.millimetresPerMillivolt, filtered.description)
-        if let h = c.highlight { footer += "   orange = Grad-CAM of \(h.label) (model attention, not a finding)" }
+        if let h = c.highlight {
+            footer += "   orange = Grad-CAM of \(h.label) (model attention, not a finding)"
+        } else if c.analysis != nil {
+            footer += "   Grad-CAM: " + CaseAnalysis.noGradCAMHint.replacingOccurrences(of: " (workstation: :head cad)", with: "")
+        }
         footer += "   print at 100 % (actual size)"
         g.text(g.fitted(footer, width: x1 - x0, size: small), x: x0, y: L.gridBottomMM + 3.2, size: small, color: dark)
 
@@ -214,10 +221,26 @@ public enum ECGReportWriter {
     }
 
     // MARK: tables
+    //
+    // Layout by measurement: every column's text is placed from the widths cairo measures for the
+    // font it is drawn in (`CairoCanvas.textWidth`), never from fixed fractions alone, so a label
+    // cannot run into its value and a note cannot run into the value before it. A label that does
+    // not fit takes its short clinical form (`ClinicalLabel`: "WT seg 12", "LGE"); "…" only when no
+    // short form fits. tests/pdf/layout.sh checks every word box of many real reports.
+
+    /// Horizontal space kept between two texts on one row (more than a space, so that a text
+    /// extractor also sees two words).
+    static let gap = 1.2
 
     static func sectionTitle(_ s: String, on g: CairoCanvas, x: Double, y: Double, width: Double) {
-        g.text(s, x: x, y: y, size: heading, color: dark, weight: .bold)
+        g.text(g.fitted(s, width: width, size: heading, weight: .bold), x: x, y: y, size: heading, color: dark, weight: .bold)
         g.line(x, y + 0.9, x + width, y + 0.9, color: grey, width: 0.15)
+    }
+
+    /// A section title with a shorter form for narrow columns (the first form that fits is drawn).
+    static func sectionTitle(_ forms: [String], on g: CairoCanvas, x: Double, y: Double, width: Double) {
+        let s = forms.first { g.textWidth($0, size: heading, weight: .bold) <= width } ?? forms.last ?? ""
+        sectionTitle(s, on: g, x: x, y: y, width: width)
     }
 
     static func drawMeasurements(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
@@ -225,10 +248,6 @@ public enum ECGReportWriter {
         let ours = c.measurements
         let device = c.record.metadata.deviceMeasurements
         var yy = y + 4.2
-        let col1 = x + width * 0.66, col2 = x + width
-        g.text("ecg2cmr", x: col1, y: yy, size: small, color: grey, align: .right)
-        if let device { g.text(g.fitted(device.source, width: width * 0.45, size: small), x: col2, y: yy, size: small, color: grey, align: .right) }
-        yy += leading
         func v(_ d: Double?, _ unit: String) -> String { d.map { String(format: "%.0f %@", $0, unit) } ?? "–" }
         let rows: [(String, (IntervalMeasurements) -> Double?, String)] = [
             ("Heart rate", { $0.heartRateBpm }, "bpm"), ("PR", { $0.prMs }, "ms"), ("QRS", { $0.qrsMs }, "ms"),
@@ -238,18 +257,43 @@ public enum ECGReportWriter {
         ]
         // Values where ecg2cmr and the device differ by more than the tolerance are marked ≠, in red.
         let differ = Set((device.flatMap { d in ours?.disagreements(with: d) } ?? []).map { $0.label.lowercased() })
-        for (label, get, unit) in rows {
-            let a = ours.flatMap(get), b = device.flatMap(get)
-            if a == nil && b == nil && label == "QTc (device)" { continue }
+        let shown = rows.filter { label, get, _ in !(label == "QTc (device)" && ours.flatMap(get) == nil && device.flatMap(get) == nil) }
+        // Value columns as wide as their widest value (bold, the widest weight) or heading.
+        let ourValues = shown.map { v(ours.flatMap($0.1), $0.2) }, deviceValues = shown.map { v(device.flatMap($0.1), $0.2) }
+        func widest(_ xs: [String]) -> Double { xs.map { g.textWidth($0, size: body, weight: .bold) }.max() ?? 0 }
+        let ownHeading = "ecg2cmr"
+        let col1W = max(widest(ourValues), g.textWidth(ownHeading, size: small))
+        var deviceHeading = device?.source ?? ""
+        var col2W = 0.0
+        if device != nil {
+            col2W = max(widest(deviceValues), g.textWidth("device", size: small))
+            // The device's name heads its column when it fits there; otherwise "device", named below the table.
+            if g.textWidth(deviceHeading, size: small) > col2W { deviceHeading = "device" }
+        }
+        let col2 = x + width, col1 = device == nil ? col2 : col2 - col2W - 2 * gap
+        let labelRight = col1 - col1W - gap
+        g.text(ownHeading, x: col1, y: yy, size: small, color: grey, align: .right)
+        if device != nil { g.text(deviceHeading, x: col2, y: yy, size: small, color: grey, align: .right) }
+        yy += leading
+        for (i, (label, _, _)) in shown.enumerated() {
             guard yy < bottom else { break }
             let marked = differ.contains(label.lowercased())
-            g.text(marked ? "≠ " + label : label, x: x, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal)
-            g.text(v(a, unit), x: col1, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right)
-            if device != nil { g.text(v(b, unit), x: col2, y: yy, size: body, color: marked ? warn : dark, weight: marked ? .bold : .normal, align: .right) }
+            let weight: CairoCanvas.Weight = marked ? .bold : .normal
+            let text = ClinicalLabel.fit(marked ? "≠ " + label : label) { g.textWidth($0, size: body, weight: weight) <= labelRight - x }
+            g.text(text, x: x, y: yy, size: body, color: marked ? warn : dark, weight: weight)
+            g.text(ourValues[i], x: col1, y: yy, size: body, color: marked ? warn : dark, weight: weight, align: .right)
+            if device != nil { g.text(deviceValues[i], x: col2, y: yy, size: body, color: marked ? warn : dark, weight: weight, align: .right) }
+            yy += leading
+        }
+        if let device, deviceHeading != device.source, yy < bottom {
+            g.text(g.fitted("device = " + device.source, width: width, size: small), x: x, y: yy, size: small, color: grey)
             yy += leading
         }
         if !differ.isEmpty, yy < bottom {
-            g.text(g.fitted("≠ differs from the device by more than PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm", width: width, size: small),
+            let forms = ["≠ differs from the device by more than PR/QRS 10 ms, QT/QTc 20 ms, axes 15°, rate 5 bpm",
+                         "≠ differs from the device (PR/QRS > 10 ms, QT/QTc > 20 ms, axes > 15°, rate > 5 bpm)",
+                         "≠ differs from the device beyond tolerance"]
+            g.text(forms.first { g.textWidth($0, size: small) <= width } ?? g.fitted(forms[2], width: width, size: small),
                    x: x, y: yy, size: small, color: warn)
             yy += leading
         }
@@ -258,76 +302,109 @@ public enum ECGReportWriter {
             yy += leading
         }
         if yy < bottom {
-            g.text("– = not measurable / not stated", x: x, y: yy, size: small, color: grey)
+            g.text(g.fitted("– = not measurable / not stated", width: width, size: small), x: x, y: yy, size: small, color: grey)
         }
     }
 
-    static func drawRisks(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        let risks = analysis.risks
-        let yy = drawList(risks, title: "Risks (probability · validation AUC)", on: g, x: x, y: y, width: width, bottom: bottom) { r, yy in
-            let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
-            // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
-            drawRow(label: r.label, labelWidth: width * 0.5, value: String(format: "%.2f", r.probability), valueX: x + width * 0.64,
-                    note: r.isWeak ? "weak · " + auc : "\(r.band.rawValue) · \(auc)",
-                    style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain), boldLabelFit: true, on: g, x: x, y: yy, width: width)
-        }
-        if risks.contains(where: \.isWeak), yy < bottom {
-            g.text(g.fitted("weak = validation AUC < \(RiskScore.weakValidationAUC): not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
-        }
-    }
-
-    /// A section: its title, then one row per item, `leading` apart; when the rows do not fit
-    /// above `bottom`, the last line says how many more the manifest holds. Returns the y below.
-    static func drawList<Item>(_ items: [Item], title: String, on g: CairoCanvas, x: Double, y: Double, width: Double,
-                               bottom: Double, row: (Item, Double) -> Void) -> Double {
-        sectionTitle(title, on: g, x: x, y: y, width: width)
-        var yy = y + 4.2
-        for (i, item) in items.enumerated() {
-            guard yy < bottom - leading || i == items.count - 1 else {
-                g.text("+\(items.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey); break
-            }
-            row(item, yy)
-            yy += leading
-        }
-        return yy
+    /// One row of a result list: the label (fitted through its short forms), the value right-aligned
+    /// in the value column, and a note right-aligned at the column's edge, given longest form first.
+    struct ResultRow {
+        var label: String
+        var value: String
+        var notes: [String]
+        var style: RowStyle
     }
 
     enum RowStyle { case plain, flagged, weak }
 
-    /// One result row: label (fitted to `labelWidth`), value right-aligned at `valueX`, note
-    /// right-aligned at the column's edge. Weak rows are all grey; flagged rows warn-coloured and bold.
-    /// `boldLabelFit`: fit the label at its drawn weight (risks) rather than the regular one.
-    static func drawRow(label: String, labelWidth: Double, value: String, valueX: Double, note: String, style: RowStyle,
-                        boldLabelFit: Bool, on g: CairoCanvas, x: Double, y: Double, width: Double) {
-        let weight: CairoCanvas.Weight = style == .flagged ? .bold : .normal
-        let colour = style == .weak ? grey : (style == .flagged ? warn : dark)
-        g.text(g.fitted(label, width: labelWidth, size: body, weight: boldLabelFit ? weight : .normal), x: x, y: y, size: body,
-               color: colour, weight: weight)
-        g.text(value, x: valueX, y: y, size: body, color: colour, weight: weight, align: .right)
-        g.text(note, x: x + width, y: y, size: small, color: style == .weak ? grey : dark, align: .right)
+    static func drawRisks(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        let rows = analysis.risks.map { r -> ResultRow in
+            let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
+            // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
+            let band = r.isWeak ? "weak" : r.band.rawValue
+            return ResultRow(label: r.label, value: String(format: "%.2f", r.probability),
+                             notes: ["\(band) · \(auc)", "\(band == "intermediate" ? "interm." : band) · \(auc)", band == "intermediate" ? "interm." : band],
+                             style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain))
+        }
+        let legend = analysis.risks.contains(where: \.isWeak)
+            ? ["weak = validation AUC < \(RiskScore.weakValidationAUC): not a finding", "weak = AUC < \(RiskScore.weakValidationAUC): not a finding"] : []
+        drawResultList(rows, titles: ["Risks (probability · validation AUC)", "Risks (p · validation AUC)", "Risks"], legend: legend,
+                       on: g, x: x, y: y, width: width, bottom: bottom)
     }
 
     static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        let ps = analysis.phenotypes
-        let yy = drawList(ps, title: "CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
-            let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
-            let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
+        let rows = analysis.phenotypes.map { p -> ResultRow in
+            // Ranges at the value's precision: "94–207", not "93.73–207.44".
+            let format = abs(p.value) >= 100 ? "%.0f" : "%.1f"
+            let value = String(format: format, p.value) + " " + p.unit
+            // Whole-number ranges as stated in the bundle ("52–72").
+            let range = p.referenceRange.map { r in
+                r.lowerBound.rounded() == r.lowerBound && r.upperBound.rounded() == r.upperBound
+                    ? String(format: "%g–%g", r.lowerBound, r.upperBound) : String(format: format + "–" + format, r.lowerBound, r.upperBound)
+            } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
             let flag = !p.isWeak && p.isOutOfRange
             let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
-            drawRow(label: p.label, labelWidth: width * 0.44, value: value + arrow, valueX: x + width * 0.66,
-                    note: p.isWeak ? "weak\(r) · \(range)" : range, style: p.isWeak ? .weak : (flag ? .flagged : .plain),
-                    boldLabelFit: false, on: g, x: x, y: yy, width: width)
+            return ResultRow(label: p.label, value: value + arrow,
+                             notes: p.isWeak ? ["weak\(r) · \(range)", "weak · \(range)", "weak"] : [range],
+                             style: p.isWeak ? .weak : (flag ? .flagged : .plain))
         }
-        if ps.contains(where: \.isWeak), yy < bottom {
-            g.text(g.fitted("weak = validation r below the bundle's bar: not a finding", width: width, size: small), x: x, y: yy + 0.6,
-                   size: small, color: grey)
+        let legend = analysis.phenotypes.contains(where: \.isWeak)
+            ? ["weak = validation r below the bundle's bar: not a finding", "weak = low validation r: not a finding"] : []
+        drawResultList(rows, titles: ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"],
+                       legend: legend, on: g, x: x, y: y, width: width, bottom: bottom)
+    }
+
+    /// A section of result rows. Columns by measurement: the value column is as wide as the widest
+    /// value, the note column as wide as the widest note form that leaves labels at least 45 % of
+    /// the width (shorter note forms otherwise); labels take what is left, through their short
+    /// forms. When the rows do not fit above `bottom` (less the legend's line), the last row says
+    /// how many more the manifest holds; the legend follows on its own line.
+    static func drawResultList(_ rows: [ResultRow], titles: [String], legend: [String], on g: CairoCanvas, x: Double, y: Double,
+                               width: Double, bottom: Double) {
+        sectionTitle(titles, on: g, x: x, y: y, width: width)
+        func weight(_ r: ResultRow) -> CairoCanvas.Weight { r.style == .flagged ? .bold : .normal }
+        let valueW = rows.map { g.textWidth($0.value, size: body, weight: weight($0)) }.max() ?? 0
+        let levels = rows.map(\.notes.count).max() ?? 0
+        func noteWidth(level: Int) -> Double {
+            rows.map { r in r.notes.isEmpty ? 0 : g.textWidth(r.notes[min(level, r.notes.count - 1)], size: small) }.max() ?? 0
+        }
+        var level = 0
+        while level + 1 < levels && width - noteWidth(level: level) - valueW - 2 * gap < 0.45 * width { level += 1 }
+        let noteW = noteWidth(level: level)
+        let valueRight = x + width - noteW - gap
+        let labelWidth = valueRight - valueW - gap - x
+        let listBottom = legend.isEmpty ? bottom : bottom - leading
+        var yy = y + 4.2
+        for (i, row) in rows.enumerated() {
+            guard yy < listBottom - leading || i == rows.count - 1 else {
+                g.text("+\(rows.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey)
+                yy += leading
+                break
+            }
+            let w = weight(row)
+            let colour = row.style == .weak ? grey : (row.style == .flagged ? warn : dark)
+            let label = ClinicalLabel.fit(row.label) { g.textWidth($0, size: body, weight: w) <= labelWidth }
+            g.text(label, x: x, y: yy, size: body, color: colour, weight: w)
+            g.text(row.value, x: valueRight, y: yy, size: body, color: colour, weight: w, align: .right)
+            if !row.notes.isEmpty {
+                let note = row.notes[min(level, row.notes.count - 1)]
+                g.text(note, x: x + width, y: yy, size: small, color: row.style == .weak ? grey : dark, align: .right)
+            }
+            yy += leading
+        }
+        if yy < bottom, let text = legend.first(where: { g.textWidth($0, size: small) <= width }) ?? legend.last {
+            g.text(g.fitted(text, width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
         }
     }
 
     static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
-        sectionTitle("Generated CMR", on: g, x: x, y: y, width: width)
-        g.text(generatedLabel, x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
+        // The "generated, not acquired" mark beside the title when both fit on the line, else the title's short form.
+        let markW = g.textWidth(generatedLabel, size: body, weight: .bold)
+        let titleRoom = width - markW - 2 * gap
+        sectionTitle(["Generated CMR", "CMR"].filter { g.textWidth($0, size: heading, weight: .bold) <= titleRoom } + ["CMR"],
+                     on: g, x: x, y: y, width: width)
+        g.text(g.fitted(generatedLabel, width: width, size: body, weight: .bold), x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
         let labelW = 5.0
         let side = min((width - labelW - 1.5) / 2, bottom - (y + 7.5) - 1.5) / 1
         let size = max(8, min(side, (bottom - y - 7.5 - 1.5) / 2))

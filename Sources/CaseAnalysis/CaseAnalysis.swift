@@ -111,8 +111,11 @@ public struct CaseAnalysis: Sendable {
     public func complete(_ result: CaseResult, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
         var r = result
         stage?(.gradCAM)
-        let target = try gradCAMTarget(options.gradCAMTarget, analysis: r.analysis)
-        if r.gradCAM?.target != target { r.gradCAM = try gradCAM(r, target: target) }
+        if let target = try gradCAMTarget(options.gradCAMTarget, analysis: r.analysis) {
+            if r.gradCAM?.target != target { r.gradCAM = try gradCAM(r, target: target) }
+        } else {
+            r.gradCAM = nil
+        }
         stage?(.generating)
         let frames = frameCount(options.frameCount)
         if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames {
@@ -140,8 +143,8 @@ public struct CaseAnalysis: Sendable {
     }
 
     /// The head a Grad-CAM is for: "head.output" as requested (checked against the bundle), else
-    /// the first risk head, else the bundle's first head.
-    public func gradCAMTarget(_ requested: String?, analysis: ECGAnalysis) throws -> HeadTarget {
+    /// `defaultGradCAMTarget` — nil when nothing is flagged (no highlight; `noGradCAMHint` says how to pick one).
+    public func gradCAMTarget(_ requested: String?, analysis: ECGAnalysis) throws -> HeadTarget? {
         let available = pipeline.bundle.headTargets
         if let spec = requested {
             let parts = spec.split(separator: ".", maxSplits: 1).map(String.init)
@@ -151,7 +154,17 @@ public struct CaseAnalysis: Sendable {
             }
             return t
         }
-        if let first = analysis.risks.first?.target ?? available.first { return first }
-        throw CaseAnalysisError.noHeads(modelID: pipeline.bundle.id)
+        guard !available.isEmpty else { throw CaseAnalysisError.noHeads(modelID: pipeline.bundle.id) }
+        return Self.defaultGradCAMTarget(analysis)
     }
+
+    /// The Grad-CAM shown by default: the flagged finding the model is surest of — the highest-probability
+    /// risk in the high band whose head is not weak. None when nothing is flagged: a highlight over a
+    /// finding that is not there (CAD at p 0.43 on a cardiomyopathy case) reads as one.
+    public static func defaultGradCAMTarget(_ analysis: ECGAnalysis) -> HeadTarget? {
+        analysis.risks.filter { !$0.isWeak && $0.band == .high }.max { $0.probability < $1.probability }?.target
+    }
+
+    /// Said where the default Grad-CAM is absent (report footer, ECG sheet, workstation status line).
+    public static let noGradCAMHint = "no flagged finding, so no Grad-CAM by default; pick a head with --gradcam-head risk.cad (workstation: :head cad)"
 }

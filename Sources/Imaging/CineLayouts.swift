@@ -103,8 +103,10 @@ public enum CineLayouts {
             y += sectionHeader
             for (i, frame) in loop.frames.enumerated() {
                 let cx = margin + (i % columns) * cellW, cy = y + (i / columns) * cellH
-                let thumb = try Resampler.resample(frame, width: loop.width, height: loop.height,
+                var thumb = try Resampler.resample(frame, width: loop.width, height: loop.height,
                                                    toWidth: thumbnail, height: thumbnail, filter: filter)
+                // Every thumbnail is a generated frame: the label is in its pixels (SyntheticLabel).
+                SyntheticLabel.burn(into: &thumb, corner: .bottomLeft)
                 g.image(thumb, x: Double(cx + 3), y: Double(cy + 3), width: Double(thumbnail), height: Double(thumbnail), smooth: false)
                 var mark = ""
                 // A 3-pixel frame inside the cell: the path runs 1.5 px in, so the stroke covers whole pixels.

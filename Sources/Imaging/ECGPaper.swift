@@ -129,6 +129,10 @@ public enum ECGPaperDrawing {
     }
 
     /// The Grad-CAM map as orange bands behind one cell (weights quantised to 1/20 and merged into runs).
+    /// Weights below `highlightFloor` are not drawn and the strongest band stays at most 45 % opaque,
+    /// so the highlight marks where the model looked without shading the whole tracing, and the
+    /// black trace over it keeps its contrast.
+    static let highlightFloor = 5, highlightMaxAlpha = 0.45
     static func drawHighlight(_ highlight: ECGHighlight, lead: LeadID, from: Double, to: Double, x0: Double, top: Double, height: Double,
                               on g: CairoCanvas) {
         let h = highlight.map
@@ -137,9 +141,9 @@ public enum ECGPaperDrawing {
         let step = 1 / h.samplingRate
         var runStart: Double?, runLevel = 0
         func flush(_ t: Double) {
-            if let s = runStart, runLevel > 0 {
+            if let s = runStart, runLevel >= highlightFloor {
                 g.fill(x: x0 + (s - from) * mmPerS, y: top + 0.3, width: (t - s) * mmPerS, height: height - 0.6,
-                       color: .gradCAM, alpha: 0.55 * Double(runLevel) / 20)
+                       color: .gradCAM, alpha: highlightMaxAlpha * Double(runLevel) / 20)
             }
             runStart = nil
         }

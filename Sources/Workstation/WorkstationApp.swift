@@ -220,11 +220,10 @@ public final class WorkstationApp {
             guard s.generation == generation else { return }
             s.analysis = analysis
             s.prepared = prepared
-            // Grad-CAM starts on the most probable head that is not weak (a weak head's map says little).
-            if let best = analysis.risks.indices.filter({ !analysis.risks[$0].isWeak }).max(by: {
-                analysis.risks[$0].probability < analysis.risks[$1].probability }) {
-                s.gradCAMHeadIndex = best
-            }
+            // Grad-CAM starts on the flagged finding the model is surest of; none when nothing is flagged
+            // (the same rule as export and report: CaseAnalysis.defaultGradCAMTarget).
+            let best = CaseAnalysis.defaultGradCAMTarget(analysis)
+            s.gradCAMHeadIndex = best.flatMap { t in analysis.risks.firstIndex { $0.target == t } }
         }
         guard mailbox.isCurrent(generation) else { return }
         do {
@@ -418,6 +417,8 @@ public final class WorkstationApp {
     }
 
     public func perform(_ action: WorkstationAction) {
+        // A key that does something clears an error left on the status line by an earlier step.
+        if state.status.isError { state.status = WorkstationState().status }
         let leads = state.leadOrder
         let duration = state.current?.totalSeconds ?? 10
         switch action {
@@ -473,12 +474,21 @@ public final class WorkstationApp {
             state.gradCAMOn.toggle()
             // Where panes are tabbed, show the segment list (the traces keep their place if focused).
             if state.gradCAMOn, state.focus != .traces { state.focus = .gradCAM }
-            state.status = StatusMessage(state.gradCAMOn ? "Grad-CAM on: \(state.gradCAMTarget?.output ?? "waiting for the model")" : "Grad-CAM off")
+            if !state.gradCAMOn {
+                state.status = StatusMessage("Grad-CAM off")
+            } else if state.analysis == nil {
+                state.status = StatusMessage("Grad-CAM on: waiting for the model")
+            } else if let t = state.gradCAMTarget {
+                state.status = StatusMessage("Grad-CAM on: \(t.output)")
+            } else {
+                state.status = StatusMessage("Grad-CAM: " + WorkstationAction.noGradCAMHint)
+            }
             if state.gradCAMOn, state.gradCAM?.target != state.gradCAMTarget { requestGradCAM() }
         case .nextGradCAMHead, .previousGradCAMHead:
             let n = state.gradCAMTargets.count
             guard n > 0 else { state.status = StatusMessage("no heads to explain yet"); return }
-            state.gradCAMHeadIndex = (state.gradCAMHeadIndex + (action == .nextGradCAMHead ? 1 : n - 1)) % n
+            state.gradCAMHeadIndex = state.gradCAMHeadIndex.map { ($0 + (action == .nextGradCAMHead ? 1 : n - 1)) % n }
+                ?? (action == .nextGradCAMHead ? 0 : n - 1)
             state.gradCAMOn = true
             state.status = StatusMessage("Grad-CAM head: \(state.gradCAMTarget?.output ?? "")")
             requestGradCAM()
@@ -544,6 +554,9 @@ public final class WorkstationApp {
         let words = text.split(separator: " ", maxSplits: 1).map(String.init)
         guard let verb = words.first else { return }
         let arg = words.count > 1 ? words[1].trimmingCharacters(in: .whitespaces) : ""
+        // The command line echoes what ran: a stale error from an earlier command does not outlive a
+        // later success (a failing command replaces this with its own error).
+        state.status = StatusMessage(":" + text)
         switch verb {
         case "q", "quit", "q!": quitRequested = true
         case "help", "h":
@@ -577,11 +590,17 @@ public final class WorkstationApp {
             moveCursor(to: t)
             state.status = StatusMessage(state.window.label)
         case "head":
-            let targets = state.gradCAMTargets
-            guard let i = targets.firstIndex(where: { $0.output.lowercased() == arg.lowercased() || $0.description.lowercased() == arg.lowercased() }) else {
-                state.status = StatusMessage("no head \(arg); heads: " + targets.map(\.output).joined(separator: " "), isError: true); return
+            guard let risks = state.analysis?.risks, !risks.isEmpty else {
+                state.status = StatusMessage(":head needs the model's scores — none yet", isError: true); return
             }
-            state.gradCAMHeadIndex = i; state.gradCAMOn = true; requestGradCAM()
+            switch HeadChoice.resolve(arg, among: risks) {
+            case .found(let i):
+                state.gradCAMHeadIndex = i; state.gradCAMOn = true
+                state.status = StatusMessage("Grad-CAM head: \(risks[i].target.output) (\(risks[i].label))")
+                requestGradCAM()
+            case .failed(let error):
+                state.status = StatusMessage(error.description, isError: true)
+            }
         case "seed":
             guard let v = UInt64(arg) else { state.status = StatusMessage(":seed needs a whole number", isError: true); return }
             state.cmrSeed = v; requestCMR()

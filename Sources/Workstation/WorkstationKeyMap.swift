@@ -64,6 +64,9 @@ extension WorkstationAction {
         KeyBinding([.character("q"), .ctrl("c")], .quit, section: "General", "quit"),
     ])
 
+    /// The status line when Grad-CAM is turned on and no head is chosen (nothing flagged).
+    public static let noGradCAMHint = "nothing flagged, so no head by default — pick one with :head NAME (e.g. :head cad) or G / B"
+
     /// `:` commands, for the help text and completion hints.
     public static let commands: [(String, String)] = [
         ("open PATH", "open an ECG file or folder"),
@@ -73,7 +76,7 @@ extension WorkstationAction {
         ("speed MM", "paper speed in mm/s (12.5, 25, 50, 100)"),
         ("filter NAME", "display filter: none (off), diagnostic (0.67–150 Hz), monitor (0.5–40 Hz), notch50, notch60"),
         ("goto SECONDS", "show the window holding this time of the record"),
-        ("head NAME", "Grad-CAM head (cad, af …), turns Grad-CAM on"),
+        ("head NAME", "Grad-CAM head by id or label (cad, af, lge, atrial fibrillation …), turns Grad-CAM on"),
         ("seed N", "CMR generation seed"),
         ("export [--dicom] [--pdf] [DIR]", "export CMR PNGs and manifest (default exports/); --dicom adds multi-frame DICOM, --pdf the PDF report (both: also Encapsulated PDF)"),
         ("graphics", "how CMR images are drawn (kitty, sixel or half blocks) and why"),

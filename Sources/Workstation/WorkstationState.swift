@@ -133,7 +133,9 @@ public struct WorkstationState: Sendable {
     /// Why the model does not apply to this record (e.g. a 2-lead Holter lacks its leads): not an error.
     public var modelNotApplicable: String?
     public var gradCAMOn = false
-    public var gradCAMHeadIndex = 0
+    /// The risk head whose Grad-CAM is shown (index into `gradCAMTargets`); nil = none chosen: the
+    /// analysis sets the flagged finding the model is surest of (CaseAnalysis.defaultGradCAMTarget), if any.
+    public var gradCAMHeadIndex: Int?
     public var gradCAM: GradCAMMap?
     /// Where sample 0 of the Grad-CAM map sits in the record (the map carries it).
     public var gradCAMOffsetSeconds: Double { gradCAM?.recordOffsetSeconds ?? 0 }
@@ -195,7 +197,8 @@ public struct WorkstationState: Sendable {
     public var gradCAMTargets: [HeadTarget] { analysis?.risks.map(\.target) ?? [] }
     public var gradCAMTarget: HeadTarget? {
         let t = gradCAMTargets
-        return t.isEmpty ? nil : t[min(max(0, gradCAMHeadIndex), t.count - 1)]
+        guard let i = gradCAMHeadIndex, !t.isEmpty else { return nil }
+        return t[min(max(0, i), t.count - 1)]
     }
 
     public var windowSeconds: Double { TraceView.paperWidthMillimetres / paper.speedMillimetresPerSecond }

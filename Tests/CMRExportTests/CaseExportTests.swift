@@ -59,7 +59,12 @@ import Testing
         let cmr = try exporter.caseAnalysis.pipeline.generateCMR(embedding: exporter.caseAnalysis.pipeline.analyse(try exporter.caseAnalysis.pipeline.prepare(record)).embedding,
                                                     seed: 3, frameCount: 20)
         let png = try PNGCodec.decodeGrey(contentsOf: result.caseDirectory.appendingPathComponent("sax/frame_007.png"))
-        #expect(png == (try Resampler.resample(cmr.sax.frames[7], width: 16, height: 16, toWidth: 48, height: 48, filter: .bilinear)))
+        // … with "GENERATED" burned into the top-left corner (SyntheticLabel), and nothing else changed.
+        var expected = try Resampler.resample(cmr.sax.frames[7], width: 16, height: 16, toWidth: 48, height: 48, filter: .bilinear)
+        SyntheticLabel.burn(into: &expected)
+        #expect(png == expected)
+        let r = SyntheticLabel.rect(forSize: 48)
+        #expect(r.width > 0 && png.pixels.contains(255))
     }
 
     @Test func sameSeedGivesByteIdenticalFilesAndOtherSeedsDiffer() throws {

@@ -17,12 +17,32 @@ import Testing
         (try CaseAnalysis.load(bundleAt: bundleURL), try ECGFileReader.read(url: recordURL))
     }
 
-    @Test func runGivesScoresGradCAMOfTheFirstRiskHeadAndCinesOfTheSeed() throws {
+    /// Grad-CAM by default: the highest-probability flagged (high band) risk whose head is not weak;
+    /// none when nothing is flagged — then `complete` leaves the case without a map.
+    @Test func defaultGradCAMIsTheSurestFlaggedFindingOrNone() throws {
+        let (cases, record) = try Self.loaded()
+        let base = try cases.analyse(record)
+        var a = base.analysis
+        #expect(a.risks.count >= 3)
+        for i in a.risks.indices { a.risks[i].band = .low; a.risks[i].isWeak = false }
+        #expect(CaseAnalysis.defaultGradCAMTarget(a) == nil)
+        var plain = base; plain.analysis = a
+        #expect(try cases.complete(plain, options: CaseOptions(seed: 1)).gradCAM == nil)
+        a.risks[0].band = .high; a.risks[0].probability = 0.7
+        a.risks[1].band = .high; a.risks[1].probability = 0.9; a.risks[1].isWeak = true   // weak: never the default
+        a.risks[2].band = .high; a.risks[2].probability = 0.8
+        #expect(CaseAnalysis.defaultGradCAMTarget(a) == a.risks[2].target)
+        // Asked for by name, any head is drawn, flagged or not.
+        #expect(try cases.gradCAMTarget(a.risks[0].target.description, analysis: a) == a.risks[0].target)
+    }
+
+    @Test func runGivesScoresTheDefaultGradCAMAndCinesOfTheSeed() throws {
         let (cases, record) = try Self.loaded()
         let result = try cases.run(record, options: CaseOptions(seed: 7))
         #expect(result.modelID == "random-tiny" && result.record.provenance.sha256 == record.provenance.sha256)
         #expect(!result.analysis.risks.isEmpty)
-        #expect(result.gradCAM?.target == result.analysis.risks.first?.target)
+        let expected = try #require(CaseAnalysis.defaultGradCAMTarget(result.analysis), "the tiny bundle flags a risk on E07500")
+        #expect(result.gradCAM?.target == expected)
         #expect(result.cmr?.seed == 7)
         #expect(result.frameCount == 20, "the generator's own count (manifest generator.frames)")
         #expect(cases.pipeline.runCounts == ModelRunCounts(analyses: 1, gradCAMPasses: 1, generations: 1))

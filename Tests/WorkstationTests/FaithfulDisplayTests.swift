@@ -214,6 +214,7 @@ let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
     @Test func legendExplainsTheTintAndGridStaysVisible() throws {
         var s = stateWithRecord(model: true)
         s.gradCAMOn = true
+        s.gradCAMHeadIndex = 0   // CAD, chosen (nothing is flagged in this state, so there is no default head)
         s.gradCAM = syntheticGradCAM(target: HeadTarget(head: "risk", output: "cad"))
         let (grid, hits) = WorkstationRenderer.render(s, size: GridSize(width: 200, height: 60), theme: .standard)
         let (lx, ly) = try #require(grid.find("tint 0 "))

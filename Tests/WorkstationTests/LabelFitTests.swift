@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import CardiacModels
 @testable import Workstation
+import CaseAnalysis
 
 /// The demo-v2 bundle's head labels (assets/models/demo-v2/manifest.json).
 let demoRiskLabels = ["Coronary artery disease", "Atrial fibrillation", "Cardiomyopathy", "Pericarditis", "Heart failure",

@@ -50,6 +50,7 @@ import ECGFormats
     @Test func gradCAMColoursTracesAndListsSegments() throws {
         var s = stateWithRecord(model: true)
         s.gradCAMOn = true
+        s.gradCAMHeadIndex = 0   // CAD, chosen (nothing is flagged in this state, so there is no default head)
         s.gradCAM = syntheticGradCAM(target: HeadTarget(head: "risk", output: "cad"))
         let size = GridSize(width: 200, height: 60)
         let (grid, hits) = WorkstationRenderer.render(s, size: size, theme: .standard)

@@ -12,6 +12,7 @@
 #  6. text does not depend on the installation's fontconfig rules: an export under a hostile
 #     fontconfig file (full hinting, RGB sub-pixel, LCD filter, forced autohint) gives the same
 #     ecg.png, contact sheet and report.pdf bytes (fonts are loaded from the DejaVu files).
+#  7. layout by measurement: tests/pdf/layout.sh reads every word box of 49 reports;
 #   tests/pdf/run.sh   (ECG2CMR_BIN=/path/to/ecg2cmr to skip the build; PDF_KEEP=DIR keeps the outputs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -107,6 +108,9 @@ FONTCONFIG_FILE="$work/hostile-fonts.conf" "$bin" export --from-manifest "$case_
 for f in ecg.png contact-sheet.png report.pdf; do
   cmp -s "$case_dir/$f" "$work/hostile/$(basename "$case_dir")/$f" || fail "$f depends on fontconfig's rules"
 done
+
+echo "-- layout by measurement: every word box of 49 reports (tests/pdf/layout.sh)"
+ECG2CMR_BIN="$bin" ECG2CMR_MODEL="$MODEL" tests/pdf/layout.sh || fail "word boxes overlap or leave their column (tests/pdf/layout.sh)"
 
 if [ -n "${PDF_KEEP:-}" ]; then mkdir -p "$PDF_KEEP"; cp "$work"/a4.pdf "$work"/letter.pdf "$PDF_KEEP"/; fi
 echo "pdf: all checks passed"
