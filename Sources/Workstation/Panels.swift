@@ -82,29 +82,46 @@ enum PhenotypePanel {
             grid.writeTruncated("this model has no phenotype heads", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
             return
         }
-        let labelWidth = min(26, max(8, rect.width - 40))
+        // Columns by measurement: each as wide as its widest entry; when the panel is narrow the r
+        // column goes first, then the flag takes its compact form ("▲", "w▲") — the flag is never cut.
+        let values = a.phenotypes.map { formatValue($0.value) }
+        let ranges = a.phenotypes.map { p in p.referenceRange.map { "\(formatValue($0.lowerBound))–\(formatValue($0.upperBound))" } ?? "–" }
+        let valueW = max(5, values.map(\.count).max() ?? 0)
+        let unitW = max(4, a.phenotypes.map(\.unit.unicodeScalars.count).max() ?? 0)
+        let rangeW = max(5, ranges.map { $0.unicodeScalars.count }.max() ?? 0)
+        let hasR = a.phenotypes.contains { $0.validationR != nil }
+        let labelMinimum = 10   // "WT seg 16", "LV mean WT" and a gap
+        func rest(r: Bool, compactFlag: Bool) -> Int { valueW + 1 + unitW + 1 + rangeW + 1 + (compactFlag ? 2 : 6) + (r ? 5 : 0) }
+        let choice = [(true, false), (false, false), (false, true)].first { labelMinimum + rest(r: hasR && $0.0, compactFlag: $0.1) <= rect.width }
+            ?? (false, true)
+        let showR = hasR && choice.0, compactFlag = choice.1
+        let labelWidth = min(26, max(labelMinimum, rect.width - rest(r: showR, compactFlag: compactFlag)))
         grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
-        grid.writeTruncated("   value unit     reference     flag  r", x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
+        var header = "value".padded(valueW, right: true) + " " + "unit".padded(unitW) + " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW)
+            + " " + (compactFlag ? "  " : "flag  ")
+        if showR { header += "    r" }
+        grid.write(header, x: rect.x + labelWidth, y: rect.y, style: theme.dim, maxWidth: rect.width - labelWidth)
         let rows = rect.height - 1
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
-        for (k, p) in a.phenotypes.dropFirst(scroll).prefix(max(0, rows)).enumerated() {
-            let y = rect.y + 1 + k
+        for (k, p) in a.phenotypes.enumerated().dropFirst(scroll).prefix(max(0, rows)) {
+            let y = rect.y + 1 + (k - scroll)
             // Low validation r: styled like a weak risk head, never as a finding.
             let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
             grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
-            var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
-            if let range = p.referenceRange {
-                line += " " + "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))".padded(13)
+            var line = values[k].padded(valueW, right: true) + " " + p.unit.padded(unitW) + " " + ranges[k].padded(rangeW)
+            let low = p.referenceRange.map { p.value < $0.lowerBound } ?? false
+            var flag: String
+            if compactFlag {
+                flag = p.isOutOfRange ? (low ? "▼" : "▲") : ""
+                if p.isWeak { flag = "w" + flag }
             } else {
-                line += " " + "–".padded(13)
+                flag = p.isOutOfRange ? (low ? "▼ LOW" : "▲ HIGH") : "ok"
+                // A weak output is never a finding: its flag column says so (keeping the direction).
+                if p.isWeak { flag = p.isOutOfRange ? (low ? "weak▼" : "weak▲") : "weak" }
             }
-            var flag = "  ok "
-            if p.isOutOfRange, let range = p.referenceRange { flag = p.value < range.lowerBound ? "▼ LOW" : "▲ HIGH" }
-            // A weak output is never a finding: its flag column says so (keeping the direction).
-            if p.isWeak { flag = p.isOutOfRange ? (flag.hasPrefix("▼") ? "weak▼" : "weak▲") : " weak" }
-            line += " " + flag
-            if let r = p.validationR { line += String(format: " %.2f", r) }
-            grid.writeTruncated(line, x: rect.x + labelWidth, y: y, width: rect.width - labelWidth, style: style)
+            line += " " + flag.padded(compactFlag ? 2 : 6)
+            if showR { line += p.validationR.map { String(format: " %4.2f", $0) } ?? "     " }
+            grid.write(line, x: rect.x + labelWidth, y: y, style: style, maxWidth: rect.width - labelWidth)
         }
         if a.phenotypes.count > rows, rows > 0 {
             grid.writeRight(" \(scroll + 1)–\(min(a.phenotypes.count, scroll + rows))/\(a.phenotypes.count) J/K ", rightEdge: rect.maxX, y: rect.maxY, style: theme.dim)
@@ -127,14 +144,23 @@ enum GradCAMPanel {
             return
         }
         guard state.gradCAMOn else {
-            grid.writeTruncated("off — g shows where on the traces a head looks; G / B choose the head", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            // Wrapped, not cut: the panel is narrow beside the traces at 120×40.
+            for (k, line) in HelpOverlay.wrap("off — g shows where on the traces a head looks; G / B or :head NAME choose the head",
+                                              width: rect.width).prefix(max(1, rect.height)).enumerated() {
+                grid.write(line, x: rect.x, y: rect.y + k, style: theme.dim, maxWidth: rect.width)
+            }
             return
         }
-        guard let target = state.gradCAMTarget else { return }
+        guard let target = state.gradCAMTarget else {
+            for (k, line) in HelpOverlay.wrap(WorkstationAction.noGradCAMHint, width: rect.width).prefix(max(1, rect.height)).enumerated() {
+                grid.write(line, x: rect.x, y: rect.y + k, style: theme.dim, maxWidth: rect.width)
+            }
+            return
+        }
         let label = state.analysis?.risks.first { $0.target == target }?.label ?? target.output
         grid.writeTruncated("head: \(label) (\(target))", x: rect.x, y: rect.y, width: rect.width, style: theme.title)
         guard let map = state.gradCAM, map.target == target else {
-            grid.writeTruncated("computing…", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
+            grid.writeTruncated("computing", x: rect.x, y: rect.y + 1, width: rect.width, style: theme.dim)
             return
         }
         if rect.height >= 2 {
@@ -181,7 +207,7 @@ enum CMRPane {
             return
         }
         guard let cmr = state.cmr else {
-            grid.writeTruncated("generating SAX and LAX cine…", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+            grid.writeTruncated("generating SAX and LAX cines", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
             return
         }
         let frameCount = max(1, cmr.sax.frames.count)

@@ -104,34 +104,84 @@ public struct Theme: Sendable {
 
 /// The `?` overlay: every binding of a key map, grouped by section, in columns that fit the area.
 public enum HelpOverlay {
-    public static func render<A>(_ keyMap: KeyMap<A>, title: String = "Keys  (Esc or ? closes)", into grid: inout CellGrid, area: Rect, theme: Theme) {
-        guard area.width >= 20, area.height >= 5 else { return }
+    /// Narrowest column: keys (≤ 10 cells) and a summary wide enough to wrap into a few lines.
+    static let minimumColumnWidth = 34
+
+    /// Draws page `page` of the key map (sections, then "keys  summary" with the summary wrapped at
+    /// word boundaries inside its column — never cut) and returns the number of pages. Columns are
+    /// filled top to bottom; a binding never splits across columns; what does not fit in the
+    /// area's columns goes to the next page (the bottom border says "page 1/2 · J/K").
+    @discardableResult
+    public static func render<A>(_ keyMap: KeyMap<A>, title: String = "Keys  (Esc or ? closes)", page: Int = 0, into grid: inout CellGrid,
+                                 area: Rect, theme: Theme) -> Int {
+        guard area.width >= 20, area.height >= 5 else { return 1 }
         grid.fill(area, style: theme.normal)
         grid.box(area, title: title, style: theme.border, titleStyle: theme.title)
         let inner = area.inset(dx: 2, dy: 1)
-        // Lines: section headings then "keys  summary".
-        var lines: [(String, String, Bool)] = []
-        for section in keyMap.sections {
-            lines.append((section.name, "", true))
-            for b in section.bindings { lines.append((b.keyLabel, b.summary, false)) }
-        }
-        let keyWidth = min(16, (lines.filter { !$0.2 }.map { $0.0.unicodeScalars.count }.max() ?? 8) + 1)
-        let columnsNeeded = max(1, Int((Double(lines.count) / Double(max(1, inner.height))).rounded(.up)))
-        let colWidth = max(20, inner.width / max(1, columnsNeeded))
-        var col = 0, row = 0
-        for (keys, summary, isHeading) in lines {
-            if row >= inner.height { row = 0; col += 1 }
-            let x = inner.x + col * colWidth
-            if x + 10 > inner.maxX { break }
-            let y = inner.y + row
-            let w = min(colWidth - 1, inner.maxX - x)
-            if isHeading {
-                grid.writeTruncated(keys, x: x, y: y, width: w, style: theme.title)
-            } else {
-                grid.writeTruncated(keys, x: x, y: y, width: min(keyWidth, w), style: theme.warning)
-                grid.writeTruncated(summary, x: x + keyWidth, y: y, width: w - keyWidth, style: theme.normal)
+        let keyWidth = min(12, (keyMap.sections.flatMap(\.bindings).map { $0.keyLabel.unicodeScalars.count }.max() ?? 8) + 1)
+        typealias Line = (String, String, Bool)
+        /// (page, column, row, line) of every line with `columns` columns.
+        func layout(columns: Int) -> (placed: [(page: Int, col: Int, row: Int, line: Line)], pages: Int, colWidth: Int, summaryWidth: Int) {
+            let colWidth = (inner.width + 1) / columns
+            let summaryWidth = max(1, colWidth - 1 - keyWidth)
+            // Blocks: a heading (kept with its first binding) or one binding with its wrapped summary.
+            var blocks: [[Line]] = []
+            for section in keyMap.sections {
+                for (i, b) in section.bindings.enumerated() {
+                    var block: [Line] = i == 0 ? [(section.name, "", true)] : []
+                    for (k, line) in wrap(b.summary, width: summaryWidth).enumerated() { block.append((k == 0 ? b.keyLabel : "", line, false)) }
+                    blocks.append(block)
+                }
             }
-            row += 1
+            var placed: [(page: Int, col: Int, row: Int, line: Line)] = []
+            var pg = 0, col = 0, row = 0
+            for block in blocks {
+                if row > 0, row + block.count > inner.height {
+                    row = 0; col += 1
+                    if col >= columns { col = 0; pg += 1 }
+                }
+                for line in block.prefix(inner.height) { placed.append((pg, col, row, line)); row += 1 }
+            }
+            return (placed, pg + 1, colWidth, summaryWidth)
         }
+        // The fewest columns that hold everything on one page (widest summaries, least wrapping);
+        // else as many columns as fit, over pages.
+        let most = max(1, min(3, (inner.width + 1) / minimumColumnWidth))
+        let chosen = (1...most).lazy.map { layout(columns: $0) }.first { $0.pages == 1 } ?? layout(columns: most)
+        let placed = chosen.placed, colWidth = chosen.colWidth, summaryWidth = chosen.summaryWidth
+        let pg = chosen.pages - 1
+        let pages = pg + 1
+        let shown = min(max(0, page), pages - 1)
+        for p in placed where p.page == shown {
+            let x = inner.x + p.col * colWidth, y = inner.y + p.row
+            let (keys, summary, isHeading) = p.line
+            if isHeading {
+                grid.write(keys, x: x, y: y, style: theme.title, maxWidth: colWidth - 1)
+            } else {
+                if !keys.isEmpty { grid.write(keys, x: x, y: y, style: theme.warning, maxWidth: keyWidth) }
+                grid.write(summary, x: x + keyWidth, y: y, style: theme.normal, maxWidth: summaryWidth)
+            }
+        }
+        if pages > 1 {
+            grid.writeRight(" page \(shown + 1)/\(pages) · J/K ", rightEdge: area.maxX - 1, y: area.maxY - 1, style: theme.title)
+        }
+        return pages
+    }
+
+    /// Word wrap at spaces; a word longer than `width` is split (the only place a word breaks).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = [], current = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: true).map(String.init) {
+            var w = word
+            while w.unicodeScalars.count > width {
+                if !current.isEmpty { lines.append(current); current = "" }
+                let head = String(String.UnicodeScalarView(w.unicodeScalars.prefix(width)))
+                lines.append(head); w = String(String.UnicodeScalarView(w.unicodeScalars.dropFirst(width)))
+            }
+            if current.isEmpty { current = w } else if current.unicodeScalars.count + 1 + w.unicodeScalars.count <= width { current += " " + w }
+            else { lines.append(current); current = w }
+        }
+        if !current.isEmpty || lines.isEmpty { lines.append(current) }
+        return lines
     }
 }

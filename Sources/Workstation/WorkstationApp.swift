@@ -408,7 +408,12 @@ public final class WorkstationApp {
         case .key(let key):
             if state.commandText != nil { handleCommandKey(key); return }
             if state.showHelp {
-                if key == .escape || key == .character("?") || key == .character("q") { state.showHelp = false }
+                switch key {
+                case .escape, .character("?"), .character("q"): state.showHelp = false; state.helpPage = 0
+                case .character("J"), .character("j"), .character(" "), .pageDown, .down: state.helpPage += 1
+                case .character("K"), .character("k"), .pageUp, .up: state.helpPage = max(0, state.helpPage - 1)
+                default: break
+                }
                 return
             }
             if let action = keyMap.action(for: key) { perform(action) }

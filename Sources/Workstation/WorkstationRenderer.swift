@@ -69,13 +69,11 @@ public enum WorkstationRenderer {
             let ood = state.analysis?.outOfDistribution
             let style = ood?.isOutside == true ? theme.warning : theme.banner
             grid.fill(banner, style: style)
-            var text = ""
-            if let ood, ood.isOutside {
-                text = String(format: "⚠ OUT OF DISTRIBUTION (score %.1f): ECG unlike the training data — scores and images unreliable · ", ood.score)
-            }
-            text += "SYNTHETIC DEMO MODEL — not for clinical use"
-            if case .loaded(let id, _, _) = state.model { text += " · scores from \(id), trained on synthetic data" }
-            grid.writeTruncated(text, x: 1, y: banner.y, width: banner.width - 2, style: style)
+            var modelID: String?
+            if case .loaded(let id, _, _) = state.model { modelID = id }
+            let text = BannerText.fitted(outOfDistributionScore: ood?.isOutside == true ? ood?.score : nil, modelID: modelID,
+                                         width: banner.width - 2)
+            grid.write(text, x: 1, y: banner.y, style: style, maxWidth: banner.width - 2)
         }
 
         if let side = layout.side {
@@ -99,7 +97,10 @@ public enum WorkstationRenderer {
         if state.showHelp {
             let w = min(size.width - 4, 110), h = min(size.height - 2, 40)
             let area = Rect(x: (size.width - w) / 2, y: max(1, (size.height - h) / 2), width: w, height: h)
-            HelpOverlay.render(keyMap, title: "ecg2cmr keys — Esc or ? closes · :help lists commands", into: &grid, area: area, theme: theme)
+            let title = ["ecg2cmr keys — Esc or ? closes · :help lists commands", "keys — Esc or ? closes", "keys"]
+                .first { $0.unicodeScalars.count + 6 <= w } ?? "keys"
+            let pages = HelpOverlay.render(keyMap, title: title, page: state.helpPage, into: &grid, area: area, theme: theme)
+            _ = pages
             // Images sit above the text layer: one under the overlay would hide it.
             grid.images.removeAll { $0.rect.intersects(area) }
         }
@@ -141,7 +142,11 @@ public enum WorkstationRenderer {
         case .none: parts.append("no model loaded")
         case .loaded(let id, _, _): parts.append("model \(id)")
         }
-        grid.writeTruncated(" " + parts.filter { !$0.isEmpty }.joined(separator: narrow ? "│" : " │ "), x: rect.x, y: rect.y, width: rect.width, style: theme.header)
+        // Whole parts are dropped from the right (least useful last) rather than one cut in the middle.
+        var kept = parts.filter { !$0.isEmpty }
+        func line() -> String { " " + kept.joined(separator: narrow ? "│" : " │ ") }
+        while kept.count > 1, line().unicodeScalars.count > rect.width { kept.removeLast() }
+        grid.writeTruncated(line(), x: rect.x, y: rect.y, width: rect.width, style: theme.header)
     }
 
     /// "PR 160 QRS 92 QT/QTc 380/410 ax 45/60/40": intervals in ms (QTc Bazett), P/QRS/T axes in degrees,

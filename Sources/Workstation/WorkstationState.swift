@@ -162,6 +162,8 @@ public struct WorkstationState: Sendable {
     public var focus: PaneID = .traces
     public var scroll: [PaneID: Int] = [:]
     public var showHelp = false
+    /// Page of the help overlay (a small terminal wraps the key list onto more than one page).
+    public var helpPage = 0
     /// Text typed after ":"; nil when the command line is closed.
     public var commandText: String?
     public var status = StatusMessage("? help · : command · q quit")
