@@ -124,6 +124,53 @@ public struct BootstrapResult: Sendable, Equatable, Codable {
     public var requestedResamples: Int
 }
 
+/// The AUC's 95 % interval where a class is too small for the bootstrap: with fewer than
+/// `minimumClassSize` positive or negative cases, resampling mostly redraws the same few cases and a
+/// perfect separation gives "1.000 (1.000–1.000)". Instead: the wider of DeLong's interval
+/// (AUC ± 1.96 SE from the structural components, clipped to [0, 1]) and an exact Clopper–Pearson
+/// interval that counts the AUC as a proportion of the smaller class (conservative: never narrower
+/// than the smaller class allows, never degenerate — 3 positives all ranked first give 0.292–1).
+public struct SmallSampleAUC: Sendable, Equatable, Codable {
+    public var positives: Int
+    public var negatives: Int
+    public var interval: ConfidenceInterval
+    public static let minimumClassSize = 10
+    public static let method = "small class: wider of DeLong and exact (Clopper–Pearson on the smaller class)"
+
+    /// nil when both classes have at least `minimumClassSize` cases (then the bootstrap is used), or
+    /// when a class is empty (no AUC).
+    public static func interval(scores: [Double], truth: [Bool]) -> SmallSampleAUC? {
+        let m = truth.filter { $0 }.count, n = truth.count - m
+        guard m > 0, n > 0, min(m, n) < minimumClassSize, let auc = ROC.auc(scores: scores, truth: truth) else { return nil }
+        let k = min(m, n)
+        let exact = ClopperPearson.interval(successes: Int((auc * Double(k)).rounded()), total: k)
+        var lower = exact.lower, upper = exact.upper
+        if let d = DeLong.test(first: scores, second: scores, truth: truth), d.varianceFirst > 0 {
+            let half = Wilson.z95 * d.varianceFirst.squareRoot()
+            lower = min(lower, max(0, auc - half)); upper = max(upper, min(1, auc + half))
+        }
+        // The interval holds the estimate itself (the exact one is centred on the rounded count).
+        return SmallSampleAUC(positives: m, negatives: n, interval: ConfidenceInterval(lower: min(lower, auc), upper: max(upper, auc)))
+    }
+}
+
+public enum ClopperPearson {
+    /// Exact two-sided 95 % binomial interval (statsmodels `proportion_confint(method="beta")`),
+    /// from the regularised incomplete beta function by bisection.
+    public static func interval(successes x: Int, total n: Int, level: Double = 0.95) -> ConfidenceInterval {
+        let alpha = (1 - level) / 2
+        func solve(_ f: (Double) -> Double, target: Double) -> Double {
+            var lo = 0.0, hi = 1.0
+            for _ in 0..<100 { let mid = (lo + hi) / 2; if f(mid) < target { lo = mid } else { hi = mid } }
+            return (lo + hi) / 2
+        }
+        // Lower: Beta(α/2; x, n−x+1) quantile; upper: Beta(1−α/2; x+1, n−x) quantile.
+        let lower = x == 0 ? 0 : solve({ Distributions.regularizedBeta($0, Double(x), Double(n - x + 1)) }, target: alpha)
+        let upper = x == n ? 1 : solve({ Distributions.regularizedBeta($0, Double(x + 1), Double(n - x)) }, target: 1 - alpha)
+        return ConfidenceInterval(lower: lower, upper: upper)
+    }
+}
+
 public enum Bootstrap {
     /// Percentile bootstrap 95 % CI of the AUC: `resamples` draws of n cases with replacement
     /// (SplitMix64 from `seed`, index = next() mod n), single-class draws skipped, percentiles by

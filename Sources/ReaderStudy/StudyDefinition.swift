@@ -216,9 +216,20 @@ public struct TerminalSize: Codable, Sendable, Hashable, CustomStringConvertible
               let r = Int(parts[1].trimmingCharacters(in: .whitespaces)), (1...10_000).contains(c), (1...10_000).contains(r) else { return nil }
         columns = c; rows = r
     }
-    public var description: String { "\(columns)×\(rows)" }
-    /// True when this terminal is at least `minimum` in both directions.
-    public func isAtLeast(_ minimum: TerminalSize) -> Bool { columns >= minimum.columns && rows >= minimum.rows }
+    public var description: String { isHeadless ? Self.headlessName : "\(columns)×\(rows)" }
+
+    /// A scripted session (`study run --headless`) has no terminal: its answers are recorded as
+    /// "headless" (stored as 0 × 0), not as the size its in-memory screen happens to render at.
+    public static let headless = TerminalSize(columns: 0, rows: 0)
+    public static let headlessName = "headless"
+    public var isHeadless: Bool { columns == 0 && rows == 0 }
+    /// As written in answers.csv and the report: "120x40", or "headless".
+    public var csvText: String { isHeadless ? Self.headlessName : "\(columns)x\(rows)" }
+
+    /// True when this terminal is at least `minimum` in both directions. A headless session passes:
+    /// reader mode itself refuses to show a case on a screen below the stage's minimum, and the
+    /// scripted screen renders at its own fixed size; the answers still say "headless".
+    public func isAtLeast(_ minimum: TerminalSize) -> Bool { isHeadless || (columns >= minimum.columns && rows >= minimum.rows) }
 
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -230,6 +241,6 @@ public struct TerminalSize: Codable, Sendable, Hashable, CustomStringConvertible
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
-        try c.encode("\(columns)x\(rows)")
+        try c.encode(csvText)
     }
 }

@@ -54,8 +54,13 @@ public struct PerformanceRow: Sendable {
     public var cases: Int
     public var confusion: ConfusionCounts
     public var auc: Double?
+    /// Percentile bootstrap CI — only when both classes have ≥ `SmallSampleAUC.minimumClassSize` cases.
     public var aucBootstrap: BootstrapResult?
+    /// The interval used instead when a class is smaller (and the report warns).
+    public var aucSmallSample: SmallSampleAUC?
     public var subtypeAccuracy: Proportion?
+    /// The AUC's 95 % interval, whichever way it was computed.
+    public var aucInterval: ConfidenceInterval? { aucSmallSample?.interval ?? aucBootstrap?.interval }
     public var roc: [ROCPoint]
 }
 
@@ -127,10 +132,12 @@ public struct StudyReport: Sendable {
                 }
                 if n > 0 { subtypeAcc = Proportion(successes: k, total: n) }
             }
+            let small = SmallSampleAUC.interval(scores: ratings, truth: t)
             return PerformanceRow(reader: reader, role: role, stage: stage, cases: caseIDs.count,
                                   confusion: ConfusionCounts(decisions: decisions, truth: t),
                                   auc: ROC.auc(scores: ratings, truth: t),
-                                  aucBootstrap: Bootstrap.aucInterval(scores: ratings, truth: t, resamples: resamples, seed: seed ^ stableHash(salt)),
+                                  aucBootstrap: small == nil ? Bootstrap.aucInterval(scores: ratings, truth: t, resamples: resamples, seed: seed ^ stableHash(salt)) : nil,
+                                  aucSmallSample: small,
                                   subtypeAccuracy: subtypeAcc, roc: ROC.curve(scores: ratings, truth: t))
         }
 
@@ -168,7 +175,7 @@ public struct StudyReport: Sendable {
                                         String(format: "%.1f", a.secondsOnCase), StudyStore.iso(a.answeredAt),
                                         tr.map { $0.finding ? "1" : "0" } ?? "", tr?.subtype ?? "",
                                         model?.probabilities[a.caseID].map { String(format: "%.6f", $0) } ?? "",
-                                        a.terminal.map { "\($0.columns)x\($0.rows)" } ?? ""])
+                                        a.terminal.map(\.csvText) ?? ""])
                 }
             }
             // Every later stage against the first, and each stage against the one before it.
@@ -345,7 +352,7 @@ public struct StudyReport: Sendable {
         var head = ["reader", "role", "stage", "cases", "tp", "fp", "tn", "fn"]
         for m in ["accuracy", "sensitivity", "specificity", "ppv", "npv"] { head += [m, m + "_ci_low", m + "_ci_high"] }
         head += ["auc", "auc_ci_low", "auc_ci_high", "auc_bootstrap_valid", "subtype_accuracy", "subtype_n",
-                 "seconds_median", "seconds_q1", "seconds_q3"]
+                 "seconds_median", "seconds_q1", "seconds_q3", "auc_ci_method"]
         var lines = [head.joined(separator: ",")]
         for r in allRows {
             let c = r.confusion
@@ -354,11 +361,12 @@ public struct StudyReport: Sendable {
             for p in [c.accuracy, c.sensitivity, c.specificity, c.positivePredictiveValue, c.negativePredictiveValue] {
                 cells += [Self.f(p.value), Self.f(p.wilson95?.lower), Self.f(p.wilson95?.upper)]
             }
-            cells += [Self.f(r.auc), Self.f(r.aucBootstrap?.interval.lower), Self.f(r.aucBootstrap?.interval.upper),
+            cells += [Self.f(r.auc), Self.f(r.aucInterval?.lower), Self.f(r.aucInterval?.upper),
                       r.aucBootstrap.map { String($0.validResamples) } ?? "", Self.f(r.subtypeAccuracy?.value),
                       r.subtypeAccuracy.map { String($0.total) } ?? ""]
             let time = readingTimes["\(r.reader)\u{1}\(r.stage)"]
             cells += [Self.f(time?.median, 1), Self.f(time?.lowerQuartile, 1), Self.f(time?.upperQuartile, 1)]
+            cells.append(r.aucSmallSample != nil ? SmallSampleAUC.method : (r.aucBootstrap != nil ? "percentile bootstrap" : ""))
             lines.append(cells.map(Self.csvField).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -387,6 +395,9 @@ public struct StudyReport: Sendable {
         }
         func auc(_ r: PerformanceRow) -> String {
             guard let a = r.auc else { return "—" }
+            if let small = r.aucSmallSample {
+                return String(format: "%.3f (%.3f–%.3f) ⚠", a, small.interval.lower, small.interval.upper)
+            }
             guard let b = r.aucBootstrap else { return String(format: "%.3f", a) }
             return String(format: "%.3f (%.3f–%.3f)", a, b.interval.lower, b.interval.upper)
         }
@@ -402,12 +413,21 @@ public struct StudyReport: Sendable {
             md.append("No model comparison (no model bundle available or `--no-model`).")
         }
         md += ["", "## Diagnostic performance", "",
-               "Percentages with Wilson 95 % CIs; AUC from the reader's call and 1–5 confidence (10-level rating) with a percentile bootstrap 95 % CI (\(resamples) resamples, seeded). Pooled rows treat every read as independent.", "",
+               "Percentages with Wilson 95 % CIs; AUC from the reader's call and 1–5 confidence (10-level rating) with a percentile bootstrap 95 % CI (\(resamples) resamples, seeded; ⚠ = a class of fewer than \(SmallSampleAUC.minimumClassSize) cases, see below). Pooled rows treat every read as independent.", "",
                "| reader | stage | n | accuracy | sensitivity | specificity | PPV | NPV | AUC (95 % CI) | subtype correct |",
                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in allRows {
             let c = r.confusion
             md.append("| \(r.reader) (\(r.role)) | \(r.stage) | \(r.cases) | \(pct(c.accuracy)) | \(pct(c.sensitivity)) | \(pct(c.specificity)) | \(pct(c.positivePredictiveValue)) | \(pct(c.negativePredictiveValue)) | \(auc(r)) | \(r.subtypeAccuracy.map(pct) ?? "—") |")
+        }
+        let small = allRows.compactMap { r in r.aucSmallSample.map { (r, $0) } }
+        if !small.isEmpty {
+            md += ["", "⚠ **Too few cases for a bootstrap AUC interval** (fewer than \(SmallSampleAUC.minimumClassSize) positive or negative cases): "
+                   + "these rows show the wider of DeLong's interval and an exact Clopper–Pearson interval on the smaller class instead, "
+                   + "and even that is rough — read their AUC as a description of these cases, not an estimate.", ""]
+            for (r, s) in small {
+                md.append("- \(r.reader) · \(r.stage): \(s.positives) positive, \(s.negatives) negative cases")
+            }
         }
         md += ["", "## Change between stages, and readers against the model (same reader, same cases)", ""]
         if comparisons.isEmpty {
@@ -459,7 +479,7 @@ public struct StudyReport: Sendable {
             }
         }
         md += ["", "## Reading conditions", "",
-               "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept.", "",
+               "Terminal size (columns×rows) each answer was given on; the trace scale depends on it. \"unknown\" = answers recorded before sizes were kept; \"headless\" = scripted answers (`study run --headless`), read on no terminal.", "",
                "| reader | stage | required | terminal sizes (answers) |", "| --- | --- | --- | --- |"]
         var sizes: [String: [String: Int]] = [:], order: [String] = []
         for line in answerLines where line.count > Self.terminalColumn {
@@ -491,10 +511,13 @@ public struct StudyReport: Sendable {
         let w = 960, h = 720
         var img = RGBImage(width: w, height: h, fill: .white)
         let left = 70, top = 50, side = 600
+        // The unit square is drawn `inset` pixels inside the frame, so a curve along an edge (a perfect
+        // reader: FPR 0 then TPR 1) lies inside the plot, visible, not on the frame line.
+        let inset = 12, plot = side - 2 * inset
         let grey = RGBColor(200, 200, 200)
         img.drawText(("ROC: " + title).prefix(70).description, x: left, y: 15, color: .black, scale: 2)
         for k in 0...10 {
-            let x = left + k * side / 10, y = top + side - k * side / 10
+            let x = left + inset + k * plot / 10, y = top + side - inset - k * plot / 10
             img.drawLine(x0: x, y0: top, x1: x, y1: top + side, color: k % 5 == 0 ? RGBColor(170, 170, 170) : RGBColor(235, 235, 235))
             img.drawLine(x0: left, y0: y, x1: left + side, y1: y, color: k % 5 == 0 ? RGBColor(170, 170, 170) : RGBColor(235, 235, 235))
             if k % 5 == 0 {
@@ -503,12 +526,12 @@ public struct StudyReport: Sendable {
                 img.drawText(label, x: left - 30, y: y - 3, color: .black)
             }
         }
-        img.drawLine(x0: left, y0: top + side, x1: left + side, y1: top, color: grey)
+        img.drawLine(x0: left + inset, y0: top + side - inset, x1: left + side - inset, y1: top + inset, color: grey)
         img.strokeRect(x: left, y: top, width: side + 1, height: side + 1, color: .black)
         img.drawText("1 - specificity", x: left + side / 2 - 45, y: top + side + 25, color: .black)
         img.drawText("sensitivity", x: 5, y: top - 15, color: .black)
         func px(_ p: ROCPoint) -> (Int, Int) {
-            (left + Int((p.falsePositiveRate * Double(side)).rounded()), top + side - Int((p.truePositiveRate * Double(side)).rounded()))
+            (left + inset + Int((p.falsePositiveRate * Double(plot)).rounded()), top + side - inset - Int((p.truePositiveRate * Double(plot)).rounded()))
         }
         var legend: [(String, RGBColor, Int)] = []
         let curves = rows.filter { !$0.reader.hasPrefix("role:") }

@@ -217,7 +217,8 @@ public enum ReaderModeRunner {
                            exitWhenFinished: Bool = false,
                            endOfInput: () -> Bool = { false }, onFrame: ((CellGrid) -> Void)? = nil) {
         func draw() {
-            controller.terminalSize = TerminalSize(columns: screen.size.width, rows: screen.size.height)
+            // A scripted screen is no terminal: its answers say "headless", not its render size.
+            controller.terminalSize = screen is ReaderHeadlessScreen ? .headless : TerminalSize(columns: screen.size.width, rows: screen.size.height)
             let frame = ReaderView.render(controller, size: screen.size, theme: theme)
             screen.present(frame)
             onFrame?(frame)

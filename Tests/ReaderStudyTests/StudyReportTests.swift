@@ -45,7 +45,10 @@ import CardiacModels
     #expect(row.confusion.truePositives + row.confusion.trueNegatives == 5)
     let expectedAUC = try #require(pairwiseAUC(answers.map(\.rating), t))
     #expect(abs(try #require(row.auc) - expectedAUC) < 1e-12)
-    #expect(row.aucBootstrap?.requestedResamples == 500)
+    // 10 cases: fewer than 10 of each class, so no bootstrap — the small-sample interval, and a warning.
+    #expect(row.aucBootstrap == nil && row.aucSmallSample != nil)
+    #expect(report.markdown.contains("Too few cases for a bootstrap AUC interval"))
+    #expect(report.metricsCSV.contains(SmallSampleAUC.method))
     #expect(report.rows.contains { $0.reader == "all readers" })
     #expect(!report.rows.contains { $0.reader == "role: senior" }, "a one-reader pool repeats that reader")
     let cmp = try #require(report.comparisons.first { $0.reader == "J1" && $0.first == "ecg-only" && $0.second == "ecg+real-cmr" })
@@ -117,7 +120,7 @@ import CardiacModels
     #expect(md.contains("## Agreement between readers and time per case") && md.contains("Fleiss"))
     let time = try #require(report.readingTimes["J1\u{1}ecg-only"])
     #expect(time.count == 10 && time.lowerQuartile <= time.median && time.median <= time.upperQuartile)
-    #expect(csv.split(separator: "\n")[0].hasSuffix("seconds_median,seconds_q1,seconds_q3"))
+    #expect(csv.split(separator: "\n")[0].hasSuffix("seconds_median,seconds_q1,seconds_q3,auc_ci_method"))
 }
 
 @Test func oneStageOrOneReaderGivesTheAnalysisTheDesignAllows() throws {
