@@ -10,6 +10,9 @@ patches of (1, P). Its state dict (saved as {'model': state_dict}) holds
   and one of three pooling layouts, chosen from the keys:
     norm.*                                  -> pooling "cls":  norm(x)[:, 0]      (global_pool=False)
     fc_norm.*                               -> pooling "mean": fc_norm(mean of patch tokens)
+                                               (MMCL also keeps an unused norm.* here — its `del
+                                               self.norm` is commented out — which is dropped with a
+                                               note; likewise for attention_pool)
     fc_norm.* + attention_pool.{in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias}
                                             -> pooling "mha":  fc_norm(MHA(q = mean of patch tokens,
                                                k = v = patch tokens))             (attention_pool)
@@ -200,10 +203,12 @@ def parse_head_spec(spec: str) -> dict:
 
 
 def convert(sd: dict, leads: int = 12, heads: int | None = None, head_specs=None, ignore=(),
-            pooling: str | None = None, eps: float = 1e-6):
+            pooling: str | None = None, eps: float = 1e-6, notes: list | None = None):
     """timm/MMCL state dict -> (ECGEncoder with our names, head manifest entries).
 
-    Raises ConversionError for anything that does not map exactly (including unmapped keys)."""
+    Raises ConversionError for anything that does not map exactly (including unmapped keys).
+    What was knowingly left out is appended to `notes` (printed by the command)."""
+    notes = notes if notes is not None else []
     sd = unwrap(sd)
     ignore = tuple(ignore)
     dropped = [k for k in sd if k.startswith(ignore)] if ignore else []
@@ -228,8 +233,12 @@ def convert(sd: dict, leads: int = 12, heads: int | None = None, head_specs=None
     pooling = found
     class_token = "cls_token" in sd
     if pooling in ("mean", "mha") and "norm.weight" in sd:
-        raise ConversionError("checkpoint has both 'norm.*' and 'fc_norm.*'; MMCL's global pooling has no 'norm' "
-                              "(pass --ignore norm if it is unused)")
+        # MMCL's ECGEncoder keeps `norm` under global pooling (its `del self.norm` is commented out)
+        # but forward_features never reads it: fc_norm normalises the pooled vector instead.
+        unused = [k for k in ("norm.weight", "norm.bias") if k in sd]
+        sd = {k: v for k, v in sd.items() if k not in unused}
+        notes.append(f"{' and '.join(unused)} unused: under global pooling ('{pooling}') MMCL's forward_features "
+                     "normalises the pooled vector with fc_norm, so the final 'norm' is not part of the model")
     block_ids = sorted({int(k.split(".")[1]) for k in sd if k.startswith("blocks.")})
     depth = len(block_ids)
     if depth == 0 or block_ids != list(range(depth)):
@@ -348,7 +357,11 @@ def main(argv=None):
             sd, ck_args = load_checkpoint(args.checkpoint, args.trust_checkpoint)
         head_specs = [parse_head_spec(s) for s in args.head]
         heads = resolve_heads(args.heads, ck_args, args.preset)
-        enc, head_specs = convert(sd, args.leads, heads, head_specs, args.ignore, args.pooling, args.layer_norm_eps)
+        notes = []
+        enc, head_specs = convert(sd, args.leads, heads, head_specs, args.ignore, args.pooling, args.layer_norm_eps,
+                                  notes=notes)
+        for n in notes:
+            print(f"convert_checkpoint: {n}", file=sys.stderr)
     except ConversionError as e:
         print(f"convert_checkpoint: {e}", file=sys.stderr)
         sys.exit(2)

@@ -53,7 +53,9 @@ def mmcl_encoder_class():
                 self.attention_pool = nn.MultiheadAttention(embed_dim=width, num_heads=kwargs["num_heads"], batch_first=True)
             if global_pool:
                 self.fc_norm = kwargs["norm_layer"](width)
-                del self.norm
+                # MMCL's ECGEncoder has `del self.norm` commented out: its global-pooling checkpoints
+                # keep an unused `norm.*` beside `fc_norm.*`, and so do these references.
+                # del self.norm
 
         def forward_features(self, x):
             x = self.patch_embed(x)

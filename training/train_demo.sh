@@ -19,5 +19,5 @@ base=$!
 $P --only heads >> "$RUN/log-ecg.txt" 2>&1
 wait $base
 wait $cmr
-$P --only prior validate export evaluate >> "$RUN/log-ecg.txt" 2>&1
+$P --only prior calibrate validate export evaluate >> "$RUN/log-ecg.txt" 2>&1
 echo "demo bundle trained; logs in $RUN"

@@ -84,9 +84,19 @@ def test_pooling_comes_from_the_keys(tmp_path):
     sd = _state("mean")
     with pytest.raises(convert_checkpoint.ConversionError, match="'mean' layout"):
         _convert(sd, pooling="cls", ignore=["head"])
-    sd["norm.weight"], sd["norm.bias"] = torch.ones(96), torch.zeros(96)
-    with pytest.raises(convert_checkpoint.ConversionError, match="both 'norm"):
-        _convert(sd, ignore=["head"])
+
+
+
+@pytest.mark.parametrize("pooling", ["mean", "mha"])
+def test_global_pooling_checkpoints_convert_as_mmcl_saves_them(pooling):
+    # MMCL keeps an unused `norm.*` beside `fc_norm.*` (its `del self.norm` is commented out):
+    # converted without a flag, with a note that it is unused.
+    sd = _state(pooling)
+    assert "norm.weight" in sd and "fc_norm.weight" in sd
+    notes = []
+    enc, _ = _convert(sd, ignore=["head"], notes=notes)
+    assert enc.pooling == pooling and len(notes) == 1 and "norm.weight and norm.bias unused" in notes[0]
+    assert not hasattr(enc.encoder.norm, "weight")               # nn.Identity: fc_norm is the model's norm
 
 
 def test_cli_refuses_with_a_message(tmp_path, capsys):
