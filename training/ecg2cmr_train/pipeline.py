@@ -15,7 +15,10 @@ that do not depend on each other can run in parallel processes (`cmr` beside `md
   align      InfoNCE, ECG projection ↔ CMR representation (true anatomy + residual) → align.pt
   heads      fine-tune encoder + risk / subtype / phenotype heads (alignment kept as auxiliary)
   baseline   the same model from random initialisation on ECG alone, same budget and batches
+  floors     the simple models to beat (CV linear, gradient-boosted trees with measurements, a
+             plain 1-D CNN), fitted on the training split               → floors.npz (floors.py)
   prior      ECG-conditioned DDPM over the standardised residuals, condition dropout (CFG)
+  calibrate  Platt scaling of the risks, split-conformal 80 % interval scales (validation split)
   validate   validation metrics, weak flags, bands, out-of-distribution calibration, generator
              informativeness                                                → validation.json
   export     assets/models/<id>/ + golden vectors
@@ -43,8 +46,8 @@ from .loop import EarlyStopping, Timings, log, train_stage
 from .model import AnatomyCMRGenerator, BeatECGEncoder, DiffusionSchedule, LatentPrior
 from .nets import CineEncoder, MDMDecoder, clip_loss, mdm_loss_beats
 
-STAGES = ["ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "prior", "calibrate", "validate",
-          "export", "evaluate"]
+STAGES = ["ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "floors", "prior", "calibrate",
+          "validate", "export", "evaluate"]
 
 
 def stream_seed(seed: int, name: str) -> int:
@@ -635,6 +638,17 @@ def trained_prior(run: Run) -> LatentPrior:
     prior = make_prior(run, 2 * int(run.cfg["cmr"]["residual"]))
     prior.load_state_dict(run.load_done("prior")["modules"]["prior"])
     return prior.eval()
+
+
+def stage_floors(run: Run):
+    if not run.par.main:                # rank 0 alone writes files; the others wait for it
+        run.par.barrier()
+        return
+    if (run.run_dir / "floors.npz").exists():
+        return
+    from .floors import stage_floors as fit_floors
+    fit_floors(run)
+    run.par.barrier()
 
 
 def stage_calibrate(run: Run):
