@@ -646,8 +646,22 @@ def stage_floors(run: Run):
         return
     if (run.run_dir / "floors.npz").exists():
         return
+    import os
+    lock = run.run_dir / "floors.lock"
+    if lock.exists():
+        # Another process (started beside the time-capped stages) is fitting them: wait for it.
+        pid = int(lock.read_text() or 0)
+        while not (run.run_dir / "floors.npz").exists() and pid and os.path.exists(f"/proc/{pid}"):
+            time.sleep(10)
+        if (run.run_dir / "floors.npz").exists():
+            run.par.barrier()
+            return
+    lock.write_text(str(os.getpid()))
     from .floors import stage_floors as fit_floors
-    fit_floors(run)
+    try:
+        fit_floors(run)
+    finally:
+        lock.unlink(missing_ok=True)
     run.par.barrier()
 
 
