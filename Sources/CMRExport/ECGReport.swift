@@ -47,6 +47,8 @@ public struct ECGReportContent: Sendable {
     public var seed: UInt64
     public var includePHI: Bool
     public var generatorStatement: String?
+    /// How the generated heart's anatomy was chosen; a draw within the intervals is labelled on the page.
+    public var anatomy: AnatomyMode = .pointEstimate
 
     public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
@@ -291,8 +293,12 @@ public enum ECGReportWriter {
 
     static func drawPhenotypes(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         let ps = c.analysis.phenotypes
-        let yy = drawList(ps, title: "CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
-            let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
+        let intervals = ps.contains { $0.interval80 != nil }
+        let title = intervals ? "CMR phenotypes (value [80 % interval] · reference range)" : "CMR phenotypes (value · reference range)"
+        let yy = drawList(ps, title: title, on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
+            let fmt = abs(p.value) >= 100 ? "%.0f" : "%.1f"
+            var value = String(format: fmt, p.value) + " " + p.unit
+            if let iv = p.interval80 { value += " [" + String(format: fmt, iv.lowerBound) + "–" + String(format: fmt, iv.upperBound) + "]" }
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
             let flag = !p.isWeak && p.isOutOfRange
@@ -310,6 +316,11 @@ public enum ECGReportWriter {
     static func drawCMR(_ c: ECGReportContent, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         sectionTitle("Generated CMR", on: g, x: x, y: y, width: width)
         g.text(generatedLabel, x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
+        if c.anatomy != .pointEstimate {
+            // The picture is not the printed point estimate: say so where the picture is.
+            g.text(g.fitted(c.anatomy.caption, width: width, size: small), x: x + width, y: y + 2.6, size: small, color: warn,
+                   align: .right)
+        }
         let labelW = 5.0
         let side = min((width - labelW - 1.5) / 2, bottom - (y + 7.5) - 1.5) / 1
         let size = max(8, min(side, (bottom - y - 7.5 - 1.5) / 2))

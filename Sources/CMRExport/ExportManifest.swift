@@ -1,3 +1,4 @@
+import CardiacModels
 import CaseAnalysis
 import Foundation
 import Imaging
@@ -41,17 +42,26 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     /// Also write `report.pdf` (the one-page report, `ECGReportWriter`) on this paper; nil = no PDF.
     /// Optional so that manifests written before the report existed still decode (and still match).
     public var pdfPaper: PaperSize?
+    /// Stored as nil for the default point estimate, so earlier manifests decode and compare unchanged.
+    var anatomyDraw: AnatomyMode?
+    /// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals.
+    public var anatomy: AnatomyMode {
+        get { anatomyDraw ?? .pointEstimate }
+        set { anatomyDraw = newValue == .pointEstimate ? nil : newValue }
+    }
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
-                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil) {
+                saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
+                anatomy: AnatomyMode = .pointEstimate) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
         self.ecgPixelsPerMillimetre = ecgPixelsPerMillimetre; self.saveFloatFrames = saveFloatFrames
         self.writeDICOM = dicom ? true : nil
         self.pdfPaper = pdfPaper
+        self.anatomyDraw = anatomy == .pointEstimate ? nil : anatomy
     }
 
     public func validate() throws {

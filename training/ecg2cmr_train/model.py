@@ -570,7 +570,10 @@ class BeatECGEncoder(nn.Module):
         return torch.cat([pooled, self.wide(wide_input(x["beats"], x["rhythm"], self.wide_stride))], dim=-1)
 
     def forward(self, x: dict) -> dict:
-        p = self.pooled(x)
+        return self.from_pooled(x, self.pooled(x))
+
+    def from_pooled(self, x: dict, p: torch.Tensor) -> dict:
+        """Everything after the pooling (embedding, wide branch, heads) for a pooled vector `p` of `x`."""
         f = self.features(x, p)
         out = {"pooled": p, "embedding": self.embed(p),
                "heads": {name: head(f) for name, head in self.heads.items()}}
