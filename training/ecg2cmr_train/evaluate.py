@@ -442,12 +442,13 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"LV EF r [{_f(ci['lvEfR'][0])}, {_f(ci['lvEfR'][1])}]. The baseline gets the same phenotype supervision, "
              "so the difference measures alignment only.\n")
     le = res["label_efficiency"]
-    L.append("### Label efficiency (linear probe on frozen pooled features)\n")
-    L.append("| encoder | " + " | ".join(f"{float(k) * 100:g} % labels: AUC7 / EF r" for k in next(iter(le.values()))) + " |")
-    L.append("|---|" + "---|" * len(next(iter(le.values()))))
-    for name, r in le.items():
-        L.append(f"| {name} | " + " | ".join(f"{_f(v['meanAUC7'])} / {_f(v['lvEfR'])} ({v['labels']})" for v in r.values()) + " |")
-    L.append("")
+    if le:
+        L.append("### Label efficiency (linear probe on frozen pooled features)\n")
+        L.append("| encoder | " + " | ".join(f"{float(k) * 100:g} % labels: AUC7 / EF r" for k in next(iter(le.values()))) + " |")
+        L.append("|---|" + "---|" * len(next(iter(le.values()))))
+        for name, r in le.items():
+            L.append(f"| {name} | " + " | ".join(f"{_f(v['meanAUC7'])} / {_f(v['lvEfR'])} ({v['labels']})" for v in r.values()) + " |")
+        L.append("")
     verdict_auc = "beats" if a["mean_auc"] > b["mean_auc"] else "does NOT beat"
     verdict_r = "beats" if a["mean_r"] > b["mean_r"] else "does NOT beat"
     L.append(f"The aligned encoder {verdict_auc} the baseline on mean disease AUC and {verdict_r} it on mean "
@@ -569,7 +570,8 @@ def evaluate(p) -> dict:
         res["intervals"] = interval_metrics(p, pred["heads"]["phenotype"], pred["log_sigma"]["phenotype"],
                                             {k: v["scale"] for k, v in cal["phenotype"].items()})
     res["group_means"] = group_means(p, pred["heads"]["phenotype"])
-    res["label_efficiency"] = label_efficiency(p, cfg["evaluate"]["label_fractions"])
+    # Label-efficiency probes re-encode the training split twice; an empty fraction list skips them.
+    res["label_efficiency"] = label_efficiency(p, cfg["evaluate"]["label_fractions"]) if cfg["evaluate"]["label_fractions"] else {}
     log(f"evaluate: test mean AUC aligned {res['aligned']['mean_auc']:.3f} vs baseline {res['baseline']['mean_auc']:.3f}"
         + "".join(f" vs {k} {res[k]['mean_auc']:.3f}" for k in floors))
     g = generator_metrics(p, enc, gen, manifest, int(cfg["evaluate"]["generator_subjects"]),
