@@ -690,10 +690,17 @@ def stage_floors(run: Run):
     run.par.barrier()
 
 
+def _newer(path, *inputs) -> bool:
+    """True when `path` exists and was written after every input (a finished stage's output)."""
+    return path.exists() and all(path.stat().st_mtime > p.stat().st_mtime for p in inputs if p.exists())
+
+
 def stage_calibrate(run: Run):
     if not run.par.main:                # rank 0 alone writes files; the others wait for it
         run.par.barrier()
         return
+    if _newer(run.run_dir / "calibration.json", run.run_dir / "heads.pt") and (run.run_dir / "calibrated.pt").exists():
+        return                          # finished (restartable like the training stages)
     from .validate import calibrate
     t0 = time.time()
     calibrate(run)
@@ -705,6 +712,9 @@ def stage_validate(run: Run):
     if not run.par.main:                # rank 0 alone writes files; the others wait for it
         run.par.barrier()
         return
+    d = run.run_dir
+    if _newer(d / "validation.json", d / "calibrated.pt", d / "baseline.pt", d / "prior.pt", d / "cmr_residuals.npz"):
+        return                          # finished
     from .validate import validate
     t0 = time.time()
     validate(run)
