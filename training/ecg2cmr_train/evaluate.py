@@ -382,8 +382,8 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
     vs = res.get("vs_floors", {})
     fn = list(floors)
     L.append("### Against the floors (fitted on the training split, scored on the same test subjects)\n")
-    L.append("Floors: " + "; ".join(f"**{k}** = {v}" for k, v in floors.items()) + ". The linear floor's C and α are "
-             "chosen by 5-fold cross-validation; the trees stop early on a held-back tenth; the CNN trains for a fixed "
+    L.append("Floors: " + "; ".join(f"**{k}** = {v}" for k, v in floors.items()) + ". The linear floor's C is chosen per "
+             "output on the validation split and α by leave-one-out CV; the trees stop early on a held-back tenth; the CNN trains for a fixed "
              "wall time and keeps its best validation state (`training/ecg2cmr_train/floors.py`).\n")
     hdr = "| output | model | " + " | ".join(fn) + " | " + " | ".join(f"model − {k} [95 % CI]" for k in vs) + " |"
     L.append(hdr)
