@@ -385,7 +385,9 @@ def write_card_section(card: Path, res: dict) -> None:
         lines.append(f"| {oid} | " + " | ".join("n/a" if v[k]["coverage"] is None else f"{v[k]['coverage']:.2f}" for k in gs) + " |")
     lines += ["", "Calibration of the risk probabilities (ECE, 10 bins): " + ", ".join(
         f"{oid} {v['ece']:.3f}{' (weak)' if v['weak'] else ''}" for oid, v in c["ece"].items()) + ".", "",
-        f"Out-of-distribution flag on these held-out synthetic subjects: {c['oodFlagged'] * 100:.1f} %.", ""]
+        f"Out-of-distribution flag on these held-out synthetic subjects: {c['oodFlagged'] * 100:.1f} % "
+        "(real 12-lead ECGs must be flagged: `tests/ood/run.sh`, run by `scripts/test`, requires ≥ 80 % of the "
+        "PhysioNet/CinC 2021 records in `tests/records` and ≤ 10 % of 120 held-out synthetic subjects).", ""]
     lines.append(f"Generator ({g['subjects']} subjects exported with `--save-float-frames`, the point-estimate anatomy; "
                  f"groups {g['groups']}): r(generated area-EF, true EF) = {fmt(g['efVsTrueEF'])} (shuffled {fmt(g['shuffledEF'])}); "
                  f"r(generated EF, the model's EF head) = {fmt(g['efVsModelEF'])}; among true EF ≤ 35 % (n = {g['efLe35']['n']}) "

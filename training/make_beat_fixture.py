@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "training"))
 from ecg2cmr_train.beats import DEFAULT_SPEC, RHYTHM_FEATURES, beat_features  # noqa: E402
 from ecg2cmr_train.preprocess import preprocess  # noqa: E402
 
-RECORDS = Path("/work/shared/ecg-records")
+RECORDS = Path(__file__).resolve().parents[1] / "tests" / "records"
 SAMPLES = ROOT / "sample-data"
 OUT = ROOT / "Tests" / "SignalKitTests" / "Fixtures" / "beat-features.json"
 FS = 250.0

@@ -1,6 +1,6 @@
 """Reference vectors for the preprocessing ops on real records (SignalKit parity tests).
 
-    python training/ops_reference.py --records ../shared/ecg-records --out DIR
+    python training/ops_reference.py --records tests/records --out DIR
 
 For each real 12-lead record (CinC 2021 WFDB files at 500 Hz, the PTB record s0010_re at 1000 Hz
 with lower-case lead names) and each op list below, writes DIR/<case>.in.f64 (the float32-rounded
@@ -84,7 +84,7 @@ def _apply64(y, rate, op, names):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", default=str(Path(__file__).resolve().parents[2] / "shared" / "ecg-records"))
+    ap.add_argument("--records", default=str(Path(__file__).resolve().parents[1] / "tests" / "records"))
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     out = Path(a.out)

@@ -245,8 +245,6 @@ struct ViTEncoder: Sendable {
 
 /// Reusable activations for a forward pass over up to `capacity` ECGs; never shared between threads.
 final class EncoderWorkspace {
-    /// Most threads a forward pass splits its blocks over (the machine's cores bound it anyway).
-    static let maxThreads = 8
     let capacity: Int
     let x: FloatBuffer          // [B·T, W] residual stream; after the blocks = Grad-CAM activations A
     let h: FloatBuffer          // [B·T, W] final-normed tokens
@@ -284,7 +282,7 @@ final class EncoderWorkspace {
         }
         scratch = FloatBuffer(capacity: encoder.blocks.map {
             max($0.scratchCount(tokens: encoder.tokens, sequences: capacity),
-                $0.parallelScratchCount(tokens: encoder.tokens, sequences: capacity, threads: EncoderWorkspace.maxThreads))
+                $0.parallelScratchCount(tokens: encoder.tokens, sequences: capacity, threads: EngineThreads.maxThreads))
         }.max() ?? 1)
         grad = FloatBuffer(capacity: encoder.tokens * encoder.width)
         cam = FloatBuffer(capacity: encoder.tokens)
@@ -311,39 +309,39 @@ extension ViTEncoder {
         precondition(b <= ws.capacity)
         let t = tokens, w = width, rows = b * t
         let x = ws.x.pointer
-        // The thread budget goes to the engine's own split of each block (BLAS.withCallerThreads);
-        // Grad-CAM's recording pass stays serial (OpenBLAS keeps its threads there).
-        BLAS.withCallerThreads(limit: recordForGradCAM ? 1 : EncoderWorkspace.maxThreads) { threads in
-            // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input;
-            // the rhythm token (beatvit1d) embeds the features after the samples.
-            if let rhythmEmbed {
-                let patchRows = leads * patchesPerLead
+        // The engine's thread budget goes to its own split of each block, whose work items do not
+        // depend on the thread count (TransformerBlock.forwardParallel); only the blocks after the
+        // Grad-CAM layer of a recording pass run serially, keeping their activations for backward.
+        let threads = EngineThreads.threads()
+        // Token t = lead·N + p is the contiguous slice [t·P, (t+1)·P) of the lead-major input;
+        // the rhythm token (beatvit1d) embeds the features after the samples. One product per
+        // sequence, so an ECG's tokens have the same bits alone or in a batch.
+        if let rhythmEmbed {
+            let patchRows = leads * patchesPerLead
+            for s in 0..<b {
+                patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + s * t * w)
+                rhythmEmbed.forward(input + s * inputSize + leads * tokenSamples, rows: 1, into: x + (s * t + patchRows) * w)
+            }
+        } else if let classToken {
+            // Token 0 is the class token; the patches follow.
+            let patchRows = leads * patchesPerLead
+            classToken.values.withUnsafeBufferPointer { c in
                 for s in 0..<b {
-                    patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + s * t * w)
-                    rhythmEmbed.forward(input + s * inputSize + leads * tokenSamples, rows: 1, into: x + (s * t + patchRows) * w)
+                    (x + s * t * w).update(from: c.baseAddress!, count: w)
+                    patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + (s * t + 1) * w)
                 }
-            } else if let classToken {
-                // Token 0 is the class token; the patches follow.
-                let patchRows = leads * patchesPerLead
-                classToken.values.withUnsafeBufferPointer { c in
-                    for s in 0..<b {
-                        (x + s * t * w).update(from: c.baseAddress!, count: w)
-                        patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + (s * t + 1) * w)
-                    }
-                }
+            }
+        } else {
+            for s in 0..<b { patchEmbed.forward(input + s * inputSize, rows: t, into: x + s * t * w) }
+        }
+        posEmbed.values.withUnsafeBufferPointer { pe in
+            for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
+        }
+        for (k, block) in blocks.enumerated() {
+            if recordForGradCAM && k > gradCAMBlock {
+                block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: ws.tapes[k - gradCAMBlock - 1])
             } else {
-                patchEmbed.forward(input, rows: rows, into: x)
-            }
-            posEmbed.values.withUnsafeBufferPointer { pe in
-                for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
-            }
-            for (k, block) in blocks.enumerated() {
-                if threads > 1 {
-                    block.forwardParallel(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, threads: threads)
-                } else {
-                    let tape = recordForGradCAM && k > gradCAMBlock ? ws.tapes[k - gradCAMBlock - 1] : nil
-                    block.forward(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, tape: tape)
-                }
+                block.forwardParallel(x, tokens: t, sequences: b, scratch: ws.scratch.pointer, threads: threads)
             }
         }
         if pooling.normalisesTokens {

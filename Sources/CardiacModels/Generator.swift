@@ -310,7 +310,8 @@ struct CMRGeneratorModel: Sendable {
     }
 
     /// Frames of one view at the given phases, split over the thread budget (each thread renders
-    /// a contiguous run of phases with its own buffers; BLAS.withCallerThreads).
+    /// a contiguous run of phases with its own buffers; each frame is computed alone, so the split
+    /// never changes its bits — see EngineThreads).
     func render(view v: Int, latent z: [Float], phases: [Double]) -> [[Float]] {
         let dec = views[v]
         let act = dec.activationCount, cols = dec.columnCount, pixels = dec.size * dec.size
@@ -319,16 +320,14 @@ struct CMRGeneratorModel: Sendable {
             let zv = zp.baseAddress!
             frames.withUnsafeMutableBufferPointer { fp in
                 let out = fp.baseAddress!
-                BLAS.withCallerThreads { threads in
-                    let parts = max(1, min(threads, phases.count))
-                    DispatchQueue.concurrentPerform(iterations: parts) { k in
-                        let a = UnsafeMutablePointer<Float>.allocate(capacity: act)
-                        let b = UnsafeMutablePointer<Float>.allocate(capacity: act)
-                        let c = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-                        defer { a.deallocate(); b.deallocate(); c.deallocate() }
-                        for f in (k * phases.count / parts)..<((k + 1) * phases.count / parts) {
-                            dec.render(z: zv, phase: phases[f], frame: out + f * pixels, a: a, b: b, columns: c)
-                        }
+                let parts = max(1, min(EngineThreads.threads(), phases.count))
+                DispatchQueue.concurrentPerform(iterations: parts) { k in
+                    let a = UnsafeMutablePointer<Float>.allocate(capacity: act)
+                    let b = UnsafeMutablePointer<Float>.allocate(capacity: act)
+                    let c = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+                    for f in (k * phases.count / parts)..<((k + 1) * phases.count / parts) {
+                        dec.render(z: zv, phase: phases[f], frame: out + f * pixels, a: a, b: b, columns: c)
                     }
                 }
             }

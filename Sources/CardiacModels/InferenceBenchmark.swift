@@ -107,7 +107,7 @@ public struct InferenceBenchmark: Sendable {
         }
         let e = bundle.encoder
         return Result(modelID: bundle.id, tokens: e.tokens, width: e.width, depth: e.blocks.count,
-                      blasThreads: BLAS.threadCount, blasCore: BLASKernels.coreName, iterations: iterations,
+                      blasThreads: EngineThreads.budget, blasCore: BLASKernels.coreName, iterations: iterations,
                       encoderGFLOP: Self.encoderFLOPs(bundle) / 1e9, encoderMilliseconds: encoderMs,
                       encoderBatchECGPerSecond: Double(batchSize) / (batchMs / 1000),
                       gradCAMMilliseconds: gradMs, generationMilliseconds: genMs,

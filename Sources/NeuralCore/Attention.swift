@@ -156,38 +156,55 @@ public struct TransformerBlock: Sendable {
         b * t * (6 * width + mlp.hidden) + threads * t * t
     }
 
-    /// The forward pass split over `threads` threads of the caller's: rows (tokens) for the layer
-    /// norms, linear layers, GELU and residual adds; (sequence, head) pairs for the attention core.
-    /// Every matrix product runs on one OpenBLAS thread (the caller makes OpenBLAS single-threaded:
-    /// its own threads serialise when called from several threads), so the elementwise work that
-    /// OpenBLAS's threads would leave on one core is split too. Same result as `forward`.
+    /// Most rows of one sequence in one work item of `forwardParallel`.
+    public static let rowsPerPart = 64
+
+    /// The forward pass split over `threads` threads of the caller's. The work items are fixed by
+    /// the sequence length alone — each sequence's rows cut into the same pieces for the layer
+    /// norms, linear layers, GELU and residual adds, (sequence, head) pairs for the attention core —
+    /// and threads only take turns at them: every product has the same shape whatever the thread
+    /// count, the batch or the other sequences, so a sequence's result has the same bits in every
+    /// case (OpenBLAS single-threaded; see `BLAS`).
     public func forwardParallel(_ x: UnsafeMutablePointer<Float>, tokens t: Int, sequences b: Int,
                                 scratch: UnsafeMutablePointer<Float>, threads: Int) {
         let w = width, hid = mlp.hidden, rows = b * t, heads = attn.heads
         let normed = scratch, delta = normed + rows * w, qkvAll = delta + rows * w
         let mixed = qkvAll + rows * 3 * w, hidden = mixed + rows * w, scores = hidden + rows * hid
-        let parts = max(1, min(threads, rows))
-        func rowRange(_ k: Int) -> Range<Int> { (k * rows / parts)..<((k + 1) * rows / parts) }
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            let r = rowRange(k), n = r.count
+        let pieces = max(1, (t + Self.rowsPerPart - 1) / Self.rowsPerPart)
+        func rowRange(_ item: Int) -> Range<Int> {
+            let s = item / pieces, p = item % pieces
+            return (s * t + p * t / pieces)..<(s * t + (p + 1) * t / pieces)
+        }
+        Self.share(b * pieces, threads: threads) { item, _ in
+            let r = rowRange(item), n = r.count
             norm1.forward(x + r.lowerBound * w, rows: n, into: normed + r.lowerBound * w)
             attn.qkv.forward(normed + r.lowerBound * w, rows: n, into: qkvAll + r.lowerBound * 3 * w)
         }
-        let tasks = b * heads
-        DispatchQueue.concurrentPerform(iterations: min(threads, tasks)) { k in
-            for task in stride(from: k, to: tasks, by: min(threads, tasks)) {
-                let s = task / heads
-                attn.attendHead(task % heads, qkv: qkvAll + s * t * 3 * w, tokens: t, probabilities: scores + k * t * t,
-                                into: mixed + s * t * w)
-            }
+        Self.share(b * heads, threads: threads) { task, worker in
+            let s = task / heads
+            attn.attendHead(task % heads, qkv: qkvAll + s * t * 3 * w, tokens: t, probabilities: scores + worker * t * t,
+                            into: mixed + s * t * w)
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            let r = rowRange(k), n = r.count, o = r.lowerBound
+        Self.share(b * pieces, threads: threads) { item, _ in
+            let r = rowRange(item), n = r.count, o = r.lowerBound
             attn.proj.forward(mixed + o * w, rows: n, into: delta + o * w)
             VectorMath.add(delta + o * w, into: x + o * w, count: n * w)
             norm2.forward(x + o * w, rows: n, into: normed + o * w)
             mlp.forward(normed + o * w, rows: n, into: delta + o * w, scratch: hidden + o * hid)
             VectorMath.add(delta + o * w, into: x + o * w, count: n * w)
+        }
+    }
+
+    /// Runs `body(item, worker)` for every item in `0..<items` on at most `threads` workers (worker
+    /// k takes items k, k + workers, …); which worker runs an item never changes what it computes.
+    static func share(_ items: Int, threads: Int, _ body: (Int, Int) -> Void) {
+        let workers = max(1, min(threads, items))
+        if workers == 1 {
+            for i in 0..<items { body(i, 0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { k in
+            for i in stride(from: k, to: items, by: workers) { body(i, k) }
         }
     }
 

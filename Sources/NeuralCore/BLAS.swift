@@ -1,6 +1,13 @@
 import COpenBLAS
 
 /// Thin, checked wrappers over OpenBLAS (row-major everywhere).
+///
+/// OpenBLAS runs single-threaded for the whole life of the process, set once before the first
+/// product and never changed: its thread count is a process-wide setting, and a threaded sgemm
+/// rounds differently from a single-threaded one, so any call that changed it (as a per-call
+/// budget used to) changed the bits of whatever else the process was computing at that moment.
+/// The engine splits its own work instead (`EngineThreads`), in partitions that do not change an
+/// element's arithmetic, so a result depends on its inputs only.
 public enum BLAS {
     /// C[M×N] = alpha · op(A) · op(B) + beta · C.
     @inline(__always)
@@ -8,30 +15,34 @@ public enum BLAS {
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = EngineThreads.budget   // pins OpenBLAS to one thread before its first product
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta,
                     c, blasint(ldc))
     }
 
-    /// OpenBLAS worker threads (process-wide setting of the library).
-    public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-    }
+    /// OpenBLAS's own worker threads: 1 once the engine has started.
+    public static var libraryThreadCount: Int { Int(openblas_get_num_threads()) }
+}
 
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+/// The threads one model call may split its work over. Read once, from the thread count OpenBLAS
+/// chose when it loaded (`OPENBLAS_NUM_THREADS`, else the cores), which is then handed from the
+/// library to the engine: OpenBLAS is pinned to one thread at the same moment (see `BLAS`).
+///
+/// Every caller splits its work into parts whose arithmetic does not depend on how many threads
+/// run them (rows of a product, heads, frames — OpenBLAS's single-threaded sgemm gives a row the
+/// same bits whatever rows share its call), so concurrent model calls may each use the whole budget
+/// (oversubscribing the cores costs time, never bits), and a budget of 1 or 8 gives the same result.
+public enum EngineThreads {
+    /// Most threads a model call splits over; the machine's cores bound it anyway.
+    public static let maxThreads = 8
 
-    /// Runs `body(threads)` with the thread budget (OpenBLAS's thread count, i.e.
-    /// `OPENBLAS_NUM_THREADS`) handed to the caller, who splits its work over that many threads
-    /// of its own, and OpenBLAS single-threaded meanwhile: OpenBLAS serialises calls made from
-    /// several threads when it is threaded itself, and its idle workers spin for a while after a
-    /// threaded call, taking the cores the caller's split needs. Concurrent callers stay correct
-    /// (one may then see a budget of 1 and run serially).
-    public static func withCallerThreads<R>(limit: Int = 8, _ body: (Int) throws -> R) rethrows -> R {
-        let budget = threadCount
-        let threads = min(budget, max(1, limit))
-        guard threads > 1 else { return try body(1) }
-        setThreadCount(1)
-        defer { setThreadCount(budget) }
-        return try body(threads)
-    }
+    public static let budget: Int = {
+        let chosen = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return min(maxThreads, max(1, chosen))
+    }()
+
+    /// Threads for one call that wants at most `limit`.
+    public static func threads(limit: Int = maxThreads) -> Int { min(budget, max(1, limit)) }
 }

@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         func ms(_ v: Double?) -> String { v.map { String(format: "%8.2f ms", $0) } ?? "       n/a" }
-        print("model \(r.modelID): \(r.tokens) tokens × width \(r.width), \(r.depth) blocks; OpenBLAS threads \(r.blasThreads), kernels \(r.blasCore); median of \(r.iterations)")
+        print("model \(r.modelID): \(r.tokens) tokens × width \(r.width), \(r.depth) blocks; engine threads \(r.blasThreads) (OpenBLAS single-threaded), kernels \(r.blasCore); median of \(r.iterations)")
         print("encoder + all heads, one ECG  \(ms(r.encoderMilliseconds))   (\(String(format: "%.3f", r.encoderGFLOP)) GFLOP, \(String(format: "%.1f", r.achievedGFLOPS)) GFLOP/s = \(String(format: "%.0f", 100 * r.achievedGFLOPS / r.sgemmPeakGFLOPS)) % of sgemm peak \(String(format: "%.1f", r.sgemmPeakGFLOPS)) GFLOP/s)")
         print("Grad-CAM, one head            \(ms(r.gradCAMMilliseconds))")
         print("SAX + LAX, \(frames) frames each    \(ms(r.generationMilliseconds))")

@@ -6,11 +6,11 @@ import Testing
 @testable import CMRExport
 
 /// End-to-end exports with the committed tiny random bundle (Fixtures/bundle-tiny, 16×16 SAX,
-/// 24×24 LAX, 20 frames) and a real 12-lead record from ../shared/ecg-records.
+/// 24×24 LAX, 20 frames) and a real 12-lead record from tests/records.
 @Suite(.serialized) struct CaseExportTests {
     static let recordURL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/ecg-records/cinc2021/E07500.hea").standardizedFileURL
+        .appendingPathComponent("tests/records/cinc2021/E07500.hea")
 
     static func pipeline() throws -> CardiacPipeline {
         let url = try #require(Bundle.module.url(forResource: "bundle-tiny", withExtension: nil, subdirectory: "Fixtures"))

@@ -8,7 +8,7 @@ import Testing
     static let toleranceMillivolts: Float = 0.001 + 1e-6 // 1 µV, plus float32 rounding of the reference
 
     static func sourceURL(_ source: String) throws -> URL {
-        if source.hasPrefix("shared:") { return Paths.shared.appendingPathComponent(String(source.dropFirst(7))) }
+        if source.hasPrefix("records:") { return Paths.records.appendingPathComponent(String(source.dropFirst(8))) }
         if source.hasPrefix("fixture:") { return try Paths.fixture(String(source.dropFirst(8))) }
         throw ECGFormatError(.invalidValue, file: source, "unknown source prefix")
     }
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func ptbRecordKeepsItsStandardLeadsWhenFrankFileIsAbsent() throws {
-        let record = try WFDBReader().read(url: Paths.shared.appendingPathComponent("s0010_re.hea"))
+        let record = try WFDBReader().read(url: Paths.records.appendingPathComponent("s0010_re.hea"))
         #expect(record.leads.prefix(12).map(\.id) == LeadID.standard12)
         #expect(record.samplingRate == 1000)
         #expect(record.sampleCount == 38400)
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func cinc2021HeaderCommentsBecomeMetadata() throws {
-        let record = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("cinc2021/E07500.hea"))
+        let record = try ECGFileReader.read(url: Paths.records.appendingPathComponent("cinc2021/E07500.hea"))
         #expect(record.metadata.ageYears == 78)
         #expect(record.metadata.sex == .male)
         #expect(record.metadata.extra["Dx"] == "67741000119109,426177001")
@@ -74,8 +74,8 @@ import Testing
     }
 
     @Test func mitBihRecordReadsByNameAndByItsSignalFile() throws {
-        let byName = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("100"))
-        let byData = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("100.dat"))
+        let byName = try ECGFileReader.read(url: Paths.records.appendingPathComponent("100"))
+        let byData = try ECGFileReader.read(url: Paths.records.appendingPathComponent("100.dat"))
         #expect(byName.leads.map(\.id) == [.ii, .v5])  // MIT-BIH's modified lead II is shown as lead II
         #expect(byName.fileLeadOrder == [.ii, .v5])
         #expect(byName == byData)
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func museStoresEightLeadsAndTheOtherFourAreDerivedAndMarked() throws {
-        let record = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("example-muse.xml"))
+        let record = try ECGFileReader.read(url: Paths.records.appendingPathComponent("example-muse.xml"))
         #expect(record.provenance.format == .museXML)
         #expect(record.leads.map(\.id) == LeadID.standard12)
         #expect(record.fileLeadOrder == [.i, .ii, .v1, .v2, .v3, .v4, .v5, .v6])
@@ -104,12 +104,12 @@ import Testing
     }
 
     @Test func aecgAndDicomCarryTwelveStoredLeadsAndMetadata() throws {
-        let aecg = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("example-aecg.xml"))
+        let aecg = try ECGFileReader.read(url: Paths.records.appendingPathComponent("example-aecg.xml"))
         #expect(aecg.provenance.format == .hl7aECG)
         #expect(aecg.leads.count == 12 && aecg.leads.allSatisfy { !$0.isDerived })
         #expect(aecg.sampleCount == 5000 && aecg.samplingRate == 500)
         #expect(aecg.metadata.acquisitionTime != nil)
-        let dcm = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("example-ecgtoolkit.dcm"))
+        let dcm = try ECGFileReader.read(url: Paths.records.appendingPathComponent("example-ecgtoolkit.dcm"))
         #expect(dcm.provenance.format == .dicom)
         #expect(dcm.leads.map(\.id) == LeadID.standard12)
         #expect(dcm.sampleCount == 5000)
@@ -124,7 +124,7 @@ import Testing
 
     @Test func everyBinaryFormatChecksumVerifies() throws {
         // The binformats header carries a checksum per signal: a wrong bit anywhere would throw.
-        let record = try WFDBReader(verifyChecksums: true).read(url: Paths.shared.appendingPathComponent("binformats.hea"))
+        let record = try WFDBReader(verifyChecksums: true).read(url: Paths.records.appendingPathComponent("binformats.hea"))
         #expect(record.leads.count == 10)
         #expect(record.sampleCount == 499)
     }

@@ -4,9 +4,7 @@ import Testing
 
 /// The DICOM writer: UIDs, value encoding, Part 10 framing, and ECG waveforms that read back.
 @Suite struct DICOMWriterTests {
-    static let records = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/ecg-records").standardizedFileURL
+    static let records = Paths.records
 
     @Test func uuidUIDsAreTheDecimalValue() {
         // The ITU-T X.667 example: f81d4fae-7dec-11d0-a765-00a0c91e6bf6.

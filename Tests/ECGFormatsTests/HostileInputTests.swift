@@ -136,7 +136,7 @@ import Testing
     }
 
     func museText() throws -> String {
-        try String(contentsOf: Paths.shared.appendingPathComponent("example-muse.xml"), encoding: .isoLatin1)
+        try String(contentsOf: Paths.records.appendingPathComponent("example-muse.xml"), encoding: .isoLatin1)
     }
 
     @Test func museBadBase64AndCRC() throws {
@@ -175,7 +175,7 @@ import Testing
 
     @Test func aecgBadDigitsAndMissingIncrement() throws {
         let dir = try Paths.tempDir()
-        let text = try String(contentsOf: Paths.shared.appendingPathComponent("example-aecg.xml"), encoding: .utf8)
+        let text = try String(contentsOf: Paths.records.appendingPathComponent("example-aecg.xml"), encoding: .utf8)
         let digits = try #require(text.range(of: "<digits>"))
         var bad = text
         bad.insert(contentsOf: "12x4 ", at: digits.upperBound)

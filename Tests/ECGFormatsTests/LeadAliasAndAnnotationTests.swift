@@ -22,7 +22,7 @@ import Testing
     /// MIT-BIH 100's reference labels: 2273 beats (2239 N, 33 A, 1 V), the same sample positions
     /// as wfdb-python's `rdann` (the SignalKit fixture 100-atr-beats.json was written from it).
     @Test func mitBih100AnnotationsMatchTheReference() throws {
-        let url = Paths.shared.appendingPathComponent("100.atr")
+        let url = Paths.records.appendingPathComponent("100.atr")
         let annotations = try WFDBAnnotationReader.read(url: url)
         let beats = annotations.filter(\.isBeat)
         #expect(beats.count == 2273)
@@ -36,7 +36,7 @@ import Testing
         // The first annotation is the rhythm label "(N" at sample 18.
         #expect(annotations.first?.symbol == "+")
         #expect(annotations.first?.aux == "(N")
-        #expect(WFDBAnnotationReader.companion(of: Paths.shared.appendingPathComponent("100.hea")) == url)
+        #expect(WFDBAnnotationReader.companion(of: Paths.records.appendingPathComponent("100.hea")) == url)
     }
 
     @Test func skipNumAndAuxAreDecoded() throws {

@@ -6,8 +6,8 @@ import Testing
 enum Paths {
     /// Repository root, from this file's location (Tests/ECGFormatsTests/TestSupport.swift).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    /// Real PhysioNet and peer files, beside the clone (see helper rules).
-    static let shared = repo.deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+    /// Real PhysioNet and peer files, committed with their licences (tests/records/README.md).
+    static let records = repo.appendingPathComponent("tests/records")
     static let sampleData = repo.appendingPathComponent("sample-data")
 
     static func fixture(_ relative: String) throws -> URL {

@@ -9,7 +9,7 @@ import Testing
     static func records() throws -> [URL] {
         var urls = try ["multifreq16", "multifreq212", "skew", "varseg", "fixseg"].map { try WFDBCompletenessTests.fixture($0 + ".hea") }
         urls += try ["fmt16", "fmt212", "fmt24", "fmt32", "fmt80"].map { try Paths.fixture("wrsamp/" + $0 + ".hea") }
-        let binformats = Paths.shared.appendingPathComponent("binformats.hea")
+        let binformats = Paths.records.appendingPathComponent("binformats.hea")
         if FileManager.default.fileExists(atPath: binformats.path) { urls.append(binformats) }
         return urls
     }

@@ -16,7 +16,7 @@ import Testing
 
     @Test(arguments: ["example-muse.xml", "example-aecg.xml", "example-ecgtoolkit.dcm", "cinc2021/JS20001.hea", "s0010_re.hea"])
     func wfdbRoundTripWithinOneMicrovolt(source: String) throws {
-        let original = try ECGFileReader.read(url: Paths.shared.appendingPathComponent(source))
+        let original = try ECGFileReader.read(url: Paths.records.appendingPathComponent(source))
         let dir = try Paths.tempDir(source)
         try WFDBWriter.write(original, to: dir.appendingPathComponent("out.hea"))
         let back = try ECGFileReader.read(url: dir.appendingPathComponent("out.hea"))
@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func csvRoundTripIsExactAndKeepsFileOrder() throws {
-        let original = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("example-muse.xml"))
+        let original = try ECGFileReader.read(url: Paths.records.appendingPathComponent("example-muse.xml"))
         let text = CSVWriter.csvText(original)
         let firstLine = text.prefix { $0 != "\n" }
         #expect(firstLine == "I,II,V1,V2,V3,V4,V5,V6") // file order, derived leads left out
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func wfdbHeaderWrittenIsReadableGrammar() throws {
-        let original = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("cinc2021/E07503.hea"))
+        let original = try ECGFileReader.read(url: Paths.records.appendingPathComponent("cinc2021/E07503.hea"))
         let out = try WFDBWriter.encode(original, recordName: "E07503c")
         let header = try WFDBHeader.parse(out.header, file: "mem.hea")
         #expect(header.signals.count == 12)
@@ -93,7 +93,7 @@ import Testing
         let cases: [(String, ECGFileFormat)] = [("example-muse.xml", .museXML), ("example-aecg.xml", .hl7aECG), ("example-ecgtoolkit.dcm", .dicom)]
         for (name, format) in cases {
             let renamed = dir.appendingPathComponent(name + ".bin")
-            try FileManager.default.copyItem(at: Paths.shared.appendingPathComponent(name), to: renamed)
+            try FileManager.default.copyItem(at: Paths.records.appendingPathComponent(name), to: renamed)
             #expect(try ECGFileReader.read(url: renamed).provenance.format == format)
         }
         let csv = dir.appendingPathComponent("ecg.txt")
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func summaryJSONHasTheContractFields() throws {
-        let record = try ECGFileReader.read(url: Paths.shared.appendingPathComponent("example-muse.xml"))
+        let record = try ECGFileReader.read(url: Paths.records.appendingPathComponent("example-muse.xml"))
         let json = try RecordSummary(record: record).json()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["leads"] as? [String] == ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"])

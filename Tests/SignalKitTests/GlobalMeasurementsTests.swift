@@ -2,13 +2,12 @@ import ECGFormats
 import Foundation
 import Testing
 @testable import SignalKit
+import TestSupport
 
 /// ecg2cmr's global measurements against the device's own values in real files, within
 /// IEC 60601-2-25-style tolerances: PR and QRS ±10 ms, QT ±25 ms, QRS axis ±15°.
 @Suite struct GlobalMeasurementsTests {
-    static let records = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+    static let records = TestEnvironment.records
 
     func check(_ mine: IntervalMeasurements, _ device: IntervalMeasurements) throws {
         let pairs: [(String, Double?, Double?, Double)] = [

@@ -4,21 +4,20 @@ import TestSupport
 import Testing
 
 /// σ-clip, ALS baseline, z-score per lead group and the MMCL / CardiacNets preset op lists, on real
-/// records (../shared/ecg-records: CinC 2021 at 500 Hz, PTB s0010_re at 1000 Hz with lower-case
+/// records (tests/records: CinC 2021 at 500 Hz, PTB s0010_re at 1000 Hz with lower-case
 /// lead names), against `training/ecg2cmr_train/preprocess.py` (scipy / numpy) run by
-/// `training/ops_reference.py`. Disabled (with the reason) without python3 + scipy + wfdb or the records.
+/// `training/ops_reference.py`. Disabled (with the reason) without python3 + scipy + wfdb.
 private let repoRoot = TestEnvironment.repositoryRoot
-private let records = TestEnvironment.sharedRecords
+private let records = TestEnvironment.records
 
-private let referenceAvailable = FileManager.default.fileExists(atPath: records.appendingPathComponent("s0010_re.hea").path)
-    && TestEnvironment.pythonCanImport("scipy, wfdb, pywt, torch")
+private let referenceAvailable = TestEnvironment.pythonCanImport("scipy, wfdb, pywt, torch")
 
 private func readF64(_ url: URL) throws -> [Double] {
     let data = try Data(contentsOf: url)
     return data.withUnsafeBytes { raw in (0..<(data.count / 8)).map { Double(bitPattern: UInt64(littleEndian: raw.load(fromByteOffset: $0 * 8, as: UInt64.self))) } }
 }
 
-@Test(.enabled(if: referenceAvailable, "needs python3 with scipy, wfdb, PyWavelets, torch and ../shared/ecg-records"))
+@Test(.enabled(if: referenceAvailable, "needs python3 with scipy, wfdb, PyWavelets and torch"))
 func mmclPreprocessingOpsMatchPythonReferenceOnRealRecords() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opsref-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -2,6 +2,7 @@ import ECGFormats
 import Foundation
 import Testing
 @testable import SignalKit
+import TestSupport
 
 /// R-peak detection on real PhysioNet signals (one lead each, dumped as int16 by
 /// tools/signal-reference/make_fixtures.py with the reference beats in rpeaks.json).
@@ -114,9 +115,7 @@ import Testing
 
 /// The same detector on whole records read through ECGFormats (the real WFDB reader).
 @Suite struct RecordRPeakTests {
-    static let recordsDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+    static let recordsDirectory = TestEnvironment.records
 
     @Test func wholeMITBIH100AgainstAllAnnotations() throws {
         let record = try ECGFileReader.read(url: Self.recordsDirectory.appendingPathComponent("100.hea"))

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where the tests find the repository and the shared real records, and whether the Python
+/// Where the tests find the repository and its real records, and whether the Python
 /// reference tools run here: one copy for every test target (tests that need Python are disabled
 /// with `.enabled(if:)` and the reason when it is missing).
 public enum TestEnvironment {
@@ -8,8 +8,9 @@ public enum TestEnvironment {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `../shared/ecg-records` beside the repository (real CinC, PTB, MIT-BIH … records).
-    public static let sharedRecords = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/ecg-records")
+    /// `tests/records` in the repository (real CinC, PTB, MIT-BIH … records with their licences in
+    /// its README): a clone passes its tests with nothing beside it.
+    public static let records = repositoryRoot.appendingPathComponent("tests/records")
 
     /// True when `python3` can import every module named, e.g. "torch, timm, safetensors".
     public static func pythonCanImport(_ modules: String) -> Bool {

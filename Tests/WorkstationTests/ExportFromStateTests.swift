@@ -11,7 +11,7 @@ import Testing
 @Suite(.serialized) struct ExportFromStateTests {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let bundleURL = repoRoot.appendingPathComponent("Tests/CMRExportTests/Fixtures/bundle-tiny")
-    static let recordURL = repoRoot.appendingPathComponent("../shared/ecg-records/cinc2021/E07500.hea").standardizedFileURL
+    static let recordURL = repoRoot.appendingPathComponent("tests/records/cinc2021/E07500.hea")
 
     @Test func tuiExportRunsTheModelOnceAndWritesTheCLIFiles() throws {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tui-export-\(UUID())")

@@ -21,7 +21,7 @@ func brailleDots(_ grid: CellGrid, _ rect: Rect) -> [(x: Int, y: Int)] {
     return dots
 }
 
-let mitbih100 = repoRoot().deletingLastPathComponent().appendingPathComponent("shared/ecg-records/100.hea")
+let mitbih100 = repoRoot().appendingPathComponent("tests/records/100.hea")
 
 @Suite struct SquarePaperTests {
     /// The 1 mV × 200 ms standardisation pulse of the first row, measured in dots: (width, height).

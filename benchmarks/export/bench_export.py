@@ -6,7 +6,7 @@ preview, ECG sheet with Grad-CAM, manifest — every file fsync'd. The peer writ
 with Pillow + numpy, without the ECG sheet and without fsync, so the ratio favours the peer.
 
     python3 benchmarks/export/bench_export.py --bin .build/release/ecg2cmr \
-        --model assets/models/demo-v1 --record ../shared/ecg-records/cinc2021/E07500.hea
+        --model assets/models/demo-v1 --record tests/records/cinc2021/E07500.hea
 
 Prints a table and writes benchmarks/export/results.json. Best of --repeats runs each.
 """

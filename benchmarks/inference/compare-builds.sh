@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 A=$1 B=$2 ROUNDS=${3:-7}
 shift 2; [ $# -gt 0 ] && shift
 MODELS=("${@:-assets/models/demo-v2}")
-export OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=${THREADS:-1}   # THREADS=2: the engine's own split
 OUT=$(mktemp)
 echo "# load=$(cut -d' ' -f1-3 /proc/loadavg) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for r in $(seq "$ROUNDS"); do

@@ -18,7 +18,7 @@ shot gradcam-200x60 200x60 "g"
 shot gradcam-list-80x24 80x24 "g<Tab><Tab><Tab>"
 shot cmr-80x24 80x24 "<Tab><Tab><Tab><Tab>"
 shot zoom-caliper-200x60 200x60 "jzoocoo"
-shot mitbih100-200x60 200x60 "}}f" ../shared/ecg-records/100.hea
+shot mitbih100-200x60 200x60 "}}f" tests/records/100.hea
 shot help-200x60 200x60 "?"
 printf 'not an ECG\0' > /tmp/ecg2cmr-corrupt-example.csv
 shot corrupt-80x24 80x24 "" /tmp/ecg2cmr-corrupt-example.csv

@@ -16,7 +16,7 @@ import time
 import wfdb
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared", "ecg-records"))
+SHARED = os.path.join(ROOT, "tests", "records")
 RECORDS = [os.path.join(SHARED, "cinc2021", "E07500"), os.path.join(SHARED, "cinc2021", "JS20000"),
            os.path.join(SHARED, "s0010_re")]
 

@@ -31,8 +31,7 @@ if [ -z "$bin" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-records=$root/../shared/ecg-records
-[ -d "$records/cinc2021" ] || records=/work/shared/ecg-records
+records=$root/tests/records   # real records committed with their licences (tests/records/README.md)
 
 # validate FILE: dciodvfy without an "Error" line, dcmdump reads it.
 validated=0

@@ -71,8 +71,7 @@ keys ":open $work/corrupt.csv" Enter; wait_for "error: $work/corrupt.csv"
 keys ":open sample-data" Enter; wait_for "1/$total │ ${cases[0]}"
 # 7. A long record (MIT-BIH 100, 30 min, MLII + V5): MLII is lead II, the window indicator, scrolling
 #    the grid and rhythm strip together, and an RR interval measured with the caliper snapping to R peaks.
-long="$root/../shared/ecg-records/100.hea"
-[ -f "$long" ] || fail "missing $long (the shared PhysioNet records beside the clone)"
+long="$root/tests/records/100.hea"
 keys ":open $long" Enter; wait_for "window 0–10 s of 1805.6 s"; wait_for "II rhythm"
 screen | grep -qF "II rhythm (absent)" && fail "MLII not shown as lead II"
 keys "}" "}"; wait_for "window 20–30 s of 1805.6 s"

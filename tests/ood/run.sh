@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Out-of-distribution flag of the default bundle, end to end through `ecg2cmr screen`:
-#  1. real 12-lead ECGs (the PhysioNet/CinC 2021 records in ../shared/ecg-records/cinc2021) must be
+#  1. real 12-lead ECGs (the PhysioNet/CinC 2021 records in tests/records/cinc2021) must be
 #     flagged: at least 80 %;
 #  2. held-out synthetic subjects (a cohort seed the model never saw, 500 Hz WFDB) must mostly not
 #     be: at most 10 %.
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BIN=${ECG2CMR_BIN:-$(swift build --show-bin-path)/ecg2cmr}
 [ -x "$BIN" ] || swift build --product ecg2cmr
 MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
-REAL=${ECG2CMR_REAL_RECORDS:-../shared/ecg-records/cinc2021}
+REAL=${ECG2CMR_REAL_RECORDS:-tests/records/cinc2021}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! grep -q '"outOfDistribution"' "$MODEL/manifest.json" 2>/dev/null; then
@@ -32,7 +32,7 @@ for r in ok:
 assert ok and share >= 0.8, "fewer than 80 % of real ECGs flagged out of distribution"
 PY
 else
-  echo "ood: $REAL not found; real-record check not run"
+  echo "ood FAIL: $REAL not found"; fail=$((fail + 1))
 fi
 
 PYTHONPATH=training python3 - "$work" <<'PY'

@@ -7,7 +7,7 @@ ITER="${1:-50}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-python3 - "$ROOT/../shared/ecg-records/cinc2021/E07500" "$WORK/ecg.f32" <<'PY'
+python3 - "$ROOT/tests/records/cinc2021/E07500" "$WORK/ecg.f32" <<'PY'
 import sys, numpy as np, wfdb
 rec = wfdb.rdrecord(sys.argv[1])
 rec.p_signal.T.astype("<f4").tofile(sys.argv[2])

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "training"))
 from ecg2cmr_train.preprocess import preprocess  # noqa: E402
 
 OUT = ROOT / "Tests" / "SignalKitTests" / "Fixtures"
-RECORDS = ROOT.parent / "shared" / "ecg-records"
+RECORDS = ROOT / "tests" / "records"
 
 
 def synthetic_ecg(fs, seconds, seed, leads=2):

@@ -1,7 +1,7 @@
 """Write a 12-lead ECG (float mV, leads I, II, III, aVR, aVL, aVF, V1–V6) in real file formats:
 WFDB (wfdb.wrsamp), HL7 aECG XML, DICOM 12-lead ECG waveform (pydicom), GE MUSE XML,
 UK Biobank CardioSoft XML and CSV. Each writer mirrors the structure of a real example file
-(/work/shared/ecg-records) so that readers written for real files read these too.
+(tests/records) so that readers written for real files read these too.
 """
 from __future__ import annotations
 
