@@ -287,6 +287,8 @@ public final class CardiacPipeline: @unchecked Sendable {
 
     /// The anatomy part of the decoder latent (nil for a v1 latent generator).
     func anatomyInput(_ analysis: ECGAnalysis, mode: AnatomyMode = .pointEstimate, seed: UInt64 = 0) throws -> [Float]? {
+        // A picture labelled "within the intervals" must be one: refused unless the bundle can draw it.
+        if mode == .withinInterval80 && !canDrawAnatomyRange { throw CardiacPipelineError.noAnatomyRange(modelID: bundle.id) }
         guard let gen = bundle.generator, let a = gen.anatomy else { return nil }
         guard let raw = analysis.rawHeads[a.head] else {
             throw CardiacPipelineError.inputShape("the analysis has no '\(a.head)' head output for the generator's anatomy")
@@ -296,7 +298,7 @@ public final class CardiacPipeline: @unchecked Sendable {
             return raw[i]
         }
         guard mode == .withinInterval80 else { return mu }
-        guard canDrawAnatomyRange, let logSigma = analysis.rawHeads["\(a.head).logSigma"],
+        guard let logSigma = analysis.rawHeads["\(a.head).logSigma"],
               let head = encoder.heads.first(where: { $0.spec.name == a.head }) else {
             throw CardiacPipelineError.noAnatomyRange(modelID: bundle.id)
         }
