@@ -85,7 +85,7 @@ public final class CaseExporter: @unchecked Sendable {
 
     /// What the model work of an export asks of `CaseAnalysis`.
     public var caseOptions: CaseOptions {
-        CaseOptions(seed: options.seed, frameCount: options.frameCount, gradCAMTarget: options.gradCAMTarget)
+        CaseOptions(seed: options.seed, frameCount: options.frameCount, gradCAMTarget: options.gradCAMTarget, anatomy: options.anatomy)
     }
 
     /// The case with everything an export of these options draws (analysis, Grad-CAM, cines).
@@ -452,11 +452,13 @@ public final class CaseExporter: @unchecked Sendable {
         let b = model
         let measurements = measured.measurements?.summary, note = measured.note
         let highlight = ECGHighlight(label: camLabel, map: cam)
-        return ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
-                                measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
-                                modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
-                                disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
-                                includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
+        var content = ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
+                                       measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
+                                       modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
+                                       disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
+                                       includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
+        content.anatomy = options.anatomy
+        return content
     }
 
     // MARK: pieces

@@ -41,6 +41,8 @@ public struct ECGReportContent: Sendable {
     public var seed: UInt64
     public var includePHI: Bool
     public var generatorStatement: String?
+    /// How the generated heart's anatomy was chosen; a draw within the intervals is labelled on the page.
+    public var anatomy: AnatomyMode = .pointEstimate
 
     public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
@@ -151,7 +153,7 @@ public enum ECGReportWriter {
         if let analysis = c.analysis, let sax = c.sax, let lax = c.lax, let phases = c.phases {
             drawRisks(analysis, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
             drawPhenotypes(analysis, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
-            drawCMR(sax: sax, lax: lax, phases: phases, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
+            drawCMR(sax: sax, lax: lax, phases: phases, anatomy: c.anatomy, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
         } else {
             let x = x0 + w * 0.205, width = w * 0.795
             sectionTitle("Model not applied", on: g, x: x, y: top, width: width)
@@ -309,8 +311,12 @@ public enum ECGReportWriter {
 
     static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         let ps = analysis.phenotypes
-        let yy = drawList(ps, title: "CMR phenotypes (value · reference range)", on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
-            let value = String(format: abs(p.value) >= 100 ? "%.0f" : "%.1f", p.value) + " " + p.unit
+        let intervals = ps.contains { $0.interval80 != nil }
+        let title = intervals ? "CMR phenotypes (value [80 % interval] · reference range)" : "CMR phenotypes (value · reference range)"
+        let yy = drawList(ps, title: title, on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
+            let fmt = abs(p.value) >= 100 ? "%.0f" : "%.1f"
+            var value = String(format: fmt, p.value) + " " + p.unit
+            if let iv = p.interval80 { value += " [" + String(format: fmt, iv.lowerBound) + "–" + String(format: fmt, iv.upperBound) + "]" }
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
             let flag = !p.isWeak && p.isOutOfRange
@@ -325,9 +331,15 @@ public enum ECGReportWriter {
         }
     }
 
-    static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, anatomy: AnatomyMode, on g: CairoCanvas, x: Double, y: Double,
+                        width: Double, bottom: Double) {
         sectionTitle("Generated CMR", on: g, x: x, y: y, width: width)
         g.text(generatedLabel, x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
+        if anatomy != .pointEstimate {
+            // The picture is not the printed point estimate: say so where the picture is.
+            g.text(g.fitted(anatomy.caption, width: width, size: small), x: x + width, y: y + 2.6, size: small, color: warn,
+                   align: .right)
+        }
         let labelW = 5.0
         let side = min((width - labelW - 1.5) / 2, bottom - (y + 7.5) - 1.5) / 1
         let size = max(8, min(side, (bottom - y - 7.5 - 1.5) / 2))

@@ -84,7 +84,9 @@ enum PhenotypePanel {
         }
         let labelWidth = min(26, max(8, rect.width - 40))
         grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
-        grid.writeTruncated("   value unit     reference     flag  r", x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
+        let intervals = a.phenotypes.contains { $0.interval80 != nil }
+        let header = intervals ? "   value  80 % interval  unit     reference     flag  r" : "   value unit     reference     flag  r"
+        grid.writeTruncated(header, x: rect.x + labelWidth, y: rect.y, width: rect.width - labelWidth, style: theme.dim)
         let rows = rect.height - 1
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
         for (k, p) in a.phenotypes.dropFirst(scroll).prefix(max(0, rows)).enumerated() {
@@ -92,7 +94,13 @@ enum PhenotypePanel {
             // Low validation r: styled like a weak risk head, never as a finding.
             let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
             grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
-            var line = formatValue(p.value).padded(8, right: true) + " " + p.unit.padded(8)
+            var line = formatValue(p.value).padded(8, right: true)
+            if intervals {
+                // The calibrated 80 % interval sits right beside the value it qualifies.
+                let iv = p.interval80.map { "\(formatValue($0.lowerBound))–\(formatValue($0.upperBound))" } ?? "–"
+                line += "  " + iv.padded(13)
+            }
+            line += " " + p.unit.padded(8)
             if let range = p.referenceRange {
                 line += " " + "\(formatValue(range.lowerBound))–\(formatValue(range.upperBound))".padded(13)
             } else {
@@ -187,9 +195,12 @@ enum CMRPane {
         let frameCount = max(1, cmr.sax.frames.count)
         let frame = state.cmrFrame % frameCount
         let phase = cmr.sax.phases.indices.contains(frame) ? cmr.sax.phases[frame] : 0
+        // A heart drawn within the intervals is not the printed estimate: the header says so, in warning style.
+        let range = cmr.anatomy == .withinInterval80
         grid.writeTruncated(String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired",
-                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed),
-                            x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed)
+                                + (range ? " · anatomy drawn within the 80 % intervals" : ""),
+                            x: rect.x, y: rect.y, width: rect.width, style: range ? theme.outOfRange : theme.dim)
         // What the model's cines were measured to carry, on the last row (when there is room).
         var imageHeight = rect.height - 2
         if let info = state.generatorInformativeness, rect.height >= 8 {

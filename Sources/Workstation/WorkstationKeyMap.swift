@@ -8,7 +8,7 @@ public enum WorkstationAction: Hashable, Sendable {
     case gainUp, gainDown, speedUp, speedDown, resetPaper
     case toggleGradCAM, nextGradCAMHead, previousGradCAMHead
     case nextPane, previousPane, scrollDown, scrollUp
-    case playPause, stepFrameForward, stepFrameBack, newSeed
+    case playPause, stepFrameForward, stepFrameBack, newSeed, toggleAnatomyRange
     case export, exportForPACS
 }
 
@@ -56,6 +56,7 @@ extension WorkstationAction {
         KeyBinding([.character(".")], .stepFrameForward, section: "CMR", "next frame"),
         KeyBinding([.character(",")], .stepFrameBack, section: "CMR", "previous frame"),
         KeyBinding([.character("s")], .newSeed, section: "CMR", "generate again with a new seed"),
+        KeyBinding([.character("a")], .toggleAnatomyRange, section: "CMR", "heart: point estimate ↔ 80 % range draw"),
 
         KeyBinding([.character("?"), .function(1)], .help, section: "General", "this help"),
         KeyBinding([.character(":")], .commandLine, section: "General", "command line (:help lists commands)"),

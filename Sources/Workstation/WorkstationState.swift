@@ -143,6 +143,8 @@ public struct WorkstationState: Sendable {
     public var cmrFrame = 0
     public var cmrPlaying = true
     public var cmrSeed: UInt64 = 1
+    /// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals (`a`).
+    public var cmrAnatomy: AnatomyMode = .pointEstimate
     public var paper = PaperSettings()
     /// The filter applied to the drawn traces (never to the model or the measurements).
     public var displayFilter: DisplayFilter = .off

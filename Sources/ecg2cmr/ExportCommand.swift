@@ -67,6 +67,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Paper of report.pdf: a4 or letter (landscape).")
     var paper: String = "a4"
 
+    @Option(name: .long, help: "Anatomy of the generated heart: point (the predicted values printed beside it) or range (a draw within the 80 % intervals, seeded, labelled as such).")
+    var anatomy: String = "point"
+
     @Option(name: .long, help: "Regenerate the export described by this manifest.json (into --out) instead of reading FILEs.")
     var fromManifest: String?
 
@@ -88,11 +91,13 @@ struct ExportCommand: ParsableCommand {
         }
         guard let selection = ExportOptions.FrameSelection(rawValue: frames) else { throw ValidationError("--frames must be all or ed-es") }
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
+        guard let anatomyMode = AnatomyMode(rawValue: anatomy) else { throw ValidationError("--anatomy must be point or range") }
         let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
                                     includePHI: includePhi, gradCAMTarget: gradcamHead,
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                     saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil,
-                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
+                                    anatomy: anatomyMode)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         let cases = try modelOptions.load()
