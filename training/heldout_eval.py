@@ -1,19 +1,22 @@
 """Held-out check of a bundle, end to end through the real binary (the issue's "Must show").
 
     python training/heldout_eval.py --bin .build/debug/ecg2cmr --bundle assets/models/demo-v2 \
-        --n 1500 --seed 4242 --out /tmp/heldout [--card docs/MODEL_CARD.md]
+        --run training/runs/demo-v3 --n 1600 --seed 90210 --out /tmp/heldout [--card docs/MODEL_CARD.md]
 
 1. Draws a new synthetic cohort with `training/cohort` from a seed the model was not trained on and
    writes each subject's 10 s 12-lead ECG as a 500 Hz WFDB record (wfdb.wrsamp).
 2. Runs `ecg2cmr screen` on the folder and scores its results against the cohort's truth: mean AUC
    of the seven ECG-visible risk outputs, LV EF r, LV mass r.
-3. Fits the simple floor — logistic / ridge regression on every 4th sample of each lead's median
-   beat + RR statistics (beats.py, the engine's algorithm) — on the training cohort and scores it on
-   the same held-out subjects.
+3. Scores the training run's HGB floor (floors_hgb.pkl: gradient-boosted trees fitted on the
+   model's training split on every 4th median-beat sample + RR statistics + global measurements)
+   on the same files, and compares: model − HGB per output and for the mean AUC of the 7
+   ECG-visible outputs and the mean phenotype r, paired bootstrap 95 % CIs; coverage of the 80 %
+   intervals overall and in the DCM / HCM / prior-MI / pulmonary-hypertension groups; ECE.
 4. Exports normal, DCM / low-EF, HCM and prior-MI subjects with `ecg2cmr export --save-float-frames`
-   and measures the blood pool on the generated SAX frames (one Otsu threshold per cine, bright
-   component nearest the centre): r(generated EF, true EF), r(ED area, true EDV), the same with
-   shuffled pairs (mean |r| over 200 permutations), and r(generated EF, the model's own EF head).
+   (and EF ≤ 35 %, DCM, pulmonary-hypertension subjects) and measures the blood pool on the
+   generated SAX frames (one Otsu threshold per cine, bright component nearest the centre; the RV
+   cavity beside it): r(generated EF, true EF), the median generated EF among true EF ≤ 35 %, and
+   per group the generated LV / RV EDV read through an area→volume fit on true training cines.
 Writes `<out>/heldout.json` and, with --card, the section between the card's heldout markers.
 """
 from __future__ import annotations
@@ -89,31 +92,34 @@ def _feat_job(job):
     return np.stack([features_from_mv(np.asarray(ecg[r], dtype=np.float64) * lsb, fs, manifest) for r in rows])
 
 
-def floor_scores(train_cohort: Path, heldout_stems: list, heldout: dict, manifest: dict, workers: int,
-                 max_train: int) -> dict:
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.preprocessing import StandardScaler
-    tc = D.Cohort(train_cohort)
-    tr = np.flatnonzero(tc.split == "train")[:max_train]
-    jobs = [("cohort", (str(tc.path), tr[a:a + 200], tc.lsb_mv), tc.rate, manifest) for a in range(0, len(tr), 200)]
+def hgb_scores(run_dir: Path, heldout_stems: list, manifest: dict, workers: int) -> dict:
+    """The HGB floor the training run fitted on the model's training split (floors_hgb.pkl), scored on
+    the held-out files: every 4th median-beat sample + RR statistics through the bundle's
+    preprocessing and beats.py (the engine's algorithm), and the global measurements
+    (cohort.features.ecg_features, on the record brought to the training cohort's 250 Hz)."""
+    import pickle
+    with open(run_dir / "floors_hgb.pkl", "rb") as f:
+        floor = pickle.load(f)
     hjobs = [("wfdb", heldout_stems[a:a + 100], 500.0, manifest) for a in range(0, len(heldout_stems), 100)]
     with get_context("fork").Pool(workers) as pool:
-        xtr = np.concatenate(list(pool.imap(_feat_job, jobs)))
-        xte = np.concatenate(list(pool.imap(_feat_job, hjobs)))
-    sc = StandardScaler().fit(xtr)
-    xtr, xte = sc.transform(xtr), sc.transform(xte)
-    t = D.Targets(tc)
-    res = {"risk": {}, "phenotype": {}}
-    for j, (col, oid, _) in enumerate(D.RISK_OUTPUTS):
-        y = t.risk[tr, j]
-        m = LogisticRegression(C=0.05, max_iter=400).fit(xtr, y)
-        res["risk"][oid] = auc(heldout[col].astype(float), m.decision_function(xte))
-    for col, oid in (("lv_ef_pct", "lv_ef"), ("lv_mass_g", "lv_mass"), ("lv_edv_ml", "lv_edv")):
-        m = Ridge(alpha=30.0).fit(xtr, tc.numeric(col)[tr])
-        res["phenotype"][oid] = pearson(heldout[col], m.predict(xte))
-    res["meanAUC7"] = float(np.mean([res["risk"][k] for k in ECG_VISIBLE]))
-    res["trainingSubjects"] = int(len(tr))
-    return res
+        x = np.concatenate(list(pool.imap(_feat_job_hgb, hjobs)))
+    risk = np.stack([m.decision_function(x) if m is not None else np.zeros(len(x)) for m in floor["models"]["risk"]], 1)
+    ph = np.stack([m.predict(x) for m in floor["models"]["phenotype"]], 1)
+    return {"risk": risk, "phenotype": ph, "trainingSubjects": floor["train_subjects"]}
+
+
+def _feat_job_hgb(job):
+    from scipy.signal import resample_poly
+    from ecg2cmr_train.floors import measurement_features
+    import wfdb
+    _, stems, fs, manifest = job
+    out = []
+    for stem in stems:
+        mv = wfdb.rdrecord(stem).p_signal.T.astype(np.float64)
+        beats = features_from_mv(mv, fs, manifest)
+        meas = measurement_features(resample_poly(mv, 1, int(round(fs / 250)), axis=1)[None], 250.0)[0]
+        out.append(np.concatenate([beats, meas]))
+    return np.stack(out)
 
 
 def screen_scores(bin_path: str, bundle: Path, out: Path, heldout: dict) -> dict:
@@ -123,28 +129,99 @@ def screen_scores(bin_path: str, bundle: Path, out: Path, heldout: dict) -> dict
     t0 = time.time()
     subprocess.run([bin_path, "screen", str(out / "ecg"), "--out", str(results), "--model", str(bundle),
                     "--plain"], check=False)
-    return score_results(results, heldout, round(time.time() - t0, 1))
+    return screen_table(results, heldout, round(time.time() - t0, 1))
 
 
-def score_results(results: Path, heldout: dict, seconds) -> dict:
+def screen_table(results: Path, heldout: dict, seconds) -> dict:
+    """Per held-out subject (in cohort order; NaN where the file was not screened): risk
+    probabilities, phenotype values and their 80 % intervals from `ecg2cmr screen`'s JSON lines."""
     by_id = {}
     for line in results.read_text().splitlines():
         r = json.loads(line)
         if r.get("status") == "ok":
             by_id[Path(r["file"]).stem] = r
     ids = list(heldout["subject_id"])
-    ok = [i for i, s in enumerate(ids) if s in by_id]
-    res = {"screened": len(by_id), "subjects": len(ids), "seconds": seconds, "risk": {}, "phenotype": {}}
-    for col, oid, _ in D.RISK_OUTPUTS:
-        y = heldout[col][ok].astype(float)
-        p = np.array([by_id[ids[i]]["risks"][oid]["probability"] for i in ok])
-        res["risk"][oid] = auc(y, p)
-    for col, oid in (("lv_ef_pct", "lv_ef"), ("lv_mass_g", "lv_mass"), ("lv_edv_ml", "lv_edv")):
-        v = np.array([by_id[ids[i]]["phenotypes"][oid]["value"] for i in ok])
-        res["phenotype"][oid] = pearson(heldout[col][ok], v)
-    flags = [bool(by_id[ids[i]].get("outOfDistribution")) for i in ok]
-    res["outOfDistributionFlagged"] = float(np.mean(flags)) if flags else float("nan")
-    res["meanAUC7"] = float(np.mean([res["risk"][k] for k in ECG_VISIBLE]))
+    n, nr, npx = len(ids), len(D.RISK_OUTPUTS), len(D.PHENOTYPES)
+    prob, val = np.full((n, nr), np.nan), np.full((n, npx), np.nan)
+    iv = np.full((n, npx, 2), np.nan)
+    ood = np.zeros(n, dtype=bool)
+    for i, sid in enumerate(ids):
+        r = by_id.get(sid)
+        if r is None:
+            continue
+        for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS):
+            prob[i, j] = r["risks"][oid]["probability"]
+        for j, (_, oid, _, _) in enumerate(D.PHENOTYPES):
+            f = r["phenotypes"][oid]
+            val[i, j] = f["value"]
+            if f.get("interval80"):
+                iv[i, j] = f["interval80"]
+        ood[i] = bool(r.get("outOfDistribution"))
+    return {"screened": len(by_id), "subjects": n, "seconds": seconds, "prob": prob, "value": val, "interval80": iv,
+            "ood": ood}
+
+
+def groups_of(h: dict) -> dict:
+    return {"all": np.ones(len(h["subject_id"]), dtype=bool), "dcm": h["cm_subtype"] == "dcm",
+            "hcm": h["cm_subtype"] == "hcm", "prior_mi": h["prior_mi"] == 1,
+            "pulmonary_hypertension": h["pulmonary_hypertension"] == 1}
+
+
+def ece(y, p, bins=10) -> float:
+    k = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum((k == b).sum() / len(p) * abs(y[k == b].mean() - p[k == b].mean()) for b in range(bins) if (k == b).any()))
+
+
+def compare(h: dict, s: dict, floor: dict, manifest: dict, n_boot: int = 1000) -> dict:
+    """Model (screen) − HGB floor on the screened subjects: AUC per risk, r per phenotype, the mean AUC of
+    the 7 ECG-visible outputs and the mean phenotype r, each with a paired bootstrap 95 % CI; interval
+    coverage overall and within disease groups; ECE of every risk the bundle does not mark weak."""
+    ok = np.isfinite(s["prob"]).all(1)
+    y = np.stack([h[col].astype(float) for col, _, _ in D.RISK_OUTPUTS], 1)[ok]
+    t = np.stack([h[col].astype(float) for col, _, _, _ in D.PHENOTYPES], 1)[ok]
+    mp, mv = s["prob"][ok], s["value"][ok]
+    fr, fp = floor["risk"][ok], floor["phenotype"][ok]
+    vis = [j for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS) if oid in ECG_VISIBLE]
+    n = len(y)
+
+    def met(sel):
+        am = np.array([auc(y[sel, j], mp[sel, j]) for j in range(y.shape[1])])
+        af = np.array([auc(y[sel, j], fr[sel, j]) for j in range(y.shape[1])])
+        rm = np.array([pearson(t[sel, j], mv[sel, j]) for j in range(t.shape[1])])
+        rf = np.array([pearson(t[sel, j], fp[sel, j]) for j in range(t.shape[1])])
+        return am, af, rm, rf
+    am, af, rm, rf = met(np.arange(n))
+    rng = np.random.default_rng(7)
+    da, dr = [], []
+    for _ in range(n_boot):
+        sel = rng.integers(0, n, n)
+        a1, a2, r1, r2 = met(sel)
+        da.append(a1 - a2)
+        dr.append(r1 - r2)
+    da, dr = np.array(da), np.array(dr)
+    q = lambda d: [float(np.nanpercentile(d, 2.5)), float(np.nanpercentile(d, 97.5))]  # noqa: E731
+    res = {"n": int(n), "model": {"auc": {oid: float(am[j]) for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)},
+                                  "r": {oid: float(rm[j]) for j, (_, oid, _, _) in enumerate(D.PHENOTYPES)}},
+           "hgb": {"auc": {oid: float(af[j]) for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)},
+                   "r": {oid: float(rf[j]) for j, (_, oid, _, _) in enumerate(D.PHENOTYPES)}},
+           "meanAUC7": {"model": float(np.nanmean(am[vis])), "hgb": float(np.nanmean(af[vis])),
+                        "diff": float(np.nanmean(am[vis]) - np.nanmean(af[vis])), "ci": q(np.nanmean(da[:, vis], 1))},
+           "meanR": {"model": float(np.nanmean(rm)), "hgb": float(np.nanmean(rf)),
+                     "diff": float(np.nanmean(rm) - np.nanmean(rf)), "ci": q(np.nanmean(dr, 1))},
+           "riskDiff": {oid: {"diff": float(am[j] - af[j]), "ci": q(da[:, j])} for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)},
+           "phenotypeDiff": {oid: {"diff": float(rm[j] - rf[j]), "ci": q(dr[:, j])}
+                             for j, (_, oid, _, _) in enumerate(D.PHENOTYPES)}}
+    g = {k: v[ok] for k, v in groups_of(h).items()}
+    iv = s["interval80"][ok]
+    cov = {}
+    for oid in ("lv_ef", "lv_edv", "lv_mass", "rv_edv"):
+        j = D.phenotype_index(oid)
+        inside = (t[:, j] >= iv[:, j, 0]) & (t[:, j] <= iv[:, j, 1])
+        cov[oid] = {k: {"coverage": float(inside[m].mean()) if m.any() else None, "n": int(m.sum())} for k, m in g.items()}
+    res["coverage80"] = cov
+    weak = {o["id"]: o.get("weak", False) for hh in manifest["heads"] if hh["name"] == "risk" for o in hh["outputs"]}
+    res["ece"] = {oid: {"ece": ece(y[:, j], mp[:, j]), "weak": bool(weak.get(oid))} for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)}
+    res["oodFlagged"] = float(s["ood"][ok].mean())
     return res
 
 
@@ -152,14 +229,16 @@ def pick_generator_subjects(h: dict, per_group: int) -> dict:
     groups = {
         "normal": np.flatnonzero((h["cad"] == 0) & (h["heart_failure"] == 0) & (h["cardiomyopathy"] == 0)
                                  & (h["atrial_fibrillation"] == 0) & (h["pulmonary_hypertension"] == 0)),
-        "dcm_or_low_ef": np.flatnonzero((h["cm_subtype"] == "dcm") | (h["lv_ef_pct"] < 40)),
+        "ef_le_35": np.flatnonzero(h["lv_ef_pct"] <= 35),
+        "dcm": np.flatnonzero(h["cm_subtype"] == "dcm"),
         "hcm": np.flatnonzero(h["cm_subtype"] == "hcm"),
         "prior_mi": np.flatnonzero(h["prior_mi"] == 1),
+        "pulmonary_hypertension": np.flatnonzero(h["pulmonary_hypertension"] == 1),
     }
     return {k: v[:per_group] for k, v in groups.items()}
 
 
-def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group: int) -> dict:
+def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group: int, calib: dict) -> dict:
     groups = pick_generator_subjects(h, per_group)
     export = out / "export"
     if export.exists():
@@ -171,60 +250,157 @@ def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group:
     for a in range(0, len(files), 40):
         subprocess.run([bin_path, "export", *files[a:a + 40], "--out", str(export), "--model", str(bundle),
                         "--save-float-frames", "--size", "64"], check=True, stdout=subprocess.DEVNULL)
-    res = measure_exports(export, h, groups)
+    res = measure_exports(export, h, groups, calib)
     res["seconds"] = round(time.time() - t0, 1)
     return res
 
 
-def measure_exports(export: Path, h: dict, groups: dict) -> dict:
-    """Blood-pool EF and ED area on every exported case's float SAX frames (a partial export too)."""
-    ef, eda, head_ef, true_ef, true_edv, group_of = [], [], [], [], [], []
+def ed_areas(frames: np.ndarray) -> tuple:
+    """(area EF %, LV ED area, RV ED area) of a SAX cine [F, S, S] in pixels: one Otsu threshold per
+    cine; LV = the bright component nearest the centre (metrics.blood_pool_area); at the frame of the
+    largest LV area, RV = the largest other bright component whose centroid lies within 0.35·S of
+    the centre (the RV cavity beside the septum in a mid-ventricular slice)."""
+    from scipy import ndimage
+    from ecg2cmr_train.metrics import blood_pool_area, otsu_threshold
+    thr = otsu_threshold(frames)
+    a = np.array([blood_pool_area(f, thr) for f in frames])
+    k = int(np.argmax(a))
+    f = frames[k]
+    lab, n = ndimage.label(f >= thr)
+    s = f.shape[0]
+    c = (s - 1) / 2
+    yy, xx = np.mgrid[0:s, 0:s]
+    d = (yy - c) ** 2 + (xx - c) ** 2
+    comps = []
+    for j in range(1, n + 1):
+        sel = lab == j
+        comps.append((float(d[sel].min()), float(sel.sum()), float(yy[sel].mean()), float(xx[sel].mean())))
+    rv = 0.0
+    if comps:
+        lv = min(range(len(comps)), key=lambda j: comps[j][0])
+        for j, (_, area, cy, cx) in enumerate(comps):
+            if j != lv and (cy - c) ** 2 + (cx - c) ** 2 <= (0.35 * s) ** 2:
+                rv = max(rv, area)
+    mx = float(a.max())
+    return (float(100.0 * (mx - a.min()) / mx) if mx > 0 else 0.0), mx, rv
+
+
+def area_calibration(train_cohort: Path, config: Path, n: int = 400) -> dict:
+    """Maps the tracker's ED areas to volumes, fitted on TRUE pose-normalised cines of training
+    subjects: EDV ≈ a + b·area^1.5 (LV and RV). Applied to generated cines it answers "what EDV does
+    this picture show" with the same tracker; r says how well the tracker reads volume at all."""
+    import torch
+    from ecg2cmr_train.config import load_config
+    from ecg2cmr_train.pipeline import canonical_grid
+    import torch.nn.functional as F
+    cfg = load_config(str(config))
+    tc = D.Cohort(train_cohort)
+    rows = np.flatnonzero(tc.split == "train")[:n]
+    sax = torch.from_numpy(np.asarray(tc.sax[rows], dtype=np.float32) / 255.0)
+    grid = canonical_grid(np.asarray(tc.pose[rows][:, 0]), sax.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
+    sax = F.grid_sample(sax, grid, mode="bilinear", padding_mode="border", align_corners=True).numpy()
+    lv, rv = [], []
+    for i in range(len(rows)):
+        _, a_lv, a_rv = ed_areas(sax[i])
+        lv.append(a_lv)
+        rv.append(a_rv)
+    out = {}
+    for name, areas, col in (("lv_edv", np.array(lv), "lv_edv_ml"), ("rv_edv", np.array(rv), "rv_edv_ml")):
+        truth = tc.numeric(col)[rows]
+        x = areas ** 1.5
+        b, a = np.polyfit(x, truth, 1)
+        out[name] = {"a": float(a), "b": float(b), "r": pearson(x, truth), "subjects": int(len(rows))}
+    return out
+
+
+def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = None) -> dict:
+    """Blood-pool EF, LV and RV ED areas (→ volumes through `calib`) on every exported case's float SAX
+    frames (a partial export too), per group."""
+    rec = []
     for manifest_path in sorted(export.glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
         sid = Path(m["input"]["path"]).stem
         i = int(np.flatnonzero(h["subject_id"] == sid)[0])
         frames = np.load(manifest_path.parent / "sax" / "frames.npy")
-        f = cine_function(frames)
-        ef.append(f["ef"])
-        eda.append(f["ed_area"])
-        head_ef.append(next(p["value"] for p in m["phenotypes"] if p["target"].endswith(".lv_ef")))
-        true_ef.append(h["lv_ef_pct"][i])
-        true_edv.append(h["lv_edv_ml"][i])
-        group_of.append(next(k for k, v in groups.items() if i in set(v.tolist())))
-    ef, eda, true_ef, true_edv = map(np.asarray, (ef, eda, true_ef, true_edv))
+        ef, a_lv, a_rv = ed_areas(frames)
+        head = {p["target"].split(".", 1)[1]: p["value"] for p in m["phenotypes"]}
+        rec.append({"i": i, "ef": ef, "lv": a_lv, "rv": a_rv, "head_ef": head["lv_ef"]})
+    ef = np.array([r["ef"] for r in rec])
+    idx = np.array([r["i"] for r in rec], dtype=int)
+    true_ef, true_edv, true_rv = h["lv_ef_pct"][idx], h["lv_edv_ml"][idx], h["rv_edv_ml"][idx]
+    eda = np.array([r["lv"] for r in rec])
+    rva = np.array([r["rv"] for r in rec])
     rng = np.random.default_rng(0)
     perms = [rng.permutation(len(ef)) for _ in range(200)]
-    res = {"subjects": len(ef), "groups": {k: int(sum(g == k for g in group_of)) for k in groups},
+    res = {"subjects": len(ef), "groups": {k: int(np.isin(idx, v).sum()) for k, v in groups.items()},
            "efVsTrueEF": pearson(ef, true_ef), "edAreaVsTrueEDV": pearson(eda, true_edv),
            "shuffledEF": float(np.mean([abs(pearson(ef, true_ef[p])) for p in perms])),
-           "shuffledEDA": float(np.mean([abs(pearson(eda, true_edv[p])) for p in perms])),
-           "efVsModelEF": pearson(ef, head_ef),
-           "meanGeneratedEF": {k: float(np.mean([e for e, g in zip(ef, group_of) if g == k])) for k in groups
-                               if any(g == k for g in group_of)}}
+           "efVsModelEF": pearson(ef, np.array([r["head_ef"] for r in rec])), "byGroup": {}}
+    low = true_ef <= 35
+    res["efLe35"] = {"n": int(low.sum()), "medianGeneratedEF": float(np.median(ef[low])) if low.any() else None,
+                     "medianTrueEF": float(np.median(true_ef[low])) if low.any() else None}
+    for k, v in groups.items():
+        m = np.isin(idx, v)
+        if not m.any():
+            continue
+        g = {"n": int(m.sum()), "generatedEF": float(ef[m].mean()), "trueEF": float(true_ef[m].mean()),
+             "trueEDV": float(true_edv[m].mean()), "trueRVEDV": float(true_rv[m].mean())}
+        if calib:
+            g["generatedEDV"] = float((calib["lv_edv"]["a"] + calib["lv_edv"]["b"] * eda[m] ** 1.5).mean())
+            g["generatedRVEDV"] = float((calib["rv_edv"]["a"] + calib["rv_edv"]["b"] * rva[m] ** 1.5).mean())
+        res["byGroup"][k] = g
+    if calib:
+        res["areaCalibration"] = calib
     return res
 
 
+def _ci(d):
+    return f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+
+
 def write_card_section(card: Path, res: dict) -> None:
-    s, f, g = res["screen"], res["floor"], res["generator"]
-    fmt = lambda x: f"{x:.3f}"  # noqa: E731
+    c, g = res["compare"], res["generator"]
+    fmt = lambda x: "n/a" if x is None or not np.isfinite(x) else f"{x:.3f}"  # noqa: E731
     lines = [START, "", f"## Held-out check through the binary (`training/heldout_eval.py`, cohort seed {res['seed']}, "
-             f"{s['screened']} of {s['subjects']} subjects screened)", "",
+             f"{res['screened']} of {res['n']} subjects screened)", "",
              "A new cohort drawn from a seed the model never saw, written as 500 Hz WFDB records and run through "
-             "`ecg2cmr screen`; the floor is fitted on the training cohort with the same features the engine computes.", "",
-             "| output | demo model (`screen`) | floor |", "|---|---|---|",
-             f"| mean AUC, 7 ECG-visible outputs | {fmt(s['meanAUC7'])} | {fmt(f['meanAUC7'])} |"]
-    for k in ECG_VISIBLE:
-        lines.append(f"| {k} AUC | {fmt(s['risk'][k])} | {fmt(f['risk'][k])} |")
-    for k in ("lv_ef", "lv_mass", "lv_edv"):
-        lines.append(f"| {k} r | {fmt(s['phenotype'][k])} | {fmt(f['phenotype'][k])} |")
-    lines += ["", f"Out-of-distribution flag on these held-out synthetic subjects: {s['outOfDistributionFlagged'] * 100:.1f} % "
-              "(real 12-lead ECGs must be flagged: `tests/ood/run.sh`, run by `scripts/test`, requires ≥ 80 % of the "
-              "PhysioNet/CinC 2021 records in `tests/records` and ≤ 10 % of 120 held-out synthetic subjects).", "",
-              f"Generator ({g['subjects']} subjects exported with `--save-float-frames`: {g['groups']}): "
-              f"r(generated EF, true EF) = {fmt(g['efVsTrueEF'])} (shuffled {fmt(g['shuffledEF'])}); "
-              f"r(ED area, true EDV) = {fmt(g['edAreaVsTrueEDV'])} (shuffled {fmt(g['shuffledEDA'])}); "
-              f"r(generated EF, the model's EF head) = {fmt(g['efVsModelEF'])}. Mean generated area-EF per group: "
-              + ", ".join(f"{k} {v:.1f} %" for k, v in g["meanGeneratedEF"].items()) + ".", "", END]
+             "`ecg2cmr screen`. The floor is the run's gradient-boosted trees (HGB, fitted on the model's training split "
+             f"of {res['hgbTrainingSubjects']} subjects: every 4th median-beat sample + RR statistics + global measurements), "
+             "scored on the same files with the same features. Differences are model − HGB with a paired bootstrap 95 % CI "
+             "(1000 resamples of the held-out subjects).", "",
+             "| output | model (`screen`) | HGB | model − HGB [95 % CI] |", "|---|---|---|---|",
+             f"| mean AUC, 7 ECG-visible outputs | {fmt(c['meanAUC7']['model'])} | {fmt(c['meanAUC7']['hgb'])} | "
+             f"{c['meanAUC7']['diff']:+.3f} [{c['meanAUC7']['ci'][0]:+.3f}, {c['meanAUC7']['ci'][1]:+.3f}] |",
+             f"| mean phenotype r ({len(D.PHENOTYPES)} outputs) | {fmt(c['meanR']['model'])} | {fmt(c['meanR']['hgb'])} | "
+             f"{c['meanR']['diff']:+.3f} [{c['meanR']['ci'][0]:+.3f}, {c['meanR']['ci'][1]:+.3f}] |"]
+    for _, oid, _ in D.RISK_OUTPUTS:
+        lines.append(f"| {oid} AUC | {fmt(c['model']['auc'][oid])} | {fmt(c['hgb']['auc'][oid])} | {_ci(c['riskDiff'][oid])} |")
+    for _, oid, _, _ in D.PHENOTYPES[:13]:
+        lines.append(f"| {oid} r | {fmt(c['model']['r'][oid])} | {fmt(c['hgb']['r'][oid])} | {_ci(c['phenotypeDiff'][oid])} |")
+    cov = c["coverage80"]
+    gs = list(next(iter(cov.values())))
+    lines += ["", "80 % intervals (`interval80` in the screen JSON): share of subjects whose true value lies inside.", "",
+              "| phenotype | " + " | ".join(f"{k} (n={cov['lv_ef'][k]['n']})" for k in gs) + " |", "|---|" + "---|" * len(gs)]
+    for oid, v in cov.items():
+        lines.append(f"| {oid} | " + " | ".join("n/a" if v[k]["coverage"] is None else f"{v[k]['coverage']:.2f}" for k in gs) + " |")
+    lines += ["", "Calibration of the risk probabilities (ECE, 10 bins): " + ", ".join(
+        f"{oid} {v['ece']:.3f}{' (weak)' if v['weak'] else ''}" for oid, v in c["ece"].items()) + ".", "",
+        f"Out-of-distribution flag on these held-out synthetic subjects: {c['oodFlagged'] * 100:.1f} % "
+        "(real 12-lead ECGs must be flagged: `tests/ood/run.sh`, run by `scripts/test`, requires ≥ 80 % of the "
+        "PhysioNet/CinC 2021 records in `tests/records` and ≤ 10 % of 120 held-out synthetic subjects).", ""]
+    lines.append(f"Generator ({g['subjects']} subjects exported with `--save-float-frames`, the point-estimate anatomy; "
+                 f"groups {g['groups']}): r(generated area-EF, true EF) = {fmt(g['efVsTrueEF'])} (shuffled {fmt(g['shuffledEF'])}); "
+                 f"r(generated EF, the model's EF head) = {fmt(g['efVsModelEF'])}; among true EF ≤ 35 % (n = {g['efLe35']['n']}) "
+                 f"median generated EF {fmt(g['efLe35']['medianGeneratedEF'])} % (true median {fmt(g['efLe35']['medianTrueEF'])} %).")
+    if "areaCalibration" in g:
+        cal = g["areaCalibration"]
+        lines.append(f"ED areas are read as volumes with EDV ≈ a + b·area^1.5 fitted on true pose-normalised training cines "
+                     f"(LV r = {fmt(cal['lv_edv']['r'])}, RV r = {fmt(cal['rv_edv']['r'])}: how well the area tracker reads volume).")
+    lines += ["", "| group | n | true EF → generated EF | true LV EDV → generated | true RV EDV → generated |", "|---|---|---|---|---|"]
+    for k, v in g["byGroup"].items():
+        lines.append(f"| {k} | {v['n']} | {v['trueEF']:.1f} → {v['generatedEF']:.1f} | {v['trueEDV']:.0f} → "
+                     f"{v.get('generatedEDV', float('nan')):.0f} | {v['trueRVEDV']:.0f} → {v.get('generatedRVEDV', float('nan')):.0f} |")
+    lines += ["", END]
     text = card.read_text() if card.exists() else ""
     if START in text and END in text:
         text = text[:text.index(START)] + "\n".join(lines) + text[text.index(END) + len(END):]
@@ -237,49 +413,45 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--bundle", default=str(HERE.parent / "assets/models/demo-v2"))
+    ap.add_argument("--run", default=str(HERE / "runs/demo-v3"), help="training run folder (floors_hgb.pkl)")
+    ap.add_argument("--config", default=str(HERE / "configs/demo.json"))
     ap.add_argument("--train-cohort", default=str(HERE.parent / "data/cohort"))
     ap.add_argument("--n", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--out", default="/tmp/ecg2cmr-heldout")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--per-group", type=int, default=30)
-    ap.add_argument("--floor-train", type=int, default=8000)
+    ap.add_argument("--per-group", type=int, default=25)
     ap.add_argument("--card", default=None)
-    ap.add_argument("--measure-only", action="store_true",
-                    help="reuse --out's results.jsonl and export/ (e.g. after an interrupted run): score and write")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["build", "screen", "export"],
+                    help="reuse what --out already holds (e.g. after an interruption)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     bundle = Path(a.bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     t0 = time.time()
-    if a.measure_only:
-        h = sample_subjects(a.n, a.seed)
-        res = {"seed": a.seed, "n": a.n, "bundle": manifest["id"]}
-        res["screen"] = score_results(out / "results.jsonl", h, None)
-        stems = [str(out / "ecg" / sid) for sid in h["subject_id"]]
-        res["floor"] = floor_scores(Path(a.train_cohort), stems, h, manifest, a.workers, a.floor_train)
-        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group))
-        (out / "heldout.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-        if a.card:
-            write_card_section(Path(a.card), res)
-        print(json.dumps(res, indent=1, default=float))
-        return
-    h = build_heldout(a.n, a.seed, out, a.workers)
+    h = sample_subjects(a.n, a.seed) if "build" in a.skip else build_heldout(a.n, a.seed, out, a.workers)
+    print(f"held-out cohort: {a.n} subjects ({time.time() - t0:.0f} s)", flush=True)
     stems = [str(out / "ecg" / sid) for sid in h["subject_id"]]
-    res = {"seed": a.seed, "n": a.n, "bundle": manifest["id"]}
-    res["screen"] = screen_scores(a.bin, bundle, out, h)
-    print(f"screen: mean AUC7 {res['screen']['meanAUC7']:.3f}, EF r {res['screen']['phenotype']['lv_ef']:.3f}, "
-          f"mass r {res['screen']['phenotype']['lv_mass']:.3f}", flush=True)
-    res["floor"] = floor_scores(Path(a.train_cohort), stems, h, manifest, a.workers, a.floor_train)
-    print(f"floor: mean AUC7 {res['floor']['meanAUC7']:.3f}, EF r {res['floor']['phenotype']['lv_ef']:.3f}", flush=True)
-    res["generator"] = generator_scores(a.bin, bundle, out, h, a.per_group)
-    print(f"generator: {json.dumps(res['generator'])}", flush=True)
+    s = screen_table(out / "results.jsonl", h, None) if "screen" in a.skip else screen_scores(a.bin, bundle, out, h)
+    print(f"screen: {s['screened']} of {s['subjects']} ({time.time() - t0:.0f} s)", flush=True)
+    floor = hgb_scores(Path(a.run), stems, manifest, a.workers)
+    res = {"seed": a.seed, "n": a.n, "bundle": manifest["id"], "screened": s["screened"],
+           "hgbTrainingSubjects": floor["trainingSubjects"]}
+    res["compare"] = compare(h, s, floor, manifest)
+    c = res["compare"]
+    print(f"model − HGB: mean AUC7 {c['meanAUC7']['diff']:+.3f} {c['meanAUC7']['ci']}, mean r {c['meanR']['diff']:+.3f} "
+          f"{c['meanR']['ci']} ({time.time() - t0:.0f} s)", flush=True)
+    calib = area_calibration(Path(a.train_cohort), Path(a.config))
+    if "export" in a.skip:
+        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group), calib)
+    else:
+        res["generator"] = generator_scores(a.bin, bundle, out, h, a.per_group, calib)
     res["seconds"] = round(time.time() - t0, 1)
     (out / "heldout.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     if a.card:
         write_card_section(Path(a.card), res)
-    print(json.dumps({k: res[k] for k in ("screen", "floor")}, indent=1, default=float))
+    print(json.dumps({k: res[k] for k in ("compare", "generator")}, indent=1, default=float))
 
 
 if __name__ == "__main__":

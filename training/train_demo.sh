@@ -2,7 +2,7 @@
 # One command for the shipped demo bundle on a 2-core machine: the same stages as
 #   python -m ecg2cmr_train.pipeline --config configs/demo.json
 # but the CMR autoencoder (cmr, residuals) runs in a second process beside the ECG stages
-# (mdm, align, heads), and `baseline` beside `heads`; one thread each. Every stage is
+# (mdm, align, heads), then the floors (floors.py); `baseline` beside `heads`; one thread each. Every stage is
 # restartable: run this again after an interruption. Logs: <run_dir>/log-{ecg,cmr,baseline}.txt
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +11,7 @@ RUN=$(python3 -c "import sys; sys.path.insert(0,'.'); from ecg2cmr_train.config 
 mkdir -p "$RUN"
 P="python3 -m ecg2cmr_train.pipeline --config $CONFIG --threads 1"
 $P --only ecg >> "$RUN/log-ecg.txt" 2>&1          # fixes the subject selection first
-$P --only cmr residuals >> "$RUN/log-cmr.txt" 2>&1 &
+$P --only cmr residuals floors >> "$RUN/log-cmr.txt" 2>&1 &
 cmr=$!
 $P --only mdm align >> "$RUN/log-ecg.txt" 2>&1
 $P --only baseline >> "$RUN/log-baseline.txt" 2>&1 &
@@ -19,5 +19,5 @@ base=$!
 $P --only heads >> "$RUN/log-ecg.txt" 2>&1
 wait $base
 wait $cmr
-$P --only prior validate export evaluate >> "$RUN/log-ecg.txt" 2>&1
+$P --only prior calibrate validate export evaluate >> "$RUN/log-ecg.txt" 2>&1
 echo "demo bundle trained; logs in $RUN"

@@ -41,6 +41,8 @@ public struct ECGReportContent: Sendable {
     public var seed: UInt64
     public var includePHI: Bool
     public var generatorStatement: String?
+    /// How the generated heart's anatomy was chosen; a draw within the intervals is labelled on the page.
+    public var anatomy: AnatomyMode = .pointEstimate
 
     public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
@@ -158,7 +160,7 @@ public enum ECGReportWriter {
         if let analysis = c.analysis, let sax = c.sax, let lax = c.lax, let phases = c.phases {
             drawRisks(analysis, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
             drawPhenotypes(analysis, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
-            drawCMR(sax: sax, lax: lax, phases: phases, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
+            drawCMR(sax: sax, lax: lax, phases: phases, anatomy: c.anatomy, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
         } else {
             let x = x0 + w * 0.205, width = w * 0.795
             sectionTitle("Model not applied", on: g, x: x, y: top, width: width)
@@ -333,10 +335,13 @@ public enum ECGReportWriter {
     }
 
     static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+        let intervals = analysis.phenotypes.contains { $0.interval80 != nil }
         let rows = analysis.phenotypes.map { p -> ResultRow in
             // Ranges at the value's precision: "94–207", not "93.73–207.44".
             let format = abs(p.value) >= 100 ? "%.0f" : "%.1f"
-            let value = String(format: format, p.value) + " " + p.unit
+            var value = String(format: format, p.value) + " " + p.unit
+            // The calibrated 80 % interval right beside the value it qualifies.
+            if let iv = p.interval80 { value += " [" + String(format: format, iv.lowerBound) + "–" + String(format: format, iv.upperBound) + "]" }
             // Whole-number ranges as stated in the bundle ("52–72").
             let range = p.referenceRange.map { r in
                 r.lowerBound.rounded() == r.lowerBound && r.upperBound.rounded() == r.upperBound
@@ -351,7 +356,9 @@ public enum ECGReportWriter {
         }
         let legend = analysis.phenotypes.contains(where: \.isWeak)
             ? ["weak = validation r below the bundle's bar: not a finding", "weak = low validation r: not a finding"] : []
-        drawResultList(rows, titles: ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"],
+        let titles = intervals ? ["CMR phenotypes (value [80 % interval] · reference range)", "CMR phenotypes (value [80 % int.] · range)", "CMR phenotypes"]
+            : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"]
+        drawResultList(rows, titles: titles,
                        legend: legend, on: g, x: x, y: y, width: width, bottom: bottom)
     }
 
@@ -398,13 +405,19 @@ public enum ECGReportWriter {
         }
     }
 
-    static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawCMR(sax: CineLoop, lax: CineLoop, phases: CardiacPhases, anatomy: AnatomyMode, on g: CairoCanvas, x: Double, y: Double,
+                        width: Double, bottom: Double) {
         // The "generated, not acquired" mark beside the title when both fit on the line, else the title's short form.
         let markW = g.textWidth(generatedLabel, size: body, weight: .bold)
         let titleRoom = width - markW - 2 * gap
         sectionTitle(["Generated CMR", "CMR"].filter { g.textWidth($0, size: heading, weight: .bold) <= titleRoom } + ["CMR"],
                      on: g, x: x, y: y, width: width)
         g.text(g.fitted(generatedLabel, width: width, size: body, weight: .bold), x: x + width, y: y, size: body, color: warn, weight: .bold, align: .right)
+        if anatomy != .pointEstimate {
+            // The picture is not the printed point estimate: say so where the picture is.
+            g.text(g.fitted(anatomy.caption, width: width, size: small), x: x + width, y: y + 2.6, size: small, color: warn,
+                   align: .right)
+        }
         let labelW = 5.0
         let side = min((width - labelW - 1.5) / 2, bottom - (y + 7.5) - 1.5) / 1
         let size = max(8, min(side, (bottom - y - 7.5 - 1.5) / 2))

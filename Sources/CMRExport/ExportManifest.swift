@@ -47,12 +47,20 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     /// --include-phi, else a new name-based study.
     public var studyInstanceUID: String?
     public var accessionNumber: String?
+    /// Stored as nil for the default point estimate, so earlier manifests decode and compare unchanged.
+    var anatomyDraw: AnatomyMode?
+    /// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals.
+    public var anatomy: AnatomyMode {
+        get { anatomyDraw ?? .pointEstimate }
+        set { anatomyDraw = newValue == .pointEstimate ? nil : newValue }
+    }
 
     public init(seed: UInt64 = 1, size: Int = 256, filter: ResamplingFilter = .bicubic, frames: FrameSelection = .all,
                 frameCount: Int? = nil, includePHI: Bool = false, gradCAMTarget: String? = nil, realDirectory: String? = nil,
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
                 saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
-                studyInstanceUID: String? = nil, accessionNumber: String? = nil) {
+                studyInstanceUID: String? = nil, accessionNumber: String? = nil,
+                anatomy: AnatomyMode = .pointEstimate) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
@@ -60,6 +68,7 @@ public struct ExportOptions: Sendable, Codable, Equatable {
         self.writeDICOM = dicom ? true : nil
         self.pdfPaper = pdfPaper
         self.studyInstanceUID = studyInstanceUID; self.accessionNumber = accessionNumber
+        self.anatomyDraw = anatomy == .pointEstimate ? nil : anatomy
     }
 
     public func validate() throws {

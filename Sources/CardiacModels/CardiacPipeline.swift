@@ -151,6 +151,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         for (g, head) in encoder.heads.enumerated() {
             let v = out.heads[g]
             raw[head.spec.name] = v
+            if g < out.logSigma.count, let ls = out.logSigma[g] { raw["\(head.spec.name).logSigma"] = ls }
             switch head.spec.kind {
             case .sigmoid:
                 for (i, o) in head.spec.outputs.enumerated() {
@@ -170,14 +171,21 @@ public final class CardiacPipeline: @unchecked Sendable {
                                                  probability: e[i] / s))
                 }
             case .regression:
+                let logSigma = g < out.logSigma.count ? out.logSigma[g] : nil
                 for (i, o) in head.spec.outputs.enumerated() {
                     let value = Double(v[i]) * (o.std ?? 1) + (o.mean ?? 0)
                     var range: ClosedRange<Double>?
                     if let r = o.referenceRange, r.count == 2, r[0] <= r[1] { range = r[0]...r[1] }
+                    var interval: ClosedRange<Double>?
+                    if let ls = logSigma, let scale = o.interval80Scale, scale.isFinite, scale >= 0 {
+                        // log σ clipped as in training (−7…4), so one wild input cannot give an infinite interval.
+                        let half = scale * Foundation.exp(min(max(Double(ls[i]), -7), 4)) * (o.std ?? 1)
+                        interval = (value - half)...(value + half)
+                    }
                     phenotypes.append(PhenotypeValue(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
                                                      value: value, unit: o.unit ?? "", referenceRange: range,
                                                      validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false,
-                                                     isWeak: o.weak ?? false))
+                                                     isWeak: o.weak ?? false, interval80: interval))
                 }
             }
         }
@@ -257,19 +265,54 @@ public final class CardiacPipeline: @unchecked Sendable {
     /// its embedding conditions the prior; with an anatomy generator the anatomy is the analysis's
     /// own phenotype head output and the seed also draws the pose. Same seed and analysis →
     /// identical frames; a new seed changes texture and pose, not the anatomy.
-    public func generateCMR(for analysis: ECGAnalysis, seed: UInt64, frameCount: Int = 50) throws -> GeneratedCMR {
-        try generateCMR(embedding: analysis.embedding, anatomy: try anatomyInput(analysis), seed: seed, frameCount: frameCount)
+    ///
+    /// `anatomy` `.pointEstimate` (default) draws the values printed beside the picture;
+    /// `.withinInterval80` draws each anatomy value from the head's predicted distribution kept
+    /// inside its 80 % interval (the seed decides where), so a reader sees how sure the model is.
+    public func generateCMR(for analysis: ECGAnalysis, seed: UInt64, frameCount: Int = 50,
+                            anatomy mode: AnatomyMode = .pointEstimate) throws -> GeneratedCMR {
+        var cmr = try generateCMR(embedding: analysis.embedding, anatomy: try anatomyInput(analysis, mode: mode, seed: seed),
+                                  seed: seed, frameCount: frameCount)
+        cmr.anatomy = mode
+        return cmr
+    }
+
+    /// Whether the generator can draw within the 80 % intervals (a heteroscedastic anatomy head
+    /// with calibrated scales for every anatomy output).
+    public var canDrawAnatomyRange: Bool {
+        guard let a = bundle.generator?.anatomy,
+              let head = encoder.heads.first(where: { $0.spec.name == a.head }), head.logSigma != nil else { return false }
+        return a.indices.allSatisfy { $0 < head.spec.outputs.count && head.spec.outputs[$0].interval80Scale != nil }
     }
 
     /// The anatomy part of the decoder latent (nil for a v1 latent generator).
-    func anatomyInput(_ analysis: ECGAnalysis) throws -> [Float]? {
+    func anatomyInput(_ analysis: ECGAnalysis, mode: AnatomyMode = .pointEstimate, seed: UInt64 = 0) throws -> [Float]? {
+        // A picture labelled "within the intervals" must be one: refused unless the bundle can draw it.
+        if mode == .withinInterval80 && !canDrawAnatomyRange { throw CardiacPipelineError.noAnatomyRange(modelID: bundle.id) }
         guard let gen = bundle.generator, let a = gen.anatomy else { return nil }
         guard let raw = analysis.rawHeads[a.head] else {
             throw CardiacPipelineError.inputShape("the analysis has no '\(a.head)' head output for the generator's anatomy")
         }
-        return try a.indices.map { i in
+        let mu = try a.indices.map { i in
             guard i < raw.count else { throw CardiacPipelineError.inputShape("head '\(a.head)' has \(raw.count) outputs") }
             return raw[i]
+        }
+        guard mode == .withinInterval80 else { return mu }
+        guard let logSigma = analysis.rawHeads["\(a.head).logSigma"],
+              let head = encoder.heads.first(where: { $0.spec.name == a.head }) else {
+            throw CardiacPipelineError.noAnatomyRange(modelID: bundle.id)
+        }
+        // A stream of its own (seed + "anat"), so the residual noise and the pose of a seed are the
+        // same as in the point-estimate picture. Each value: μ + t·q·σ/z₀.₉ with t a standard normal
+        // clamped to ±z₀.₉ = ±1.2816 — the predictive Gaussian kept inside the 80 % interval μ ± q·σ.
+        var rng = SeededGaussian(seed: seed &+ AnatomyMode.streamOffset)
+        let t = rng.draw(mu.count)
+        let z90 = 1.2815515655446004
+        return a.indices.enumerated().map { k, i in
+            let q = head.spec.outputs[i].interval80Scale ?? 0
+            let sigma = Foundation.exp(min(max(Double(logSigma[i]), -7), 4))
+            let u = min(max(Double(t[k]), -z90), z90)
+            return Float(Double(mu[k]) + u * q * sigma / z90)
         }
     }
 

@@ -2,10 +2,83 @@ import Foundation
 import NeuralCore
 import SignalKit
 
-/// One linear head group on the pooled vector.
+/// One linear head group on the head features (the pooled vector, then the wide branch's).
 struct HeadLayer: Sendable {
     let spec: ModelManifest.HeadSpec
     let linear: Linear
+    /// Heteroscedastic regression: log σ per output (standardised units), same features.
+    let logSigma: Linear?
+}
+
+/// The wide branch of a beat-aware encoder (manifest `encoder.wide`, PyTorch `WideBranch`): a
+/// standardised vector of sub-sampled median beats, per-lead extremes and rhythm features through
+/// two exact-GELU layers. Its features sit beside the pooled vector at the heads.
+struct WideBranch: Sendable {
+    let leads: Int
+    let beatSamples: Int
+    let stride: Int
+    let rhythm: Int
+    let inputs: Int
+    let mean: Tensor
+    let std: Tensor
+    let fc1: Linear
+    let fc2: Linear
+    var hidden: Int { fc2.outFeatures }
+
+    init(_ weights: WeightSource, spec: ModelManifest.WideSpec, leads: Int, beatSamples: Int, rhythm: Int,
+         bad: (String) -> ModelBundleError) throws {
+        guard spec.beatStride > 0, spec.hidden > 0 else { throw bad("encoder.wide: beatStride and hidden must be positive") }
+        let expected = leads * ((beatSamples + spec.beatStride - 1) / spec.beatStride) + 2 * leads + rhythm
+        guard spec.inputs == expected else {
+            throw bad("encoder.wide.inputs is \(spec.inputs); \(leads) leads × a \(beatSamples)-sample beat every \(spec.beatStride), their extremes and \(rhythm) rhythm features make \(expected)")
+        }
+        self.leads = leads; self.beatSamples = beatSamples; self.stride = spec.beatStride; self.rhythm = rhythm
+        inputs = expected
+        mean = try weights.tensor("wide.mean", shape: [expected])
+        std = try weights.tensor("wide.std", shape: [expected])
+        fc1 = try Linear(weights, "wide.fc1", in: expected, out: spec.hidden)
+        fc2 = try Linear(weights, "wide.fc2", in: spec.hidden, out: spec.hidden)
+    }
+
+    /// The raw input vector of one encoder input (median beats `[leads × beat]`, then rhythm).
+    func inputVector(_ x: UnsafePointer<Float>) -> [Float] {
+        var v = [Float]()
+        v.reserveCapacity(inputs)
+        for l in 0..<leads {
+            for k in Swift.stride(from: 0, to: beatSamples, by: stride) { v.append(x[l * beatSamples + k]) }
+        }
+        for l in 0..<leads {
+            var m = x[l * beatSamples]
+            for k in 1..<beatSamples { m = max(m, x[l * beatSamples + k]) }
+            v.append(m)
+        }
+        for l in 0..<leads {
+            var m = x[l * beatSamples]
+            for k in 1..<beatSamples { m = min(m, x[l * beatSamples + k]) }
+            v.append(m)
+        }
+        for r in 0..<rhythm { v.append(x[leads * beatSamples + r]) }
+        return v
+    }
+
+    /// Wide features `[hidden]` of one encoder input, written to `out`.
+    func forward(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        var v = inputVector(x)
+        mean.values.withUnsafeBufferPointer { m in
+            std.values.withUnsafeBufferPointer { sd in
+                for i in 0..<inputs { v[i] = (v[i] - m[i]) / sd[i] }
+            }
+        }
+        var h = [Float](repeating: 0, count: fc1.outFeatures)
+        v.withUnsafeBufferPointer { vp in
+            h.withUnsafeMutableBufferPointer { hp in
+                fc1.forward(vp.baseAddress!, rows: 1, into: hp.baseAddress!)
+                Activation.gelu(hp.baseAddress!, count: hp.count)
+                fc2.forward(UnsafePointer(hp.baseAddress!), rows: 1, into: out)
+            }
+        }
+        Activation.gelu(out, count: hidden)
+    }
 }
 
 /// What the encoder's tokens cover.
@@ -68,12 +141,16 @@ struct ViTEncoder: Sendable {
     let norm: LayerNorm
     let pooling: EncoderPooling
     let projection: Linear?
+    /// Beat-aware encoders may add a wide branch; the heads then read concat(pooled, wide).
+    let wide: WideBranch?
     let heads: [HeadLayer]
     /// Index of the block whose output Grad-CAM differentiates (the manifest's `gradcam.layer`,
     /// `encoder.blocks.<k>`; the last block unless it says otherwise).
     let gradCAMBlock: Int
 
     var embeddingSize: Int { projection?.outFeatures ?? width }
+    /// What the heads read per ECG: the pooled vector, then the wide branch's features.
+    var featureSize: Int { width + (wide?.hidden ?? 0) }
 
     init(manifest m: ModelManifest, weights: WeightSource, manifestPath: String) throws {
         func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: reason) }
@@ -131,6 +208,13 @@ struct ViTEncoder: Sendable {
         norm = try LayerNorm(weights, pooling.normalisesTokens ? "encoder.norm" : "encoder.fc_norm", width: width, eps: eps)
         let d = e.projectionDim ?? 0
         projection = d > 0 ? try Linear(weights, "projection", in: width, out: d) : nil
+        if let ws = e.wide {
+            guard case .beats = layout else { throw bad("encoder.wide needs encoder type 'beatvit1d'") }
+            wide = try WideBranch(weights, spec: ws, leads: leads, beatSamples: tokenSamples, rhythm: rhythmCount, bad: bad)
+        } else {
+            wide = nil
+        }
+        let features = w + (wide?.hidden ?? 0)
         var seen = Set<String>()
         heads = try m.heads.map { h in
             guard seen.insert(h.name).inserted else { throw bad("head group '\(h.name)' appears twice") }
@@ -140,7 +224,15 @@ struct ViTEncoder: Sendable {
                     throw bad("regression output '\(h.name).\(o.id)' lacks mean/std for de-standardisation")
                 }
             }
-            return HeadLayer(spec: h, linear: try Linear(weights, "heads.\(h.name)", in: w, out: h.outputs.count))
+            var logSigma: Linear?
+            if let u = h.uncertainty {
+                guard h.kind == .regression, u.kind == "gaussian" else {
+                    throw bad("head group '\(h.name)': uncertainty '\(u.kind)' is supported on regression heads as 'gaussian' only")
+                }
+                logSigma = try Linear(weights, u.logSigma, in: features, out: h.outputs.count)
+            }
+            return HeadLayer(spec: h, linear: try Linear(weights, "heads.\(h.name)", in: features, out: h.outputs.count),
+                             logSigma: logSigma)
         }
         let layer = m.gradcam?.layer ?? "encoder.blocks.\(e.depth - 1)"
         let prefix = "encoder.blocks."
@@ -204,6 +296,8 @@ struct EncoderOutput {
     var pooled: [Float]
     var embedding: [Float]
     var heads: [[Float]]
+    /// Per head group: log σ of a heteroscedastic regression head, else nil.
+    var logSigma: [[Float]?] = []
 }
 
 extension ViTEncoder {
@@ -281,12 +375,27 @@ extension ViTEncoder {
                 embedding = [Float](repeating: 0, count: projection.outFeatures)
                 embedding.withUnsafeMutableBufferPointer { projection.forward(pooledPtr, rows: 1, into: $0.baseAddress!) }
             }
-            let headOut: [[Float]] = heads.map { head in
-                var v = [Float](repeating: 0, count: head.linear.outFeatures)
-                v.withUnsafeMutableBufferPointer { head.linear.forward(pooledPtr, rows: 1, into: $0.baseAddress!) }
-                return v
+            var features = pooled
+            if let wide {
+                features += [Float](repeating: 0, count: wide.hidden)
+                features.withUnsafeMutableBufferPointer { wide.forward(input + s * inputSize, into: $0.baseAddress! + w) }
             }
-            outputs.append(EncoderOutput(pooled: pooled, embedding: embedding, heads: headOut))
+            var headOut: [[Float]] = [], sigmaOut: [[Float]?] = []
+            features.withUnsafeBufferPointer { f in
+                for head in heads {
+                    var v = [Float](repeating: 0, count: head.linear.outFeatures)
+                    v.withUnsafeMutableBufferPointer { head.linear.forward(f.baseAddress!, rows: 1, into: $0.baseAddress!) }
+                    headOut.append(v)
+                    if let ls = head.logSigma {
+                        var u = [Float](repeating: 0, count: ls.outFeatures)
+                        u.withUnsafeMutableBufferPointer { ls.forward(f.baseAddress!, rows: 1, into: $0.baseAddress!) }
+                        sigmaOut.append(u)
+                    } else {
+                        sigmaOut.append(nil)
+                    }
+                }
+            }
+            outputs.append(EncoderOutput(pooled: pooled, embedding: embedding, heads: headOut, logSigma: sigmaOut))
         }
         return outputs
     }
@@ -302,9 +411,11 @@ extension ViTEncoder {
         let last = UnsafePointer(ws.x.pointer + s * t * w)
         let h = UnsafePointer(ws.h.pointer + s * t * w)
         let g = ws.grad.pointer
-        // ∂y/∂pooled = row `index` of the head weight.
+        // ∂y/∂pooled = the pooled part (the first W columns) of row `index` of the head weight;
+        // the wide branch does not depend on the tokens.
+        let rowStride = heads[group].linear.inFeatures
         heads[group].linear.weight.values.withUnsafeBufferPointer { hw in
-            let dpooled = hw.baseAddress! + index * w
+            let dpooled = hw.baseAddress! + index * rowStride
             switch pooling {
             case .attention(let pool):
                 pool.backward(dpooled, h: h, weights: ws.poolWeights.pointer + s * t, tokens: t, into: g)

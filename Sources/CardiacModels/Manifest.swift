@@ -72,6 +72,18 @@ public struct ModelManifest: Codable, Sendable {
         /// `beatvit1d`: names of the rhythm token's features, in order (must equal
         /// `BeatFeatures.rhythmFeatureNames`: the engine computes them).
         public var rhythmFeatures: [String]?
+        /// `beatvit1d`: a wide branch whose features sit beside the pooled vector at the heads.
+        public var wide: WideSpec?
+    }
+
+    /// The wide branch (docs/model-bundle.md): input = every `beatStride`-th median-beat sample of
+    /// every lead, then per lead the beat's maximum and minimum, then the rhythm features
+    /// (`inputs` values); standardised by `wide.mean` / `wide.std`, then two GELU layers
+    /// (`wide.fc1`, `wide.fc2`, `hidden` wide). The heads read concat(pooled, wide features).
+    public struct WideSpec: Codable, Sendable {
+        public var hidden: Int
+        public var beatStride: Int
+        public var inputs: Int
     }
 
     public struct GradCAMSpec: Codable, Sendable { public var layer: String }
@@ -89,12 +101,24 @@ public struct ModelManifest: Codable, Sendable {
         public var std: Double?
         public var referenceRange: [Double]?
         public var validationR: Double?
+        /// Heteroscedastic regression heads: the 80 % interval is value ± interval80Scale·σ·std
+        /// (σ = exp of the head's log-σ output; the scale is split-conformal on validation).
+        public var interval80Scale: Double?
+    }
+
+    /// A regression head that predicts a distribution: a Gaussian whose log σ (standardised units)
+    /// is the output of the linear layer `logSigma` on the same features as the head.
+    public struct UncertaintySpec: Codable, Sendable {
+        public var kind: String
+        public var logSigma: String
+        public var coverage: Double?
     }
 
     public struct HeadSpec: Codable, Sendable {
         public var name: String
         public var kind: HeadKind
         public var outputs: [HeadOutputSpec]
+        public var uncertainty: UncertaintySpec?
     }
 
     public struct ViewSpec: Codable, Sendable {

@@ -76,6 +76,9 @@ public struct PhenotypeValue: Sendable {
     public var isOutOfRange: Bool
     /// Validation r below the bundle's bar (manifest `weak`): shown like a weak risk head.
     public var isWeak: Bool = false
+    /// The 80 % interval in `unit` (heteroscedastic heads with a calibrated scale; nil otherwise):
+    /// value ± interval80Scale·σ·std, σ the head's own predicted spread for this ECG.
+    public var interval80: ClosedRange<Double>? = nil
 }
 
 /// Whether an ECG lies inside what the model was trained on: two distances to the training
@@ -105,7 +108,8 @@ public struct ECGAnalysis: Sendable {
     public var risks: [RiskScore]
     public var subtypes: [SubtypeScore]
     public var phenotypes: [PhenotypeValue]
-    /// Raw head outputs by group (logits / standardised values), for audits and tests.
+    /// Raw head outputs by group (logits / standardised values), for audits and tests; a
+    /// heteroscedastic group's log σ is under "<group>.logSigma".
     public var rawHeads: [String: [Float]]
     /// nil when the bundle carries no out-of-distribution calibration (e.g. demo-v1).
     public var outOfDistribution: OutOfDistributionVerdict? = nil
@@ -204,10 +208,33 @@ public struct GeneratedCMR: Sendable {
     public var seed: UInt64
     public var sax: CineLoop
     public var lax: CineLoop
+    /// Which anatomy the cines draw (every front end labels a `withinInterval80` picture as such).
+    public var anatomy: AnatomyMode = .pointEstimate
+}
+
+/// Which anatomy a generated cine draws (`--anatomy point|range`).
+public enum AnatomyMode: String, Sendable, Codable, CaseIterable {
+    /// The phenotype head's point estimate — the numbers printed beside the picture.
+    case pointEstimate = "point"
+    /// A draw from the head's predicted distribution, kept inside every output's 80 % interval.
+    case withinInterval80 = "range"
+
+    /// The anatomy draw's random stream is seed + this ("anat"), apart from the residual noise
+    /// (seed) and the pose (seed + "pose").
+    static let streamOffset: UInt64 = 0x616E_6174
+
+    /// How a picture drawn this way is labelled.
+    public var caption: String {
+        switch self {
+        case .pointEstimate: return "anatomy = the predicted values shown"
+        case .withinInterval80: return "anatomy drawn within the 80 % intervals (not the point estimate)"
+        }
+    }
 }
 
 public enum CardiacPipelineError: Error, CustomStringConvertible, Equatable {
     case noGenerator(modelID: String)
+    case noAnatomyRange(modelID: String)
     case unknownTarget(HeadTarget, modelID: String)
     case preprocessing(String)
     case inputShape(String)
@@ -215,6 +242,7 @@ public enum CardiacPipelineError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noGenerator(let id): return "model \(id) has no CMR generator"
+        case .noAnatomyRange(let id): return "model \(id) predicts no calibrated anatomy intervals, so it cannot draw within them (use --anatomy point)"
         case let .unknownTarget(t, id): return "model \(id) has no head output \(t)"
         case .preprocessing(let s): return "preprocessing failed: \(s)"
         case .inputShape(let s): return "input does not match the model: \(s)"

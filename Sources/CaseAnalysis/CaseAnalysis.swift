@@ -22,9 +22,12 @@ public struct CaseOptions: Sendable, Equatable {
     public var frameCount: Int?
     /// "head.output" whose Grad-CAM is computed; nil: the first risk head.
     public var gradCAMTarget: String?
+    /// The generated heart's anatomy: the printed point estimate (default) or a draw within the
+    /// 80 % intervals (`--anatomy range`).
+    public var anatomy: AnatomyMode
 
-    public init(seed: UInt64 = 1, frameCount: Int? = nil, gradCAMTarget: String? = nil) {
-        self.seed = seed; self.frameCount = frameCount; self.gradCAMTarget = gradCAMTarget
+    public init(seed: UInt64 = 1, frameCount: Int? = nil, gradCAMTarget: String? = nil, anatomy: AnatomyMode = .pointEstimate) {
+        self.seed = seed; self.frameCount = frameCount; self.gradCAMTarget = gradCAMTarget; self.anatomy = anatomy
     }
 }
 
@@ -118,8 +121,8 @@ public struct CaseAnalysis: Sendable {
         }
         stage?(.generating)
         let frames = frameCount(options.frameCount)
-        if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames {
-            r.cmr = try generate(r.analysis, seed: options.seed, frameCount: frames)
+        if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames || r.cmr?.anatomy != options.anatomy {
+            r.cmr = try generate(r.analysis, seed: options.seed, frameCount: frames, anatomy: options.anatomy)
         }
         return r
     }
@@ -131,8 +134,9 @@ public struct CaseAnalysis: Sendable {
         }
     }
 
-    public func generate(_ analysis: ECGAnalysis, seed: UInt64, frameCount: Int? = nil) throws -> GeneratedCMR {
-        do { return try pipeline.generateCMR(for: analysis, seed: seed, frameCount: self.frameCount(frameCount)) } catch {
+    public func generate(_ analysis: ECGAnalysis, seed: UInt64, frameCount: Int? = nil,
+                         anatomy: AnatomyMode = .pointEstimate) throws -> GeneratedCMR {
+        do { return try pipeline.generateCMR(for: analysis, seed: seed, frameCount: self.frameCount(frameCount), anatomy: anatomy) } catch {
             throw CaseAnalysisError.generation(reason: "\(error)")
         }
     }

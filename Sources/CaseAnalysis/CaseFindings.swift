@@ -41,6 +41,8 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
     public var outOfRange: Bool
     /// Low validation r: reported, but never raises a flag (as a weak risk head).
     public var weak: Bool?
+    /// [low, high] of the calibrated 80 % interval, when the bundle's head predicts one.
+    public var interval80: [Double]?
 
     public init(_ phenotype: PhenotypeValue, named: Bool) {
         target = named ? phenotype.target.description : nil
@@ -51,6 +53,7 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
         validationR = phenotype.validationR
         outOfRange = phenotype.isOutOfRange
         weak = phenotype.isWeak
+        interval80 = phenotype.interval80.map { [$0.lowerBound, $0.upperBound] }
     }
 
     /// Out of range on a phenotype that is not weak: what raises a screening flag.

@@ -51,4 +51,8 @@ extension CaseAnalysis {
     public func notApplicableReason(_ record: ECGRecord) -> String? {
         ModelApplicability.reason(record: record, modelLeads: pipeline.inputLeads)
     }
+
+    /// Whether the model predicts calibrated 80 % intervals, so it can draw a heart within them
+    /// (`--anatomy range`, the TUI's range key).
+    public var canDrawAnatomyRange: Bool { pipeline.canDrawAnatomyRange }
 }

@@ -22,6 +22,8 @@ public typealias GradCAMSegment = CardiacModels.GradCAMSegment
 public typealias GeneratedCMR = CardiacModels.GeneratedCMR
 public typealias CineLoop = CardiacModels.CineLoop
 public typealias OutOfDistributionVerdict = CardiacModels.OutOfDistributionVerdict
+/// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals.
+public typealias AnatomyMode = CardiacModels.AnatomyMode
 /// The generator's informativeness check (manifest `generator.informativeness`).
 public typealias GeneratorInformativeness = CardiacModels.ModelManifest.InformativenessSpec
 /// The model's input window (leads, rate, length) as its manifest states it.

@@ -86,19 +86,25 @@ enum PhenotypePanel {
         // column goes first, then the flag takes its compact form ("▲", "w▲") — the flag is never cut.
         let values = a.phenotypes.map { formatValue($0.value) }
         let ranges = a.phenotypes.map { p in p.referenceRange.map { "\(formatValue($0.lowerBound))–\(formatValue($0.upperBound))" } ?? "–" }
+        let intervals = a.phenotypes.contains { $0.interval80 != nil }
+        let ivs = a.phenotypes.map { p in p.interval80.map { "\(formatValue($0.lowerBound))–\(formatValue($0.upperBound))" } ?? "–" }
+        let ivW = intervals ? max(9, ivs.map { $0.unicodeScalars.count }.max() ?? 0) : 0
         let valueW = max(5, values.map(\.count).max() ?? 0)
         let unitW = max(4, a.phenotypes.map(\.unit.unicodeScalars.count).max() ?? 0)
         let rangeW = max(5, ranges.map { $0.unicodeScalars.count }.max() ?? 0)
         let hasR = a.phenotypes.contains { $0.validationR != nil }
         let labelMinimum = 10   // "WT seg 16", "LV mean WT" and a gap
-        func rest(r: Bool, compactFlag: Bool) -> Int { valueW + 1 + unitW + 1 + rangeW + 1 + (compactFlag ? 2 : 6) + (r ? 5 : 0) }
+        func rest(r: Bool, compactFlag: Bool) -> Int {
+            valueW + 1 + (intervals ? ivW + 1 : 0) + unitW + 1 + rangeW + 1 + (compactFlag ? 2 : 6) + (r ? 5 : 0)
+        }
         let choice = [(true, false), (false, false), (false, true)].first { labelMinimum + rest(r: hasR && $0.0, compactFlag: $0.1) <= rect.width }
             ?? (false, true)
         let showR = hasR && choice.0, compactFlag = choice.1
         let labelWidth = min(26, max(labelMinimum, rect.width - rest(r: showR, compactFlag: compactFlag)))
         grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
-        var header = "value".padded(valueW, right: true) + " " + "unit".padded(unitW) + " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW)
-            + " " + (compactFlag ? "  " : "flag  ")
+        var header = "value".padded(valueW, right: true) + " "
+        if intervals { header += "80 % int.".padded(ivW) + " " }
+        header += "unit".padded(unitW) + " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW) + " " + (compactFlag ? "  " : "flag  ")
         if showR { header += "    r" }
         grid.write(header, x: rect.x + labelWidth, y: rect.y, style: theme.dim, maxWidth: rect.width - labelWidth)
         let rows = rect.height - 1
@@ -108,7 +114,10 @@ enum PhenotypePanel {
             // Low validation r: styled like a weak risk head, never as a finding.
             let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
             grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
-            var line = values[k].padded(valueW, right: true) + " " + p.unit.padded(unitW) + " " + ranges[k].padded(rangeW)
+            var line = values[k].padded(valueW, right: true) + " "
+            // The calibrated 80 % interval sits right beside the value it qualifies.
+            if intervals { line += ivs[k].padded(ivW) + " " }
+            line += p.unit.padded(unitW) + " " + ranges[k].padded(rangeW)
             let low = p.referenceRange.map { p.value < $0.lowerBound } ?? false
             var flag: String
             if compactFlag {
@@ -213,9 +222,12 @@ enum CMRPane {
         let frameCount = max(1, cmr.sax.frames.count)
         let frame = state.cmrFrame % frameCount
         let phase = cmr.sax.phases.indices.contains(frame) ? cmr.sax.phases[frame] : 0
+        // A heart drawn within the intervals is not the printed estimate: the header says so, in warning style.
+        let range = cmr.anatomy == .withinInterval80
         grid.writeTruncated(String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired",
-                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed),
-                            x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
+                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed)
+                                + (range ? " · anatomy drawn within the 80 % intervals" : ""),
+                            x: rect.x, y: rect.y, width: rect.width, style: range ? theme.outOfRange : theme.dim)
         // What the model's cines were measured to carry, on the last row (when there is room).
         var imageHeight = rect.height - 2
         if let info = state.generatorInformativeness, rect.height >= 8 {

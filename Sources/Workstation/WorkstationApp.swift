@@ -49,6 +49,8 @@ public struct CMRExportRequest: Sendable {
     public var record: ECGRecord
     public var caseName: String
     public var seed: UInt64
+    /// The anatomy the exported cines draw (the TUI's current choice).
+    public var anatomy: AnatomyMode = .pointEstimate
     /// "head.output" whose Grad-CAM goes on the exported ECG sheet.
     public var gradCAMTarget: String?
     public var outputDirectory: URL
@@ -66,7 +68,8 @@ extension WorkstationApp {
     public static func caseExporter(cases: CaseAnalysis, readOptions: ECGFileReader.Options = .init()) -> CMRExportHandler {
         return { request, progress in
             let exporter = try CaseExporter(cases: cases, options: ExportOptions(seed: request.seed, gradCAMTarget: request.gradCAMTarget,
-                                                                                 dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil),
+                                                                                 dicom: request.dicom, pdfPaper: request.pdf ? .a4 : nil,
+                                                                                 anatomy: request.anatomy),
                                             readOptions: readOptions)
             let report: (ExportProgress) -> Void = { p in progress(p.completedFiles, max(p.totalFiles, 1)) }
             let result = try request.result.map { try exporter.export($0, caseName: request.caseName, into: request.outputDirectory, progress: report) }
@@ -152,7 +155,7 @@ public final class WorkstationApp {
         let url = state.cases[state.caseIndex]
         let generation = state.generation
         let cases = self.cases
-        let seedBase = state.cmrSeed
+        let seedBase = state.cmrSeed, anatomy = state.cmrAnatomy
         let filter = state.displayFilter
         let readerOptions = self.readerOptions
         mailbox.setCurrentGeneration(generation)
@@ -196,12 +199,14 @@ public final class WorkstationApp {
                 Self.applyFilterResult(filtered, to: &s)
             }
             guard let cases, mailbox.isCurrent(generation) else { return }
-            Self.runModel(cases: cases, record: loaded.record, generation: generation, seed: seedBase, mailbox: mailbox)
+            Self.runModel(cases: cases, record: loaded.record, generation: generation, seed: seedBase, anatomy: anatomy,
+                          mailbox: mailbox)
         }
     }
 
     /// Inference, then CMR generation (Grad-CAM is requested when the scores arrive) — each result shown as soon as it exists.
-    static func runModel(cases: CaseAnalysis, record: ECGRecord, generation: Int, seed: UInt64, mailbox: Mailbox) {
+    static func runModel(cases: CaseAnalysis, record: ECGRecord, generation: Int, seed: UInt64,
+                         anatomy: AnatomyMode = .pointEstimate, mailbox: Mailbox) {
         if let reason = cases.notApplicableReason(record) {
             mailbox.post { s in guard s.generation == generation else { return }; s.modelNotApplicable = reason; s.status = StatusMessage("model not applied: " + reason) }
             return
@@ -227,7 +232,7 @@ public final class WorkstationApp {
         }
         guard mailbox.isCurrent(generation) else { return }
         do {
-            let cmr = try cases.generate(analysis, seed: seed)
+            let cmr = try cases.generate(analysis, seed: seed, anatomy: anatomy)
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
         } catch {
             let message = "CMR generation: \(error)"
@@ -324,11 +329,11 @@ public final class WorkstationApp {
 
     func requestCMR() {
         guard let cases, let analysis = state.analysis else { return }
-        let generation = state.generation, seed = state.cmrSeed
+        let generation = state.generation, seed = state.cmrSeed, anatomy = state.cmrAnatomy
         state.cmr = nil
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try cases.generate(analysis, seed: seed)
+                let cmr = try cases.generate(analysis, seed: seed, anatomy: anatomy)
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"
@@ -344,7 +349,7 @@ public final class WorkstationApp {
         guard let record = state.current?.record else { state.status = StatusMessage("nothing to export: no ECG loaded", isError: true); return }
         guard state.exportProgress == nil else { state.status = StatusMessage("an export is already running"); return }
         let request = CMRExportRequest(record: record, caseName: CaseExporter.caseName(for: record), seed: state.cmrSeed,
-                                       gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
+                                       anatomy: state.cmrAnatomy, gradCAMTarget: state.gradCAMTarget?.description, outputDirectory: directory,
                                        dicom: dicom ?? exportDICOM, pdf: pdf ?? exportPDF, result: state.caseResult)
         state.exportProgress = (0, 1)
         state.status = StatusMessage("exporting \(state.caseName) to \(directory.path)…")
@@ -431,7 +436,8 @@ public final class WorkstationApp {
         case .help: state.showHelp.toggle()
         case .commandLine: state.commandText = ""
         case .escape:
-            if state.showHelp { state.showHelp = false } else if state.zoomed { state.zoomed = false }
+            if state.showHelp { state.showHelp = false } else if state.medianBeatShown { state.medianBeatShown = false }
+            else if state.zoomed { state.zoomed = false }
             else if state.caliperStartSeconds != nil { state.caliperStartSeconds = nil }
         case .redraw: lastPresented = nil
         case .nextCase, .previousCase:
@@ -443,6 +449,7 @@ public final class WorkstationApp {
             let i = leads.firstIndex(of: state.selectedLead) ?? 0
             state.selectedLead = leads[(i + (action == .nextLead ? 1 : leads.count - 1)) % leads.count]
         case .toggleZoom: state.zoomed.toggle()
+        case .toggleMedianBeat: state.medianBeatShown.toggle()
         case .cycleRhythmLead:
             guard !leads.isEmpty else { return }
             let i = leads.firstIndex(of: state.rhythmLead) ?? 0
@@ -513,6 +520,14 @@ public final class WorkstationApp {
         case .newSeed:
             state.cmrSeed &+= 1
             state.status = StatusMessage("CMR seed \(state.cmrSeed)")
+            requestCMR()
+        case .toggleAnatomyRange:
+            guard cases?.canDrawAnatomyRange ?? false else {
+                state.status = StatusMessage("this model predicts no calibrated 80 % intervals: the heart is its point estimate", isError: true)
+                return
+            }
+            state.cmrAnatomy = state.cmrAnatomy == .pointEstimate ? .withinInterval80 : .pointEstimate
+            state.status = StatusMessage("CMR " + state.cmrAnatomy.caption + (state.cmrAnatomy == .withinInterval80 ? " — s draws another" : ""))
             requestCMR()
         case .export: requestExport(to: exportDirectory)
         case .exportForPACS: requestExport(to: exportDirectory, dicom: true, pdf: true)

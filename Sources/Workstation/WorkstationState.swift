@@ -145,6 +145,8 @@ public struct WorkstationState: Sendable {
     public var cmrFrame = 0
     public var cmrPlaying = true
     public var cmrSeed: UInt64 = 1
+    /// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals (`a`).
+    public var cmrAnatomy: AnatomyMode = .pointEstimate
     public var paper = PaperSettings()
     /// The filter applied to the drawn traces (never to the model or the measurements).
     public var displayFilter: DisplayFilter = .off
@@ -156,6 +158,8 @@ public struct WorkstationState: Sendable {
     public var cursorLandmark: String?
     public var selectedLead: LeadID = .ii
     public var zoomed = false
+    /// The traces area shows the selected lead's median beat with both sets of marks (key m).
+    public var medianBeatShown = false
     public var rhythmLead: LeadID = .ii
     public var cursorSeconds = 1.0
     public var caliperStartSeconds: Double?

@@ -20,6 +20,9 @@ struct BeatParityReport: CustomStringConvertible {
     var rhythmMaxAbs: Float = 0
     var embeddingMaxAbs: Float = 0
     var headMaxAbs: Float = 0
+    /// Heteroscedastic heads: log σ against `log_sigma.<group>` (0 when the bundle has none).
+    var logSigmaMaxAbs: Float = 0
+    var logSigmaGroups = 0
     var gradCAMMinCorrelation: Double = 1
     var gradCAMMaxRelError: Float = 0
     var rhythmCAMMaxAbs: Float = 0
@@ -28,7 +31,7 @@ struct BeatParityReport: CustomStringConvertible {
     var cases = 0
     var maps = 0
     var description: String {
-        "cases \(cases): peaks equal \(peaksEqual), beats max |Δ| \(beatMaxAbs), rhythm max |Δ| \(rhythmMaxAbs), embedding max |Δ| \(embeddingMaxAbs), heads max |Δ| \(headMaxAbs), Grad-CAM (\(maps) maps) min r \(gradCAMMinCorrelation), max |Δ|/range \(gradCAMMaxRelError), rhythm relevance max |Δ| \(rhythmCAMMaxAbs), residual max rel \(residualMaxRel), frames min PSNR \(framesMinPSNR) dB"
+        "cases \(cases): peaks equal \(peaksEqual), beats max |Δ| \(beatMaxAbs), rhythm max |Δ| \(rhythmMaxAbs), embedding max |Δ| \(embeddingMaxAbs), heads max |Δ| \(headMaxAbs), log σ (\(logSigmaGroups)) max |Δ| \(logSigmaMaxAbs), Grad-CAM (\(maps) maps) min r \(gradCAMMinCorrelation), max |Δ|/range \(gradCAMMaxRelError), rhythm relevance max |Δ| \(rhythmCAMMaxAbs), residual max rel \(residualMaxRel), frames min PSNR \(framesMinPSNR) dB"
     }
 }
 
@@ -56,6 +59,11 @@ func beatParity(bundle url: URL, golden gurl: URL) throws -> BeatParityReport {
         r.embeddingMaxAbs = max(r.embeddingMaxAbs, maxAbs(a.embedding, try golden.tensor(p + "embedding").values))
         for h in bundle.manifest.heads {
             r.headMaxAbs = max(r.headMaxAbs, maxAbs(a.rawHeads[h.name] ?? [], try golden.tensor(p + "head.\(h.name)").values))
+            if h.uncertainty != nil {
+                r.logSigmaMaxAbs = max(r.logSigmaMaxAbs, maxAbs(a.rawHeads["\(h.name).logSigma"] ?? [],
+                                                                try golden.tensor(p + "log_sigma.\(h.name)").values))
+                r.logSigmaGroups += k == 0 ? 1 : 0
+            }
         }
         let batch = pipeline.analyse(batch: [input, input])
         for b in batch { #expect(maxAbs(b.embedding, a.embedding) < 1e-5) }
@@ -158,6 +166,8 @@ func outOfDistributionCheckRunsOnEveryAnalysis() throws {
 // against PyTorch on every run, trained demo bundle or not. Regenerate with
 //   cd training && python -m ecg2cmr_train.pipeline --config configs/tiny.json   (after building
 //   the tiny cohort as training/tests/test_training.py does), then copy bundle/ and golden.safetensors.
+// The tiny bundle has the v3 parts too: a wide branch beside the pooled vector and a
+// heteroscedastic phenotype head with calibrated 80 % interval scales.
 @Test func tinyBeatAwareBundleMatchesPyTorchGoldenVectors() throws {
     let r = try beatParity(bundle: fixtures.appendingPathComponent("tiny-v2"),
                            golden: fixtures.appendingPathComponent("golden-tiny-v2.safetensors"))
@@ -166,7 +176,50 @@ func outOfDistributionCheckRunsOnEveryAnalysis() throws {
     #expect(r.peaksEqual, "\(r)")
     #expect(r.beatMaxAbs <= 1e-6 && r.rhythmMaxAbs <= 1e-5, "\(r)")
     #expect(r.embeddingMaxAbs <= 1e-4 && r.headMaxAbs <= 1e-4, "\(r)")
+    #expect(r.logSigmaGroups == 1 && r.logSigmaMaxAbs <= 1e-4, "\(r)")
     #expect(r.gradCAMMinCorrelation >= 0.99 && r.gradCAMMaxRelError <= 1e-3 && r.rhythmCAMMaxAbs <= 1e-3, "\(r)")
     #expect(r.residualMaxRel <= 1e-3, "\(r)")
     #expect(r.framesMinPSNR >= 40, "\(r)")
+}
+
+// interval80 = value ± interval80Scale·exp(log σ)·std around the printed value, and a draw
+// `--anatomy range` stays inside every anatomy output's interval while the default draws the point
+// estimate; the range draw keeps the seed's residual noise and pose.
+@Test func phenotypeIntervalsAndTheRangeDrawStayInsideThem() throws {
+    let bundle = try ModelBundle.load(from: fixtures.appendingPathComponent("tiny-v2"))
+    let pipeline = try CardiacPipeline(bundle: bundle)
+    let golden = try SafeTensorsFile(url: fixtures.appendingPathComponent("golden-tiny-v2.safetensors"))
+    let spec = bundle.manifest.input
+    let input = PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
+                            sampleCount: spec.sampleCount, values: try golden.tensor("case0.input").values)
+    let a = pipeline.analyse(input)
+    let head = try #require(bundle.manifest.heads.first { $0.name == "phenotype" })
+    let logSigma = try golden.tensor("case0.log_sigma.phenotype").values
+    for (i, p) in a.phenotypes.enumerated() {
+        let iv = try #require(p.interval80, "\(p.target) has no interval")
+        let o = head.outputs[i]
+        let half = (o.interval80Scale ?? 0) * Foundation.exp(Double(logSigma[i])) * (o.std ?? 1)
+        #expect(abs((iv.upperBound - iv.lowerBound) / 2 - half) <= 1e-3 * max(1, half), "\(p.target)")
+        #expect(abs((iv.upperBound + iv.lowerBound) / 2 - p.value) <= 1e-6 * max(1, abs(p.value)), "\(p.target)")
+    }
+    #expect(pipeline.canDrawAnatomyRange)
+    let point = try #require(try pipeline.anatomyInput(a))
+    #expect(point == a.rawHeads["phenotype"])
+    let gen = try #require(bundle.manifest.generator?.anatomy)
+    var moved = false
+    for seed: UInt64 in [1, 2, 3] {
+        let drawn = try #require(try pipeline.anatomyInput(a, mode: .withinInterval80, seed: seed))
+        for (k, i) in try #require(bundle.generator?.anatomy).indices.enumerated() {
+            let o = head.outputs[i]
+            let value = Double(drawn[k]) * (o.std ?? 1) + (o.mean ?? 0)
+            let iv = try #require(a.phenotypes[i].interval80)
+            #expect(value >= iv.lowerBound - 1e-3 * max(1, abs(value)) && value <= iv.upperBound + 1e-3 * max(1, abs(value)),
+                    "\(gen.outputs[k]) drawn at \(value), interval \(iv)")
+            moved = moved || drawn[k] != point[k]
+        }
+    }
+    #expect(moved, "a range draw moves the anatomy off the point estimate")
+    let cmr = try pipeline.generateCMR(for: a, seed: 4, frameCount: 4, anatomy: .withinInterval80)
+    #expect(cmr.anatomy == .withinInterval80)
+    #expect(try pipeline.generateCMR(for: a, seed: 4, frameCount: 4).anatomy == .pointEstimate)
 }

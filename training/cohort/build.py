@@ -66,8 +66,24 @@ def _work(job):
     return len(rows), time.process_time() - cpu0
 
 
+def _rendered_chunks(out: Path, n: int, chunk: int) -> set[int]:
+    """Start rows of chunks whose every subject is already written (ECG and both cines non-zero)."""
+    ecg = np.load(out / "ecg_250hz.npy", mmap_mode="r")
+    sax = np.load(out / "sax.npy", mmap_mode="r")
+    lax = np.load(out / "lax.npy", mmap_mode="r")
+    done = set()
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        ok = ((np.abs(np.asarray(ecg[a:b])).reshape(b - a, -1).max(1) > 0)
+              & (np.asarray(sax[a:b, 0]).reshape(b - a, -1).max(1) > 0)
+              & (np.asarray(lax[a:b, 0]).reshape(b - a, -1).max(1) > 0))
+        if ok.all():
+            done.add(a)
+    return done
+
+
 def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
-          chunk: int = 100, log=print) -> dict:
+          chunk: int = 100, log=print, resume: bool = False) -> dict:
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,20 +91,40 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
     if ready.exists():
         ready.unlink()
     cohort = sample_subjects(n, seed)
-    write_csv(cohort, out / "subjects.csv")
     n_samples = ECG_RATE_HZ * ECG_SECONDS
-    for name, shape, dtype in (
+    shapes = (
         ("ecg_250hz.npy", (n, 12, n_samples), np.int16),
         ("sax.npy", (n, cine_frames, VIEW_SIZE["sax"], VIEW_SIZE["sax"]), np.uint8),
         ("lax.npy", (n, cine_frames, VIEW_SIZE["lax"], VIEW_SIZE["lax"]), np.uint8),
         ("pose.npy", (n, 2, 4), np.float32),
-    ):
+    )
+    skip: set[int] = set()
+    if resume:
+        # A build cut off part-way keeps the rows it wrote, but only when it is the same cohort:
+        # the same subjects table (n and seed) and arrays of the same shapes.
+        csv_now = out / "subjects.csv.resume"
+        write_csv(cohort, csv_now)
+        same = ((out / "subjects.csv").exists()
+                and (out / "subjects.csv").read_bytes() == csv_now.read_bytes()
+                and all((out / name).exists() and np.load(out / name, mmap_mode="r").shape == shape
+                        and np.load(out / name, mmap_mode="r").dtype == dtype
+                        for name, shape, dtype in shapes))
+        csv_now.unlink()
+        if not same:
+            raise SystemExit(f"cohort.build: --resume: {out} holds another cohort (n, seed or "
+                             f"frames differ); build it afresh without --resume")
+        skip = _rendered_chunks(out, n, chunk)
+        log(f"cohort.build: resuming, {len(skip)} of {(n + chunk - 1) // chunk} chunks already written",
+            flush=True)
+    else:
+        write_csv(cohort, out / "subjects.csv")
+    for name, shape, dtype in (() if resume else shapes):
         mm = open_memmap(out / name, mode="w+", dtype=dtype, shape=shape)
         del mm
     rows = [{c: (cohort[c][i].item() if hasattr(cohort[c][i], "item") else cohort[c][i])
              for c in COLUMNS} for i in range(n)]
-    jobs = [(out, rows[a:a + chunk], a, cine_frames) for a in range(0, n, chunk)]
-    done = 0
+    jobs = [(out, rows[a:a + chunk], a, cine_frames) for a in range(0, n, chunk) if a not in skip]
+    done = sum(min(chunk, n - a) for a in skip)
     cpu_s = 0.0
     workers = max(1, min(int(workers), 2))
     if workers == 1:
@@ -103,8 +139,9 @@ def build(n: int, out: Path, seed: int, cine_frames: int = 12, workers: int = 2,
             cpu_s += cpu
             if done % max(chunk * 10, 1) < chunk or done == n:
                 el = time.time() - t0
+                fresh = done - sum(min(chunk, n - a) for a in skip)
                 log(f"cohort.build: {done}/{n} subjects, {el:.0f} s elapsed, "
-                    f"~{el / done * (n - done):.0f} s to go", flush=True)
+                    f"~{el / max(fresh, 1) * (n - done):.0f} s to go", flush=True)
     finally:
         if pool is not None:
             pool.close()
@@ -140,10 +177,12 @@ def main(argv=None):
     p.add_argument("--cine-frames", type=int, default=12, help="frames stored per cine")
     p.add_argument("--workers", type=int, default=2, help="processes (at most 2)")
     p.add_argument("--chunk", type=int, default=100, help="subjects per work unit")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the subjects a cut-off build of the same cohort already wrote")
     a = p.parse_args(argv)
     if a.n < 1 or a.cine_frames < 1:
         p.error("--n and --cine-frames must be ≥ 1")
-    meta = build(a.n, a.out, a.seed, a.cine_frames, a.workers, a.chunk)
+    meta = build(a.n, a.out, a.seed, a.cine_frames, a.workers, a.chunk, resume=a.resume)
     print(f"cohort.build: wrote {a.n} subjects to {a.out} in {meta['wall_time_s']} s",
           file=sys.stderr)
     return 0

@@ -72,10 +72,13 @@ def encoder_section(encoder) -> dict:
     c = encoder.config
     if isinstance(encoder, BeatECGEncoder):
         from .beats import RHYTHM_FEATURES
-        return {"type": "beatvit1d", "patchSize": c["patch"], "width": c["width"], "depth": c["depth"],
-                "heads": c["heads"], "mlpRatio": c["mlp_ratio"], "layerNormEps": c["eps"],
-                "projectionDim": c["proj_dim"], "pooling": "attention",
-                "rhythmFeatures": list(RHYTHM_FEATURES)}
+        out = {"type": "beatvit1d", "patchSize": c["patch"], "width": c["width"], "depth": c["depth"],
+               "heads": c["heads"], "mlpRatio": c["mlp_ratio"], "layerNormEps": c["eps"],
+               "projectionDim": c["proj_dim"], "pooling": "attention",
+               "rhythmFeatures": list(RHYTHM_FEATURES)}
+        if c.get("wide_hidden"):
+            out["wide"] = {"hidden": c["wide_hidden"], "beatStride": c["wide_stride"], "inputs": encoder.wide.inputs}
+        return out
     section = {"type": "vit1d", "patchSize": c["patch"], "width": encoder.encoder.patch_embed.out_features,
                "depth": c["depth"], "heads": c["heads"], "mlpRatio": c["mlp_ratio"],
                "layerNormEps": c["eps"], "projectionDim": c["proj_dim"], "pooling": c.get("pooling", "attention")}
@@ -208,9 +211,13 @@ def load_bundle(bundle_dir) -> tuple:
     head_sizes = {h["name"]: len(h["outputs"]) for h in manifest["heads"]}
     if e["type"] == "beatvit1d":
         b = e["beats"]
+        wide = e.get("wide") or {}
+        sigma = [h["name"] for h in manifest["heads"] if "uncertainty" in h]
         enc = BeatECGEncoder(len(inp["leads"]), b["preSamples"] + b["postSamples"], e["patchSize"],
                              len(e["rhythmFeatures"]), e["width"], e["depth"], e["heads"], e["mlpRatio"],
-                             e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6))
+                             e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6),
+                             wide_hidden=int(wide.get("hidden", 0)), wide_stride=int(wide.get("beatStride", 2)),
+                             sigma_heads=sigma)
     else:
         enc = ECGEncoder(len(inp["leads"]), inp["sampleCount"], e["patchSize"], e["width"], e["depth"],
                          e["heads"], e["mlpRatio"], e.get("projectionDim", 0), head_sizes, e.get("layerNormEps", 1e-6),
@@ -438,7 +445,7 @@ def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCM
     """Golden vectors of a beat-aware bundle, per case k (prefix `case{k}.`):
 
     input [L, S] (prepared ECG), peaks [n] (R-peak sample indices, as float), beats [L, beat],
-    rhythm [R], pooled, embedding, head.<group>, gradcam.<group>.<output> [L, S] and
+    rhythm [R], pooled, embedding, head.<group>, log_sigma.<group> (heteroscedastic groups), gradcam.<group>.<output> [L, S] and
     gradcam_rhythm.<group>.<output> [1]; with a generator gen.noise [2R], gen.residual [2R],
     gen.pose [2, 3], gen.phases, gen.<view> [F', S, S] (posed frames).
     `cases`: dicts with input, peaks, beats, rhythm (beats.beat_features of the prepared input)."""
@@ -465,6 +472,8 @@ def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCM
         tensors[p + "embedding"] = _np(out["embedding"][0])
         for name, v in out["heads"].items():
             tensors[p + f"head.{name}"] = _np(v[0])
+        for name, v in out.get("log_sigma", {}).items():
+            tensors[p + f"log_sigma.{name}"] = _np(v[0])
         for group, oid in gradcam_targets:
             h = next(h for h in heads if h["name"] == group)
             idx = [o["id"] for o in h["outputs"]].index(oid)

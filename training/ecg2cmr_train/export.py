@@ -25,6 +25,7 @@ def _bands(thr: float, spec90: float) -> list:
 def manifest_fields(p) -> dict:
     cfg = p.cfg
     val = json.loads((p.run_dir / "validation.json").read_text())["heads"]
+    cal = json.loads((p.run_dir / "calibration.json").read_text())
     lo, hi, n_ref = p.targets.reference_ranges(p.splits["train"])
     risk_out = []
     for _, oid, label in D.RISK_OUTPUTS:
@@ -45,7 +46,8 @@ def manifest_fields(p) -> dict:
                        "std": round(float(p.ph_std[j]), 4),
                        "referenceRange": [round(float(lo[j]), 2), round(float(hi[j]), 2)],
                        "validationR": round(r, 4) if np.isfinite(r) else None,
-                       "weak": bool(not np.isfinite(r) or r < WEAK_R)})
+                       "weak": bool(not np.isfinite(r) or r < WEAK_R),
+                       "interval80Scale": round(cal["phenotype"][oid]["scale"], 5)})
     pr = cfg["prior"]
     timings = json.loads((p.run_dir / "timings.json").read_text())
     full = json.loads((p.run_dir / "validation.json").read_text())
@@ -59,12 +61,17 @@ def manifest_fields(p) -> dict:
                   "preprocessing": cfg["preprocessing"]},
         "encoder": {"beats": beats},
         "heads": [
-            {"name": "risk", "kind": "sigmoid", "outputs": risk_out},
+            {"name": "risk", "kind": "sigmoid", "outputs": risk_out,
+             "note": "Probabilities recalibrated on the validation split (Platt scaling per output, folded "
+                     "into the head weights)."},
             {"name": "cm_subtype", "kind": "softmax", "outputs": sub_out,
              "note": "Trained on cardiomyopathy cases only; read it when the cardiomyopathy risk is raised."},
             {"name": "phenotype", "kind": "regression", "outputs": ph_out,
              "note": f"referenceRange = 2.5th–97.5th percentile of {n_ref} disease-free training subjects; "
-                     f"weak = validation r < {WEAK_R}."},
+                     f"weak = validation r < {WEAK_R}.",
+             "uncertainty": {"kind": "gaussian", "logSigma": "sigma.phenotype", "coverage": cal["coverage"],
+                             "calibration": "split conformal on the validation split: interval80 = "
+                                            "value ± interval80Scale·σ·std"}},
         ],
         "generator": {"diffusion": {"steps": pr["diffusion_steps"], "betaStart": pr["beta_start"],
                                     "betaEnd": pr["beta_end"], "samplingSteps": pr["sampling_steps"]},
@@ -118,7 +125,7 @@ def golden_cases(p, count: int) -> list:
 
 def export_bundle(p) -> dict:
     from .pipeline import trained_model
-    enc = trained_model(p, "heads")
+    enc = trained_model(p, "calibrated")
     gen = build_generator(p)
     fields = manifest_fields(p)
     out = resolve(p.cfg["bundle_dir"])

@@ -497,21 +497,65 @@ class BeatViTEncoder1D(nn.Module):
         return self.norm(h)
 
 
+def wide_input(beats: torch.Tensor, rhythm: torch.Tensor, stride: int) -> torch.Tensor:
+    """The wide branch's raw input [B, L·ceil(beat/stride) + 2L + R]: every `stride`-th median-beat
+    sample of every lead (lead-major), then per lead the beat's maximum and minimum, then the rhythm
+    features (CardiacModels.WideBranch builds the same vector)."""
+    b = beats.shape[0]
+    return torch.cat([beats[:, :, ::stride].reshape(b, -1), beats.amax(dim=2), beats.amin(dim=2), rhythm], dim=1)
+
+
+class WideBranch(nn.Module):
+    """Standardised hand-level inputs (sub-sampled median beats, per-lead extremes, RR statistics)
+    → two GELU layers. Its features sit beside the transformer's pooled vector at the heads, so
+    amplitude- and interval-like cues a tree floor reads directly need not pass through attention
+    pooling. mean / std are fixed buffers (training-split statistics)."""
+
+    def __init__(self, inputs: int, hidden: int):
+        super().__init__()
+        self.inputs, self.hidden = inputs, hidden
+        self.register_buffer("mean", torch.zeros(inputs))
+        self.register_buffer("std", torch.ones(inputs))
+        self.fc1 = nn.Linear(inputs, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.fc1((v - self.mean) / self.std))
+        return F.gelu(self.fc2(h))
+
+
 class BeatECGEncoder(nn.Module):
     """BeatViTEncoder1D + attention pooling + projection + heads; input is a dict
-    {"beats": [B, L, beat], "rhythm": [B, R]} (SignalKit.BeatFeatures of the prepared ECG)."""
+    {"beats": [B, L, beat], "rhythm": [B, R]} (SignalKit.BeatFeatures of the prepared ECG).
+
+    With `wide_hidden` > 0 the heads read concat(pooled [W], wide features [H]) (`WideBranch` on
+    `wide_input(beats, rhythm, wide_stride)`); the embedding (alignment, generator condition, OOD)
+    stays the pooled vector's projection. `sigma_heads` names head groups that also get a
+    log-standard-deviation layer `sigma.<group>` on the same features (heteroscedastic regression:
+    forward returns it under "log_sigma")."""
 
     def __init__(self, leads: int = 12, beat_samples: int = 200, patch: int = 25, rhythm: int = 10,
                  width: int = 96, depth: int = 3, heads: int = 4, mlp_ratio: float = 2.0, proj_dim: int = 96,
-                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6):
+                 head_sizes: Optional[Dict[str, int]] = None, eps: float = 1e-6, wide_hidden: int = 0,
+                 wide_stride: int = 2, sigma_heads: Sequence[str] = ()):
         super().__init__()
+        head_sizes = dict(head_sizes or {})
         self.config = dict(leads=leads, beat_samples=beat_samples, patch=patch, rhythm=rhythm, width=width,
                            depth=depth, heads=heads, mlp_ratio=mlp_ratio, proj_dim=proj_dim,
-                           head_sizes=dict(head_sizes or {}), eps=eps)
+                           head_sizes=head_sizes, eps=eps, wide_hidden=wide_hidden, wide_stride=wide_stride,
+                           sigma_heads=list(sigma_heads))
         self.encoder = BeatViTEncoder1D(leads, beat_samples, patch, rhythm, width, depth, heads, mlp_ratio, eps)
         self.pool = AttentionPool(width)
         self.projection = nn.Linear(width, proj_dim) if proj_dim else None
-        self.heads = nn.ModuleDict({name: nn.Linear(width, n) for name, n in (head_sizes or {}).items()})
+        self.wide_stride = wide_stride
+        if wide_hidden:
+            n_in = leads * len(range(0, beat_samples, wide_stride)) + 2 * leads + rhythm
+            self.wide = WideBranch(n_in, wide_hidden)
+        else:
+            self.wide = None
+        feat = width + wide_hidden
+        self.heads = nn.ModuleDict({name: nn.Linear(feat, n) for name, n in head_sizes.items()})
+        self.sigma = nn.ModuleDict({name: nn.Linear(feat, head_sizes[name]) for name in sigma_heads})
 
     def pooled(self, x: dict) -> torch.Tensor:
         return self.pool(self.encoder(x["beats"], x["rhythm"]))
@@ -519,10 +563,23 @@ class BeatECGEncoder(nn.Module):
     def embed(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.projection(pooled) if self.projection is not None else pooled
 
+    def features(self, x: dict, pooled: torch.Tensor) -> torch.Tensor:
+        """What the heads read: the pooled vector, and the wide branch's features beside it."""
+        if self.wide is None:
+            return pooled
+        return torch.cat([pooled, self.wide(wide_input(x["beats"], x["rhythm"], self.wide_stride))], dim=-1)
+
     def forward(self, x: dict) -> dict:
-        p = self.pooled(x)
-        return {"pooled": p, "embedding": self.embed(p),
-                "heads": {name: head(p) for name, head in self.heads.items()}}
+        return self.from_pooled(x, self.pooled(x))
+
+    def from_pooled(self, x: dict, p: torch.Tensor) -> dict:
+        """Everything after the pooling (embedding, wide branch, heads) for a pooled vector `p` of `x`."""
+        f = self.features(x, p)
+        out = {"pooled": p, "embedding": self.embed(p),
+               "heads": {name: head(f) for name, head in self.heads.items()}}
+        if len(self.sigma):
+            out["log_sigma"] = {name: layer(f) for name, layer in self.sigma.items()}
+        return out
 
 
 def beat_gradcam(model: BeatECGEncoder, beats: torch.Tensor, rhythm: torch.Tensor, peaks: Sequence[int],

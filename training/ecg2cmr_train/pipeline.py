@@ -15,7 +15,10 @@ that do not depend on each other can run in parallel processes (`cmr` beside `md
   align      InfoNCE, ECG projection ↔ CMR representation (true anatomy + residual) → align.pt
   heads      fine-tune encoder + risk / subtype / phenotype heads (alignment kept as auxiliary)
   baseline   the same model from random initialisation on ECG alone, same budget and batches
+  floors     the simple models to beat (CV linear, gradient-boosted trees with measurements, a
+             plain 1-D CNN), fitted on the training split               → floors.npz (floors.py)
   prior      ECG-conditioned DDPM over the standardised residuals, condition dropout (CFG)
+  calibrate  Platt scaling of the risks, split-conformal 80 % interval scales (validation split)
   validate   validation metrics, weak flags, bands, out-of-distribution calibration, generator
              informativeness                                                → validation.json
   export     assets/models/<id>/ + golden vectors
@@ -43,8 +46,8 @@ from .loop import EarlyStopping, Timings, log, train_stage
 from .model import AnatomyCMRGenerator, BeatECGEncoder, DiffusionSchedule, LatentPrior
 from .nets import CineEncoder, MDMDecoder, clip_loss, mdm_loss_beats
 
-STAGES = ["ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "prior", "validate", "export",
-          "evaluate"]
+STAGES = ["ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "floors", "prior", "calibrate",
+          "validate", "export", "evaluate"]
 
 
 def stream_seed(seed: int, name: str) -> int:
@@ -164,15 +167,23 @@ def ecg_batch(run: Run, pos) -> dict:
 
 
 def new_encoder(run: Run, head_sizes=None) -> BeatECGEncoder:
+    """The encoder alone (mdm, align), or with `head_sizes` the fine-tuned model: heads, the wide
+    branch beside the pooled vector and the phenotype head's log-σ layer (config `encoder.wide_*`)."""
     e = run.cfg["encoder"]
+    if not head_sizes:
+        return BeatECGEncoder(12, run.beat_samples, e["patch"], len(D.RHYTHM_FEATURES), e["width"], e["depth"],
+                              e["heads"], e["mlp_ratio"], e["proj_dim"], {})
     return BeatECGEncoder(12, run.beat_samples, e["patch"], len(D.RHYTHM_FEATURES), e["width"], e["depth"],
-                          e["heads"], e["mlp_ratio"], e["proj_dim"], head_sizes or {})
+                          e["heads"], e["mlp_ratio"], e["proj_dim"], head_sizes, wide_hidden=int(e["wide_hidden"]),
+                          wide_stride=int(e["wide_stride"]), sigma_heads=["phenotype"])
 
 
 HEAD_SIZES = {"risk": len(D.RISK_OUTPUTS), "cm_subtype": len(D.SUBTYPES), "phenotype": len(D.PHENOTYPES)}
 
 
 def trained_model(run: Run, name: str) -> BeatECGEncoder:
+    """A fine-tuned model by stage name: "heads", "baseline", or "calibrated" (the heads model with
+    its risk logits recalibrated on validation — the one that is exported and evaluated)."""
     m = new_encoder(run, HEAD_SIZES)
     m.load_state_dict(run.load_done(name)["modules"]["model"])
     return m.eval()
@@ -184,15 +195,58 @@ def predict(run: Run, model: BeatECGEncoder, pos, batch: int = 512) -> dict:
     dev = next(model.parameters()).device
     outs = {"embedding": [], "pooled": []}
     heads = {k: [] for k in model.heads}
+    sig = {k: [] for k in getattr(model, "sigma", {})}
     for i in range(0, len(pos), batch):
         o = model({k: v.to(dev) for k, v in ecg_batch(run, pos[i:i + batch]).items()})
         outs["embedding"].append(o["embedding"].float().cpu().numpy())
         outs["pooled"].append(o["pooled"].float().cpu().numpy())
         for k, v in o["heads"].items():
             heads[k].append(v.float().cpu().numpy())
+        for k, v in o.get("log_sigma", {}).items():
+            sig[k].append(v.float().cpu().numpy())
     res = {k: np.concatenate(v) for k, v in outs.items()}
     res["heads"] = {k: np.concatenate(v) for k, v in heads.items()}
+    res["log_sigma"] = {k: np.concatenate(v) for k, v in sig.items()}
     return res
+
+
+def set_wide_statistics(run: Run, model: BeatECGEncoder) -> None:
+    """Fix the wide branch's input standardisation to training-split statistics (a sample of
+    at most 4000 subjects, a named seed stream)."""
+    if model.wide is None:
+        return
+    from .model import wide_input
+    pos = run.pos["train"]
+    pos = np.sort(run.rng("wide-statistics").choice(pos, size=min(4000, len(pos)), replace=False))
+    b = ecg_batch(run, pos)
+    v = wide_input(b["beats"], b["rhythm"], model.wide_stride)
+    model.wide.mean.copy_(v.mean(0))
+    model.wide.std.copy_(v.std(0) + 1e-3)
+
+
+def phenotype_subject_weights(run: Run, rows: np.ndarray, group_weight: float) -> np.ndarray:
+    """Per-subject weight of the phenotype loss: `group_weight` for subjects in a disease group
+    whose anatomy differs most from the cohort (dilated / hypertrophic cardiomyopathy, prior MI,
+    pulmonary hypertension), 1 otherwise, normalised to mean 1 on the training split. The groups
+    are a few percent of the cohort, so an unweighted loss lets the head regress them towards
+    the cohort mean — the generator would then draw a DCM heart with a normal EF."""
+    g = disease_groups(run.cohort, rows)
+    member = np.zeros(len(rows), dtype=bool)
+    for k in ("dcm", "hcm", "prior_mi", "pulmonary_hypertension"):
+        member |= g[k]
+    w = np.where(member, float(group_weight), 1.0)
+    tr = np.isin(np.arange(len(rows)), run.pos["train"])
+    return (w / w[tr].mean()).astype(np.float32)
+
+
+def disease_groups(cohort: D.Cohort, rows) -> dict:
+    """Boolean masks of the disease groups the model card reports within (DCM, HCM, prior MI,
+    pulmonary hypertension), from the cohort's own columns."""
+    rows = np.asarray(rows)
+    sub = cohort.strings("cm_subtype")[rows]
+    return {"dcm": sub == "dcm", "hcm": sub == "hcm",
+            "prior_mi": cohort.numeric("prior_mi")[rows] > 0.5,
+            "pulmonary_hypertension": cohort.numeric("pulmonary_hypertension")[rows] > 0.5}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -439,13 +493,40 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
     h, a, par = run.cfg["heads"], run.cfg["align"], run.par
     run.torch_seed("heads-init")                       # same initial heads for both models
     model = new_encoder(run, HEAD_SIZES)
+    freeze = bool(h["freeze_encoder"])
+    if freeze:
+        if par.world > 1:
+            raise RuntimeError("heads.freeze_encoder is for one process (the pooled vectors are cached per process)")
+        align_weight = 0.0                              # a frozen embedding cannot move towards the CMR one
     if init is not None:
         missing, unexpected = model.load_state_dict(init, strict=False)
-        if unexpected or any(not k.startswith("heads.") for k in missing):
+        if unexpected or any(not k.startswith(("heads.", "wide.", "sigma.")) for k in missing):
             raise RuntimeError(f"{name}: initial weights do not fit ({missing}, {unexpected})")
+    set_wide_statistics(run, model)
+    pooled_cache = None
+    if freeze:
+        # The encoder stays as pre-trained (aligned, or random for the baseline): its pooled vector
+        # of every subject is computed once and the wide branch and heads train on it — many more
+        # epochs in the same wall time on a busy CPU than fine-tuning the transformer.
+        for q in model.parameters():
+            q.requires_grad_(False)
+        for n_, q in model.named_parameters():
+            if n_.startswith(("heads.", "wide.", "sigma.")):
+                q.requires_grad_(True)
+        t0 = time.time()
+        model.eval()
+        with torch.no_grad():
+            pooled_cache = torch.cat([model.pooled(ecg_batch(run, np.arange(i, min(i + 256, len(run.rows)))))
+                                      for i in range(0, len(run.rows), 256)])
+        log(f"{name}: encoder frozen; pooled vectors of {len(pooled_cache)} subjects in {time.time() - t0:.0f} s")
+
+    def run_model(x, pos):
+        return model.from_pooled(x, pooled_cache[torch.as_tensor(np.asarray(pos))]) if freeze else model(x)
     net = par.wrap(StepModule({"model": model}, lambda x: model(x)))
-    enc_params = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
-    head_params = list(model.heads.parameters())
+    # The wide branch and σ layers are new at this stage: they learn at the heads' rate.
+    fresh = ("heads.", "wide.", "sigma.")
+    enc_params = [p for n, p in model.named_parameters() if not n.startswith(fresh)]
+    head_params = [p for n, p in model.named_parameters() if n.startswith(fresh)]
     opt = torch.optim.AdamW([{"params": enc_params, "lr": lr * enc_scale},
                              {"params": head_params, "lr": lr}], weight_decay=0.01)
     rows = run.rows
@@ -454,6 +535,11 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
     ph = par.to(((run.targets.phenotype[rows] - run.ph_mean) / run.ph_std).astype(np.float32))
     pos_weight = par.to(np.clip((1 - run.targets.risk[rows].mean(0)) / np.maximum(
         run.targets.risk[rows].mean(0), 1e-3), 1, float(h["max_pos_weight"])).astype(np.float32))
+    risk_w = par.to(np.array([float(h["risk_output_weights"].get(oid, 1.0)) for _, oid, _ in D.RISK_OUTPUTS],
+                             dtype=np.float32))
+    ph_w = par.to(np.array([float(h["phenotype_output_weights"].get(oid, 1.0)) for _, oid, _, _ in D.PHENOTYPES],
+                           dtype=np.float32))
+    subj_w = par.to(phenotype_subject_weights(run, rows, float(h["phenotype_group_weight"])))
     cmr = None
     if align_weight > 0:
         rep = cmr_representation(run)
@@ -471,14 +557,25 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
         """Loss of this rank's rows t (global batch t_global; None: t is the whole batch)."""
         t_global = t if t_global is None else t_global
         world = len(t_global) // len(t)
-        loss = F.binary_cross_entropy_with_logits(out["heads"]["risk"], risk[t], pos_weight=pos_weight)
+        bce = F.binary_cross_entropy_with_logits(out["heads"]["risk"].float(), risk[t], pos_weight=pos_weight,
+                                                 reduction="none")
+        loss = (bce * risk_w).mean()
         s = sub[t]
         n_sub = int((sub[t_global] >= 0).sum())
         if n_sub:
             # A mean over the global batch's cardiomyopathy cases, however they fall on the ranks.
             ce = F.cross_entropy(out["heads"]["cm_subtype"][s >= 0].float(), s[s >= 0], reduction="sum")
             loss = loss + h["subtype_weight"] * ce * (world / n_sub)
-        loss = loss + h["phenotype_weight"] * F.mse_loss(out["heads"]["phenotype"].float(), ph[t])
+        # Phenotypes: weighted squared error for the mean (per output, per disease group), and a
+        # Gaussian NLL for log σ with the mean detached, so the variance head cannot buy a lower
+        # loss by down-weighting the subjects the mean gets wrong (they are the disease groups).
+        mu = out["heads"]["phenotype"].float()
+        err = (mu - ph[t]) ** 2
+        w = subj_w[t].unsqueeze(1) * ph_w
+        loss = loss + h["phenotype_weight"] * (w * err).mean()
+        ls = out["log_sigma"]["phenotype"].float().clamp(-7, 4)
+        nll = 0.5 * err.detach() * torch.exp(-2 * ls) + ls
+        loss = loss + h["sigma_weight"] * nll.mean()
         if with_align and align_weight > 0:
             loss = loss + align_weight * clip_loss(par.gather(out["embedding"]).float(), cmr[t_global], a["temperature"],
                                                    a["lambda"], a["weighted"], a["weight_floor"])
@@ -488,7 +585,7 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
 
     def val_loss():
         # the supervised loss only, so that the aligned model and the baseline stop on the same criterion
-        return losses(model(par.to(ecg_batch(run, val_pos))), par.to(val_pos), with_align=False)
+        return losses(run_model(par.to(ecg_batch(run, val_pos)), val_pos), par.to(val_pos), with_align=False)
 
     es = h["early_stopping"]
     early = EarlyStopping(model, val_loss, int(es["every"]), int(es["patience"]))
@@ -497,8 +594,9 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
         pos = run.rng("heads-batches", i).choice(pool, size=min(h["batch"], len(pool)), replace=False)
         sl = par.local(len(pos))
         with par.autocast():
-            loss = losses(net(par.to(ecg_batch(run, pos[sl]))), par.to(pos[sl]), par.to(pos))
-        par.step(loss, opt, params)
+            x = par.to(ecg_batch(run, pos[sl]))
+            loss = losses(run_model(x, pos[sl]) if freeze else net(x), par.to(pos[sl]), par.to(pos))
+        par.step(loss, opt, [q for q in params if q.requires_grad])
         return loss.item()
 
     train_stage(run.run_dir, name, {"model": model}, opt, step, steps, minutes, run.cfg["checkpoint_seconds"],
@@ -567,37 +665,69 @@ def trained_prior(run: Run) -> LatentPrior:
     return prior.eval()
 
 
-def stage_validate(run: Run):
+def stage_floors(run: Run):
     if not run.par.main:                # rank 0 alone writes files; the others wait for it
         run.par.barrier()
         return
-    from .validate import validate
-    t0 = time.time()
-    validate(run)
-    run.timings.set("validate", seconds=round(time.time() - t0, 1))
+    if (run.run_dir / "floors.npz").exists():
+        return
+    import os
+    lock = run.run_dir / "floors.lock"
+    if lock.exists():
+        # Another process (started beside the time-capped stages) is fitting them: wait for it.
+        pid = int(lock.read_text() or 0)
+        while not (run.run_dir / "floors.npz").exists() and pid and os.path.exists(f"/proc/{pid}"):
+            time.sleep(10)
+        if (run.run_dir / "floors.npz").exists():
+            run.par.barrier()
+            return
+    lock.write_text(str(os.getpid()))
+    from .floors import stage_floors as fit_floors
+    try:
+        fit_floors(run)
+    finally:
+        lock.unlink(missing_ok=True)
     run.par.barrier()
+
+
+def _newer(path, *inputs) -> bool:
+    """True when `path` exists and was written after every input (a finished stage's output)."""
+    return path.exists() and all(path.stat().st_mtime > p.stat().st_mtime for p in inputs if p.exists())
+
+
+def _rank0_stage(run: Run, name: str, work, finished: bool = False):
+    """A stage that only rank 0 runs (it writes the run's files; the others would only race it):
+    every rank meets at one barrier afterwards, also when the stage had already finished."""
+    if run.par.main and not finished:
+        t0 = time.time()
+        work(run)
+        run.timings.set(name, seconds=round(time.time() - t0, 1))
+    run.par.barrier()
+
+
+def stage_calibrate(run: Run):
+    from .validate import calibrate
+    d = run.run_dir
+    _rank0_stage(run, "calibrate", calibrate,
+                 finished=_newer(d / "calibration.json", d / "heads.pt") and (d / "calibrated.pt").exists())
+
+
+def stage_validate(run: Run):
+    from .validate import validate
+    d = run.run_dir
+    _rank0_stage(run, "validate", validate,
+                 finished=_newer(d / "validation.json", d / "calibrated.pt", d / "baseline.pt", d / "prior.pt",
+                                 d / "cmr_residuals.npz"))
 
 
 def stage_export(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
     from .export import export_bundle
-    t0 = time.time()
-    export_bundle(run)
-    run.timings.set("export", seconds=round(time.time() - t0, 1))
-    run.par.barrier()
+    _rank0_stage(run, "export", export_bundle)
 
 
 def stage_evaluate(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
     from .evaluate import evaluate
-    t0 = time.time()
-    evaluate(run)
-    run.timings.set("evaluate", seconds=round(time.time() - t0, 1))
-    run.par.barrier()
+    _rank0_stage(run, "evaluate", evaluate)
 
 
 def main(argv=None):

@@ -42,8 +42,8 @@ def tiny_run(tmp_path_factory):
 def test_every_stage_ran_and_logged_wall_time(tiny_run):
     root, cfg = tiny_run
     timings = json.loads((root / "run" / "timings.json").read_text())
-    for stage in ("ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "prior", "validate",
-                  "export", "evaluate"):
+    for stage in ("ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "prior", "calibrate",
+                  "validate", "export", "evaluate"):
         assert stage in timings, stage
         assert timings[stage]["seconds"] >= 0
     assert timings["baseline"]["steps"] <= cfg["heads"]["steps"] and timings["heads"]["steps"] <= cfg["heads"]["steps"]
@@ -67,12 +67,15 @@ def test_bundle_round_trips_with_same_outputs(tiny_run):
     # Same outputs as the trained checkpoint the pipeline exported.
     from ecg2cmr_train.pipeline import ecg_batch, open_run, trained_model
     run = open_run(cfg)
-    trained = trained_model(run, "heads")
+    trained = trained_model(run, "calibrated")    # the heads model with its risks recalibrated
     x = ecg_batch(run, np.arange(3))
     with torch.no_grad():
         a, b = trained(x), enc(x)
     for k in a["heads"]:
         assert torch.allclose(a["heads"][k], b["heads"][k], atol=1e-6)
+    assert torch.allclose(a["log_sigma"]["phenotype"], b["log_sigma"]["phenotype"], atol=1e-6)
+    assert manifest["encoder"]["wide"]["inputs"] == enc.wide.inputs
+    assert all(o["interval80Scale"] > 0 for o in ph) and "uncertainty" in manifest["heads"][2]
     assert torch.allclose(a["embedding"], b["embedding"], atol=1e-6)
     # Golden vectors agree with the loaded bundle, and beat features with beats.py.
     from safetensors.numpy import load_file
