@@ -35,8 +35,13 @@ fail() { echo "pdf FAIL: $*" >&2; exit 1; }
 ecg=sample-data/P01-healthy/ecg.hea
 
 echo "-- report (A4, no PHI) and (Letter, --include-phi)"
-"$bin" report "$ecg" --out "$work/a4.pdf" --model "$MODEL" >/dev/null || fail "report a4"
-"$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --model "$MODEL" >/dev/null || fail "report letter"
+# P01 is healthy: nothing is flagged, so there is no Grad-CAM by default (the footer says how to pick
+# one) — the default page is checked for that, the two raster pages ask for CAD's map.
+"$bin" report "$ecg" --out "$work/default.pdf" --model "$MODEL" >/dev/null || fail "report (default Grad-CAM)"
+pdftotext -layout "$work/default.pdf" "$work/default.txt"
+grep -qF "no flagged finding, so no Grad-CAM by default" "$work/default.txt" || fail "default report of a healthy case: no hint that nothing is flagged"
+"$bin" report "$ecg" --out "$work/a4.pdf" --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report a4"
+"$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report letter"
 for f in a4 letter; do
   qpdf --check "$work/$f.pdf" >"$work/$f.qpdf" 2>&1 || { cat "$work/$f.qpdf"; fail "qpdf --check $f.pdf"; }
   grep -q "No syntax or stream encoding errors" "$work/$f.qpdf" || fail "qpdf output for $f.pdf: $(cat "$work/$f.qpdf")"
