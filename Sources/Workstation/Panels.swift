@@ -224,15 +224,24 @@ enum CMRPane {
         let phase = cmr.sax.phases.indices.contains(frame) ? cmr.sax.phases[frame] : 0
         // A heart drawn within the intervals is not the printed estimate: the header says so, in warning style.
         let range = cmr.anatomy == .withinInterval80
-        grid.writeTruncated(String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired",
-                                   state.cmrPlaying ? "▶" : "⏸", frame + 1, frameCount, phase, cmr.seed)
-                                + (range ? " · anatomy drawn within the 80 % intervals" : ""),
+        // The longest form that fits the pane; "generated" is in every form.
+        let play = state.cmrPlaying ? "▶" : "⏸"
+        let forms = [String(format: "%@ frame %d/%d phase %.2f seed %llu · generated, not acquired", play, frame + 1, frameCount, phase, cmr.seed)
+                        + (range ? " · anatomy drawn within the 80 % intervals" : ""),
+                     String(format: "%@ frame %d/%d seed %llu · generated, not acquired", play, frame + 1, frameCount, cmr.seed)
+                        + (range ? " · within 80 % intervals" : ""),
+                     String(format: "%@ %d/%d · generated, not acquired", play, frame + 1, frameCount) + (range ? " · 80 % int." : ""),
+                     String(format: "%@ %d/%d · generated", play, frame + 1, frameCount) + (range ? " · 80 %" : "")]
+        grid.writeTruncated(forms.first { $0.unicodeScalars.count <= rect.width } ?? forms[forms.count - 1],
                             x: rect.x, y: rect.y, width: rect.width, style: range ? theme.outOfRange : theme.dim)
-        // What the model's cines were measured to carry, on the last row (when there is room).
+        // What the model's cines were measured to carry, wrapped on the last rows (when there is room).
         var imageHeight = rect.height - 2
         if let info = state.generatorInformativeness, rect.height >= 8 {
-            imageHeight -= 1
-            grid.writeTruncated(info, x: rect.x, y: rect.maxY - 1, width: rect.width, style: theme.dim)
+            let lines = Array(HelpOverlay.wrap(info, width: rect.width).prefix(max(1, (rect.height - 6) / 2)))
+            imageHeight -= lines.count
+            for (k, line) in lines.enumerated() {
+                grid.write(line, x: rect.x, y: rect.maxY - lines.count + k, style: theme.dim, maxWidth: rect.width)
+            }
         }
         let imageArea = Rect(x: rect.x, y: rect.y + 2, width: rect.width, height: imageHeight)
         guard imageArea.height >= 3, imageArea.width >= 10 else { return }
