@@ -40,6 +40,12 @@ echo "-- report (A4, no PHI) and (Letter, --include-phi)"
 "$bin" report "$ecg" --out "$work/default.pdf" --model "$MODEL" >/dev/null || fail "report (default Grad-CAM)"
 pdftotext -layout "$work/default.pdf" "$work/default.txt"
 grep -qF "no flagged finding, so no Grad-CAM by default" "$work/default.txt" || fail "default report of a healthy case: no hint that nothing is flagged"
+# The HCM case flags cardiomyopathy (p 0.99) above everything else: its map is the default, not CAD's.
+"$bin" report sample-data/P05-hcm/ecg-ukb.xml --out "$work/hcm.pdf" --model "$MODEL" >/dev/null || fail "report P05-hcm"
+pdftotext -layout "$work/hcm.pdf" "$work/hcm.txt"
+if [ "$MODEL" = assets/models/demo-v2 ]; then
+  grep -qF "Grad-CAM of risk.cardiomyopathy" "$work/hcm.txt" || fail "P05-hcm: the default Grad-CAM is not cardiomyopathy's: $(grep -o 'Grad-CAM[^(]*' "$work/hcm.txt" | head -1)"
+fi
 "$bin" report "$ecg" --out "$work/a4.pdf" --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report a4"
 "$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report letter"
 for f in a4 letter; do
