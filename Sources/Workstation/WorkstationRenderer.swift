@@ -95,8 +95,10 @@ public enum WorkstationRenderer {
             grid.writeRight(" small terminal \(size) < 80×24 ", rightEdge: size.width, y: layout.header.y, style: theme.warning)
         }
         if state.showHelp {
-            let w = min(size.width - 4, 110), h = min(size.height - 2, 40)
-            let area = Rect(x: (size.width - w) / 2, y: max(1, (size.height - h) / 2), width: w, height: h)
+            // Below the header and the model banner: the overlay never hides the demo-model banner.
+            let top = layout.banner.map { $0.maxY } ?? 1
+            let w = min(size.width - 4, 110), h = min(size.height - top - 1, 40)
+            let area = Rect(x: (size.width - w) / 2, y: max(top, (size.height - h) / 2), width: w, height: h)
             let title = ["ecg2cmr keys — Esc or ? closes · :help lists commands", "keys — Esc or ? closes", "keys"]
                 .first { $0.unicodeScalars.count + 6 <= w } ?? "keys"
             let pages = HelpOverlay.render(keyMap, title: title, page: state.helpPage, into: &grid, area: area, theme: theme)

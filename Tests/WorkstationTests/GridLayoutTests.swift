@@ -104,6 +104,7 @@ import CaseAnalysis
             s.helpPage = page
             let (grid, _) = WorkstationRenderer.render(s, size: size, theme: .monochrome)
             #expect(Self.problems(grid, boxes: false).isEmpty, "\(size) help page \(page): \(Self.problems(grid, boxes: false).prefix(3))")
+            #expect(grid.row(1).lowercased().contains("demo model"), "\(size) help page \(page): the overlay hides the banner")
             let text = grid.text
             if all.contains(text) { break }
             all += text
