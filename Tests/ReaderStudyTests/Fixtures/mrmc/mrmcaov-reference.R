@@ -71,6 +71,19 @@ analysis <- function(dataset, label, est, metric, covariance, factors, treatment
     paste0("\"global\": ", global), paste0("\"differences\": ", arr(diffs)), paste0("\"means\": ", arr(means)))
   if (!is.null(s$reader_test_diffs)) {
     r <- s$reader_test_diffs
+    # MRMCaov 0.3.0's reader_test_diffs() computes one standard error per reader but puts them in a
+    # data frame whose rows are reader × comparison, so R recycles them: with more than two treatments
+    # (Kundel) rows get another reader's standard error (R warns "row names were found from a short
+    # variable"). Each row's is recomputed here with MRMCaov's own vcov_comps() for that row's reader,
+    # and its CI, z and p with reader_test_diffs()'s formulas. With two treatments nothing changes.
+    r$StdErr <- unname(vapply(as.character(r$Reader), function(reader) {
+      comps <- vcov_comps(est, reader = reader)
+      sqrt(2 * (comps$var - comps$cov[1]))
+    }, numeric(1)))
+    conf.level <- 0.95
+    r$CI <- with(r, Estimate + qnorm((1 + conf.level) / 2) * StdErr %o% c(Lower = -1, Upper = 1))
+    r$z <- with(r, Estimate / StdErr)
+    r$`p-value` <- with(r, 2 * (1 - pnorm(abs(z))))
     parts <- c(parts, paste0("\"readerDifferences\": ", arr(vapply(seq_len(nrow(r)), function(i) obj(
       reader = sprintf("\"%s\"", r$Reader[i]), estimate = num(r$Estimate[i]), standardError = num(r$StdErr[i]),
       lower = num(r$CI[i, 1]), upper = num(r$CI[i, 2]), statistic = num(r$z[i]), p = num(r$`p-value`[i])), ""))))
