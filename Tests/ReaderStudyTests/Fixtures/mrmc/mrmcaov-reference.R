@@ -32,7 +32,7 @@ obj <- function(...) {
 arr <- function(items) paste0("[", paste(items, collapse = ",\n        "), "]")
 col <- function(df, name) if (name %in% names(df)) df[[name]] else rep(NA, nrow(df))
 
-analysis <- function(dataset, label, est, metric, covariance, factors, treatments = NULL) {
+analysis <- function(dataset, label, est, metric, covariance, factors, treatments = NULL, file = dataset) {
   s <- summary(est)
   te <- s$test_equality
   ms <- meansq(est)
@@ -62,7 +62,7 @@ analysis <- function(dataset, label, est, metric, covariance, factors, treatment
     standardError = num(m$StdErr[i]), df = if ("df" %in% names(m)) num(m$df[i]) else NULL,
     lower = num(m$CI[i, 1]), upper = num(m$CI[i, 2])), "")
   parts <- c(
-    sprintf("\"name\": \"%s: %s\"", dataset, label), sprintf("\"data\": \"%s.csv\"", dataset),
+    sprintf("\"name\": \"%s: %s\"", dataset, label), sprintf("\"data\": \"%s.csv\"", file),
     sprintf("\"metric\": \"%s\"", metric), if (!is.null(covariance)) sprintf("\"covariance\": \"%s\"", covariance),
     sprintf("\"factors\": \"%s\"", factors), sprintf("\"design\": \"%d\"", est$design),
     if (!is.null(treatments)) sprintf("\"treatments\": [%s]", paste0("\"", treatments, "\"", collapse = ", ")),
@@ -123,17 +123,17 @@ for (pair in list(NULL, c(1, 2), c(1, 3))) {
   label <- if (is.null(pair)) "Kundel" else sprintf("Kundel %d vs %d", pair[1], pair[2])
   for (covname in c("jackknife", "unbiased")) {
     est <- mrmc(empirical_auc(truth, rating), treatment, reader, case, data = data, cov = covname, design = design)
-    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, random readers and cases"), est, "auc", covname, "rrrc", pair))
+    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, random readers and cases"), est, "auc", covname, "rrrc", pair, "Kundel"))
     est <- mrmc(empirical_auc(truth, rating), treatment, fixed(reader), case, data = data, cov = covname, design = design)
-    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, fixed readers"), est, "auc", covname, "frrc", pair))
+    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, fixed readers"), est, "auc", covname, "frrc", pair, "Kundel"))
   }
   est <- mrmc(empirical_auc(truth, rating), treatment, reader, fixed(case), data = data, design = design)
-  out <- c(out, analysis(label, "empirical AUC, fixed cases", est, "auc", NULL, "rrfc", pair))
+  out <- c(out, analysis(label, "empirical AUC, fixed cases", est, "auc", NULL, "rrfc", pair, "Kundel"))
   data$call <- data$rating >= 3
   est <- mrmc(binary_sens(truth, call), treatment, reader, case, data = data, design = design)
-  out <- c(out, analysis(label, "sensitivity at rating >= 3, jackknife, random readers and cases", est, "sensitivity\", \"threshold\": \"3", "jackknife", "rrrc", pair))
+  out <- c(out, analysis(label, "sensitivity at rating >= 3, jackknife, random readers and cases", est, "sensitivity\", \"threshold\": \"3", "jackknife", "rrrc", pair, "Kundel"))
   est <- mrmc(binary_spec(truth, call), treatment, reader, case, data = data, design = design)
-  out <- c(out, analysis(label, "specificity at rating >= 3, jackknife, random readers and cases", est, "specificity\", \"threshold\": \"3", "jackknife", "rrrc", pair))
+  out <- c(out, analysis(label, "specificity at rating >= 3, jackknife, random readers and cases", est, "specificity\", \"threshold\": \"3", "jackknife", "rrrc", pair, "Kundel"))
   covname <- "DeLong"
   message <- tryCatch({
     mrmc(empirical_auc(truth, rating), treatment, reader, case, data = data, cov = covname, design = design); NA
