@@ -2,9 +2,11 @@ import Foundation
 
 // Multi-reader multi-case (MRMC) analysis: the Obuchowski–Rockette model in Hillis's unified
 // framework, as the R package MRMCaov (Smith & Hillis) computes it for a factorial design —
-// every reader reads every case in every modality ("treatment"). Tests/ReaderStudyTests/MRMCTests
+// every reader reads every case in every modality ("treatment") — and for cases nested within
+// treatments (separate patients per modality) or partially paired. Tests/ReaderStudyTests/MRMCTests
 // reproduce MRMCaov's published VanDyke results (jackknife, DeLong and unbiased covariances; random,
-// fixed-reader and fixed-case analyses; binary sensitivity) to their printed precision.
+// fixed-reader and fixed-case analyses; binary sensitivity) to their printed precision, and MRMCaov's
+// own code on VanDyke, Franken and Kundel (MRMCDesign) to 1e-6 relative.
 //
 // The model: the figure of merit θ̂_tr of reader r in treatment t (AUC, sensitivity, specificity)
 // varies with treatment, reader, their interaction and an error whose covariance across (t, r) pairs
