@@ -221,6 +221,13 @@ extension PublishedAnalysis {
         }
     }
 
+    @Test func powerNeedsAFactorialPilot() throws {
+        let pilot = try MRMCAnalysis.run(MRMCData(RatingsFile.read(url: mrmcFixture("Kundel.csv"))))
+        #expect { try MRMCPower.table(pilot: pilot, effect: 0.05, readers: [4], cases: [100]) } throws: {
+            ($0 as? StudyError).map { $0.kind == .unsupportedDesign && $0.description.contains("this pilot is partially paired") } ?? false
+        }
+    }
+
     @Test func aCaseReadInTwoTreatmentsIsNotNested() throws {
         let rows = try RatingsFile.read(url: mrmcFixture("Kundel.csv"))
         #expect { try MRMCData(rows, source: "k.csv", design: .casesNestedInTreatments) } throws: {
