@@ -136,7 +136,9 @@ public struct MRMCData: Sendable, Equatable {
             }
             throw fail("\(dropped.count) of \(nC) cases were not read by every reader in a treatment they were read in (\(firstGap ?? "")): each case must be read by every reader in each treatment it is read in; analyse the cases everyone read with --complete-cases")
         }
-        guard !keep.isEmpty else { throw fail("no case was read by every reader in the treatments it was read in") }
+        guard !keep.isEmpty else {
+            throw fail("no case was read by every reader " + (declared == .factorial ? "in every treatment" : "in the treatments it was read in"))
+        }
         let nK = keep.count
         var read = [Bool](repeating: false, count: nT * nK)
         for ti in 0..<nT { for (j, ci) in keep.enumerated() { read[ti * nK + j] = rated(ti, 0, ci) } }
