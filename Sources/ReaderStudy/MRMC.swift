@@ -395,9 +395,11 @@ public enum MRMCAnalysis {
             return n > 0 ? sum / Double(n) : 0
         }
         let varError = (0..<groups).map { cov[$0][$0] }.reduce(0, +) / Double(groups)
-        // Cases nested within treatments: two treatments share no case, so Cov1 = Cov3 = 0 by design
-        // (MRMCaov sets them so; its jackknife gives them small non-zero values from the cases one
-        // group did not read). MRMCaov leaves Cov1 unset with one reader; 0 is what the design says.
+        // Cases nested within treatments: two treatments share no case, so Cov1 = Cov3 = 0 by design,
+        // as MRMCaov sets them. (The jackknife and unbiased estimates across treatments are 0 up to
+        // rounding anyway: a group's leave-one-out values average to its own figure over its own
+        // cases. With one reader MRMCaov calls the data design 2 and keeps that rounding-level Cov1,
+        // −4.8e−31 for Kundel 1 vs 2, reader 1.)
         let nested = data.design == .casesNestedInTreatments
         let cov1 = nested ? 0 : meanCov { $0 != $1 && !sameTest($0, $1) && sameReader($0, $1) }
         let cov2 = nR > 1 ? meanCov { sameTest($0, $1) && !sameReader($0, $1) } : 0
