@@ -2,9 +2,11 @@ import Foundation
 
 // Multi-reader multi-case (MRMC) analysis: the Obuchowski–Rockette model in Hillis's unified
 // framework, as the R package MRMCaov (Smith & Hillis) computes it for a factorial design —
-// every reader reads every case in every modality ("treatment"). Tests/ReaderStudyTests/MRMCTests
+// every reader reads every case in every modality ("treatment") — and for cases nested within
+// treatments (separate patients per modality) or partially paired. Tests/ReaderStudyTests/MRMCTests
 // reproduce MRMCaov's published VanDyke results (jackknife, DeLong and unbiased covariances; random,
-// fixed-reader and fixed-case analyses; binary sensitivity) to their printed precision.
+// fixed-reader and fixed-case analyses; binary sensitivity) to their printed precision, and MRMCaov's
+// own code on VanDyke, Franken and Kundel (MRMCDesign) to 1e-6 relative.
 //
 // The model: the figure of merit θ̂_tr of reader r in treatment t (AUC, sensitivity, specificity)
 // varies with treatment, reader, their interaction and an error whose covariance across (t, r) pairs
@@ -24,25 +26,60 @@ public struct MRMCRating: Sendable, Equatable, Codable {
     }
 }
 
-/// A factorial MRMC dataset: every (treatment, reader, case) rated exactly once. Levels keep the order
-/// of first appearance (a study's stages stay in their order; differences read "first − second").
+/// How cases relate to treatments (MRMCaov's `design`). Readers are crossed with treatments in every
+/// design here: each reader reads in every treatment.
+public enum MRMCDesign: String, Sendable, CaseIterable, Codable {
+    /// Every reader reads every case in every treatment (MRMCaov design 1).
+    case factorial
+    /// Each case is read under one treatment only, by every reader: separate patient groups per
+    /// modality (MRMCaov design 3). Cases of different treatments are independent, so Cov1 = Cov3 = 0.
+    case casesNestedInTreatments = "cases nested within treatments"
+    /// Each case is read by every reader in some of the treatments, not all (MRMCaov design −1,
+    /// "factorial (partially paired)"): the covariances come from the cases two treatments share.
+    case partiallyPaired = "partially paired"
+
+    /// MRMCaov's code for the design.
+    public var mrmcaovCode: Int {
+        switch self {
+        case .factorial: return 1
+        case .casesNestedInTreatments: return 3
+        case .partiallyPaired: return -1
+        }
+    }
+}
+
+/// An MRMC dataset: every reader rates, exactly once, each case in each treatment the case is read in
+/// (all treatments for a factorial design, one for cases nested within treatments). Levels keep the
+/// order of first appearance (a study's stages stay in their order; differences read "first − second").
 public struct MRMCData: Sendable, Equatable {
     public let treatments: [String]
     public let readers: [String]
     public let cases: [String]
     /// Truth per case (true = positive).
     public let truth: [Bool]
-    /// Cases dropped because not everyone read them (only with `completeCasesOnly`).
+    public let design: MRMCDesign
+    /// Cases dropped because some reader did not read them (only with `completeCasesOnly`).
     public let droppedCases: [String]
     private let values: [Double]
+    /// read[t * cases.count + c]: case c is read (by every reader) in treatment t.
+    private let read: [Bool]
 
+    /// The rating; meaningful only where `isRead(treatment:case:)`.
     public func rating(treatment t: Int, reader r: Int, case c: Int) -> Double {
         values[(t * readers.count + r) * cases.count + c]
     }
 
-    /// Checks the design; `source` names the file in errors. With `completeCasesOnly`, cases that some
-    /// reader did not read in some treatment are left out (and listed) instead of being an error.
-    public init(_ rows: [MRMCRating], source: String? = nil, completeCasesOnly: Bool = false) throws {
+    public func isRead(treatment t: Int, case c: Int) -> Bool { read[t * cases.count + c] }
+
+    /// Indices of the cases read in treatment t.
+    public func cases(inTreatment t: Int) -> [Int] { cases.indices.filter { isRead(treatment: t, case: $0) } }
+
+    /// Checks the design; `source` names the file in errors. `design` nil detects it from which
+    /// treatments each case is read in, as MRMCaov's `get_design` does: all → factorial, one →
+    /// nested, some → partially paired. With `completeCasesOnly`, cases that some reader did not read
+    /// (in a treatment the case is read in; for a declared factorial design, in any treatment) are
+    /// left out and listed instead of being an error.
+    public init(_ rows: [MRMCRating], source: String? = nil, design declared: MRMCDesign? = nil, completeCasesOnly: Bool = false) throws {
         func fail(_ message: String) -> StudyError { StudyError(.unsupportedDesign, file: source, message) }
         guard !rows.isEmpty else { throw StudyError(.invalidRatings, file: source, "no ratings") }
         func levels(_ key: (MRMCRating) -> String) -> (names: [String], index: [String: Int]) {
@@ -67,20 +104,26 @@ public struct MRMCData: Sendable, Equatable {
             }
             cells[k] = row.rating
         }
-        // A reader who read nothing in some treatment cannot be in a factorial analysis at all: say
-        // which, and who did read that treatment (dropping cases would not help).
+        // A reader who read nothing in some treatment cannot be in any of these designs (readers are
+        // crossed with treatments): say which, and who did read that treatment (dropping cases would not help).
         for ti in 0..<nT {
             let readBy = (0..<nR).filter { ri in (0..<nC).contains { cells[(ti * nR + ri) * nC + $0] != nil } }
             if readBy.count < nR, let missing = (0..<nR).first(where: { !readBy.contains($0) }) {
                 throw fail("reader '\(r.names[missing])' has no ratings in treatment '\(t.names[ti])', which was read by \(readBy.count) reader(s) (\(readBy.map { r.names[$0] }.joined(separator: ", "))): every reader must read every treatment; leave that reader or treatment out of the file")
             }
         }
-        // Factorial design: keep the cases rated in every (treatment, reader) cell.
+        func rated(_ ti: Int, _ ri: Int, _ ci: Int) -> Bool { cells[(ti * nR + ri) * nC + ci] != nil }
+        // A case is read in a treatment when anyone rated it there; then everyone must have.
         var keep: [Int] = [], dropped: [String] = []
         var firstGap: String? = nil
         for ci in 0..<nC {
+            let readIn = (0..<nT).filter { ti in (0..<nR).contains { rated(ti, $0, ci) } }
+            if declared == .casesNestedInTreatments, readIn.count > 1 {
+                throw fail("case '\(c.names[ci])' is read in treatments \(readIn.map { "'\(t.names[$0])'" }.joined(separator: " and ")): with cases nested within treatments each case is read under one treatment only")
+            }
+            let required = declared == .factorial ? Array(0..<nT) : readIn
             var complete = true
-            search: for ti in 0..<nT { for ri in 0..<nR where cells[(ti * nR + ri) * nC + ci] == nil {
+            search: for ti in required { for ri in 0..<nR where !rated(ti, ri, ci) {
                 complete = false
                 if firstGap == nil { firstGap = "reader '\(r.names[ri])' has no rating of case '\(c.names[ci])' in treatment '\(t.names[ti])'" }
                 break search
@@ -88,18 +131,35 @@ public struct MRMCData: Sendable, Equatable {
             if complete { keep.append(ci) } else { dropped.append(c.names[ci]) }
         }
         if !dropped.isEmpty, !completeCasesOnly {
-            throw fail("not a factorial design: \(dropped.count) of \(nC) cases were not read by every reader in every treatment (\(firstGap ?? "")); analyse the cases everyone read with --complete-cases")
+            if declared == .factorial {
+                throw fail("not a factorial design: \(dropped.count) of \(nC) cases were not read by every reader in every treatment (\(firstGap ?? "")); analyse the cases everyone read with --complete-cases")
+            }
+            throw fail("\(dropped.count) of \(nC) cases were not read by every reader in a treatment they were read in (\(firstGap ?? "")): each case must be read by every reader in each treatment it is read in; analyse the cases everyone read with --complete-cases")
         }
-        guard !keep.isEmpty else { throw fail("no case was read by every reader in every treatment") }
-        var values = [Double](repeating: 0, count: nT * nR * keep.count)
+        guard !keep.isEmpty else {
+            throw fail("no case was read by every reader " + (declared == .factorial ? "in every treatment" : "in the treatments it was read in"))
+        }
+        let nK = keep.count
+        var read = [Bool](repeating: false, count: nT * nK)
+        for ti in 0..<nT { for (j, ci) in keep.enumerated() { read[ti * nK + j] = rated(ti, 0, ci) } }
+        for ti in 0..<nT where !(0..<nK).contains(where: { read[ti * nK + $0] }) {
+            throw fail("no case left in treatment '\(t.names[ti])' after leaving out the cases not every reader read")
+        }
+        let counts = (0..<nK).map { j in (0..<nT).filter { read[$0 * nK + j] }.count }
+        let found: MRMCDesign = counts.allSatisfy { $0 == nT } ? .factorial
+            : (counts.allSatisfy { $0 == 1 } ? .casesNestedInTreatments : .partiallyPaired)
+        if let declared, declared != found {
+            throw fail("declared \(declared.rawValue), but the cases are \(found == .factorial ? "read in every treatment (factorial)" : found == .casesNestedInTreatments ? "each read under one treatment (nested within treatments)" : "read in some treatments and not others (partially paired)")")
+        }
+        var values = [Double](repeating: 0, count: nT * nR * nK)
         for ti in 0..<nT { for ri in 0..<nR { for (j, ci) in keep.enumerated() {
-            values[(ti * nR + ri) * keep.count + j] = cells[(ti * nR + ri) * nC + ci] ?? 0
+            values[(ti * nR + ri) * nK + j] = cells[(ti * nR + ri) * nC + ci] ?? 0
         } } }
         let truth = keep.map { truthByCase[$0] ?? false }
         if !truth.contains(true) { throw fail("every case is negative (truth 0): an MRMC analysis needs positive and negative cases") }
         if !truth.contains(false) { throw fail("every case is positive (truth 1): an MRMC analysis needs positive and negative cases") }
         treatments = t.names; readers = r.names; cases = keep.map { c.names[$0] }
-        self.truth = truth; self.droppedCases = dropped; self.values = values
+        self.truth = truth; self.design = found; self.droppedCases = dropped; self.values = values; self.read = read
     }
 }
 
@@ -209,6 +269,8 @@ public struct MRMCResult: Sendable, Codable {
     /// nil when cases are fixed (no case covariance is needed).
     public var covariance: MRMCCovariance?
     public var factors: MRMCFactors
+    /// How cases relate to treatments (factorial, nested, partially paired).
+    public var design: MRMCDesign
     public var confidenceLevel: Double
     public var treatments: [String]
     public var readers: [String]
@@ -254,15 +316,20 @@ public enum MRMCAnalysis {
             case .specificity: return data.cases.indices.filter { !data.truth[$0] }
             }
         }()
-        let positivesUsed = used.filter { data.truth[$0] }.count, negativesUsed = used.count - positivesUsed
-        switch metric {
-        case .auc where positivesUsed < 2 || negativesUsed < 2:
-            throw StudyError(.unsupportedDesign, "\(positivesUsed) positive and \(negativesUsed) negative case(s): the AUC's case covariance needs at least two of each")
-        case .sensitivity where used.count < 2:
-            throw StudyError(.unsupportedDesign, "\(used.count) positive case(s): sensitivity's case covariance needs at least two")
-        case .specificity where used.count < 2:
-            throw StudyError(.unsupportedDesign, "\(used.count) negative case(s): specificity's case covariance needs at least two")
-        default: break
+        // Each treatment's figures come from the cases read in it (all of them when factorial).
+        for t in 0..<nT {
+            let inT = used.filter { data.isRead(treatment: t, case: $0) }
+            let positivesUsed = inT.filter { data.truth[$0] }.count, negativesUsed = inT.count - positivesUsed
+            let within = data.design == .factorial ? "" : " in treatment '\(data.treatments[t])'"
+            switch metric {
+            case .auc where positivesUsed < 2 || negativesUsed < 2:
+                throw StudyError(.unsupportedDesign, "\(positivesUsed) positive and \(negativesUsed) negative case(s)\(within): the AUC's case covariance needs at least two of each")
+            case .sensitivity where inT.count < 2:
+                throw StudyError(.unsupportedDesign, "\(inT.count) positive case(s)\(within): sensitivity's case covariance needs at least two")
+            case .specificity where inT.count < 2:
+                throw StudyError(.unsupportedDesign, "\(inT.count) negative case(s)\(within): specificity's case covariance needs at least two")
+            default: break
+            }
         }
         let groups = nT * nR   // group g = t * nR + r (treatment-major, as MRMCaov's interaction levels)
         let figures = Figures(data: data, metric: metric, cases: used)
@@ -271,10 +338,10 @@ public enum MRMCAnalysis {
 
         var notes: [String] = []
         if !data.droppedCases.isEmpty {
-            notes.append("\(data.droppedCases.count) case(s) not read by every reader in every treatment were left out: \(data.droppedCases.prefix(10).joined(separator: ", "))\(data.droppedCases.count > 10 ? ", …" : "")")
+            notes.append("\(data.droppedCases.count) case(s) not read by every reader\(data.design == .factorial ? " in every treatment" : " in a treatment they were read in") were left out: \(data.droppedCases.prefix(10).joined(separator: ", "))\(data.droppedCases.count > 10 ? ", …" : "")")
         }
         for t in 0..<nT { for r in 0..<nR {
-            let ratings = used.map { data.rating(treatment: t, reader: r, case: $0) }
+            let ratings = used.filter { data.isRead(treatment: t, case: $0) }.map { data.rating(treatment: t, reader: r, case: $0) }
             if let first = ratings.first, ratings.allSatisfy({ $0 == first }) {
                 notes.append("reader '\(data.readers[r])' gave every case the same rating (\(Self.number(first))) in '\(data.treatments[t])': \(metric == .auc ? "AUC 0.5 (all ties)" : "no discrimination")")
             }
@@ -311,7 +378,7 @@ public enum MRMCAnalysis {
                 return MRMCMean(treatment: data.treatments[t], reader: nil, estimate: means[t], readerMeanSquare: msR, errorVariance: nil, cov2: nil,
                                 standardError: se, df: Double(nR - 1), lower: lo, upper: hi)
             }
-            return MRMCResult(metric: metric.name, covariance: nil, factors: factors, confidenceLevel: confidenceLevel,
+            return MRMCResult(metric: metric.name, covariance: nil, factors: factors, design: data.design, confidenceLevel: confidenceLevel,
                               treatments: data.treatments, readers: data.readers, cases: data.cases.count,
                               positives: data.truth.filter { $0 }.count, negatives: data.truth.filter { !$0 }.count, casesUsed: used.count,
                               performance: performance, meanSquares: ms, components: nil, globalTest: global, differences: diffs,
@@ -328,9 +395,15 @@ public enum MRMCAnalysis {
             return n > 0 ? sum / Double(n) : 0
         }
         let varError = (0..<groups).map { cov[$0][$0] }.reduce(0, +) / Double(groups)
-        let cov1 = meanCov { $0 != $1 && !sameTest($0, $1) && sameReader($0, $1) }
+        // Cases nested within treatments: two treatments share no case, so Cov1 = Cov3 = 0 by design,
+        // as MRMCaov sets them. (The jackknife and unbiased estimates across treatments are 0 up to
+        // rounding anyway: a group's leave-one-out values average to its own figure over its own
+        // cases. With one reader MRMCaov calls the data design 2 and keeps that rounding-level Cov1,
+        // −4.8e−31 for Kundel 1 vs 2, reader 1.)
+        let nested = data.design == .casesNestedInTreatments
+        let cov1 = nested ? 0 : meanCov { $0 != $1 && !sameTest($0, $1) && sameReader($0, $1) }
         let cov2 = nR > 1 ? meanCov { sameTest($0, $1) && !sameReader($0, $1) } : 0
-        let cov3 = nR > 1 ? meanCov { !sameTest($0, $1) && !sameReader($0, $1) } : 0
+        let cov3 = nR > 1 && !nested ? meanCov { !sameTest($0, $1) && !sameReader($0, $1) } : 0
         let components = ORVarianceComponents(reader: (ms.reader - ms.treatmentReader) / Double(nT) - cov1 + cov3,
                                               treatmentReader: ms.treatmentReader - varError + cov1 + (cov2 - cov3),
                                               error: varError, cov1: cov1, cov2: cov2, cov3: cov3)
@@ -365,7 +438,7 @@ public enum MRMCAnalysis {
                 let v = gs.map { cov[$0][$0] }.reduce(0, +) / Double(nT)
                 var s = 0.0, n = 0
                 for g in gs { for h in gs where g != h { s += cov[g][h]; n += 1 } }
-                let c1 = n > 0 ? s / Double(n) : 0
+                let c1 = n > 0 && !nested ? s / Double(n) : 0
                 let se = v - c1 > 0 ? finite((2 * (v - c1)).squareRoot()) : nil
                 for (a, b) in pairs {
                     readerDiffs.append(difference(data.treatments[a], data.treatments[b], data.readers[r],
@@ -380,7 +453,7 @@ public enum MRMCAnalysis {
                 readerMeans.append(MRMCMean(treatment: data.treatments[t], reader: data.readers[r], estimate: est, readerMeanSquare: nil,
                                             errorVariance: cov[g][g], cov2: nil, standardError: se, df: nil, lower: lo, upper: hi))
             } }
-            return MRMCResult(metric: metric.name, covariance: covariance, factors: factors, confidenceLevel: confidenceLevel,
+            return MRMCResult(metric: metric.name, covariance: covariance, factors: factors, design: data.design, confidenceLevel: confidenceLevel,
                               treatments: data.treatments, readers: data.readers, cases: data.cases.count,
                               positives: data.truth.filter { $0 }.count, negatives: data.truth.filter { !$0 }.count, casesUsed: used.count,
                               performance: performance, meanSquares: ms, components: components, globalTest: global, differences: diffs,
@@ -416,7 +489,7 @@ public enum MRMCAnalysis {
             return MRMCMean(treatment: data.treatments[t], reader: nil, estimate: means[t], readerMeanSquare: msR, errorVariance: nil, cov2: c2,
                             standardError: se, df: df, lower: lo, upper: hi)
         }
-        return MRMCResult(metric: metric.name, covariance: covariance, factors: factors, confidenceLevel: confidenceLevel,
+        return MRMCResult(metric: metric.name, covariance: covariance, factors: factors, design: data.design, confidenceLevel: confidenceLevel,
                           treatments: data.treatments, readers: data.readers, cases: data.cases.count,
                           positives: data.truth.filter { $0 }.count, negatives: data.truth.filter { !$0 }.count, casesUsed: used.count,
                           performance: performance, meanSquares: ms, components: components, globalTest: global, differences: diffs,
@@ -466,18 +539,21 @@ public enum MRMCAnalysis {
 }
 
 /// The figures of merit of every (treatment, reader) group over the cases a metric uses, and their
-/// covariance across groups.
+/// covariance across groups. A group's figure comes from the cases read in its treatment (all cases
+/// for a factorial design).
 private struct Figures {
     let data: MRMCData
     let metric: MRMCMetric
     let cases: [Int]
     let nR: Int
-    /// AUC: case indices of the positives and negatives.
-    let positives: [Int], negatives: [Int]
+    /// Per treatment: the used cases read in it, and (AUC) its positives and negatives.
+    let inTreatment: [[Int]], positives: [[Int]], negatives: [[Int]]
 
     init(data: MRMCData, metric: MRMCMetric, cases: [Int]) {
         self.data = data; self.metric = metric; self.cases = cases; nR = data.readers.count
-        positives = cases.filter { data.truth[$0] }; negatives = cases.filter { !data.truth[$0] }
+        let inT = data.treatments.indices.map { t in cases.filter { data.isRead(treatment: t, case: $0) } }
+        inTreatment = inT
+        positives = inT.map { $0.filter { data.truth[$0] } }; negatives = inT.map { $0.filter { !data.truth[$0] } }
     }
 
     func ratings(_ g: Int) -> (Int) -> Double {
@@ -487,27 +563,29 @@ private struct Figures {
 
     /// ψ matrix (positives × negatives) of one group: 1 when the positive is rated higher, ½ on ties.
     func psi(_ g: Int) -> [[Double]] {
-        let x = ratings(g)
-        return positives.map { p in let xp = x(p); return negatives.map { n in let xn = x(n); return xp > xn ? 1 : (xp == xn ? 0.5 : 0) } }
+        let x = ratings(g), t = g / nR
+        return positives[t].map { p in let xp = x(p); return negatives[t].map { n in let xn = x(n); return xp > xn ? 1 : (xp == xn ? 0.5 : 0) } }
     }
 
-    /// 1 when the case is "correct" for a binary metric (called positive for sensitivity, negative for specificity).
+    /// 1 when the case is "correct" for a binary metric (called positive for sensitivity, negative
+    /// for specificity), over the group's cases.
     func hits(_ g: Int) -> [Double] {
-        let x = ratings(g)
+        let x = ratings(g), own = inTreatment[g / nR]
         switch metric {
         case .auc: return []
-        case .sensitivity(let th): return cases.map { x($0) >= th ? 1 : 0 }
-        case .specificity(let th): return cases.map { x($0) < th ? 1 : 0 }
+        case .sensitivity(let th): return own.map { x($0) >= th ? 1 : 0 }
+        case .specificity(let th): return own.map { x($0) < th ? 1 : 0 }
         }
     }
 
     func value(group g: Int) -> Double {
+        let t = g / nR
         switch metric {
         case .auc:
             let s = psi(g).joined().reduce(0, +)
-            return s / Double(positives.count * negatives.count)
+            return s / Double(positives[t].count * negatives[t].count)
         case .sensitivity, .specificity:
-            return hits(g).reduce(0, +) / Double(cases.count)
+            return hits(g).reduce(0, +) / Double(inTreatment[t].count)
         }
     }
 
@@ -519,27 +597,31 @@ private struct Figures {
         }
     }
 
-    /// Leave-one-case-out values θ_(i) per group; cov = (n−1)/n Σ (θ_(i) − θ̄)(θ_(i) − θ̄)ᵀ.
+    /// Leave-one-case-out values θ_(i) per group over every case the metric uses (a case the group
+    /// did not read leaves its figure as it is, as in MRMCaov's jackknife over all cases);
+    /// cov = (n−1)/n Σ (θ_(i) − θ̄)(θ_(i) − θ̄)ᵀ.
     func jackknife(groups: Int) -> [[Double]] {
         var pseudo: [[Double]] = []   // [group][case]
         for g in 0..<groups {
+            let t = g / nR
+            var byCase = [Int: Double]()
             switch metric {
             case .auc:
-                let m = Double(positives.count), n = Double(negatives.count)
+                let m = Double(positives[t].count), n = Double(negatives[t].count)
                 let s = psi(g)
                 let total = s.joined().reduce(0, +)
                 let rowSums = s.map { $0.reduce(0, +) }
-                var colSums = [Double](repeating: 0, count: negatives.count)
+                var colSums = [Double](repeating: 0, count: negatives[t].count)
                 for row in s { for (j, v) in row.enumerated() { colSums[j] += v } }
                 // Leaving out a positive removes its row; a negative, its column (exact with ties).
-                var byCase = [Int: Double]()
-                for (i, c) in positives.enumerated() { byCase[c] = m > 1 ? (total - rowSums[i]) / ((m - 1) * n) : .nan }
-                for (j, c) in negatives.enumerated() { byCase[c] = n > 1 ? (total - colSums[j]) / (m * (n - 1)) : .nan }
-                pseudo.append(cases.map { byCase[$0] ?? .nan })
+                for (i, c) in positives[t].enumerated() { byCase[c] = m > 1 ? (total - rowSums[i]) / ((m - 1) * n) : .nan }
+                for (j, c) in negatives[t].enumerated() { byCase[c] = n > 1 ? (total - colSums[j]) / (m * (n - 1)) : .nan }
             case .sensitivity, .specificity:
                 let h = hits(g), k = h.reduce(0, +), n = Double(h.count)
-                pseudo.append(h.map { n > 1 ? (k - $0) / (n - 1) : .nan })
+                for (i, c) in inTreatment[t].enumerated() { byCase[c] = n > 1 ? (k - h[i]) / (n - 1) : .nan }
             }
+            let whole = value(group: g)
+            pseudo.append(cases.map { byCase[$0] ?? whole })
         }
         let n = Double(cases.count)
         let centred = pseudo.map { row -> [Double] in let m = row.reduce(0, +) / n; return row.map { $0 - m } }
@@ -556,6 +638,12 @@ private struct Figures {
     /// DeLong, DeLong & Clarke-Pearson (1988): S10/m + S01/n from the structural components.
     func deLong(groups: Int) throws -> [[Double]] {
         guard metric == .auc else { throw StudyError(.unsupportedDesign, "the DeLong covariance is defined for the empirical AUC only") }
+        // MRMCaov refuses it too ("balanced design required for DeLong covariance method"): its
+        // structural components pair every positive and negative across all groups.
+        guard data.design == .factorial else {
+            throw StudyError(.unsupportedDesign, "the DeLong covariance needs every case read in every treatment (a factorial design), as in MRMCaov; this design is \(data.design.rawValue): use the jackknife or unbiased covariance")
+        }
+        let positives = positives[0], negatives = negatives[0]
         let m = positives.count, n = negatives.count
         guard m > 1, n > 1 else { throw StudyError(.unsupportedDesign, "the DeLong covariance needs at least two positive and two negative cases") }
         var v10: [[Double]] = [], v01: [[Double]] = []
@@ -582,6 +670,8 @@ private struct Figures {
     /// `unbiased_balanced`): the U-statistic moments with δ = (mn)² / (m(m−1) n(n−1)).
     func unbiased(groups: Int) throws -> [[Double]] {
         guard metric == .auc else { throw StudyError(.unsupportedDesign, "the unbiased covariance is defined for the empirical AUC only") }
+        guard data.design == .factorial else { return try unbiasedShared(groups: groups) }
+        let positives = positives[0], negatives = negatives[0]
         let m = Double(positives.count), n = Double(negatives.count)
         guard m > 1, n > 1 else { throw StudyError(.unsupportedDesign, "the unbiased covariance needs at least two positive and two negative cases") }
         let delta = (m * n) * (m * n) / (m * (m - 1) * n * (n - 1))
@@ -600,6 +690,47 @@ private struct Figures {
             for j in 0..<negatives.count { cols += colSums[g][j] * colSums[h][j] }
             for i in 0..<positives.count { for j in 0..<negatives.count { cells += psis[g][i][j] * psis[h][i][j] } }
             let v = ((1 - delta) * totals[g] * totals[h] + delta * (rows + cols - cells)) / ((m * n) * (m * n))
+            cov[g][h] = v; cov[h][g] = v
+        } }
+        return cov
+    }
+    /// The unbiased estimator when groups need not read the same cases (MRMCaov's `unbiased_default`,
+    /// Gallas et al.'s general form): for groups x, y with m_x, n_x positives and negatives and the
+    /// shared positives P and negatives N,
+    /// δ = m_x n_x m_y n_y / (m_x n_x m_y n_y − m_x |N| m_y − n_x |P| n_y + |P||N|) and
+    /// cov = ((1 − δ) S_x S_y + δ (Σ_P row_x row_y + Σ_N col_x col_y − Σ_{P×N} ψ_x ψ_y)) / (m_x n_x m_y n_y).
+    /// Groups that share no case get 0.
+    private func unbiasedShared(groups: Int) throws -> [[Double]] {
+        for t in data.treatments.indices where positives[t].count < 2 || negatives[t].count < 2 {
+            throw StudyError(.unsupportedDesign, "the unbiased covariance needs at least two positive and two negative cases in treatment '\(data.treatments[t])'")
+        }
+        let psis = (0..<groups).map { psi($0) }
+        let totals = psis.map { $0.joined().reduce(0, +) }
+        let rowSums = psis.map { s in s.map { $0.reduce(0, +) } }
+        let colSums = (0..<groups).map { g -> [Double] in
+            var cols = [Double](repeating: 0, count: negatives[g / nR].count)
+            for row in psis[g] { for (j, v) in row.enumerated() { cols[j] += v } }
+            return cols
+        }
+        // Row (positive) and column (negative) index of each case within each treatment.
+        let rowOf = positives.map { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($1, $0) }) }
+        let colOf = negatives.map { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($1, $0) }) }
+        var cov = [[Double]](repeating: [Double](repeating: 0, count: groups), count: groups)
+        for g in 0..<groups { for h in g..<groups {
+            let tg = g / nR, th = h / nR
+            let mx = Double(positives[tg].count), nx = Double(negatives[tg].count)
+            let my = Double(positives[th].count), ny = Double(negatives[th].count)
+            // Shared cases as (index in g, index in h).
+            let sharedPos = positives[tg].compactMap { c in rowOf[th][c].flatMap { j in rowOf[tg][c].map { ($0, j) } } }
+            let sharedNeg = negatives[tg].compactMap { c in colOf[th][c].flatMap { j in colOf[tg][c].map { ($0, j) } } }
+            let p = Double(sharedPos.count), q = Double(sharedNeg.count)
+            let nxny = mx * nx * my * ny
+            let delta = nxny / (nxny - mx * q * my - nx * p * ny + p * q)
+            var rows = 0.0, cols = 0.0, cells = 0.0
+            for (i, j) in sharedPos { rows += rowSums[g][i] * rowSums[h][j] }
+            for (i, j) in sharedNeg { cols += colSums[g][i] * colSums[h][j] }
+            for (ig, ih) in sharedPos { for (jg, jh) in sharedNeg { cells += psis[g][ig][jg] * psis[h][ih][jh] } }
+            let v = ((1 - delta) * totals[g] * totals[h] + delta * (rows + cols - cells)) / nxny
             cov[g][h] = v; cov[h][g] = v
         } }
         return cov

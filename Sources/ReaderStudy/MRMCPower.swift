@@ -71,6 +71,12 @@ public enum MRMCPower {
         guard let c = pilot.components else {
             throw StudyError(.unsupportedDesign, "the pilot analysis has no variance components (cases were fixed): run it with random cases")
         }
+        // Hillis & Obuchowski's scaling (covariances × pilot cases / planned cases, one case sample for
+        // every treatment) is for a factorial pilot planning a factorial study; a nested or partially
+        // paired pilot's Cov1–3 mean something else.
+        guard pilot.design == .factorial else {
+            throw StudyError(.unsupportedDesign, "power is computed from a factorial pilot (every reader reads every case in every treatment); this pilot is \(pilot.design.rawValue)")
+        }
         guard effect != 0, effect.isFinite else { throw StudyError(.unsupportedDesign, "--effect must be a non-zero difference in the figure of merit (e.g. 0.05)") }
         guard alpha > 0, alpha < 1 else { throw StudyError(.unsupportedDesign, "alpha must be between 0 and 1") }
         guard !readers.contains(where: { $0 < 2 }) else {

@@ -28,6 +28,7 @@ extension MRMCResult {
     }
     var methodLine: String {
         "Obuchowski–Rockette analysis, \(factors.rawValue)" + (covariance.map { ", \($0.rawValue) covariance" } ?? "")
+            + (design == .factorial ? "" : ", \(design.rawValue)")
             + (factors == .randomReadersRandomCases ? ", Hillis denominator df" : "")
     }
 

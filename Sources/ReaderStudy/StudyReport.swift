@@ -297,7 +297,9 @@ public struct StudyReport: Sendable {
         let readers = Set(stagesOf.keys).subtracting(waiting)
         if readers.isEmpty { return (nil, "no reader has answers in every stage yet") }
         do {
-            let data = try MRMCData(ratings.filter { readers.contains($0.reader) }, completeCasesOnly: true)
+            // Every stage shows every case: the study is factorial, and a case some reader has not yet
+            // answered in some stage waits (it is left out, not analysed as partially paired).
+            let data = try MRMCData(ratings.filter { readers.contains($0.reader) }, design: .factorial, completeCasesOnly: true)
             var result = try MRMCAnalysis.run(data, metric: metric, factors: readers.count > 1 ? .randomReadersRandomCases : .fixedReaders)
             if readers.count == 1 { result.notes.insert("one reader: readers are fixed (the result holds for this reader only)", at: 0) }
             if !waiting.isEmpty { result.notes.insert("left out until they have answers in every stage: \(waiting.joined(separator: ", "))", at: 0) }

@@ -204,14 +204,15 @@ struct StudyMRMCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mrmc",
         abstract: "Obuchowski–Rockette MRMC analysis of a ratings file (MRMCaov's long layout), or power for a planned study.",
-        discussion: "The file is CSV with a header naming reader, treatment (or modality), case, truth (0/1) and rating columns; other columns are ignored. Every reader must have rated every case in every treatment (or pass --complete-cases).")
+        discussion: "The file is CSV with a header naming reader, treatment (or modality), case, truth (0/1) and rating columns; other columns are ignored. Every reader reads in every treatment and rates each case in each treatment the case is read in (or pass --complete-cases). The design is detected from the cases (as MRMCaov does) or declared with --design: factorial (every case in every treatment), nested (each case under one treatment: separate patient groups per modality) or partially-paired (cases read in some treatments). DeLong needs a factorial design.")
     @Option(name: .long, help: "Ratings CSV: reader,treatment,case,truth,rating.") var ratings: String
     @Option(name: .long, help: "Case covariance: jackknife, delong or unbiased (DeLong and unbiased: AUC only).") var cov: String = "jackknife"
     @Option(name: .long, help: "Figure of merit: auc (empirical), sensitivity or specificity (at --threshold).") var metric: String = "auc"
     @Option(name: .long, help: "For sensitivity/specificity: a rating at or above this is a positive call.") var threshold: Double?
     @Flag(name: .long, help: "Readers as fixed effects (inference to these readers only).") var fixedReaders = false
     @Flag(name: .long, help: "Cases as fixed effects (inference to these cases only).") var fixedCases = false
-    @Flag(name: .long, help: "Leave out cases not read by every reader in every treatment instead of stopping.") var completeCases = false
+    @Flag(name: .long, help: "Leave out cases some reader did not rate (in a treatment the case is read in; with --design factorial, in any treatment) instead of stopping.") var completeCases = false
+    @Option(name: .long, help: "Study design: factorial, nested (cases nested within treatments) or partially-paired; detected from the cases when not given.") var design: MRMCDesignOption?
     @Option(name: .long, help: "Confidence level of the intervals.") var confidence: Double = 0.95
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @Flag(name: .long, help: "Use the file as a pilot and print power over readers × cases for --effect.") var power = false
@@ -236,7 +237,7 @@ struct StudyMRMCCommand: ParsableCommand {
             if fixedReaders && fixedCases { throw ValidationError("only one of --fixed-readers and --fixed-cases") }
             guard confidence > 0, confidence < 1 else { throw ValidationError("--confidence must be between 0 and 1") }
             let factors: MRMCFactors = fixedReaders ? .fixedReaders : (fixedCases ? .fixedCases : .randomReadersRandomCases)
-            let data = try MRMCData(RatingsFile.read(url: URL(fileURLWithPath: ratings)), source: ratings, completeCasesOnly: completeCases)
+            let data = try MRMCData(RatingsFile.read(url: URL(fileURLWithPath: ratings)), source: ratings, design: design?.design, completeCasesOnly: completeCases)
             let result: MRMCResult
             do { result = try MRMCAnalysis.run(data, metric: figure, covariance: covariance, factors: factors, confidenceLevel: confidence) } catch var e as StudyError {
                 e.file = e.file ?? ratings
@@ -262,6 +263,18 @@ struct StudyMRMCCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// `--design` values (the library's names have spaces).
+enum MRMCDesignOption: String, ExpressibleByArgument, CaseIterable {
+    case factorial, nested, partiallyPaired = "partially-paired"
+    var design: MRMCDesign {
+        switch self {
+        case .factorial: return .factorial
+        case .nested: return .casesNestedInTreatments
+        case .partiallyPaired: return .partiallyPaired
+        }
     }
 }
 

@@ -26,6 +26,10 @@ private struct PublishedAnalysis: Decodable {
     var threshold: Printed?
     var covariance: String?
     var factors: String
+    /// MRMCaov's design code (1 factorial, 3 cases nested within tests, −1 partially paired).
+    var design: String?
+    /// The treatments the analysis keeps (all when nil).
+    var treatments: [String]?
     var components: [String: Printed]?
     var meanSquares: [String: Printed]?
     var global: [String: Printed]
@@ -34,7 +38,14 @@ private struct PublishedAnalysis: Decodable {
     var readerDifferences: [[String: Printed]]?
     var readerMeans: [[String: Printed]]?
 }
-private struct Published: Decodable { var analyses: [PublishedAnalysis] }
+/// An analysis MRMCaov refuses, with its error message.
+private struct Refusal: Decodable {
+    var name: String
+    var treatments: [String]?
+    var covariance: String
+    var error: String
+}
+private struct Published: Decodable { var analyses: [PublishedAnalysis]; var refusals: [Refusal]? }
 
 func mrmcFixture(_ name: String) throws -> URL {
     try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures/mrmc"))
@@ -164,6 +175,69 @@ extension PublishedAnalysis {
             #expect(constrained == (cov2BelowCov3 && factors == .randomReadersRandomCases), "\(analysis.name): \(result.notes)")
             if dataset == "Franken", factors == .randomReadersRandomCases, metric == .auc { #expect(cov2BelowCov3) }
         }
+    }
+}
+
+@Suite struct MRMCNestedDesignTests {
+    /// MRMCaov's Kundel data: screen-film (treatment 1) on patients 1–95, soft- and hard-copy computed
+    /// radiographs (2, 3) both on patients 96–190. As shipped it is partially paired (MRMCaov's design
+    /// −1); 1 vs 2 and 1 vs 3 have cases nested within tests (design 3, Cov1 = Cov3 = 0). Every output of
+    /// MRMCaov's own code (mrmcaov-reference.R) to 1e-6 relative; DeLong refused as MRMCaov refuses it.
+    @Test(arguments: ["Kundel", "Kundel 1 vs 2", "Kundel 1 vs 3"])
+    func kundelReproducesMRMCaovToOneInAMillion(label: String) throws {
+        let reference = try JSONDecoder().decode(Published.self, from: Data(contentsOf: mrmcFixture("mrmcaov-reference.json")))
+        let analyses = reference.analyses.filter { $0.name.hasPrefix("\(label): ") }
+        #expect(analyses.count == 7)
+        let rows = try RatingsFile.read(url: mrmcFixture("Kundel.csv"))
+        let nested = label != "Kundel"
+        for analysis in analyses {
+            let kept = analysis.treatments.map { t in rows.filter { t.contains($0.treatment) } } ?? rows
+            let data = try MRMCData(kept)
+            #expect(data.design == (nested ? .casesNestedInTreatments : .partiallyPaired))
+            #expect(analysis.design == String(data.design.mrmcaovCode), "\(analysis.name): MRMCaov's design \(analysis.design ?? "?")")
+            #expect(data.treatments == (analysis.treatments ?? ["1", "2", "3"]) && data.readers == ["1", "2", "3", "4"])
+            #expect(data.cases.count == 190 && data.cases(inTreatment: 0).count == 95)
+            // Declaring the design the data have changes nothing; declaring another is an error.
+            #expect(try MRMCData(kept, design: data.design) == data)
+            #expect { try MRMCData(kept, design: .factorial) } throws: { ($0 as? StudyError)?.description.contains("not a factorial design") ?? false }
+            let (metric, covariance, factors) = analysis.request
+            let result = try MRMCAnalysis.run(data, metric: metric, covariance: covariance, factors: factors)
+            #expect(result.design == data.design)
+            analysis.check(result, Tolerance(relative: 1e-6))
+            if nested, let c = result.components { #expect(c.cov1 == 0 && c.cov3 == 0) }
+            let cov2BelowCov3 = analysis.components.map { ($0["cov2"]?.value ?? 0) < ($0["cov3"]?.value ?? 0) } ?? false
+            let constrained = result.notes.contains { $0.contains("Hillis's constraint") }
+            #expect(constrained == (cov2BelowCov3 && factors == .randomReadersRandomCases), "\(analysis.name): \(result.notes)")
+        }
+        let refusals = (reference.refusals ?? []).filter { $0.name.hasPrefix("\(label): ") }
+        #expect(refusals.count == 1)
+        for refusal in refusals {
+            let kept = refusal.treatments.map { t in rows.filter { t.contains($0.treatment) } } ?? rows
+            let covariance = try #require(MRMCCovariance(rawValue: refusal.covariance))
+            #expect(refusal.error.contains("balanced design required"))
+            #expect { try MRMCAnalysis.run(MRMCData(kept), covariance: covariance) } throws: {
+                ($0 as? StudyError).map { $0.kind == .unsupportedDesign && $0.description.contains("needs every case read in every treatment") } ?? false
+            }
+        }
+    }
+
+    @Test func powerNeedsAFactorialPilot() throws {
+        let pilot = try MRMCAnalysis.run(MRMCData(RatingsFile.read(url: mrmcFixture("Kundel.csv"))))
+        #expect { try MRMCPower.table(pilot: pilot, effect: 0.05, readers: [4], cases: [100]) } throws: {
+            ($0 as? StudyError).map { $0.kind == .unsupportedDesign && $0.description.contains("this pilot is partially paired") } ?? false
+        }
+    }
+
+    @Test func aCaseReadInTwoTreatmentsIsNotNested() throws {
+        let rows = try RatingsFile.read(url: mrmcFixture("Kundel.csv"))
+        #expect { try MRMCData(rows, source: "k.csv", design: .casesNestedInTreatments) } throws: {
+            ($0 as? StudyError).map { $0.kind == .unsupportedDesign && $0.description.hasPrefix("k.csv") && $0.description.contains("case '96' is read in treatments '2' and '3'") } ?? false
+        }
+        // A nested case missing one reader's rating is named, or left out on request.
+        let gap = rows.filter { $0.treatment != "3" && !($0.caseID == "7" && $0.reader == "2") }
+        #expect { try MRMCData(gap) } throws: { ($0 as? StudyError)?.description.contains("reader '2' has no rating of case '7' in treatment '1'") ?? false }
+        let kept = try MRMCData(gap, completeCasesOnly: true)
+        #expect(kept.design == .casesNestedInTreatments && kept.droppedCases == ["7"] && kept.cases(inTreatment: 0).count == 94)
     }
 }
 

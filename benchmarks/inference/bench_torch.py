@@ -17,7 +17,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../training"))
 from ecg2cmr_train.bundle import load_bundle, synthetic_inputs  # noqa: E402
-from ecg2cmr_train.model import DiffusionSchedule, ddim_sample, gradcam, seeded_gaussian  # noqa: E402
+from ecg2cmr_train.beats import beat_features  # noqa: E402
+from ecg2cmr_train.model import (DiffusionSchedule, beat_gradcam, ddim_sample, generate_cine, gradcam,  # noqa: E402
+                                 seeded_gaussian)
 
 
 def timed(n, fn):
@@ -43,14 +45,45 @@ def main():
     x = torch.from_numpy(synthetic_inputs(len(inp["leads"]), inp["sampleCount"], inp["samplingRate"], 1)[0])
     out = {"modelID": manifest["id"], "torchThreads": torch.get_num_threads(), "torchVersion": torch.__version__}
 
+    beat_aware = manifest["encoder"]["type"] == "beatvit1d"
+
+    # A beat-aware bundle reads R peaks and median beats (beats.py, the engine's algorithm). They
+    # are computed once, outside the timing: PyTorch is timed on the network alone, while the
+    # engine's figure also includes its beat extraction, so the ratio does not flatter the engine.
+    beat_cache = {}
+
+    def beat_input():
+        if not beat_cache:
+            f = beat_features(x.numpy(), inp["leads"], inp["samplingRate"], manifest["encoder"]["beats"])
+            beat_cache["v"] = (f, torch.from_numpy(f["median_beat"]).float(), torch.from_numpy(f["rhythm"]).float())
+        return beat_cache["v"]
+
     def forward():
         with torch.no_grad():
-            enc(x.unsqueeze(0))
+            if beat_aware:
+                _, beats, rhythm = beat_input()
+                return enc({"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)})
+            return enc(x.unsqueeze(0))
     out["encoderMilliseconds"] = timed(args.iterations, forward)
     if manifest["heads"]:
         h = manifest["heads"][0]["name"]
-        out["gradCAMMilliseconds"] = timed(args.iterations, lambda: gradcam(enc, x, manifest["gradcam"]["layer"], h, 0))
-    if gen is not None:
+        if beat_aware:
+            def cam():
+                f, beats, rhythm = beat_input()
+                beat_gradcam(enc, beats, rhythm, f["peaks"], x.shape[1], manifest["encoder"]["beats"]["preSamples"],
+                             manifest["gradcam"]["layer"], h, 0)
+            out["gradCAMMilliseconds"] = timed(args.iterations, cam)
+        else:
+            out["gradCAMMilliseconds"] = timed(args.iterations, lambda: gradcam(enc, x, manifest["gradcam"]["layer"], h, 0))
+    if gen is not None and beat_aware:
+        g = manifest["generator"]
+        sched = DiffusionSchedule(g["diffusion"]["steps"], g["diffusion"]["betaStart"], g["diffusion"]["betaEnd"])
+        o = forward()
+        phases = torch.arange(args.frames, dtype=torch.float32) / args.frames
+        out["generationMilliseconds"] = timed(max(1, args.iterations // 5), lambda: generate_cine(
+            gen.eval(), sched, g["diffusion"]["samplingSteps"], float(g["guidance"]), o["heads"][g["anatomy"]["head"]][0],
+            o["embedding"][0], 1, phases, g["pose"]["rotationDegrees"], g["pose"]["shiftPixels"]))
+    elif gen is not None:
         g = manifest["generator"]
         sched = DiffusionSchedule(g["diffusion"]["steps"], g["diffusion"]["betaStart"], g["diffusion"]["betaEnd"])
         with torch.no_grad():

@@ -121,3 +121,39 @@ def test_mrmc_bad_input_is_a_clear_error(study, tmp_path):
     garbage.write_text("reader,treatment,case,truth,rating\nR1,A,1,maybe,3\n")
     res = run(binary, "study", "mrmc", "--ratings", str(garbage), check=False)
     assert res.returncode != 0 and "line 2: truth 'maybe' is not 0 or 1" in res.stderr
+
+
+def test_mrmc_on_nested_and_partially_paired_files(tmp_path):
+    """`study mrmc` on MRMCaov's Kundel data: the screen-film vs soft-copy pair (separate patients:
+    cases nested within treatments) detected and declared, the file as shipped (partially paired),
+    and the refusals (a declared design the cases contradict, DeLong without a factorial design)."""
+    binary = find_ecg2cmr()
+    if binary is None:
+        pytest.skip("ecg2cmr is not built (swift build) — scripts/test builds it first")
+    fixtures = ROOT / "Tests" / "ReaderStudyTests" / "Fixtures" / "mrmc"
+    kundel = fixtures / "Kundel.csv"
+    reference = json.loads((fixtures / "mrmcaov-reference.json").read_text())["analyses"]
+    with kundel.open(newline="") as f:
+        rows = list(csv.reader(f))
+    pair = tmp_path / "screen-film-vs-soft-copy.csv"
+    with pair.open("w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if r[1] in ("1", "2")])
+
+    for design_args in ([], ["--design", "nested"]):
+        result = json.loads(run(binary, "study", "mrmc", "--ratings", str(pair), "--json", *design_args).stdout)
+        assert result["design"] == "cases nested within treatments"
+        assert result["components"]["cov1"] == 0 and result["components"]["cov3"] == 0
+        expected = next(a for a in reference if a["name"] == "Kundel 1 vs 2: empirical AUC, jackknife covariance, random readers and cases")
+        for key in ("value", "df2", "p"):
+            assert result["globalTest"][key] == pytest.approx(float(expected["global"][key]), rel=1e-9)
+    text = run(binary, "study", "mrmc", "--ratings", str(pair), "--cov", "unbiased").stdout
+    assert "cases nested within treatments" in text
+
+    shipped = json.loads(run(binary, "study", "mrmc", "--ratings", str(kundel), "--json").stdout)
+    assert shipped["design"] == "partially paired" and shipped["treatments"] == ["1", "2", "3"]
+
+    nested = run(binary, "study", "mrmc", "--ratings", str(kundel), "--design", "nested", check=False)
+    assert nested.returncode != 0 and "case '96' is read in treatments '2' and '3'" in nested.stdout + nested.stderr
+    delong = run(binary, "study", "mrmc", "--ratings", str(pair), "--cov", "delong", check=False)
+    assert delong.returncode != 0 and "DeLong covariance needs every case read in every treatment" in delong.stdout + delong.stderr
+    assert "nan" not in json.dumps(shipped).lower()

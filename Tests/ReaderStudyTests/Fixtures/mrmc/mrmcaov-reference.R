@@ -1,6 +1,10 @@
 # Writes mrmcaov-reference.json: MRMCaov's results at full precision for the datasets it ships
 # (VanDyke, Franken — Franken is the one where Cov2 < Cov3, so Hillis's constraint applies), with
-# jackknife, DeLong and unbiased covariances and random / fixed-reader / fixed-case analyses.
+# jackknife, DeLong and unbiased covariances and random / fixed-reader / fixed-case analyses; and
+# Kundel, whose screen-film patients differ from its computed-radiography patients: as shipped
+# (three treatments, partially paired: MRMCaov's design -1) and as two cases-nested-within-tests
+# comparisons (screen-film vs each computed radiogram: MRMCaov's design 3). Where MRMCaov refuses an
+# analysis (DeLong on an unpaired design), its error message goes into "refusals".
 #
 # Run with MRMCaov installed (library(MRMCaov)), or with its R/ folder sourced:
 #   Rscript mrmcaov-reference.R [path/to/MRMCaov/R] > mrmcaov-reference.json
@@ -28,7 +32,7 @@ obj <- function(...) {
 arr <- function(items) paste0("[", paste(items, collapse = ",\n        "), "]")
 col <- function(df, name) if (name %in% names(df)) df[[name]] else rep(NA, nrow(df))
 
-analysis <- function(dataset, label, est, metric, covariance, factors) {
+analysis <- function(dataset, label, est, metric, covariance, factors, treatments = NULL, file = dataset) {
   s <- summary(est)
   te <- s$test_equality
   ms <- meansq(est)
@@ -58,14 +62,28 @@ analysis <- function(dataset, label, est, metric, covariance, factors) {
     standardError = num(m$StdErr[i]), df = if ("df" %in% names(m)) num(m$df[i]) else NULL,
     lower = num(m$CI[i, 1]), upper = num(m$CI[i, 2])), "")
   parts <- c(
-    sprintf("\"name\": \"%s: %s\"", dataset, label), sprintf("\"data\": \"%s.csv\"", dataset),
+    sprintf("\"name\": \"%s: %s\"", dataset, label), sprintf("\"data\": \"%s.csv\"", file),
     sprintf("\"metric\": \"%s\"", metric), if (!is.null(covariance)) sprintf("\"covariance\": \"%s\"", covariance),
-    sprintf("\"factors\": \"%s\"", factors),
+    sprintf("\"factors\": \"%s\"", factors), sprintf("\"design\": \"%d\"", est$design),
+    if (!is.null(treatments)) sprintf("\"treatments\": [%s]", paste0("\"", treatments, "\"", collapse = ", ")),
     if (!is.null(comps)) paste0("\"components\": ", comps),
     paste0("\"meanSquares\": ", obj(treatment = num(ms[["T"]]), reader = num(ms[["R"]]), treatmentReader = num(ms[["T:R"]]))),
     paste0("\"global\": ", global), paste0("\"differences\": ", arr(diffs)), paste0("\"means\": ", arr(means)))
   if (!is.null(s$reader_test_diffs)) {
     r <- s$reader_test_diffs
+    # MRMCaov 0.3.0's reader_test_diffs() computes one standard error per reader but puts them in a
+    # data frame whose rows are reader × comparison, so R recycles them: with more than two treatments
+    # (Kundel) rows get another reader's standard error (R warns "row names were found from a short
+    # variable"). Each row's is recomputed here with MRMCaov's own vcov_comps() for that row's reader,
+    # and its CI, z and p with reader_test_diffs()'s formulas. With two treatments nothing changes.
+    r$StdErr <- unname(vapply(as.character(r$Reader), function(reader) {
+      comps <- vcov_comps(est, reader = reader)
+      sqrt(2 * (comps$var - comps$cov[1]))
+    }, numeric(1)))
+    conf.level <- 0.95
+    r$CI <- with(r, Estimate + qnorm((1 + conf.level) / 2) * StdErr %o% c(Lower = -1, Upper = 1))
+    r$z <- with(r, Estimate / StdErr)
+    r$`p-value` <- with(r, 2 * (1 - pnorm(abs(z))))
     parts <- c(parts, paste0("\"readerDifferences\": ", arr(vapply(seq_len(nrow(r)), function(i) obj(
       reader = sprintf("\"%s\"", r$Reader[i]), estimate = num(r$Estimate[i]), standardError = num(r$StdErr[i]),
       lower = num(r$CI[i, 1]), upper = num(r$CI[i, 2]), statistic = num(r$z[i]), p = num(r$`p-value`[i])), ""))))
@@ -97,5 +115,35 @@ for (dataset in c("VanDyke", "Franken")) {
   est <- mrmc(binary_spec(truth, call), treatment, reader, case, data = data)
   out <- c(out, analysis(dataset, "specificity at rating >= 3, jackknife, random readers and cases", est, "specificity\", \"threshold\": \"3", "jackknife", "rrrc"))
 }
+refusals <- character()
+kundel <- read.csv(here("Kundel.csv"))
+for (pair in list(NULL, c(1, 2), c(1, 3))) {
+  data <- if (is.null(pair)) kundel else subset(kundel, treatment %in% pair)
+  design <- if (is.null(pair)) NULL else 3
+  label <- if (is.null(pair)) "Kundel" else sprintf("Kundel %d vs %d", pair[1], pair[2])
+  for (covname in c("jackknife", "unbiased")) {
+    est <- mrmc(empirical_auc(truth, rating), treatment, reader, case, data = data, cov = covname, design = design)
+    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, random readers and cases"), est, "auc", covname, "rrrc", pair, "Kundel"))
+    est <- mrmc(empirical_auc(truth, rating), treatment, fixed(reader), case, data = data, cov = covname, design = design)
+    out <- c(out, analysis(label, paste("empirical AUC,", covname, "covariance, fixed readers"), est, "auc", covname, "frrc", pair, "Kundel"))
+  }
+  est <- mrmc(empirical_auc(truth, rating), treatment, reader, fixed(case), data = data, design = design)
+  out <- c(out, analysis(label, "empirical AUC, fixed cases", est, "auc", NULL, "rrfc", pair, "Kundel"))
+  data$call <- data$rating >= 3
+  est <- mrmc(binary_sens(truth, call), treatment, reader, case, data = data, design = design)
+  out <- c(out, analysis(label, "sensitivity at rating >= 3, jackknife, random readers and cases", est, "sensitivity\", \"threshold\": \"3", "jackknife", "rrrc", pair, "Kundel"))
+  est <- mrmc(binary_spec(truth, call), treatment, reader, case, data = data, design = design)
+  out <- c(out, analysis(label, "specificity at rating >= 3, jackknife, random readers and cases", est, "specificity\", \"threshold\": \"3", "jackknife", "rrrc", pair, "Kundel"))
+  covname <- "DeLong"
+  message <- tryCatch({
+    mrmc(empirical_auc(truth, rating), treatment, reader, case, data = data, cov = covname, design = design); NA
+  }, error = function(e) conditionMessage(e))
+  stopifnot(!is.na(message))
+  refusals <- c(refusals, paste0("    {", paste(c(
+    sprintf("\"name\": \"%s: empirical AUC, DeLong covariance\"", label), "\"data\": \"Kundel.csv\"",
+    if (!is.null(pair)) sprintf("\"treatments\": [%s]", paste0("\"", pair, "\"", collapse = ", ")),
+    "\"covariance\": \"DeLong\"", sprintf("\"error\": \"%s\"", message)), collapse = ", "), "}"))
+}
 cat("{\n  \"about\": \"MRMCaov ", version, " results at full precision (%.17g), written by mrmcaov-reference.R on ", R.version.string, "\",\n",
-    "  \"analyses\": [\n", paste(out, collapse = ",\n"), "\n  ]\n}\n", sep = "")
+    "  \"analyses\": [\n", paste(out, collapse = ",\n"), "\n  ],\n",
+    "  \"refusals\": [\n", paste(refusals, collapse = ",\n"), "\n  ]\n}\n", sep = "")
