@@ -356,9 +356,9 @@ public enum ECGReportWriter {
         }
         let legend = analysis.phenotypes.contains(where: \.isWeak)
             ? ["weak = validation r below the bundle's bar: not a finding", "weak = low validation r: not a finding"] : []
-        let titles = intervals ? ["CMR phenotypes (value [80 % interval] · reference range)", "CMR phenotypes (value [80 % int.] · range)", "CMR phenotypes"]
-            : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"]
-        drawResultList(rows, titles: titles,
+        // With 80 % intervals the title alone cannot also name the columns: they get a header row.
+        let titles = intervals ? ["CMR phenotypes"] : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"]
+        drawResultList(rows, titles: titles, heads: intervals ? (["value [80 % interval]", "value [80 %]"], ["reference range", "range"]) : nil,
                        legend: legend, on: g, x: x, y: y, width: width, bottom: bottom)
     }
 
@@ -367,8 +367,8 @@ public enum ECGReportWriter {
     /// the width (shorter note forms otherwise); labels take what is left, through their short
     /// forms. When the rows do not fit above `bottom` (less the legend's line), the last row says
     /// how many more the manifest holds; the legend follows on its own line.
-    static func drawResultList(_ rows: [ResultRow], titles: [String], legend: [String], on g: CairoCanvas, x: Double, y: Double,
-                               width: Double, bottom: Double) {
+    static func drawResultList(_ rows: [ResultRow], titles: [String], heads: (value: [String], note: [String])? = nil, legend: [String],
+                               on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         sectionTitle(titles, on: g, x: x, y: y, width: width)
         func weight(_ r: ResultRow) -> CairoCanvas.Weight { r.style == .flagged ? .bold : .normal }
         let valueW = rows.map { g.textWidth($0.value, size: body, weight: weight($0)) }.max() ?? 0
@@ -383,6 +383,17 @@ public enum ECGReportWriter {
         let labelWidth = valueRight - valueW - gap - x
         let listBottom = legend.isEmpty ? bottom : bottom - leading
         var yy = y + 4.2
+        if let heads {
+            // Column heads in small grey: the value's over the value column, the note's at the edge
+            // (the first form of each that fits beside the other).
+            // The header row has no labels: a head wider than its column moves left into that space.
+            let noteHead = heads.note.first { g.textWidth($0, size: small) <= width / 2 } ?? heads.note[heads.note.count - 1]
+            let valueHeadRight = min(valueRight, x + width - g.textWidth(noteHead, size: small) - 2 * gap)
+            let valueHead = heads.value.first { g.textWidth($0, size: small) <= valueHeadRight - x } ?? heads.value[heads.value.count - 1]
+            g.text(valueHead, x: valueHeadRight, y: yy, size: small, color: grey, align: .right)
+            g.text(noteHead, x: x + width, y: yy, size: small, color: grey, align: .right)
+            yy += leading
+        }
         for (i, row) in rows.enumerated() {
             guard yy < listBottom - leading || i == rows.count - 1 else {
                 g.text("+\(rows.count - i) more in manifest.json", x: x, y: yy, size: small, color: grey)

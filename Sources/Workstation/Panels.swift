@@ -82,8 +82,10 @@ enum PhenotypePanel {
             grid.writeTruncated("this model has no phenotype heads", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
             return
         }
-        // Columns by measurement: each as wide as its widest entry; when the panel is narrow the r
-        // column goes first, then the flag takes its compact form ("▲", "w▲") — the flag is never cut.
+        // Columns by measurement: each as wide as its widest entry. When the panel is narrow the r
+        // column goes first, then the flag takes its compact form ("▲", "w▲"), then the reference
+        // range (the flag still says in or out of it) — the label keeps its short form, the value
+        // its 80 % interval, and the flag is never cut.
         let values = a.phenotypes.map { formatValue($0.value) }
         let ranges = a.phenotypes.map { p in p.referenceRange.map { "\(formatValue($0.lowerBound))–\(formatValue($0.upperBound))" } ?? "–" }
         let intervals = a.phenotypes.contains { $0.interval80 != nil }
@@ -93,18 +95,22 @@ enum PhenotypePanel {
         let unitW = max(4, a.phenotypes.map(\.unit.unicodeScalars.count).max() ?? 0)
         let rangeW = max(5, ranges.map { $0.unicodeScalars.count }.max() ?? 0)
         let hasR = a.phenotypes.contains { $0.validationR != nil }
-        let labelMinimum = 10   // "WT seg 16", "LV mean WT" and a gap
-        func rest(r: Bool, compactFlag: Bool) -> Int {
-            valueW + 1 + (intervals ? ivW + 1 : 0) + unitW + 1 + rangeW + 1 + (compactFlag ? 2 : 6) + (r ? 5 : 0)
+        let labelMinimum = 11   // "WT seg 16", "LV mean WT" and a gap
+        struct Columns { var r: Bool; var compactFlag: Bool; var range: Bool }
+        func rest(_ c: Columns) -> Int {
+            valueW + 1 + (intervals ? ivW + 1 : 0) + unitW + (c.range ? 1 + rangeW : 0) + 1 + (c.compactFlag ? 2 : 6) + (c.r ? 5 : 0)
         }
-        let choice = [(true, false), (false, false), (false, true)].first { labelMinimum + rest(r: hasR && $0.0, compactFlag: $0.1) <= rect.width }
-            ?? (false, true)
-        let showR = hasR && choice.0, compactFlag = choice.1
-        let labelWidth = min(26, max(labelMinimum, rect.width - rest(r: showR, compactFlag: compactFlag)))
+        let options = [Columns(r: hasR, compactFlag: false, range: true), Columns(r: false, compactFlag: false, range: true),
+                       Columns(r: false, compactFlag: true, range: true), Columns(r: false, compactFlag: true, range: false)]
+        let columns = options.first { labelMinimum + rest($0) <= rect.width } ?? options[options.count - 1]
+        let showR = columns.r, compactFlag = columns.compactFlag
+        let labelWidth = min(26, max(labelMinimum, rect.width - rest(columns)))
         grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
         var header = "value".padded(valueW, right: true) + " "
         if intervals { header += "80 % int.".padded(ivW) + " " }
-        header += "unit".padded(unitW) + " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW) + " " + (compactFlag ? "  " : "flag  ")
+        header += "unit".padded(unitW)
+        if columns.range { header += " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW) }
+        header += " " + (compactFlag ? "  " : "flag  ")
         if showR { header += "    r" }
         grid.write(header, x: rect.x + labelWidth, y: rect.y, style: theme.dim, maxWidth: rect.width - labelWidth)
         let rows = rect.height - 1
@@ -117,7 +123,8 @@ enum PhenotypePanel {
             var line = values[k].padded(valueW, right: true) + " "
             // The calibrated 80 % interval sits right beside the value it qualifies.
             if intervals { line += ivs[k].padded(ivW) + " " }
-            line += p.unit.padded(unitW) + " " + ranges[k].padded(rangeW)
+            line += p.unit.padded(unitW)
+            if columns.range { line += " " + ranges[k].padded(rangeW) }
             let low = p.referenceRange.map { p.value < $0.lowerBound } ?? false
             var flag: String
             if compactFlag {

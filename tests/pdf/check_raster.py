@@ -12,6 +12,8 @@ import sys
 import numpy as np
 
 ppm_path, pdf_path, dpi, paper = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+# Optional 5th argument: "no-tint" for a page drawn without a Grad-CAM (checks that none is drawn).
+tint = sys.argv[5] if len(sys.argv) > 5 else "tint"
 page_mm = {"a4": (297.0, 210.0), "letter": (279.4, 215.9)}[paper]
 grid_left_mm = float(round((page_mm[0] - 260) / 2 + 1e-9)) if paper == "letter" else 19.0
 grid_top_mm = 33.0
@@ -125,7 +127,11 @@ for row in range(4):
     check(not above.any(), f"row {row + 1}: nothing above the 1 mV pulse")
 
 orange = (r > 240) & (b < g - 30) & (g < 240)
-check(orange[y0:y1, x0:x1].sum() > 500, f"Grad-CAM tint on the traces ({orange[y0:y1, x0:x1].sum()} px)")
+if tint == "no-tint":
+    # A case with nothing flagged has no Grad-CAM by default: the traces carry no tint at all.
+    check(orange[y0:y1, x0:x1].sum() == 0, f"no Grad-CAM tint when nothing is flagged ({orange[y0:y1, x0:x1].sum()} px)")
+else:
+    check(orange[y0:y1, x0:x1].sum() > 500, f"Grad-CAM tint on the traces ({orange[y0:y1, x0:x1].sum()} px)")
 lower = img[int((grid_top_mm + 108) * px_per_mm):, int((grid_left_mm + 260 * 0.77) * px_per_mm):int((grid_left_mm + 260) * px_per_mm)]
 greyish = (np.abs(lower[..., 0] - lower[..., 1]) < 3) & (np.abs(lower[..., 1] - lower[..., 2]) < 3) & (lower[..., 0] < 200)
 check(greyish.sum() > 20_000, f"generated CMR frames drawn ({greyish.sum()} grey px)")

@@ -36,7 +36,8 @@ ecg=sample-data/P01-healthy/ecg.hea
 
 echo "-- report (A4, no PHI) and (Letter, --include-phi)"
 # P01 is healthy: nothing is flagged, so there is no Grad-CAM by default (the footer says how to pick
-# one) — the default page is checked for that, the two raster pages ask for CAD's map.
+# one). The grid geometry is measured on the two untinted pages (a4, letter: no tint at all); the
+# tint is checked on a page that asks for CAD's map.
 "$bin" report "$ecg" --out "$work/default.pdf" --model "$MODEL" >/dev/null || fail "report (default Grad-CAM)"
 pdftotext -layout "$work/default.pdf" "$work/default.txt"
 grep -qF "no flagged finding, so no Grad-CAM by default" "$work/default.txt" || fail "default report of a healthy case: no hint that nothing is flagged"
@@ -46,8 +47,22 @@ pdftotext -layout "$work/hcm.pdf" "$work/hcm.txt"
 if [ "$MODEL" = assets/models/demo-v2 ]; then
   grep -qF "Grad-CAM of risk.cardiomyopathy" "$work/hcm.txt" || fail "P05-hcm: the default Grad-CAM is not cardiomyopathy's: $(grep -o 'Grad-CAM[^(]*' "$work/hcm.txt" | head -1)"
 fi
-"$bin" report "$ecg" --out "$work/a4.pdf" --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report a4"
-"$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report letter"
+"$bin" report "$ecg" --out "$work/a4.pdf" --model "$MODEL" >/dev/null || fail "report a4"
+"$bin" report "$ecg" --out "$work/letter.pdf" --paper letter --include-phi --model "$MODEL" >/dev/null || fail "report letter"
+"$bin" report "$ecg" --out "$work/cad.pdf" --gradcam-head risk.cad --model "$MODEL" >/dev/null || fail "report --gradcam-head risk.cad"
+pdftoppm -r 100 "$work/cad.pdf" "$work/cad"
+python3 - "$work/cad-1.ppm" <<'PY' || fail "no Grad-CAM tint on the page that asks for risk.cad"
+import sys
+import numpy as np
+data = open(sys.argv[1], "rb").read()
+parts = data.split(maxsplit=4)
+w, h = int(parts[1]), int(parts[2])
+img = np.frombuffer(parts[4][-w * h * 3:], np.uint8).reshape(h, w, 3).astype(int)
+r, g, b = img[..., 0], img[..., 1], img[..., 2]
+n = int(((r > 240) & (b < g - 30) & (g < 240)).sum())
+print(f"  ok   Grad-CAM tint of risk.cad drawn ({n} px at 100 dpi)" if n > 50 else f"  FAIL Grad-CAM tint of risk.cad: {n} px")
+sys.exit(0 if n > 50 else 1)
+PY
 for f in a4 letter; do
   qpdf --check "$work/$f.pdf" >"$work/$f.qpdf" 2>&1 || { cat "$work/$f.qpdf"; fail "qpdf --check $f.pdf"; }
   grep -q "No syntax or stream encoding errors" "$work/$f.qpdf" || fail "qpdf output for $f.pdf: $(cat "$work/$f.qpdf")"
@@ -77,8 +92,8 @@ grep -qF "identifiers withheld" "$work/letter.txt" && fail "letter.pdf (--includ
 grep -qE "Patient .* age|age .*sex" "$work/letter.txt" || fail "letter.pdf (--include-phi) shows no demographics"
 
 echo "-- page raster and grid geometry"
-python3 tests/pdf/check_raster.py "$work/a4-1.ppm" "$work/a4.qdf.pdf" 300 a4
-python3 tests/pdf/check_raster.py "$work/letter-1.ppm" "$work/letter.qdf.pdf" 300 letter
+python3 tests/pdf/check_raster.py "$work/a4-1.ppm" "$work/a4.qdf.pdf" 300 a4 no-tint
+python3 tests/pdf/check_raster.py "$work/letter-1.ppm" "$work/letter.qdf.pdf" 300 letter no-tint
 
 echo "-- export --pdf"
 "$bin" export "$ecg" --out "$work/export" --frames ed-es --pdf --model "$MODEL" >/dev/null 2>&1 || fail "export --pdf"
