@@ -225,7 +225,10 @@ public final class CaseExporter: @unchecked Sendable {
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
             let highlight = ECGHighlight(label: camLabel, map: cam)
             var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel)"]
-            if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
+            if let reason = analysis.withheldReason {
+                header.append("WARNING: " + OutOfDistributionVerdict.warning)
+                header.append("Model outputs withheld (" + reason + "): the Grad-CAM overlay is not a finding")
+            }
             if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
@@ -458,6 +461,7 @@ public final class CaseExporter: @unchecked Sendable {
                                        disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
                                        includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
         content.anatomy = options.anatomy
+        content.showUnreliable = options.showUnreliable
         return content
     }
 
@@ -574,7 +578,8 @@ public final class CaseExporter: @unchecked Sendable {
             outOfDistribution: analysis.outOfDistribution.map {
                 .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,
                       embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
-                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil)
+                      signalDistance: $0.signalDistance, signalThreshold: $0.signalThreshold,
+                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil, withheld: analysis.withheldReason)
             },
             generatorInformativeness: b.generatorInformativeness.map {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,

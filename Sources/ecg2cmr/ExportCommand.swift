@@ -70,6 +70,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Anatomy of the generated heart: point (the predicted values printed beside it) or range (a draw within the 80 % intervals, seeded, labelled as such).")
     var anatomy: String = "point"
 
+    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
+    var showUnreliable = false
+
     @Option(name: .long, help: "Regenerate the export described by this manifest.json (into --out) instead of reading FILEs.")
     var fromManifest: String?
 
@@ -97,7 +100,7 @@ struct ExportCommand: ParsableCommand {
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                     saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil,
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
-                                    anatomy: anatomyMode)
+                                    anatomy: anatomyMode, showUnreliable: showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         let cases = try modelOptions.load()

@@ -42,11 +42,15 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: .long, help: "Also write the report as a DICOM Encapsulated PDF beside the PDF (same name, .dcm), for PACS.")
     var dicom = false
 
+    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
+    var showUnreliable = false
+
     func run() throws {
         guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
         guard let filter = DisplayFilter(name: ecgFilter) else { throw ValidationError("--ecg-filter must be one of \(DisplayFilter.namesText)") }
         let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
-                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession)
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
+                                    showUnreliable: showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
         try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
         if dicom {

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from multiprocessing import get_context
@@ -258,6 +259,14 @@ def pooled_vectors(encoder, beats: np.ndarray, rhythm: np.ndarray, batch: int = 
 # ------------------------------------------------------------------------------------------------
 # Rewriting an exported bundle
 
+def _rounded(v):
+    if isinstance(v, float):
+        return round(v, 6)
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    return v
+
+
 def rewrite_bundle(bundle_dir, tensors: dict, summary: dict) -> dict:
     """Replace the bundle's `ood.*` tensors and `outOfDistribution` block; each file is written
     beside its target and renamed over it, so a reader sees the old bundle or the new one."""
@@ -277,12 +286,13 @@ def rewrite_bundle(bundle_dir, tensors: dict, summary: dict) -> dict:
     t.update({f"ood.{k}": np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()})
     tmp = d / (target + ".tmp")
     save_file(t, str(tmp))
+    shutil.copymode(d / target, tmp)          # safetensors writes 0600; keep the bundle's mode
     for w in manifest["weights"]:
         if w["file"] == target and "sha256" in w:
             w["sha256"] = file_sha256(tmp)
-    manifest["outOfDistribution"] = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items()}
+    manifest["outOfDistribution"] = _rounded(summary)
     mtmp = d / "manifest.json.tmp"
-    mtmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    mtmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(d / target)
     mtmp.replace(d / "manifest.json")
     return manifest
