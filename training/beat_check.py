@@ -10,48 +10,23 @@ rate. Prints the share of sinus subjects within max(3 bpm, 5 %), the subjects of
 """
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
-from cohort.ecg import render_ecg
-from cohort.state import sample_subjects, subject_row
-from cohort.writers import write_wfdb
+from cohort.info_check import check_main, info_on_heldout
 
 
 def run(binary: str, n: int, seed: int, jobs: int, fs: int = 500) -> list[dict]:
-    cohort = sample_subjects(n, seed)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stems = []
-        for i in range(n):
-            s = subject_row(cohort, i)
-            rng = np.random.default_rng(int(s["seed"]))
-            ecg = render_ecg(s, rng, fs=fs)
-            stem = Path(tmp) / f"s{i:05d}"
-            write_wfdb(stem, ecg, fs, [f"subject {s['subject_id']}"])
-            stems.append(stem)
-            rows.append({"subject": str(s["subject_id"]), "rhythm": str(s["rhythm"]),
-                         "trueBpm": float(s["heart_rate_bpm"]), "bbb": str(s.get("bbb", "none"))})
-
-        def info(stem: Path) -> dict:
-            out = subprocess.run([binary, "info", str(stem.with_suffix(".hea")), "--json"],
-                                 capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                return {"error": out.stderr.strip()}
-            return json.loads(out.stdout)
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for row, got in zip(rows, pool.map(info, stems)):
-                row["bpm"] = got.get("heartRateBpm")
-                row["readRhythm"] = got.get("rhythm")
-                row["error"] = got.get("error")
+    def describe(s, _rng, _fs):
+        return {"subject": str(s["subject_id"]), "rhythm": str(s["rhythm"]),
+                "trueBpm": float(s["heart_rate_bpm"]), "bbb": str(s.get("bbb", "none"))}
+    rows = info_on_heldout(binary, n, seed, jobs, describe, fs)
+    for row in rows:
+        got = row.pop("info")
+        row["bpm"] = got.get("heartRateBpm")
+        row["readRhythm"] = got.get("rhythm")
+        row["error"] = got.get("error")
     return rows
 
 
@@ -79,19 +54,7 @@ def summary(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", required=True, help="path of the built ecg2cmr executable")
-    ap.add_argument("--n", type=int, default=1500)
-    ap.add_argument("--seed", type=int, default=20261205)
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--json", help="also write per-subject rows here")
-    a = ap.parse_args(argv)
-    rows = run(a.bin, a.n, a.seed, a.jobs)
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
-    print(f"{a.n} synthetic subjects (sample_subjects(n={a.n}, seed={a.seed})), 500 Hz, 10 s, with noise")
-    print(summary(rows))
-    return 0
+    return check_main(__doc__.split("\n")[0], 1500, 20261205, "also write per-subject rows here", run, summary, argv)
 
 
 if __name__ == "__main__":

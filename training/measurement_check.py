@@ -9,20 +9,12 @@ absolute errors (and the share within the IEC 60601-2-25-style tolerances) per g
 """
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
-from cohort.ecg import render_ecg
-from cohort.state import sample_subjects, subject_row
+from cohort.info_check import check_main, info_on_heldout
 from cohort.timings import true_timings
-from cohort.writers import write_wfdb
 
 KEYS = [("PR", "pr_ms", "prMs", 10.0), ("QRS", "qrs_ms", "qrsMs", 10.0), ("QT", "qt_ms", "qtMs", 25.0),
         ("QRS axis", "qrs_axis_deg", "qrsAxisDeg", 15.0), ("heart rate", "heart_rate_bpm", "heartRateBpm", 5.0)]
@@ -41,30 +33,13 @@ def group_of(t: dict) -> str:
 
 
 def run(binary: str, n: int, seed: int, jobs: int, fs: int = 500) -> list[dict]:
-    cohort = sample_subjects(n, seed)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stems = []
-        for i in range(n):
-            s = subject_row(cohort, i)
-            rng = np.random.default_rng(int(s["seed"]))
-            truth = true_timings(s, rng, fs=fs)
-            ecg = render_ecg(s, rng, fs=fs)
-            stem = Path(tmp) / f"s{i:05d}"
-            write_wfdb(stem, ecg, fs, [f"subject {s['subject_id']}"])
-            stems.append(stem)
-            rows.append({"subject": str(s["subject_id"]), "truth": truth, "group": group_of(truth)})
-
-        def info(stem: Path) -> dict:
-            out = subprocess.run([binary, "info", str(stem.with_suffix(".hea")), "--json"],
-                                 capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                return {"error": out.stderr.strip()}
-            return json.loads(out.stdout).get("measurements") or {}
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for row, m in zip(rows, pool.map(info, stems)):
-                row["measured"] = m
+    def describe(s, rng, fs):
+        truth = true_timings(s, rng, fs=fs)
+        return {"subject": str(s["subject_id"]), "truth": truth, "group": group_of(truth)}
+    rows = info_on_heldout(binary, n, seed, jobs, describe, fs)
+    for row in rows:
+        got = row.pop("info")
+        row["measured"] = {"error": got["error"]} if "error" in got else (got.get("measurements") or {})
     return rows
 
 
@@ -101,19 +76,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", required=True, help="path of the built ecg2cmr executable")
-    ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=20240617)
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--json", help="also write per-subject truth and measurements here")
-    a = ap.parse_args(argv)
-    rows = run(a.bin, a.n, a.seed, a.jobs)
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
-    print(f"{a.n} synthetic subjects (sample_subjects(n={a.n}, seed={a.seed})), 500 Hz, 10 s, with noise\n")
-    print(table(rows))
-    return 0
+    return check_main(__doc__.split("\n")[0], 500, 20240617, "also write per-subject truth and measurements here", run, table, argv)
 
 
 if __name__ == "__main__":

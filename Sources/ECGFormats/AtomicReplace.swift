@@ -87,7 +87,8 @@ public enum AtomicReplace {
         ok = true
     }
 
-    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+    /// Writes all of `data` to an open descriptor (retrying short writes and EINTR).
+    public static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
         try data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
             var offset = 0

@@ -28,24 +28,10 @@ public enum AtomicFile {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw posixError(url.path, "open for writing") }
         defer { close(fd) }
-        try writeAll(fd, data, path: url.path)
-        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
-    }
-
-    private static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
-        try data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, base + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw posixError(path, "write")
-                }
-                if n == 0 { errno = ENOSPC; throw posixError(path, "write") }
-                offset += n
-            }
+        do { try AtomicReplace.writeAll(fd, data, path: url.path) } catch let f as AtomicReplace.Failure {
+            throw CMRExportError.io(path: f.path, reason: f.reason)
         }
+        guard fsync(fd) == 0 else { throw posixError(url.path, "fsync") }
     }
 
     public static func fsyncDirectory(_ url: URL) {

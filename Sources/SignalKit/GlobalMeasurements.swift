@@ -32,6 +32,22 @@ public struct BeatFiducials: Codable, Sendable, Equatable {
     public var tOffsetMs: Double?
 }
 
+/// The representative (median) beat of every measured lead, as the measurer conditioned it
+/// (0.5–40 Hz): the waveform the fiducials were found on, for a reader to check them against.
+public struct RepresentativeBeats: Sendable, Equatable {
+    public var samplingRate: Double
+    /// Sample index of the R peak in every beat; `BeatFiducials` are in ms relative to it.
+    public var rIndex: Int
+    public var leads: [String]
+    /// One beat per lead, in mV, all of the same length.
+    public var millivolts: [[Float]]
+
+    /// The beat of `lead` (its name as the file gives it, e.g. "II" or "MLII"), nil when not measured.
+    public func beat(_ lead: String) -> [Float]? { leads.firstIndex(of: lead).map { millivolts[$0] } }
+    /// Milliseconds from the R peak of sample `i`.
+    public func milliseconds(at i: Int) -> Double { Double(i - rIndex) * 1000 / samplingRate }
+}
+
 /// ecg2cmr's global measurements of one record (see `GlobalMeasurer` for the algorithm): the
 /// interval, axis and rate values in their contract form (`summary`, source "ecg2cmr"; read as
 /// `m.qrsMs`, `m.pAxisDeg`, …) plus what only the measurer knows.
@@ -45,6 +61,8 @@ public struct GlobalMeasurements: Sendable, Equatable {
     public var beatCount: Int
     /// Lead the R peaks were detected on.
     public var detectionLead: String
+    /// The median beats the fiducials were placed on.
+    public var beats: RepresentativeBeats?
 
     public subscript<T>(dynamicMember field: WritableKeyPath<IntervalMeasurements, T>) -> T {
         get { summary[keyPath: field] }
@@ -179,6 +197,7 @@ public enum GlobalMeasurer {
             m.qtcBazettMs = qt / meanRRs.squareRoot()
             m.qtcFridericiaMs = qt / cbrt(meanRRs)
         }
+        m.beats = RepresentativeBeats(samplingRate: fs, rIndex: pre, leads: names, millivolts: beats.map { $0.map(Float.init) })
         m.fiducials = BeatFiducials(pOnsetMs: p.map { ms($0.onset - pre) }, pOffsetMs: p.map { ms($0.offset - pre) },
                                     qrsOnsetMs: ms(qrs.onset - pre), qrsOffsetMs: ms(qrs.offset - pre),
                                     tOffsetMs: tEnd.map { ms($0 - pre) })

@@ -37,11 +37,8 @@ public struct MultiLeadQRSDetector: Sendable {
     let bandpass: ButterworthFilter
 
     public init(samplingRate: Double) throws {
-        guard samplingRate.isFinite, samplingRate >= 40, samplingRate <= 20_000 else {
-            throw SignalError.invalidParameter(step: "rPeaks", parameter: "samplingRate", reason: "must be 40…20000 Hz (got \(samplingRate))")
-        }
         self.samplingRate = samplingRate
-        bandpass = try ButterworthFilter(order: 2, band: .bandpass(lowHz: 5, highHz: 15), samplingRate: samplingRate)
+        bandpass = try PanTompkins.bandpass(samplingRate: samplingRate)
     }
 
     /// Detects on the record's usable stored leads (derived leads when nothing else is usable).
@@ -65,12 +62,12 @@ public struct MultiLeadQRSDetector: Sendable {
     /// sample (NaN) holds the last finite value, so a gap adds no energy.
     public func detect(leads: [[Float]], referenceLead: Int) throws -> BeatAnalysis {
         let fs = samplingRate
-        let single = try RPeakDetector(samplingRate: fs)  // for the shared BeatAnalysis maths
-        guard let n = leads.first?.count, leads.indices.contains(referenceLead) else { return single.analysis([]) }
+        func analysis(_ peaks: [Int]) -> BeatAnalysis { BeatAnalysis(rPeaks: peaks, samplingRate: fs) }
+        guard let n = leads.first?.count, leads.indices.contains(referenceLead) else { return analysis([]) }
         for (k, lead) in leads.enumerated() where lead.count != n {
             throw SignalError.leadLengthMismatch(lead: "\(k)", expected: n, got: lead.count)
         }
-        guard n > Int(fs) else { return single.analysis([]) }  // under a second: nothing to say
+        guard n > Int(fs) else { return analysis([]) }  // under a second: nothing to say
 
         // 1–2. Per-lead squared slope, normalised, clipped, averaged.
         let sos = bandpass.sos
@@ -88,11 +85,7 @@ public struct MultiLeadQRSDetector: Sendable {
             }
             let bp = sos.filtfiltMirrored(x, padLength: pad)
             if k == referenceLead { referenceBandpassed = bp }
-            var sq = [Double](repeating: 0, count: n)
-            for i in 0..<n {
-                let d = (bp[min(i + 2, n - 1)] + 2 * bp[min(i + 1, n - 1)] - 2 * bp[max(i - 1, 0)] - bp[max(i - 2, 0)]) / 8
-                sq[i] = d * d
-            }
+            let sq = PanTompkins.squaredSlope(bp)
             var blockMax: [Double] = []
             var s = 0
             while s < n {
@@ -105,37 +98,12 @@ public struct MultiLeadQRSDetector: Sendable {
             contributing += 1
             for i in 0..<n { energy[i] += min(sq[i] / scale, 4) }
         }
-        guard contributing > 0 else { return single.analysis([]) }
+        guard contributing > 0 else { return analysis([]) }
         for i in 0..<n { energy[i] /= Double(contributing) }
 
-        // 3. Moving-window integration (centred, so peaks stay aligned).
-        let w = max(1, Int(0.15 * fs))
-        var mwi = [Double](repeating: 0, count: n)
-        var running = 0.0
-        let halfW = w / 2
-        for i in 0..<(n + halfW) {
-            if i < n { running += energy[i] }
-            if i - w >= 0 && i - w < n { running -= energy[i - w] }
-            let centre = i - halfW
-            if centre >= 0 && centre < n { mwi[centre] = max(running, 0) / Double(w) }
-        }
-        var candidates: [Int] = []
-        for i in 1..<(n - 1) where mwi[i] > mwi[i - 1] && mwi[i] >= mwi[i + 1] { candidates.append(i) }
-        guard !candidates.isEmpty else { return single.analysis([]) }
-
-        let learn = min(n, Int(10 * fs))
-        var blockMax: [Double] = []
-        var s = 0
-        while s < learn {
-            let e = min(s + block, learn)
-            blockMax.append(mwi[s..<e].max() ?? 0)
-            s = e
-        }
-        var spki = median(blockMax)
-        var npki = median(Array(mwi[0..<learn]))
-        guard spki > 0 else { return single.analysis([]) }
-        var thr1 = npki + 0.25 * (spki - npki)
-
+        // 3–4. Moving-window integration and the decision rules; the T-wave window grows with RR
+        // (at slow rates the T wave peaks later than 360 ms).
+        let mwi = PanTompkins.integrate(energy, samplingRate: fs)
         let refractory = Int(0.2 * fs)
         let slopeHalf = max(1, Int(0.075 * fs))
         func slope(_ i: Int) -> Double {
@@ -144,59 +112,9 @@ public struct MultiLeadQRSDetector: Sendable {
             for k in lo...hi { m = max(m, energy[k]) }
             return m.squareRoot()
         }
-        var qrs: [Int] = []
-        var lastSlope = 0.0
-        var noiseSinceLast: [Int] = []
-        var recentRR: [Int] = []
-        func meanRR() -> Double? { recentRR.count >= 2 ? Double(recentRR.reduce(0, +)) / Double(recentRR.count) : nil }
-
-        func accept(_ i: Int, searchBack: Bool) {
-            let v = mwi[i]
-            if let last = qrs.last {
-                recentRR.append(i - last)
-                if recentRR.count > 8 { recentRR.removeFirst() }
-            }
-            qrs.append(i)
-            lastSlope = slope(i)
-            spki = searchBack ? 0.25 * v + 0.75 * spki : 0.125 * v + 0.875 * spki
-            thr1 = npki + 0.25 * (spki - npki)
-            noiseSinceLast.removeAll()
-        }
-
-        var searchedBackAfter = -1
-        var lastRecovery = 0
-        let recoveryGap = Int(2.5 * fs)
-        for i in candidates {
-            if let last = qrs.last, let rr = meanRR(), searchedBackAfter != last, Double(i - last) > 1.66 * rr {
-                searchedBackAfter = last
-                let pool = noiseSinceLast.filter { $0 - last >= refractory && i - $0 >= refractory && mwi[$0] > 0.5 * thr1 }
-                if let best = pool.max(by: { mwi[$0] < mwi[$1] }) { accept(best, searchBack: true) }
-            }
-            if i - max(qrs.last ?? 0, lastRecovery) > recoveryGap {
-                let recent = Array(mwi[(i - recoveryGap)..<i])
-                spki = recent.max() ?? spki
-                npki = median(recent)
-                thr1 = npki + 0.25 * (spki - npki)
-                lastRecovery = i
-                noiseSinceLast.removeAll()
-            }
-            let v = mwi[i]
-            if let last = qrs.last, i - last < refractory { continue }
-            if v > thr1 {
-                let tWindow = Int(min(0.5 * fs, max(0.36 * fs, 0.5 * (meanRR() ?? 0))))
-                if let last = qrs.last, i - last < tWindow, slope(i) < 0.5 * lastSlope {
-                    npki = 0.125 * v + 0.875 * npki  // T wave
-                    noiseSinceLast.append(i)
-                } else {
-                    accept(i, searchBack: false)
-                    continue
-                }
-            } else {
-                npki = 0.125 * v + 0.875 * npki
-                noiseSinceLast.append(i)
-            }
-            thr1 = npki + 0.25 * (spki - npki)
-        }
+        let qrs = PanTompkins.decide(mwi: mwi, samplingRate: fs, learnSamples: Int(10 * fs), blockSamples: block, slope: slope,
+                                     tWaveWindow: { rr in Int(min(0.5 * fs, max(0.36 * fs, 0.5 * (rr ?? 0)))) })
+        guard !qrs.isEmpty else { return analysis([]) }
 
         // 5. Steepest combined slope near the integrator peak, then the reference lead's extreme.
         let reach = Int(0.1 * fs), near = max(1, Int(0.05 * fs))
@@ -214,7 +132,7 @@ public struct MultiLeadQRSDetector: Sendable {
             peaks.append(best)
             steeps.append(steep)
         }
-        return single.analysis(Self.withoutElectrodeSteps(peaks, steeps: steeps, leads: leads, samplingRate: fs))
+        return analysis(Self.withoutElectrodeSteps(peaks, steeps: steeps, leads: leads, samplingRate: fs))
     }
 
     /// 6. Electrode motion: a step in one electrode's potential (it moved, then settles over a

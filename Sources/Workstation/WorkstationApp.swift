@@ -430,7 +430,8 @@ public final class WorkstationApp {
         case .help: state.showHelp.toggle()
         case .commandLine: state.commandText = ""
         case .escape:
-            if state.showHelp { state.showHelp = false } else if state.zoomed { state.zoomed = false }
+            if state.showHelp { state.showHelp = false } else if state.medianBeatShown { state.medianBeatShown = false }
+            else if state.zoomed { state.zoomed = false }
             else if state.caliperStartSeconds != nil { state.caliperStartSeconds = nil }
         case .redraw: lastPresented = nil
         case .nextCase, .previousCase:
@@ -442,6 +443,7 @@ public final class WorkstationApp {
             let i = leads.firstIndex(of: state.selectedLead) ?? 0
             state.selectedLead = leads[(i + (action == .nextLead ? 1 : leads.count - 1)) % leads.count]
         case .toggleZoom: state.zoomed.toggle()
+        case .toggleMedianBeat: state.medianBeatShown.toggle()
         case .cycleRhythmLead:
             guard !leads.isEmpty else { return }
             let i = leads.firstIndex(of: state.rhythmLead) ?? 0

@@ -2,7 +2,7 @@
 public enum WorkstationAction: Hashable, Sendable {
     case quit, help, commandLine, escape, redraw
     case nextCase, previousCase
-    case nextLead, previousLead, toggleZoom, cycleRhythmLead
+    case nextLead, previousLead, toggleZoom, toggleMedianBeat, cycleRhythmLead
     case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper, snapNext, snapPrevious
     case windowForward, windowBack, windowStart, windowEnd, cycleDisplayFilter
     case gainUp, gainDown, speedUp, speedDown, resetPaper
@@ -23,6 +23,7 @@ extension WorkstationAction {
         KeyBinding([.character("j"), .down], .nextLead, section: "Traces", "select next lead"),
         KeyBinding([.character("k"), .up], .previousLead, section: "Traces", "select previous lead"),
         KeyBinding([.character("z"), .enter], .toggleZoom, section: "Traces", "zoom selected lead full width / back"),
+        KeyBinding([.character("m")], .toggleMedianBeat, section: "Traces", "median beat, ecg2cmr's + device's marks"),
         KeyBinding([.character("r")], .cycleRhythmLead, section: "Traces", "rhythm strip: next lead"),
         KeyBinding([.character("+"), .character("=")], .gainUp, section: "Traces", "gain up (mm/mV)"),
         KeyBinding([.character("-")], .gainDown, section: "Traces", "gain down"),

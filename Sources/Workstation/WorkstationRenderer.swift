@@ -255,6 +255,10 @@ public enum WorkstationRenderer {
                                 style: state.loadError == nil ? theme.dim : theme.warning)
             return
         }
+        if state.medianBeatShown {
+            MedianBeatView.render(c, lead: state.selectedLead, into: &grid, rect: rect, theme: theme)
+            return
+        }
         var overlay = TraceOverlay(selectedLead: state.selectedLead, cursorSeconds: state.cursorSeconds,
                                    caliperStartSeconds: state.caliperStartSeconds, viewStartSeconds: state.viewStartSeconds,
                                    rhythmLead: state.rhythmLead)

@@ -159,6 +159,8 @@ public struct WorkstationState: Sendable {
     public var cursorLandmark: String?
     public var selectedLead: LeadID = .ii
     public var zoomed = false
+    /// The traces area shows the selected lead's median beat with both sets of marks (key m).
+    public var medianBeatShown = false
     public var rhythmLead: LeadID = .ii
     public var cursorSeconds = 1.0
     public var caliperStartSeconds: Double?

@@ -25,17 +25,14 @@ struct ConvertCommand: ParsableCommand {
     var rateComment = false
 
     @Option(help: "Write the signal as displayed: diagnostic (0.67–150 Hz), monitor (0.5–40 Hz), notch50, notch60, or none (default: as recorded). The bands and zero-phase filtering of the workstation and `report --ecg-filter`.")
-    var filter: String = "none"
+    var filter: DisplayFilter = .off
 
     @Flag(help: "DICOM output: copy the patient ID and acquisition time from the input (default: anonymous placeholders).")
     var includePhi = false
 
     func run() throws {
         let input = URL(fileURLWithPath: file)
-        guard let displayFilter = DisplayFilter(name: filter) else {
-            throw ValidationError("--filter must be one of \(DisplayFilter.namesText)")
-        }
-        let record = try displayFilter.apply(to: ECGFileReader.read(url: input, options: .init(csvSamplingRate: inputOptions.csvSamplingRate)))
+        let record = try filter.apply(to: ECGFileReader.read(url: input, options: .init(csvSamplingRate: inputOptions.csvSamplingRate)))
         switch target {
         case .csv:
             let text = CSVWriter.csvText(record, rateComment: rateComment)

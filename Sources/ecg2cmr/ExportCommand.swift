@@ -28,17 +28,16 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "Output folder; one sub-folder per ECG.")
     var out: String
 
-    @Option(name: .long, help: "Generator seed (same seed → byte-identical images).")
-    var seed: UInt64 = 1
+    @OptionGroup var generation: CaseGenerationOptions
 
     @Option(name: .long, help: "Edge length of each exported frame in pixels.")
     var size: Int = 256
 
     @Option(name: .long, help: "Upscaling filter: nearest, bilinear, bicubic, lanczos3.")
-    var filter: String = "bicubic"
+    var filter: ResamplingFilter = .bicubic
 
     @Option(name: .long, help: "all, or ed-es (only the end-diastole and end-systole frames).")
-    var frames: String = "all"
+    var frames: ExportOptions.FrameSelection = .all
 
     @Option(name: .long, help: "Frames per cycle (default: the model's own count).")
     var frameCount: Int?
@@ -48,9 +47,6 @@ struct ExportCommand: ParsableCommand {
 
     @Option(name: .long, help: "Folder of real CMR series (<dir>/<case>/sax/*.png, lax/*.png) to show beside the generated ones.")
     var real: String?
-
-    @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the ECG sheet, e.g. risk.cad (default: the first risk output).")
-    var gradcamHead: String?
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var filing: DICOMFilingOptions
@@ -65,13 +61,7 @@ struct ExportCommand: ParsableCommand {
     var pdf = false
 
     @Option(name: .long, help: "Paper of report.pdf: a4 or letter (landscape).")
-    var paper: String = "a4"
-
-    @Option(name: .long, help: "Anatomy of the generated heart: point (the predicted values printed beside it) or range (a draw within the 80 % intervals, seeded, labelled as such).")
-    var anatomy: String = "point"
-
-    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
-    var showUnreliable = false
+    var paper: PaperSize = .a4
 
     @Option(name: .long, help: "Regenerate the export described by this manifest.json (into --out) instead of reading FILEs.")
     var fromManifest: String?
@@ -89,18 +79,12 @@ struct ExportCommand: ParsableCommand {
             return
         }
         guard !files.isEmpty else { throw ValidationError("give at least one ECG file (or --from-manifest)") }
-        guard let filter = ResamplingFilter(rawValue: filter) else {
-            throw ValidationError("--filter must be one of " + ResamplingFilter.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        guard let selection = ExportOptions.FrameSelection(rawValue: frames) else { throw ValidationError("--frames must be all or ed-es") }
-        guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
-        guard let anatomyMode = AnatomyMode(rawValue: anatomy) else { throw ValidationError("--anatomy must be point or range") }
-        let options = ExportOptions(seed: seed, size: size, filter: filter, frames: selection, frameCount: frameCount,
-                                    includePHI: includePhi, gradCAMTarget: gradcamHead,
+        let options = ExportOptions(seed: generation.seed, size: size, filter: filter, frames: frames, frameCount: frameCount,
+                                    includePHI: includePhi, gradCAMTarget: generation.gradcamHead,
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                    saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paperSize : nil,
+                                    saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paper : nil,
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
-                                    anatomy: anatomyMode, showUnreliable: showUnreliable)
+                                    anatomy: generation.anatomy, showUnreliable: generation.showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         let cases = try modelOptions.load()

@@ -21,7 +21,7 @@ struct ReportCommand: ParsableCommand {
     var out: String
 
     @Option(name: .long, help: "Paper: a4 or letter (landscape).")
-    var paper: String = "a4"
+    var paper: PaperSize = .a4
 
     @Flag(name: .long, help: "Print patient identifiers (ID, age, sex, acquisition time) on the report.")
     var includePhi = false
@@ -30,27 +30,18 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var filing: DICOMFilingOptions
     @OptionGroup var inputOptions: InputOptions
 
-    @Option(name: .long, help: "Generator seed for the ED/ES frames (same seed → identical report).")
-    var seed: UInt64 = 1
-
-    @Option(name: .long, help: "Head output whose Grad-CAM is drawn on the traces, e.g. risk.cad (default: the first risk output).")
-    var gradcamHead: String?
+    @OptionGroup var generation: CaseGenerationOptions
 
     @Option(name: .long, help: "Display filter of the traces: diagnostic (0.67–150 Hz), monitor (0.5–40 Hz), notch50, notch60 or none (as recorded); zero-phase, the workstation's bands.")
-    var ecgFilter: String = "diagnostic"
+    var ecgFilter: DisplayFilter = .diagnostic
 
     @Flag(name: .long, help: "Also write the report as a DICOM Encapsulated PDF beside the PDF (same name, .dcm), for PACS.")
     var dicom = false
 
-    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
-    var showUnreliable = false
-
     func run() throws {
-        guard let paperSize = PaperSize(rawValue: paper.lowercased()) else { throw ValidationError("--paper must be a4 or letter") }
-        guard let filter = DisplayFilter(name: ecgFilter) else { throw ValidationError("--ecg-filter must be one of \(DisplayFilter.namesText)") }
-        let options = ExportOptions(seed: seed, includePHI: includePhi, gradCAMTarget: gradcamHead, pdfPaper: paperSize,
-                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
-                                    showUnreliable: showUnreliable)
+        let options = ExportOptions(seed: generation.seed, includePHI: includePhi, gradCAMTarget: generation.gradcamHead, pdfPaper: paper,
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession, anatomy: generation.anatomy,
+                                    showUnreliable: generation.showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
         try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
         if dicom {
@@ -62,10 +53,10 @@ struct ReportCommand: ParsableCommand {
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file), options: inputOptions.readerOptions)
         let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
                                         softwareVersion: CMRExportInfo.softwareVersion)
-        let data = try exporter.reportPDF(record: record, paper: paperSize, filter: filter)
+        let data = try exporter.reportPDF(record: record, paper: paper, filter: ecgFilter)
         let outURL = URL(fileURLWithPath: out)
         try AtomicFile.write(data, to: outURL)
-        print("wrote \(outURL.path) (\(data.count) bytes, \(paperSize.rawValue) landscape, model \(cases.model.id))")
+        print("wrote \(outURL.path) (\(data.count) bytes, \(paper.rawValue) landscape, model \(cases.model.id))")
         if dicom {
             let dcmURL = outURL.deletingPathExtension().appendingPathExtension("dcm")
             guard dcmURL.standardizedFileURL != outURL.standardizedFileURL else { throw ValidationError("--out must not end in .dcm with --dicom") }

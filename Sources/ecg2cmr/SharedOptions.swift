@@ -1,7 +1,10 @@
 import ArgumentParser
+import CMRExport
 import CaseAnalysis
 import ECGFormats
 import Foundation
+import Imaging
+import SignalKit
 
 /// `--model DIR` for every command that runs the model: one help text, one default, one check.
 struct ModelOptions: ParsableArguments {
@@ -55,6 +58,34 @@ struct InputOptions: ParsableArguments {
 
     /// What the readers are given.
     var readerOptions: ECGFileReader.Options { ECGFileReader.Options(csvSamplingRate: csvSamplingRate) }
+}
+
+/// What a generated case depends on besides the record and the model (`export`, `report`): the
+/// generator seed, the head whose Grad-CAM is drawn and the anatomy the heart is drawn from. One
+/// declaration, so the names, defaults and help agree between the commands; an export records them
+/// in its manifest.
+struct CaseGenerationOptions: ParsableArguments {
+    @Option(name: .long, help: "Generator seed (same seed → byte-identical images and report).")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("gradcam-head"), help: "Head output whose Grad-CAM is drawn on the traces, e.g. risk.cad (default: the first risk output).")
+    var gradcamHead: String?
+
+    @Option(name: .long, help: "Anatomy of the generated heart: point (the predicted values printed beside it) or range (a draw within the 80 % intervals, seeded, labelled as such).")
+    var anatomy: AnatomyMode = .pointEstimate
+
+    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
+    var showUnreliable = false
+}
+
+extension PaperSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+extension ResamplingFilter: ExpressibleByArgument {}
+extension ExportOptions.FrameSelection: ExpressibleByArgument {}
+extension AnatomyMode: ExpressibleByArgument {}
+extension DisplayFilter: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
 }
 
 /// Where written DICOM series are filed (export --dicom, report --dicom). A DICOM ECG with

@@ -695,53 +695,39 @@ def _newer(path, *inputs) -> bool:
     return path.exists() and all(path.stat().st_mtime > p.stat().st_mtime for p in inputs if p.exists())
 
 
-def stage_calibrate(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
-    if _newer(run.run_dir / "calibration.json", run.run_dir / "heads.pt") and (run.run_dir / "calibrated.pt").exists():
-        return                          # finished (restartable like the training stages)
-    from .validate import calibrate
-    t0 = time.time()
-    calibrate(run)
-    run.timings.set("calibrate", seconds=round(time.time() - t0, 1))
+def _rank0_stage(run: Run, name: str, work, finished: bool = False):
+    """A stage that only rank 0 runs (it writes the run's files; the others would only race it):
+    every rank meets at one barrier afterwards, also when the stage had already finished."""
+    if run.par.main and not finished:
+        t0 = time.time()
+        work(run)
+        run.timings.set(name, seconds=round(time.time() - t0, 1))
     run.par.barrier()
+
+
+def stage_calibrate(run: Run):
+    from .validate import calibrate
+    d = run.run_dir
+    _rank0_stage(run, "calibrate", calibrate,
+                 finished=_newer(d / "calibration.json", d / "heads.pt") and (d / "calibrated.pt").exists())
 
 
 def stage_validate(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
-    d = run.run_dir
-    if _newer(d / "validation.json", d / "calibrated.pt", d / "baseline.pt", d / "prior.pt", d / "cmr_residuals.npz"):
-        return                          # finished
     from .validate import validate
-    t0 = time.time()
-    validate(run)
-    run.timings.set("validate", seconds=round(time.time() - t0, 1))
-    run.par.barrier()
+    d = run.run_dir
+    _rank0_stage(run, "validate", validate,
+                 finished=_newer(d / "validation.json", d / "calibrated.pt", d / "baseline.pt", d / "prior.pt",
+                                 d / "cmr_residuals.npz"))
 
 
 def stage_export(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
     from .export import export_bundle
-    t0 = time.time()
-    export_bundle(run)
-    run.timings.set("export", seconds=round(time.time() - t0, 1))
-    run.par.barrier()
+    _rank0_stage(run, "export", export_bundle)
 
 
 def stage_evaluate(run: Run):
-    if not run.par.main:                # rank 0 alone writes files; the others wait for it
-        run.par.barrier()
-        return
     from .evaluate import evaluate
-    t0 = time.time()
-    evaluate(run)
-    run.timings.set("evaluate", seconds=round(time.time() - t0, 1))
-    run.par.barrier()
+    _rank0_stage(run, "evaluate", evaluate)
 
 
 def main(argv=None):
