@@ -223,11 +223,14 @@ public final class CaseExporter: @unchecked Sendable {
             jobs += dicomJobs
         }
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
-            let highlight = ECGHighlight(label: camLabel, map: cam)
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel)"]
+            // A withheld (out-of-distribution) case draws no Grad-CAM unless asked (--show-unreliable).
+            let withheld = analysis.withheldReason != nil && !options.showUnreliable
+            let highlight = withheld ? nil : ECGHighlight(label: camLabel, map: cam)
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")"
+                          + (withheld ? "  Grad-CAM withheld" : "  Grad-CAM \(camLabel)")]
             if let reason = analysis.withheldReason {
                 header.append("WARNING: " + OutOfDistributionVerdict.warning)
-                header.append("Model outputs withheld (" + reason + "): the Grad-CAM overlay is not a finding")
+                header.append("Model outputs withheld (" + reason + ")")
             }
             if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
@@ -454,7 +457,8 @@ public final class CaseExporter: @unchecked Sendable {
                        cam: GradCAMMap, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
         let b = model
         let measurements = measured.measurements?.summary, note = measured.note
-        let highlight = ECGHighlight(label: camLabel, map: cam)
+        // A withheld (out-of-distribution) case draws no Grad-CAM: its label names a score.
+        let highlight = analysis.withheldReason != nil && !options.showUnreliable ? nil : ECGHighlight(label: camLabel, map: cam)
         var content = ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                        measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
                                        modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,

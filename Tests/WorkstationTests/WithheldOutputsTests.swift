@@ -84,3 +84,12 @@ private let sizes = [GridSize(width: 80, height: 24), GridSize(width: 120, heigh
         #expect(banner.contains("out of distribution") && banner.contains("demo model") && !banner.contains("…"), "\(size): \(banner)")
     }
 }
+
+@Test func userGuideKeyTableIsGeneratedFromTheKeyMap() throws {
+    // docs/user-guide.md carries `ecg2cmr view --key-table` verbatim: a key added to the map (u)
+    // without regenerating the table fails here.
+    let guide = try String(contentsOf: repoRoot().appendingPathComponent("docs/user-guide.md"), encoding: .utf8)
+    let table = WorkstationAction.keyMap.markdownTable.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(guide.contains(table))
+    #expect(table.contains("| `u` | Model |"))
+}

@@ -298,6 +298,19 @@ def rewrite_bundle(bundle_dir, tensors: dict, summary: dict) -> dict:
     return manifest
 
 
+def _encoder_digest(bundle_dir, manifest) -> str:
+    """SHA-256 over the bundle's non-`ood.*` tensors: what the pooled vectors depend on."""
+    from safetensors.numpy import load_file
+    h = hashlib.sha256()
+    for w in manifest["weights"]:
+        t = load_file(str(Path(bundle_dir) / w["file"]))
+        for k in sorted(t):
+            if not k.startswith("ood."):
+                h.update(k.encode())
+                h.update(np.ascontiguousarray(t[k]).tobytes())
+    return h.hexdigest()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ecg2cmr_train.ood", description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", required=True, help="exported bundle directory (rewritten in place)")
@@ -324,9 +337,20 @@ def main(argv=None) -> int:
     ops, spec = manifest["input"]["preprocessing"], manifest["encoder"]["beats"]
     cache = Path(a.cache) if a.cache else None
     feats = {}
+    digest = _encoder_digest(a.bundle, manifest)
     for split in ("train", "val"):
         f = cohort_features(cohort, sel[split], ops, spec, a.workers, cache_dir=cache)
-        f["pooled"] = pooled_vectors(encoder, f["beats"], f["rhythm"])
+        # The pooled vectors depend on the encoder weights only (not on the ood tensors this
+        # rewrites), so a re-run on the same bundle reuses them.
+        pkey = hashlib.sha256(json.dumps([digest,
+                                          [int(r) for r in sel[split]]]).encode()).hexdigest()[:16]
+        ppath = cache / f"ood_pooled_{pkey}.npy" if cache else None
+        if ppath is not None and ppath.exists():
+            f["pooled"] = np.load(ppath)
+        else:
+            f["pooled"] = pooled_vectors(encoder, f["beats"], f["rhythm"])
+            if ppath is not None:
+                np.save(ppath, f["pooled"])
         feats[split] = f
     res = calibrate(feats["train"], feats["val"], stride, comps, a.target)
     rewrite_bundle(a.bundle, res["tensors"], res["summary"])
