@@ -300,9 +300,14 @@ public enum ECGReportWriter {
 
     /// The lines that replace the risk and phenotype panels of an out-of-distribution ECG.
     static func withheldStatement(_ reason: String) -> [String] {
-        ["No risk or CMR phenotype is shown: " + reason + ".",
-         "The ECG is unlike the synthetic ECGs the demo model was trained on; its scores would not mean anything.",
-         "Re-export with --show-unreliable to list them greyed and labelled \"\(OutOfDistributionVerdict.unreliableLabel)\"."]
+        // `reason` is one long sentence (OutOfDistributionVerdict.withheldReason); the page breaks
+        // it where the column has room, at its comma.
+        let parts = reason.components(separatedBy: ", ")
+        var lines = parts.count == 2 ? [parts[0].prefix(1).uppercased() + parts[0].dropFirst() + ",", parts[1] + "."]
+                                     : [reason.prefix(1).uppercased() + reason.dropFirst() + "."]
+        lines += ["No risk or CMR phenotype is shown: the demo model was trained on synthetic ECGs only.",
+                  "Re-export with --show-unreliable to list them greyed, labelled \"\(OutOfDistributionVerdict.unreliableLabel)\"."]
+        return lines
     }
 
     /// How a risk row is drawn: weak heads and unreliable (withheld) outputs are grey, never a finding.

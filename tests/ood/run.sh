@@ -7,8 +7,9 @@
 #  2. held-out synthetic subjects (a cohort seed the model never saw, 500 Hz WFDB) must mostly not
 #     be: at most 10 % of 120 (the rule flags 2.5 % of validation subjects; 10 % keeps a 120-subject
 #     sample from failing by chance);
-#  3. the PDF report of a flagged real record draws no finding: pdftotext finds the "Model outputs
-#     withheld" statement and none of the risk or phenotype labels.
+#  3. the export (report.pdf + manifest.json) of a flagged real record draws no finding: pdftotext
+#     finds the "Model outputs withheld" statement and none of the risk or phenotype labels, and
+#     every risk and phenotype in the manifest is marked withheld.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${ECG2CMR_BIN:-$(swift build --show-bin-path)/ecg2cmr}
@@ -54,17 +55,24 @@ print(hit[0] if hit else "")
 PY
 )
   if [ -n "$pdf_record" ] && command -v pdftotext >/dev/null; then
-    "$BIN" report "$pdf_record" --out "$work/real.pdf" --model "$MODEL" >/dev/null
-    pdftotext -layout "$work/real.pdf" "$work/real.txt"
-    check "$work/real.txt" "$MODEL/manifest.json" <<'PY'
+    # One export (ED/ES frames only, to keep it short) gives the report and the export manifest.
+    "$BIN" export "$pdf_record" --out "$work/export" --pdf --frames ed-es --model "$MODEL" >/dev/null
+    case_dir=$(dirname "$(ls "$work"/export/*/report.pdf | head -1)")
+    pdftotext -layout "$case_dir/report.pdf" "$work/real.txt"
+    check "$work/real.txt" "$MODEL/manifest.json" "$case_dir/manifest.json" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()
-manifest = json.load(open(sys.argv[2]))
-labels = [o["label"][:18] for h in manifest["heads"] if h["kind"] != "softmax" for o in h["outputs"]]
+bundle = json.load(open(sys.argv[2]))
+labels = [o["label"][:18] for h in bundle["heads"] if h["kind"] != "softmax" for o in h["outputs"]]
 drawn = [l for l in labels if l in text]
 print(f"ood: real-record report: withheld statement {'Model outputs withheld' in text}, labels drawn {drawn[:5]}")
 assert "Model outputs withheld" in text and "out of distribution" in text
 assert not drawn, f"finding rows drawn on a withheld page: {drawn}"
+export = json.load(open(sys.argv[3]))
+assert export["outOfDistribution"]["outside"] and export["outOfDistribution"]["withheld"]
+unmarked = [f["target"] for f in export["risks"] + export["phenotypes"] if not f.get("withheld")]
+print(f"ood: export manifest: {len(export['risks']) + len(export['phenotypes'])} findings, unmarked {unmarked[:3]}")
+assert not unmarked, f"export manifest findings not marked withheld: {unmarked}"
 PY
   fi
 else
