@@ -55,6 +55,9 @@ public final class CaseExporter: @unchecked Sendable {
     /// `BatchExporter` and recorded in each manifest, so a regeneration reads the file alike.
     public let readOptions: ECGFileReader.Options
     public let softwareVersion: String
+    /// The manifest's `createdAt`; nil = now. A regeneration keeps the original's, so a
+    /// reproduced export is the same bytes throughout, its manifest included.
+    let createdAt: String?
 
     public init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
                 softwareVersion: String = CMRExportInfo.softwareVersion) throws {
@@ -63,6 +66,17 @@ public final class CaseExporter: @unchecked Sendable {
         self.options = options
         self.readOptions = readOptions
         self.softwareVersion = softwareVersion
+        self.createdAt = nil
+    }
+
+    init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options, softwareVersion: String,
+         createdAt: String) throws {
+        try options.validate()
+        self.caseAnalysis = cases
+        self.options = options
+        self.readOptions = readOptions
+        self.softwareVersion = softwareVersion
+        self.createdAt = createdAt
     }
 
     /// The model the exports come from.
@@ -313,7 +327,7 @@ public final class CaseExporter: @unchecked Sendable {
             throw CMRExportError.inputChanged(path: manifest.input.path, expectedSHA256: manifest.input.sha256, actualSHA256: record.provenance.sha256)
         }
         let exporter = try CaseExporter(cases: cases, options: manifest.options, readOptions: readOptions,
-                                        softwareVersion: manifest.software.version)
+                                        softwareVersion: manifest.software.version, createdAt: manifest.createdAt)
         let result = try exporter.export(record: record, caseName: manifest.caseName, into: outputDirectory, progress: progress)
         let recorded = Dictionary(manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
         let produced = Dictionary(result.manifest.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
@@ -555,7 +569,7 @@ public final class CaseExporter: @unchecked Sendable {
         return ExportManifest(
             formatVersion: 1,
             software: .init(name: CMRExportInfo.softwareName, version: softwareVersion),
-            createdAt: iso.string(from: Date()),
+            createdAt: createdAt ?? iso.string(from: Date()),
             caseName: caseName,
             notice: CMRExportInfo.syntheticNotice + (b.isSynthetic ? "; model trained on a synthetic cohort, demonstration only" : ""),
             model: .init(id: b.id, displayName: b.displayName, directory: b.directory.standardizedFileURL.path, weightsSHA256: b.weightsSHA256,

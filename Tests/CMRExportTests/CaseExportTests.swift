@@ -148,6 +148,9 @@ import Testing
         for f in first.manifest.files {
             #expect(try Data(contentsOf: first.caseDirectory.appendingPathComponent(f.path)) == Data(contentsOf: again.caseDirectory.appendingPathComponent(f.path)))
         }
+        // The manifest too: a regeneration keeps the original's createdAt.
+        #expect(try Data(contentsOf: first.caseDirectory.appendingPathComponent("manifest.json"))
+                == Data(contentsOf: again.caseDirectory.appendingPathComponent("manifest.json")))
         // ed-es: only the two phase frames per view.
         let ph = first.manifest.phases
         let saxFrames = first.manifest.files.filter { $0.kind == "sax-frame" }.map(\.path)

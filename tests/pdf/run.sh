@@ -108,5 +108,22 @@ for f in ecg.png contact-sheet.png report.pdf; do
   cmp -s "$case_dir/$f" "$work/hostile/$(basename "$case_dir")/$f" || fail "$f depends on fontconfig's rules"
 done
 
+echo "-- a CSV without a stated rate: --sampling-rate through export, report and the workstation's export, regenerated"
+grep -v '^#' sample-data/P06-rcm/ecg.csv > "$work/norate.csv"
+"$bin" export "$work/norate.csv" --out "$work/rate-export" --sampling-rate 500 --pdf --frames ed-es --model "$MODEL" >/dev/null 2>&1 \
+  || fail "export --sampling-rate 500"
+rate_case=$(dirname "$(find "$work/rate-export" -name manifest.json | head -1)")
+"$bin" export --from-manifest "$rate_case/manifest.json" --out "$work/rate-regen" --model "$MODEL" >/dev/null 2>&1 \
+  || fail "regeneration of the --sampling-rate export"
+diff -r "$rate_case" "$work/rate-regen/$(basename "$rate_case")" >/dev/null || fail "regenerated --sampling-rate export differs (manifest included)"
+"$bin" report "$work/norate.csv" --sampling-rate 500 --out "$work/rate-report.pdf" --model "$MODEL" >/dev/null || fail "report --sampling-rate 500"
+cmp -s "$work/rate-report.pdf" "$rate_case/report.pdf" || fail "report --sampling-rate differs from export --pdf's report.pdf"
+"$bin" view "$work/norate.csv" --sampling-rate 500 --snapshot 120x40 --keys "E" --export-dir "$work/rate-view" --model "$MODEL" >/dev/null 2>&1 \
+  || fail "view --sampling-rate export"
+view_case=$(dirname "$(find "$work/rate-view" -name manifest.json | head -1)")
+"$bin" export --from-manifest "$view_case/manifest.json" --out "$work/rate-view-regen" --model "$MODEL" >/dev/null 2>&1 \
+  || fail "regeneration of the workstation's export"
+diff -r "$view_case" "$work/rate-view-regen/$(basename "$view_case")" >/dev/null || fail "regenerated workstation export differs"
+
 if [ -n "${PDF_KEEP:-}" ]; then mkdir -p "$PDF_KEEP"; cp "$work"/a4.pdf "$work"/letter.pdf "$PDF_KEEP"/; fi
 echo "pdf: all checks passed"
