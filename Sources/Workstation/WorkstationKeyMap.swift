@@ -47,7 +47,7 @@ extension WorkstationAction {
         KeyBinding([.character("g")], .toggleGradCAM, section: "Model", "Grad-CAM on / off"),
         KeyBinding([.character("G")], .nextGradCAMHead, section: "Model", "Grad-CAM: next head"),
         KeyBinding([.character("B")], .previousGradCAMHead, section: "Model", "Grad-CAM: previous head"),
-        KeyBinding([.character("u")], .toggleUnreliable, section: "Model", "out-of-distribution ECG: show withheld outputs greyed (unreliable)"),
+        KeyBinding([.character("u")], .toggleUnreliable, section: "Model", "show withheld outputs greyed (OOD ECG)"),
 
         KeyBinding([.tab], .nextPane, section: "Panels", "next panel"),
         KeyBinding([.backTab], .previousPane, section: "Panels", "previous panel"),
