@@ -43,6 +43,11 @@ public struct ECGReportContent: Sendable {
     public var generatorStatement: String?
     /// How the generated heart's anatomy was chosen; a draw within the intervals is labelled on the page.
     public var anatomy: AnatomyMode = .pointEstimate
+    /// For an ECG whose outputs are withheld (out of distribution): list them anyway, all grey and
+    /// labelled unreliable (`--show-unreliable`). Without it the page states why they are withheld.
+    public var showUnreliable = false
+    /// Why the model's outputs are not findings on this page (nil when they stand).
+    public var withheld: String? { analysis?.withheldReason }
 
     public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
@@ -151,8 +156,22 @@ public enum ECGReportWriter {
         let w = x1 - x0
         drawMeasurements(c, on: g, x: x0, y: top, width: w * 0.19, bottom: bottom)
         if let analysis = c.analysis, let sax = c.sax, let lax = c.lax, let phases = c.phases {
-            drawRisks(analysis, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
-            drawPhenotypes(analysis, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+            switch modelPanels(c) {
+            case .withheld(let lines):
+                // Out of distribution: no risk or phenotype is drawn, so nothing on the page reads as a finding.
+                let x = x0 + w * 0.205, width = w * 0.55
+                sectionTitle("Model outputs withheld", on: g, x: x, y: top, width: width)
+                var yy = top + 4.2
+                for line in lines {
+                    g.text(g.fitted(line, width: width, size: body), x: x, y: yy, size: body, color: dark)
+                    yy += leading
+                }
+            case .notApplied:
+                break
+            case .results(let unreliable):
+                drawRisks(analysis, unreliable: unreliable, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
+                drawPhenotypes(analysis, unreliable: unreliable, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+            }
             drawCMR(sax: sax, lax: lax, phases: phases, anatomy: c.anatomy, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
         } else {
             let x = x0 + w * 0.205, width = w * 0.795
@@ -264,14 +283,51 @@ public enum ECGReportWriter {
         }
     }
 
-    static func drawRisks(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    /// What the page's model panels show: the model's results (greyed and labelled unreliable for
+    /// an out-of-distribution ECG with --show-unreliable), the statement that they are withheld,
+    /// or (no analysis) that the model was not applied.
+    public enum ModelPanels: Equatable, Sendable {
+        case results(unreliable: Bool)
+        case withheld([String])
+        case notApplied
+    }
+
+    public static func modelPanels(_ c: ECGReportContent) -> ModelPanels {
+        guard c.analysis != nil else { return .notApplied }
+        if let reason = c.withheld { return c.showUnreliable ? .results(unreliable: true) : .withheld(withheldStatement(reason)) }
+        return .results(unreliable: false)
+    }
+
+    /// The lines that replace the risk and phenotype panels of an out-of-distribution ECG.
+    static func withheldStatement(_ reason: String) -> [String] {
+        // `reason` is one long sentence (OutOfDistributionVerdict.withheldReason); the page breaks
+        // it where the column has room, at its comma.
+        let parts = reason.components(separatedBy: ", ")
+        var lines = parts.count == 2 ? [parts[0].prefix(1).uppercased() + parts[0].dropFirst() + ",", parts[1] + "."]
+                                     : [reason.prefix(1).uppercased() + reason.dropFirst() + "."]
+        lines += ["No risk or CMR phenotype is shown: the demo model was trained on synthetic ECGs only.",
+                  "Re-export with --show-unreliable to list them greyed, labelled \"\(OutOfDistributionVerdict.unreliableLabel)\"."]
+        return lines
+    }
+
+    /// How a risk row is drawn: weak heads and unreliable (withheld) outputs are grey, never a finding.
+    static func riskStyle(_ r: RiskScore, unreliable: Bool) -> RowStyle {
+        r.isWeak || unreliable ? .weak : (r.band == .high ? .flagged : .plain)
+    }
+
+    static func phenotypeStyle(_ p: PhenotypeValue, unreliable: Bool) -> RowStyle {
+        p.isWeak || unreliable ? .weak : (p.isOutOfRange ? .flagged : .plain)
+    }
+
+    static func drawRisks(_ analysis: ECGAnalysis, unreliable: Bool = false, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         let risks = analysis.risks
-        let yy = drawList(risks, title: "Risks (probability · validation AUC)", on: g, x: x, y: y, width: width, bottom: bottom) { r, yy in
+        let title = unreliable ? "Risks — \(OutOfDistributionVerdict.unreliableLabel)" : "Risks (probability · validation AUC)"
+        let yy = drawList(risks, title: title, on: g, x: x, y: y, width: width, bottom: bottom) { r, yy in
             let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
             // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
             drawRow(label: r.label, labelWidth: width * 0.5, value: String(format: "%.2f", r.probability), valueX: x + width * 0.64,
-                    note: r.isWeak ? "weak · " + auc : "\(r.band.rawValue) · \(auc)",
-                    style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain), boldLabelFit: true, on: g, x: x, y: yy, width: width)
+                    note: unreliable ? "unreliable · " + auc : (r.isWeak ? "weak · " + auc : "\(r.band.rawValue) · \(auc)"),
+                    style: riskStyle(r, unreliable: unreliable), boldLabelFit: true, on: g, x: x, y: yy, width: width)
         }
         if risks.contains(where: \.isWeak), yy < bottom {
             g.text(g.fitted("weak = validation AUC < \(RiskScore.weakValidationAUC): not a finding", width: width, size: small), x: x, y: yy + 0.6, size: small, color: grey)
@@ -309,20 +365,22 @@ public enum ECGReportWriter {
         g.text(note, x: x + width, y: y, size: small, color: style == .weak ? grey : dark, align: .right)
     }
 
-    static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawPhenotypes(_ analysis: ECGAnalysis, unreliable: Bool = false, on g: CairoCanvas, x: Double, y: Double, width: Double,
+                               bottom: Double) {
         let ps = analysis.phenotypes
         let intervals = ps.contains { $0.interval80 != nil }
-        let title = intervals ? "CMR phenotypes (value [80 % interval] · reference range)" : "CMR phenotypes (value · reference range)"
+        let title = unreliable ? "CMR phenotypes — \(OutOfDistributionVerdict.unreliableLabel)"
+            : (intervals ? "CMR phenotypes (value [80 % interval] · reference range)" : "CMR phenotypes (value · reference range)")
         let yy = drawList(ps, title: title, on: g, x: x, y: y, width: width, bottom: bottom) { p, yy in
             let fmt = abs(p.value) >= 100 ? "%.0f" : "%.1f"
             var value = String(format: fmt, p.value) + " " + p.unit
             if let iv = p.interval80 { value += " [" + String(format: fmt, iv.lowerBound) + "–" + String(format: fmt, iv.upperBound) + "]" }
             let range = p.referenceRange.map { String(format: "%g–%g", $0.lowerBound, $0.upperBound) } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
-            let flag = !p.isWeak && p.isOutOfRange
-            let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
+            let style = phenotypeStyle(p, unreliable: unreliable)
+            let arrow = style == .flagged ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
             drawRow(label: p.label, labelWidth: width * 0.44, value: value + arrow, valueX: x + width * 0.66,
-                    note: p.isWeak ? "weak\(r) · \(range)" : range, style: p.isWeak ? .weak : (flag ? .flagged : .plain),
+                    note: unreliable ? "unreliable · \(range)" : (p.isWeak ? "weak\(r) · \(range)" : range), style: style,
                     boldLabelFit: false, on: g, x: x, y: yy, width: width)
         }
         if ps.contains(where: \.isWeak), yy < bottom {

@@ -133,6 +133,9 @@ public struct WorkstationState: Sendable {
     /// Why the model does not apply to this record (e.g. a 2-lead Holter lacks its leads): not an error.
     public var modelNotApplicable: String?
     public var gradCAMOn = false
+    /// For an out-of-distribution ECG: show its withheld outputs, greyed and labelled unreliable
+    /// (key `u`); otherwise the risk and phenotype panels say why they are withheld.
+    public var showUnreliable = false
     public var gradCAMHeadIndex = 0
     public var gradCAM: GradCAMMap?
     /// Where sample 0 of the Grad-CAM map sits in the record (the map carries it).
