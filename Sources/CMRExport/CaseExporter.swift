@@ -59,18 +59,13 @@ public final class CaseExporter: @unchecked Sendable {
     /// reproduced export is the same bytes throughout, its manifest included.
     let createdAt: String?
 
-    public init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
-                softwareVersion: String = CMRExportInfo.softwareVersion) throws {
-        try options.validate()
-        self.caseAnalysis = cases
-        self.options = options
-        self.readOptions = readOptions
-        self.softwareVersion = softwareVersion
-        self.createdAt = nil
+    public convenience init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
+                            softwareVersion: String = CMRExportInfo.softwareVersion) throws {
+        try self.init(cases: cases, options: options, readOptions: readOptions, softwareVersion: softwareVersion, createdAt: nil)
     }
 
     init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options, softwareVersion: String,
-         createdAt: String) throws {
+         createdAt: String?) throws {
         try options.validate()
         self.caseAnalysis = cases
         self.options = options

@@ -28,7 +28,6 @@ import os
 import shutil
 import sys
 import time
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -221,20 +220,8 @@ def cohort_features(cohort, rows, ops: list, spec: dict, workers: int = 1, chunk
         if path.exists():
             z = np.load(path)
             return {k: z[k] for k in z.files}
-    jobs = [(str(cohort.path), rows[a:a + chunk], cohort.lsb_mv, cohort.rate, ops, spec, rate)
-            for a in range(0, len(rows), chunk)]
-    t0 = time.time()
-    parts = []
-    pool = get_context("fork").Pool(workers) if workers > 1 else None
-    try:
-        for k, part in enumerate(pool.imap(_feature_work, jobs) if pool else map(_feature_work, jobs)):
-            parts.append(part)
-            if k % 10 == 9 or k == len(jobs) - 1:
-                log(f"  ood features: {min((k + 1) * chunk, len(rows))}/{len(rows)} ECGs, {time.time() - t0:.0f} s")
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
+    from .data import map_cohort_chunks
+    parts = map_cohort_chunks(_feature_work, cohort, rows, chunk, workers, (ops, spec, rate), "ood features", log)
     out = {"beats": np.concatenate([p[0] for p in parts]), "rhythm": np.concatenate([p[1] for p in parts]),
            "signal": np.concatenate([p[2] for p in parts])}
     if path is not None:
