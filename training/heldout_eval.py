@@ -386,8 +386,8 @@ def write_card_section(card: Path, res: dict) -> None:
     lines += ["", "Calibration of the risk probabilities (ECE, 10 bins): " + ", ".join(
         f"{oid} {v['ece']:.3f}{' (weak)' if v['weak'] else ''}" for oid, v in c["ece"].items()) + ".", "",
         f"Out-of-distribution flag on these held-out synthetic subjects: {c['oodFlagged'] * 100:.1f} % "
-        "(real 12-lead ECGs must be flagged: `tests/ood/run.sh`, run by `scripts/test`, requires ≥ 80 % of the "
-        "PhysioNet/CinC 2021 records in `tests/records` and ≤ 10 % of 120 held-out synthetic subjects).", ""]
+        "(the rule, the real-record measurement and its target: \"Out-of-distribution rule\" below; `tests/ood/run.sh`, "
+        "run by `scripts/test`, checks the real 12-lead records in `tests/records` and 120 held-out synthetic subjects).", ""]
     lines.append(f"Generator ({g['subjects']} subjects exported with `--save-float-frames`, the point-estimate anatomy; "
                  f"groups {g['groups']}): r(generated area-EF, true EF) = {fmt(g['efVsTrueEF'])} (shuffled {fmt(g['shuffledEF'])}); "
                  f"r(generated EF, the model's EF head) = {fmt(g['efVsModelEF'])}; among true EF ≤ 35 % (n = {g['efLe35']['n']}) "

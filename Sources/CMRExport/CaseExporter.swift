@@ -59,18 +59,13 @@ public final class CaseExporter: @unchecked Sendable {
     /// reproduced export is the same bytes throughout, its manifest included.
     let createdAt: String?
 
-    public init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
-                softwareVersion: String = CMRExportInfo.softwareVersion) throws {
-        try options.validate()
-        self.caseAnalysis = cases
-        self.options = options
-        self.readOptions = readOptions
-        self.softwareVersion = softwareVersion
-        self.createdAt = nil
+    public convenience init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options = .init(),
+                            softwareVersion: String = CMRExportInfo.softwareVersion) throws {
+        try self.init(cases: cases, options: options, readOptions: readOptions, softwareVersion: softwareVersion, createdAt: nil)
     }
 
     init(cases: CaseAnalysis, options: ExportOptions, readOptions: ECGFileReader.Options, softwareVersion: String,
-         createdAt: String) throws {
+         createdAt: String?) throws {
         try options.validate()
         self.caseAnalysis = cases
         self.options = options
@@ -240,9 +235,16 @@ public final class CaseExporter: @unchecked Sendable {
             jobs += dicomJobs
         }
         jobs.append(FileJob(path: "ecg.png", kind: "ecg-sheet") { [options, model] in
-            let highlight = cam.map { ECGHighlight(label: camLabel ?? "", map: $0) }
-            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")  Grad-CAM \(camLabel ?? "none: " + CaseAnalysis.noGradCAMHint)"]
-            if analysis.outOfDistribution?.isOutside == true { header.append("WARNING: " + OutOfDistributionVerdict.warning) }
+            // A withheld (out-of-distribution) case draws no Grad-CAM unless asked (--show-unreliable);
+            // nothing flagged and no head asked for: no Grad-CAM, and the header says how to pick one.
+            let withheld = analysis.withheldReason != nil && !options.showUnreliable
+            let highlight = withheld ? nil : cam.map { ECGHighlight(label: camLabel ?? "", map: $0) }
+            var header = ["ecg2cmr \(self.softwareVersion)  model \(modelID)\(model.isSynthetic ? " (\(ModelIdentity.syntheticNote))" : "")"
+                          + (withheld ? "  Grad-CAM withheld" : "  Grad-CAM \(camLabel ?? "none: " + CaseAnalysis.noGradCAMHint)")]
+            if let reason = analysis.withheldReason {
+                header.append("WARNING: " + OutOfDistributionVerdict.warning)
+                header.append("Model outputs withheld (" + reason + ")")
+            }
             if !model.disclaimer.isEmpty { header.append(model.disclaimer) }
             header.append(self.phiLine(record))
             let sheet = try ECGPaperRenderer(pixelsPerMillimetre: options.ecgPixelsPerMillimetre).render(record, highlight: highlight, header: header)
@@ -469,13 +471,15 @@ public final class CaseExporter: @unchecked Sendable {
                        cam: GradCAMMap?, camLabel: String, sax: CineLoop, lax: CineLoop, phases: CardiacPhases) -> ECGReportContent {
         let b = model
         let measurements = measured.measurements?.summary, note = measured.note
-        let highlight = cam.map { ECGHighlight(label: camLabel, map: $0) }
+        // A withheld (out-of-distribution) case draws no Grad-CAM: its label names a score.
+        let highlight = analysis.withheldReason != nil && !options.showUnreliable ? nil : cam.map { ECGHighlight(label: camLabel, map: $0) }
         var content = ECGReportContent(record: record, analysis: analysis, highlight: highlight, sax: sax, lax: lax, phases: phases,
                                        measurements: measurements, measurementNote: note, modelID: b.id, modelDisplayName: b.displayName,
                                        modelFormatVersion: b.formatVersion, weightsSHA256: b.weightsSHA256, isSynthetic: b.isSynthetic,
                                        disclaimer: b.disclaimer, softwareVersion: softwareVersion, seed: options.seed,
                                        includePHI: options.includePHI, generatorStatement: b.generatorInformativeness?.statement)
         content.anatomy = options.anatomy
+        content.showUnreliable = options.showUnreliable
         return content
     }
 
@@ -600,7 +604,8 @@ public final class CaseExporter: @unchecked Sendable {
             outOfDistribution: analysis.outOfDistribution.map {
                 .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,
                       embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
-                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil)
+                      signalDistance: $0.signalDistance, signalThreshold: $0.signalThreshold,
+                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil, withheld: analysis.withheldReason)
             },
             generatorInformativeness: b.generatorInformativeness.map {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,

@@ -43,6 +43,11 @@ public struct ECGReportContent: Sendable {
     public var generatorStatement: String?
     /// How the generated heart's anatomy was chosen; a draw within the intervals is labelled on the page.
     public var anatomy: AnatomyMode = .pointEstimate
+    /// For an ECG whose outputs are withheld (out of distribution): list them anyway, all grey and
+    /// labelled unreliable (`--show-unreliable`). Without it the page states why they are withheld.
+    public var showUnreliable = false
+    /// Why the model's outputs are not findings on this page (nil when they stand).
+    public var withheld: String? { analysis?.withheldReason }
 
     public init(record: ECGRecord, analysis: ECGAnalysis, highlight: ECGHighlight?, sax: CineLoop, lax: CineLoop,
                 phases: CardiacPhases, measurements: IntervalMeasurements?, measurementNote: String?, modelID: String,
@@ -158,8 +163,22 @@ public enum ECGReportWriter {
         let w = x1 - x0
         drawMeasurements(c, on: g, x: x0, y: top, width: w * 0.19, bottom: bottom)
         if let analysis = c.analysis, let sax = c.sax, let lax = c.lax, let phases = c.phases {
-            drawRisks(analysis, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
-            drawPhenotypes(analysis, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+            switch modelPanels(c) {
+            case .withheld(let lines):
+                // Out of distribution: no risk or phenotype is drawn, so nothing on the page reads as a finding.
+                let x = x0 + w * 0.205, width = w * 0.55
+                sectionTitle("Model outputs withheld", on: g, x: x, y: top, width: width)
+                var yy = top + 4.2
+                for line in lines {
+                    g.text(g.fitted(line, width: width, size: body), x: x, y: yy, size: body, color: dark)
+                    yy += leading
+                }
+            case .notApplied:
+                break
+            case .results(let unreliable):
+                drawRisks(analysis, unreliable: unreliable, on: g, x: x0 + w * 0.205, y: top, width: w * 0.27, bottom: bottom)
+                drawPhenotypes(analysis, unreliable: unreliable, on: g, x: x0 + w * 0.49, y: top, width: w * 0.265, bottom: bottom)
+            }
             drawCMR(sax: sax, lax: lax, phases: phases, anatomy: c.anatomy, on: g, x: x0 + w * 0.77, y: top, width: w * 0.23, bottom: bottom)
         } else {
             let x = x0 + w * 0.205, width = w * 0.795
@@ -308,6 +327,42 @@ public enum ECGReportWriter {
         }
     }
 
+    /// What the page's model panels show: the model's results (greyed and labelled unreliable for
+    /// an out-of-distribution ECG with --show-unreliable), the statement that they are withheld,
+    /// or (no analysis) that the model was not applied.
+    public enum ModelPanels: Equatable, Sendable {
+        case results(unreliable: Bool)
+        case withheld([String])
+        case notApplied
+    }
+
+    public static func modelPanels(_ c: ECGReportContent) -> ModelPanels {
+        guard c.analysis != nil else { return .notApplied }
+        if let reason = c.withheld { return c.showUnreliable ? .results(unreliable: true) : .withheld(withheldStatement(reason)) }
+        return .results(unreliable: false)
+    }
+
+    /// The lines that replace the risk and phenotype panels of an out-of-distribution ECG.
+    static func withheldStatement(_ reason: String) -> [String] {
+        // `reason` is one long sentence (OutOfDistributionVerdict.withheldReason); the page breaks
+        // it where the column has room, at its comma.
+        let parts = reason.components(separatedBy: ", ")
+        var lines = parts.count == 2 ? [parts[0].prefix(1).uppercased() + parts[0].dropFirst() + ",", parts[1] + "."]
+                                     : [reason.prefix(1).uppercased() + reason.dropFirst() + "."]
+        lines += ["No risk or CMR phenotype is shown: the demo model was trained on synthetic ECGs only.",
+                  "Re-export with --show-unreliable to list them greyed, labelled \"\(OutOfDistributionVerdict.unreliableLabel)\"."]
+        return lines
+    }
+
+    /// How a risk row is drawn: weak heads and unreliable (withheld) outputs are grey, never a finding.
+    static func riskStyle(_ r: RiskScore, unreliable: Bool) -> RowStyle {
+        r.isWeak || unreliable ? .weak : (r.band == .high ? .flagged : .plain)
+    }
+
+    static func phenotypeStyle(_ p: PhenotypeValue, unreliable: Bool) -> RowStyle {
+        p.isWeak || unreliable ? .weak : (p.isOutOfRange ? .flagged : .plain)
+    }
+
     /// One row of a result list: the label (fitted through its short forms), the value right-aligned
     /// in the value column, and a note right-aligned at the column's edge, given longest form first.
     struct ResultRow {
@@ -319,22 +374,25 @@ public enum ECGReportWriter {
 
     enum RowStyle { case plain, flagged, weak }
 
-    static func drawRisks(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawRisks(_ analysis: ECGAnalysis, unreliable: Bool = false, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
         let rows = analysis.risks.map { r -> ResultRow in
             let auc = r.validationAUC.map { String(format: "AUC %.2f", $0) } ?? "AUC –"
-            // Weak heads never look like findings: grey, no band, no emphasis, and named weak.
-            let band = r.isWeak ? "weak" : r.band.rawValue
+            // Weak heads and unreliable (withheld) outputs never look like findings: grey, no band, named.
+            let band = unreliable ? "unreliable" : (r.isWeak ? "weak" : r.band.rawValue)
             return ResultRow(label: r.label, value: String(format: "%.2f", r.probability),
                              notes: ["\(band) · \(auc)", "\(band == "intermediate" ? "interm." : band) · \(auc)", band == "intermediate" ? "interm." : band],
-                             style: r.isWeak ? .weak : (r.band == .high ? .flagged : .plain))
+                             style: riskStyle(r, unreliable: unreliable))
         }
         let legend = analysis.risks.contains(where: \.isWeak)
             ? ["weak = validation AUC < \(RiskScore.weakValidationAUC): not a finding", "weak = AUC < \(RiskScore.weakValidationAUC): not a finding"] : []
-        drawResultList(rows, titles: ["Risks (probability · validation AUC)", "Risks (p · validation AUC)", "Risks"], legend: legend,
+        let titles = unreliable ? ["Risks — \(OutOfDistributionVerdict.unreliableLabel)", "Risks"]
+            : ["Risks (probability · validation AUC)", "Risks (p · validation AUC)", "Risks"]
+        drawResultList(rows, titles: titles, legend: legend,
                        on: g, x: x, y: y, width: width, bottom: bottom)
     }
 
-    static func drawPhenotypes(_ analysis: ECGAnalysis, on g: CairoCanvas, x: Double, y: Double, width: Double, bottom: Double) {
+    static func drawPhenotypes(_ analysis: ECGAnalysis, unreliable: Bool = false, on g: CairoCanvas, x: Double, y: Double, width: Double,
+                               bottom: Double) {
         let intervals = analysis.phenotypes.contains { $0.interval80 != nil }
         let rows = analysis.phenotypes.map { p -> ResultRow in
             // Ranges at the value's precision: "94–207", not "93.73–207.44".
@@ -348,16 +406,18 @@ public enum ECGReportWriter {
                     ? String(format: "%g–%g", r.lowerBound, r.upperBound) : String(format: format + "–" + format, r.lowerBound, r.upperBound)
             } ?? "no range"
             let r = p.validationR.map { String(format: " r %.2f", $0) } ?? ""
-            let flag = !p.isWeak && p.isOutOfRange
-            let arrow = flag ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
+            let style = phenotypeStyle(p, unreliable: unreliable)
+            let arrow = style == .flagged ? (p.referenceRange.map { p.value < $0.lowerBound ? " ↓" : " ↑" } ?? "") : ""
             return ResultRow(label: p.label, value: value + arrow,
-                             notes: p.isWeak ? ["weak\(r) · \(range)", "weak · \(range)", "weak"] : [range],
-                             style: p.isWeak ? .weak : (flag ? .flagged : .plain))
+                             notes: unreliable ? ["unreliable · \(range)", "unreliable"]
+                                 : (p.isWeak ? ["weak\(r) · \(range)", "weak · \(range)", "weak"] : [range]),
+                             style: style)
         }
         let legend = analysis.phenotypes.contains(where: \.isWeak)
             ? ["weak = validation r below the bundle's bar: not a finding", "weak = low validation r: not a finding"] : []
         // With 80 % intervals the title alone cannot also name the columns: they get a header row.
-        let titles = intervals ? ["CMR phenotypes"] : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"]
+        let titles = unreliable ? ["CMR phenotypes — \(OutOfDistributionVerdict.unreliableLabel)", "CMR phenotypes"]
+            : (intervals ? ["CMR phenotypes"] : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"])
         drawResultList(rows, titles: titles, heads: intervals ? (["value [80 % interval]", "value [80 %]"], ["reference range", "range"]) : nil,
                        legend: legend, on: g, x: x, y: y, width: width, bottom: bottom)
     }

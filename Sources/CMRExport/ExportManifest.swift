@@ -47,6 +47,14 @@ public struct ExportOptions: Sendable, Codable, Equatable {
     /// --include-phi, else a new name-based study.
     public var studyInstanceUID: String?
     public var accessionNumber: String?
+    /// Stored as nil when false, so earlier manifests decode and compare unchanged.
+    var showUnreliableOutputs: Bool?
+    /// For an out-of-distribution ECG: list its withheld outputs on the report, greyed and labelled
+    /// unreliable (`--show-unreliable`), instead of the statement that they are withheld.
+    public var showUnreliable: Bool {
+        get { showUnreliableOutputs ?? false }
+        set { showUnreliableOutputs = newValue ? true : nil }
+    }
     /// Stored as nil for the default point estimate, so earlier manifests decode and compare unchanged.
     var anatomyDraw: AnatomyMode?
     /// The generated heart's anatomy: the printed point estimate, or a draw within the 80 % intervals.
@@ -60,7 +68,7 @@ public struct ExportOptions: Sendable, Codable, Equatable {
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
                 saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
                 studyInstanceUID: String? = nil, accessionNumber: String? = nil,
-                anatomy: AnatomyMode = .pointEstimate) {
+                anatomy: AnatomyMode = .pointEstimate, showUnreliable: Bool = false) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize
@@ -69,6 +77,7 @@ public struct ExportOptions: Sendable, Codable, Equatable {
         self.pdfPaper = pdfPaper
         self.studyInstanceUID = studyInstanceUID; self.accessionNumber = accessionNumber
         self.anatomyDraw = anatomy == .pointEstimate ? nil : anatomy
+        self.showUnreliableOutputs = showUnreliable ? true : nil
     }
 
     public func validate() throws {
@@ -147,7 +156,12 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         public var inputDistance: Double
         public var embeddingThreshold: Double
         public var inputThreshold: Double
+        /// The signal-level distance (bundles calibrated with it).
+        public var signalDistance: Double?
+        public var signalThreshold: Double?
         public var warning: String?
+        /// Set when outside: every risk and phenotype carries it as `withheld` too.
+        public var withheld: String?
     }
     /// What the model's generated cines were measured to carry on its validation split.
     public struct GeneratorInformativeness: Codable, Sendable, Equatable {

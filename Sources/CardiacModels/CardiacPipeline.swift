@@ -115,7 +115,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         let out = withWorkspace(batch: false) { ws in
             x.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: 1, workspace: ws)[0] }
         }
-        return interpret(out, input: x)
+        return interpret(out, input: x, signalDistance: signalDistance(input))
     }
 
     public func analyse(batch: [PreparedECG]) -> [ECGAnalysis] {
@@ -139,13 +139,25 @@ public final class CardiacPipeline: @unchecked Sendable {
             let outs = withWorkspace(batch: true) { ws in
                 stacked.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: end - start, workspace: ws) }
             }
-            results.append(contentsOf: zip(outs, inputs).map { interpret($0, input: $1) })
+            for (k, (out, x)) in zip(outs, inputs).enumerated() {
+                results.append(interpret(out, input: x, signalDistance: signalDistance(batch[start + k])))
+            }
             start = end
         }
         return results
     }
 
-    func interpret(_ out: EncoderOutput, input: [Float]) -> ECGAnalysis {
+    /// The out-of-distribution check's signal-level distance of one prepared ECG (nil without a
+    /// signal block in the bundle, or when the record gives no beats).
+    func signalDistance(_ input: PreparedECG) -> Double? {
+        guard let model = bundle.outOfDistribution, model.signal != nil, case let .beats(spec, _) = encoder.layout else { return nil }
+        let record = conformedRecord(input)
+        let beats = input.beats ?? (try? beatFeatures(record: record, spec: spec))
+        return model.signalDistance(record: record, leads: encoder.leads, sampleCount: encoder.sampleCount,
+                                    samplingRate: bundle.manifest.input.samplingRate, beats: beats)
+    }
+
+    func interpret(_ out: EncoderOutput, input: [Float], signalDistance: Double? = nil) -> ECGAnalysis {
         var risks: [RiskScore] = [], subtypes: [SubtypeScore] = [], phenotypes: [PhenotypeValue] = []
         var raw: [String: [Float]] = [:]
         for (g, head) in encoder.heads.enumerated() {
@@ -191,7 +203,8 @@ public final class CardiacPipeline: @unchecked Sendable {
         }
         var ood: OutOfDistributionVerdict?
         if let model = bundle.outOfDistribution {
-            ood = model.verdict(pooled: out.pooled, encoderInput: input, leads: encoder.leads, beatSamples: encoder.tokenSamples)
+            ood = model.verdict(pooled: out.pooled, encoderInput: input, leads: encoder.leads, beatSamples: encoder.tokenSamples,
+                                signalDistance: signalDistance)
         }
         return ECGAnalysis(modelID: bundle.id, isSynthetic: bundle.isSynthetic, embedding: out.embedding,
                            risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw, outOfDistribution: ood)

@@ -199,6 +199,19 @@ public struct ModelManifest: Codable, Sendable {
         public var calibrationSubjects: Int?
         public var beatStride: Int
         public var components: Int
+        /// How the thresholds were set (text), and the validation share the rule aims at.
+        public var rule: String?
+        public var targetFlagged: Double?
+        /// The signal-level distance (tensors `ood.signal_mean`, `ood.signal_precision`); absent
+        /// in bundles calibrated before it existed, which keep the two other distances.
+        public var signal: SignalSpec?
+
+        public struct SignalSpec: Codable, Sendable {
+            /// Must be `OutOfDistributionSignalFeatures.featureSet`: the features are computed here.
+            public var featureSet: String
+            public var features: Int
+            public var threshold: Double
+        }
     }
 
     public var formatVersion: Int
@@ -335,6 +348,13 @@ extension ModelManifest {
             }
             try size(o.beatStride, "outOfDistribution.beatStride", max: 10_000)
             try size(o.components, "outOfDistribution.components", min: 0)
+            if let sig = o.signal {
+                guard sig.threshold.isFinite, sig.threshold > 0 else { throw bad("outOfDistribution.signal.threshold must be a positive number") }
+                guard sig.featureSet == OutOfDistributionSignalFeatures.featureSet else {
+                    throw bad("outOfDistribution.signal.featureSet \"\(sig.featureSet)\" is not one this engine computes (\(OutOfDistributionSignalFeatures.featureSet))")
+                }
+                try size(sig.features, "outOfDistribution.signal.features")
+            }
         }
         guard let g = generator else { return }
         try size(g.latentSize, "generator.latentSize")

@@ -1,8 +1,9 @@
 import Foundation
 import NeuralCore
+import SignalKit
 
 /// The out-of-distribution check of a bundle (manifest `outOfDistribution` + tensors `ood.*`,
-/// calibrated by training/ecg2cmr_train/validate.py): a synthetic-data model must say when an ECG
+/// calibrated by training/ecg2cmr_train/ood.py): a synthetic-data model must say when an ECG
 /// is unlike anything it was trained on — a real ECG, a noisy one, a rhythm it never saw.
 struct OutOfDistributionModel: Sendable {
     let spec: ModelManifest.OutOfDistributionSpec
@@ -14,6 +15,16 @@ struct OutOfDistributionModel: Sendable {
     let width: Int
     let inputSize: Int
     let componentCount: Int
+    /// The signal-level distance (nil for bundles calibrated before it existed).
+    let signal: Signal?
+
+    struct Signal: Sendable {
+        let mean: [Double]
+        let precision: [Double]   // [F × F]
+        let threshold: Double
+        let preSamples: Int
+        let postSamples: Int
+    }
 
     init(spec: ModelManifest.OutOfDistributionSpec, encoder: ViTEncoder, weights: WeightSource, manifestPath: String) throws {
         guard case let .beats(b, rhythm) = encoder.layout else {
@@ -33,10 +44,42 @@ struct OutOfDistributionModel: Sendable {
         guard inputStd.allSatisfy({ $0.isFinite && $0 > 0 }) else {
             throw ModelBundleError.invalidManifest(file: manifestPath, reason: "ood.input_std must be positive")
         }
+        if let sig = spec.signal {
+            let f = encoder.leads * OutOfDistributionSignalFeatures.names.count
+            guard sig.features == f else {
+                throw ModelBundleError.invalidManifest(file: manifestPath, reason: "outOfDistribution.signal.features is \(sig.features); \(encoder.leads) leads give \(f)")
+            }
+            signal = Signal(mean: try weights.tensor("ood.signal_mean", shape: [f]).values.map(Double.init),
+                            precision: try weights.tensor("ood.signal_precision", shape: [f, f]).values.map(Double.init),
+                            threshold: sig.threshold, preSamples: b.preSamples, postSamples: b.postSamples)
+        } else {
+            signal = nil
+        }
+    }
+
+    /// Mahalanobis distance² of the signal features of the prepared record (nil when the bundle
+    /// has no signal block or the record gives no features).
+    func signalDistance(record: [Float], leads: Int, sampleCount: Int, samplingRate: Double, beats: BeatFeatures?) -> Double? {
+        guard let signal, let beats,
+              let f = OutOfDistributionSignalFeatures.compute(values: record, leads: leads, sampleCount: sampleCount,
+                                                              peaks: beats.rPeakIndices, medianBeat: beats.medianBeat,
+                                                              preSamples: signal.preSamples, postSamples: signal.postSamples,
+                                                              samplingRate: samplingRate),
+              f.count == signal.mean.count else { return nil }
+        let n = f.count
+        let c = (0..<n).map { f[$0] - signal.mean[$0] }
+        var d = 0.0
+        for i in 0..<n {
+            var row = 0.0
+            for j in 0..<n { row += signal.precision[i * n + j] * c[j] }
+            d += c[i] * row
+        }
+        return d.isFinite ? max(d, 0) : nil
     }
 
     /// `pooled` = the encoder's pooled vector; `encoderInput` = median beats [L × beat] + rhythm.
-    func verdict(pooled: [Float], encoderInput: [Float], leads: Int, beatSamples: Int) -> OutOfDistributionVerdict {
+    /// `signalDistance` from `signalDistance(record:…)`.
+    func verdict(pooled: [Float], encoderInput: [Float], leads: Int, beatSamples: Int, signalDistance: Double? = nil) -> OutOfDistributionVerdict {
         var c = [Double](repeating: 0, count: width)
         for i in 0..<width { c[i] = Double(pooled[i]) - Double(embeddingMean[i]) }
         var dEmb = 0.0
@@ -65,8 +108,15 @@ struct OutOfDistributionModel: Sendable {
             inside += p * p
         }
         let dIn = max(total - inside, 0)
-        let score = max(dEmb / spec.embeddingThreshold, dIn / spec.inputThreshold)
+        var score = max(dEmb / spec.embeddingThreshold, dIn / spec.inputThreshold)
+        var dSig: Double?, tSig: Double?
+        if let signal, let d = signalDistance {
+            dSig = d
+            tSig = signal.threshold
+            score = max(score, d / signal.threshold)
+        }
         return OutOfDistributionVerdict(score: score, embeddingDistance: dEmb, inputDistance: dIn,
-                                        embeddingThreshold: spec.embeddingThreshold, inputThreshold: spec.inputThreshold)
+                                        embeddingThreshold: spec.embeddingThreshold, inputThreshold: spec.inputThreshold,
+                                        signalDistance: dSig, signalThreshold: tSig)
     }
 }

@@ -81,11 +81,11 @@ public struct PhenotypeValue: Sendable {
     public var interval80: ClosedRange<Double>? = nil
 }
 
-/// Whether an ECG lies inside what the model was trained on: two distances to the training
-/// distribution, each divided by its threshold (calibrated on the validation split); outside when
-/// either exceeds 1.
+/// Whether an ECG lies inside what the model was trained on: two or three distances to the
+/// training distribution, each divided by its threshold (one rule on the synthetic validation
+/// split, docs/MODEL_CARD.md); outside when any exceeds 1.
 public struct OutOfDistributionVerdict: Sendable, Equatable {
-    /// max(embedding / threshold, input / threshold): ≤ 1 inside, > 1 outside.
+    /// max(embedding / threshold, input / threshold, signal / threshold): ≤ 1 inside, > 1 outside.
     public var score: Double
     /// Mahalanobis distance² of the pooled embedding to the training embeddings.
     public var embeddingDistance: Double
@@ -94,10 +94,19 @@ public struct OutOfDistributionVerdict: Sendable, Equatable {
     public var inputDistance: Double
     public var embeddingThreshold: Double
     public var inputThreshold: Double
+    /// Mahalanobis distance² of the signal-level features of the prepared record
+    /// (`OutOfDistributionSignalFeatures`); nil when the bundle has no signal block.
+    public var signalDistance: Double? = nil
+    public var signalThreshold: Double? = nil
     public var isOutside: Bool { score > 1 }
 
     /// What every front end says when `isOutside` (one wording for screen, sheet and manifest).
     public static let warning = "this ECG is unlike the model's training data (out of distribution): its scores and generated images are not reliable"
+    /// Why a flagged ECG's outputs are withheld as findings (screen `withheld`, export manifest,
+    /// report and workstation).
+    public static let withheldReason = "out of distribution: the ECG is unlike the model's training data, so its outputs are withheld as findings"
+    /// How withheld outputs are labelled when shown on request (greyed).
+    public static let unreliableLabel = "unreliable: out of distribution"
 }
 
 public struct ECGAnalysis: Sendable {
@@ -113,6 +122,10 @@ public struct ECGAnalysis: Sendable {
     public var rawHeads: [String: [Float]]
     /// nil when the bundle carries no out-of-distribution calibration (e.g. demo-v1).
     public var outOfDistribution: OutOfDistributionVerdict? = nil
+
+    /// Non-nil when the outputs must not be drawn as findings anywhere (the ECG is out of
+    /// distribution): the reason every front end gives.
+    public var withheldReason: String? { outOfDistribution?.isOutside == true ? OutOfDistributionVerdict.withheldReason : nil }
 }
 
 public struct GradCAMSegment: Sendable {

@@ -15,8 +15,11 @@ public struct RiskFinding: Codable, Sendable, Equatable {
     public var validationAUC: Double?
     /// Validation AUC below `RiskScore.weakValidationAUC`: shown, never a confident finding, never a flag.
     public var weak: Bool
+    /// Why this output is not a finding for this ECG (out of distribution); nil when it stands.
+    public var withheld: String?
 
-    public init(_ risk: RiskScore, named: Bool) {
+    public init(_ risk: RiskScore, named: Bool, withheld: String? = nil) {
+        self.withheld = withheld
         target = named ? risk.target.description : nil
         label = named ? risk.label : nil
         probability = risk.probability
@@ -25,8 +28,9 @@ public struct RiskFinding: Codable, Sendable, Equatable {
         weak = risk.isWeak
     }
 
-    /// A high band on a head that is not weak: what raises a screening flag.
-    public var isHighAndTrusted: Bool { band == RiskBand.high.rawValue && !weak }
+    /// A high band on a head that is not weak, for an ECG whose outputs are not withheld: what
+    /// raises a screening flag.
+    public var isHighAndTrusted: Bool { band == RiskBand.high.rawValue && !weak && withheld == nil }
 }
 
 /// One CMR phenotype output as written out, de-standardised into its unit.
@@ -43,8 +47,11 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
     public var weak: Bool?
     /// [low, high] of the calibrated 80 % interval, when the bundle's head predicts one.
     public var interval80: [Double]?
+    /// Why this output is not a finding for this ECG (out of distribution); nil when it stands.
+    public var withheld: String?
 
-    public init(_ phenotype: PhenotypeValue, named: Bool) {
+    public init(_ phenotype: PhenotypeValue, named: Bool, withheld: String? = nil) {
+        self.withheld = withheld
         target = named ? phenotype.target.description : nil
         label = named ? phenotype.label : nil
         value = phenotype.value
@@ -56,8 +63,9 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
         interval80 = phenotype.interval80.map { [$0.lowerBound, $0.upperBound] }
     }
 
-    /// Out of range on a phenotype that is not weak: what raises a screening flag.
-    public var isOutOfRangeAndTrusted: Bool { outOfRange && weak != true }
+    /// Out of range on a phenotype that is not weak, for an ECG whose outputs are not withheld:
+    /// what raises a screening flag.
+    public var isOutOfRangeAndTrusted: Bool { outOfRange && weak != true && withheld == nil }
 }
 
 /// One conditional subtype probability as written out.
@@ -81,16 +89,20 @@ public struct CaseFindings: Sendable, Equatable {
 
     /// Every entry names its target and label (the export manifest's lists).
     public init(_ analysis: ECGAnalysis) {
-        risks = analysis.risks.map { RiskFinding($0, named: true) }
+        let withheld = analysis.withheldReason
+        risks = analysis.risks.map { RiskFinding($0, named: true, withheld: withheld) }
         subtypes = analysis.subtypes.map(SubtypeFinding.init)
-        phenotypes = analysis.phenotypes.map { PhenotypeFinding($0, named: true) }
+        phenotypes = analysis.phenotypes.map { PhenotypeFinding($0, named: true, withheld: withheld) }
     }
 
     /// Keyed by output id, entries without target and label (screening results).
     public static func keyed(_ analysis: ECGAnalysis)
         -> (risks: [String: RiskFinding], subtypes: [String: Double], phenotypes: [String: PhenotypeFinding]) {
-        (Dictionary(analysis.risks.map { ($0.target.output, RiskFinding($0, named: false)) }, uniquingKeysWith: { _, last in last }),
-         Dictionary(analysis.subtypes.map { ($0.target.output, $0.probability) }, uniquingKeysWith: { first, _ in first }),
-         Dictionary(analysis.phenotypes.map { ($0.target.output, PhenotypeFinding($0, named: false)) }, uniquingKeysWith: { _, last in last }))
+        let withheld = analysis.withheldReason
+        return (Dictionary(analysis.risks.map { ($0.target.output, RiskFinding($0, named: false, withheld: withheld)) },
+                           uniquingKeysWith: { _, last in last }),
+                Dictionary(analysis.subtypes.map { ($0.target.output, $0.probability) }, uniquingKeysWith: { first, _ in first }),
+                Dictionary(analysis.phenotypes.map { ($0.target.output, PhenotypeFinding($0, named: false, withheld: withheld)) },
+                           uniquingKeysWith: { _, last in last }))
     }
 }

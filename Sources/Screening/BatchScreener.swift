@@ -212,10 +212,12 @@ public final class BatchScreener {
         result.modelID = analysis.modelID
         result.syntheticModel = analysis.isSynthetic
         let findings = CaseFindings.keyed(analysis)
-        // Weak heads are reported but never raise a flag on their own.
-        var flags = analysis.risks.filter { RiskFinding($0, named: false).isHighAndTrusted }.map { "high:\($0.target.output)" }
-        flags += analysis.phenotypes.filter { PhenotypeFinding($0, named: false).isOutOfRangeAndTrusted }
-            .map { "out-of-range:\($0.target.output)" }
+        // Weak heads are reported but never raise a flag on their own; an out-of-distribution ECG's
+        // outputs raise none at all (withheld: the flag says why instead).
+        var flags = analysis.risks.map(\.target.output).filter { findings.risks[$0]?.isHighAndTrusted == true }.map { "high:\($0)" }
+        flags += analysis.phenotypes.map(\.target.output).filter { findings.phenotypes[$0]?.isOutOfRangeAndTrusted == true }
+            .map { "out-of-range:\($0)" }
+        result.withheld = analysis.withheldReason
         result.risks = findings.risks
         result.subtypes = findings.subtypes
         result.phenotypes = findings.phenotypes

@@ -46,6 +46,9 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var outOfDistribution: Bool?
     /// The out-of-distribution score (≤ 1 inside, > 1 outside).
     public var outOfDistributionScore: Double?
+    /// Why the model's outputs are not findings for this ECG (out of distribution): no `high:` or
+    /// `out-of-range:` flag is raised, and each risk / phenotype carries the same reason.
+    public var withheld: String?
     /// True when any non-weak risk is in its high band, any non-weak phenotype is out of range, or
     /// the ECG is out of distribution.
     public var flagged: Bool?
@@ -86,6 +89,7 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
             ("ood_score", number(outOfDistributionScore)),
             ("flagged", flagged.map { $0 ? "1" : "0" } ?? ""),
             ("flags", (flags ?? []).joined(separator: " ")),
+            ("withheld", withheld ?? ""),
             ("not_applicable", notApplicable ?? ""),
         ]
         for (id, risk) in (risks ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -11,6 +11,10 @@ enum RiskPanel {
             return
         }
         guard let a = state.analysis else { return }
+        // Out of distribution: no bar, band or colour that could read as a finding unless asked
+        // for (key u), and then all grey and labelled unreliable.
+        if WithheldPanel.render(a, state: state, what: "risks", into: &grid, rect: rect, theme: theme) { return }
+        let unreliable = a.withheldReason != nil
         // label bar p band AUC tag; the label gets what the bar can spare (bar ≥ 12 cells).
         let tail = 5 + 1 + 4 + 1 + 8 + 5
         let longest = a.risks.map { $0.label.unicodeScalars.count + 1 }.max() ?? 6
@@ -18,22 +22,27 @@ enum RiskPanel {
         let labelWidth = max(9, min(longest, rect.width - tail - 13))
         let barWidth = max(6, rect.width - labelWidth - 1 - tail)
         var y = rect.y
-        grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
-        // The column title shrinks whole words rather than cutting one.
-        let barTitle = ["probability  low│mid│high", "probability", "prob."].first { $0.unicodeScalars.count <= barWidth } ?? ""
-        grid.write(barTitle, x: rect.x + labelWidth + 1, y: y, style: theme.dim, maxWidth: barWidth)
-        grid.write("  p  band  AUC", x: rect.x + labelWidth + 1 + barWidth, y: y, style: theme.dim, maxWidth: rect.maxX - (rect.x + labelWidth + 1 + barWidth))
+        if unreliable {
+            grid.writeTruncated("all " + OutOfDistributionVerdict.unreliableLabel + " (not findings)", x: rect.x, y: y, width: rect.width, style: theme.weak)
+        } else {
+            grid.writeTruncated("head", x: rect.x, y: y, width: labelWidth, style: theme.dim)
+            // The column title shrinks whole words rather than cutting one.
+            let barTitle = ["probability  low│mid│high", "probability", "prob."].first { $0.unicodeScalars.count <= barWidth } ?? ""
+            grid.write(barTitle, x: rect.x + labelWidth + 1, y: y, style: theme.dim, maxWidth: barWidth)
+            grid.write("  p  band  AUC", x: rect.x + labelWidth + 1 + barWidth, y: y, style: theme.dim, maxWidth: rect.maxX - (rect.x + labelWidth + 1 + barWidth))
+        }
         y += 1
         let camTarget = state.gradCAMOn ? state.gradCAMTarget : nil
         for (i, r) in a.risks.enumerated() {
             guard y < rect.maxY else { break }
             let rowRect = Rect(x: rect.x, y: y, width: rect.width, height: 1)
             hits.heads.append((rowRect, i))
-            let bandStyle: CellStyle = r.isWeak ? theme.weak : (r.band == .high ? theme.riskHigh : r.band == .intermediate ? theme.riskIntermediate : theme.riskLow)
+            let grey = r.isWeak || unreliable
+            let bandStyle: CellStyle = grey ? theme.weak : (r.band == .high ? theme.riskHigh : r.band == .intermediate ? theme.riskIntermediate : theme.riskLow)
             let isCAM = camTarget == r.target
             let marker = isCAM ? "▸" : ""
             grid.write(marker + ClinicalLabel.fit(r.label, width: labelWidth - marker.count), x: rect.x, y: y,
-                       style: isCAM ? theme.selection : (r.isWeak ? theme.weak : theme.normal), maxWidth: labelWidth)
+                       style: isCAM ? theme.selection : (grey ? theme.weak : theme.normal), maxWidth: labelWidth)
             // Track with band thresholds, then the fill.
             let bx = rect.x + labelWidth + 1
             let fill = Int((max(0, min(1, r.probability)) * Double(barWidth)).rounded())
@@ -41,17 +50,22 @@ enum RiskPanel {
                 let start = Double(k) / Double(barWidth), end = Double(k + 1) / Double(barWidth)
                 let isThreshold = r.bands.contains { $0 >= start && $0 < end }
                 if k < fill {
-                    grid.put(r.isWeak ? "▒" : "█", x: bx + k, y: y, style: bandStyle)
+                    grid.put(grey ? "▒" : "█", x: bx + k, y: y, style: bandStyle)
                 } else {
                     grid.put(isThreshold ? "┆" : "·", x: bx + k, y: y, style: theme.bandTrack)
                 }
             }
             var tx = bx + barWidth + 1
             tx += grid.write(String(format: "%4.2f ", r.probability), x: tx, y: y, style: bandStyle)
-            let bandName = r.band == .intermediate ? "mid " : (r.band == .high ? "HIGH" : "low ")
+            // An unreliable output has no band: "HIGH" would read as a finding.
+            let bandName = unreliable ? "  – " : (r.band == .intermediate ? "mid " : (r.band == .high ? "HIGH" : "low "))
             tx += grid.write(bandName + " ", x: tx, y: y, style: bandStyle)
-            tx += grid.write(r.validationAUC.map { String(format: "%.2f", $0) } ?? " n/a", x: tx, y: y, style: r.isWeak ? theme.weak : theme.dim)
-            if r.isWeak { grid.write(" weak", x: tx, y: y, style: theme.weak.adding(.reverse), maxWidth: rect.maxX - tx) }
+            tx += grid.write(r.validationAUC.map { String(format: "%.2f", $0) } ?? " n/a", x: tx, y: y, style: grey ? theme.weak : theme.dim)
+            if unreliable {
+                grid.write(" unrel.", x: tx, y: y, style: theme.weak.adding(.reverse), maxWidth: rect.maxX - tx)
+            } else if r.isWeak {
+                grid.write(" weak", x: tx, y: y, style: theme.weak.adding(.reverse), maxWidth: rect.maxX - tx)
+            }
             y += 1
         }
         if !a.subtypes.isEmpty, y + 1 < rect.maxY {
@@ -70,6 +84,24 @@ enum RiskPanel {
     }
 }
 
+/// The risk / phenotype panel of an out-of-distribution ECG: why its outputs are withheld, and
+/// how to see them greyed (key u). Returns false when the panel should draw its rows.
+enum WithheldPanel {
+    static func render(_ a: ECGAnalysis, state: WorkstationState, what: String, into grid: inout CellGrid, rect: Rect, theme: Theme) -> Bool {
+        guard a.withheldReason != nil else { return false }
+        if state.showUnreliable {
+            // The rows follow below a one-line reminder; the panel then draws them greyed.
+            return false
+        }
+        let lines = ["\(what) withheld: out of distribution", "the ECG is unlike the model's training data",
+                     "u: show them greyed (\(OutOfDistributionVerdict.unreliableLabel))"]
+        for (k, line) in lines.enumerated() where k < rect.height {
+            grid.writeTruncated(line, x: rect.x, y: rect.y + k, width: rect.width, style: k == 0 ? theme.warning : theme.dim)
+        }
+        return true
+    }
+}
+
 /// CMR phenotypes: value, unit, reference range, out-of-range flag and the head's validation r.
 enum PhenotypePanel {
     static func render(_ state: WorkstationState, into grid: inout CellGrid, rect: Rect, theme: Theme) {
@@ -82,6 +114,8 @@ enum PhenotypePanel {
             grid.writeTruncated("this model has no phenotype heads", x: rect.x, y: rect.y, width: rect.width, style: theme.dim)
             return
         }
+        if WithheldPanel.render(a, state: state, what: "phenotypes", into: &grid, rect: rect, theme: theme) { return }
+        let unreliable = a.withheldReason != nil
         // Columns by measurement: each as wide as its widest entry. When the panel is narrow the r
         // column goes first, then the flag takes its compact form ("▲", "w▲"), then the reference
         // range (the flag still says in or out of it) — the label keeps its short form, the value
@@ -105,20 +139,25 @@ enum PhenotypePanel {
         let columns = options.first { labelMinimum + rest($0) <= rect.width } ?? options[options.count - 1]
         let showR = columns.r, compactFlag = columns.compactFlag
         let labelWidth = min(26, max(labelMinimum, rect.width - rest(columns)))
-        grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
-        var header = "value".padded(valueW, right: true) + " "
-        if intervals { header += "80 % int.".padded(ivW) + " " }
-        header += "unit".padded(unitW)
-        if columns.range { header += " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW) }
-        header += " " + (compactFlag ? "  " : "flag  ")
-        if showR { header += "    r" }
-        grid.write(header, x: rect.x + labelWidth, y: rect.y, style: theme.dim, maxWidth: rect.width - labelWidth)
+        if unreliable {
+            let note = ["all " + OutOfDistributionVerdict.unreliableLabel + " (not findings)", "all " + OutOfDistributionVerdict.unreliableLabel, "unreliable"]
+            grid.write(note.first { $0.unicodeScalars.count <= rect.width } ?? "unreliable", x: rect.x, y: rect.y, style: theme.weak, maxWidth: rect.width)
+        } else {
+            grid.write(["phenotype", "pheno.", ""].first { $0.count <= labelWidth } ?? "", x: rect.x, y: rect.y, style: theme.dim, maxWidth: labelWidth)
+            var header = "value".padded(valueW, right: true) + " "
+            if intervals { header += "80 % int.".padded(ivW) + " " }
+            header += "unit".padded(unitW)
+            if columns.range { header += " " + (rangeW >= 9 ? "reference" : "range").padded(rangeW) }
+            header += " " + (compactFlag ? "  " : "flag  ")
+            if showR { header += "    r" }
+            grid.write(header, x: rect.x + labelWidth, y: rect.y, style: theme.dim, maxWidth: rect.width - labelWidth)
+        }
         let rows = rect.height - 1
         let scroll = max(0, min(state.scroll[.phenotypes] ?? 0, max(0, a.phenotypes.count - rows)))
         for (k, p) in a.phenotypes.enumerated().dropFirst(scroll).prefix(max(0, rows)) {
             let y = rect.y + 1 + (k - scroll)
             // Low validation r: styled like a weak risk head, never as a finding.
-            let style = p.isWeak ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
+            let style = p.isWeak || unreliable ? theme.weak : (p.isOutOfRange ? theme.outOfRange : theme.normal)
             grid.write(ClinicalLabel.fit(p.label, width: labelWidth - 1), x: rect.x, y: y, style: style, maxWidth: labelWidth)
             var line = values[k].padded(valueW, right: true) + " "
             // The calibrated 80 % interval sits right beside the value it qualifies.
@@ -135,6 +174,8 @@ enum PhenotypePanel {
                 // A weak output is never a finding: its flag column says so (keeping the direction).
                 if p.isWeak { flag = p.isOutOfRange ? (low ? "weak▼" : "weak▲") : "weak" }
             }
+            // Withheld (out of distribution): no direction, no finding.
+            if unreliable { flag = compactFlag ? "u" : "unrel" }
             line += " " + flag.padded(compactFlag ? 2 : 6)
             if showR { line += p.validationR.map { String(format: " %4.2f", $0) } ?? "     " }
             grid.write(line, x: rect.x + labelWidth, y: y, style: style, maxWidth: rect.width - labelWidth)

@@ -521,6 +521,14 @@ public final class WorkstationApp {
             state.cmrSeed &+= 1
             state.status = StatusMessage("CMR seed \(state.cmrSeed)")
             requestCMR()
+        case .toggleUnreliable:
+            guard state.analysis?.withheldReason != nil else {
+                state.status = StatusMessage("nothing is withheld: this ECG is inside the model's training distribution")
+                return
+            }
+            state.showUnreliable.toggle()
+            state.status = StatusMessage(state.showUnreliable ? "showing withheld outputs greyed — " + OutOfDistributionVerdict.unreliableLabel
+                                                              : "outputs withheld (out of distribution) — u shows them greyed")
         case .toggleAnatomyRange:
             guard cases?.canDrawAnatomyRange ?? false else {
                 state.status = StatusMessage("this model predicts no calibrated 80 % intervals: the heart is its point estimate", isError: true)

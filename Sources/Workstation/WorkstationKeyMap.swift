@@ -6,7 +6,7 @@ public enum WorkstationAction: Hashable, Sendable {
     case cursorLeft, cursorRight, cursorLeftFast, cursorRightFast, toggleCaliper, snapNext, snapPrevious
     case windowForward, windowBack, windowStart, windowEnd, cycleDisplayFilter
     case gainUp, gainDown, speedUp, speedDown, resetPaper
-    case toggleGradCAM, nextGradCAMHead, previousGradCAMHead
+    case toggleGradCAM, nextGradCAMHead, previousGradCAMHead, toggleUnreliable
     case nextPane, previousPane, scrollDown, scrollUp
     case playPause, stepFrameForward, stepFrameBack, newSeed, toggleAnatomyRange
     case export, exportForPACS
@@ -47,6 +47,7 @@ extension WorkstationAction {
         KeyBinding([.character("g")], .toggleGradCAM, section: "Model", "Grad-CAM on / off"),
         KeyBinding([.character("G")], .nextGradCAMHead, section: "Model", "Grad-CAM: next head"),
         KeyBinding([.character("B")], .previousGradCAMHead, section: "Model", "Grad-CAM: previous head"),
+        KeyBinding([.character("u")], .toggleUnreliable, section: "Model", "show withheld outputs greyed (OOD ECG)"),
 
         KeyBinding([.tab], .nextPane, section: "Panels", "next panel"),
         KeyBinding([.backTab], .previousPane, section: "Panels", "previous panel"),

@@ -71,9 +71,8 @@ public enum WorkstationRenderer {
             grid.fill(banner, style: style)
             var modelID: String?
             if case .loaded(let id, _, _) = state.model { modelID = id }
-            let text = BannerText.fitted(outOfDistributionScore: ood?.isOutside == true ? ood?.score : nil, modelID: modelID,
-                                         width: banner.width - 2)
-            grid.write(text, x: 1, y: banner.y, style: style, maxWidth: banner.width - 2)
+            grid.writeTruncated(bannerText(outside: ood?.isOutside == true ? ood?.score : nil, modelID: modelID, width: banner.width - 2),
+                                x: 1, y: banner.y, width: banner.width - 2, style: style)
         }
 
         if let side = layout.side {
@@ -107,6 +106,32 @@ public enum WorkstationRenderer {
             grid.images.removeAll { $0.rect.intersects(area) }
         }
         return (grid, hits)
+    }
+
+    /// The banner's text: the longest of its fixed forms that fits `width` cells, so it is never
+    /// cut. Every form keeps "demo model", and for an out-of-distribution ECG "out of distribution"
+    /// (first, so it is the last thing a narrow terminal could lose). `outside`: the OOD score when
+    /// the ECG is outside, else nil.
+    static func bannerText(outside score: Double?, modelID: String?, width: Int) -> String {
+        var forms: [String] = []
+        let model = modelID.map { " · scores from \($0), trained on synthetic data" } ?? ""
+        if let score {
+            let s = String(format: "%.1f", score)
+            forms = ["⚠ OUT OF DISTRIBUTION (score \(s)): ECG unlike the training data — findings withheld · SYNTHETIC DEMO MODEL — not for clinical use" + model,
+                     "⚠ OUT OF DISTRIBUTION (score \(s)): ECG unlike the training data — findings withheld · SYNTHETIC DEMO MODEL — not for clinical use",
+                     "⚠ OUT OF DISTRIBUTION (score \(s)): findings withheld · SYNTHETIC DEMO MODEL, not for clinical use",
+                     "⚠ OUT OF DISTRIBUTION (score \(s)): findings withheld · DEMO MODEL, not clinical",
+                     "⚠ OUT OF DISTRIBUTION: findings withheld · DEMO MODEL",
+                     "⚠ out of distribution: findings withheld · demo model, not clinical",
+                     "⚠ out of distribution · demo model",
+                     "out of distribution·demo model"]
+        } else {
+            forms = ["SYNTHETIC DEMO MODEL — not for clinical use" + model,
+                     "SYNTHETIC DEMO MODEL — not for clinical use",
+                     "demo model, not clinical",
+                     "demo model"]
+        }
+        return forms.first { $0.unicodeScalars.count <= width } ?? forms[forms.count - 1]
     }
 
     // MARK: header / footer

@@ -133,6 +133,9 @@ public struct WorkstationState: Sendable {
     /// Why the model does not apply to this record (e.g. a 2-lead Holter lacks its leads): not an error.
     public var modelNotApplicable: String?
     public var gradCAMOn = false
+    /// For an out-of-distribution ECG: show its withheld outputs, greyed and labelled unreliable
+    /// (key `u`); otherwise the risk and phenotype panels say why they are withheld.
+    public var showUnreliable = false
     /// The risk head whose Grad-CAM is shown (index into `gradCAMTargets`); nil = none chosen: the
     /// analysis sets the flagged finding the model is surest of (CaseAnalysis.defaultGradCAMTarget), if any.
     public var gradCAMHeadIndex: Int?

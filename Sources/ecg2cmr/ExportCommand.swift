@@ -84,7 +84,7 @@ struct ExportCommand: ParsableCommand {
                                     realDirectory: real.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                     saveFloatFrames: saveFloatFrames, dicom: dicom, pdfPaper: pdf ? paper : nil,
                                     studyInstanceUID: filing.studyUID, accessionNumber: filing.accession,
-                                    anatomy: generation.anatomy)
+                                    anatomy: generation.anatomy, showUnreliable: generation.showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
 
         let cases = try modelOptions.load()

@@ -40,7 +40,8 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let options = ExportOptions(seed: generation.seed, includePHI: includePhi, gradCAMTarget: generation.gradcamHead, pdfPaper: paper,
-                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession, anatomy: generation.anatomy)
+                                    studyInstanceUID: filing.studyUID, accessionNumber: filing.accession, anatomy: generation.anatomy,
+                                    showUnreliable: generation.showUnreliable)
         do { try options.validate() } catch { throw ValidationError("\(error)") }
         try refuseForeignOutput(out, what: "a PDF") { $0.starts(with: Array("%PDF-".utf8)) }
         if dicom {

@@ -73,6 +73,9 @@ struct CaseGenerationOptions: ParsableArguments {
 
     @Option(name: .long, help: "Anatomy of the generated heart: point (the predicted values printed beside it) or range (a draw within the 80 % intervals, seeded, labelled as such).")
     var anatomy: AnatomyMode = .pointEstimate
+
+    @Flag(name: .long, help: "For an out-of-distribution ECG, list the withheld risks and phenotypes on the report anyway, greyed and labelled \"unreliable: out of distribution\" (never as findings).")
+    var showUnreliable = false
 }
 
 extension PaperSize: ExpressibleByArgument {

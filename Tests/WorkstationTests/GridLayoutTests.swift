@@ -124,15 +124,13 @@ import CaseAnalysis
         #expect(pages >= 1)
     }
 
-    @Test func bannerKeepsDemoModelAndRoomForTheOutOfDistributionMark() {
-        for width in 10...200 {
-            let plain = BannerText.fitted(outOfDistributionScore: nil, modelID: "demo-v2", width: width)
-            #expect(plain.lowercased().contains("demo model"))
-            if width >= 10 { #expect(plain.unicodeScalars.count <= width, "\(width): \(plain)") }
-            let ood = BannerText.fitted(outOfDistributionScore: 3.2, modelID: "demo-v2", width: width)
-            #expect(ood.contains("OUT OF DISTRIBUTION") || ood.contains("OOD"))
-            #expect(ood.lowercased().contains("demo model"))
-            if width >= 18 { #expect(ood.unicodeScalars.count <= width, "\(width): \(ood)") }
+    @Test func bannerKeepsDemoModelAndTheOutOfDistributionMark() {
+        for width in 30...200 {
+            let plain = WorkstationRenderer.bannerText(outside: nil, modelID: "demo-v2", width: width)
+            #expect(plain.lowercased().contains("demo model") && plain.unicodeScalars.count <= width, "\(width): \(plain)")
+            let ood = WorkstationRenderer.bannerText(outside: 3.2, modelID: "demo-v2", width: width)
+            #expect(ood.lowercased().contains("out of distribution") && ood.lowercased().contains("demo model"), "\(width): \(ood)")
+            #expect(ood.unicodeScalars.count <= width, "\(width): \(ood)")
         }
     }
 }

@@ -299,6 +299,25 @@ def _beat_work(job):
     return np.stack(beats), np.stack(rhythm).astype(np.float32), np.array(count, dtype=np.int32)
 
 
+def map_cohort_chunks(work, cohort, rows, chunk: int, workers: int, extra: tuple, what: str, log=print) -> list:
+    """`work((cohort path, rows[a:a+chunk], lsb, rate, *extra))` over the rows in chunks, in order,
+    on `workers` forked processes (one: in this process), with a progress line every 10 chunks."""
+    jobs = [(str(cohort.path), rows[a:a + chunk], cohort.lsb_mv, cohort.rate, *extra) for a in range(0, len(rows), chunk)]
+    t0 = time.time()
+    parts = []
+    pool = get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        for k, part in enumerate(pool.imap(work, jobs) if pool else map(work, jobs)):
+            parts.append(part)
+            if k % 10 == 9 or k == len(jobs) - 1:
+                log(f"  {what}: {min((k + 1) * chunk, len(rows))}/{len(rows)} ECGs, {time.time() - t0:.0f} s")
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    return parts
+
+
 def build_beat_cache(cohort: Cohort, rows: np.ndarray, ops: list, spec: dict, out_dir: Path, workers: int = 2,
                      chunk: int = 200, log=print) -> dict:
     """Median beats [n, 12, beat] (float16), rhythm features [n, R] and beat counts of `rows`, from
@@ -317,21 +336,7 @@ def build_beat_cache(cohort: Cohort, rows: np.ndarray, ops: list, spec: dict, ou
     fast = fast_preprocess(cohort.ecg_mv(probe), cohort.rate, ops)
     if ref.shape != fast.shape or np.abs(ref - fast).max() > 1e-4:
         raise RuntimeError(f"fast preprocessing disagrees with preprocess(): max |Δ| = {np.abs(ref - fast).max()}")
-    jobs = [(str(cohort.path), rows[a:a + chunk], cohort.lsb_mv, cohort.rate, ops, spec, rate)
-            for a in range(0, len(rows), chunk)]
-    t0 = time.time()
-    parts = []
-    pool = get_context("fork").Pool(workers) if workers > 1 else None
-    try:
-        results = pool.imap(_beat_work, jobs) if pool else map(_beat_work, jobs)
-        for k, part in enumerate(results):
-            parts.append(part)
-            if k % 10 == 9 or k == len(jobs) - 1:
-                log(f"  beat cache: {min((k + 1) * chunk, len(rows))}/{len(rows)} ECGs, {time.time() - t0:.0f} s")
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
+    parts = map_cohort_chunks(_beat_work, cohort, rows, chunk, workers, (ops, spec, rate), "beat cache", log)
     out = {"beats": np.concatenate([p[0] for p in parts]), "rhythm": np.concatenate([p[1] for p in parts]),
            "beat_count": np.concatenate([p[2] for p in parts])}
     tmp = out_dir / f"beats_{sig}.tmp.npz"

@@ -531,10 +531,14 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
                  "shuffled ECGs. Read them as an illustration of the pipeline only.")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Keep the held-out section that training/heldout_eval.py writes between its markers.
-    start, end = "<!-- heldout:start -->", "<!-- heldout:end -->"
+    # Likewise the out-of-distribution section (rule, measurements), written by hand and by
+    # training/ood_measure.py between its own markers.
     old = path.read_text() if path.exists() else ""
-    kept = old[old.index(start):old.index(end) + len(end)] if start in old and end in old else ""
-    path.write_text("\n".join(L) + ("\n\n" + kept if kept else "") + "\n")
+    kept = []
+    for start, end in (("<!-- heldout:start -->", "<!-- heldout:end -->"), ("<!-- ood:start -->", "<!-- ood:end -->")):
+        if start in old and end in old:
+            kept.append(old[old.index(start):old.index(end) + len(end)])
+    path.write_text("\n".join(L) + "".join("\n\n" + k for k in kept) + "\n")
 
 
 def evaluate(p) -> dict:

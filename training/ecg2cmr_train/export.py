@@ -22,6 +22,11 @@ def _bands(thr: float, spec90: float) -> list:
     return [round(lo, 4), round(hi, 4)]
 
 
+def _rounded(v):
+    from .ood import _rounded as r
+    return r(v)
+
+
 def manifest_fields(p) -> dict:
     cfg = p.cfg
     val = json.loads((p.run_dir / "validation.json").read_text())["heads"]
@@ -82,7 +87,7 @@ def manifest_fields(p) -> dict:
                                "shiftPixels": float(cfg["pose"]["shiftPixels"])},
                       "informativeness": {k: (round(v, 4) if isinstance(v, float) and np.isfinite(v) else v)
                                           for k, v in full["generator"].items()}},
-        "outOfDistribution": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in full["ood"].items()},
+        "outOfDistribution": _rounded(full["ood"]),
         "training": {
             "pipeline": "training/ecg2cmr_train/pipeline.py",
             "config": cfg.get("config_file", "defaults"),

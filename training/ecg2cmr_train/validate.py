@@ -46,46 +46,26 @@ def ood_input_vectors(beats: np.ndarray, rhythm: np.ndarray, stride: int) -> np.
 
 
 def calibrate_ood(run, model) -> dict:
-    """Two distances to the training distribution, each thresholded at a percentile of the
-    validation split: Mahalanobis distance² of the pooled embedding (shrunk covariance), and the
-    squared residual of the standardised input vector outside its top-k principal components."""
+    """The out-of-distribution check (ood.py): embedding, median-beat and signal-level distances;
+    statistics from `ood.subjects` training subjects, thresholds by the one rule on the whole
+    validation split (union flags `ood.target_flagged`). Returns the `ood.*` tensors and "summary"."""
+    from . import ood as O
     from .pipeline import predict
     o = run.cfg["ood"]
-    cache = run.cache
     tr = run.pos["train"][: int(o["subjects"])]
     va = run.pos["val"]
-    pooled_tr = predict(run, model, tr)["pooled"].astype(np.float64)
-    pooled_va = predict(run, model, va)["pooled"].astype(np.float64)
-    mean = pooled_tr.mean(0)
-    cov = np.cov((pooled_tr - mean).T)
-    d = cov.shape[0]
-    cov = cov + 0.05 * np.trace(cov) / d * np.eye(d)
-    prec = np.linalg.inv(cov)
-    def maha(p):
-        c = p - mean
-        return np.einsum("ij,jk,ik->i", c, prec, c)
-    x_tr = ood_input_vectors(cache["beats"][tr].numpy(), cache["rhythm"][tr].numpy(), int(o["beat_stride"]))
-    x_va = ood_input_vectors(cache["beats"][va].numpy(), cache["rhythm"][va].numpy(), int(o["beat_stride"]))
-    imean, istd = x_tr.mean(0), x_tr.std(0) + 1e-3
-    z_tr = (x_tr - imean) / istd
-    k = min(int(o["components"]), z_tr.shape[1], z_tr.shape[0])
-    _, _, vt = np.linalg.svd(z_tr, full_matrices=False)
-    comps = vt[:k]
-    def resid(x):
-        z = (x - imean) / istd
-        return (z ** 2).sum(1) - ((z @ comps.T) ** 2).sum(1)
-    q = float(o["percentile"])
-    d_emb, d_in = maha(pooled_va), resid(x_va)
-    thr_emb, thr_in = float(np.percentile(d_emb, q)), float(np.percentile(d_in, q))
-    flagged = (d_emb > thr_emb) | (d_in > thr_in)
-    log(f"ood: thresholds embedding {thr_emb:.1f}, input {thr_in:.1f}; validation flagged {flagged.mean():.3f}")
-    return {"embedding_mean": mean.astype(np.float32), "embedding_precision": prec.astype(np.float32),
-            "input_mean": imean.astype(np.float32), "input_std": istd.astype(np.float32),
-            "input_components": comps.astype(np.float32),
-            "summary": {"embeddingThreshold": thr_emb, "inputThreshold": thr_in, "percentile": q,
-                        "validationFlagged": float(flagged.mean()), "validationSubjects": int(len(va)),
-                        "calibrationSubjects": int(len(tr)), "beatStride": int(o["beat_stride"]),
-                        "components": int(k)}}
+    feats = {}
+    for name, pos in (("train", tr), ("val", va)):
+        f = O.cohort_features(run.cohort, run.rows[pos], run.cfg["preprocessing"], run.beat_spec,
+                              int(run.cfg["preprocess_workers"]), cache_dir=run.run_dir / "cache", log=log)
+        f["pooled"] = predict(run, model, pos)["pooled"].astype(np.float64)
+        feats[name] = f
+    res = O.calibrate(feats["train"], feats["val"], int(o["beat_stride"]), int(o["components"]),
+                      float(o.get("target_flagged", O.TARGET_FLAGGED)))
+    s = res["summary"]
+    log(f"ood: q {s['percentile']:.2f}; thresholds embedding {s['embeddingThreshold']:.1f}, input {s['inputThreshold']:.1f}, "
+        f"signal {s['signal']['threshold']:.1f}; validation flagged {s['validationFlagged']:.3f}")
+    return {**res["tensors"], "summary": s}
 
 
 def generator_informativeness(run, model, gen, n: int, seed_base: int) -> dict:

@@ -1,0 +1,354 @@
+"""Out-of-distribution calibration: three distances to the synthetic training data and one rule
+that sets their thresholds on synthetic validation data only.
+
+Distances (Swift twin: Sources/CardiacModels/OutOfDistribution.swift and SignalFeatures.swift):
+  embedding — Mahalanobis distance² of the encoder's pooled vector (shrunk covariance);
+  input     — squared residual of the standardised median-beat + rhythm vector outside its top-k
+              principal components;
+  signal    — Mahalanobis distance² of `signal_features` of the prepared 10-s record: what the
+              median beats hide (beat-to-beat residual, its roughness, beat gain spread, baseline
+              drift, the spectral slope of the whole lead).
+
+Rule (docs/MODEL_CARD.md, "Out-of-distribution rule"; fixed before any real record was scored by
+this detector): statistics from training-split subjects; ONE percentile q applied to every
+distance on the validation split, q chosen so that the union of the distances flags
+`target_flagged` (2.5 %) of the validation subjects. score = max_i d_i / t_i; flagged when > 1.
+
+Re-run on an exported bundle (rewrites its safetensors and manifest atomically):
+
+    python -m ecg2cmr_train.ood --bundle assets/models/demo-v2 --cohort /path/to/cohort
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIGNAL_FEATURE_SET = "beat-residual-v1"
+# Per lead, in this order (the Swift side names them the same).
+SIGNAL_FEATURES = (
+    "beat_residual_log_rms",      # RMS of every complete beat window minus the median beat
+    "beat_residual_roughness",    # log RMS(first difference of that residual) − log RMS(residual)
+    "beat_gain_log_sd",           # log(SD of per-beat least-squares gains on the median beat + 0.01)
+    "median_beat_log_rms",
+    "median_beat_roughness",      # log RMS(diff median beat) − log RMS(median beat)
+    "baseline_log_sd",            # log(SD of the 1-s block means + ε): drift the high-pass left
+    "signal_roughness",           # log RMS(diff x) − log RMS(x)
+    "signal_curvature",           # log RMS(diff² x) − log RMS(diff x)
+)
+EPS = 1e-4          # mV: keeps logs finite on flat leads
+GAIN_FLOOR = 0.01   # gain SD below this is indistinguishable; keeps its log bounded
+SHRINK = 0.05       # covariance shrinkage toward the diagonal (fraction of the mean variance)
+TARGET_FLAGGED = 0.025
+
+
+def _log_rms(v: np.ndarray) -> float:
+    v = np.asarray(v, dtype=np.float64).ravel()
+    return math.log(math.sqrt(float(np.dot(v, v)) / v.size) + EPS) if v.size else math.log(EPS)
+
+
+def signal_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, post: int, fs: float) -> np.ndarray:
+    """float64 [L · len(SIGNAL_FEATURES)], lead-major, of one prepared record `x` ([L, S], the
+    model's input after preprocessing), its R peaks and per-lead median beats ([L, pre + post],
+    beats.beat_features)."""
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)
+    m = np.asarray(median_beat, dtype=np.float32).astype(np.float64)
+    n_leads, s = x.shape
+    length = pre + post
+    starts = np.asarray([int(p) - pre for p in peaks if int(p) - pre >= 0 and int(p) + post <= s], dtype=np.int64)
+    block = max(1, int(math.floor(fs + 0.5)))
+    blocks = s // block
+    out = np.zeros((n_leads, len(SIGNAL_FEATURES)))
+    for l in range(n_leads):
+        ml = m[l]
+        if starts.size:
+            w = x[l][starts[:, None] + np.arange(length)[None, :]]      # [B, T]
+            e = w - ml[None, :]
+            r0 = _log_rms(e)
+            r1 = _log_rms(np.diff(e, axis=1)) - r0
+            mm = float(np.dot(ml, ml))
+            gains = (w @ ml) / mm if mm > 1e-12 else np.zeros(len(starts))
+            g = math.log(float(np.sqrt(np.mean((gains - gains.mean()) ** 2))) + GAIN_FLOOR)
+        else:
+            r0, r1, g = math.log(EPS), 0.0, math.log(GAIN_FLOOR)
+        b0 = _log_rms(ml)
+        b1 = _log_rms(np.diff(ml)) - b0
+        if blocks:
+            means = x[l, : blocks * block].reshape(blocks, block).mean(1)
+            base = math.log(float(np.sqrt(np.mean((means - means.mean()) ** 2))) + EPS)
+        else:
+            base = math.log(EPS)
+        d1 = np.diff(x[l])
+        s0 = _log_rms(x[l])
+        s1 = _log_rms(d1)
+        s2 = _log_rms(np.diff(d1))
+        out[l] = (r0, r1, g, b0, b1, base, s1 - s0, s2 - s1)
+    return out.ravel()
+
+
+# ------------------------------------------------------------------------------------------------
+# Fitting and thresholds
+
+def fit_gaussian(f: np.ndarray, trim: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and precision of `f` [n, d]: covariance of the standardised features shrunk toward
+    the identity; fitted twice, the second time without the `trim` most distant rows, so a few
+    lead-off or empty records in the training split do not widen the distribution."""
+    f = np.asarray(f, dtype=np.float64)
+
+    def fit(rows):
+        mean = rows.mean(0)
+        sd = rows.std(0) + 1e-6
+        corr = np.cov(((rows - mean) / sd).T)
+        corr = (1 - SHRINK) * corr + SHRINK * np.eye(corr.shape[0])
+        p = np.linalg.inv(corr)
+        return mean, p / sd[:, None] / sd[None, :]
+
+    mean, prec = fit(f)
+    if trim > 0 and len(f) > 20:
+        d = mahalanobis(f, mean, prec)
+        mean, prec = fit(f[d <= np.quantile(d, 1 - trim)])
+    return mean, prec
+
+
+def mahalanobis(f: np.ndarray, mean: np.ndarray, prec: np.ndarray) -> np.ndarray:
+    c = np.asarray(f, dtype=np.float64) - mean
+    return np.einsum("ij,jk,ik->i", c, prec, c)
+
+
+def common_thresholds(distances: np.ndarray, target: float) -> tuple[float, np.ndarray, float]:
+    """(q, thresholds, flagged fraction): the largest-flagging single percentile q whose
+    per-distance thresholds, united, flag at most `target` of the rows of `distances` [n, k]."""
+    d = np.asarray(distances, dtype=np.float64)
+
+    def flagged(q):
+        t = np.percentile(d, q, axis=0)
+        return float((d > t[None, :]).any(1).mean()), t
+
+    lo, hi = 100.0 * (1 - target), 100.0      # q = 100(1-target) flags ≥ target; q = 100 flags none
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if flagged(mid)[0] > target:
+            lo = mid
+        else:
+            hi = mid
+    frac, t = flagged(hi)
+    return hi, t, frac
+
+
+def input_vectors(beats: np.ndarray, rhythm: np.ndarray, stride: int) -> np.ndarray:
+    from .validate import ood_input_vectors
+    return ood_input_vectors(beats, rhythm, stride)
+
+
+def calibrate(train: dict, val: dict, stride: int, components: int, target: float = TARGET_FLAGGED) -> dict:
+    """`train` / `val`: {"pooled" [n, W], "beats" [n, L, T], "rhythm" [n, R], "signal" [n, F]}.
+    Returns the `ood.*` tensors and the manifest block ("summary")."""
+    pooled_tr = np.asarray(train["pooled"], dtype=np.float64)
+    mean = pooled_tr.mean(0)
+    cov = np.cov((pooled_tr - mean).T)
+    w = cov.shape[0]
+    prec = np.linalg.inv(cov + 0.05 * np.trace(cov) / w * np.eye(w))
+    d_emb = mahalanobis(val["pooled"], mean, prec)
+
+    x_tr = input_vectors(train["beats"], train["rhythm"], stride)
+    x_va = input_vectors(val["beats"], val["rhythm"], stride)
+    imean, istd = x_tr.mean(0), x_tr.std(0) + 1e-3
+    z_tr = (x_tr - imean) / istd
+    k = min(int(components), z_tr.shape[1], z_tr.shape[0])
+    _, _, vt = np.linalg.svd(z_tr, full_matrices=False)
+    comps = vt[:k]
+    z_va = (x_va - imean) / istd
+    d_in = (z_va ** 2).sum(1) - ((z_va @ comps.T) ** 2).sum(1)
+
+    s_mean, s_prec = fit_gaussian(train["signal"])
+    d_sig = mahalanobis(val["signal"], s_mean, s_prec)
+
+    q, t, frac = common_thresholds(np.stack([d_emb, d_in, d_sig], 1), target)
+    tensors = {"embedding_mean": mean.astype(np.float32), "embedding_precision": prec.astype(np.float32),
+               "input_mean": imean.astype(np.float32), "input_std": istd.astype(np.float32),
+               "input_components": comps.astype(np.float32),
+               "signal_mean": s_mean.astype(np.float32), "signal_precision": s_prec.astype(np.float32)}
+    summary = {"embeddingThreshold": float(t[0]), "inputThreshold": float(t[1]), "percentile": float(q),
+               "validationFlagged": frac, "validationSubjects": int(len(d_emb)),
+               "calibrationSubjects": int(len(pooled_tr)), "beatStride": int(stride), "components": int(k),
+               "rule": f"one percentile for every distance, chosen so their union flags {target:.3f} of the validation split",
+               "targetFlagged": float(target),
+               "signal": {"featureSet": SIGNAL_FEATURE_SET, "features": int(s_mean.size), "threshold": float(t[2]),
+                          "gainFloor": GAIN_FLOOR, "epsilon": EPS}}
+    return {"tensors": tensors, "summary": summary,
+            "distances": {"embedding": d_emb, "input": d_in, "signal": d_sig}}
+
+
+# ------------------------------------------------------------------------------------------------
+# Features of cohort rows
+
+def _feature_work(job):
+    from .beats import beat_features
+    from .bundle import STANDARD_LEADS
+    from .data import fast_preprocess
+    path, rows, lsb_mv, fs, ops, spec, rate = job
+    ecg = np.load(Path(path) / "ecg_250hz.npy", mmap_mode="r")
+    x = fast_preprocess(np.asarray(ecg[rows], dtype=np.float64) * lsb_mv, fs, ops).astype(np.float32)
+    beats, rhythm, sig = [], [], []
+    for k in range(x.shape[0]):
+        f = beat_features(x[k], STANDARD_LEADS, rate, spec)
+        beats.append(f["median_beat"])
+        rhythm.append(f["rhythm"])
+        sig.append(signal_features(x[k], f["peaks"], f["median_beat"], spec["preSamples"], spec["postSamples"], rate))
+    return np.stack(beats), np.stack(rhythm).astype(np.float32), np.stack(sig)
+
+
+def cohort_features(cohort, rows, ops: list, spec: dict, workers: int = 1, chunk: int = 100,
+                    cache_dir: Path | None = None, log=print) -> dict:
+    """Median beats (float32), rhythm and signal features of cohort `rows`, prepared with the
+    bundle's ops (as the engine); cached in `cache_dir` by content signature when given."""
+    rows = np.asarray(rows)
+    rate = float(next((op["rate"] for op in ops if op["op"] == "resample"), cohort.rate))
+    path = None
+    if cache_dir is not None:
+        sig = hashlib.sha256(json.dumps([str(Path(cohort.path).resolve()), cohort.n, ops, spec, SIGNAL_FEATURE_SET,
+                                         [int(r) for r in rows]]).encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"ood_features_{sig}.npz"
+        if path.exists():
+            z = np.load(path)
+            return {k: z[k] for k in z.files}
+    from .data import map_cohort_chunks
+    parts = map_cohort_chunks(_feature_work, cohort, rows, chunk, workers, (ops, spec, rate), "ood features", log)
+    out = {"beats": np.concatenate([p[0] for p in parts]), "rhythm": np.concatenate([p[1] for p in parts]),
+           "signal": np.concatenate([p[2] for p in parts])}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)
+    return out
+
+
+def pooled_vectors(encoder, beats: np.ndarray, rhythm: np.ndarray, batch: int = 256) -> np.ndarray:
+    import torch
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(beats), batch):
+            o = encoder({"beats": torch.from_numpy(np.asarray(beats[a:a + batch], dtype=np.float32)),
+                         "rhythm": torch.from_numpy(np.asarray(rhythm[a:a + batch], dtype=np.float32))})
+            out.append(o["pooled"].float().numpy())
+    return np.concatenate(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Rewriting an exported bundle
+
+def _rounded(v):
+    if isinstance(v, float):
+        return round(v, 6)
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    return v
+
+
+def rewrite_bundle(bundle_dir, tensors: dict, summary: dict) -> dict:
+    """Replace the bundle's `ood.*` tensors and `outOfDistribution` block; each file is written
+    beside its target and renamed over it, so a reader sees the old bundle or the new one."""
+    from safetensors.numpy import load_file, save_file
+    from .bundle import file_sha256
+    d = Path(bundle_dir)
+    manifest = json.loads((d / "manifest.json").read_text())
+    files = [w["file"] for w in manifest["weights"]]
+    target = next((f for f in files if any(k.startswith("ood.") for k in load_file(str(d / f)))), files[0])
+    for f in files:
+        if f == target:
+            continue
+        stale = [k for k in load_file(str(d / f)) if k.startswith("ood.")]
+        if stale:
+            raise ValueError(f"{d / f}: ood tensors in more than one weights file ({stale[:3]}…)")
+    t = {k: v for k, v in load_file(str(d / target)).items() if not k.startswith("ood.")}
+    t.update({f"ood.{k}": np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()})
+    tmp = d / (target + ".tmp")
+    save_file(t, str(tmp))
+    shutil.copymode(d / target, tmp)          # safetensors writes 0600; keep the bundle's mode
+    for w in manifest["weights"]:
+        if w["file"] == target and "sha256" in w:
+            w["sha256"] = file_sha256(tmp)
+    manifest["outOfDistribution"] = _rounded(summary)
+    mtmp = d / "manifest.json.tmp"
+    mtmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(d / target)
+    mtmp.replace(d / "manifest.json")
+    return manifest
+
+
+def _encoder_digest(bundle_dir, manifest) -> str:
+    """SHA-256 over the bundle's non-`ood.*` tensors: what the pooled vectors depend on."""
+    from safetensors.numpy import load_file
+    h = hashlib.sha256()
+    for w in manifest["weights"]:
+        t = load_file(str(Path(bundle_dir) / w["file"]))
+        for k in sorted(t):
+            if not k.startswith("ood."):
+                h.update(k.encode())
+                h.update(np.ascontiguousarray(t[k]).tobytes())
+    return h.hexdigest()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ecg2cmr_train.ood", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", required=True, help="exported bundle directory (rewritten in place)")
+    ap.add_argument("--cohort", required=True, help="synthetic cohort folder (training/cohort)")
+    ap.add_argument("--train", type=int, default=4000, help="training-split subjects for the statistics")
+    ap.add_argument("--val", type=int, default=2000, help="validation-split subjects for the thresholds")
+    ap.add_argument("--target", type=float, default=TARGET_FLAGGED, help="fraction of validation subjects flagged")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--cache", default=None, help="folder for the feature cache (re-runs skip preprocessing)")
+    ap.add_argument("--report", default=None, help="write the validation distances (npz) here")
+    a = ap.parse_args(argv)
+    from .bundle import load_bundle
+    from .data import Cohort
+    import torch
+    torch.set_num_threads(max(1, a.workers))
+    encoder, _, manifest = load_bundle(a.bundle)
+    if manifest["encoder"]["type"] != "beatvit1d":
+        print(f"{a.bundle}: outOfDistribution needs a beat-aware encoder (beatvit1d)", file=sys.stderr)
+        return 2
+    cohort = Cohort(a.cohort)
+    old = manifest.get("outOfDistribution") or {}
+    stride, comps = int(old.get("beatStride", 4)), int(old.get("components", 32))
+    sel = cohort.select({"train": a.train, "val": a.val})
+    ops, spec = manifest["input"]["preprocessing"], manifest["encoder"]["beats"]
+    cache = Path(a.cache) if a.cache else None
+    feats = {}
+    digest = _encoder_digest(a.bundle, manifest)
+    for split in ("train", "val"):
+        f = cohort_features(cohort, sel[split], ops, spec, a.workers, cache_dir=cache)
+        # The pooled vectors depend on the encoder weights only (not on the ood tensors this
+        # rewrites), so a re-run on the same bundle reuses them.
+        pkey = hashlib.sha256(json.dumps([digest,
+                                          [int(r) for r in sel[split]]]).encode()).hexdigest()[:16]
+        ppath = cache / f"ood_pooled_{pkey}.npy" if cache else None
+        if ppath is not None and ppath.exists():
+            f["pooled"] = np.load(ppath)
+        else:
+            f["pooled"] = pooled_vectors(encoder, f["beats"], f["rhythm"])
+            if ppath is not None:
+                np.save(ppath, f["pooled"])
+        feats[split] = f
+    res = calibrate(feats["train"], feats["val"], stride, comps, a.target)
+    rewrite_bundle(a.bundle, res["tensors"], res["summary"])
+    if a.report:
+        np.savez(a.report, **res["distances"])
+    s = res["summary"]
+    print(f"ood: q {s['percentile']:.3f}; thresholds embedding {s['embeddingThreshold']:.1f}, input "
+          f"{s['inputThreshold']:.1f}, signal {s['signal']['threshold']:.1f}; validation flagged "
+          f"{s['validationFlagged']:.4f} of {s['validationSubjects']}; bundle {a.bundle} rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Writes Tests/CardiacModelsTests/Fixtures/ood-signal-features.json: the reference that pins the
+Swift `OutOfDistributionSignalFeatures` (Sources/CardiacModels/SignalFeatures.swift) and the Python
+`ood.signal_features` to the same numbers.
+
+    python training/make_ood_fixture.py            # from the repository root
+
+Cases: a real record (PhysioNet/CinC 2021 E07500), a synthetic one rendered by training/cohort
+(with its noise), a synthetic one without noise, and an all-zero record. Each is the *prepared*
+model input; only 4 leads are stored (the features are per lead), with the R peaks and median
+beats beats.beat_features found on the full record. The expected features are those
+`ood.signal_features` computes on exactly the stored float32 values.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "training"))
+from make_beat_fixture import OPS, FS, RECORDS, prepared, wfdb_record  # noqa: E402
+from ecg2cmr_train.beats import DEFAULT_SPEC, beat_features  # noqa: E402
+from ecg2cmr_train.ood import SIGNAL_FEATURE_SET, SIGNAL_FEATURES, signal_features  # noqa: E402
+
+OUT = ROOT / "Tests" / "CardiacModelsTests" / "Fixtures" / "ood-signal-features.json"
+LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+KEEP = [1, 3, 6, 10]   # II, aVR, V1, V5
+
+
+def synthetic(noise: bool, seed: int):
+    from cohort.ecg import render_ecg
+    from cohort.state import sample_subjects, subject_row
+    subject = subject_row(sample_subjects(4, seed), 0)
+    rng = np.random.default_rng(int(subject["seed"]))
+    return render_ecg(subject, rng, 500.0, 10.0, noise=noise).astype(np.float64)
+
+
+def b64(a) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+
+
+def case(name, x):
+    x = np.asarray(x, dtype=np.float32)
+    f = beat_features(x, LEADS, FS, DEFAULT_SPEC)
+    pre, post = DEFAULT_SPEC["preSamples"], DEFAULT_SPEC["postSamples"]
+    xs, ms = x[KEEP], f["median_beat"][KEEP]
+    feats = signal_features(xs, f["peaks"], ms, pre, post, FS)
+    return {"name": name, "leads": [LEADS[k] for k in KEEP], "sampleCount": int(x.shape[1]),
+            "values": b64(xs), "peaks": [int(p) for p in f["peaks"]], "medianBeat": b64(ms),
+            "features": [float(v) for v in feats]}
+
+
+def main():
+    cases = []
+    x, names, fs = wfdb_record(RECORDS / "cinc2021" / "E07500")
+    cases.append(case("cinc2021/E07500 (real)", prepared(x[[names.index(n) for n in LEADS]], fs)))
+    cases.append(case("cohort render, noise", prepared(synthetic(True, 11), 500.0)))
+    cases.append(case("cohort render, no noise", prepared(synthetic(False, 12), 500.0)))
+    cases.append(case("all zero", np.zeros((12, 2500), np.float32)))
+    doc = {"featureSet": SIGNAL_FEATURE_SET, "featureNames": list(SIGNAL_FEATURES), "samplingRate": FS,
+           "preSamples": DEFAULT_SPEC["preSamples"], "postSamples": DEFAULT_SPEC["postSamples"],
+           "preprocessing": OPS, "cases": cases}
+    OUT.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {OUT} ({OUT.stat().st_size // 1024} KB, {len(cases)} cases)")
+
+
+if __name__ == "__main__":
+    main()
