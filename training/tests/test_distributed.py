@@ -24,6 +24,9 @@ def _config(root: Path, name: str) -> Path:
     for stage in TRAIN_STAGES:
         if stage in cfg and "minutes" in cfg[stage]:
             cfg[stage]["minutes"] = 60.0          # step counts, not a wall-time cap, decide where each stops
+    # Ranks share gradients through DistributedDataParallel, which a frozen encoder's cached pooled
+    # vectors bypass (the pipeline refuses that under torchrun): the distributed path fine-tunes.
+    cfg.setdefault("heads", {})["freeze_encoder"] = False
     path = root / f"{name}.json"
     path.write_text(json.dumps(cfg))
     return path
