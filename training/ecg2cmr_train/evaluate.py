@@ -354,8 +354,12 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"depth {e['depth']}, {e['heads']} heads, attention pooling, projection {e['proj_dim']}.")
     L.append(f"- Training: masked modelling of the beat tokens (mask ratio {cfg['mdm']['mask_ratio']}) → CLIP-style "
              f"alignment to the CMR representation (τ = {cfg['align']['temperature']}, λ = {cfg['align']['lambda']}, "
-             f"weighted InfoNCE {'on' if cfg['align']['weighted'] else 'off'}) → fine-tuning of encoder + heads "
-             f"(alignment kept at weight {cfg['heads']['align_weight']}) with early stopping on the validation loss.")
+             f"weighted InfoNCE {'on' if cfg['align']['weighted'] else 'off'}) → "
+             + ("heads on the frozen encoder: its pooled vector beside a wide branch (sub-sampled median beats, "
+                "per-lead extremes, RR), the encoder's weights unchanged"
+                if cfg["heads"].get("freeze_encoder") else
+                f"fine-tuning of encoder + heads (alignment kept at weight {cfg['heads']['align_weight']})")
+             + " with early stopping on the validation loss.")
     L.append("- CMR representation and generator: a conditional autoencoder on pose-normalised cines (the cohort "
              "stores each cine's pose). Its frame decoder renders frame φ from (anatomy, residual): the anatomy is "
              f"the {len(D.PHENOTYPES)} standardised phenotypes — at inference the phenotype head's own output, so the "
@@ -364,8 +368,9 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"(condition dropout {cfg['prior']['cond_dropout']}, classifier-free guidance {cfg['prior']['guidance']}), "
              f"DDIM {cfg['prior']['sampling_steps']} steps; the seed also draws the pose (±{cfg['pose']['rotationDegrees']}°, "
              f"±{cfg['pose']['shiftPixels']} px). A new seed changes texture and pose, never the anatomy.")
-    L.append(f"- Baseline: the same encoder and heads from random initialisation on ECG alone, the same "
-             f"{timings.get('baseline', {}).get('steps', '?')} fine-tuning steps and batches.")
+    L.append(f"- Baseline: the same encoder and heads from random initialisation on ECG alone"
+             + (" (the random encoder frozen too: only its wide branch and heads learn)" if cfg["heads"].get("freeze_encoder") else "")
+             + f", the same {timings.get('baseline', {}).get('steps', '?')} training steps and batches.")
     L.append(f"- Data: synthetic cohort of {p.cohort.n} subjects; used train {len(p.pos['train'])}, validation "
              f"{len(p.pos['val'])}, test {len(p.pos['test'])}"
              + ("." if p.cohort_complete else " (the cohort build had not finished when training started: only the "
