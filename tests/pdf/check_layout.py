@@ -33,8 +33,9 @@ def words(pdf):
     return size, out
 
 
-def check(pdf):
-    (pw, ph), ws = words(pdf)
+def check(pdf, parsed=None):
+    # `parsed`: words(pdf) when the caller already has it (pdftotext once per PDF).
+    (pw, ph), ws = parsed if parsed is not None else words(pdf)
     problems = []
     # 1. overlaps (sweep over x).
     order = sorted(range(len(ws)), key=lambda i: ws[i][0])
@@ -87,8 +88,9 @@ def main(paths):
     bad = 0
     total_words = 0
     for p in paths:
-        problems = check(p)
-        total_words += len(words(p)[1])
+        parsed = words(p)
+        problems = check(p, parsed)
+        total_words += len(parsed[1])
         if problems:
             bad += 1
             print(f"FAIL {p}")
