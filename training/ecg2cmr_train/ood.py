@@ -1,5 +1,6 @@
-"""Out-of-distribution calibration: three distances to the synthetic training data and one rule
-that sets their thresholds on synthetic validation data only.
+"""Out-of-distribution calibration: three distances to the synthetic training data, two one-sided
+signal statistics (`lead_features`), and one rule that sets every threshold on synthetic
+validation data only.
 
 Distances (Swift twin: Sources/CardiacModels/OutOfDistribution.swift and SignalFeatures.swift):
   embedding — Mahalanobis distance² of the encoder's pooled vector (shrunk covariance);
@@ -7,12 +8,18 @@ Distances (Swift twin: Sources/CardiacModels/OutOfDistribution.swift and SignalF
               principal components;
   signal    — Mahalanobis distance² of `signal_features` of the prepared 10-s record: what the
               median beats hide (beat-to-beat residual, its roughness, beat gain spread, baseline
-              drift, the spectral slope of the whole lead).
+              drift, the spectral slope of the whole lead);
+  lead      — `lead_features` (feature set lead-gain-v1), each compared with its own one-sided
+              limit: how far beat-to-beat QRS gains differ between leads (the simulator scales
+              all leads of a beat by one factor), and the limb-lead identity residual.
 
 Rule (docs/MODEL_CARD.md, "Out-of-distribution rule"; fixed before any real record was scored by
 this detector): statistics from training-split subjects; ONE percentile q applied to every
 distance on the validation split, q chosen so that the union of the distances flags
-`target_flagged` (2.5 %) of the validation subjects. score = max_i d_i / t_i; flagged when > 1.
+`target_flagged` (2.5 %) of the validation subjects (fixed 2026-12-05 17:52 UTC); then ONE
+percentile for the two lead features, chosen so that all five together flag at most
+`lead_target_flagged` (3.5 %) (fixed 2026-12-05, docs/MODEL_CARD.md says when).
+score = max_i d_i / t_i; flagged when > 1.
 
 Re-run on an exported bundle (rewrites its safetensors and manifest atomically):
 
@@ -48,6 +55,7 @@ EPS = 1e-4          # mV: keeps logs finite on flat leads
 GAIN_FLOOR = 0.01   # gain SD below this is indistinguishable; keeps its log bounded
 SHRINK = 0.05       # covariance shrinkage toward the diagonal (fraction of the mean variance)
 TARGET_FLAGGED = 0.025
+LEAD_TARGET_FLAGGED = 0.035   # all five together (stage 2 of the rule)
 
 
 def _log_rms(v: np.ndarray) -> float:
@@ -94,6 +102,93 @@ def signal_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, pos
     return out.ravel()
 
 
+LEAD_FEATURE_SET = "lead-gain-v1"
+# One value per record each, larger = less like the simulator; each gets a one-sided limit.
+LEAD_FEATURES = (
+    "qrs_lead_gain_f",          # F statistic: beat-to-beat QRS gain that differs between leads
+    "limb_identity_residual",   # mV RMS of I + III − II and aVR + aVL + aVF (zero on a cart)
+)
+QRS_HALF_SECONDS = 0.048        # QRS window: R ± 48 ms
+QRS_MIN_RMS = 0.05              # mV: leads whose detrended median QRS is smaller carry no gain
+INDEPENDENT_LEADS = (0, 1, 6, 7, 8, 9, 10, 11)   # I, II, V1–V6 of the standard 12 (the rest derive from them)
+NOISE_FLOOR = 1e-8              # mV² per degree of freedom: a noise-free record stays finite
+
+
+def lead_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, fs: float) -> np.ndarray:
+    """float64 [len(LEAD_FEATURES)] of one prepared 12-lead record `x` ([12, S], standard order).
+
+    qrs_lead_gain_f — why: the simulator draws every beat from one heart vector scaled by one
+    factor per beat (respiration), so within the QRS every lead's beat is the median beat times
+    the SAME gain plus noise. In a body the electrical axis turns with breathing and ectopic or
+    aberrant beats change the QRS lead by lead. Per beat and independent lead, the QRS window
+    (R ± 48 ms) and the median beat's are detrended (intercept and slope removed: drift and
+    electrode-motion ramps), then fitted with one gain per lead (residual Rl) and with one gain
+    shared by the leads (Rc), both with one time shift shared by the leads (the derivative of the
+    median beat: R peaks fall on whole samples, the heart does not). F = [(Rc − Rl) / (B (L − 1))] /
+    [Rl / (B (L (n − 3) − 1))] over the beats
+    B (the beat with the largest Rc − Rl left out: one transient is not a rhythm) — ≈ 1 for noise
+    of any level, larger when gains differ between leads. 0 when fewer than 3 beats or 2 leads.
+
+    limb_identity_residual — I + III = II and aVR + aVL + aVF = 0 hold for the simulator up to
+    storage rounding; a cart that digitises limb leads separately leaves its own noise there."""
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)
+    m = np.asarray(median_beat, dtype=np.float32).astype(np.float64)
+    n_leads, s = x.shape
+    out = np.zeros(len(LEAD_FEATURES))
+    if n_leads != 12:
+        return out
+    half = int(math.floor(QRS_HALF_SECONDS * fs + 0.5))
+    n = 2 * half + 1
+    t = np.arange(n, dtype=np.float64) - half
+    basis = np.stack([np.full(n, 1.0 / math.sqrt(n)), t / math.sqrt(float(np.dot(t, t)))])   # orthonormal [1, t]
+
+    def detrend(v):
+        return v - (v @ basis.T) @ basis
+
+    if pre - half - 1 >= 0 and pre + half + 1 < m.shape[1]:
+        lm = m[list(INDEPENDENT_LEADS)]
+        tmpl = detrend(lm[:, pre - half: pre + half + 1])                                  # [8, n]
+        deriv = detrend(0.5 * (lm[:, pre - half + 1: pre + half + 2] - lm[:, pre - half - 1: pre + half]))
+        e = (tmpl * tmpl).sum(1)
+        use = [k for k in range(len(INDEPENDENT_LEADS)) if e[k] / n >= QRS_MIN_RMS ** 2]
+        centres = [int(p) for p in peaks if int(p) - half >= 0 and int(p) + half < s]
+        if len(use) >= 2 and len(centres) >= 3:
+            leads = [INDEPENDENT_LEADS[k] for k in use]
+            mt, dt, ee = tmpl[use], deriv[use], e[use]
+            # Shift regressor with each lead's template projected out (per-lead-gain model).
+            dp = dt - ((dt * mt).sum(1) / ee)[:, None] * mt
+            dpp = float((dp * dp).sum())
+            mm, md, dd = float(ee.sum()), float((mt * dt).sum()), float((dt * dt).sum())
+            det = mm * dd - md * md
+            num, res = [], []
+            for c in centres:
+                w = detrend(x[leads, c - half: c + half + 1])
+                ss = float((w * w).sum())
+                a = (w * mt).sum(1)
+                # per-lead gains + one shared shift (Frisch–Waugh: the shift on what the gains leave)
+                wp = w - (a / ee)[:, None] * mt
+                rl = float((wp * wp).sum()) - (float((wp * dp).sum()) ** 2 / dpp if dpp > 1e-12 else 0.0)
+                # one shared gain + one shared shift (2 × 2 normal equations)
+                wm, wd = float(a.sum()), float((w * dt).sum())
+                if det > 1e-12 * mm * dd:
+                    g, h = (dd * wm - md * wd) / det, (mm * wd - md * wm) / det
+                    rc = ss - g * wm - h * wd
+                else:
+                    rc = ss - wm * wm / mm
+                num.append(max(rc - rl, 0.0))
+                res.append(max(rl, 0.0))
+            num, res = np.asarray(num), np.asarray(res)
+            if len(num) >= 4:
+                keep = np.arange(len(num)) != int(np.argmax(num))
+                num, res = num[keep], res[keep]
+            b, lu = len(num), len(leads)
+            dof = b * (lu * (n - 3) - 1)
+            out[0] = (float(num.sum()) / (b * (lu - 1))) / ((float(res.sum()) + NOISE_FLOOR * dof) / dof)
+    r = np.concatenate([x[0] + x[2] - x[1], x[3] + x[4] + x[5]])
+    out[1] = math.sqrt(float(np.dot(r, r)) / r.size)
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 # Fitting and thresholds
 
@@ -123,14 +218,17 @@ def mahalanobis(f: np.ndarray, mean: np.ndarray, prec: np.ndarray) -> np.ndarray
     return np.einsum("ij,jk,ik->i", c, prec, c)
 
 
-def common_thresholds(distances: np.ndarray, target: float) -> tuple[float, np.ndarray, float]:
+def common_thresholds(distances: np.ndarray, target: float,
+                      already: np.ndarray | None = None) -> tuple[float, np.ndarray, float]:
     """(q, thresholds, flagged fraction): the largest-flagging single percentile q whose
-    per-distance thresholds, united, flag at most `target` of the rows of `distances` [n, k]."""
+    per-distance thresholds, united (with the rows `already` flagged, when given), flag at most
+    `target` of the rows of `distances` [n, k]."""
     d = np.asarray(distances, dtype=np.float64)
+    base = np.zeros(len(d), dtype=bool) if already is None else np.asarray(already, dtype=bool)
 
     def flagged(q):
         t = np.percentile(d, q, axis=0)
-        return float((d > t[None, :]).any(1).mean()), t
+        return float(((d > t[None, :]).any(1) | base).mean()), t
 
     lo, hi = 100.0 * (1 - target), 100.0      # q = 100(1-target) flags ≥ target; q = 100 flags none
     for _ in range(60):
@@ -148,7 +246,8 @@ def input_vectors(beats: np.ndarray, rhythm: np.ndarray, stride: int) -> np.ndar
     return ood_input_vectors(beats, rhythm, stride)
 
 
-def calibrate(train: dict, val: dict, stride: int, components: int, target: float = TARGET_FLAGGED) -> dict:
+def calibrate(train: dict, val: dict, stride: int, components: int, target: float = TARGET_FLAGGED,
+              lead_target: float = LEAD_TARGET_FLAGGED) -> dict:
     """`train` / `val`: {"pooled" [n, W], "beats" [n, L, T], "rhythm" [n, R], "signal" [n, F]}.
     Returns the `ood.*` tensors and the manifest block ("summary")."""
     pooled_tr = np.asarray(train["pooled"], dtype=np.float64)
@@ -171,7 +270,15 @@ def calibrate(train: dict, val: dict, stride: int, components: int, target: floa
     s_mean, s_prec = fit_gaussian(train["signal"])
     d_sig = mahalanobis(val["signal"], s_mean, s_prec)
 
-    q, t, frac = common_thresholds(np.stack([d_emb, d_in, d_sig], 1), target)
+    # Stage 1 (the rule fixed 2026-12-05 17:52 UTC, unchanged): one percentile for the three
+    # distances, their union flagging `target` of the validation split.
+    d3 = np.stack([d_emb, d_in, d_sig], 1)
+    q, t3, _ = common_thresholds(d3, target)
+    # Stage 2: one percentile for the lead features, so that all five together flag at most
+    # `lead_target` (the extra share goes to the statistics that separate real from simulated).
+    lead = np.asarray(val["lead"], dtype=np.float64)          # already "larger = less synthetic"
+    q_lead, t_lead, frac = common_thresholds(lead, lead_target, already=(d3 > t3[None, :]).any(1))
+    t = np.concatenate([t3, t_lead])
     tensors = {"embedding_mean": mean.astype(np.float32), "embedding_precision": prec.astype(np.float32),
                "input_mean": imean.astype(np.float32), "input_std": istd.astype(np.float32),
                "input_components": comps.astype(np.float32),
@@ -179,12 +286,18 @@ def calibrate(train: dict, val: dict, stride: int, components: int, target: floa
     summary = {"embeddingThreshold": float(t[0]), "inputThreshold": float(t[1]), "percentile": float(q),
                "validationFlagged": frac, "validationSubjects": int(len(d_emb)),
                "calibrationSubjects": int(len(pooled_tr)), "beatStride": int(stride), "components": int(k),
-               "rule": f"one percentile for every distance, chosen so their union flags {target:.3f} of the validation split",
-               "targetFlagged": float(target),
+               "rule": f"one percentile for the three distances, chosen so their union flags {target:.3f} of the validation "
+                       f"split; then one percentile for the lead features, chosen so all five together flag at most "
+                       f"{lead_target:.3f}",
+               "targetFlagged": float(target), "totalTargetFlagged": float(lead_target),
                "signal": {"featureSet": SIGNAL_FEATURE_SET, "features": int(s_mean.size), "threshold": float(t[2]),
-                          "gainFloor": GAIN_FLOOR, "epsilon": EPS}}
+                          "gainFloor": GAIN_FLOOR, "epsilon": EPS},
+               "lead": {"featureSet": LEAD_FEATURE_SET, "features": list(LEAD_FEATURES), "percentile": float(q_lead),
+                        "thresholds": [float(v) for v in t[3:]], "qrsHalfSeconds": QRS_HALF_SECONDS,
+                        "qrsMinRms": QRS_MIN_RMS}}
     return {"tensors": tensors, "summary": summary,
-            "distances": {"embedding": d_emb, "input": d_in, "signal": d_sig}}
+            "distances": {"embedding": d_emb, "input": d_in, "signal": d_sig,
+                          **{name: lead[:, k] for k, name in enumerate(LEAD_FEATURES)}}}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -197,13 +310,14 @@ def _feature_work(job):
     path, rows, lsb_mv, fs, ops, spec, rate = job
     ecg = np.load(Path(path) / "ecg_250hz.npy", mmap_mode="r")
     x = fast_preprocess(np.asarray(ecg[rows], dtype=np.float64) * lsb_mv, fs, ops).astype(np.float32)
-    beats, rhythm, sig = [], [], []
+    beats, rhythm, sig, lead = [], [], [], []
     for k in range(x.shape[0]):
         f = beat_features(x[k], STANDARD_LEADS, rate, spec)
         beats.append(f["median_beat"])
         rhythm.append(f["rhythm"])
         sig.append(signal_features(x[k], f["peaks"], f["median_beat"], spec["preSamples"], spec["postSamples"], rate))
-    return np.stack(beats), np.stack(rhythm).astype(np.float32), np.stack(sig)
+        lead.append(lead_features(x[k], f["peaks"], f["median_beat"], spec["preSamples"], rate))
+    return np.stack(beats), np.stack(rhythm).astype(np.float32), np.stack(sig), np.stack(lead)
 
 
 def cohort_features(cohort, rows, ops: list, spec: dict, workers: int = 1, chunk: int = 100,
@@ -214,7 +328,7 @@ def cohort_features(cohort, rows, ops: list, spec: dict, workers: int = 1, chunk
     rate = float(next((op["rate"] for op in ops if op["op"] == "resample"), cohort.rate))
     path = None
     if cache_dir is not None:
-        sig = hashlib.sha256(json.dumps([str(Path(cohort.path).resolve()), cohort.n, ops, spec, SIGNAL_FEATURE_SET,
+        sig = hashlib.sha256(json.dumps([str(Path(cohort.path).resolve()), cohort.n, ops, spec, SIGNAL_FEATURE_SET, LEAD_FEATURE_SET,
                                          [int(r) for r in rows]]).encode()).hexdigest()[:16]
         path = Path(cache_dir) / f"ood_features_{sig}.npz"
         if path.exists():
@@ -223,7 +337,7 @@ def cohort_features(cohort, rows, ops: list, spec: dict, workers: int = 1, chunk
     from .data import map_cohort_chunks
     parts = map_cohort_chunks(_feature_work, cohort, rows, chunk, workers, (ops, spec, rate), "ood features", log)
     out = {"beats": np.concatenate([p[0] for p in parts]), "rhythm": np.concatenate([p[1] for p in parts]),
-           "signal": np.concatenate([p[2] for p in parts])}
+           "signal": np.concatenate([p[2] for p in parts]), "lead": np.concatenate([p[3] for p in parts])}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
@@ -304,7 +418,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cohort", required=True, help="synthetic cohort folder (training/cohort)")
     ap.add_argument("--train", type=int, default=4000, help="training-split subjects for the statistics")
     ap.add_argument("--val", type=int, default=2000, help="validation-split subjects for the thresholds")
-    ap.add_argument("--target", type=float, default=TARGET_FLAGGED, help="fraction of validation subjects flagged")
+    ap.add_argument("--target", type=float, default=TARGET_FLAGGED, help="fraction of validation subjects the three distances flag")
+    ap.add_argument("--lead-target", type=float, default=LEAD_TARGET_FLAGGED,
+                    help="fraction of validation subjects all five (distances and lead features) flag at most")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default=None, help="folder for the feature cache (re-runs skip preprocessing)")
     ap.add_argument("--report", default=None, help="write the validation distances (npz) here")
@@ -339,13 +455,15 @@ def main(argv=None) -> int:
             if ppath is not None:
                 np.save(ppath, f["pooled"])
         feats[split] = f
-    res = calibrate(feats["train"], feats["val"], stride, comps, a.target)
+    res = calibrate(feats["train"], feats["val"], stride, comps, a.target, a.lead_target)
     rewrite_bundle(a.bundle, res["tensors"], res["summary"])
     if a.report:
         np.savez(a.report, **res["distances"])
     s = res["summary"]
     print(f"ood: q {s['percentile']:.3f}; thresholds embedding {s['embeddingThreshold']:.1f}, input "
-          f"{s['inputThreshold']:.1f}, signal {s['signal']['threshold']:.1f}; validation flagged "
+          f"{s['inputThreshold']:.1f}, signal {s['signal']['threshold']:.1f}, "
+          + ", ".join(f"{k} {v:.4g}" for k, v in zip(LEAD_FEATURES, s["lead"]["thresholds"]))
+          + f"; validation flagged "
           f"{s['validationFlagged']:.4f} of {s['validationSubjects']}; bundle {a.bundle} rewritten")
     return 0
 
