@@ -605,6 +605,7 @@ public final class CaseExporter: @unchecked Sendable {
                 .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,
                       embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
                       signalDistance: $0.signalDistance, signalThreshold: $0.signalThreshold,
+                      leadStatistics: $0.leadStatistics, leadThresholds: $0.leadThresholds,
                       warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil, withheld: analysis.withheldReason)
             },
             generatorInformativeness: b.generatorInformativeness.map {

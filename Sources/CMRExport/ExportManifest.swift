@@ -159,6 +159,10 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         /// The signal-level distance (bundles calibrated with it).
         public var signalDistance: Double?
         public var signalThreshold: Double?
+        /// The one-sided lead statistics and their limits (`lead-gain-v1`: qrs_lead_gain_f,
+        /// limb_identity_residual), for bundles calibrated with them.
+        public var leadStatistics: [Double]?
+        public var leadThresholds: [Double]?
         public var warning: String?
         /// Set when outside: every risk and phenotype carries it as `withheld` too.
         public var withheld: String?

@@ -115,7 +115,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         let out = withWorkspace(batch: false) { ws in
             x.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: 1, workspace: ws)[0] }
         }
-        return interpret(out, input: x, signalDistance: signalDistance(input))
+        return interpret(out, input: x, evidence: signalEvidence(input))
     }
 
     public func analyse(batch: [PreparedECG]) -> [ECGAnalysis] {
@@ -140,24 +140,29 @@ public final class CardiacPipeline: @unchecked Sendable {
                 stacked.withUnsafeBufferPointer { encoder.forward($0.baseAddress!, count: end - start, workspace: ws) }
             }
             for (k, (out, x)) in zip(outs, inputs).enumerated() {
-                results.append(interpret(out, input: x, signalDistance: signalDistance(batch[start + k])))
+                results.append(interpret(out, input: x, evidence: signalEvidence(batch[start + k])))
             }
             start = end
         }
         return results
     }
 
-    /// The out-of-distribution check's signal-level distance of one prepared ECG (nil without a
-    /// signal block in the bundle, or when the record gives no beats).
-    func signalDistance(_ input: PreparedECG) -> Double? {
-        guard let model = bundle.outOfDistribution, model.signal != nil, case let .beats(spec, _) = encoder.layout else { return nil }
+    /// The out-of-distribution check's signal-level distance and lead statistics of one prepared
+    /// ECG (each nil without its block in the bundle, or when the record gives no beats).
+    func signalEvidence(_ input: PreparedECG) -> (distance: Double?, lead: [Double]?) {
+        guard let model = bundle.outOfDistribution, model.signal != nil || model.leadThresholds != nil,
+              case let .beats(spec, _) = encoder.layout else { return (nil, nil) }
         let record = conformedRecord(input)
         let beats = input.beats ?? (try? beatFeatures(record: record, spec: spec))
-        return model.signalDistance(record: record, leads: encoder.leads, sampleCount: encoder.sampleCount,
-                                    samplingRate: bundle.manifest.input.samplingRate, beats: beats)
+        let rate = bundle.manifest.input.samplingRate
+        return (model.signalDistance(record: record, leads: encoder.leads, sampleCount: encoder.sampleCount,
+                                     samplingRate: rate, beats: beats),
+                model.leadStatistics(record: record, leads: encoder.leads, sampleCount: encoder.sampleCount,
+                                     samplingRate: rate, beats: beats, preSamples: spec.preSamples,
+                                     beatLength: spec.preSamples + spec.postSamples))
     }
 
-    func interpret(_ out: EncoderOutput, input: [Float], signalDistance: Double? = nil) -> ECGAnalysis {
+    func interpret(_ out: EncoderOutput, input: [Float], evidence: (distance: Double?, lead: [Double]?) = (nil, nil)) -> ECGAnalysis {
         var risks: [RiskScore] = [], subtypes: [SubtypeScore] = [], phenotypes: [PhenotypeValue] = []
         var raw: [String: [Float]] = [:]
         for (g, head) in encoder.heads.enumerated() {
@@ -204,7 +209,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         var ood: OutOfDistributionVerdict?
         if let model = bundle.outOfDistribution {
             ood = model.verdict(pooled: out.pooled, encoderInput: input, leads: encoder.leads, beatSamples: encoder.tokenSamples,
-                                signalDistance: signalDistance)
+                                signalDistance: evidence.distance, leadStatistics: evidence.lead)
         }
         return ECGAnalysis(modelID: bundle.id, isSynthetic: bundle.isSynthetic, embedding: out.embedding,
                            risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw, outOfDistribution: ood)

@@ -205,6 +205,20 @@ public struct ModelManifest: Codable, Sendable {
         /// The signal-level distance (tensors `ood.signal_mean`, `ood.signal_precision`); absent
         /// in bundles calibrated before it existed, which keep the two other distances.
         public var signal: SignalSpec?
+        /// One-sided lead statistics (`OutOfDistributionLeadFeatures`), each with its own limit;
+        /// absent in bundles calibrated before them.
+        public var lead: LeadSpec?
+        /// The validation share the whole rule (distances and lead statistics) may flag.
+        public var totalTargetFlagged: Double?
+
+        public struct LeadSpec: Codable, Sendable {
+            /// Must be `OutOfDistributionLeadFeatures.featureSet`.
+            public var featureSet: String
+            /// Must equal `OutOfDistributionLeadFeatures.names` (the order of `thresholds`).
+            public var features: [String]
+            public var thresholds: [Double]
+            public var percentile: Double?
+        }
 
         public struct SignalSpec: Codable, Sendable {
             /// Must be `OutOfDistributionSignalFeatures.featureSet`: the features are computed here.
@@ -348,6 +362,17 @@ extension ModelManifest {
             }
             try size(o.beatStride, "outOfDistribution.beatStride", max: 10_000)
             try size(o.components, "outOfDistribution.components", min: 0)
+            if let lead = o.lead {
+                guard lead.featureSet == OutOfDistributionLeadFeatures.featureSet else {
+                    throw bad("outOfDistribution.lead.featureSet \"\(lead.featureSet)\" is not one this engine computes (\(OutOfDistributionLeadFeatures.featureSet))")
+                }
+                guard lead.features == OutOfDistributionLeadFeatures.names else {
+                    throw bad("outOfDistribution.lead.features must be \(OutOfDistributionLeadFeatures.names)")
+                }
+                guard lead.thresholds.count == lead.features.count, lead.thresholds.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    throw bad("outOfDistribution.lead.thresholds must be \(lead.features.count) positive numbers")
+                }
+            }
             if let sig = o.signal {
                 guard sig.threshold.isFinite, sig.threshold > 0 else { throw bad("outOfDistribution.signal.threshold must be a positive number") }
                 guard sig.featureSet == OutOfDistributionSignalFeatures.featureSet else {

@@ -17,6 +17,8 @@ struct OutOfDistributionModel: Sendable {
     let componentCount: Int
     /// The signal-level distance (nil for bundles calibrated before it existed).
     let signal: Signal?
+    /// Limits of the one-sided lead statistics (nil for bundles calibrated before them).
+    let leadThresholds: [Double]?
 
     struct Signal: Sendable {
         let mean: [Double]
@@ -55,6 +57,20 @@ struct OutOfDistributionModel: Sendable {
         } else {
             signal = nil
         }
+        leadThresholds = spec.lead?.thresholds
+    }
+
+    /// The lead statistics of the prepared record (nil when the bundle has none or the record
+    /// gives no beats).
+    func leadStatistics(record: [Float], leads: Int, sampleCount: Int, samplingRate: Double, beats: BeatFeatures?,
+                        preSamples: Int, beatLength: Int) -> [Double]? {
+        guard let leadThresholds, let beats,
+              let f = OutOfDistributionLeadFeatures.compute(values: record, leads: leads, sampleCount: sampleCount,
+                                                            peaks: beats.rPeakIndices, medianBeat: beats.medianBeat,
+                                                            preSamples: preSamples, beatLength: beatLength,
+                                                            samplingRate: samplingRate),
+              f.count == leadThresholds.count, f.allSatisfy({ $0.isFinite }) else { return nil }
+        return f
     }
 
     /// Mahalanobis distance² of the signal features of the prepared record (nil when the bundle
@@ -79,7 +95,9 @@ struct OutOfDistributionModel: Sendable {
 
     /// `pooled` = the encoder's pooled vector; `encoderInput` = median beats [L × beat] + rhythm.
     /// `signalDistance` from `signalDistance(record:…)`.
-    func verdict(pooled: [Float], encoderInput: [Float], leads: Int, beatSamples: Int, signalDistance: Double? = nil) -> OutOfDistributionVerdict {
+    /// `leadStatistics` from `leadStatistics(record:…)`.
+    func verdict(pooled: [Float], encoderInput: [Float], leads: Int, beatSamples: Int, signalDistance: Double? = nil,
+                 leadStatistics: [Double]? = nil) -> OutOfDistributionVerdict {
         var c = [Double](repeating: 0, count: width)
         for i in 0..<width { c[i] = Double(pooled[i]) - Double(embeddingMean[i]) }
         var dEmb = 0.0
@@ -115,8 +133,14 @@ struct OutOfDistributionModel: Sendable {
             tSig = signal.threshold
             score = max(score, d / signal.threshold)
         }
+        var stats: [Double]?
+        if let leadThresholds, let f = leadStatistics, f.count == leadThresholds.count {
+            stats = f
+            for (v, t) in zip(f, leadThresholds) { score = max(score, v / t) }
+        }
         return OutOfDistributionVerdict(score: score, embeddingDistance: dEmb, inputDistance: dIn,
                                         embeddingThreshold: spec.embeddingThreshold, inputThreshold: spec.inputThreshold,
-                                        signalDistance: dSig, signalThreshold: tSig)
+                                        signalDistance: dSig, signalThreshold: tSig,
+                                        leadStatistics: stats, leadThresholds: stats == nil ? nil : leadThresholds)
     }
 }

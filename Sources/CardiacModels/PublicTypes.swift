@@ -85,7 +85,8 @@ public struct PhenotypeValue: Sendable {
 /// training distribution, each divided by its threshold (one rule on the synthetic validation
 /// split, docs/MODEL_CARD.md); outside when any exceeds 1.
 public struct OutOfDistributionVerdict: Sendable, Equatable {
-    /// max(embedding / threshold, input / threshold, signal / threshold): ≤ 1 inside, > 1 outside.
+    /// max(embedding / threshold, input / threshold, signal / threshold, each lead statistic /
+    /// its limit): ≤ 1 inside, > 1 outside.
     public var score: Double
     /// Mahalanobis distance² of the pooled embedding to the training embeddings.
     public var embeddingDistance: Double
@@ -98,6 +99,10 @@ public struct OutOfDistributionVerdict: Sendable, Equatable {
     /// (`OutOfDistributionSignalFeatures`); nil when the bundle has no signal block.
     public var signalDistance: Double? = nil
     public var signalThreshold: Double? = nil
+    /// The one-sided lead statistics (`OutOfDistributionLeadFeatures.names` order) and their
+    /// limits; nil when the bundle has none.
+    public var leadStatistics: [Double]? = nil
+    public var leadThresholds: [Double]? = nil
     public var isOutside: Bool { score > 1 }
 
     /// What every front end says when `isOutside` (one wording for screen, sheet and manifest).

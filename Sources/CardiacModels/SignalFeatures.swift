@@ -86,3 +86,122 @@ public enum OutOfDistributionSignalFeatures {
         count > 0 ? log((sumOfSquares / Double(count)).squareRoot() + epsilon) : log(epsilon)
     }
 }
+
+/// Two one-sided record statistics for the out-of-distribution check (feature set `lead-gain-v1`),
+/// each compared with its own limit; larger = less like the synthetic cohort.
+///
+/// - `qrs_lead_gain_f`: the cohort's simulator draws every beat from one heart vector scaled by
+///   one factor per beat, so within the QRS each lead's beat is the median beat times the *same*
+///   gain plus noise; in a body the electrical axis turns with breathing and ectopic or aberrant
+///   beats change the QRS lead by lead. Per beat and independent lead (I, II, V1–V6) the QRS
+///   window (R ± 48 ms) and the median beat's are detrended, then fitted with one gain per lead
+///   (residual Rl) and with one gain shared by the leads (Rc), both with one shared time shift
+///   (the median beat's derivative). F = [(Rc − Rl)/(B(L − 1))] / [Rl/(B(L(n − 3) − 1))] over the
+///   beats, the beat with the largest Rc − Rl left out; ≈ 1 for noise of any level.
+/// - `limb_identity_residual`: RMS (mV) of I + III − II and aVR + aVL + aVF — zero for the
+///   simulator up to storage rounding.
+///
+/// Twin of `lead_features` in training/ecg2cmr_train/ood.py (same order, float64 arithmetic);
+/// `Tests/CardiacModelsTests/Fixtures/ood-lead-features.json` pins the two together.
+public enum OutOfDistributionLeadFeatures {
+    public static let featureSet = "lead-gain-v1"
+    public static let names = ["qrs_lead_gain_f", "limb_identity_residual"]
+    static let qrsHalfSeconds = 0.048
+    /// mV: leads whose detrended median QRS is smaller carry no gain.
+    static let qrsMinRMS = 0.05
+    /// I, II, V1–V6 of the standard 12 (the other four derive from I and II).
+    static let independentLeads = [0, 1, 6, 7, 8, 9, 10, 11]
+    /// mV² per degree of freedom: a noise-free record stays finite.
+    static let noiseFloor = 1e-8
+
+    /// `values` lead-major `[12 × sampleCount]` in the standard order (the prepared input),
+    /// `peaks` the R-peak indices, `medianBeat` lead-major `[12 × beatLength]` with the R peak at
+    /// `preSamples`. nil on a shape mismatch; zeros for a record that is not 12-lead.
+    public static func compute(values: [Float], leads: Int, sampleCount: Int, peaks: [Int], medianBeat: [Float],
+                               preSamples pre: Int, beatLength: Int, samplingRate: Double) -> [Double]? {
+        guard leads > 0, sampleCount > 1, beatLength > 1, values.count == leads * sampleCount,
+              medianBeat.count == leads * beatLength, samplingRate.isFinite, samplingRate > 0 else { return nil }
+        var out = [Double](repeating: 0, count: names.count)
+        guard leads == 12 else { return out }
+        func x(_ l: Int, _ i: Int) -> Double { Double(values[l * sampleCount + i]) }
+        func m(_ l: Int, _ i: Int) -> Double { Double(medianBeat[l * beatLength + i]) }
+        let half = Int((qrsHalfSeconds * samplingRate + 0.5).rounded(.down))
+        let n = 2 * half + 1
+        // Orthonormal [1, t] over the window: detrending removes drift and electrode-motion ramps.
+        let b0 = 1 / Double(n).squareRoot()
+        let tt = (0..<n).reduce(0.0) { $0 + Double($1 - half) * Double($1 - half) }
+        let b1 = (0..<n).map { Double($0 - half) / tt.squareRoot() }
+        func detrend(_ v: [Double]) -> [Double] {
+            var c0 = 0.0, c1 = 0.0
+            for i in 0..<n { c0 += v[i] * b0; c1 += v[i] * b1[i] }
+            return (0..<n).map { v[$0] - c0 * b0 - c1 * b1[$0] }
+        }
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+        if pre - half - 1 >= 0, pre + half + 1 < beatLength {
+            var tmpl: [[Double]] = [], deriv: [[Double]] = [], energy: [Double] = [], leadIndex: [Int] = []
+            for l in independentLeads {
+                let t = detrend((0..<n).map { m(l, pre - half + $0) })
+                let e = dot(t, t)
+                guard e / Double(n) >= qrsMinRMS * qrsMinRMS else { continue }
+                tmpl.append(t)
+                deriv.append(detrend((0..<n).map { 0.5 * (m(l, pre - half + 1 + $0) - m(l, pre - half - 1 + $0)) }))
+                energy.append(e)
+                leadIndex.append(l)
+            }
+            let centres = peaks.filter { $0 - half >= 0 && $0 + half < sampleCount }
+            let lu = leadIndex.count
+            if lu >= 2, centres.count >= 3 {
+                // The shift regressor with each lead's template projected out (per-lead-gain model).
+                let dp = (0..<lu).map { k -> [Double] in
+                    let c = dot(deriv[k], tmpl[k]) / energy[k]
+                    return (0..<n).map { deriv[k][$0] - c * tmpl[k][$0] }
+                }
+                let dpp = dp.reduce(0) { $0 + dot($1, $1) }
+                let mm = energy.reduce(0, +)
+                let md = (0..<lu).reduce(0) { $0 + dot(tmpl[$1], deriv[$1]) }
+                let dd = deriv.reduce(0) { $0 + dot($1, $1) }
+                let det = mm * dd - md * md
+                var num: [Double] = [], res: [Double] = []
+                for c in centres {
+                    var ss = 0.0, rlw = 0.0, wpd = 0.0, wm = 0.0, wd = 0.0
+                    for k in 0..<lu {
+                        let w = detrend((0..<n).map { x(leadIndex[k], c - half + $0) })
+                        ss += dot(w, w)
+                        let a = dot(w, tmpl[k])
+                        wm += a
+                        wd += dot(w, deriv[k])
+                        let wp = (0..<n).map { w[$0] - a / energy[k] * tmpl[k][$0] }
+                        rlw += dot(wp, wp)
+                        wpd += dot(wp, dp[k])
+                    }
+                    // per-lead gains + one shared shift (Frisch–Waugh: the shift on what the gains leave)
+                    let rl = rlw - (dpp > 1e-12 ? wpd * wpd / dpp : 0)
+                    // one shared gain + one shared shift (2 × 2 normal equations)
+                    var rc: Double
+                    if det > 1e-12 * mm * dd {
+                        let g = (dd * wm - md * wd) / det, h = (mm * wd - md * wm) / det
+                        rc = ss - g * wm - h * wd
+                    } else {
+                        rc = ss - wm * wm / mm
+                    }
+                    num.append(max(rc - rl, 0))
+                    res.append(max(rl, 0))
+                }
+                if num.count >= 4, let worst = num.indices.max(by: { num[$0] < num[$1] }) {
+                    num.remove(at: worst)
+                    res.remove(at: worst)
+                }
+                let b = Double(num.count), dof = b * Double(lu * (n - 3) - 1)
+                out[0] = (num.reduce(0, +) / (b * Double(lu - 1))) / ((res.reduce(0, +) + noiseFloor * dof) / dof)
+            }
+        }
+        var r2 = 0.0
+        for i in 0..<sampleCount {
+            let a = x(0, i) + x(2, i) - x(1, i), g = x(3, i) + x(4, i) + x(5, i)
+            r2 += a * a + g * g
+        }
+        out[1] = (r2 / Double(2 * sampleCount)).squareRoot()
+        return out
+    }
+}
