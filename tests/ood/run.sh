@@ -5,7 +5,7 @@
 #     the measured share), and every flagged line withholds its outputs: a `withheld` reason and no
 #     `high:` / `out-of-range:` flag;
 #  2. held-out synthetic subjects (a cohort seed the model never saw, 500 Hz WFDB) must mostly not
-#     be: at most 10 % of 120 (the rule flags 2.5 % of validation subjects; 10 % keeps a 120-subject
+#     be: at most 10 % of 120 (the rule flags 3.5 % of validation subjects; 10 % keeps a 120-subject
 #     sample from failing by chance);
 #  3. the export (report.pdf + manifest.json) of a flagged real record draws no finding: pdftotext
 #     finds the "Model outputs withheld" statement and none of the risk or phenotype labels, and
@@ -16,9 +16,10 @@ BIN=${ECG2CMR_BIN:-$(swift build --show-bin-path)/ecg2cmr}
 [ -x "$BIN" ] || swift build --product ecg2cmr
 MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
 REAL=${ECG2CMR_REAL_RECORDS:-tests/records}
-# The target is 0.99 (docs/MODEL_CARD.md); the pre-registered rule measured 0.80 (16 of 20), so
-# the check guards that level until the detector reaches the target.
-OOD_REAL_MIN=${OOD_REAL_MIN:-0.80}
+# The target is 0.99 (docs/MODEL_CARD.md); rule v2 (fixed 2026-12-05 20:55 UTC) measures 0.90
+# (18 of 20: example-muse.xml and cinc2021/E07503 pass unflagged), so the check guards that level
+# until the detector reaches the target.
+OOD_REAL_MIN=${OOD_REAL_MIN:-0.90}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! grep -q '"outOfDistribution"' "$MODEL/manifest.json" 2>/dev/null; then
