@@ -318,6 +318,11 @@ public enum ECGReportWriter {
                    x: x, y: yy, size: small, color: warn)
             yy += leading
         }
+        // Values measured around missing samples say so ("measured around a 0.40 s gap in V2 at 4.00 s").
+        if let note = ours?.note, yy < bottom {
+            g.text(g.fitted("ecg2cmr " + note, width: width, size: small), x: x, y: yy, size: small, color: dark)
+            yy += leading
+        }
         if ours == nil, yy < bottom {
             g.text(g.fitted("ecg2cmr: " + (c.measurementNote ?? "not measurable"), width: width, size: small), x: x, y: yy, size: small, color: grey)
             yy += leading
