@@ -586,7 +586,7 @@ public final class CaseExporter: @unchecked Sendable {
                          format: record.provenance.format.rawValue, leads: record.leads.map(\.id.description),
                          samplingRate: record.samplingRate, durationSeconds: record.durationSeconds,
                          modelWindowOffsetSeconds: prepared.sourceOffsetSeconds,
-                         givenSamplingRate: Self.givenSamplingRate(record, readOptions)),
+                         givenSamplingRate: Self.givenSamplingRate(record, readOptions), sha256Scope: record.provenance.sha256Scope),
             patient: patient,
             options: options,
             scaling: .init(filter: options.filter, rule: Self.scalingRule(options.filter),
