@@ -321,6 +321,11 @@ public final class CaseExporter: @unchecked Sendable {
         guard cases.model.weightsSHA256 == manifest.model.weightsSHA256 else {
             throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: cases.model.weightsSHA256)
         }
+        // A window of a long record (exported from `view`) was hashed as the bytes it read; a
+        // regeneration reads files whole, so it could neither check that digest nor redo the window.
+        if let scope = manifest.input.sha256Scope {
+            throw CMRExportError.manifest(path: url.path, reason: "the export is of a window of a long record (input sha256 of the \(scope)); regeneration reads whole records: export that window again from view")
+        }
         let readOptions = ECGFileReader.Options(csvSamplingRate: manifest.input.givenSamplingRate)
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path), options: readOptions)
         guard record.provenance.sha256 == manifest.input.sha256 else {
