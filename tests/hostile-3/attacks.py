@@ -177,7 +177,7 @@ for i in range(head + 1 + 2000, head + 1 + 2200):
     cells[v2] = ""
     gap_lines[i] = ",".join(cells)
 w("gapm/gap.csv", "\n".join(gap_lines) + "\n")
-clean_m = json.loads(subprocess.run([BIN, "info", str(T / "gapm/clean.csv"), "--json"], check=True, capture_output=True, env=env).stdout)["measurements"]
+clean_m = json.loads(subprocess.run([BIN, "info", str(T / "gapm/clean.csv"), "--json", "--sampling-rate", "500"], check=True, capture_output=True, env=env).stdout)["measurements"]
 
 
 def measured_around_gap(so, se):
@@ -190,7 +190,7 @@ def measured_around_gap(so, se):
 
 
 attack(1, "info --json: real 12-lead record with 0.4 s of V2 missing (measured around, stated)",
-       ["info", "gapm/gap.csv", "--json"], exit_nonzero=False, check=measured_around_gap)
+       ["info", "gapm/gap.csv", "--json", "--sampling-rate", "500"], exit_nonzero=False, check=measured_around_gap)
 
 # ---- 3 writers on values beyond the format
 (T / "out3").mkdir()
