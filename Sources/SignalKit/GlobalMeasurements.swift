@@ -66,11 +66,20 @@ public struct SampleGap: Codable, Sendable, Equatable {
         self.durationSeconds = durationSeconds
     }
 
-    /// What every front end says about the gaps measured around (it is also `summary.note`):
-    /// "measured around a 0.40 s gap in V2 at 4.00 s", "measured around a 0.40 s gap in every lead
-    /// at 4.00 s", or "measured around 3 gaps (1.10 s) in I, V3". A gap at the same samples in
-    /// several leads counts once. nil without gaps.
-    public static func statement(_ gaps: [SampleGap], leadCount: Int) -> String? {
+    /// The gaps of `leads` (nil: every stored lead) of `record`, lead by lead.
+    public static func find(in record: ECGRecord, leads: Set<LeadID>? = nil) -> [SampleGap] {
+        let fs = record.samplingRate
+        return record.leads.filter { !$0.isDerived && (leads?.contains($0.id) ?? true) }.flatMap { lead in
+            FiniteRuns.gaps(in: lead.millivolts).map {
+                SampleGap(lead: lead.id.description, startSeconds: Double($0.lowerBound) / fs, durationSeconds: Double($0.count) / fs)
+            }
+        }
+    }
+
+    /// The gaps in words: "a 0.40 s gap in V2 at 4.00 s", "a 0.40 s gap in every lead at 4.00 s"
+    /// (`leadCount`: how many leads were looked at), or "3 gaps (1.10 s) in I, V3". A gap at the
+    /// same samples in several leads counts once. nil without gaps.
+    public static func describe(_ gaps: [SampleGap], leadCount: Int) -> String? {
         guard !gaps.isEmpty else { return nil }
         func s(_ x: Double) -> String { String(format: "%.2f s", x) }
         var spans: [SampleGap] = [], leads: [String] = []
@@ -80,8 +89,14 @@ public struct SampleGap: Codable, Sendable, Equatable {
         }
         let shown = leads.count == leadCount && leadCount > 1 ? "every lead"
             : leads.prefix(4).joined(separator: ", ") + (leads.count > 4 ? " +\(leads.count - 4) more" : "")
-        if spans.count == 1 { return "measured around a \(s(spans[0].durationSeconds)) gap in \(shown) at \(s(spans[0].startSeconds))" }
-        return "measured around \(spans.count) gaps (\(s(spans.reduce(0) { $0 + $1.durationSeconds }))) in \(shown)"
+        if spans.count == 1 { return "a \(s(spans[0].durationSeconds)) gap in \(shown) at \(s(spans[0].startSeconds))" }
+        return "\(spans.count) gaps (\(s(spans.reduce(0) { $0 + $1.durationSeconds }))) in \(shown)"
+    }
+
+    /// What every front end says about the gaps the measurements were made around (it is
+    /// `summary.note`): "measured around " + `describe`.
+    public static func statement(_ gaps: [SampleGap], leadCount: Int) -> String? {
+        describe(gaps, leadCount: leadCount).map { "measured around " + $0 }
     }
 }
 
@@ -172,11 +187,7 @@ public enum GlobalMeasurer {
             throw SignalError.leadLengthMismatch(lead: lead.id.description, expected: n, got: lead.millivolts.count)
         }
         let stored = usable.filter { !$0.isDerived }
-        let gaps = stored.flatMap { lead in
-            FiniteRuns.gaps(in: lead.millivolts).map {
-                SampleGap(lead: lead.id.description, startSeconds: Double($0.lowerBound) / fs, durationSeconds: Double($0.count) / fs)
-            }
-        }
+        let gaps = SampleGap.find(in: record, leads: Set(stored.map(\.id)))
         let gapStatement = SampleGap.statement(gaps, leadCount: stored.count)
         func tooFew(_ found: Int) -> MeasurementError {
             gapStatement.map { .tooFewBeatsAroundGaps(found: found, needed: minimumBeats, gaps: $0) }
