@@ -13,6 +13,8 @@ let package = Package(
         // For the fuzz targets of the weights reader and the model-bundle loader.
         .library(name: "NeuralCore", targets: ["NeuralCore"]),
         .library(name: "CardiacModels", targets: ["CardiacModels"]),
+        // For the fuzz targets of the trace view and `view --snapshot` (Fuzz/run-campaign.sh builds them).
+        .library(name: "Workstation", targets: ["Workstation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

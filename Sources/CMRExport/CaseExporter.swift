@@ -321,6 +321,11 @@ public final class CaseExporter: @unchecked Sendable {
         guard cases.model.weightsSHA256 == manifest.model.weightsSHA256 else {
             throw CMRExportError.modelChanged(expected: manifest.model.weightsSHA256, actual: cases.model.weightsSHA256)
         }
+        // A window of a long record (exported from `view`) was hashed as the bytes it read; a
+        // regeneration reads files whole, so it could neither check that digest nor redo the window.
+        if let scope = manifest.input.sha256Scope {
+            throw CMRExportError.manifest(path: url.path, reason: "the export is of a window of a long record (input sha256 of the \(scope)); regeneration reads whole records: export that window again from view")
+        }
         let readOptions = ECGFileReader.Options(csvSamplingRate: manifest.input.givenSamplingRate)
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: manifest.input.path), options: readOptions)
         guard record.provenance.sha256 == manifest.input.sha256 else {
@@ -586,7 +591,7 @@ public final class CaseExporter: @unchecked Sendable {
                          format: record.provenance.format.rawValue, leads: record.leads.map(\.id.description),
                          samplingRate: record.samplingRate, durationSeconds: record.durationSeconds,
                          modelWindowOffsetSeconds: prepared.sourceOffsetSeconds,
-                         givenSamplingRate: Self.givenSamplingRate(record, readOptions)),
+                         givenSamplingRate: Self.givenSamplingRate(record, readOptions), sha256Scope: record.provenance.sha256Scope),
             patient: patient,
             options: options,
             scaling: .init(filter: options.filter, rule: Self.scalingRule(options.filter),

@@ -318,6 +318,19 @@ public enum ECGReportWriter {
                    x: x, y: yy, size: small, color: warn)
             yy += leading
         }
+        // Values measured around missing samples say so ("measured around a 0.40 s gap in V2 at 4.00 s").
+        if let note = ours?.note, yy < bottom {
+            // On two lines when one is too narrow (the gap's lead and time both matter).
+            var first = note, rest = ""
+            while g.textWidth(first, size: small) > width, let space = first.lastIndex(of: " ") {
+                rest = String(first[first.index(after: space)...]) + (rest.isEmpty ? "" : " " + rest)
+                first = String(first[..<space])
+            }
+            for line in [first, rest] where !line.isEmpty && yy < bottom {
+                g.text(g.fitted(line, width: width, size: small), x: x, y: yy, size: small, color: dark)
+                yy += leading
+            }
+        }
         if ours == nil, yy < bottom {
             g.text(g.fitted("ecg2cmr: " + (c.measurementNote ?? "not measurable"), width: width, size: small), x: x, y: yy, size: small, color: grey)
             yy += leading

@@ -122,6 +122,9 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         /// `--sampling-rate` the file was read with (a CSV that states no rate); nil — and absent
         /// from the JSON — when the file states its own. A regeneration reads the file with it.
         public var givenSamplingRate: Double? = nil
+        /// Which bytes `sha256` covers when the exported record is a window of a long WFDB record
+        /// (`Provenance.sha256Scope`); nil — and absent from the JSON — for the whole file(s).
+        public var sha256Scope: String? = nil
     }
     public struct Patient: Codable, Sendable, Equatable {
         public var id: String?

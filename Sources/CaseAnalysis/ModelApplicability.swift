@@ -14,7 +14,7 @@ public enum ModelApplicability {
         let missing = modelLeads.filter { id in
             record.lead(id) == nil && !(LeadDerivation.derivable.contains(id) && record.lead(.i) != nil && record.lead(.ii) != nil)
         }
-        guard !missing.isEmpty else { return nil }
+        guard !missing.isEmpty else { return gapReason(record: record, modelLeads: modelLeads) }
         let derivable = modelLeads.filter { LeadDerivation.derivable.contains($0) }
         let needed = modelLeads.filter { !LeadDerivation.derivable.contains($0) }
         var need = "the model needs leads " + compact(needed.map(\.description))
@@ -22,6 +22,18 @@ public enum ModelApplicability {
         let stored = record.fileLeadOrder.compactMap { id in record.leads.first { $0.id == id && !$0.isDerived } }
         let has = stored.map { $0.fileLabel ?? $0.id.description }
         return need + "; this record has " + (has.isEmpty ? "no leads" : has.joined(separator: ", "))
+    }
+
+    /// A missing sample (NaN) is a gap, never a value: the encoder cannot read one, so a record
+    /// with a gap in a lead the model reads (I and II also for the leads derived from them) is
+    /// measured and drawn but not given to the model — "the model needs every sample of its input
+    /// leads; this record has a 0.40 s gap in V2 at 4.00 s".
+    static func gapReason(record: ECGRecord, modelLeads: [LeadID]) -> String? {
+        var read = Set(modelLeads.filter { id in record.leads.contains { $0.id == id && !$0.isDerived } })
+        if modelLeads.contains(where: { !read.contains($0) }) { read.formUnion([.i, .ii]) }
+        let looked = record.leads.filter { !$0.isDerived && read.contains($0.id) }.count
+        return SampleGap.describe(SampleGap.find(in: record, leads: read), leadCount: looked)
+            .map { "the model needs every sample of its input leads; this record has " + $0 }
     }
 
     /// "I, II, V1–V6": a run of three or more consecutive precordial leads is written as a range.

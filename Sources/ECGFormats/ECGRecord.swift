@@ -216,11 +216,16 @@ public struct Provenance: Sendable, Equatable {
     public var path: String
     /// Hex SHA-256 of the primary file's bytes (for WFDB: the header followed by the signal files).
     public var sha256: String
+    /// Which bytes `sha256` covers when not the whole file(s): a window of a long WFDB record is
+    /// read (and hashed) as the bytes the window needs, e.g. "header + bytes 2880000–2894400 of
+    /// 100.dat". nil: the whole file(s) — for WFDB the header and every signal byte it accounts for.
+    public var sha256Scope: String?
 
-    public init(format: ECGFileFormat, path: String, sha256: String) {
+    public init(format: ECGFileFormat, path: String, sha256: String, sha256Scope: String? = nil) {
         self.format = format
         self.path = path
         self.sha256 = sha256
+        self.sha256Scope = sha256Scope
     }
 }
 

@@ -59,7 +59,8 @@ public final class ECGRecordSource: @unchecked Sendable {
     }
 
     /// Samples `window` (clamped to the record) of every lead; derived leads are derived for the
-    /// window. Metadata and provenance (SHA-256 of the whole files) are the whole record's.
+    /// window. Metadata are the whole record's; for WFDB the provenance SHA-256 covers the header
+    /// and the bytes the window read (stated in `sha256Scope`), never the whole signal files.
     public func read(window: Range<Int>) throws -> ECGRecord {
         let w = window.clamped(to: 0..<sampleCount)
         guard !w.isEmpty else {
@@ -70,11 +71,9 @@ public final class ECGRecordSource: @unchecked Sendable {
             return record
         }
         guard let wfdb else { throw ECGFormatError(.unreadable, file: url.path, "record source holds no record") }
-        var reader = wfdb.reader
-        reader.computeSHA256 = false
-        var record = try reader.read(headerData: wfdb.headerData, files: WFDBFiles(headerURL: wfdb.header, load: nil), window: w)
-        record.provenance.sha256 = try sha256()
-        return record
+        // The provenance digest covers the bytes this window read (`Provenance.sha256Scope` names
+        // them), or the whole files when the window is the whole record.
+        return try wfdb.reader.read(headerData: wfdb.headerData, files: WFDBFiles(headerURL: wfdb.header, load: nil), window: w)
     }
 
     /// `durationSeconds` from `startSeconds` (both clamped to the record).

@@ -23,7 +23,8 @@ public struct IntervalMeasurements: Codable, Sendable, Equatable {
     public var qtcReportedMs: Double?
     /// Number of beats the device values are the median of (aECG per-beat annotations); nil otherwise.
     public var beatCount: Int?
-    /// Why values are missing, when a whole measurement failed (e.g. "too few beats").
+    /// Why values are missing, when a whole measurement failed (e.g. "too few beats"), or what they
+    /// were measured around ("measured around a 0.40 s gap in V2 at 4.00 s": missing samples).
     public var note: String?
 
     public init(prMs: Double? = nil, qrsMs: Double? = nil, qtMs: Double? = nil, qtcBazettMs: Double? = nil,

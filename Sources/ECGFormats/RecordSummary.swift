@@ -53,6 +53,9 @@ public struct RecordSummary: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var metadata: [String: String]
     public var sha256: String
+    /// Which bytes `sha256` covers when not the whole file(s) (`Provenance.sha256Scope`: a window
+    /// of a long WFDB record); absent for the whole file(s).
+    public var sha256Scope: String?
     /// Set when the record is long and only a window of it was analysed (nil: the whole record).
     public var analysedWindow: AnalysedWindow?
     /// Filled by the caller from SignalKit (R-peak detection, lead quality); nil when not analysed.
@@ -85,6 +88,7 @@ public struct RecordSummary: Codable, Sendable, Equatable {
         sampleCount = record.sampleCount
         durationSeconds = record.durationSeconds
         sha256 = record.provenance.sha256
+        sha256Scope = record.provenance.sha256Scope
         var md = record.metadata.extra
         let m = record.metadata
         if let v = m.patientID { md["patientID"] = v }
@@ -142,7 +146,7 @@ public struct RecordSummary: Codable, Sendable, Equatable {
             let value = v.replacingOccurrences(of: "\n", with: " | ")
             if k.count > 11 { lines.append(k); row("", value) } else { row(k, value) }
         }
-        row("SHA-256", sha256)
+        row("SHA-256", sha256 + (sha256Scope.map { " (of the \($0))" } ?? ""))
         return lines.joined(separator: "\n")
     }
 

@@ -8,6 +8,9 @@ final class WFDBSignalBytes: @unchecked Sendable {
     let path: String
     private let data: Data?
     private let fd: Int32
+    /// The span of bytes `withBytes` has handed out (decoding reads one contiguous stretch): what
+    /// a windowed read hashes, so its digest costs what its decoding did.
+    private(set) var readSpan: Range<Int>?
 
     init(data: Data, path: String) {
         self.data = data
@@ -45,6 +48,9 @@ final class WFDBSignalBytes: @unchecked Sendable {
 
     /// Calls `body` with the bytes in `range` (within `0..<count`).
     func withBytes<T>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        if !range.isEmpty {
+            readSpan = readSpan.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+        }
         if let data {
             return try data.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
@@ -62,12 +68,17 @@ final class WFDBSignalBytes: @unchecked Sendable {
 
     /// Feeds the file's first `limit` bytes to `hasher` in 4 MB pieces (constant memory for any size).
     func hash(into hasher: inout SHA256, upTo limit: Int) throws {
-        let total = min(count, max(0, limit))
-        if let data { hasher.update(data: data.prefix(total)); return }
+        try hash(into: &hasher, range: 0..<min(count, max(0, limit)))
+    }
+
+    /// Feeds bytes `range` (clamped to the file) to `hasher` in 4 MB pieces.
+    func hash(into hasher: inout SHA256, range: Range<Int>) throws {
+        let r = range.clamped(to: 0..<count)
+        if let data { data.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[r])) }; return }
         let piece = 4 << 20
-        var start = 0
-        while start < total {
-            let end = min(total, start + piece)
+        var start = r.lowerBound
+        while start < r.upperBound {
+            let end = min(r.upperBound, start + piece)
             try withBytes(start..<end) { hasher.update(bufferPointer: $0) }
             start = end
         }

@@ -199,11 +199,23 @@ public struct WFDBReader: Sendable {
             f.dateFormat = "HH:mm:ss dd/MM/yyyy"
             metadata.acquisitionTime = f.date(from: "\(t.split(separator: ".").first ?? "") \(d)")
         }
-        var sha = ""
+        var sha = "", scope: String? = nil
         if computeSHA256 {
             var hasher = SHA256()
             hasher.update(data: headerData)
-            for group in layout.groups { try group.bytes?.hash(into: &hasher, upTo: group.usedBytes) }
+            if whole {
+                for group in layout.groups { try group.bytes?.hash(into: &hasher, upTo: group.usedBytes) }
+            } else {
+                // A window hashes the bytes its decoding read, not the whole file: the work stays
+                // proportional to the request (a 10 s page of a 1 GB Holter file), and the scope says so.
+                var parts: [String] = []
+                for group in layout.groups {
+                    guard let bytes = group.bytes, let span = bytes.readSpan else { continue }
+                    try bytes.hash(into: &hasher, range: span)
+                    parts.append("bytes \(span.lowerBound)–\(span.upperBound - 1) of \(group.fileName)")
+                }
+                scope = parts.isEmpty ? "header only" : "header + " + parts.joined(separator: ", ")
+            }
             sha = SHA256Hex.hex(hasher.finalize())
         }
         if layout.maxSPF > 1 {
@@ -211,7 +223,7 @@ public struct WFDBReader: Sendable {
             metadata.extra["frames"] = expandFrames ? "expanded to \(layout.maxSPF) samples per frame" : "averaged (wfdb smooth_frames)"
         }
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: header.samplingRate * Double(per),
-                                       metadata: metadata, provenance: Provenance(format: .wfdb, path: file, sha256: sha))
+                                       metadata: metadata, provenance: Provenance(format: .wfdb, path: file, sha256: sha, sha256Scope: scope))
     }
 
     /// The one digital → physical conversion: (digital − baseline) / gain in the signal's units,
@@ -268,6 +280,10 @@ public struct WFDBReader: Sendable {
             return whole
         }
         let wanted = window.map { $0.clamped(to: 0..<total) } ?? 0..<total
+        // A window of the record hashes what it read of each segment (see `read`); the whole record
+        // hashes every segment whole.
+        let windowed = wanted != 0..<total
+        var segmentDigests: [(name: String, sha: String, scope: String?)] = []
         var names: [String]?
         var pieces: [(length: Int, leads: [Lead]?)] = []
         var firstMetadata: ECGMetadata?
@@ -294,9 +310,10 @@ public struct WFDBReader: Sendable {
             if names == nil { names = parsed.signals.map(\.description) }
             guard !overlap.isEmpty || firstMetadata == nil else { pieces.append((0, nil)); continue }
             var segReader = self
-            segReader.computeSHA256 = false
+            segReader.computeSHA256 = computeSHA256 && windowed
             // A segment outside the window is still read (one sample) once: the first one gives the metadata.
             let rec = try segReader.read(headerData: segHeader, files: segFiles, window: overlap.isEmpty ? 0..<1 : overlap)
+            if segReader.computeSHA256 { segmentDigests.append((seg.name, rec.provenance.sha256, rec.provenance.sha256Scope)) }
             if firstMetadata == nil { firstMetadata = rec.metadata }
             let expected = rate * Double(expandFrames ? max(1, Int((rec.samplingRate / rate).rounded())) : 1)
             guard abs(rec.samplingRate - expected) < 1e-6 * max(1, rate) else {
@@ -339,9 +356,21 @@ public struct WFDBReader: Sendable {
         let leads = zip(ids, channels).enumerated().map { k, pair in
             Lead(id: pair.0, millivolts: pair.1, fileLabel: LeadID.modifiedLeadName(names[k], parsedAs: pair.0))
         }
-        let sha = computeSHA256 ? try sha256(headerData: headerData, files: files) : ""
+        var sha = "", scope: String? = nil
+        if computeSHA256 && windowed {
+            // As for the whole record (the layout header, then each segment's digest), over the segments read.
+            var hasher = SHA256()
+            hasher.update(data: headerData)
+            for d in segmentDigests { hasher.update(data: Data(d.sha.utf8)) }
+            sha = SHA256Hex.hex(hasher.finalize())
+            let listed = segmentDigests.prefix(4).map { "segment \($0.name) (\($0.scope ?? "whole"))" }
+            scope = "layout header + " + (listed.isEmpty ? "no segment" : listed.joined(separator: ", "))
+                + (segmentDigests.count > 4 ? " + \(segmentDigests.count - 4) more segments" : "")
+        } else if computeSHA256 {
+            sha = try sha256(headerData: headerData, files: files)
+        }
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate * Double(upsample), metadata: metadata,
-                                       provenance: Provenance(format: .wfdb, path: file, sha256: sha))
+                                       provenance: Provenance(format: .wfdb, path: file, sha256: sha, sha256Scope: scope))
     }
 
     /// Header comments as metadata: "Age: 78", "sex: female", "Dx: …" pairs, or MIT-BIH's "69 M …".

@@ -164,11 +164,9 @@ public final class BatchScreener {
             // Long records are never decoded whole: one 10 s window is analysed (memory bounded by the window).
             let source: ECGRecordSource
             let analysed: AnalysisWindow
-            let sha: String
             do {
                 source = try ECGRecordSource.open(url: URL(fileURLWithPath: path), options: options.readerOptions)
                 analysed = try AnalysisWindow.choose(in: source, requestedStartSeconds: options.windowStartSeconds)
-                sha = try source.sha256()
             } catch let error as ECGFormatError {
                 return (.failure(file: path, kind: error.kind.rawValue, message: error.message, location: error.location), nil, nil)
             } catch {
@@ -177,7 +175,10 @@ public final class BatchScreener {
             let record = analysed.record
             var result = ScreeningResult(file: path, status: "ok")
             result.format = record.provenance.format.rawValue
-            result.inputSHA256 = sha
+            // The digest of what was read: the whole file, or for a window of a long WFDB record the
+            // bytes the window needed (inputSHA256Scope names them).
+            result.inputSHA256 = record.provenance.sha256
+            result.inputSHA256Scope = record.provenance.sha256Scope
             result.leads = record.leads.map(\.id.description)
             result.samplingRate = record.samplingRate
             result.durationSeconds = source.durationSeconds

@@ -23,6 +23,8 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
     public var notApplicable: String?
     public var format: String?
     public var inputSHA256: String?
+    /// Which bytes `inputSHA256` covers when not the whole file(s) (`Provenance.sha256Scope`).
+    public var inputSHA256Scope: String?
     public var leads: [String]?
     public var samplingRate: Double?
     public var durationSeconds: Double?

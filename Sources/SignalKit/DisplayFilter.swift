@@ -92,22 +92,9 @@ public enum DisplayFilter: String, CaseIterable, Sendable, Codable {
         let pad = sos.settlingSamples()
         var out = record
         for k in out.leads.indices {
-            out.leads[k].millivolts = Self.filterFiniteRuns(out.leads[k].millivolts) { sos.filtfiltMirrored($0, padLength: pad) }
-        }
-        return out
-    }
-
-    /// Applies `filter` to each maximal run of finite samples; non-finite samples stay where they are.
-    static func filterFiniteRuns(_ x: [Float], _ filter: ([Double]) -> [Double]) -> [Float] {
-        var out = x
-        var start = 0
-        while start < x.count {
-            guard x[start].isFinite else { start += 1; continue }
-            var end = start
-            while end < x.count, x[end].isFinite { end += 1 }
-            let y = filter(x[start..<end].map { Double($0) })
-            for (i, v) in y.enumerated() { out[start + i] = Float(v) }
-            start = end
+            out.leads[k].millivolts = FiniteRuns.map(out.leads[k].millivolts) { run in
+                sos.filtfiltMirrored(run.map { Double($0) }, padLength: pad).map { Float($0) }
+            }
         }
         return out
     }

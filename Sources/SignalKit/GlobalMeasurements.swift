@@ -10,6 +10,8 @@ public enum MeasurementError: Error, Equatable, Sendable, CustomStringConvertibl
     case noUsableLead
     /// Fewer complete beats than a representative beat needs.
     case tooFewBeats(found: Int, needed: Int)
+    /// Fewer complete beats free of missing samples than a representative beat needs.
+    case tooFewBeatsAroundGaps(found: Int, needed: Int, gaps: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum MeasurementError: Error, Equatable, Sendable, CustomStringConvertibl
             return "measurements: no usable lead (every lead is flat, off or saturated)"
         case let .tooFewBeats(found, needed):
             return "measurements: \(found) complete beat(s) found, at least \(needed) needed"
+        case let .tooFewBeatsAroundGaps(found, needed, gaps):
+            return "measurements: \(found) complete beat(s) free of missing samples, at least \(needed) needed (\(gaps))"
         }
     }
 }
@@ -48,6 +52,54 @@ public struct RepresentativeBeats: Sendable, Equatable {
     public func milliseconds(at i: Int) -> Double { Double(i - rIndex) * 1000 / samplingRate }
 }
 
+/// A stretch of missing samples (NaN: a gap in the file) in one stored lead, which the
+/// measurements were made around. Seconds from the start of the measured record (for a window of
+/// a long record: of the window).
+public struct SampleGap: Codable, Sendable, Equatable {
+    public var lead: String
+    public var startSeconds: Double
+    public var durationSeconds: Double
+
+    public init(lead: String, startSeconds: Double, durationSeconds: Double) {
+        self.lead = lead
+        self.startSeconds = startSeconds
+        self.durationSeconds = durationSeconds
+    }
+
+    /// The gaps of `leads` (nil: every stored lead) of `record`, lead by lead.
+    public static func find(in record: ECGRecord, leads: Set<LeadID>? = nil) -> [SampleGap] {
+        let fs = record.samplingRate
+        return record.leads.filter { !$0.isDerived && (leads?.contains($0.id) ?? true) }.flatMap { lead in
+            FiniteRuns.gaps(in: lead.millivolts).map {
+                SampleGap(lead: lead.id.description, startSeconds: Double($0.lowerBound) / fs, durationSeconds: Double($0.count) / fs)
+            }
+        }
+    }
+
+    /// The gaps in words: "a 0.40 s gap in V2 at 4.00 s", "a 0.40 s gap in every lead at 4.00 s"
+    /// (`leadCount`: how many leads were looked at), or "3 gaps (1.10 s) in I, V3". A gap at the
+    /// same samples in several leads counts once. nil without gaps.
+    public static func describe(_ gaps: [SampleGap], leadCount: Int) -> String? {
+        guard !gaps.isEmpty else { return nil }
+        func s(_ x: Double) -> String { String(format: "%.2f s", x) }
+        var spans: [SampleGap] = [], leads: [String] = []
+        for g in gaps {
+            if !leads.contains(g.lead) { leads.append(g.lead) }
+            if !spans.contains(where: { $0.startSeconds == g.startSeconds && $0.durationSeconds == g.durationSeconds }) { spans.append(g) }
+        }
+        let shown = leads.count == leadCount && leadCount > 1 ? "every lead"
+            : leads.prefix(4).joined(separator: ", ") + (leads.count > 4 ? " +\(leads.count - 4) more" : "")
+        if spans.count == 1 { return "a \(s(spans[0].durationSeconds)) gap in \(shown) at \(s(spans[0].startSeconds))" }
+        return "\(spans.count) gaps (\(s(spans.reduce(0) { $0 + $1.durationSeconds }))) in \(shown)"
+    }
+
+    /// What every front end says about the gaps the measurements were made around (it is
+    /// `summary.note`): "measured around " + `describe`.
+    public static func statement(_ gaps: [SampleGap], leadCount: Int) -> String? {
+        describe(gaps, leadCount: leadCount).map { "measured around " + $0 }
+    }
+}
+
 /// ecg2cmr's global measurements of one record (see `GlobalMeasurer` for the algorithm): the
 /// interval, axis and rate values in their contract form (`summary`, source "ecg2cmr"; read as
 /// `m.qrsMs`, `m.pAxisDeg`, …) plus what only the measurer knows.
@@ -63,6 +115,9 @@ public struct GlobalMeasurements: Sendable, Equatable {
     public var detectionLead: String
     /// The median beats the fiducials were placed on.
     public var beats: RepresentativeBeats?
+    /// Missing samples in the measured leads: no beat that touches one is in the median, and no RR
+    /// interval that spans one is in the rate. Stated in `summary.note`.
+    public var gaps: [SampleGap] = []
 
     public subscript<T>(dynamicMember field: WritableKeyPath<IntervalMeasurements, T>) -> T {
         get { summary[keyPath: field] }
@@ -122,40 +177,64 @@ public enum GlobalMeasurer {
         let fs = record.samplingRate
         guard fs.isFinite, fs >= 100, fs <= 10_000 else { throw MeasurementError.unsupportedSamplingRate(fs) }
         guard let detected = try RPeakDetector.detect(in: record) else { throw MeasurementError.noUsableLead }
-        let rr = detected.beats.rrIntervalsMilliseconds
-        guard rr.count + 1 >= minimumBeats, let heartRate = detected.beats.heartRateBpm else {
-            throw MeasurementError.tooFewBeats(found: detected.beats.rPeakIndices.count, needed: minimumBeats)
-        }
-        let medianRRs = median(rr) / 1000
-        let meanRRs = 60 / heartRate
 
-        // 1. Conditioning of the usable leads (stored or derived, every name the file has).
+        // Missing samples (NaN) are gaps, measured around: stated for the usable stored leads.
         let assessor = try LeadQualityAssessor(samplingRate: fs)
         let usable = record.leads.filter { lead in !assessor.assess(lead.millivolts).contains { $0.makesLeadUnusable } }
         guard !usable.isEmpty else { throw MeasurementError.noUsableLead }
+        let n = record.sampleCount
+        for lead in usable where lead.millivolts.count != n {
+            throw SignalError.leadLengthMismatch(lead: lead.id.description, expected: n, got: lead.millivolts.count)
+        }
+        let stored = usable.filter { !$0.isDerived }
+        let gaps = SampleGap.find(in: record, leads: Set(stored.map(\.id)))
+        let gapStatement = SampleGap.statement(gaps, leadCount: stored.count)
+        func tooFew(_ found: Int) -> MeasurementError {
+            gapStatement.map { .tooFewBeatsAroundGaps(found: found, needed: minimumBeats, gaps: $0) }
+                ?? .tooFewBeats(found: found, needed: minimumBeats)
+        }
+        /// Prefix counts of samples missing in any of `leads`: a window [a, b) is gap-free when
+        /// `p[b] - p[a] == 0`.
+        func missingPrefix(_ leads: [[Float]]) -> [Int] {
+            var p = [Int](repeating: 0, count: n + 1)
+            for t in 0..<n { p[t + 1] = p[t] + (leads.contains { !$0[t].isFinite } ? 1 : 0) }
+            return p
+        }
+
+        // Rate from the RR intervals that span no gap (the detector leaves those out).
+        let peaks = detected.beats.rPeakIndices
+        let rr = detected.beats.rrIntervalsMilliseconds
+        let heartRate = detected.beats.heartRateBpm
+        guard rr.count + 1 >= minimumBeats, let heartRate else { throw tooFew(gaps.isEmpty ? peaks.count : min(peaks.count, rr.count + 1)) }
+        let medianRRs = median(rr) / 1000
+        let meanRRs = 60 / heartRate
+
+        // 1. Conditioning of the usable leads (stored or derived, every name the file has); each
+        //    finite run of a lead with gaps is filtered on its own, so a gap never spreads.
         let highpass = try ButterworthFilter(order: 2, band: .highpass(cutoffHz: 0.5), samplingRate: fs)
         let lowpass = try ButterworthFilter(order: 2, band: .lowpass(cutoffHz: min(40, 0.45 * fs)), samplingRate: fs)
-        let n = record.sampleCount
-        var values: [Float] = []
-        values.reserveCapacity(usable.count * n)
+        var conditioned: [[Float]] = []
         for lead in usable {
-            guard lead.millivolts.count == n else {
-                throw SignalError.leadLengthMismatch(lead: lead.id.description, expected: n, got: lead.millivolts.count)
-            }
-            values += try lowpass.filtfilt(try highpass.filtfilt(lead.millivolts))
+            conditioned.append(try FiniteRuns.map(lead.millivolts) { try lowpass.filtfilt(try highpass.filtfilt($0)) })
         }
         let names = usable.map(\.id.description)
 
-        // 2. Median beats at the record's rate.
+        // 2. Median beats at the record's rate, of the beats whose window touches no gap.
         let pre = max(1, Int((min(0.5, 0.6 * medianRRs) * fs).rounded()))
         let post = max(1, Int((min(0.8, 0.9 * medianRRs) * fs).rounded()))
+        var beatPeaks = peaks
+        if !gaps.isEmpty {
+            let missing = missingPrefix(conditioned)
+            beatPeaks = peaks.filter { $0 - pre >= 0 && $0 + post <= n && missing[$0 + post] - missing[$0 - pre] == 0 }
+            // What is left missing lies outside every beat taken: a value the median never sees.
+            for k in conditioned.indices { for t in 0..<n where !conditioned[k][t].isFinite { conditioned[k][t] = 0 } }
+        }
+        let values = conditioned.flatMap { $0 }
         let spec = BeatFeatureSpec(detectionLeads: [detected.lead.description, "II", "MLII", "I", "V5", "V2"],
                                    preSamples: pre, postSamples: post)
         let features = try BeatExtractor.extract(values: values, leadNames: names, sampleCount: n, samplingRate: fs, spec: spec,
-                                                 rPeaks: (detected.beats.rPeakIndices, detected.lead.description))
-        guard features.beatCount >= minimumBeats else {
-            throw MeasurementError.tooFewBeats(found: features.beatCount, needed: minimumBeats)
-        }
+                                                 rPeaks: (beatPeaks, detected.lead.description))
+        guard features.beatCount >= minimumBeats else { throw tooFew(features.beatCount) }
         let length = features.beatLength
         let beats: [[Double]] = (0..<names.count).map { k in
             features.medianBeat[(k * length)..<((k + 1) * length)].map(Double.init)
@@ -187,8 +266,9 @@ public enum GlobalMeasurer {
 
         // 6. Intervals.
         func ms(_ samples: Int) -> Double { Double(samples) * 1000 / fs }
-        var m = GlobalMeasurements(summary: IntervalMeasurements(heartRateBpm: heartRate, source: "ecg2cmr"), leads: [],
-                                   beatCount: features.beatCount, detectionLead: detected.lead.description)
+        var m = GlobalMeasurements(summary: IntervalMeasurements(heartRateBpm: heartRate, source: "ecg2cmr", note: gapStatement),
+                                   leads: [], beatCount: features.beatCount, detectionLead: detected.lead.description)
+        m.gaps = gaps
         m.qrsMs = ms(qrs.offset - qrs.onset)
         if let p { m.prMs = ms(qrs.onset - p.onset) }
         if let tEnd {

@@ -67,10 +67,19 @@ public struct MultiLeadQRSDetector: Sendable {
     /// sample (NaN) holds the last finite value, so a gap adds no energy.
     public func detect(leads: [[Float]], referenceLead: Int) throws -> BeatAnalysis {
         let fs = samplingRate
-        func analysis(_ peaks: [Int]) -> BeatAnalysis { BeatAnalysis(rPeaks: peaks, samplingRate: fs) }
-        guard let n = leads.first?.count, leads.indices.contains(referenceLead) else { return analysis([]) }
+        guard let n = leads.first?.count, leads.indices.contains(referenceLead) else { return BeatAnalysis(rPeaks: [], samplingRate: fs) }
         for (k, lead) in leads.enumerated() where lead.count != n {
             throw SignalError.leadLengthMismatch(lead: "\(k)", expected: n, got: lead.count)
+        }
+        // Samples missing in any lead, as prefix counts: the rate leaves out RR intervals over a gap.
+        var missing: [Int]? = nil
+        if leads.contains(where: { $0.contains { !$0.isFinite } }) {
+            var p = [Int](repeating: 0, count: n + 1)
+            for t in 0..<n { p[t + 1] = p[t] + (leads.contains { !$0[t].isFinite } ? 1 : 0) }
+            missing = p
+        }
+        func analysis(_ peaks: [Int]) -> BeatAnalysis {
+            BeatAnalysis(rPeaks: peaks, samplingRate: fs, spansGap: missing.map { p in { a, b in p[b + 1] - p[a] > 0 } })
         }
         guard n > Int(fs) else { return analysis([]) }  // under a second: nothing to say
 

@@ -134,9 +134,11 @@ enum PanTompkins {
 }
 
 extension BeatAnalysis {
-    /// Rate, RR variability and the rhythm hint of R peaks found at `samplingRate`.
-    init(rPeaks peaks: [Int], samplingRate: Double) {
-        let rr = zip(peaks.dropFirst(), peaks).map { Double($0 - $1) * 1000 / samplingRate }
+    /// Rate, RR variability and the rhythm hint of R peaks found at `samplingRate`. `spansGap(a, b)`
+    /// says whether samples a…b hold a missing sample: such an RR interval is left out (a beat in
+    /// a gap may be missed, which would halve the rate there).
+    init(rPeaks peaks: [Int], samplingRate: Double, spansGap: ((Int, Int) -> Bool)? = nil) {
+        let rr = zip(peaks.dropFirst(), peaks).filter { spansGap?($1, $0) != true }.map { Double($0 - $1) * 1000 / samplingRate }
         var hr: Double? = nil, cv: Double? = nil
         var rhythm = RhythmHint.undetermined
         if !rr.isEmpty {

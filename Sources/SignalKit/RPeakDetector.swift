@@ -19,7 +19,7 @@ public struct BeatAnalysis: Sendable, Equatable {
     /// Sample indices of the R peaks (largest QRS deflection), ascending.
     public var rPeakIndices: [Int]
     public var samplingRate: Double
-    /// Consecutive R–R intervals in milliseconds.
+    /// R–R intervals of consecutive beats in milliseconds, except those spanning a missing sample.
     public var rrIntervalsMilliseconds: [Double]
     /// 60 000 / mean RR; nil with fewer than two beats.
     public var heartRateBpm: Double?

@@ -151,6 +151,7 @@ public enum WorkstationRenderer {
             parts.append(c.heartRateBpm.map { "HR \(NumberText.whole($0)) bpm" } ?? "HR –")
             if let r = c.rhythm { parts.append(r.rawValue) }
             if let m = c.measurements { parts.append(headerMeasurements(m, compact: narrow)) }
+            if let m = c.measurements, let gaps = headerGaps(m, compact: narrow) { parts.append(gaps) }
             if let m = c.measurements, let device = c.record.metadata.deviceMeasurements {
                 // Where the file carries the device's own values: say whether they agree, and which do not.
                 let differ = m.summary.disagreements(with: device)
@@ -184,6 +185,16 @@ public enum WorkstationRenderer {
             return "PR\(v(m.prMs)) QRS\(v(m.qrsMs)) QT\(v(m.qtMs))/\(v(m.qtcBazettMs)) ax\(v(m.pAxisDeg))/\(v(m.qrsAxisDeg))/\(v(m.tAxisDeg))"
         }
         return "PR \(v(m.prMs)) QRS \(v(m.qrsMs)) QT/QTc \(v(m.qtMs))/\(v(m.qtcBazettMs)) ax \(v(m.pAxisDeg))/\(v(m.qrsAxisDeg))/\(v(m.tAxisDeg))"
+    }
+
+    /// "measured around gap: V2" (compact "gap V2"): the measurements skipped missing samples in
+    /// these leads (`GlobalMeasurements.gaps`; the full statement is in `info` and the report).
+    static func headerGaps(_ m: GlobalMeasurements, compact: Bool = false) -> String? {
+        guard !m.gaps.isEmpty else { return nil }
+        var leads: [String] = []
+        for g in m.gaps where !leads.contains(g.lead) { leads.append(g.lead) }
+        let shown = leads.count > 3 ? "\(leads.count) leads" : leads.joined(separator: ",")
+        return (compact ? "gap " : "measured around gap: ") + shown
     }
 
     static func formatDate(_ date: Date) -> String {

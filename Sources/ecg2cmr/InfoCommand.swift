@@ -37,7 +37,7 @@ struct InfoCommand: ParsableCommand {
             summary.analysedWindow = analysed.summary
             summary.sampleCount = source.sampleCount
             summary.durationSeconds = source.durationSeconds
-            summary.sha256 = try source.sha256()
+            // sha256 stays the analysed window's: the bytes read for it, named by sha256Scope.
         }
         // Heart rate, quality flags and measurements are SignalKit's; what fails there stays empty
         // (measurements: every value null, `note` says why).

@@ -162,6 +162,26 @@ import Testing
         #expect(saxFrames == Array(Set([ph.endDiastoleFrame, ph.endSystoleFrame])).sorted().map { "sax/" + CaseExporter.frameFileName($0) })
     }
 
+    /// A window of a long record (exported from `view`) carries the digest of the bytes it read
+    /// (`input.sha256Scope`); a regeneration, which reads records whole, refuses it and says why
+    /// instead of reporting the input as changed.
+    @Test func aWindowsExportIsNotRegeneratedFromWholeFiles() throws {
+        let a = try Self.tempDir(), b = try Self.tempDir()
+        defer { for d in [a, b] { try? FileManager.default.removeItem(at: d) } }
+        var record = try ECGFileReader.read(url: Self.recordURL)
+        record.provenance.sha256Scope = "header + bytes 120000–239999 of long.dat"
+        var options = Self.options(seed: 11); options.frames = .edES
+        let first = try CaseExporter(cases: try Self.cases(), options: options).export(record: record, into: a)
+        #expect(first.manifest.input.sha256Scope == "header + bytes 120000–239999 of long.dat")
+        let manifest = first.caseDirectory.appendingPathComponent("manifest.json")
+        #expect(try String(contentsOf: manifest, encoding: .utf8).contains("\"sha256Scope\""))
+        #expect {
+            _ = try CaseExporter.regenerate(manifestAt: manifest, into: b)
+        } throws: { error in
+            "\(error)".contains("window of a long record") && "\(error)".contains("export that window again from view")
+        }
+    }
+
     @Test func patientIdentifiersOnlyWhenAsked() throws {
         let out = try Self.tempDir(); defer { try? FileManager.default.removeItem(at: out) }
         var record = try ECGFileReader.read(url: Self.recordURL)

@@ -188,6 +188,21 @@ import Testing
         #expect(!text.contains("Generated CMR"))
     }
 
+    /// Issue 23: values measured around missing samples say so on the page, lead and time in full.
+    @Test(.enabled(if: pdftotext != nil, "needs pdftotext (poppler-utils; scripts/setup installs it)"))
+    func measurementsAroundAGapSaySoOnThePage() throws {
+        var record = Self.record()
+        record.leads = record.leads.filter { $0.id == .ii || $0.id == .v5 }
+        let measured = IntervalMeasurements(prMs: 160, qrsMs: 90, qtMs: 400, heartRateBpm: 60, source: "ecg2cmr",
+                                            note: "measured around a 0.40 s gap in V5 at 4.00 s")
+        let content = ECGReportContent(ecgOnly: record, measurements: measured, measurementNote: nil, notApplicable: "not in this test",
+                                       modelID: "test-model", modelDisplayName: "Test model", modelFormatVersion: 2,
+                                       weightsSHA256: String(repeating: "cd", count: 32), isSynthetic: true, disclaimer: "synthetic",
+                                       softwareVersion: "0.1.0", seed: 1, includePHI: false)
+        let text = try Self.text(try ECGReportWriter.pdf(content)).split(separator: " ").joined(separator: " ")
+        #expect(text.contains("measured around a 0.40 s gap in V5 at 4.00 s"), "\(text)")
+    }
+
     static let pdftotext = ["/usr/bin/pdftotext", "/usr/local/bin/pdftotext"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     static func text(_ pdf: Data) throws -> String {

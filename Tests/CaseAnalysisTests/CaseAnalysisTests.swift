@@ -102,4 +102,27 @@ import Testing
         // A folder that is not a bundle: the loader's typed error, not a crash.
         #expect(throws: ModelBundleError.self) { try CaseAnalysis.load(bundleAt: TestEnvironment.records) }
     }
+
+    /// Issue 23: a missing sample is a gap, never a value the encoder reads. A gap in a lead the
+    /// model reads makes the model not apply, with the gap in the reason (the record is still
+    /// measured and drawn); a gap in I or II counts for the leads derived from them too.
+    @Test func aGapInAnInputLeadMakesTheModelNotApplyAndSaysWhere() throws {
+        let (cases, record) = try Self.loaded()
+        #expect(cases.notApplicableReason(record) == nil)
+        func withGap(_ lead: LeadID) throws -> ECGRecord {
+            var r = record
+            let k = try #require(r.leads.firstIndex { $0.id == lead && !$0.isDerived })
+            for t in 2000..<2200 { r.leads[k].millivolts[t] = .nan }
+            return r
+        }
+        #expect(cases.notApplicableReason(try withGap(.v2))
+                == "the model needs every sample of its input leads; this record has a 0.40 s gap in V2 at 4.00 s")
+        let reasonII = try #require(cases.notApplicableReason(try withGap(.ii)))
+        #expect(reasonII.hasSuffix("a 0.40 s gap in II at 4.00 s"))
+        // A model of I, II, V1–V6 (the demo's leads) derives III, aVR, aVL, aVF from I and II: a gap
+        // in E07500's stored aVR is not in its input, a gap in II is (II and the leads from it).
+        let eight: [LeadID] = [.i, .ii, .v1, .v2, .v3, .v4, .v5, .v6]
+        #expect(ModelApplicability.reason(record: try withGap(.aVR), modelLeads: eight) == nil)
+        #expect(ModelApplicability.reason(record: try withGap(.ii), modelLeads: eight)?.hasSuffix("a 0.40 s gap in II at 4.00 s") == true)
+    }
 }

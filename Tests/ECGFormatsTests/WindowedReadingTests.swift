@@ -65,7 +65,17 @@ import Testing
             let range = (whole.sampleCount / 4)..<(whole.sampleCount / 2 + 1)
             let window = try source.read(window: range)
             Self.expectSameSamples(window, whole, range, url.lastPathComponent)
-            #expect(window.provenance.sha256 == whole.provenance.sha256)
+            if url.pathExtension == "hea" {
+                // A window's digest covers the bytes it read, and says which (issue 23: work
+                // proportional to the request); the whole record's stays the whole files'.
+                let scope = try #require(window.provenance.sha256Scope, "\(url.lastPathComponent): window digest scope")
+                #expect(scope.hasPrefix("header + bytes ") || scope.hasPrefix("layout header + segment "), "\(scope)")
+                #expect(try source.read(window: range).provenance == window.provenance, "the same window, the same digest")
+                let all = try source.read(window: 0..<whole.sampleCount)
+                #expect(all.provenance == whole.provenance, "\(url.lastPathComponent): the whole record as a window")
+            } else {
+                #expect(window.provenance == whole.provenance, "single-file formats are read whole")
+            }
             #expect(window.leads.map(\.id) == whole.leads.map(\.id), "derived leads derived for the window too")
         }
         let source = try ECGRecordSource.open(url: csv)
@@ -94,5 +104,47 @@ import Testing
         #expect(window.sampleCount == 5000)
         #expect(window.lead(.i)?.millivolts.first == 0.5 && window.lead(.ii)?.millivolts.first == -1)
         #expect(window.lead(.iii)?.millivolts.first == -1.5, "III derived for the window")
+        // Its digest is of the header and the window's 20,000 bytes, not of the 173 MB file.
+        let header = try Data(contentsOf: dir.appendingPathComponent("h.hea"))
+        let start = 3600 * 500 * 4
+        var bytes = Data(count: 20_000)
+        bytes.replaceSubrange(0..<4, with: [100, 0, 0x38, 0xFF])
+        #expect(window.provenance.sha256Scope == "header + bytes \(start)–\(start + 19_999) of h.dat")
+        #expect(window.provenance.sha256 == SHA256Hex.of([header, bytes]))
+    }
+
+    /// A multi-segment layout that declares 2.4 GB of signal (8 segments of 12 leads × 7 hours,
+    /// each naming the same 300 MB sparse file): a 10 s window hashes the layout header, the first
+    /// segment's sliver read for the metadata and the window's 120,000 bytes — the digest is
+    /// recomputed here from exactly those bytes, so hashing any more of the files would fail it.
+    @Test func aWindowOfAMultiGigabyteLayoutHashesOnlyTheBytesItRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("layout-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let frames = 12_500_000, leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+        let dat = dir.appendingPathComponent("big.dat")
+        FileManager.default.createFile(atPath: dat.path, contents: nil)
+        let h = try FileHandle(forWritingTo: dat)
+        try h.truncate(atOffset: UInt64(frames * 24))
+        try h.close()
+        func write(_ text: String, _ name: String) throws -> Data {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            return Data(text.utf8)
+        }
+        var segmentHeaders: [Data] = []
+        for k in 0..<8 {
+            let signals = leads.map { "big.dat 16 200 16 0 0 0 0 \($0)\n" }.joined()
+            segmentHeaders.append(try write("s\(k) 12 500 \(frames)\n" + signals, "s\(k).hea"))
+        }
+        let layout = try write("big/8 12 500 \(8 * frames)\n" + (0..<8).map { "s\($0) \(frames)\n" }.joined(), "big.hea")
+        let source = try ECGRecordSource.open(url: dir.appendingPathComponent("big.hea"))
+        #expect(source.sampleCount == 8 * frames)
+        let first = 3 * frames + 1000
+        let window = try source.read(window: first..<(first + 5000))
+        #expect(window.sampleCount == 5000 && window.leads.count == 12)
+        #expect(window.provenance.sha256Scope
+                == "layout header + segment s0 (header + bytes 0–23 of big.dat), segment s3 (header + bytes 24000–143999 of big.dat)")
+        let s0 = SHA256Hex.of([segmentHeaders[0], Data(count: 24)]), s3 = SHA256Hex.of([segmentHeaders[3], Data(count: 120_000)])
+        #expect(window.provenance.sha256 == SHA256Hex.of([layout, Data(s0.utf8), Data(s3.utf8)]))
     }
 }

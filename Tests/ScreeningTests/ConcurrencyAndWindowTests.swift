@@ -37,7 +37,7 @@ func screenKeepsAtMostJobsFilesInFlight(_ jobs: Int) throws {
 }
 
 /// A record longer than 60 s is screened on one 10 s window, named in the result; its duration
-/// and digest are the whole record's.
+/// is the whole record's, its digest the window's bytes'.
 @Test func aLongRecordIsScreenedOnItsFirstCleanTenSeconds() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("long-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -65,6 +65,10 @@ func screenKeepsAtMostJobsFilesInFlight(_ jobs: Int) throws {
     #expect(result.durationSeconds == 90)
     #expect(result.analysedWindow?.startSeconds == 10 && result.analysedWindow?.durationSeconds == 10)
     #expect(result.analysedWindow?.choice == "first clean 10 s")
-    #expect(result.inputSHA256 == (try ECGFileReader.read(url: dir.appendingPathComponent("long.hea")).provenance.sha256))
+    // The digest is of what was read (issue 23: work proportional to the request): the header and
+    // the window's bytes (10–20 s of 12 format-16 signals), named by inputSHA256Scope.
+    #expect(result.inputSHA256Scope == "header + bytes 120000–239999 of long.dat")
+    let headerBytes = try Data(contentsOf: dir.appendingPathComponent("long.hea"))
+    #expect(result.inputSHA256 == SHA256Hex.of([headerBytes, dat.subdata(in: 120_000..<240_000)]))
     #expect(result.heartRateBpm != nil)
 }

@@ -133,3 +133,70 @@ import TestSupport
         #expect(!text.contains("qtcReportedMs"))
     }
 }
+
+/// Issue 23: a missing sample (NaN — a WFDB −32768, an empty CSV cell, a DICOM padding value) is a
+/// gap the measurements are made around, never a refusal: beats that touch it are left out of the
+/// median beat, RR intervals over it out of the rate, and the gap is stated in `summary.note`.
+@Suite struct MeasurementsAroundGapsTests {
+    static let url = TestEnvironment.records.appendingPathComponent("cinc2021/E07500.hea")
+
+    /// `record` with the samples from `a` to `b` seconds missing in `leads` (every stored lead when nil).
+    func withGap(_ record: ECGRecord, in leads: Set<String>?, from a: Double, to b: Double) -> ECGRecord {
+        var out = record
+        let range = Int(a * record.samplingRate)..<Int(b * record.samplingRate)
+        for k in out.leads.indices where !out.leads[k].isDerived && (leads?.contains(out.leads[k].id.description) ?? true) {
+            for t in range { out.leads[k].millivolts[t] = .nan }
+        }
+        return out
+    }
+
+    @Test func aGapIsMeasuredAroundAndStated() throws {
+        let record = try ECGFileReader.read(url: Self.url)
+        #expect(record.leads.filter { !$0.isDerived }.count == 12)
+        let clean = try GlobalMeasurer.measure(record)
+        #expect(clean.gaps.isEmpty && clean.summary.note == nil)
+        let cases: [(Set<String>?, Double, Double, String)] = [
+            (["V2"], 4.0, 4.4, "measured around a 0.40 s gap in V2 at 4.00 s"),
+            (nil, 4.0, 4.4, "measured around a 0.40 s gap in every lead at 4.00 s"),   // e.g. empty CSV rows
+            (["II"], 2.0, 3.5, "measured around a 1.50 s gap in II at 2.00 s"),         // the lead R peaks are placed on
+        ]
+        for (leads, a, b, statement) in cases {
+            let m = try GlobalMeasurer.measure(withGap(record, in: leads, from: a, to: b))
+            #expect(m.summary.note == statement)
+            #expect(m.gaps.count == (leads?.count ?? 12) && m.gaps.allSatisfy { abs($0.durationSeconds - (b - a)) < 0.01 })
+            // Fewer beats in the median (those touching the gap are left out), the same values within
+            // the tolerances the measurements are checked to against devices.
+            #expect(m.beatCount < clean.beatCount, "\(statement): \(m.beatCount) of \(clean.beatCount) beats")
+            for (name, ours, reference, tolerance) in [
+                ("rate", m.heartRateBpm, clean.heartRateBpm, 2.0), ("PR", m.prMs, clean.prMs, 10), ("QRS", m.qrsMs, clean.qrsMs, 10),
+                ("QT", m.qtMs, clean.qtMs, 20), ("P axis", m.pAxisDeg, clean.pAxisDeg, 15),
+                ("QRS axis", m.qrsAxisDeg, clean.qrsAxisDeg, 15), ("T axis", m.tAxisDeg, clean.tAxisDeg, 15),
+            ] {
+                let value = try #require(ours, "\(statement): \(name) not measured")
+                let expected = try #require(reference)
+                #expect(abs(value - expected) <= tolerance, "\(statement): \(name) \(value) vs \(expected) without the gap")
+            }
+            #expect(m.leads.allSatisfy { [$0.rMv, $0.qMv, $0.sMv].allSatisfy(\.isFinite) })
+        }
+        // A gap in every lead once per beat leaves no beat to measure: a typed refusal naming the gaps.
+        var holes = record
+        for k in holes.leads.indices where !holes.leads[k].isDerived {
+            for t in stride(from: 0, to: holes.sampleCount, by: 250) { holes.leads[k].millivolts[t] = .nan }
+        }
+        #expect {
+            try GlobalMeasurer.measure(holes)
+        } throws: { error in
+            guard case let .tooFewBeatsAroundGaps(_, needed, gaps) = error as? MeasurementError else { return false }
+            return needed == GlobalMeasurer.minimumBeats && gaps.hasPrefix("measured around 20 gaps") && gaps.hasSuffix("in every lead")
+        }
+    }
+
+    /// The rate of the whole record (the header's, the vitals') leaves out RR intervals over a gap:
+    /// a beat lost in a gap in every lead would otherwise halve the rate there.
+    @Test func theRateSkipsIntervalsOverAGap() throws {
+        let record = try ECGFileReader.read(url: Self.url)
+        let clean = try #require(RecordVitals(of: record).heartRateBpm)
+        let gapped = try #require(RecordVitals(of: withGap(record, in: nil, from: 4.0, to: 4.4)).heartRateBpm)
+        #expect(abs(gapped - clean) <= 2, "\(gapped) vs \(clean) bpm")
+    }
+}

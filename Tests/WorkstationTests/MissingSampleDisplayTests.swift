@@ -1,5 +1,6 @@
 import ECGFormats
 import Foundation
+import SignalKit
 import Testing
 @testable import Workstation
 
@@ -40,5 +41,19 @@ import Testing
         _ = dots(try record([Float](repeating: .nan, count: 5000)))
         _ = dots(ECGRecord(leads: [Lead(parsing: "I", millivolts: [.infinity, -.infinity, .nan, 1])], samplingRate: 500,
                            metadata: ECGMetadata(), provenance: Provenance(format: .csv, path: "/x", sha256: "")))
+    }
+
+    /// The header says when the measurements were made around a gap (the full statement, with the
+    /// time, is in `info` and the report): a real record with 0.4 s of V2 missing.
+    @Test func theHeaderSaysTheMeasurementsSkippedAGap() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let clean = try ECGFileReader.read(url: root.appendingPathComponent("tests/records/cinc2021/E07500.hea"))
+        var record = clean
+        let k = try #require(record.leads.firstIndex { $0.id == .v2 })
+        for t in 2000..<2200 { record.leads[k].millivolts[t] = .nan }
+        let m = try GlobalMeasurer.measure(record)
+        #expect(WorkstationRenderer.headerGaps(m) == "measured around gap: V2")
+        #expect(WorkstationRenderer.headerGaps(m, compact: true) == "gap V2")
+        #expect(WorkstationRenderer.headerGaps(try GlobalMeasurer.measure(clean)) == nil)
     }
 }

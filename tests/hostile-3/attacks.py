@@ -163,6 +163,35 @@ w("age12/nan.csv", "# age=nan\n" + (SAMPLE / "P06-rcm/ecg.csv").read_text())
 attack(2, "export --include-phi: 12-lead CSV with age=nan", ["export", "age12/nan.csv", "--model", MODEL, "--out", str(T / "out2"), "--include-phi", "--frames", "ed-es"],
        exit_nonzero=False, out=[T / "out2"], timeout=120)
 
+# A gap is measured around, not refused ("skipped by measurements with the gap stated"): a real
+# 12-lead record (CinC 2021 E07500, 500 Hz) as CSV, then 0.4 s of V2 (4.00–4.40 s) left empty.
+w("gapm/.keep", "")
+subprocess.run([BIN, "convert", str(ROOT / "tests/records/cinc2021/E07500.hea"), "--to", "csv", "--out", str(T / "gapm/clean.csv")],
+               check=True, capture_output=True, env=env)
+clean_lines = (T / "gapm/clean.csv").read_text().splitlines()
+head = next(i for i, l in enumerate(clean_lines) if not l.startswith("#"))
+v2 = clean_lines[head].split(",").index("V2")
+gap_lines = list(clean_lines)
+for i in range(head + 1 + 2000, head + 1 + 2200):
+    cells = gap_lines[i].split(",")
+    cells[v2] = ""
+    gap_lines[i] = ",".join(cells)
+w("gapm/gap.csv", "\n".join(gap_lines) + "\n")
+clean_m = json.loads(subprocess.run([BIN, "info", str(T / "gapm/clean.csv"), "--json", "--sampling-rate", "500"], check=True, capture_output=True, env=env).stdout)["measurements"]
+
+
+def measured_around_gap(so, se):
+    m = json.loads(so)["measurements"]
+    need(m.get("note") == "measured around a 0.40 s gap in V2 at 4.00 s", f"gap not stated: note {m.get('note')!r}")
+    for key, tol in [("heartRateBpm", 2), ("prMs", 10), ("qrsMs", 10), ("qtMs", 20), ("qtcBazettMs", 20),
+                     ("pAxisDeg", 15), ("qrsAxisDeg", 15), ("tAxisDeg", 15)]:
+        need(m[key] is not None and clean_m[key] is not None and abs(m[key] - clean_m[key]) <= tol,
+             f"{key} {m[key]} vs {clean_m[key]} without the gap")
+
+
+attack(1, "info --json: real 12-lead record with 0.4 s of V2 missing (measured around, stated)",
+       ["info", "gapm/gap.csv", "--json", "--sampling-rate", "500"], exit_nonzero=False, check=measured_around_gap)
+
 # ---- 3 writers on values beyond the format
 (T / "out3").mkdir()
 w("big/big.csv", "# sampling_rate=500\nI,II\n" + "\n".join("3.4e38,0.1" for _ in range(500)) + "\n")

@@ -26,7 +26,7 @@ public func fuzzSnapshot(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let keys = [all[2] & 0x0F, all[2] >> 4, all[3] & 0x0F, all[3] >> 4].map { keyChoices[Int($0)] }
     let file = folder.appendingPathComponent("ecg")
     guard (try? Data(all[4...]).write(to: file)) != nil else { return 0 }
-    _ = WorkstationLauncher.snapshot(input: file, pipeline: nil, modelError: nil, size: GridSize(width: width, height: height),
+    _ = WorkstationLauncher.snapshot(input: file, cases: nil, modelError: nil, size: GridSize(width: width, height: height),
                                      exportDirectory: folder.appendingPathComponent("exports"), keys: keys)
     return 0
 }
