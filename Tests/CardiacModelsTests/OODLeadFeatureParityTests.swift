@@ -7,33 +7,9 @@ import Testing
 // (Fixtures/ood-lead-features.json, written by training/make_ood_fixture.py): a real CinC 2021
 // record, cohort renders in sinus rhythm and in AF, an all-zero record.
 
-private struct LeadFixture: Decodable {
-    struct Case: Decodable {
-        var name: String
-        var sampleCount: Int
-        var values: String
-        var peaks: [Int]
-        var medianBeat: String
-        var features: [Double]
-    }
-    var featureSet: String
-    var featureNames: [String]
-    var samplingRate: Double
-    var preSamples: Int
-    var postSamples: Int
-    var cases: [Case]
-}
-
-private func floats(_ base64: String) -> [Float] {
-    guard let data = Data(base64Encoded: base64) else { return [] }
-    return data.withUnsafeBytes { raw in
-        (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-    }
-}
-
-private func loadLeadFixture() throws -> LeadFixture {
-    try JSONDecoder().decode(LeadFixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("ood-lead-features.json")))
-}
+private typealias LeadFixture = OODFeatureFixture
+private let floats = OODFeatureFixture.floats
+private func loadLeadFixture() throws -> LeadFixture { try .load("ood-lead-features.json") }
 
 private func compute(_ f: LeadFixture, _ c: LeadFixture.Case, values: [Float]? = nil) -> [Double]? {
     OutOfDistributionLeadFeatures.compute(values: values ?? floats(c.values), leads: 12, sampleCount: c.sampleCount, peaks: c.peaks,
