@@ -1,7 +1,7 @@
 import Foundation
 
 /// Global ECG measurements in the units a cardiologist reads them: intervals in milliseconds, frontal
-/// axes in degrees (−90…+180 as carts print them, 0° = lead I, +90° = aVF), heart rate in beats per
+/// axes in degrees (−89…+270 as GE 12SL prints them, 0° = lead I, +90° = aVF; compare them modulo 360), heart rate in beats per
 /// minute. `nil` means "not measurable" (e.g. no P waves in atrial fibrillation: no PR, no P axis) or
 /// "not stated by the device". `source` names who measured: `"ecg2cmr"` for SignalKit's own values,
 /// the device (e.g. `"GE MUSE 12SL"`) for values read from the file.

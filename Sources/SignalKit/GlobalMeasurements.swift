@@ -161,7 +161,7 @@ public struct GlobalMeasurements: Sendable, Equatable {
 /// 7. **Axes** (frontal plane): net area (baseline-corrected integral) of the wave in leads I and
 ///    aVF — P from P onset to offset, QRS from onset to offset, T from QRS offset to T end — with
 ///    Einthoven's equilateral triangle: I = E·cos θ, aVF = E·(√3/2)·sin θ, so
-///    θ = atan2(2·aVF/√3, I), reported in −90…+180°. aVF is derived from I and II when not stored.
+///    θ = atan2(2·aVF/√3, I), reported in −89…+270° (GE 12SL's range). aVF is derived from I and II when not stored.
 /// 8. **Amplitudes** per lead relative to the isoelectric level: P (signed extreme in P), Q (most
 ///    negative before the R peak), R (most positive in QRS), S (most negative after the R peak),
 ///    T (signed extreme between J + 40 ms and T end), ST at J + 60 ms.
