@@ -2,12 +2,10 @@ import Foundation
 
 /// Reads HL7 v3 annotated ECG XML (FDA aECG, `<AnnotatedECG>`): the rhythm series' first sequence
 /// set; time from the GLIST increment, each lead from SLIST digits × scale + origin.
-public struct AECGReader: Sendable, XMLECGFormat {
-    static let format = ECGFileFormat.hl7aECG
-    static let fileRole = "aECG file"
+public struct AECGReader: XMLECGFormat {
+    public static let format = ECGFileFormat.hl7aECG
 
     public init() {}
-    public func read(url: URL) throws -> ECGRecord { try readXML(url: url) }
     public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
     func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {

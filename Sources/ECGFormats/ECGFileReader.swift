@@ -90,7 +90,8 @@ public enum ECGFileReader {
             if let root = xmlRootName(data), data.prefix(64).contains(UInt8(ascii: "<")) {
                 throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (" + ECGFileFormat.xmlRootElements.joined(separator: ", ") + ")")
             }
-            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format (WFDB, CSV/TSV, HL7 aECG, DICOM, MUSE XML, CardioSoft XML, SCP-ECG)")
+            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format ("
+                                 + ECGFileFormat.allCases.map(\.displayName).joined(separator: ", ") + ")")
         }
     }
 

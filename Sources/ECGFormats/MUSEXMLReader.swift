@@ -3,12 +3,10 @@ import Foundation
 /// Reads GE MUSE resting ECG XML (`<RestingECG>`): base64 little-endian int16 lead data, amplitude
 /// units per bit, CRC-32 per lead. MUSE stores 8 leads (I, II, V1–V6); III, aVR, aVL, aVF are derived
 /// and marked so. The rhythm waveform is read (the median beat is not a 10 s signal).
-public struct MUSEXMLReader: Sendable, XMLECGFormat {
-    static let format = ECGFileFormat.museXML
-    static let fileRole = "MUSE XML file"
+public struct MUSEXMLReader: XMLECGFormat {
+    public static let format = ECGFileFormat.museXML
 
     public init() {}
-    public func read(url: URL) throws -> ECGRecord { try readXML(url: url) }
     public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
     func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {

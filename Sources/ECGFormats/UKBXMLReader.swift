@@ -3,12 +3,10 @@ import Foundation
 /// Reads UK Biobank CardioSoft resting ECG XML (`<CardiologyXML>`): `StripData` holds the 10 s
 /// signal, one `<WaveformData lead="I">` of comma-separated integers per lead, with `Resolution`
 /// in µV per LSB and `SampleRate` in Hz.
-public struct UKBXMLReader: Sendable, XMLECGFormat {
-    static let format = ECGFileFormat.ukbXML
-    static let fileRole = "CardioSoft XML file"
+public struct UKBXMLReader: XMLECGFormat {
+    public static let format = ECGFileFormat.ukbXML
 
     public init() {}
-    public func read(url: URL) throws -> ECGRecord { try readXML(url: url) }
     public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
     func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {

@@ -39,20 +39,13 @@ final class XElement {
 
 /// The vendor XML readers (MUSE, HL7 aECG, CardioSoft) start alike: the file read whole (size
 /// capped), parsed into a tree, and its root element checked before the format's own reading.
-protocol XMLECGFormat {
-    /// The format read; its root element (`ECGFileFormat.xmlRootElement`) is checked.
-    static var format: ECGFileFormat { get }
-    /// What the file is called in errors, e.g. "MUSE XML file".
-    static var fileRole: String { get }
+/// (`read(url:)` is every single-file reader's; the root element is the format's `xmlRootElement`.)
+protocol XMLECGFormat: SingleFileECGReader {
     /// The record from a parsed tree whose root is the format's; `provenance` names the bytes read.
     func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord
 }
 
 extension XMLECGFormat {
-    func readXML(url: URL) throws -> ECGRecord {
-        try readXML(data: try readFileBytes(url, role: Self.fileRole), path: url.path)
-    }
-
     func readXML(data: Data, path: String) throws -> ECGRecord {
         let root = try XTreeBuilder.parse(data, file: path)
         let expected = Self.format.xmlRootElement ?? ""
