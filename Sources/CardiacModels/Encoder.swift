@@ -318,7 +318,7 @@ extension ViTEncoder {
         // sequence, so an ECG's tokens have the same bits alone or in a batch.
         if let rhythmEmbed {
             let patchRows = leads * patchesPerLead
-            for s in 0..<b {
+            TransformerBlock.share(b, threads: threads) { s, _ in
                 patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + s * t * w)
                 rhythmEmbed.forward(input + s * inputSize + leads * tokenSamples, rows: 1, into: x + (s * t + patchRows) * w)
             }
@@ -326,16 +326,18 @@ extension ViTEncoder {
             // Token 0 is the class token; the patches follow.
             let patchRows = leads * patchesPerLead
             classToken.values.withUnsafeBufferPointer { c in
-                for s in 0..<b {
+                TransformerBlock.share(b, threads: threads) { s, _ in
                     (x + s * t * w).update(from: c.baseAddress!, count: w)
                     patchEmbed.forward(input + s * inputSize, rows: patchRows, into: x + (s * t + 1) * w)
                 }
             }
         } else {
-            for s in 0..<b { patchEmbed.forward(input + s * inputSize, rows: t, into: x + s * t * w) }
+            TransformerBlock.share(b, threads: threads) { s, _ in
+                patchEmbed.forward(input + s * inputSize, rows: t, into: x + s * t * w)
+            }
         }
         posEmbed.values.withUnsafeBufferPointer { pe in
-            for s in 0..<b { VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
+            TransformerBlock.share(b, threads: threads) { s, _ in VectorMath.add(pe.baseAddress!, into: x + s * t * w, count: t * w) }
         }
         for (k, block) in blocks.enumerated() {
             if recordForGradCAM && k > gradCAMBlock {

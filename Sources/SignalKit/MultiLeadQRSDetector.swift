@@ -22,10 +22,15 @@ public struct MultiLeadBeats: Sendable, Equatable {
 ///    like a beat), five-point derivative, squared.
 /// 2. Each lead's squared slope is divided by its typical beat energy (median over 2 s blocks of
 ///    the block maximum: every block holds a beat at rates ≥ 30 bpm) and clipped at 4, so every
-///    lead has the same say and one artefact-ridden lead cannot dominate; the leads are averaged.
+///    lead has the same say and one artefact-ridden lead cannot dominate. With three leads or more
+///    the envelope is their median at each instant (two leads: the mean): a QRS is steep in most
+///    leads at once, while fibrillation waves, a discordant T wave or muscle noise are steep in a
+///    few — averaged, such leads (normalised by their own small QRS) lifted the background of an
+///    AF + LBBB record to the level of its beats, and it read 110 bpm instead of 60.
 /// 3. A 150 ms moving-window integral of that, and Pan & Tompkins' adaptive signal/noise
 ///    thresholds (learnt on the first 10 s), 200 ms refractory period, search-back at half the
-///    threshold after 1.66 mean RR, re-learning after 2.5 s without a beat.
+///    threshold after 1.66 mean RR, re-learning after 2.5 s without a beat; run twice, the second
+///    pass starting from the levels the first ended with.
 /// 4. T-wave discrimination: a candidate within max(360 ms, 0.5 × the recent mean RR, at most
 ///    500 ms) of the last beat is a T wave when its steepest combined slope is under half the last
 ///    beat's — the window grows with RR because at slow rates the T wave peaks later than 360 ms.
@@ -75,7 +80,7 @@ public struct MultiLeadQRSDetector: Sendable {
         let block = max(1, Int(2 * fs))
         var energy = [Double](repeating: 0, count: n)
         var referenceBandpassed = [Double](repeating: 0, count: n)
-        var contributing = 0
+        var perLead: [[Double]] = []
         for (k, lead) in leads.enumerated() {
             var x = [Double](repeating: 0, count: n)
             var last = Double(lead.first { $0.isFinite } ?? 0)
@@ -95,11 +100,19 @@ public struct MultiLeadQRSDetector: Sendable {
             }
             let scale = blockMax.isEmpty ? (sq.max() ?? 0) : median(blockMax)
             guard scale > 0 else { continue }
-            contributing += 1
-            for i in 0..<n { energy[i] += min(sq[i] / scale, 4) }
+            perLead.append(sq.map { min($0 / scale, 4) })
         }
-        guard contributing > 0 else { return analysis([]) }
-        for i in 0..<n { energy[i] /= Double(contributing) }
+        guard !perLead.isEmpty else { return analysis([]) }
+        if perLead.count < 3 {
+            for e in perLead { for i in 0..<n { energy[i] += e[i] } }
+            for i in 0..<n { energy[i] /= Double(perLead.count) }
+        } else {
+            var column = [Double](repeating: 0, count: perLead.count)
+            for i in 0..<n {
+                for k in perLead.indices { column[k] = perLead[k][i] }
+                energy[i] = median(column)
+            }
+        }
 
         // 3–4. Moving-window integration and the decision rules; the T-wave window grows with RR
         // (at slow rates the T wave peaks later than 360 ms).
@@ -112,8 +125,18 @@ public struct MultiLeadQRSDetector: Sendable {
             for k in lo...hi { m = max(m, energy[k]) }
             return m.squareRoot()
         }
-        let qrs = PanTompkins.decide(mwi: mwi, samplingRate: fs, learnSamples: Int(10 * fs), blockSamples: block, slope: slope,
-                                     tWaveWindow: { rr in Int(min(0.5 * fs, max(0.36 * fs, 0.5 * (rr ?? 0)))) })
+        // Two passes: the first learns its levels from the first 10 s, where a few large ectopic
+        // beats can set the signal level above the normal beats' (those before the first accepted
+        // beat are then lost: nothing searches back before it); the second starts from the levels
+        // the first ended with, learnt over every beat of the record.
+        let tWaveWindow: (Double?) -> Int = { rr in Int(min(0.5 * fs, max(0.36 * fs, 0.5 * (rr ?? 0)))) }
+        var learnt: (signal: Double, noise: Double)?
+        let firstPass = PanTompkins.decide(mwi: mwi, samplingRate: fs, learnSamples: Int(10 * fs), blockSamples: block, slope: slope,
+                                           tWaveWindow: tWaveWindow, finalLevels: { learnt = $0 })
+        let qrs = learnt.map { levels in
+            PanTompkins.decide(mwi: mwi, samplingRate: fs, learnSamples: Int(10 * fs), blockSamples: block, slope: slope,
+                               tWaveWindow: tWaveWindow, levels: levels)
+        } ?? firstPass
         guard !qrs.isEmpty else { return analysis([]) }
 
         // 5. Steepest combined slope near the integrator peak, then the reference lead's extreme.

@@ -47,8 +47,14 @@ enum PanTompkins {
     /// `slope` is under half the last beat's), search-back at half the threshold after 1.66 mean
     /// RR, and levels learnt again from the last 2.5 s after 2.5 s without a beat (a pause,
     /// lead-off, or an artefact that inflated them). Returns the accepted integrator peaks.
+    ///
+    /// `levels`, when given, replaces the learnt start (signal, noise) — the multi-lead detector's
+    /// second pass starts from the levels its first pass ended with — and `finalLevels` receives
+    /// the levels at the end.
     static func decide(mwi: [Double], samplingRate fs: Double, learnSamples: Int, blockSamples: Int,
-                       slope: (Int) -> Double, tWaveWindow: (_ meanRR: Double?) -> Int) -> [Int] {
+                       slope: (Int) -> Double, tWaveWindow: (_ meanRR: Double?) -> Int,
+                       levels: (signal: Double, noise: Double)? = nil,
+                       finalLevels: ((signal: Double, noise: Double)) -> Void = { _ in }) -> [Int] {
         let n = mwi.count
         guard n >= 3 else { return [] }
         var candidates: [Int] = []
@@ -63,9 +69,10 @@ enum PanTompkins {
             blockMax.append(mwi[s..<e].max() ?? 0)
             s = e
         }
-        var spki = median(blockMax)
-        var npki = median(Array(mwi[0..<learn]))
+        var spki = levels?.signal ?? median(blockMax)
+        var npki = levels?.noise ?? median(Array(mwi[0..<learn]))
         guard spki > 0 else { return [] }
+        defer { finalLevels((spki, npki)) }
         var thr1 = npki + 0.25 * (spki - npki)
 
         let refractory = Int(0.2 * fs)

@@ -56,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         print("encoder + all heads, one ECG  \(ms(r.encoderMilliseconds))   (\(String(format: "%.3f", r.encoderGFLOP)) GFLOP, \(String(format: "%.1f", r.achievedGFLOPS)) GFLOP/s = \(String(format: "%.0f", 100 * r.achievedGFLOPS / r.sgemmPeakGFLOPS)) % of sgemm peak \(String(format: "%.1f", r.sgemmPeakGFLOPS)) GFLOP/s)")
         print("Grad-CAM, one head            \(ms(r.gradCAMMilliseconds))")
         print("SAX + LAX, \(frames) frames each    \(ms(r.generationMilliseconds))")
-        print("batch throughput              \(String(format: "%8.1f", r.encoderBatchECGPerSecond)) ECG/s (batches of \(batch))")
+        print("batch throughput              \(String(format: "%8.1f", r.encoderBatchECGPerSecond)) ECG/s (batches of \(batch); \(String(format: "%.1f", r.batchAchievedGFLOPS)) GFLOP/s = \(String(format: "%.0f", 100 * r.batchAchievedGFLOPS / r.sgemmPeakGFLOPS)) % of sgemm peak)")
+        print("sgemm 1024³                   \(String(format: "%8.1f", r.sgemmPeakGFLOPS)) GFLOP/s on \(r.blasThreads) threads at once, \(String(format: "%.1f", r.sgemmOneThreadGFLOPS)) on one")
     }
 }

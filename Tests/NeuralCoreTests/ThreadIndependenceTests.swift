@@ -27,7 +27,7 @@ private func randomInput(_ count: Int, seed: UInt64) -> [Float] {
 
 /// The engine's split of a transformer block gives the same bits whatever the thread count and
 /// whatever other sequences share the batch: work items depend on the sequence length alone.
-@Test(arguments: [7, 61, 97, 130])
+@Test(arguments: [7, 61, 97, 130, 601])   // 601: more rows than TransformerBlock.rowsPerPart, so several pieces
 func blockResultDoesNotDependOnThreadsOrBatch(tokens t: Int) throws {
     let width = 48, hidden = 192
     let block = try TransformerBlock(RandomWeights(seed: 11), "b", width: width, heads: 4, hidden: hidden, eps: 1e-6)

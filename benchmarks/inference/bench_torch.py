@@ -3,6 +3,7 @@
     python benchmarks/inference/bench_torch.py --model DIR --threads 2 [--iterations 20]
 
 Prints one JSON object: encoderMilliseconds (encoder + all heads, one ECG, no_grad),
+encoderBatchECGPerSecond (the same on batches of --batch distinct ECGs, as `ecg2cmr bench`),
 gradCAMMilliseconds (one head, autograd), generationMilliseconds (DDIM + SAX and LAX frames).
 Medians after one warm-up run.
 """
@@ -38,6 +39,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--frames", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=16, help="ECGs per batch for the throughput figure")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     enc, gen, manifest = load_bundle(args.model)
@@ -65,6 +67,20 @@ def main():
                 return enc({"beats": beats.unsqueeze(0), "rhythm": rhythm.unsqueeze(0)})
             return enc(x.unsqueeze(0))
     out["encoderMilliseconds"] = timed(args.iterations, forward)
+
+    # Throughput on batches of distinct ECGs (as `ecg2cmr bench --batch`), fewer timed runs as there.
+    xs = torch.from_numpy(synthetic_inputs(len(inp["leads"]), inp["sampleCount"], inp["samplingRate"], args.batch, seed=1))
+    if beat_aware:
+        feats = [beat_features(v.numpy(), inp["leads"], inp["samplingRate"], manifest["encoder"]["beats"]) for v in xs]
+        batch_in = {"beats": torch.from_numpy(np.stack([f["median_beat"] for f in feats])).float(),
+                    "rhythm": torch.from_numpy(np.stack([f["rhythm"] for f in feats])).float()}
+    else:
+        batch_in = xs
+
+    def forward_batch():
+        with torch.no_grad():
+            return enc(batch_in)
+    out["encoderBatchECGPerSecond"] = args.batch / (timed(max(1, args.iterations // 4), forward_batch) / 1000)
     if manifest["heads"]:
         h = manifest["heads"][0]["name"]
         if beat_aware:
