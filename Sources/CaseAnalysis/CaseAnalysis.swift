@@ -7,12 +7,29 @@
 //   result.gradCAM       // carries its own time origin in the record (recordOffsetSeconds)
 //   result.cmr           // SAX + LAX cines for the seed
 //
-// The workstation fills a result step by step (scores first, images when they are ready) and
-// hands it to the exporter, which completes only what is missing: the model runs once per case.
+// Every front end enters here: `run` (one record) or `run(batch:)` (screening), with
+// `CaseOptions.parts` saying what beyond the scores to compute — nothing for a screen line or a
+// study score, all of it for an export or a report. The workstation runs the scores first and
+// `complete`s a result with each image when it is asked for, then hands it to the exporter, which
+// completes only what is missing: the encoder runs once per case.
 
 import CardiacModels
 import ECGFormats
 import Foundation
+
+/// What a case needs beyond the scores (risks, subtypes, phenotypes, OOD verdict), which are always computed.
+public struct CaseParts: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// The Grad-CAM of the chosen head (`CaseOptions.gradCAMTarget`, else the default rule).
+    public static let gradCAM = CaseParts(rawValue: 1 << 0)
+    /// The generated SAX and LAX cines of the seed.
+    public static let cmr = CaseParts(rawValue: 1 << 1)
+    /// The scores alone: a screening line, a study's model score, an embedding.
+    public static let findings: CaseParts = []
+    /// Everything an export or a report draws.
+    public static let all: CaseParts = [.gradCAM, .cmr]
+}
 
 /// What to compute for a case beyond the scores.
 public struct CaseOptions: Sendable, Equatable {
@@ -25,9 +42,13 @@ public struct CaseOptions: Sendable, Equatable {
     /// The generated heart's anatomy: the printed point estimate (default) or a draw within the
     /// 80 % intervals (`--anatomy range`).
     public var anatomy: AnatomyMode
+    /// Which of the Grad-CAM and the cines to compute; the other options speak only of the parts asked for.
+    public var parts: CaseParts
 
-    public init(seed: UInt64 = 1, frameCount: Int? = nil, gradCAMTarget: String? = nil, anatomy: AnatomyMode = .pointEstimate) {
+    public init(seed: UInt64 = 1, frameCount: Int? = nil, gradCAMTarget: String? = nil, anatomy: AnatomyMode = .pointEstimate,
+                parts: CaseParts = .all) {
         self.seed = seed; self.frameCount = frameCount; self.gradCAMTarget = gradCAMTarget; self.anatomy = anatomy
+        self.parts = parts
     }
 }
 
@@ -82,14 +103,21 @@ public struct CaseAnalysis: Sendable {
 
     public init(pipeline: CardiacPipeline) { self.pipeline = pipeline; model = ModelIdentity(pipeline.bundle) }
 
-    /// Everything for one record: scores, the Grad-CAM of the chosen head and the cines of the seed.
-    /// `stage` is told before each step after the analysis (as in `complete`).
+    /// One record: its scores, and of the Grad-CAM of the chosen head and the cines of the seed
+    /// what `options.parts` asks for. `stage` is told before each of those steps (as in `complete`).
     public func run(_ record: ECGRecord, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
         try complete(try analyse(record), options: options, stage: stage)
     }
 
-    /// Preprocessing and the encoder + heads only (what a screen line or a study score needs).
-    public func analyse(_ record: ECGRecord) throws -> CaseResult {
+    /// `run` for records already prepared (`prepare`, which a screener does on many threads): the
+    /// encoder and heads in stacked forward passes, then what `options.parts` asks for, case by case.
+    /// A case whose Grad-CAM or cines fail is a failure of its own; the others stand.
+    public func run(batch: [(record: ECGRecord, prepared: PreparedECG)], options: CaseOptions) -> [Result<CaseResult, Error>] {
+        analyse(batch: batch).map { analysed in Result { try complete(analysed, options: options) } }
+    }
+
+    /// Preprocessing and the encoder + heads only (`run` with `CaseParts.findings`).
+    func analyse(_ record: ECGRecord) throws -> CaseResult {
         let prepared = try prepare(record)
         return CaseResult(record: record, modelID: pipeline.bundle.id, prepared: prepared, analysis: pipeline.analyse(prepared))
     }
@@ -101,40 +129,44 @@ public struct CaseAnalysis: Sendable {
         }
     }
 
-    /// Encoder + heads for many prepared records in stacked forward passes (batch screening).
-    public func analyse(batch: [(record: ECGRecord, prepared: PreparedECG)]) -> [CaseResult] {
+    /// Encoder + heads for many prepared records in stacked forward passes (`run(batch:)`).
+    func analyse(batch: [(record: ECGRecord, prepared: PreparedECG)]) -> [CaseResult] {
         zip(batch, pipeline.analyse(batch: batch.map(\.prepared))).map { item, analysis in
             CaseResult(record: item.record, modelID: pipeline.bundle.id, prepared: item.prepared, analysis: analysis)
         }
     }
 
     /// Adds what `options` asks for and `result` lacks (a Grad-CAM of another head, cines of another
-    /// seed or length); what is already there is kept, so the encoder never runs again.
-    /// `stage` is told before each step (progress lines, stage timings).
+    /// seed or length); what is already there is kept, so the encoder never runs again, and a part
+    /// not in `options.parts` is left as it is. `stage` is told before each step (progress lines, stage timings).
     public func complete(_ result: CaseResult, options: CaseOptions, stage: ((CaseStage) -> Void)? = nil) throws -> CaseResult {
         var r = result
-        stage?(.gradCAM)
-        if let target = try gradCAMTarget(options.gradCAMTarget, analysis: r.analysis) {
-            if r.gradCAM?.target != target { r.gradCAM = try gradCAM(r, target: target) }
-        } else {
-            r.gradCAM = nil
+        if options.parts.contains(.gradCAM) {
+            stage?(.gradCAM)
+            if let target = try gradCAMTarget(options.gradCAMTarget, analysis: r.analysis) {
+                if r.gradCAM?.target != target { r.gradCAM = try gradCAM(r, target: target) }
+            } else {
+                r.gradCAM = nil
+            }
         }
-        stage?(.generating)
-        let frames = frameCount(options.frameCount)
-        if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames || r.cmr?.anatomy != options.anatomy {
-            r.cmr = try generate(r.analysis, seed: options.seed, frameCount: frames, anatomy: options.anatomy)
+        if options.parts.contains(.cmr) {
+            stage?(.generating)
+            let frames = frameCount(options.frameCount)
+            if r.cmr == nil || r.cmr?.seed != options.seed || r.frameCount != frames || r.cmr?.anatomy != options.anatomy {
+                r.cmr = try generate(r.analysis, seed: options.seed, frameCount: frames, anatomy: options.anatomy)
+            }
         }
         return r
     }
 
     /// The Grad-CAM of `target` on the result's prepared input (not prepared again).
-    public func gradCAM(_ result: CaseResult, target: HeadTarget) throws -> GradCAMMap {
+    func gradCAM(_ result: CaseResult, target: HeadTarget) throws -> GradCAMMap {
         do { return try pipeline.gradCAM(result.prepared, target: target) } catch {
             throw CaseAnalysisError.gradCAM(target: target.description, reason: "\(error)")
         }
     }
 
-    public func generate(_ analysis: ECGAnalysis, seed: UInt64, frameCount: Int? = nil,
+    func generate(_ analysis: ECGAnalysis, seed: UInt64, frameCount: Int? = nil,
                          anatomy: AnatomyMode = .pointEstimate) throws -> GeneratedCMR {
         do { return try pipeline.generateCMR(for: analysis, seed: seed, frameCount: self.frameCount(frameCount), anatomy: anatomy) } catch {
             throw CaseAnalysisError.generation(reason: "\(error)")

@@ -2,19 +2,13 @@ import Foundation
 
 /// Reads HL7 v3 annotated ECG XML (FDA aECG, `<AnnotatedECG>`): the rhythm series' first sequence
 /// set; time from the GLIST increment, each lead from SLIST digits × scale + origin.
-public struct AECGReader: Sendable {
+public struct AECGReader: XMLECGFormat {
+    public static let format = ECGFileFormat.hl7aECG
+
     public init() {}
+    public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "aECG file")
-        return try read(data: data, path: url.path)
-    }
-
-    public func read(data: Data, path: String) throws -> ECGRecord {
-        let root = try XTreeBuilder.parse(data, file: path)
-        guard root.name == "AnnotatedECG" else {
-            throw ECGFormatError(.unknownFormat, file: path, "root element is <\(root.name)>, not <AnnotatedECG>")
-        }
+    func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {
         let series = root.descendants("series")
         guard let rhythm = series.first(where: { $0.child("code")?.attributes["code"]?.uppercased() == "RHYTHM" }) ?? series.first else {
             throw ECGFormatError(.missingData, file: path, "no <series> element", at: "AnnotatedECG")
@@ -105,7 +99,7 @@ public struct AECGReader: Sendable {
         }
         md.deviceMeasurements = Self.deviceMeasurements(rhythmSeries: rhythm, root: root)
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: rate, metadata: md,
-                                   provenance: Provenance(format: .hl7aECG, path: path, sha256: sha256Hex([data])))
+                                   provenance: provenance)
     }
 
     /// The MDC numeric annotation codes read as device measurements.

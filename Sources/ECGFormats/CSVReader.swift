@@ -3,7 +3,8 @@ import Foundation
 /// Reads CSV/TSV ECGs: optional `#` comment lines (e.g. `# sampling_rate=500`, `# units=uV`), a header
 /// row of lead names, then one row per sample. A time column (`time`, `t`, `time_s`, `seconds`,
 /// `sample`) is recognised and not treated as a lead; seconds in it give the sampling rate.
-public struct CSVReader: Sendable {
+public struct CSVReader: SingleFileECGReader {
+    public static let format = ECGFileFormat.csv
     public enum Unit: String, Sendable { case millivolts = "mV", microvolts = "uV" }
 
     /// Sampling rate when the file does not state one (a `--sampling-rate` flag).
@@ -14,11 +15,6 @@ public struct CSVReader: Sendable {
     public init(samplingRate: Double? = nil, unit: Unit? = nil) {
         self.samplingRate = samplingRate
         self.unit = unit
-    }
-
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "CSV file")
-        return try read(data: data, path: url.path)
     }
 
     public func read(data: Data, path: String) throws -> ECGRecord {

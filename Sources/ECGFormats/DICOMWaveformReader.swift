@@ -4,7 +4,8 @@ import Foundation
 /// the Waveform Sequence (5400,0100), each multiplex group's channel definitions with sensitivity,
 /// correction factor and baseline, 8- or 16-bit samples. The rhythm group is read (a median-beat
 /// group, when present, is not a continuous signal).
-public struct DICOMWaveformReader: Sendable {
+public struct DICOMWaveformReader: SingleFileECGReader {
+    public static let format = ECGFileFormat.dicom
     public init() {}
 
     static let implicitLE = "1.2.840.10008.1.2"
@@ -24,11 +25,6 @@ public struct DICOMWaveformReader: Sendable {
         var vr: String?
         var value: Range<Int>
         var items: [[UInt32: Element]]?
-    }
-
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "DICOM file")
-        return try read(data: data, path: url.path)
     }
 
     public func read(data: Data, path: String) throws -> ECGRecord {

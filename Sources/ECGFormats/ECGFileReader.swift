@@ -88,9 +88,10 @@ public enum ECGFileReader {
         case .wfdb, nil:
             if data.isEmpty { throw ECGFormatError(.truncated, file: path, "file is empty (0 bytes)") }
             if let root = xmlRootName(data), data.prefix(64).contains(UInt8(ascii: "<")) {
-                throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (AnnotatedECG, RestingECG, CardiologyXML)")
+                throw ECGFormatError(.unknownFormat, file: path, "XML root element <\(root)> is not an ECG format this tool reads (" + ECGFileFormat.xmlRootElements.joined(separator: ", ") + ")")
             }
-            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format (WFDB, CSV/TSV, HL7 aECG, DICOM, MUSE XML, CardioSoft XML, SCP-ECG)")
+            throw ECGFormatError(.unknownFormat, file: path, "content matches no supported ECG format ("
+                                 + ECGFileFormat.allCases.map(\.displayName).joined(separator: ", ") + ")")
         }
     }
 
@@ -104,12 +105,8 @@ public enum ECGFileReader {
         let head = data.prefix(4096)
         let firstNonSpace = head.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF) }
         if firstNonSpace == UInt8(ascii: "<") {
-            switch xmlRootName(data) {
-            case "RestingECG": return .museXML
-            case "AnnotatedECG": return .hl7aECG
-            case "CardiologyXML": return .ukbXML
-            default: return nil
-            }
+            let root = xmlRootName(data)
+            return ECGFileFormat.allCases.first { $0.xmlRootElement != nil && $0.xmlRootElement == root }
         }
         guard let text = String(data: head, encoding: .utf8) ?? String(data: head.prefix(max(0, head.count - 3)), encoding: .utf8) else { return nil }
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmedOfWhitespace() }

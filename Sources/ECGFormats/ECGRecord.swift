@@ -208,6 +208,34 @@ extension ECGMetadata {
 
 public enum ECGFileFormat: String, Sendable, Codable, CaseIterable {
     case wfdb, csv, hl7aECG = "hl7-aecg", dicom, museXML = "muse-xml", ukbXML = "ukb-xml", scpECG = "scp-ecg"
+
+    /// What users call the format: in error messages ("MUSE XML file does not exist") and in the
+    /// list of what the tool reads.
+    public var displayName: String {
+        switch self {
+        case .wfdb: return "WFDB"
+        case .csv: return "CSV/TSV"
+        case .hl7aECG: return "HL7 aECG"
+        case .dicom: return "DICOM"
+        case .museXML: return "MUSE XML"
+        case .ukbXML: return "CardioSoft XML"
+        case .scpECG: return "SCP-ECG"
+        }
+    }
+
+    /// The root element that makes an XML file this format (detection, folder discovery and the
+    /// reader's own check all ask here); nil for the formats that are not XML.
+    public var xmlRootElement: String? {
+        switch self {
+        case .hl7aECG: return "AnnotatedECG"
+        case .museXML: return "RestingECG"
+        case .ukbXML: return "CardiologyXML"
+        case .wfdb, .csv, .dicom, .scpECG: return nil
+        }
+    }
+
+    /// The XML formats' root elements, in `allCases` order.
+    public static var xmlRootElements: [String] { allCases.compactMap(\.xmlRootElement) }
 }
 
 /// Where a record came from, so every result can be traced back to the exact bytes.

@@ -3,19 +3,13 @@ import Foundation
 /// Reads GE MUSE resting ECG XML (`<RestingECG>`): base64 little-endian int16 lead data, amplitude
 /// units per bit, CRC-32 per lead. MUSE stores 8 leads (I, II, V1–V6); III, aVR, aVL, aVF are derived
 /// and marked so. The rhythm waveform is read (the median beat is not a 10 s signal).
-public struct MUSEXMLReader: Sendable {
+public struct MUSEXMLReader: XMLECGFormat {
+    public static let format = ECGFileFormat.museXML
+
     public init() {}
+    public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "MUSE XML file")
-        return try read(data: data, path: url.path)
-    }
-
-    public func read(data: Data, path: String) throws -> ECGRecord {
-        let root = try XTreeBuilder.parse(data, file: path)
-        guard root.name == "RestingECG" else {
-            throw ECGFormatError(.unknownFormat, file: path, "root element is <\(root.name)>, not <RestingECG>")
-        }
+    func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {
         let waveforms = root.all("Waveform")
         guard let wave = waveforms.first(where: { $0.value("WaveformType")?.lowercased() == "rhythm" }) ?? waveforms.first else {
             throw ECGFormatError(.missingData, file: path, "no <Waveform> element", at: "RestingECG")
@@ -111,7 +105,7 @@ public struct MUSEXMLReader: Sendable {
         if let vr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = vr }
         md.deviceMeasurements = Self.deviceMeasurements(root.child("RestingECGMeasurements"), device: md.device)
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
-                                   provenance: Provenance(format: .museXML, path: path, sha256: sha256Hex([data])))
+                                   provenance: provenance)
     }
 
     /// 12SL's global measurements (`RestingECGMeasurements`): PRInterval, QRSDuration, QTInterval,

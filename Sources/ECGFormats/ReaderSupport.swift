@@ -23,6 +23,21 @@ public enum ReaderLimits {
     public static let maxAnnotations = 1_000_000
 }
 
+/// A reader of a format held in one file (all but WFDB, whose signals lie in files beside the header).
+public protocol SingleFileECGReader: Sendable {
+    /// The format read; its name calls the file in errors ("MUSE XML file does not exist").
+    static var format: ECGFileFormat { get }
+    /// Decodes a file's bytes; `path` names it in errors and in the record's provenance.
+    func read(data: Data, path: String) throws -> ECGRecord
+}
+
+extension SingleFileECGReader {
+    /// Reads the file whole (`readFileBytes`: regular files only, size capped), then decodes it.
+    public func read(url: URL) throws -> ECGRecord {
+        try read(data: try readFileBytes(url, role: Self.format.displayName + " file"), path: url.path)
+    }
+}
+
 /// Reads a whole regular file, refusing directories, FIFOs, devices and absurd sizes, with errors that
 /// name the file. Types and sizes are those of the symlink's target (`stat`, then `fstat` on the
 /// opened descriptor), and at most `limit` bytes are ever read.

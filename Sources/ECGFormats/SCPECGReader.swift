@@ -10,13 +10,9 @@ import Foundation
 /// beat added back); 7 global measurements (kept as the device's own values); 8 and 11 interpretive
 /// statements; 9 (manufacturer) and 10 (per-lead measurements) are checked but not kept. The record
 /// CRC and every section's CRC-CCITT are verified before anything is decoded.
-public struct SCPECGReader: Sendable {
+public struct SCPECGReader: SingleFileECGReader {
+    public static let format = ECGFileFormat.scpECG
     public init() {}
-
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "SCP-ECG file")
-        return try read(data: data, path: url.path)
-    }
 
     /// Bytes 6… are section 0's header: CRC, ID 0, length, versions and, by convention, "SCPECG".
     /// Without that marker the record length must match and section 0's CRC must hold.

@@ -3,19 +3,13 @@ import Foundation
 /// Reads UK Biobank CardioSoft resting ECG XML (`<CardiologyXML>`): `StripData` holds the 10 s
 /// signal, one `<WaveformData lead="I">` of comma-separated integers per lead, with `Resolution`
 /// in µV per LSB and `SampleRate` in Hz.
-public struct UKBXMLReader: Sendable {
+public struct UKBXMLReader: XMLECGFormat {
+    public static let format = ECGFileFormat.ukbXML
+
     public init() {}
+    public func read(data: Data, path: String) throws -> ECGRecord { try readXML(data: data, path: path) }
 
-    public func read(url: URL) throws -> ECGRecord {
-        let data = try readFileBytes(url, role: "CardioSoft XML file")
-        return try read(data: data, path: url.path)
-    }
-
-    public func read(data: Data, path: String) throws -> ECGRecord {
-        let root = try XTreeBuilder.parse(data, file: path)
-        guard root.name == "CardiologyXML" else {
-            throw ECGFormatError(.unknownFormat, file: path, "root element is <\(root.name)>, not <CardiologyXML>")
-        }
+    func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord {
         guard let strip = root.child("StripData") ?? root.descendants("StripData").first else {
             throw ECGFormatError(.missingData, file: path, "no <StripData> element", at: "CardiologyXML")
         }
@@ -72,6 +66,6 @@ public struct UKBXMLReader: Sendable {
         }
         if let hr = root.value("RestingECGMeasurements", "VentricularRate") { md.extra["ventricularRate"] = hr }
         return try ECGRecord.canonical(storedLeads: leads, samplingRate: fs, metadata: md,
-                                   provenance: Provenance(format: .ukbXML, path: path, sha256: sha256Hex([data])))
+                                   provenance: provenance)
     }
 }

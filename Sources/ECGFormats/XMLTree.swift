@@ -37,6 +37,25 @@ final class XElement {
     }
 }
 
+/// The vendor XML readers (MUSE, HL7 aECG, CardioSoft) start alike: the file read whole (size
+/// capped), parsed into a tree, and its root element checked before the format's own reading.
+/// (`read(url:)` is every single-file reader's; the root element is the format's `xmlRootElement`.)
+protocol XMLECGFormat: SingleFileECGReader {
+    /// The record from a parsed tree whose root is the format's; `provenance` names the bytes read.
+    func record(root: XElement, path: String, provenance: Provenance) throws -> ECGRecord
+}
+
+extension XMLECGFormat {
+    func readXML(data: Data, path: String) throws -> ECGRecord {
+        let root = try XTreeBuilder.parse(data, file: path)
+        let expected = Self.format.xmlRootElement ?? ""
+        guard root.name == expected else {
+            throw ECGFormatError(.unknownFormat, file: path, "root element is <\(root.name)>, not <\(expected)>")
+        }
+        return try record(root: root, path: path, provenance: Provenance(format: Self.format, path: path, sha256: sha256Hex([data])))
+    }
+}
+
 final class XTreeBuilder: NSObject, XMLParserDelegate {
     static let maxDepth = 64
     static let maxElements = 2_000_000

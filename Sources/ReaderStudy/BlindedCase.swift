@@ -83,15 +83,20 @@ public final class StudyCasePresenter: CasePresenter {
             guard let cases, definition.model != nil else {
                 throw StudyError(.modelUnavailable, "stage '\(stage.id)' shows model output but no model bundle is loaded")
             }
-            result = try cases.analyse(record)
+            // What this stage shows beyond the scores, in one run: the Grad-CAM of the study's head, the cines of its seed.
+            var parts = CaseParts.findings
+            if stage.shows(.gradCAM) { parts.insert(.gradCAM) }
+            if stage.shows(.generatedCMR) { parts.insert(.cmr) }
+            let seed = definition.model?.generatorSeed ?? definition.seed
+            result = try cases.run(record, options: CaseOptions(seed: seed, frameCount: frameCount,
+                                                                gradCAMTarget: definition.model?.target.description, parts: parts))
             let b = cases.model
             shown.modelCaption = "\(b.displayName) (\(b.id))" + (b.isSynthetic ? " — DEMONSTRATION MODEL, synthetic training data" : "")
         }
         if stage.shows(.traces) || stage.shows(.gradCAM) {
             var traces = BlindedTraces(leads: record.leads.map(\.id), samplingRate: record.samplingRate,
                                        millivolts: record.leads.map(\.millivolts), relevance: nil)
-            if stage.shows(.gradCAM), let cases, let result, let spec = definition.model {
-                let map = try cases.gradCAM(result, target: spec.target)
+            if stage.shows(.gradCAM), let map = result?.gradCAM {
                 traces.relevance = Self.relevance(map: map, record: record)
             }
             shown.traces = traces
@@ -101,9 +106,7 @@ public final class StudyCasePresenter: CasePresenter {
                 BlindedScore(label: $0.label, probability: $0.probability, validationAUC: $0.validationAUC, isWeak: $0.isWeak)
             }
         }
-        if stage.shows(.generatedCMR), let cases, let analysis = result?.analysis {
-            let seed = (definition.model?.generatorSeed ?? definition.seed)
-            let cmr = try cases.generate(analysis, seed: seed, frameCount: frameCount)
+        if stage.shows(.generatedCMR), let cmr = result?.cmr {
             for loop in [cmr.sax, cmr.lax] {
                 shown.cines.append(BlindedCine(title: "Generated \(loop.view.rawValue.uppercased())", width: loop.width,
                                                height: loop.height, frames: loop.frames))

@@ -29,7 +29,7 @@ public struct ModelScores: Sendable {
             do { record = try ECGFileReader.read(url: URL(fileURLWithPath: c.ecg), options: readerOptions) } catch {
                 throw StudyError(.missingFile, file: c.ecg, "case '\(c.id)': \(error)")
             }
-            let analysis = try cases.analyse(record).analysis
+            let analysis = try cases.run(record, options: CaseOptions(parts: .findings)).analysis
             guard let p = analysis.risks.first(where: { $0.target == spec.target })?.probability
                     ?? analysis.subtypes.first(where: { $0.target == spec.target })?.probability else {
                 throw StudyError(.modelUnavailable, "model \(b.id) gave no score for \(spec.target)")

@@ -130,12 +130,21 @@ public final class BatchScreener {
         let ready = prepared.indices.filter { prepared[$0].1 != nil && prepared[$0].2 != nil }
         if let analysis = self.cases, !ready.isEmpty {
             let batch = ready.compactMap { i in prepared[i].1.flatMap { record in prepared[i].2.map { (record: record, prepared: $0) } } }
-            let cases = analysis.analyse(batch: batch)
+            // The scores alone (a screening line): `--with-cmr` completes a flagged case in `afterResult`.
+            let cases = analysis.run(batch: batch, options: CaseOptions(parts: .findings))
             for (k, i) in ready.enumerated() where k < cases.count {
                 var result = prepared[i].0
-                Self.fill(&result, with: cases[k].analysis)
-                if options.includeEmbeddings { result.embedding = cases[k].analysis.embedding }
-                afterResult?(cases[k], &result)
+                switch cases[k] {
+                case .success(let analysed):
+                    Self.fill(&result, with: analysed.analysis)
+                    if options.includeEmbeddings { result.embedding = analysed.analysis.embedding }
+                    afterResult?(analysed, &result)
+                case .failure(let error):
+                    var failed = ScreeningResult.failure(file: result.file, kind: "model", message: "\(error)")
+                    failed.format = result.format
+                    failed.inputSHA256 = result.inputSHA256
+                    result = failed
+                }
                 prepared[i].0 = result
             }
         }

@@ -29,7 +29,7 @@ public struct ECGFileDiscovery: Sendable {
                                                 "zip", "gz", "tgz", "xz", "bz2", "zst", "tar", "7z", "py", "swift", "sh", "log",
                                                 "yaml", "yml", "toml", "html", "htm", "css", "js"]
     /// XML files inside folders are ECGs only when one of these root elements shows in their first bytes.
-    static let ecgXMLRoots = ["<AnnotatedECG", "<RestingECG", "<CardiologyXML"]
+    static let ecgXMLRoots = ECGFileFormat.xmlRootElements.map { "<" + $0 }
     /// Files bigger than this are reported, not read: the readers' cap for a file read whole.
     public var maximumFileBytes = Int64(ReaderLimits.maxSingleFileBytes)
 

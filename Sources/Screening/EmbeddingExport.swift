@@ -95,9 +95,14 @@ public struct EmbeddingRunner {
         var pending: [(record: ECGRecord, prepared: PreparedECG)] = [], pendingPaths: [String] = []
         func flush() {
             guard !pending.isEmpty else { return }
-            for (path, result) in zip(pendingPaths, cases.analyse(batch: pending)) {
-                rows.append(EmbeddingRow(file: path, sha256: result.record.provenance.sha256,
-                                         modelID: result.analysis.modelID, vector: result.analysis.embedding))
+            for (path, outcome) in zip(pendingPaths, cases.run(batch: pending, options: CaseOptions(parts: .findings))) {
+                switch outcome {
+                case .success(let result):
+                    rows.append(EmbeddingRow(file: path, sha256: result.record.provenance.sha256,
+                                             modelID: result.analysis.modelID, vector: result.analysis.embedding))
+                case .failure(let error):
+                    failures.append((path, "\(error)"))
+                }
             }
             pending.removeAll()
             pendingPaths.removeAll()

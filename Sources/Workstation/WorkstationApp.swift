@@ -211,8 +211,9 @@ public final class WorkstationApp {
             mailbox.post { s in guard s.generation == generation else { return }; s.modelNotApplicable = reason; s.status = StatusMessage("model not applied: " + reason) }
             return
         }
+        // The scores first (shown as soon as they exist), then the cines; the Grad-CAM is asked for when the scores arrive.
         let result: CaseResult
-        do { result = try cases.analyse(record) } catch CaseAnalysisError.preparation(_, let reason) {
+        do { result = try cases.run(record, options: CaseOptions(parts: .findings)) } catch CaseAnalysisError.preparation(_, let reason) {
             mailbox.post { s in guard s.generation == generation else { return }; s.analysisError = reason; s.status = StatusMessage(reason, isError: true) }
             return
         } catch {
@@ -232,7 +233,7 @@ public final class WorkstationApp {
         }
         guard mailbox.isCurrent(generation) else { return }
         do {
-            let cmr = try cases.generate(analysis, seed: seed, anatomy: anatomy)
+            let cmr = try cases.complete(result, options: CaseOptions(seed: seed, anatomy: anatomy, parts: .cmr)).cmr
             mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
         } catch {
             let message = "CMR generation: \(error)"
@@ -318,7 +319,7 @@ public final class WorkstationApp {
         state.gradCAM = nil
         startJob("Grad-CAM", side: true) { mailbox in
             do {
-                let map = try cases.gradCAM(result, target: target)
+                let map = try cases.complete(result, options: CaseOptions(gradCAMTarget: target.description, parts: .gradCAM)).gradCAM
                 mailbox.post { s in guard s.generation == generation else { return }; s.gradCAM = map }
             } catch {
                 let message = "Grad-CAM: \(error)"
@@ -328,12 +329,13 @@ public final class WorkstationApp {
     }
 
     func requestCMR() {
-        guard let cases, let analysis = state.analysis else { return }
+        guard let cases, var result = state.caseResult else { return }
         let generation = state.generation, seed = state.cmrSeed, anatomy = state.cmrAnatomy
         state.cmr = nil
+        result.cmr = nil   // asked for again: generate even when seed and anatomy are the ones shown
         startJob("generating CMR") { mailbox in
             do {
-                let cmr = try cases.generate(analysis, seed: seed, anatomy: anatomy)
+                let cmr = try cases.complete(result, options: CaseOptions(seed: seed, anatomy: anatomy, parts: .cmr)).cmr
                 mailbox.post { s in guard s.generation == generation else { return }; s.cmr = cmr }
             } catch {
                 let message = "CMR generation: \(error)"

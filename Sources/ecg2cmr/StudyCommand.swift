@@ -37,6 +37,15 @@ private func writerLock(_ db: String, _ command: String) throws -> ExclusiveLock
     }
 }
 
+/// A writer's work on an existing study database: opened, locked for `command`, errors as study failures.
+private func withStudyWriter(_ db: String, _ command: String, _ body: (StudyStore) throws -> Void) throws {
+    do {
+        let store = try StudyStore.open(at: db)
+        let lock = try writerLock(db, command); defer { lock.release() }
+        try body(store)
+    } catch { throw studyFailure(error) }
+}
+
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
 private func loadModel(explicit: ModelOptions, definition: StudyDefinition, required: Bool) throws -> CaseAnalysis? {
     let url = CaseAnalysis.locateBundle(explicit.explicitURL ?? definition.model?.bundle.map { URL(fileURLWithPath: $0) })
@@ -78,13 +87,11 @@ struct StudyAddReader: ParsableCommand {
     @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
 
     func run() throws {
-        do {
-            let store = try StudyStore.open(at: db)
-            let lock = try writerLock(db, "add-reader"); defer { lock.release() }
+        try withStudyWriter(db, "add-reader") { store in
             let role = role ?? store.definition.roles.first ?? "reader"
             let r = try store.addReader(id: id, name: name ?? id, role: role, operatorName: `operator`)
             print(TerminalText.sanitize("added reader \(r.id) (\(r.role)); case-order seed \(r.orderSeed) recorded for \(store.definition.stages.count) stage(s)"))
-        } catch { throw studyFailure(error) }
+        }
     }
 }
 
@@ -101,9 +108,7 @@ struct StudyRun: ParsableCommand {
 
     func run() throws {
         let out = FileHandle.standardOutput
-        do {
-            let store = try StudyStore.open(at: db)
-            let lock = try writerLock(db, "run --reader \(reader)"); defer { lock.release() }
+        try withStudyWriter(db, "run --reader \(reader)") { store in
             let readerInfo = try store.reader(reader)
             let availability = try store.availability(reader: reader, stage: stage)
             let stageID: String? = {
@@ -143,7 +148,7 @@ struct StudyRun: ParsableCommand {
                 print(session.isFinished ? "stage '\(session.stage.id)' finished for \(reader)"
                                          : "paused at case \(session.position ?? 0) of \(session.total); answers so far are saved")
             }
-        } catch { throw studyFailure(error) }
+        }
     }
 }
 
@@ -180,9 +185,7 @@ struct StudyReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let store = try StudyStore.open(at: db)
-            let lock = try writerLock(db, "report"); defer { lock.release() }
+        try withStudyWriter(db, "report") { store in
             var modelScores: ModelScores? = nil
             if !noModel, store.definition.model != nil,
                let cases = try loadModel(explicit: model, definition: store.definition, required: false) {
@@ -195,7 +198,7 @@ struct StudyReportCommand: ParsableCommand {
             let files = try report.write(to: URL(fileURLWithPath: out))
             try store.audit(actor: `operator`, action: "report", detail: "\(out); model \(modelScores?.modelID ?? "none"); \(resamples) resamples")
             for f in files { print("wrote \(f.path)") }
-        } catch { throw studyFailure(error) }
+        }
     }
 }
 

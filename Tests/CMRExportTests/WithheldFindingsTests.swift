@@ -90,7 +90,7 @@ import Testing
         for url in urls {
             let record = try ECGFileReader.read(url: url)
             #expect(cases.notApplicableReason(record) == nil, "\(url.lastPathComponent)")
-            let analysis = try cases.analyse(record).analysis
+            let analysis = try cases.run(record, options: CaseOptions(parts: .findings)).analysis
             var content = ECGReportTests.content(outside: false)
             content.record = record
             content.analysis = analysis

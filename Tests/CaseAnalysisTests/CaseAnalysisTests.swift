@@ -69,6 +69,37 @@ import Testing
                                                            generations: before.generations + 1))
     }
 
+    /// The parts are what the front ends ask for: a screen line or a study score runs the encoder
+    /// alone; the workstation completes the Grad-CAM and the cines one at a time.
+    @Test func partsComputeOnlyWhatIsAskedFor() throws {
+        let (cases, record) = try Self.loaded()
+        let scores = try cases.run(record, options: CaseOptions(seed: 5, parts: .findings))
+        #expect(scores.gradCAM == nil && scores.cmr == nil && !scores.analysis.risks.isEmpty)
+        #expect(cases.pipeline.runCounts == ModelRunCounts(analyses: 1, gradCAMPasses: 0, generations: 0))
+        let withCines = try cases.complete(scores, options: CaseOptions(seed: 5, gradCAMTarget: "risk.cad", parts: .cmr))
+        #expect(withCines.gradCAM == nil && withCines.cmr?.seed == 5)
+        let withMap = try cases.complete(withCines, options: CaseOptions(seed: 99, gradCAMTarget: "risk.cad", parts: .gradCAM))
+        #expect(withMap.gradCAM?.target == HeadTarget(head: "risk", output: "cad") && withMap.cmr?.seed == 5, "the cines are kept")
+        #expect(cases.pipeline.runCounts == ModelRunCounts(analyses: 1, gradCAMPasses: 1, generations: 1))
+        // Step by step gives the bits of one full run.
+        let full = try cases.run(record, options: CaseOptions(seed: 5, gradCAMTarget: "risk.cad"))
+        #expect(full.cmr?.sax.frames == withMap.cmr?.sax.frames && full.gradCAM?.values == withMap.gradCAM?.values)
+    }
+
+    /// `run(batch:)` (screening) gives each case the scores `run` gives it alone.
+    @Test func aBatchRunGivesTheScoresOfSingleRuns() throws {
+        let (cases, record) = try Self.loaded()
+        let prepared = try cases.prepare(record)
+        let batch = cases.run(batch: [(record, prepared), (record, prepared)], options: CaseOptions(parts: .findings))
+        let single = try cases.run(record, options: CaseOptions(parts: .findings))
+        #expect(batch.count == 2)
+        for outcome in batch {
+            let r = try outcome.get()
+            #expect(r.cmr == nil && r.gradCAM == nil)
+            #expect(r.analysis.risks.map(\.probability) == single.analysis.risks.map(\.probability))
+        }
+    }
+
     @Test func anUnknownHeadIsATypedErrorNamingTheHeadsThereAre() throws {
         let (cases, record) = try Self.loaded()
         #expect {

@@ -7,7 +7,7 @@
 # the TUI's export for PACS (key E, headless) writes the same files as the CLI.
 #   tests/dicom/run.sh            (builds if needed; ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib.sh"
 root=$(pwd)
 
 # Validators: install when missing; skip (clearly) only when they cannot be installed.
@@ -24,13 +24,8 @@ for tool in dciodvfy dcmdump; do
 done
 python3 -c "import pydicom, wfdb, numpy" || { echo "dicom: FAIL — pydicom, wfdb and numpy are needed (scripts/setup --python)"; exit 1; }
 
-bin=${ECG2CMR_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product ecg2cmr >/dev/null
-  bin="$(swift build --show-bin-path)/ecg2cmr"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bin=$(test_binary)
+make_work
 records=$root/tests/records   # real records committed with their licences (tests/records/README.md)
 
 # validate FILE: dciodvfy without an "Error" line, dcmdump reads it.
@@ -85,11 +80,7 @@ print(f"dicom ok: cinc2021 worst |diff| {worst_all * 1e3:.3f} µV")
 PY
 
 # 2. CMR cines: export with --dicom (all frames), check UIDs, timing, spacing, pixels vs PNG frames.
-model_args=()
-if [ ! -f assets/models/demo-v2/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
-  (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
-  model_args=(--model "$work/model")
-fi
+model_args=(--model "$(test_model "$work")")
 "$bin" export sample-data/P01-healthy/ecg.hea "$records/cinc2021/E07500.hea" --out "$work/export" --dicom --pdf --size 128 ${model_args[@]+"${model_args[@]}"} >/dev/null
 "$bin" export sample-data/P01-healthy/ecg.hea --out "$work/export-phi" --dicom --include-phi --frames ed-es ${model_args[@]+"${model_args[@]}"} >/dev/null
 for f in "$work"/export*/*/dicom/*.dcm; do validate "$f"; done

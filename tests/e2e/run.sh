@@ -3,26 +3,17 @@
 # without one), send-keys types, capture-pane reads the screen. Exits non-zero on the first failure.
 #   tests/e2e/run.sh            (builds if needed; ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib.sh"
 root=$(pwd)
 command -v tmux >/dev/null || { echo "e2e: tmux is not installed (scripts/setup installs it)"; exit 1; }
 
-bin=${ECG2CMR_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product ecg2cmr >/dev/null
-  bin="$(swift build --show-bin-path)/ecg2cmr"
-fi
-work=$(mktemp -d)
+bin=$(test_binary)
+make_work
 session="ecg2cmr-e2e-$$"
 cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A model: the trained demo bundle when present, else a randomly initialised one (same layout).
-model_args=()
-if [ ! -f assets/models/demo-v2/manifest.json ] && [ -z "${ECG2CMR_MODEL:-}" ]; then
-  (cd training && python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null)
-  model_args=(--model "$work/model")
-fi
+model_args=(--model "$(test_model "$work")")
 printf 'not an ECG\0\1\2' > "$work/corrupt.csv"
 # Case folders in sample-data/ (one ECG each), in the order the workstation lists them.
 mapfile -t cases < <(for f in sample-data/*/ecg*.hea sample-data/*/ecg*.xml sample-data/*/ecg*.dcm sample-data/*/ecg*.csv; do

@@ -2,6 +2,9 @@
 import hashlib, json, os, shutil, stat, subprocess, sys, time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from testlib import attack_table  # noqa: E402
+
 BIN, MODEL, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), Path(sys.argv[3])
 TABLE_OUT = sys.argv[4] if len(sys.argv) > 4 else ""
 ROOT = Path.cwd()
@@ -407,16 +410,4 @@ finally:
     shutil.rmtree(worst, ignore_errors=True)
 
 # ---- table
-table = ["| item | attack | exit, time | first line of output | result |", "| --- | --- | --- | --- | --- |"]
-for item, name, ex_, first, status in rows:
-    table.append(f"| {item} | {name} | {ex_} | `{first}` | {status} |")
-text = "\n".join(table) + "\n"
-print()
-print(text)
-if TABLE_OUT:
-    Path(TABLE_OUT).write_text(text)
-if failures:
-    print("\n".join(failures), file=sys.stderr)
-    print(f"hostile-2: {len(failures)} attack(s) failed", file=sys.stderr)
-    sys.exit(1)
-print(f"hostile-2 ok: {len(rows)} attacks")
+attack_table("hostile-2", "exit, time", rows, failures, TABLE_OUT)

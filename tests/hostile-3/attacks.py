@@ -2,6 +2,9 @@
 import hashlib, json, os, shutil, stat, struct, subprocess, sys, time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from testlib import attack_table  # noqa: E402
+
 BIN, MODEL, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), Path(sys.argv[3])
 TABLE_OUT = sys.argv[4] if len(sys.argv) > 4 else ""
 ROOT = Path.cwd()
@@ -397,16 +400,4 @@ foreign_csv = w("foreign/notes.csv", "my,notes\n1,2\n")
 attack(12, "embed --out onto a foreign CSV", ["embed", "one", "--model", MODEL, "--out", str(foreign_csv)], reason=["notes.csv"], timeout=60)
 
 # ---- table
-table = ["| item | attack | exit, time (CPU), peak RSS | first line of output | result |", "| --- | --- | --- | --- | --- |"]
-for item, name, ex_, first, status in rows:
-    table.append(f"| {item} | {name} | {ex_} | `{first}` | {status} |")
-text = "\n".join(table) + "\n"
-print()
-print(text)
-if TABLE_OUT:
-    Path(TABLE_OUT).write_text(text)
-if failures:
-    print("\n".join(failures), file=sys.stderr)
-    print(f"hostile-3: {len(failures)} attack(s) failed", file=sys.stderr)
-    sys.exit(1)
-print(f"hostile-3 ok: {len(rows)} attacks")
+attack_table("hostile-3", "exit, time (CPU), peak RSS", rows, failures, TABLE_OUT)

@@ -5,14 +5,9 @@
 # black-box mutation fuzz of the binary (HOSTILE3_FUZZ_SECONDS, default 60). Prints a Markdown
 # table; with HOSTILE3_TABLE=path also writes it there (docs/reliability.md quotes it).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-BIN=${ECG2CMR_BIN:-}
-if [ -z "$BIN" ]; then
-  swift build --product ecg2cmr >/dev/null
-  BIN="$(swift build --show-bin-path)/ecg2cmr"
-fi
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
-work=$(mktemp -d)
-trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
+. "$(dirname "$0")/../lib.sh"
+BIN=$(test_binary)
+make_work
+MODEL=$(test_model "$work")
 python3 tests/hostile-3/attacks.py "$BIN" "$MODEL" "$work" "${HOSTILE3_TABLE:-}"
 python3 tests/hostile-3/blackbox_fuzz.py "$BIN" "$work/fuzz" "${HOSTILE3_FUZZ_SECONDS:-60}"

@@ -14,6 +14,10 @@ Prints one line per PDF and a summary; exits 1 on any finding.
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from testlib import report_findings  # noqa: E402
 
 EPS = 0.05           # pt: boxes touching by less than this do not overlap
 COLUMN_TITLES = ("Global", "Risks", "CMR", "Generated", "Model")
@@ -85,19 +89,15 @@ def fmt(w):
 
 
 def main(paths):
-    bad = 0
     total_words = 0
-    for p in paths:
+
+    def problems_of(p):
+        nonlocal total_words
         parsed = words(p)
-        problems = check(p, parsed)
         total_words += len(parsed[1])
-        if problems:
-            bad += 1
-            print(f"FAIL {p}")
-            for q in problems[:20]:
-                print("   ", q)
-    print(f"layout: {len(paths)} PDFs, {total_words} word boxes, {bad} with findings")
-    return 1 if bad else 0
+        return check(p, parsed)
+
+    return report_findings("layout", paths, problems_of, "PDFs", shown=20, detail=lambda: f", {total_words} word boxes")
 
 
 if __name__ == "__main__":

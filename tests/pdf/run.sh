@@ -15,22 +15,13 @@
 #  7. layout by measurement: tests/pdf/layout.sh reads every word box of 49 reports;
 #   tests/pdf/run.sh   (ECG2CMR_BIN=/path/to/ecg2cmr to skip the build; PDF_KEEP=DIR keeps the outputs)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib.sh"
 for tool in qpdf pdftoppm pdftotext pdfinfo pdffonts; do
   command -v "$tool" >/dev/null || { echo "pdf: $tool is not installed (scripts/setup installs poppler-utils and qpdf)"; exit 1; }
 done
-bin=${ECG2CMR_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product ecg2cmr >/dev/null
-  bin="$(swift build --show-bin-path)/ecg2cmr"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
-if [ ! -f "$MODEL/manifest.json" ]; then
-  PYTHONPATH=training python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null
-  MODEL="$work/model"
-fi
+bin=$(test_binary)
+make_work
+MODEL=$(test_model "$work")
 fail() { echo "pdf FAIL: $*" >&2; exit 1; }
 ecg=sample-data/P01-healthy/ecg.hea
 

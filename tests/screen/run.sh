@@ -4,16 +4,11 @@
 #  2. a folder of hostile files finishes with one clear error line per bad file;
 #  3. kill -9 in the middle of a batch, re-run: no torn line, every file reported exactly once.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib.sh"
 BIN=${ECG2CMR_BIN:-.build/release/ecg2cmr}
 [ -x "$BIN" ] || swift build -c release --product ecg2cmr
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
-work=$(mktemp -d)
-trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
-if [ ! -f "$MODEL/manifest.json" ]; then
-  PYTHONPATH=training python3 -m ecg2cmr_train.bundle --random --out "$work/model" >/dev/null
-  MODEL="$work/model"
-fi
+make_work
+MODEL=$(test_model "$work")
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 echo "-- sample data"

@@ -6,6 +6,10 @@ overlay covers panels on purpose). Exits 1 on any finding.
   check_grid.py [--overlay] SNAPSHOT.txt...
 """
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from testlib import report_findings  # noqa: E402
 
 
 def problems(text, overlay):
@@ -35,16 +39,7 @@ def problems(text, overlay):
 def main(args):
     overlay = "--overlay" in args
     files = [a for a in args if a != "--overlay"]
-    bad = 0
-    for f in files:
-        p = problems(open(f, encoding="utf-8").read(), overlay)
-        if p:
-            bad += 1
-            print(f"FAIL {f}")
-            for q in p[:10]:
-                print("   ", q)
-    print(f"tui-layout: {len(files)} snapshots, {bad} with findings")
-    return 1 if bad else 0
+    return report_findings("tui-layout", files, lambda f: problems(open(f, encoding="utf-8").read(), overlay), "snapshots")
 
 
 if __name__ == "__main__":

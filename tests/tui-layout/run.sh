@@ -6,15 +6,10 @@
 # (Tests/WorkstationTests/GridLayoutTests checks the same in every pane and scroll position.)
 #   tests/tui-layout/run.sh   (ECG2CMR_BIN=/path/to/ecg2cmr to skip the build)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-bin=${ECG2CMR_BIN:-}
-if [ -z "$bin" ]; then
-  swift build --product ecg2cmr >/dev/null
-  bin="$(swift build --show-bin-path)/ecg2cmr"
-fi
-MODEL=${ECG2CMR_MODEL:-assets/models/demo-v2}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/../lib.sh"
+bin=$(test_binary)
+make_work
+MODEL=$(test_model "$work")
 n=0
 for f in sample-data/P05-hcm/ecg-ukb.xml tests/records/cinc2021/E07503.hea; do
   for size in 80x24 120x40 200x60; do

@@ -281,6 +281,20 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     recent_rr: list[int] = []
     mwi_f = mwi_l  # python floats for the scalar loop
 
+    def accept(k: int, weight: float, rest: float) -> None:
+        """A beat at k: its RR, its slope for T-wave discrimination, the signal peak level moved
+        towards it (weight 0.25 after a search-back, 0.125 otherwise) and the threshold with it."""
+        nonlocal last_slope, spki, thr1, noise_since_last
+        if qrs:
+            recent_rr.append(k - qrs[-1])
+            if len(recent_rr) > 8:
+                recent_rr.pop(0)
+        qrs.append(k)
+        last_slope = slope(k)
+        spki = weight * mwi_f[k] + rest * spki
+        thr1 = npki + 0.25 * (spki - npki)
+        noise_since_last = []
+
     searched_back_after = -1
     last_recovery = 0
     recovery_gap = int(2.5 * fs)
@@ -298,16 +312,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
                     for k in pool[1:]:
                         if mwi_f[best] < mwi_f[k]:
                             best = k
-                    # accept(best, searchBack: true)
-                    v = mwi_f[best]
-                    recent_rr.append(best - qrs[-1])
-                    if len(recent_rr) > 8:
-                        recent_rr.pop(0)
-                    qrs.append(best)
-                    last_slope = slope(best)
-                    spki = 0.25 * v + 0.75 * spki
-                    thr1 = npki + 0.25 * (spki - npki)
-                    noise_since_last = []
+                    accept(best, 0.25, 0.75)   # searchBack: true
         if i - max(qrs[-1] if qrs else 0, last_recovery) > recovery_gap:
             recent = mwi[i - recovery_gap:i]
             spki = float(recent.max()) if recent.size else spki
@@ -323,15 +328,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
                 npki = 0.125 * v + 0.875 * npki
                 noise_since_last.append(i)
             else:
-                if qrs:
-                    recent_rr.append(i - qrs[-1])
-                    if len(recent_rr) > 8:
-                        recent_rr.pop(0)
-                qrs.append(i)
-                last_slope = slope(i)
-                spki = 0.125 * v + 0.875 * spki
-                thr1 = npki + 0.25 * (spki - npki)
-                noise_since_last = []
+                accept(i, 0.125, 0.875)
                 continue
         else:
             npki = 0.125 * v + 0.875 * npki

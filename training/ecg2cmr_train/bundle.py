@@ -90,29 +90,22 @@ def encoder_section(encoder) -> dict:
 def generator_section(generator, fields: Optional[dict]) -> dict:
     fields = dict(fields or {})
     p = generator.prior
-    if isinstance(generator, AnatomyCMRGenerator):
-        out = {
-            "type": "anatomy",
-            "latentSize": generator.latent,
-            "residualSize": generator.residual,
-            "views": [{"name": v, "size": generator.view_specs[v]["size"], "baseSize": generator.view_specs[v]["base"],
-                       "channels": list(generator.view_specs[v]["channels"])} for v in generator.view_names],
-            "prior": {"layers": p.layers, "hidden": p.hidden, "timeEmbedding": p.temb},
-            "diffusion": {**DEFAULT_DIFFUSION, **fields.get("diffusion", {})},
-            "frames": int(fields.get("frames", 50)),
-        }
-        for key in ("anatomy", "guidance", "pose", "informativeness"):
-            if key in fields:
-                out[key] = fields[key]
-        return out
-    return {
-        "latentSize": generator.latent,
+    anatomy = isinstance(generator, AnatomyCMRGenerator)
+    # Key order is the manifest's: type and residualSize only for the anatomy generator.
+    out = {"type": "anatomy", "latentSize": generator.latent, "residualSize": generator.residual} if anatomy \
+        else {"latentSize": generator.latent}
+    out.update({
         "views": [{"name": v, "size": generator.view_specs[v]["size"], "baseSize": generator.view_specs[v]["base"],
                    "channels": list(generator.view_specs[v]["channels"])} for v in generator.view_names],
         "prior": {"layers": p.layers, "hidden": p.hidden, "timeEmbedding": p.temb},
         "diffusion": {**DEFAULT_DIFFUSION, **fields.get("diffusion", {})},
         "frames": int(fields.get("frames", 50)),
-    }
+    })
+    if anatomy:
+        for key in ("anatomy", "guidance", "pose", "informativeness"):
+            if key in fields:
+                out[key] = fields[key]
+    return out
 
 
 def _check_heads(encoder: ECGEncoder, heads: List[dict]) -> None:

@@ -350,17 +350,9 @@ def ddim_timesteps(steps: int, sampling_steps: int) -> List[int]:
 @torch.no_grad()
 def ddim_sample(prior: LatentPrior, sched: DiffusionSchedule, cond: torch.Tensor,
                 noise: torch.Tensor, sampling_steps: int = 50) -> torch.Tensor:
-    """Deterministic DDIM (η = 0) from x_T = noise; returns the standardised latent x_0."""
-    x = noise
-    ts = ddim_timesteps(sched.steps, sampling_steps)
-    ab = sched.alphas_cumprod
-    for i, t in enumerate(ts):
-        eps = prior(x, cond, torch.full((x.shape[0],), t, dtype=torch.long))
-        a_t = float(ab[t])
-        a_prev = float(ab[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-        x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
-        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
-    return x
+    """Deterministic DDIM (η = 0) from x_T = noise; returns the standardised latent x_0.
+    The guided sampler without guidance (w = 1: one prior call per step, the same arithmetic)."""
+    return ddim_sample_guided(prior, sched, cond, noise, sampling_steps, 1.0)
 
 
 # ----------------------------------------------------------------------------------------------
