@@ -83,7 +83,7 @@ public struct MultiLeadQRSDetector: Sendable {
         }
         guard n > Int(fs) else { return analysis([]) }  // under a second: nothing to say
 
-        // 1–2. Per-lead squared slope, normalised, clipped, averaged.
+        // 1–2. Per-lead squared slope, normalised, clipped; the median over leads (mean of two).
         let sos = bandpass.sos
         let pad = sos.settlingSamples()
         let block = max(1, Int(2 * fs))
