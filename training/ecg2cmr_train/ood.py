@@ -251,7 +251,7 @@ def dower_misfit(x: np.ndarray, peaks, m: np.ndarray, pre: int, fs: float, basis
     if len(dev) < 3:
         return 0.0, 0.0
     noise = math.pi / 2 * float(np.median(dev)) / len(dev)
-    floor = NOISE_FLOOR * n * (len(leads) - DOWER.shape[1])
+    floor = NOISE_FLOOR * n * (len(leads) - np.asarray(basis).shape[1])
     return misfit / (noise + floor), misfit / (energy + floor)
 
 
