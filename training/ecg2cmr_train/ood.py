@@ -9,16 +9,19 @@ Distances (Swift twin: Sources/CardiacModels/OutOfDistribution.swift and SignalF
   signal    — Mahalanobis distance² of `signal_features` of the prepared 10-s record: what the
               median beats hide (beat-to-beat residual, its roughness, beat gain spread, baseline
               drift, the spectral slope of the whole lead);
-  lead      — `lead_features` (feature set lead-gain-v1), each compared with its own one-sided
+  lead      — `lead_features` (feature set lead-gain-v2), each compared with its own one-sided
               limit: how far beat-to-beat QRS gains differ between leads (the simulator scales
-              all leads of a beat by one factor), and the limb-lead identity residual.
+              all leads of a beat by one factor), the limb-lead identity residual, and how much
+              of the median-beat QRS lies outside the simulator's heart-vector subspace (misfit
+              SNR and fraction; the simulator projects one 3-D vector through one matrix).
 
 Rule (docs/MODEL_CARD.md, "Out-of-distribution rule"; fixed before any real record was scored by
 this detector): statistics from training-split subjects; ONE percentile q applied to every
 distance on the validation split, q chosen so that the union of the distances flags
 `target_flagged` (2.5 %) of the validation subjects (fixed 2026-12-05 17:52 UTC); then ONE
-percentile for the two lead features, chosen so that all five together flag at most
-`lead_target_flagged` (3.5 %) (fixed 2026-12-05, docs/MODEL_CARD.md says when).
+percentile for the lead features, chosen so that distances and lead features together flag at
+most `lead_target_flagged` (3.5 %) (fixed 2026-12-05 20:55 UTC with two lead features; the four
+of lead-gain-v2 under the same rule 23:50 UTC — docs/MODEL_CARD.md says when).
 score = max_i d_i / t_i; flagged when > 1.
 
 Re-run on an exported bundle (rewrites its safetensors and manifest atomically):
@@ -55,7 +58,7 @@ EPS = 1e-4          # mV: keeps logs finite on flat leads
 GAIN_FLOOR = 0.01   # gain SD below this is indistinguishable; keeps its log bounded
 SHRINK = 0.05       # covariance shrinkage toward the diagonal (fraction of the mean variance)
 TARGET_FLAGGED = 0.025
-LEAD_TARGET_FLAGGED = 0.035   # all five together (stage 2 of the rule)
+LEAD_TARGET_FLAGGED = 0.035   # distances and lead features together (stage 2 of the rule)
 
 
 def _log_rms(v: np.ndarray) -> float:
@@ -340,7 +343,7 @@ def calibrate(train: dict, val: dict, stride: int, components: int, target: floa
     # distances, their union flagging `target` of the validation split.
     d3 = np.stack([d_emb, d_in, d_sig], 1)
     q, t3, _ = common_thresholds(d3, target)
-    # Stage 2: one percentile for the lead features, so that all five together flag at most
+    # Stage 2: one percentile for the lead features, so that all of them together flag at most
     # `lead_target` (the extra share goes to the statistics that separate real from simulated).
     lead = np.asarray(val["lead"], dtype=np.float64)          # already "larger = less synthetic"
     q_lead, t_lead, frac = common_thresholds(lead, lead_target, already=(d3 > t3[None, :]).any(1))
@@ -353,7 +356,7 @@ def calibrate(train: dict, val: dict, stride: int, components: int, target: floa
                "validationFlagged": frac, "validationSubjects": int(len(d_emb)),
                "calibrationSubjects": int(len(pooled_tr)), "beatStride": int(stride), "components": int(k),
                "rule": f"one percentile for the three distances, chosen so their union flags {target:.3f} of the validation "
-                       f"split; then one percentile for the lead features, chosen so all five together flag at most "
+                       f"split; then one percentile for the lead features, chosen so all of them together flag at most "
                        f"{lead_target:.3f}",
                "targetFlagged": float(target), "totalTargetFlagged": float(lead_target),
                "signal": {"featureSet": SIGNAL_FEATURE_SET, "features": int(s_mean.size), "threshold": float(t[2]),
@@ -487,7 +490,7 @@ def main(argv=None) -> int:
     ap.add_argument("--val", type=int, default=2000, help="validation-split subjects for the thresholds")
     ap.add_argument("--target", type=float, default=TARGET_FLAGGED, help="fraction of validation subjects the three distances flag")
     ap.add_argument("--lead-target", type=float, default=LEAD_TARGET_FLAGGED,
-                    help="fraction of validation subjects all five (distances and lead features) flag at most")
+                    help="fraction of validation subjects the distances and lead features together flag at most")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default=None, help="folder for the feature cache (re-runs skip preprocessing)")
     ap.add_argument("--report", default=None, help="write the validation distances (npz) here")
