@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "training"))
 from make_beat_fixture import OPS, FS, RECORDS, prepared, wfdb_record  # noqa: E402
 from ecg2cmr_train.beats import DEFAULT_SPEC, beat_features  # noqa: E402
 from ecg2cmr_train.ood import (SIGNAL_FEATURE_SET, SIGNAL_FEATURES, LEAD_FEATURE_SET, LEAD_FEATURES,  # noqa: E402
-                               signal_features, lead_features)
+                               DOWER, signal_features, lead_features)
 
 OUT = ROOT / "Tests" / "CardiacModelsTests" / "Fixtures" / "ood-signal-features.json"
 LEAD_OUT = ROOT / "Tests" / "CardiacModelsTests" / "Fixtures" / "ood-lead-features.json"
@@ -86,6 +86,7 @@ def main():
                   lead_case("cohort render, AF", prepared(synthetic(True, 13, "af"), 500.0)),
                   lead_case("all zero", np.zeros((12, LEAD_SAMPLES), np.float32))]
     doc = {"featureSet": LEAD_FEATURE_SET, "featureNames": list(LEAD_FEATURES), "samplingRate": FS,
+           "heartVectorBasis": [[float(v) for v in row] for row in DOWER],
            "preSamples": DEFAULT_SPEC["preSamples"], "postSamples": DEFAULT_SPEC["postSamples"],
            "preprocessing": OPS, "cases": lead_cases}
     LEAD_OUT.write_text(json.dumps(doc, indent=1) + "\n")

@@ -218,6 +218,8 @@ public struct ModelManifest: Codable, Sendable {
             public var features: [String]
             public var thresholds: [Double]
             public var percentile: Double?
+            /// lead-gain-v2: the simulator's heart-vector lead transform [8 × 3] (rows I, II, V1–V6).
+            public var heartVectorBasis: [[Double]]?
         }
 
         public struct SignalSpec: Codable, Sendable {
@@ -363,11 +365,16 @@ extension ModelManifest {
             try size(o.beatStride, "outOfDistribution.beatStride", max: 10_000)
             try size(o.components, "outOfDistribution.components", min: 0)
             if let lead = o.lead {
-                guard lead.featureSet == OutOfDistributionLeadFeatures.featureSet else {
-                    throw bad("outOfDistribution.lead.featureSet \"\(lead.featureSet)\" is not one this engine computes (\(OutOfDistributionLeadFeatures.featureSet))")
+                guard let names = OutOfDistributionLeadFeatures.featureSets[lead.featureSet] else {
+                    throw bad("outOfDistribution.lead.featureSet \"\(lead.featureSet)\" is not one this engine computes (\(OutOfDistributionLeadFeatures.featureSets.keys.sorted().joined(separator: ", ")))")
                 }
-                guard lead.features == OutOfDistributionLeadFeatures.names else {
-                    throw bad("outOfDistribution.lead.features must be \(OutOfDistributionLeadFeatures.names)")
+                guard lead.features == names else {
+                    throw bad("outOfDistribution.lead.features must be \(names) for \(lead.featureSet)")
+                }
+                if names.count > 2 {
+                    guard let basis = lead.heartVectorBasis, OutOfDistributionLeadFeatures.subspaceComplement(basis) != nil else {
+                        throw bad("outOfDistribution.lead.heartVectorBasis must be 8 rows (I, II, V1–V6) of 3 independent finite columns for \(lead.featureSet)")
+                    }
                 }
                 guard lead.thresholds.count == lead.features.count, lead.thresholds.allSatisfy({ $0.isFinite && $0 > 0 }) else {
                     throw bad("outOfDistribution.lead.thresholds must be \(lead.features.count) positive numbers")

@@ -19,6 +19,8 @@ struct OutOfDistributionModel: Sendable {
     let signal: Signal?
     /// Limits of the one-sided lead statistics (nil for bundles calibrated before them).
     let leadThresholds: [Double]?
+    /// The subspace of the lead-gain-v2 statistics (nil for v1 bundles).
+    let heartVectorBasis: [[Double]]?
 
     struct Signal: Sendable {
         let mean: [Double]
@@ -58,6 +60,7 @@ struct OutOfDistributionModel: Sendable {
             signal = nil
         }
         leadThresholds = spec.lead?.thresholds
+        heartVectorBasis = spec.lead?.heartVectorBasis
     }
 
     /// The lead statistics of the prepared record (nil when the bundle has none or the record
@@ -68,9 +71,11 @@ struct OutOfDistributionModel: Sendable {
               let f = OutOfDistributionLeadFeatures.compute(values: record, leads: leads, sampleCount: sampleCount,
                                                             peaks: beats.rPeakIndices, medianBeat: beats.medianBeat,
                                                             preSamples: preSamples, beatLength: beatLength,
-                                                            samplingRate: samplingRate),
-              f.count == leadThresholds.count, f.allSatisfy({ $0.isFinite }) else { return nil }
-        return f
+                                                            samplingRate: samplingRate, heartVectorBasis: heartVectorBasis),
+              f.count >= leadThresholds.count else { return nil }
+        // A bundle of an older feature set reads the prefix it was calibrated on.
+        let used = Array(f.prefix(leadThresholds.count))
+        return used.allSatisfy({ $0.isFinite }) ? used : nil
     }
 
     /// Mahalanobis distance² of the signal features of the prepared record (nil when the bundle

@@ -104,9 +104,14 @@ public enum OutOfDistributionSignalFeatures {
 /// Twin of `lead_features` in training/ecg2cmr_train/ood.py (same order, float64 arithmetic);
 /// `Tests/CardiacModelsTests/Fixtures/ood-lead-features.json` pins the two together.
 public enum OutOfDistributionLeadFeatures {
-    public static let featureSet = "lead-gain-v1"
-    public static let names = ["qrs_lead_gain_f", "limb_identity_residual"]
+    /// The newest set; `compute` returns its statistics, a bundle of an older set reads a prefix.
+    public static let featureSet = "lead-gain-v2"
+    public static let names = ["qrs_lead_gain_f", "limb_identity_residual", "qrs_dower_misfit_snr", "qrs_dower_misfit_fraction"]
+    /// Every set this engine computes → its statistics (each a prefix of `names`). v2 adds the
+    /// heart-vector subspace statistics, which need the manifest's `heartVectorBasis`.
+    public static let featureSets = ["lead-gain-v1": Array(names.prefix(2)), "lead-gain-v2": names]
     static let qrsHalfSeconds = 0.048
+    static let dowerHalfSeconds = 0.060
     /// mV: leads whose detrended median QRS is smaller carry no gain.
     static let qrsMinRMS = 0.05
     /// I, II, V1–V6 of the standard 12 (the other four derive from I and II).
@@ -117,8 +122,10 @@ public enum OutOfDistributionLeadFeatures {
     /// `values` lead-major `[12 × sampleCount]` in the standard order (the prepared input),
     /// `peaks` the R-peak indices, `medianBeat` lead-major `[12 × beatLength]` with the R peak at
     /// `preSamples`. nil on a shape mismatch; zeros for a record that is not 12-lead.
+    /// `heartVectorBasis` [8 × 3] (rows I, II, V1–V6): the subspace of the v2 statistics (0 without it).
     public static func compute(values: [Float], leads: Int, sampleCount: Int, peaks: [Int], medianBeat: [Float],
-                               preSamples pre: Int, beatLength: Int, samplingRate: Double) -> [Double]? {
+                               preSamples pre: Int, beatLength: Int, samplingRate: Double,
+                               heartVectorBasis: [[Double]]? = nil) -> [Double]? {
         guard leads > 0, sampleCount > 1, beatLength > 1, values.count == leads * sampleCount,
               medianBeat.count == leads * beatLength, samplingRate.isFinite, samplingRate > 0 else { return nil }
         var out = [Double](repeating: 0, count: names.count)
@@ -202,6 +209,75 @@ public enum OutOfDistributionLeadFeatures {
             r2 += a * a + g * g
         }
         out[1] = (r2 / Double(2 * sampleCount)).squareRoot()
+        if let heartVectorBasis, let perp = subspaceComplement(heartVectorBasis) {
+            let (snr, fraction) = dowerMisfit(x: x, m: m, sampleCount: sampleCount, peaks: peaks, pre: pre,
+                                              beatLength: beatLength, samplingRate: samplingRate, perp: perp)
+            out[2] = snr
+            out[3] = fraction
+        }
         return out
+    }
+
+    /// Projector [8 × 8] onto what the columns of `basis` [8 × k] do not span (Gram–Schmidt, as
+    /// ood.subspace_complement); nil when the basis is not 8 rows of k < 8 independent columns.
+    static func subspaceComplement(_ basis: [[Double]]) -> [[Double]]? {
+        let rows = independentLeads.count
+        guard basis.count == rows, let k = basis.first?.count, k > 0, k < rows,
+              basis.allSatisfy({ $0.count == k && $0.allSatisfy(\.isFinite) }) else { return nil }
+        var q: [[Double]] = []
+        for c in 0..<k {
+            var v = basis.map { $0[c] }
+            for u in q {
+                let d = zip(u, v).reduce(0) { $0 + $1.0 * $1.1 }
+                v = zip(v, u).map { $0 - d * $1 }
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 1e-9 else { return nil }
+            q.append(v.map { $0 / norm })
+        }
+        return (0..<rows).map { i in (0..<rows).map { j in (i == j ? 1 : 0) - q.reduce(0) { $0 + $1[i] * $1[j] } } }
+    }
+
+    /// (snr, fraction) of the median-beat QRS outside the heart-vector subspace — why and how:
+    /// training/ecg2cmr_train/ood.py `dower_misfit` (the simulator's beats lie in one fixed 3-D
+    /// subspace of the 8 independent leads; a recorded QRS leaves a lasting part outside it).
+    private static func dowerMisfit(x: (Int, Int) -> Double, m: (Int, Int) -> Double, sampleCount: Int, peaks: [Int],
+                                    pre: Int, beatLength: Int, samplingRate: Double, perp: [[Double]]) -> (Double, Double) {
+        let half = Int((dowerHalfSeconds * samplingRate + 0.5).rounded(.down))
+        let n = 2 * half + 1
+        guard pre - half >= 0, pre + half < beatLength else { return (0, 0) }
+        let b0 = 1 / Double(n).squareRoot()
+        let tt = (0..<n).reduce(0.0) { $0 + Double($1 - half) * Double($1 - half) }
+        let b1 = (0..<n).map { Double($0 - half) / tt.squareRoot() }
+        let rows = independentLeads.count
+        // Detrended window [8][n] and its part outside the subspace.
+        func outside(_ value: (Int, Int) -> Double, _ start: Int) -> (window: [[Double]], out: [[Double]]) {
+            let w = independentLeads.map { l -> [Double] in
+                let v = (0..<n).map { value(l, start + $0) }
+                var c0 = 0.0, c1 = 0.0
+                for i in 0..<n { c0 += v[i] * b0; c1 += v[i] * b1[i] }
+                return (0..<n).map { v[$0] - c0 * b0 - c1 * b1[$0] }
+            }
+            let o = (0..<rows).map { r in (0..<n).map { i in (0..<rows).reduce(0.0) { $0 + perp[r][$1] * w[$1][i] } } }
+            return (w, o)
+        }
+        func energy(_ a: [[Double]]) -> Double { a.reduce(0) { $0 + $1.reduce(0) { $0 + $1 * $1 } } }
+        let (med, medOut) = outside(m, pre - half)
+        let qrsEnergy = energy(med), misfit = energy(medOut)
+        var deviations: [Double] = []
+        for c in peaks where c - half >= 0 && c + half < sampleCount {
+            let o = outside(x, c - half).out
+            deviations.append(zip(o, medOut).reduce(0) { acc, pair in
+                acc + zip(pair.0, pair.1).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            })
+        }
+        guard deviations.count >= 3 else { return (0, 0) }
+        deviations.sort()
+        let k = deviations.count
+        let median = k % 2 == 1 ? deviations[k / 2] : 0.5 * (deviations[k / 2 - 1] + deviations[k / 2])
+        let noise = Double.pi / 2 * median / Double(k)
+        let outsideDimensions = perp.indices.reduce(0.0) { $0 + perp[$1][$1] }.rounded()   // a projector's trace is its rank
+        let floor = noiseFloor * Double(n) * outsideDimensions
+        return (misfit / (noise + floor), misfit / (qrsEnergy + floor))
     }
 }

@@ -97,11 +97,8 @@ import Testing
     /// generator is not run here (it does not decide what the panels show); tests/ood/run.sh renders
     /// a real PDF through the binary.
     ///
-    /// Known unmet (docs/MODEL_CARD.md, "Out-of-distribution rule"): the detector calibrated by the
-    /// pre-registered rule (v2) does not flag 2 of the 20 records (example-muse.xml, E07503), so
-    /// their pages still draw findings.
-    /// That expectation is a known issue — Swift Testing reports it, and reports it again if it
-    /// starts passing — while every flagged record must withhold (that part can fail).
+    /// With the detector of rule v3 (docs/MODEL_CARD.md, "Out-of-distribution rule") every one of the
+    /// 20 is flagged, so no page draws a finding for a real record.
     @Test(.enabled(if: haveDemoV2, "needs assets/models/demo-v2"))
     func realRecordReportsWithholdFindings() throws {
         let cases = try CaseAnalysis.load(bundleAt: Self.demoV2)
@@ -125,9 +122,7 @@ import Testing
                 drawn.append("\(url.lastPathComponent) (score \(analysis.outOfDistribution.map { String(format: "%.2f", $0.score) } ?? "none"))")
             }
         }
-        #expect(flagged >= 18, "fewer real records flagged than measured for docs/MODEL_CARD.md (18 of 20)")
-        withKnownIssue("the OOD detector misses some real records (docs/MODEL_CARD.md): their reports draw findings") {
-            #expect(drawn.isEmpty, "reports drawing findings for real records: \(drawn)")
-        }
+        #expect(flagged == urls.count, "real records not flagged out of distribution: \(drawn)")
+        #expect(drawn.isEmpty, "reports drawing findings for real records: \(drawn)")
     }
 }

@@ -19,6 +19,8 @@ struct OODFeatureFixture: Decodable {
     var samplingRate: Double
     var preSamples: Int
     var postSamples: Int
+    /// The lead fixture: the heart-vector subspace of the lead-gain-v2 statistics.
+    var heartVectorBasis: [[Double]]?
     var cases: [Case]
 
     static func load(_ name: String) throws -> OODFeatureFixture {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CardiacModels
 
-// The out-of-distribution check's lead statistics (`lead-gain-v1`), Swift against the numbers
+// The out-of-distribution check's lead statistics (`lead-gain-v2`), Swift against the numbers
 // training/ecg2cmr_train/ood.py computed on the same float32 inputs
 // (Fixtures/ood-lead-features.json, written by training/make_ood_fixture.py): a real CinC 2021
 // record, cohort renders in sinus rhythm and in AF, an all-zero record.
@@ -14,7 +14,8 @@ private func loadLeadFixture() throws -> LeadFixture { try .load("ood-lead-featu
 private func compute(_ f: LeadFixture, _ c: LeadFixture.Case, values: [Float]? = nil) -> [Double]? {
     OutOfDistributionLeadFeatures.compute(values: values ?? floats(c.values), leads: 12, sampleCount: c.sampleCount, peaks: c.peaks,
                                           medianBeat: floats(c.medianBeat), preSamples: f.preSamples,
-                                          beatLength: f.preSamples + f.postSamples, samplingRate: f.samplingRate)
+                                          beatLength: f.preSamples + f.postSamples, samplingRate: f.samplingRate,
+                                          heartVectorBasis: f.heartVectorBasis)
 }
 
 @Test func leadFeaturesMatchPython() throws {
@@ -66,5 +67,59 @@ private func compute(_ f: LeadFixture, _ c: LeadFixture.Case, values: [Float]? =
     #expect(OutOfDistributionLeadFeatures.compute(values: [0, 0, 0], leads: 2, sampleCount: 2, peaks: [], medianBeat: [],
                                                   preSamples: 1, beatLength: 2, samplingRate: 250) == nil)
     #expect(OutOfDistributionLeadFeatures.compute(values: [Float](repeating: 1, count: 20), leads: 2, sampleCount: 10, peaks: [5],
-                                                  medianBeat: [0, 0, 0, 0], preSamples: 1, beatLength: 2, samplingRate: 250) == [0, 0])
+                                                  medianBeat: [0, 0, 0, 0], preSamples: 1, beatLength: 2, samplingRate: 250) == [0, 0, 0, 0])
+}
+
+@Test func dowerMisfitSeesAQRSOutsideTheHeartVectorSubspace() throws {
+    // What the v2 statistics are for: the simulator's beats lie in one 3-D subspace of the 8
+    // independent leads, so its misfit SNR stays near the noise-only value (≈ 2). One precordial
+    // lead read at twice the gain (an electrode over another point of the chest: a body is not the
+    // standard torso) puts a lasting part of every QRS outside it; the same gain on every lead
+    // changes neither statistic (both are ratios; float32 rounding aside).
+    let f = try loadLeadFixture()
+    let c = try #require(f.cases.first { $0.name == "cohort render, noise" })
+    let base = try #require(compute(f, c))
+    #expect(base[2] > 0.3 && base[2] < 8, "noise-only misfit SNR \(base[2])")
+    #expect(base[3] < 0.01, "noise-only misfit fraction \(base[3])")
+    var oneLead = floats(c.values), every = oneLead
+    for i in 0..<c.sampleCount {
+        oneLead[7 * c.sampleCount + i] *= 2                       // V2
+        for l in 0..<12 { every[l * c.sampleCount + i] *= 1.25 }
+    }
+    var mOne = floats(c.medianBeat), mEvery = mOne
+    let beat = f.preSamples + f.postSamples
+    for i in 0..<beat {
+        mOne[7 * beat + i] *= 2
+        for l in 0..<12 { mEvery[l * beat + i] *= 1.25 }
+    }
+    func stats(_ v: [Float], _ m: [Float]) throws -> [Double] {
+        try #require(OutOfDistributionLeadFeatures.compute(values: v, leads: 12, sampleCount: c.sampleCount, peaks: c.peaks,
+                                                           medianBeat: m, preSamples: f.preSamples, beatLength: beat,
+                                                           samplingRate: f.samplingRate, heartVectorBasis: f.heartVectorBasis))
+    }
+    let one = try stats(oneLead, mOne), all = try stats(every, mEvery)
+    #expect(one[2] > 10 * base[2], "V2 gain: misfit SNR \(one[2]) vs \(base[2])")
+    #expect(one[3] > 10 * base[3], "V2 gain: misfit fraction \(one[3]) vs \(base[3])")
+    #expect(abs(all[2] - base[2]) <= 1e-3 * base[2] && abs(all[3] - base[3]) <= 1e-3 * base[3], "shared gain: \(all) vs \(base)")
+    // Without the manifest's subspace (a lead-gain-v1 bundle) the two statistics are not computed.
+    let v1 = try #require(OutOfDistributionLeadFeatures.compute(values: floats(c.values), leads: 12, sampleCount: c.sampleCount,
+                                                                peaks: c.peaks, medianBeat: floats(c.medianBeat), preSamples: f.preSamples,
+                                                                beatLength: beat, samplingRate: f.samplingRate))
+    #expect(v1[2] == 0 && v1[3] == 0 && v1[0] == base[0])
+}
+
+@Test func heartVectorBasisMustSpanThreeDimensions() {
+    let dower = [[0.632, -0.235, 0.059], [0.235, 1.066, -0.132], [-0.515, 0.157, -0.917], [0.044, 0.164, -1.387],
+                 [0.882, 0.098, -1.277], [1.213, 0.127, -0.601], [1.125, 0.127, -0.086], [0.831, 0.076, 0.230]]
+    let perp = try? #require(OutOfDistributionLeadFeatures.subspaceComplement(dower))
+    // A projector onto the 5 dimensions the 3 columns leave: trace 5, and it removes each column.
+    #expect(abs((perp ?? []).indices.reduce(0.0) { $0 + perp![$1][$1] } - 5) < 1e-12)
+    for c in 0..<3 {
+        let v = dower.map { $0[c] }
+        let r = (perp ?? []).map { row in zip(row, v).reduce(0) { $0 + $1.0 * $1.1 } }
+        #expect(r.allSatisfy { abs($0) < 1e-12 })
+    }
+    #expect(OutOfDistributionLeadFeatures.subspaceComplement(dower.map { [$0[0], $0[0], $0[2]] }) == nil)   // dependent columns
+    #expect(OutOfDistributionLeadFeatures.subspaceComplement(Array(dower.prefix(7))) == nil)              // 7 rows
+    #expect(OutOfDistributionLeadFeatures.subspaceComplement(dower.map { [$0[0], .nan, $0[2]] }) == nil)
 }

@@ -102,13 +102,21 @@ def signal_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, pos
     return out.ravel()
 
 
-LEAD_FEATURE_SET = "lead-gain-v1"
+LEAD_FEATURE_SET = "lead-gain-v2"
 # One value per record each, larger = less like the simulator; each gets a one-sided limit.
+# lead-gain-v1 is the first two; v2 adds the heart-vector (Dower) subspace statistics.
 LEAD_FEATURES = (
     "qrs_lead_gain_f",          # F statistic: beat-to-beat QRS gain that differs between leads
     "limb_identity_residual",   # mV RMS of I + III − II and aVR + aVL + aVF (zero on a cart)
+    "qrs_dower_misfit_snr",     # median-beat QRS outside the Dower subspace, over what noise leaves there
+    "qrs_dower_misfit_fraction",  # the same energy as a share of the median-beat QRS energy
 )
+LEAD_FEATURE_SETS = {"lead-gain-v1": LEAD_FEATURES[:2], "lead-gain-v2": LEAD_FEATURES}
 QRS_HALF_SECONDS = 0.048        # QRS window: R ± 48 ms
+DOWER_HALF_SECONDS = 0.060      # QRS window of the Dower statistics: R ± 60 ms
+# The heart-vector lead transform of the simulator (Dower et al. 1980, rows I, II, V1–V6): its
+# one home is training/cohort/ecg.py; calibration writes it into the manifest for the engine.
+from cohort.ecg import DOWER  # noqa: E402
 QRS_MIN_RMS = 0.05              # mV: leads whose detrended median QRS is smaller carry no gain
 INDEPENDENT_LEADS = (0, 1, 6, 7, 8, 9, 10, 11)   # I, II, V1–V6 of the standard 12 (the rest derive from them)
 NOISE_FLOOR = 1e-8              # mV² per degree of freedom: a noise-free record stays finite
@@ -186,7 +194,65 @@ def lead_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, fs: f
             out[0] = (float(num.sum()) / (b * (lu - 1))) / ((float(res.sum()) + NOISE_FLOOR * dof) / dof)
     r = np.concatenate([x[0] + x[2] - x[1], x[3] + x[4] + x[5]])
     out[1] = math.sqrt(float(np.dot(r, r)) / r.size)
+    out[2:] = dower_misfit(x, peaks, m, pre, fs, DOWER)
     return out
+
+
+def subspace_complement(basis: np.ndarray) -> np.ndarray:
+    """Projector [8, 8] onto what the columns of `basis` [8, 3] do not span (Gram–Schmidt in
+    float64, as the engine)."""
+    q = []
+    for k in range(basis.shape[1]):
+        v = np.asarray(basis[:, k], dtype=np.float64).copy()
+        for u in q:
+            v = v - float(u @ v) * u
+        q.append(v / math.sqrt(float(v @ v)))
+    qm = np.stack(q, 1)
+    return np.eye(basis.shape[0]) - qm @ qm.T
+
+
+def dower_misfit(x: np.ndarray, peaks, m: np.ndarray, pre: int, fs: float, basis: np.ndarray) -> tuple[float, float]:
+    """(snr, fraction) of the median-beat QRS (R ± 60 ms, leads I, II, V1–V6, detrended) outside
+    the heart-vector subspace the columns of `basis` span.
+
+    Why: the simulator projects ONE 3-D heart vector to the leads through one fixed matrix (the
+    Dower transform), its atrial fibrillation too, so apart from electrode noise every synthetic
+    beat lies in that 3-D subspace of the 8 independent leads. A body is not a dipole in a
+    standard torso: a recorded QRS leaves a lasting part outside it, the same in every beat.
+    snr = energy of the median beat outside the subspace × beats / (π/2 × the median over beats of
+    the energy each beat's deviation from the median beat leaves outside it) — ≈ 2 when noise
+    alone puts it there (π/2: the variance of a median of B samples), at any noise level;
+    fraction = that energy over the median beat's QRS energy. (0, 0) with fewer than 3 beats."""
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)
+    m = np.asarray(m, dtype=np.float32).astype(np.float64)
+    half = int(math.floor(DOWER_HALF_SECONDS * fs + 0.5))
+    n = 2 * half + 1
+    if pre - half < 0 or pre + half >= m.shape[1]:
+        return 0.0, 0.0
+    t = np.arange(n, dtype=np.float64) - half
+    b = np.stack([np.full(n, 1.0 / math.sqrt(n)), t / math.sqrt(float(np.dot(t, t)))])
+    perp = subspace_complement(np.asarray(basis, dtype=np.float64))
+    leads = list(INDEPENDENT_LEADS)
+
+    def outside(w):
+        w = w - (w @ b.T) @ b
+        return w, perp @ w
+
+    med, med_out = outside(m[leads, pre - half: pre + half + 1])
+    energy, misfit = float((med * med).sum()), float((med_out * med_out).sum())
+    dev = []
+    for c in peaks:
+        c = int(c)
+        if c - half < 0 or c + half >= x.shape[1]:
+            continue
+        _, w_out = outside(x[leads, c - half: c + half + 1])
+        d = w_out - med_out
+        dev.append(float((d * d).sum()))
+    if len(dev) < 3:
+        return 0.0, 0.0
+    noise = math.pi / 2 * float(np.median(dev)) / len(dev)
+    floor = NOISE_FLOOR * n * (len(leads) - np.asarray(basis).shape[1])
+    return misfit / (noise + floor), misfit / (energy + floor)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,7 +360,8 @@ def calibrate(train: dict, val: dict, stride: int, components: int, target: floa
                           "gainFloor": GAIN_FLOOR, "epsilon": EPS},
                "lead": {"featureSet": LEAD_FEATURE_SET, "features": list(LEAD_FEATURES), "percentile": float(q_lead),
                         "thresholds": [float(v) for v in t[3:]], "qrsHalfSeconds": QRS_HALF_SECONDS,
-                        "qrsMinRms": QRS_MIN_RMS}}
+                        "qrsMinRms": QRS_MIN_RMS, "dowerHalfSeconds": DOWER_HALF_SECONDS,
+                        "heartVectorBasis": [[float(v) for v in row] for row in DOWER]}}
     return {"tensors": tensors, "summary": summary,
             "distances": {"embedding": d_emb, "input": d_in, "signal": d_sig,
                           **{name: lead[:, k] for k, name in enumerate(LEAD_FEATURES)}}}
