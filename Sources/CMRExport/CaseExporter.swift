@@ -606,13 +606,7 @@ public final class CaseExporter: @unchecked Sendable {
                 .init(lead: $0.lead.description, startSeconds: $0.startSeconds, endSeconds: $0.endSeconds, weight: Double($0.weight))
             }) },
             realCMR: real.series.isEmpty ? nil : .init(directory: real.directory, files: real.files),
-            outOfDistribution: analysis.outOfDistribution.map {
-                .init(outside: $0.isOutside, score: $0.score, embeddingDistance: $0.embeddingDistance, inputDistance: $0.inputDistance,
-                      embeddingThreshold: $0.embeddingThreshold, inputThreshold: $0.inputThreshold,
-                      signalDistance: $0.signalDistance, signalThreshold: $0.signalThreshold,
-                      leadStatistics: $0.leadStatistics, leadThresholds: $0.leadThresholds,
-                      warning: $0.isOutside ? OutOfDistributionVerdict.warning : nil, withheld: analysis.withheldReason)
-            },
+            outOfDistribution: analysis.outOfDistribution.map { .init($0, withheld: analysis.withheldReason) },
             generatorInformativeness: b.generatorInformativeness.map {
                 .init(subjects: $0.subjects, efVsTrueEF: $0.efVsTrueEF, edAreaVsTrueEDV: $0.edAreaVsTrueEDV,
                       efVsModelEF: $0.efVsModelEF, statement: $0.statement)

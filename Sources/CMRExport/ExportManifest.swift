@@ -152,23 +152,39 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public typealias Subtype = SubtypeFinding
     public typealias Phenotype = PhenotypeFinding
     /// Whether the ECG lies inside what the model was trained on (nil: the model has no such check).
+    /// The verdict's distances and thresholds are written with its own field names (one list, the
+    /// verdict's), flat beside whether the ECG is outside and what the front ends said of it.
     public struct OutOfDistribution: Codable, Sendable, Equatable {
+        public var verdict: OutOfDistributionVerdict
         public var outside: Bool
-        public var score: Double
-        public var embeddingDistance: Double
-        public var inputDistance: Double
-        public var embeddingThreshold: Double
-        public var inputThreshold: Double
-        /// The signal-level distance (bundles calibrated with it).
-        public var signalDistance: Double?
-        public var signalThreshold: Double?
-        /// The one-sided lead statistics and their limits (`lead-gain-v1`: qrs_lead_gain_f,
-        /// limb_identity_residual), for bundles calibrated with them.
-        public var leadStatistics: [Double]?
-        public var leadThresholds: [Double]?
         public var warning: String?
         /// Set when outside: every risk and phenotype carries it as `withheld` too.
         public var withheld: String?
+
+        private enum CodingKeys: String, CodingKey { case outside, warning, withheld }
+
+        public init(_ verdict: OutOfDistributionVerdict, withheld: String?) {
+            self.verdict = verdict
+            outside = verdict.isOutside
+            warning = verdict.isOutside ? OutOfDistributionVerdict.warning : nil
+            self.withheld = withheld
+        }
+
+        public init(from decoder: Decoder) throws {
+            verdict = try OutOfDistributionVerdict(from: decoder)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            outside = try c.decode(Bool.self, forKey: .outside)
+            warning = try c.decodeIfPresent(String.self, forKey: .warning)
+            withheld = try c.decodeIfPresent(String.self, forKey: .withheld)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            try verdict.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(outside, forKey: .outside)
+            try c.encodeIfPresent(warning, forKey: .warning)
+            try c.encodeIfPresent(withheld, forKey: .withheld)
+        }
     }
     /// What the model's generated cines were measured to carry on its validation split.
     public struct GeneratorInformativeness: Codable, Sendable, Equatable {

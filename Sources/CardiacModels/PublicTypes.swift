@@ -84,7 +84,7 @@ public struct PhenotypeValue: Sendable {
 /// Whether an ECG lies inside what the model was trained on: two or three distances to the
 /// training distribution, each divided by its threshold (one rule on the synthetic validation
 /// split, docs/MODEL_CARD.md); outside when any exceeds 1.
-public struct OutOfDistributionVerdict: Sendable, Equatable {
+public struct OutOfDistributionVerdict: Codable, Sendable, Equatable {
     /// max(embedding / threshold, input / threshold, signal / threshold, each lead statistic /
     /// its limit): ≤ 1 inside, > 1 outside.
     public var score: Double

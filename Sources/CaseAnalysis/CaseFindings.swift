@@ -4,6 +4,12 @@ import CardiacModels
 // `target` and `label`); screening results key them by output id (target and label left out, as
 // the key says it). Both are the same types, so a field added here appears in both with one name.
 
+/// An entry's "head.output" and label where it names its output (the manifest's lists); neither
+/// where the output id is its key (screening results).
+private func outputName(_ target: HeadTarget, _ label: String, named: Bool) -> (target: String?, label: String?) {
+    named ? (target.description, label) : (nil, nil)
+}
+
 /// One risk output as written out.
 public struct RiskFinding: Codable, Sendable, Equatable {
     /// "head.output", e.g. "risk.cad"; nil where the output id is the key.
@@ -20,8 +26,7 @@ public struct RiskFinding: Codable, Sendable, Equatable {
 
     public init(_ risk: RiskScore, named: Bool, withheld: String? = nil) {
         self.withheld = withheld
-        target = named ? risk.target.description : nil
-        label = named ? risk.label : nil
+        (target, label) = outputName(risk.target, risk.label, named: named)
         probability = risk.probability
         band = risk.band.rawValue
         validationAUC = risk.validationAUC
@@ -52,8 +57,7 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
 
     public init(_ phenotype: PhenotypeValue, named: Bool, withheld: String? = nil) {
         self.withheld = withheld
-        target = named ? phenotype.target.description : nil
-        label = named ? phenotype.label : nil
+        (target, label) = outputName(phenotype.target, phenotype.label, named: named)
         value = phenotype.value
         unit = phenotype.unit
         referenceRange = phenotype.referenceRange.map { [$0.lowerBound, $0.upperBound] }

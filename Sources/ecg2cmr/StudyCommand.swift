@@ -37,13 +37,25 @@ private func writerLock(_ db: String, _ command: String) throws -> ExclusiveLock
     }
 }
 
-/// A writer's work on an existing study database: opened, locked for `command`, errors as study failures.
-private func withStudyWriter(_ db: String, _ command: String, _ body: (StudyStore) throws -> Void) throws {
-    do {
-        let store = try StudyStore.open(at: db)
-        let lock = try writerLock(db, command); defer { lock.release() }
-        try body(store)
-    } catch { throw studyFailure(error) }
+/// `--db` on every study command that opens an existing study database (`init`, which creates one,
+/// says so in its own help).
+struct StudyDatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "Study database.") var db: String
+
+    /// A writer's work on the database (add-reader, run, report): opened, locked for `command`,
+    /// errors as study failures.
+    func withWriter(_ command: String, _ body: (StudyStore) throws -> Void) throws {
+        do {
+            let store = try StudyStore.open(at: db)
+            let lock = try writerLock(db, command); defer { lock.release() }
+            try body(store)
+        } catch { throw studyFailure(error) }
+    }
+}
+
+/// `--operator` on every study command that writes to the audit log.
+struct StudyOperatorOptions: ParsableArguments {
+    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
 }
 
 /// The model bundle a study uses: --model, else the definition's, else the default demo bundle.
@@ -64,13 +76,13 @@ struct StudyInit: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a study database from a definition (JSON).")
     @Argument(help: "Study definition (JSON, format ecg2cmr-study/1).") var definition: String
     @Option(name: .long, help: "Study database to create (SQLite; must not exist).") var db: String
-    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+    @OptionGroup var audit: StudyOperatorOptions
 
     func run() throws {
         do {
             let url = URL(fileURLWithPath: definition)
             let def = try StudyDefinition.load(from: url)
-            let store = try StudyStore.create(at: db, definition: def, definitionSource: url.standardizedFileURL.path, operatorName: `operator`)
+            let store = try StudyStore.create(at: db, definition: def, definitionSource: url.standardizedFileURL.path, operatorName: audit.operator)
             let lock = try writerLock(db, "init"); defer { lock.release() }
             print("created \(store.path): study '\(def.id)', \(def.cases.count) cases, stages \(def.stages.map(\.id).joined(separator: " → "))")
             print("next: ecg2cmr study add-reader --db \(db) --id R1 --name \"…\" --role \(def.roles.first ?? "reader")")
@@ -80,16 +92,16 @@ struct StudyInit: ParsableCommand {
 
 struct StudyAddReader: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add-reader", abstract: "Register a reader; records their randomised case order for every stage.")
-    @Option(name: .long, help: "Study database.") var db: String
+    @OptionGroup var database: StudyDatabaseOptions
     @Option(name: .long, help: "Reader id (letters, digits, - and _), used with `study run --reader`.") var id: String
     @Option(name: .long, help: "Reader's name as shown in reader mode.") var name: String?
     @Option(name: .long, help: "Reader role (one of the definition's roles).") var role: String?
-    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+    @OptionGroup var audit: StudyOperatorOptions
 
     func run() throws {
-        try withStudyWriter(db, "add-reader") { store in
+        try database.withWriter("add-reader") { store in
             let role = role ?? store.definition.roles.first ?? "reader"
-            let r = try store.addReader(id: id, name: name ?? id, role: role, operatorName: `operator`)
+            let r = try store.addReader(id: id, name: name ?? id, role: role, operatorName: audit.operator)
             print(TerminalText.sanitize("added reader \(r.id) (\(r.role)); case-order seed \(r.orderSeed) recorded for \(store.definition.stages.count) stage(s)"))
         }
     }
@@ -97,18 +109,19 @@ struct StudyAddReader: ParsableCommand {
 
 struct StudyRun: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Open reader mode for one reader (resumes where they stopped).")
-    @Option(name: .long, help: "Study database.") var db: String
+    @OptionGroup var database: StudyDatabaseOptions
     @Option(name: .long, help: "Reader id.") var reader: String
     @Option(name: .long, help: "Stage id (default: the reader's next unfinished stage).") var stage: String?
-    @Option(name: .long, help: "Start a stage inside its wash-out period; the reason is logged with --operator.") var overrideWashout: String?
-    @Option(name: .long, help: "Operator name for the audit log (with --override-washout).") var `operator`: String = defaultOperator()
     @OptionGroup var model: ModelOptions
     @OptionGroup var inputOptions: InputOptions
+    // The exception last, beside the operator it is logged with.
+    @Option(name: .long, help: "Start a stage inside its wash-out period; the reason is logged with --operator.") var overrideWashout: String?
+    @OptionGroup var audit: StudyOperatorOptions
     @Flag(name: .long, help: "No terminal UI: keys come one per line on stdin; prints 'shown N' / 'committed N' (scripted tests).") var headless = false
 
     func run() throws {
         let out = FileHandle.standardOutput
-        try withStudyWriter(db, "run --reader \(reader)") { store in
+        try database.withWriter("run --reader \(reader)") { store in
             let readerInfo = try store.reader(reader)
             let availability = try store.availability(reader: reader, stage: stage)
             let stageID: String? = {
@@ -129,7 +142,7 @@ struct StudyRun: ParsableCommand {
             let cases = needsModel ? try loadModel(explicit: model, definition: store.definition, required: true) : nil
             let presenter = StudyCasePresenter(definition: store.definition, cases: cases, readerOptions: inputOptions.readerOptions)
             let session = try ReaderSession(store: store, readerID: reader, stageID: stage, presenter: presenter,
-                                            washoutOverride: overrideWashout.map { (operatorName: `operator`, reason: $0) })
+                                            washoutOverride: overrideWashout.map { (operatorName: audit.operator, reason: $0) })
             let controller = ReaderModeController(session: session, readerName: TerminalText.sanitize(readerInfo.name))
             if headless {
                 session.onCommitted = { out.write(Data("committed \($0)\n".utf8)) }
@@ -154,11 +167,11 @@ struct StudyRun: ParsableCommand {
 
 struct StudyStatus: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Progress per reader and stage.")
-    @Option(name: .long, help: "Study database.") var db: String
+    @OptionGroup var database: StudyDatabaseOptions
 
     func run() throws {
         do {
-            let store = try StudyStore.open(at: db, readOnly: true)
+            let store = try StudyStore.open(at: database.db, readOnly: true)
             // Reader names and ids came from operators' input: no escape sequence reaches the terminal.
             print(TerminalText.sanitize(try StudyStatusReport(store: store).text, keepNewlines: true))
         } catch { throw studyFailure(error) }
@@ -167,13 +180,13 @@ struct StudyStatus: ParsableCommand {
 
 struct StudyReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Metrics per reader and stage vs the model: CSV, Markdown, ROC chart (PNG).")
-    @Option(name: .long, help: "Study database.") var db: String
+    @OptionGroup var database: StudyDatabaseOptions
     @Option(name: .long, help: "Output folder (created).") var out: String
     @OptionGroup var model: ModelOptions
     @OptionGroup var inputOptions: InputOptions
     @Flag(name: .long, help: "Report readers only, even if a model bundle is available.") var noModel = false
     @Option(name: .long, help: "Bootstrap resamples for AUC confidence intervals.") var resamples: Int = 10_000
-    @Option(name: .long, help: "Operator name for the audit log.") var `operator`: String = defaultOperator()
+    @OptionGroup var audit: StudyOperatorOptions
 
     /// Resamples are kept (8 bytes each) to take percentiles: bounded before allocating.
     static let resampleCounts = 1...1_000_000
@@ -185,7 +198,7 @@ struct StudyReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        try withStudyWriter(db, "report") { store in
+        try database.withWriter("report") { store in
             var modelScores: ModelScores? = nil
             if !noModel, store.definition.model != nil,
                let cases = try loadModel(explicit: model, definition: store.definition, required: false) {
@@ -196,7 +209,7 @@ struct StudyReportCommand: ParsableCommand {
             }
             let report = try StudyReport.build(store: store, model: modelScores, resamples: resamples)
             let files = try report.write(to: URL(fileURLWithPath: out))
-            try store.audit(actor: `operator`, action: "report", detail: "\(out); model \(modelScores?.modelID ?? "none"); \(resamples) resamples")
+            try store.audit(actor: audit.operator, action: "report", detail: "\(out); model \(modelScores?.modelID ?? "none"); \(resamples) resamples")
             for f in files { print("wrote \(f.path)") }
         }
     }
@@ -284,15 +297,15 @@ enum MRMCDesignOption: String, ExpressibleByArgument, CaseIterable {
 /// `study export`: the study's ratings for other MRMC software.
 struct StudyExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the study's ratings (each stage a modality, the 10-level rating) for MRMCaov (CSV) or iMRMC (.imrmc).")
-    @Option(name: .long, help: "Study database.") var db: String
+    @OptionGroup var database: StudyDatabaseOptions
     @Option(name: .long, help: "mrmcaov (long CSV) or imrmc (iMRMC input file).") var format: String = "mrmcaov"
     @Option(name: .long, help: "Output file (replaced atomically).") var out: String
 
     func run() throws {
         do {
-            let store = try StudyStore.open(at: db)
+            let store = try StudyStore.open(at: database.db)
             let rows = try StudyReport.ratings(store: store)
-            guard !rows.isEmpty else { throw StudyError(.invalidRatings, file: db, "no answers yet: nothing to export") }
+            guard !rows.isEmpty else { throw StudyError(.invalidRatings, file: database.db, "no answers yet: nothing to export") }
             let text: String
             switch format.lowercased() {
             case "mrmcaov", "csv": text = RatingsFile.mrmcaovCSV(rows)

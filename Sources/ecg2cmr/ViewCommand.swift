@@ -21,14 +21,7 @@ struct ViewCommand: ParsableCommand {
     @Flag(name: .long, help: "Run without a model (traces only).")
     var noModel = false
 
-    @Option(name: .long, help: "Folder exports are written to.")
-    var exportDir: String = "exports"
-
-    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the SAX and LAX cines as multi-frame DICOM.")
-    var exportDicom = false
-
-    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the one-page PDF report (report.pdf; with --export-dicom also dicom/report.dcm).")
-    var exportPdf = false
+    @OptionGroup var exports: WorkstationExportOptions
 
     @Option(name: .long, help: "Print one screen as text instead of running interactively, e.g. 200x60.")
     var snapshot: String?
@@ -109,7 +102,7 @@ struct ViewCommand: ParsableCommand {
             }
             print(WorkstationLauncher.snapshot(input: url, cases: cases, readerOptions: inputOptions.readerOptions, modelError: modelError,
                                                size: GridSize(width: parts[0], height: parts[1]),
-                                               exportDirectory: URL(fileURLWithPath: exportDir), exportDICOM: exportDicom, exportPDF: exportPdf,
+                                               exportDirectory: exports.directory, exportDICOM: exports.exportDicom, exportPDF: exports.exportPdf,
                                                keys: WorkstationLauncher.parseKeys(keys)))
             return
         }
@@ -117,12 +110,27 @@ struct ViewCommand: ParsableCommand {
         let screen = try TerminalScreen(useColour: theme.isMonochrome == false, graphics: preference, environment: environment)
         defer { screen.close() }
         let app = WorkstationApp(screen: screen, theme: theme, cases: cases, modelLoadError: modelError,
-                                 exportDirectory: URL(fileURLWithPath: exportDir))
-        app.exportDICOM = exportDicom
-        app.exportPDF = exportPdf
+                                 exportDirectory: exports.directory)
+        app.exportDICOM = exports.exportDicom
+        app.exportPDF = exports.exportPdf
         app.readerOptions = inputOptions.readerOptions
         app.graphicsSummary = screen.graphics.summary
         app.open(url)
         app.run()
     }
+}
+
+/// What the workstation's exports (`e`, `:export`) write and where: the command-line defaults of
+/// `:export`'s own `--dicom`, `--pdf` and DIR.
+struct WorkstationExportOptions: ParsableArguments {
+    @Option(name: .long, help: "Folder exports are written to.")
+    var exportDir: String = "exports"
+
+    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the SAX and LAX cines as multi-frame DICOM.")
+    var exportDicom = false
+
+    @Flag(name: .long, help: "Exports from the workstation (e, :export) also write the one-page PDF report (report.pdf; with --export-dicom also dicom/report.dcm).")
+    var exportPdf = false
+
+    var directory: URL { URL(fileURLWithPath: exportDir) }
 }

@@ -57,6 +57,28 @@ import Testing
         #expect(inside.phenotypes.contains { $0.isOutOfRangeAndTrusted })
     }
 
+    /// The manifest's `outOfDistribution` is the verdict's own fields, flat beside `outside`,
+    /// `warning` and `withheld` (the layout manifests have always had: tests/ood reads it), unset
+    /// optionals left out; it reads back to the same value.
+    @Test func manifestOutOfDistributionKeepsItsLayout() throws {
+        let verdict = OutOfDistributionVerdict(score: 1.5, embeddingDistance: 3, inputDistance: 2, embeddingThreshold: 2, inputThreshold: 4,
+                                               leadStatistics: [0.5, 1.25], leadThresholds: [1, 1])
+        let entry = ExportManifest.OutOfDistribution(verdict, withheld: OutOfDistributionVerdict.withheldReason)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(entry), as: UTF8.self)
+        #expect(json == #"{"embeddingDistance":3,"embeddingThreshold":2,"inputDistance":2,"inputThreshold":4,"leadStatistics":[0.5,1.25],"#
+                     + #""leadThresholds":[1,1],"outside":true,"score":1.5,"warning":"\#(OutOfDistributionVerdict.warning)","#
+                     + #""withheld":"\#(OutOfDistributionVerdict.withheldReason)"}"#)
+        #expect(try JSONDecoder().decode(ExportManifest.OutOfDistribution.self, from: Data(json.utf8)) == entry)
+
+        let inside = ExportManifest.OutOfDistribution(OutOfDistributionVerdict(score: 0.5, embeddingDistance: 1, inputDistance: 1,
+                                                                               embeddingThreshold: 2, inputThreshold: 2), withheld: nil)
+        #expect(!inside.outside && inside.warning == nil)
+        #expect(String(decoding: try encoder.encode(inside), as: UTF8.self)
+                == #"{"embeddingDistance":1,"embeddingThreshold":2,"inputDistance":1,"inputThreshold":2,"outside":false,"score":0.5}"#)
+    }
+
     // MARK: real records with the demo-v2 bundle
 
     static let demoV2 = TestEnvironment.repositoryRoot.appendingPathComponent("assets/models/demo-v2")
