@@ -371,7 +371,7 @@ extension ModelManifest {
                 guard lead.features == names else {
                     throw bad("outOfDistribution.lead.features must be \(names) for \(lead.featureSet)")
                 }
-                if names.count > 2 {
+                if !OutOfDistributionLeadFeatures.subspaceStatistics.isDisjoint(with: names) {
                     guard let basis = lead.heartVectorBasis, OutOfDistributionLeadFeatures.subspaceComplement(basis) != nil else {
                         throw bad("outOfDistribution.lead.heartVectorBasis must be 8 rows (I, II, V1–V6) of 3 independent finite columns for \(lead.featureSet)")
                     }

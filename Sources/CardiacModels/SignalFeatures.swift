@@ -110,6 +110,8 @@ public enum OutOfDistributionLeadFeatures {
     /// Every set this engine computes → its statistics (each a prefix of `names`). v2 adds the
     /// heart-vector subspace statistics, which need the manifest's `heartVectorBasis`.
     public static let featureSets = ["lead-gain-v1": Array(names.prefix(2)), "lead-gain-v2": names]
+    /// The statistics that need the manifest's `heartVectorBasis`.
+    public static let subspaceStatistics: Set = ["qrs_dower_misfit_snr", "qrs_dower_misfit_fraction"]
     static let qrsHalfSeconds = 0.048
     static let dowerHalfSeconds = 0.060
     /// mV: leads whose detrended median QRS is smaller carry no gain.

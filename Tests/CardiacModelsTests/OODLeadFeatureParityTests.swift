@@ -123,3 +123,27 @@ private func compute(_ f: LeadFixture, _ c: LeadFixture.Case, values: [Float]? =
     #expect(OutOfDistributionLeadFeatures.subspaceComplement(Array(dower.prefix(7))) == nil)              // 7 rows
     #expect(OutOfDistributionLeadFeatures.subspaceComplement(dower.map { [$0[0], .nan, $0[2]] }) == nil)
 }
+
+@Test func leadBlockOfEachFeatureSetIsCheckedAtLoad() throws {
+    // The shipped manifest's lead block (lead-gain-v2) validates; without its basis it is refused
+    // with the reason; a lead-gain-v1 block (an older bundle: the first two statistics) still loads.
+    let url = repoRoot.appendingPathComponent("assets/models/demo-v2/manifest.json")
+    let data = try Data(contentsOf: url)
+    let shipped = try JSONDecoder().decode(ModelManifest.self, from: data)
+    let lead = try #require(shipped.outOfDistribution?.lead)
+    #expect(lead.featureSet == "lead-gain-v2" && lead.heartVectorBasis?.count == 8)
+    try shipped.validate(path: url.path)
+    var noBasis = shipped
+    noBasis.outOfDistribution?.lead?.heartVectorBasis = nil
+    #expect { try noBasis.validate(path: url.path) } throws: { "\($0)".contains("heartVectorBasis must be 8 rows") }
+    var flat = shipped
+    flat.outOfDistribution?.lead?.heartVectorBasis = Array(repeating: [1, 1, 1], count: 8)
+    #expect { try flat.validate(path: url.path) } throws: { "\($0)".contains("heartVectorBasis") }
+    var v1 = shipped
+    v1.outOfDistribution?.lead = .init(featureSet: "lead-gain-v1", features: Array(lead.features.prefix(2)),
+                                       thresholds: Array(lead.thresholds.prefix(2)), percentile: nil, heartVectorBasis: nil)
+    try v1.validate(path: url.path)
+    var unknown = shipped
+    unknown.outOfDistribution?.lead?.featureSet = "lead-gain-v9"
+    #expect { try unknown.validate(path: url.path) } throws: { "\($0)".contains("is not one this engine computes") }
+}
