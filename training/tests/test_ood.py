@@ -40,6 +40,49 @@ def test_features_separate_noise_free_from_noisy_render():
     assert all(clean[l * k] < noisy[l * k] - 0.5 for l in range(len(noisy) // k))
 
 
+LEAD_FIXTURE = ROOT / "Tests" / "CardiacModelsTests" / "Fixtures" / "ood-lead-features.json"
+
+
+def test_lead_features_reproduce_the_swift_fixture():
+    doc = json.loads(LEAD_FIXTURE.read_text())
+    assert doc["featureSet"] == ood.LEAD_FEATURE_SET and doc["featureNames"] == list(ood.LEAD_FEATURES)
+    np.testing.assert_array_equal(np.asarray(doc["heartVectorBasis"]), ood.DOWER)
+    beat = doc["preSamples"] + doc["postSamples"]
+    for c in doc["cases"]:
+        x = _f32(c["values"]).reshape(12, c["sampleCount"])
+        m = _f32(c["medianBeat"]).reshape(12, beat)
+        got = ood.lead_features(x, c["peaks"], m, doc["preSamples"], doc["samplingRate"])
+        np.testing.assert_allclose(got, c["features"], rtol=1e-9, atol=1e-12, err_msg=c["name"])
+
+
+def test_dower_misfit_is_noise_level_for_every_simulated_rhythm_and_sees_a_non_dipolar_qrs():
+    """The simulator's beats lie in its heart-vector subspace whatever the rhythm or noise, so the
+    misfit SNR stays near its noise-only value (~2); one lead read at another gain (what a body
+    does to the standard torso) lifts it far above the shipped limit (11.5)."""
+    sys.path.insert(0, str(ROOT / "training"))
+    from cohort.ecg import DOWER, render_ecg
+    from cohort.state import sample_subjects, subject_row
+    from ecg2cmr_train.beats import DEFAULT_SPEC, beat_features
+    from ecg2cmr_train.bundle import STANDARD_LEADS
+    from make_beat_fixture import prepared
+    assert ood.DOWER is DOWER                                  # one home: the simulator's matrix
+    subjects = sample_subjects(12, 4242)
+    for k in range(12):
+        s = subject_row(subjects, k)
+        if k % 3 == 0:
+            s["rhythm"] = "af"
+        x = render_ecg(s, np.random.default_rng(int(s["seed"])), 500.0, 10.0, noise=True).astype(np.float64)
+        y = prepared(x, 500.0)
+        f = beat_features(y, STANDARD_LEADS, 250.0, DEFAULT_SPEC)
+        snr, frac = ood.dower_misfit(y, f["peaks"], f["median_beat"], DEFAULT_SPEC["preSamples"], 250.0, DOWER)
+        assert snr < 8.0, (k, s["rhythm"], snr)
+        y2 = y.copy()
+        y2[8] *= 1.8                                            # V3 at 1.8 × its gain
+        f2 = beat_features(y2, STANDARD_LEADS, 250.0, DEFAULT_SPEC)
+        snr2, frac2 = ood.dower_misfit(y2, f2["peaks"], f2["median_beat"], DEFAULT_SPEC["preSamples"], 250.0, DOWER)
+        assert snr2 > 15.0 and frac2 > 5 * frac, (k, snr, snr2, frac, frac2)
+
+
 def test_common_thresholds_flag_the_target_share():
     rng = np.random.default_rng(0)
     d = rng.gamma(3.0, 1.0, (4000, 3))
