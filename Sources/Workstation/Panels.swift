@@ -95,8 +95,13 @@ enum WithheldPanel {
         }
         let lines = ["\(what) withheld: out of distribution", "the ECG is unlike the model's training data",
                      "u: show them greyed (\(OutOfDistributionVerdict.unreliableLabel))"]
-        for (k, line) in lines.enumerated() where k < rect.height {
-            grid.writeTruncated(line, x: rect.x, y: rect.y + k, width: rect.width, style: k == 0 ? theme.warning : theme.dim)
+        // Wrapped at words to the panel's width, never cut mid-sentence at 120 columns.
+        var y = rect.y
+        for (k, line) in lines.enumerated() {
+            for part in HelpOverlay.wrap(line, width: max(1, rect.width)) where y < rect.maxY {
+                grid.writeTruncated(part, x: rect.x, y: y, width: rect.width, style: k == 0 ? theme.warning : theme.dim)
+                y += 1
+            }
         }
         return true
     }

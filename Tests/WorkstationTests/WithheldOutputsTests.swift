@@ -29,6 +29,14 @@ private let sizes = [GridSize(width: 80, height: 24), GridSize(width: 120, heigh
             #expect(!text.contains("Coronary artery disease") && !text.contains("LV ejection fraction"), "\(size) \(focus)")
         }
     }
+    // The statement is wrapped at words, never cut ("…") — at 120×40 the panel is 42 columns.
+    for size in sizes {
+        var s = outsideState()
+        s.focus = .risks
+        let text = WorkstationRenderer.render(s, size: size, theme: .monochrome).0.text
+        #expect(text.contains("unlike the model's training") && text.contains("u: show them greyed"), "\(size)")
+        #expect(!text.contains("…"), "\(size): a withheld statement is cut")
+    }
     // Inside the distribution the same analysis draws its findings (so the check can fail).
     var inside = stateWithRecord(model: true)
     inside.focus = .risks
