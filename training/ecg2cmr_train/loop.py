@@ -27,7 +27,7 @@ def log(msg: str) -> None:
     print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _atomic_save(obj, path: Path) -> None:
+def atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
@@ -145,7 +145,7 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
     log(f"{name}: up to {steps} steps, {'no time cap' if budget == float('inf') else f'{minutes:.1f} min cap'}")
 
     def save_ckpt():
-        _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()},
+        atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()},
                       "optimizer": optimizer.state_dict(), "step": step,
                       "elapsed": elapsed + time.time() - t0,
                       "early": early.state() if early is not None else None}, ckpt_path)
@@ -190,7 +190,7 @@ def train_stage(run_dir: Path, name: str, modules: dict, optimizer: torch.optim.
     for m in modules.values():
         m.eval()
     if main:
-        _atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)
+        atomic_save({"modules": {k: m.state_dict() for k, m in modules.items()}, "info": info}, done_path)
         if ckpt_path.exists():
             ckpt_path.unlink()
         timings.set(name, seconds=round(seconds, 1), steps=step)

@@ -574,6 +574,46 @@ class BeatECGEncoder(nn.Module):
         return out
 
 
+def fold_head_seeds(states: Sequence[dict], width: int) -> dict:
+    """One BeatECGEncoder state whose outputs are the mean of `states`' — K copies of the same
+    frozen encoder and pooling with heads trained from K seeds (a seed ensemble of the heads stage).
+
+    Exact because everything after the pooling is linear in the wide features: the K wide branches
+    sit side by side (fc1 stacked [K·H × in], fc2 block-diagonal [K·H × K·H], so each keeps its own
+    features), and each head / σ layer reads [pooled | wide_1 … wide_K] with weights
+    [mean of the pooled parts | each wide part / K] and the mean bias: logits, phenotype means and
+    log σ are the seeds' means (σ is the geometric mean; split-conformal calibration scales it).
+    Refuses states whose encoder, pooling or wide statistics differ."""
+    if not states:
+        raise ValueError("fold_head_seeds: no states")
+    k = len(states)
+    first = states[0]
+    own = ("heads.", "sigma.", "wide.fc1.", "wide.fc2.")
+    for j, st in enumerate(states[1:], 1):
+        if set(st) != set(first):
+            raise ValueError(f"fold_head_seeds: state {j} has other tensors than state 0")
+        for name, t in st.items():
+            if not name.startswith(own) and not torch.equal(t, first[name]):
+                raise ValueError(f"fold_head_seeds: state {j} differs from state 0 in {name} (not a heads-only seed)")
+    out = {name: t.clone() for name, t in first.items() if not name.startswith(own)}
+    if "wide.fc1.weight" not in first:
+        raise ValueError("fold_head_seeds: the states have no wide branch")
+    hidden = first["wide.fc1.weight"].shape[0]
+    out["wide.fc1.weight"] = torch.cat([st["wide.fc1.weight"] for st in states])
+    out["wide.fc1.bias"] = torch.cat([st["wide.fc1.bias"] for st in states])
+    out["wide.fc2.weight"] = torch.block_diag(*[st["wide.fc2.weight"] for st in states])
+    out["wide.fc2.bias"] = torch.cat([st["wide.fc2.bias"] for st in states])
+    layers = sorted({name.rsplit(".", 1)[0] for name in first if name.startswith(("heads.", "sigma."))})
+    for layer in layers:
+        w = [st[f"{layer}.weight"] for st in states]
+        if w[0].shape[1] != width + hidden:
+            raise ValueError(f"fold_head_seeds: {layer} reads {w[0].shape[1]} features, not pooled {width} + wide {hidden}")
+        pooled_part = torch.stack([x[:, :width] for x in w]).mean(0)
+        out[f"{layer}.weight"] = torch.cat([pooled_part] + [x[:, width:] / k for x in w], dim=1)
+        out[f"{layer}.bias"] = torch.stack([st[f"{layer}.bias"] for st in states]).mean(0)
+    return out
+
+
 def beat_gradcam(model: BeatECGEncoder, beats: torch.Tensor, rhythm: torch.Tensor, peaks: Sequence[int],
                  samples: int, pre: int, layer: str, head: str, output: int):
     """Grad-CAM of a beat-aware encoder, mapped back onto the record.

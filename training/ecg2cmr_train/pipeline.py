@@ -42,8 +42,8 @@ from . import data as D
 from . import loop
 from .config import load_config, resolve
 from .distributed import Parallel, StepModule
-from .loop import EarlyStopping, Timings, log, train_stage
-from .model import AnatomyCMRGenerator, BeatECGEncoder, DiffusionSchedule, LatentPrior
+from .loop import EarlyStopping, Timings, atomic_save, log, train_stage
+from .model import AnatomyCMRGenerator, BeatECGEncoder, DiffusionSchedule, LatentPrior, fold_head_seeds
 from .nets import CineEncoder, MDMDecoder, clip_loss, mdm_loss_beats
 
 STAGES = ["ecg", "cmr", "residuals", "mdm", "align", "heads", "baseline", "floors", "prior", "calibrate",
@@ -166,15 +166,17 @@ def ecg_batch(run: Run, pos) -> dict:
     return {"beats": c["beats"][t].float(), "rhythm": c["rhythm"][t]}
 
 
-def new_encoder(run: Run, head_sizes=None) -> BeatECGEncoder:
+def new_encoder(run: Run, head_sizes=None, wide_hidden: int | None = None) -> BeatECGEncoder:
     """The encoder alone (mdm, align), or with `head_sizes` the fine-tuned model: heads, the wide
-    branch beside the pooled vector and the phenotype head's log-σ layer (config `encoder.wide_*`)."""
+    branch beside the pooled vector and the phenotype head's log-σ layer (config `encoder.wide_*`;
+    `wide_hidden` overrides the width, as a folded seed ensemble has K × it)."""
     e = run.cfg["encoder"]
     if not head_sizes:
         return BeatECGEncoder(12, run.beat_samples, e["patch"], len(D.RHYTHM_FEATURES), e["width"], e["depth"],
                               e["heads"], e["mlp_ratio"], e["proj_dim"], {})
     return BeatECGEncoder(12, run.beat_samples, e["patch"], len(D.RHYTHM_FEATURES), e["width"], e["depth"],
-                          e["heads"], e["mlp_ratio"], e["proj_dim"], head_sizes, wide_hidden=int(e["wide_hidden"]),
+                          e["heads"], e["mlp_ratio"], e["proj_dim"], head_sizes,
+                          wide_hidden=int(e["wide_hidden"] if wide_hidden is None else wide_hidden),
                           wide_stride=int(e["wide_stride"]), sigma_heads=["phenotype"])
 
 
@@ -184,8 +186,10 @@ HEAD_SIZES = {"risk": len(D.RISK_OUTPUTS), "cm_subtype": len(D.SUBTYPES), "pheno
 def trained_model(run: Run, name: str) -> BeatECGEncoder:
     """A fine-tuned model by stage name: "heads", "baseline", or "calibrated" (the heads model with
     its risk logits recalibrated on validation — the one that is exported and evaluated)."""
-    m = new_encoder(run, HEAD_SIZES)
-    m.load_state_dict(run.load_done(name)["modules"]["model"])
+    state = run.load_done(name)["modules"]["model"]
+    fc1 = state.get("wide.fc1.weight")
+    m = new_encoder(run, HEAD_SIZES, None if fc1 is None else int(fc1.shape[0]))   # the state's own width
+    m.load_state_dict(state)
     return m.eval()
 
 
@@ -489,9 +493,11 @@ def stage_align(run: Run):
 
 
 def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: float, enc_scale: float,
-             align_weight: float, label_fraction: float = 1.0) -> BeatECGEncoder:
+             align_weight: float, label_fraction: float = 1.0, seed_index: int = 0) -> BeatECGEncoder:
     h, a, par = run.cfg["heads"], run.cfg["align"], run.par
-    run.torch_seed("heads-init")                       # same initial heads for both models
+    # Seed 0 keeps the streams a single model always had; seed k of an ensemble has its own.
+    tag = "" if seed_index == 0 else f"-seed{seed_index}"
+    run.torch_seed("heads-init" + tag)                 # same initial heads for both models
     model = new_encoder(run, HEAD_SIZES)
     freeze = bool(h["freeze_encoder"])
     if freeze:
@@ -591,7 +597,7 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
     early = EarlyStopping(model, val_loss, int(es["every"]), int(es["patience"]))
 
     def step(i, _p):
-        pos = run.rng("heads-batches", i).choice(pool, size=min(h["batch"], len(pool)), replace=False)
+        pos = run.rng("heads-batches" + tag, i).choice(pool, size=min(h["batch"], len(pool)), replace=False)
         sl = par.local(len(pos))
         with par.autocast():
             x = par.to(ecg_batch(run, pos[sl]))
@@ -607,7 +613,27 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
 def stage_heads(run: Run):
     h = run.cfg["heads"]
     init = run.load_done("align")["modules"]["enc"]
-    finetune(run, "heads", init, h["steps"], h["minutes"], h["lr"], h["encoder_lr_scale"], h["align_weight"])
+    seeds = int(h["seeds"])
+    if seeds <= 1:
+        finetune(run, "heads", init, h["steps"], h["minutes"], h["lr"], h["encoder_lr_scale"], h["align_weight"])
+        return
+    # A seed ensemble of the heads on the frozen encoder: each seed is its own restartable stage
+    # (heads-seedK.pt), then the seeds fold exactly into one wider model (model.fold_head_seeds)
+    # written as heads.pt, which every later stage reads as before.
+    if not bool(h["freeze_encoder"]):
+        raise RuntimeError("heads.seeds > 1 needs heads.freeze_encoder (the seeds must share one encoder)")
+    states = []
+    for k in range(seeds):
+        m = finetune(run, f"heads-seed{k}", init, h["steps"], h["minutes"], h["lr"], h["encoder_lr_scale"],
+                     h["align_weight"], seed_index=k)
+        states.append({n: t.detach().clone() for n, t in m.state_dict().items()})
+    folded = fold_head_seeds(states, int(run.cfg["encoder"]["width"]))
+    if run.par is None or run.par.main:
+        info = {"steps": sum(run.load_done(f"heads-seed{k}")["info"]["steps"] for k in range(seeds)),
+                "seconds": sum(run.load_done(f"heads-seed{k}")["info"]["seconds"] for k in range(seeds)),
+                "seeds": seeds}
+        atomic_save({"modules": {"model": folded}, "info": info}, run.run_dir / "heads.pt")
+    log(f"heads: {seeds} seeds folded into one model (wide branch {folded['wide.fc1.weight'].shape[0]} wide)")
 
 
 def stage_baseline(run: Run):
