@@ -140,10 +140,7 @@ public final class BatchScreener {
                     if options.includeEmbeddings { result.embedding = analysed.analysis.embedding }
                     afterResult?(analysed, &result)
                 case .failure(let error):
-                    var failed = ScreeningResult.failure(file: result.file, kind: "model", message: "\(error)")
-                    failed.format = result.format
-                    failed.inputSHA256 = result.inputSHA256
-                    result = failed
+                    result = result.failed(kind: "model", message: "\(error)")
                 }
                 prepared[i].0 = result
             }
@@ -210,10 +207,7 @@ public final class BatchScreener {
             } catch {
                 let message: String
                 if case CaseAnalysisError.preparation(_, let reason) = error { message = reason } else { message = "\(error)" }
-                var failed = ScreeningResult.failure(file: path, kind: "preprocessing", message: message)
-                failed.format = result.format
-                failed.inputSHA256 = result.inputSHA256
-                return (failed, nil, nil)
+                return (result.failed(kind: "preprocessing", message: message), nil, nil)
             }
         }
     }

@@ -68,6 +68,14 @@ public struct ScreeningResult: Codable, Sendable, Equatable {
                         error: Failure(kind: kind, message: message, location: location))
     }
 
+    /// A later step's failure for a record that was read: its format and digest stay on the line.
+    func failed(kind: String, message: String) -> ScreeningResult {
+        var f = Self.failure(file: file, kind: kind, message: message)
+        f.format = format
+        f.inputSHA256 = inputSHA256
+        return f
+    }
+
     public init(file: String, status: String, error: Failure? = nil) {
         self.file = file
         self.status = status
