@@ -136,15 +136,7 @@ public enum OutOfDistributionLeadFeatures {
         func m(_ l: Int, _ i: Int) -> Double { Double(medianBeat[l * beatLength + i]) }
         let half = Int((qrsHalfSeconds * samplingRate + 0.5).rounded(.down))
         let n = 2 * half + 1
-        // Orthonormal [1, t] over the window: detrending removes drift and electrode-motion ramps.
-        let b0 = 1 / Double(n).squareRoot()
-        let tt = (0..<n).reduce(0.0) { $0 + Double($1 - half) * Double($1 - half) }
-        let b1 = (0..<n).map { Double($0 - half) / tt.squareRoot() }
-        func detrend(_ v: [Double]) -> [Double] {
-            var c0 = 0.0, c1 = 0.0
-            for i in 0..<n { c0 += v[i] * b0; c1 += v[i] * b1[i] }
-            return (0..<n).map { v[$0] - c0 * b0 - c1 * b1[$0] }
-        }
+        let detrend = detrender(half: half)
         func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 
         if pre - half - 1 >= 0, pre + half + 1 < beatLength {
@@ -220,6 +212,20 @@ public enum OutOfDistributionLeadFeatures {
         return out
     }
 
+    /// Removes intercept and slope from a window of 2·half + 1 samples (projection off the
+    /// orthonormal [1, t]): drift and electrode-motion ramps leave both statistics' windows.
+    static func detrender(half: Int) -> ([Double]) -> [Double] {
+        let n = 2 * half + 1
+        let b0 = 1 / Double(n).squareRoot()
+        let tt = (0..<n).reduce(0.0) { $0 + Double($1 - half) * Double($1 - half) }
+        let b1 = (0..<n).map { Double($0 - half) / tt.squareRoot() }
+        return { v in
+            var c0 = 0.0, c1 = 0.0
+            for i in 0..<n { c0 += v[i] * b0; c1 += v[i] * b1[i] }
+            return (0..<n).map { v[$0] - c0 * b0 - c1 * b1[$0] }
+        }
+    }
+
     /// Projector [8 × 8] onto what the columns of `basis` [8 × k] do not span (Gram–Schmidt, as
     /// ood.subspace_complement); nil when the basis is not 8 rows of k < 8 independent columns.
     static func subspaceComplement(_ basis: [[Double]]) -> [[Double]]? {
@@ -248,18 +254,11 @@ public enum OutOfDistributionLeadFeatures {
         let half = Int((dowerHalfSeconds * samplingRate + 0.5).rounded(.down))
         let n = 2 * half + 1
         guard pre - half >= 0, pre + half < beatLength else { return (0, 0) }
-        let b0 = 1 / Double(n).squareRoot()
-        let tt = (0..<n).reduce(0.0) { $0 + Double($1 - half) * Double($1 - half) }
-        let b1 = (0..<n).map { Double($0 - half) / tt.squareRoot() }
+        let detrend = detrender(half: half)
         let rows = independentLeads.count
         // Detrended window [8][n] and its part outside the subspace.
         func outside(_ value: (Int, Int) -> Double, _ start: Int) -> (window: [[Double]], out: [[Double]]) {
-            let w = independentLeads.map { l -> [Double] in
-                let v = (0..<n).map { value(l, start + $0) }
-                var c0 = 0.0, c1 = 0.0
-                for i in 0..<n { c0 += v[i] * b0; c1 += v[i] * b1[i] }
-                return (0..<n).map { v[$0] - c0 * b0 - c1 * b1[$0] }
-            }
+            let w = independentLeads.map { l in detrend((0..<n).map { value(l, start + $0) }) }
             let o = (0..<rows).map { r in (0..<n).map { i in (0..<rows).reduce(0.0) { $0 + perp[r][$1] * w[$1][i] } } }
             return (w, o)
         }

@@ -150,11 +150,7 @@ def lead_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, fs: f
         return out
     half = int(math.floor(QRS_HALF_SECONDS * fs + 0.5))
     n = 2 * half + 1
-    t = np.arange(n, dtype=np.float64) - half
-    basis = np.stack([np.full(n, 1.0 / math.sqrt(n)), t / math.sqrt(float(np.dot(t, t)))])   # orthonormal [1, t]
-
-    def detrend(v):
-        return v - (v @ basis.T) @ basis
+    detrend = detrender(half)
 
     if pre - half - 1 >= 0 and pre + half + 1 < m.shape[1]:
         lm = m[list(INDEPENDENT_LEADS)]
@@ -201,6 +197,15 @@ def lead_features(x: np.ndarray, peaks, median_beat: np.ndarray, pre: int, fs: f
     return out
 
 
+def detrender(half: int):
+    """Removes intercept and slope from windows of 2·half + 1 samples (rows: leads), by projection
+    off the orthonormal [1, t]: drift and electrode-motion ramps leave both statistics' windows."""
+    n = 2 * half + 1
+    t = np.arange(n, dtype=np.float64) - half
+    b = np.stack([np.full(n, 1.0 / math.sqrt(n)), t / math.sqrt(float(np.dot(t, t)))])
+    return lambda v: v - (v @ b.T) @ b
+
+
 def subspace_complement(basis: np.ndarray) -> np.ndarray:
     """Projector [8, 8] onto what the columns of `basis` [8, 3] do not span (Gram–Schmidt in
     float64, as the engine)."""
@@ -232,13 +237,12 @@ def dower_misfit(x: np.ndarray, peaks, m: np.ndarray, pre: int, fs: float, basis
     n = 2 * half + 1
     if pre - half < 0 or pre + half >= m.shape[1]:
         return 0.0, 0.0
-    t = np.arange(n, dtype=np.float64) - half
-    b = np.stack([np.full(n, 1.0 / math.sqrt(n)), t / math.sqrt(float(np.dot(t, t)))])
+    detrend = detrender(half)
     perp = subspace_complement(np.asarray(basis, dtype=np.float64))
     leads = list(INDEPENDENT_LEADS)
 
     def outside(w):
-        w = w - (w @ b.T) @ b
+        w = detrend(w)
         return w, perp @ w
 
     med, med_out = outside(m[leads, pre - half: pre + half + 1])
