@@ -492,8 +492,21 @@ def stage_align(run: Run):
                 run.cfg["checkpoint_seconds"], run.timings, par=par)
 
 
+def frozen_pooled(run: Run, model: BeatECGEncoder, name: str) -> torch.Tensor:
+    """The frozen encoder's pooled vector of every subject of the run, computed once per stage
+    (and once for all the seeds of a heads ensemble, which share the encoder)."""
+    t0 = time.time()
+    model.eval()
+    with torch.no_grad():
+        pooled = torch.cat([model.pooled(ecg_batch(run, np.arange(i, min(i + 256, len(run.rows)))))
+                            for i in range(0, len(run.rows), 256)])
+    log(f"{name}: encoder frozen; pooled vectors of {len(pooled)} subjects in {time.time() - t0:.0f} s")
+    return pooled
+
+
 def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: float, enc_scale: float,
-             align_weight: float, label_fraction: float = 1.0, seed_index: int = 0) -> BeatECGEncoder:
+             align_weight: float, label_fraction: float = 1.0, seed_index: int = 0,
+             pooled: torch.Tensor | None = None) -> BeatECGEncoder:
     h, a, par = run.cfg["heads"], run.cfg["align"], run.par
     # Seed 0 keeps the streams a single model always had; seed k of an ensemble has its own.
     tag = "" if seed_index == 0 else f"-seed{seed_index}"
@@ -519,12 +532,8 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
         for n_, q in model.named_parameters():
             if n_.startswith(("heads.", "wide.", "sigma.")):
                 q.requires_grad_(True)
-        t0 = time.time()
         model.eval()
-        with torch.no_grad():
-            pooled_cache = torch.cat([model.pooled(ecg_batch(run, np.arange(i, min(i + 256, len(run.rows)))))
-                                      for i in range(0, len(run.rows), 256)])
-        log(f"{name}: encoder frozen; pooled vectors of {len(pooled_cache)} subjects in {time.time() - t0:.0f} s")
+        pooled_cache = frozen_pooled(run, model, name) if pooled is None else pooled
 
     def run_model(x, pos):
         return model.from_pooled(x, pooled_cache[torch.as_tensor(np.asarray(pos))]) if freeze else model(x)
@@ -622,10 +631,13 @@ def stage_heads(run: Run):
     # written as heads.pt, which every later stage reads as before.
     if not bool(h["freeze_encoder"]):
         raise RuntimeError("heads.seeds > 1 needs heads.freeze_encoder (the seeds must share one encoder)")
+    encoder = new_encoder(run, HEAD_SIZES)
+    encoder.load_state_dict(init, strict=False)
+    pooled = frozen_pooled(run, encoder, "heads ensemble")
     states = []
     for k in range(seeds):
         m = finetune(run, f"heads-seed{k}", init, h["steps"], h["minutes"], h["lr"], h["encoder_lr_scale"],
-                     h["align_weight"], seed_index=k)
+                     h["align_weight"], seed_index=k, pooled=pooled)
         states.append({n: t.detach().clone() for n, t in m.state_dict().items()})
     folded = fold_head_seeds(states, int(run.cfg["encoder"]["width"]))
     if run.par is None or run.par.main:
