@@ -359,7 +359,10 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
                 "per-lead extremes, RR), the encoder's weights unchanged"
                 if cfg["heads"].get("freeze_encoder") else
                 f"fine-tuning of encoder + heads (alignment kept at weight {cfg['heads']['align_weight']})")
-             + " with early stopping on the validation loss.")
+             + " with early stopping on the validation loss"
+             + (f"; {int(cfg['heads']['seeds'])} seeds of the wide branch and heads, each its own early-stopped run, "
+                "folded exactly into one model whose outputs are the seeds' mean (`heads.seeds`)"
+                if int(cfg["heads"]["seeds"]) > 1 else "") + ".")
     L.append("- CMR representation and generator: a conditional autoencoder on pose-normalised cines (the cohort "
              "stores each cine's pose). Its frame decoder renders frame φ from (anatomy, residual): the anatomy is "
              f"the {len(D.PHENOTYPES)} standardised phenotypes — at inference the phenotype head's own output, so the "
@@ -370,7 +373,9 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              f"±{cfg['pose']['shiftPixels']} px). A new seed changes texture and pose, never the anatomy.")
     L.append(f"- Baseline: the same encoder and heads from random initialisation on ECG alone"
              + (" (the random encoder frozen too: only its wide branch and heads learn)" if cfg["heads"].get("freeze_encoder") else "")
-             + f", the same {timings.get('baseline', {}).get('steps', '?')} training steps and batches.")
+             + f", the same {timings.get('baseline', {}).get('steps', '?')} training steps and batches"
+             + (f" — one seed, so the aligned-vs-baseline difference below includes the {int(cfg['heads']['seeds'])}-seed "
+                "ensemble's gain" if int(cfg["heads"]["seeds"]) > 1 else "") + ".")
     L.append(f"- Data: synthetic cohort of {p.cohort.n} subjects; used train {len(p.pos['train'])}, validation "
              f"{len(p.pos['val'])}, test {len(p.pos['test'])}"
              + ("." if p.cohort_complete else " (the cohort build had not finished when training started: only the "

@@ -645,6 +645,10 @@ def stage_heads(run: Run):
                 "seconds": sum(run.load_done(f"heads-seed{k}")["info"]["seconds"] for k in range(seeds)),
                 "seeds": seeds}
         atomic_save({"modules": {"model": folded}, "info": info}, run.run_dir / "heads.pt")
+        # One line for the whole ensemble beside the per-seed ones: steps is the longest seed's
+        # (each seed has the stage's step cap), seconds the sum.
+        run.timings.set("heads", seconds=round(info["seconds"], 1), seeds=seeds,
+                        steps=max(run.load_done(f"heads-seed{k}")["info"]["steps"] for k in range(seeds)))
     log(f"heads: {seeds} seeds folded into one model (wide branch {folded['wide.fc1.weight'].shape[0]} wide)")
 
 
