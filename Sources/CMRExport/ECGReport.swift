@@ -429,8 +429,11 @@ public enum ECGReportWriter {
         let legend = analysis.phenotypes.contains(where: \.isWeak)
             ? ["weak = validation r below the bundle's bar: not a finding", "weak = low validation r: not a finding"] : []
         // With 80 % intervals the title alone cannot also name the columns: they get a header row.
+        // Intervals calibrated on a disease group (the ECG suggests it) say so in the title.
+        let calibrated = analysis.intervalCellLabel.map { ["CMR phenotypes — intervals calibrated for ECGs suggesting \($0)",
+                                                          "CMR phenotypes (\($0)-calibrated intervals)"] } ?? []
         let titles = unreliable ? ["CMR phenotypes — \(OutOfDistributionVerdict.unreliableLabel)", "CMR phenotypes"]
-            : (intervals ? ["CMR phenotypes"] : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"])
+            : (intervals ? calibrated + ["CMR phenotypes"] : ["CMR phenotypes (value · reference range)", "CMR phenotypes (value · range)", "CMR phenotypes"])
         drawResultList(rows, titles: titles, heads: intervals ? (["value [80 % interval]", "value [80 %]"], ["reference range", "range"]) : nil,
                        legend: legend, on: g, x: x, y: y, width: width, bottom: bottom)
     }

@@ -162,9 +162,31 @@ public final class CardiacPipeline: @unchecked Sendable {
                                      beatLength: spec.preSamples + spec.postSamples))
     }
 
+    /// The ECG's interval cell (ModelManifest.IntervalCellSpec): the first cell whose product of
+    /// head probabilities is above its threshold, else "none"; nil when the bundle has no cells.
+    func intervalCell(_ out: EncoderOutput) -> String? {
+        guard let cells = encoder.heads.lazy.compactMap({ $0.spec.uncertainty?.cells }).first else { return nil }
+        func probability(_ ref: String) -> Double {
+            let parts = ref.split(separator: ".", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let g = encoder.heads.firstIndex(where: { $0.spec.name == parts[0] }),
+                  let i = encoder.heads[g].spec.outputs.firstIndex(where: { $0.id == parts[1] }) else { return 0 }
+            let v = out.heads[g]
+            switch encoder.heads[g].spec.kind {
+            case .sigmoid: return 1 / (1 + Foundation.exp(-Double(v[i])))
+            case .softmax:
+                let m = v.max() ?? 0
+                return Foundation.exp(Double(v[i] - m)) / v.reduce(0) { $0 + Foundation.exp(Double($1 - m)) }
+            case .regression: return 0      // refused at load
+            }
+        }
+        for c in cells where c.product.reduce(1.0, { $0 * probability($1) }) > c.above { return c.name }
+        return ModelManifest.IntervalCellSpec.noCell
+    }
+
     func interpret(_ out: EncoderOutput, input: [Float], evidence: (distance: Double?, lead: [Double]?) = (nil, nil)) -> ECGAnalysis {
         var risks: [RiskScore] = [], subtypes: [SubtypeScore] = [], phenotypes: [PhenotypeValue] = []
         var raw: [String: [Float]] = [:]
+        let cell = intervalCell(out)
         for (g, head) in encoder.heads.enumerated() {
             let v = out.heads[g]
             raw[head.spec.name] = v
@@ -194,7 +216,7 @@ public final class CardiacPipeline: @unchecked Sendable {
                     var range: ClosedRange<Double>?
                     if let r = o.referenceRange, r.count == 2, r[0] <= r[1] { range = r[0]...r[1] }
                     var interval: ClosedRange<Double>?
-                    if let ls = logSigma, let scale = o.interval80Scale, scale.isFinite, scale >= 0 {
+                    if let ls = logSigma, let scale = o.interval80Scale(cell: cell), scale.isFinite, scale >= 0 {
                         // log σ clipped as in training (−7…4), so one wild input cannot give an infinite interval.
                         let half = scale * Foundation.exp(min(max(Double(ls[i]), -7), 4)) * (o.std ?? 1)
                         interval = (value - half)...(value + half)
@@ -202,7 +224,8 @@ public final class CardiacPipeline: @unchecked Sendable {
                     phenotypes.append(PhenotypeValue(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
                                                      value: value, unit: o.unit ?? "", referenceRange: range,
                                                      validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false,
-                                                     isWeak: o.weak ?? false, interval80: interval))
+                                                     isWeak: o.weak ?? false, interval80: interval,
+                                                     interval80Cell: interval == nil ? nil : cell))
                 }
             }
         }
@@ -212,7 +235,8 @@ public final class CardiacPipeline: @unchecked Sendable {
                                 signalDistance: evidence.distance, leadStatistics: evidence.lead)
         }
         return ECGAnalysis(modelID: bundle.id, isSynthetic: bundle.isSynthetic, embedding: out.embedding,
-                           risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw, outOfDistribution: ood)
+                           risks: risks, subtypes: subtypes, phenotypes: phenotypes, rawHeads: raw, outOfDistribution: ood,
+                           intervalCell: cell)
     }
 
     // MARK: Grad-CAM
@@ -327,7 +351,7 @@ public final class CardiacPipeline: @unchecked Sendable {
         let t = rng.draw(mu.count)
         let z90 = 1.2815515655446004
         return a.indices.enumerated().map { k, i in
-            let q = head.spec.outputs[i].interval80Scale ?? 0
+            let q = head.spec.outputs[i].interval80Scale(cell: analysis.intervalCell) ?? 0
             let sigma = Foundation.exp(min(max(Double(logSigma[i]), -7), 4))
             let u = min(max(Double(t[k]), -z90), z90)
             return Float(Double(mu[k]) + u * q * sigma / z90)

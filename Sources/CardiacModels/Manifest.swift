@@ -104,6 +104,27 @@ public struct ModelManifest: Codable, Sendable {
         /// Heteroscedastic regression heads: the 80 % interval is value ± interval80Scale·σ·std
         /// (σ = exp of the head's log-σ output; the scale is split-conformal on validation).
         public var interval80Scale: Double?
+        /// With interval cells (`UncertaintySpec.cells`): the scale of each cell, "none" included;
+        /// the ECG's cell picks one, in place of `interval80Scale`.
+        public var interval80Scales: [String: Double]?
+
+        /// The 80 % interval's scale for an ECG in `cell` (nil: no cells).
+        public func interval80Scale(cell: String?) -> Double? {
+            if let cell, let q = interval80Scales?[cell] { return q }
+            return interval80Scale
+        }
+    }
+
+    /// An interval cell (docs/model-bundle.md): an ECG belongs to the first cell, in manifest order,
+    /// whose probability — the product of the named outputs ("head.output" of sigmoid or softmax
+    /// heads) — is above `above`; to "none" when it belongs to none. Each cell has its own
+    /// split-conformal scales, so an ECG that suggests a disease gets intervals calibrated on that
+    /// disease group instead of on everyone.
+    public struct IntervalCellSpec: Codable, Sendable {
+        public var name: String
+        public var product: [String]
+        public var above: Double
+        public static let noCell = "none"
     }
 
     /// A regression head that predicts a distribution: a Gaussian whose log σ (standardised units)
@@ -112,6 +133,7 @@ public struct ModelManifest: Codable, Sendable {
         public var kind: String
         public var logSigma: String
         public var coverage: Double?
+        public var cells: [IntervalCellSpec]?
     }
 
     public struct HeadSpec: Codable, Sendable {
@@ -276,6 +298,36 @@ extension ModelManifest {
     /// The checks that need no weights: format version, weights file names, and every declared
     /// size and number in range, so that building the layers cannot overflow, allocate from an
     /// absurd count or convert a NaN to `Int`. Shape consistency is checked against the weights.
+    /// Interval cells must name outputs of sigmoid / softmax heads, thresholds in (0, 1), and give
+    /// every output of the head a finite scale for each cell and for "none".
+    static func checkIntervalCells(_ cells: [IntervalCellSpec], of h: HeadSpec, in heads: [HeadSpec],
+                                   _ bad: (String) -> Error) throws {
+        var names = Set<String>()
+        for c in cells {
+            guard !c.name.isEmpty, c.name != ModelManifest.IntervalCellSpec.noCell, names.insert(c.name).inserted else {
+                throw bad("head group '\(h.name)': interval cell '\(c.name)' is empty, 'none' or repeated")
+            }
+            guard c.above.isFinite, c.above > 0, c.above < 1, !c.product.isEmpty else {
+                throw bad("head group '\(h.name)': interval cell '\(c.name)' needs outputs and a threshold in (0, 1)")
+            }
+            for ref in c.product {
+                let parts = ref.split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let g = heads.first(where: { $0.name == parts[0] }), g.kind != .regression,
+                      g.outputs.contains(where: { $0.id == parts[1] }) else {
+                    throw bad("head group '\(h.name)': interval cell '\(c.name)' reads '\(ref)', not an output of a sigmoid or softmax head")
+                }
+            }
+        }
+        for o in h.outputs {
+            for name in names.union([ModelManifest.IntervalCellSpec.noCell]) {
+                guard let q = o.interval80Scales?[name], q.isFinite, q >= 0 else {
+                    throw bad("regression output '\(h.name).\(o.id)' has no finite interval80Scales['\(name)'] for its interval cells")
+                }
+            }
+        }
+    }
+
+
     public func validate(path: String) throws {
         func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: path, reason: reason) }
         func size(_ value: Int, _ key: String, min: Int = 1, max: Int = ModelManifest.maxDimension) throws {
@@ -305,6 +357,11 @@ extension ModelManifest {
                 try plain(o.unit, "heads '\(h.name)' output '\(o.id)' unit")
                 guard seenOutputs.insert(o.id).inserted else { throw bad("two outputs have the id '\(o.id)' (output ids must be unique across heads)") }
             }
+        }
+        for h in heads {
+            guard let cells = h.uncertainty?.cells else { continue }
+            for c in cells { try plain(c.name, "heads '\(h.name)' interval cell") }
+            try Self.checkIntervalCells(cells, of: h, in: heads, bad)
         }
         guard !weights.isEmpty else { throw bad("\"weights\" lists no files") }
         for (i, w) in weights.enumerated() {

@@ -77,8 +77,11 @@ public struct PhenotypeValue: Sendable {
     /// Validation r below the bundle's bar (manifest `weak`): shown like a weak risk head.
     public var isWeak: Bool = false
     /// The 80 % interval in `unit` (heteroscedastic heads with a calibrated scale; nil otherwise):
-    /// value ± interval80Scale·σ·std, σ the head's own predicted spread for this ECG.
+    /// value ± interval80Scale·σ·std, σ the head's own predicted spread for this ECG — with the
+    /// scale of the ECG's interval cell when the bundle has cells.
     public var interval80: ClosedRange<Double>? = nil
+    /// The interval cell whose calibration `interval80` uses ("dcm", … or "none"); nil without cells.
+    public var interval80Cell: String? = nil
 }
 
 /// Whether an ECG lies inside what the model was trained on: two or three distances to the
@@ -127,6 +130,18 @@ public struct ECGAnalysis: Sendable {
     public var rawHeads: [String: [Float]]
     /// nil when the bundle carries no out-of-distribution calibration (e.g. demo-v1).
     public var outOfDistribution: OutOfDistributionVerdict? = nil
+    /// The interval cell whose calibration the 80 % intervals use ("dcm", … or "none"); nil when
+    /// the bundle has one calibration for every ECG.
+    public var intervalCell: String? = nil
+
+    /// The disease group the intervals are calibrated on, in the reader's words ("DCM", "prior MI");
+    /// nil when the ECG is in no disease cell.
+    public var intervalCellLabel: String? {
+        guard let c = intervalCell, c != ModelManifest.IntervalCellSpec.noCell else { return nil }
+        let words = ["dcm": "DCM", "hcm": "HCM", "rcm": "RCM", "pulmonary_hypertension": "pulmonary hypertension",
+                     "prior_mi": "prior MI"]
+        return words[c] ?? c.replacingOccurrences(of: "_", with: " ")
+    }
 
     /// Non-nil when the outputs must not be drawn as findings anywhere (the ECG is out of
     /// distribution): the reason every front end gives.

@@ -52,6 +52,10 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
     public var weak: Bool?
     /// [low, high] of the calibrated 80 % interval, when the bundle's head predicts one.
     public var interval80: [Double]?
+    /// The interval cell it was calibrated on ("dcm", "hcm", "pulmonary_hypertension", "prior_mi"
+    /// or "none"), when the bundle calibrates by cell: an ECG that suggests a disease gets the
+    /// intervals of that disease group.
+    public var interval80Cell: String?
     /// Why this output is not a finding for this ECG (out of distribution); nil when it stands.
     public var withheld: String?
 
@@ -65,6 +69,7 @@ public struct PhenotypeFinding: Codable, Sendable, Equatable {
         outOfRange = phenotype.isOutOfRange
         weak = phenotype.isWeak
         interval80 = phenotype.interval80.map { [$0.lowerBound, $0.upperBound] }
+        interval80Cell = phenotype.interval80Cell
     }
 
     /// Out of range on a phenotype that is not weak, for an ECG whose outputs are not withheld:

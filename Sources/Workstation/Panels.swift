@@ -185,8 +185,18 @@ enum PhenotypePanel {
             if showR { line += p.validationR.map { String(format: " %4.2f", $0) } ?? "     " }
             grid.write(line, x: rect.x + labelWidth, y: y, style: style, maxWidth: rect.width - labelWidth)
         }
+        var taken = 0
         if a.phenotypes.count > rows, rows > 0 {
-            grid.writeRight(" \(scroll + 1)–\(min(a.phenotypes.count, scroll + rows))/\(a.phenotypes.count) J/K ", rightEdge: rect.maxX, y: rect.maxY, style: theme.dim)
+            let position = " \(scroll + 1)–\(min(a.phenotypes.count, scroll + rows))/\(a.phenotypes.count) J/K "
+            grid.writeRight(position, rightEdge: rect.maxX, y: rect.maxY, style: theme.dim)
+            taken = position.unicodeScalars.count + 1
+        }
+        // Intervals calibrated on a disease group say so on the frame, beside the scroll position.
+        if intervals, !unreliable, let group = a.intervalCellLabel {
+            let forms = [" 80 % intervals calibrated for ECGs suggesting \(group) ", " intervals: \(group)-calibrated ", " \(group) intervals "]
+            if let note = forms.first(where: { $0.unicodeScalars.count <= rect.width - taken }) {
+                grid.write(note, x: rect.x, y: rect.maxY, style: theme.dim, maxWidth: rect.width - taken)
+            }
         }
     }
 

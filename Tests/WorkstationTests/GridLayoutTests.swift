@@ -32,6 +32,8 @@ import CaseAnalysis
             p.interval80 = (value * 0.83)...(value * 1.17)
             return p
         }
+        // An ECG that suggests DCM: its intervals are the DCM cell's, and the panel says so.
+        a.intervalCell = "dcm"
         s.analysis = a
         // A cine and the model's measured generator statement (the CMR pane's longest texts).
         func loop(_ view: CMRView, _ size: Int) -> CineLoop {
@@ -94,6 +96,19 @@ import CaseAnalysis
         let flagged = text.split(separator: "\n").filter { $0.contains("▲") || $0.contains("▼") }
         #expect(flagged.count >= 3, "\(size): flags missing from the phenotype rows")
         for row in flagged { #expect(!row.contains("▲…") && !row.contains("▼…"), "\(size): \(row)") }
+    }
+
+    @Test(arguments: sizes)
+    func intervalsCalibratedOnADiseaseGroupSaySo(size: GridSize) {
+        var s = Self.demoState()
+        s.focus = .phenotypes
+        let text = WorkstationRenderer.render(s, size: size, theme: .monochrome).0.text
+        #expect(text.contains("suggesting DCM") || text.contains("DCM-calibrated") || text.contains("DCM intervals"),
+                "\(size): the phenotype panel does not say its intervals are the DCM group's")
+        var none = s
+        none.analysis?.intervalCell = "none"
+        let plain = WorkstationRenderer.render(none, size: size, theme: .monochrome).0.text
+        #expect(!plain.contains("DCM-calibrated") && !plain.contains("suggesting DCM") && !plain.contains("DCM intervals"))
     }
 
     @Test(arguments: sizes)

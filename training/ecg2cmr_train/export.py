@@ -52,7 +52,9 @@ def manifest_fields(p) -> dict:
                        "referenceRange": [round(float(lo[j]), 2), round(float(hi[j]), 2)],
                        "validationR": round(r, 4) if np.isfinite(r) else None,
                        "weak": bool(not np.isfinite(r) or r < WEAK_R),
-                       "interval80Scale": round(cal["phenotype"][oid]["scale"], 5)})
+                       "interval80Scale": round(cal["phenotype"][oid]["scale"], 5),
+                       **({"interval80Scales": {c: round(v, 5) for c, v in cal["phenotype"][oid]["cellScales"].items()}}
+                          if "cellScales" in cal["phenotype"][oid] else {})})
     pr = cfg["prior"]
     timings = json.loads((p.run_dir / "timings.json").read_text())
     full = json.loads((p.run_dir / "validation.json").read_text())
@@ -76,7 +78,13 @@ def manifest_fields(p) -> dict:
                      f"weak = validation r < {WEAK_R}.",
              "uncertainty": {"kind": "gaussian", "logSigma": "sigma.phenotype", "coverage": cal["coverage"],
                              "calibration": "split conformal on the validation split: interval80 = "
-                                            "value ± interval80Scale·σ·std"}},
+                                            "value ± interval80Scale·σ·std"
+                                            + ("; with cells, the scale of the ECG's cell (interval80Scales[cell]): "
+                                               "the first cell whose probability (the product of the named head "
+                                               "outputs) is above its threshold, else \"none\"; each disease cell's "
+                                               "level raised until that true disease group is covered at 80 % on "
+                                               "validation" if "intervalCells" in cal else ""),
+                             **({"cells": cal["intervalCells"]["cells"]} if "intervalCells" in cal else {})}},
         ],
         "generator": {"diffusion": {"steps": pr["diffusion_steps"], "betaStart": pr["beta_start"],
                                     "betaEnd": pr["beta_end"], "samplingSteps": pr["sampling_steps"]},

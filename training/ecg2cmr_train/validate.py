@@ -141,6 +141,62 @@ def conformal_scale(scores: np.ndarray, coverage: float) -> float:
     return float(s[k])
 
 
+# Interval cells: an ECG whose predicted probability of a disease group is well above the group's
+# prevalence (DCM ~3 %, HCM ~2 %, PH ~4 %, prior MI ~9 %) gets intervals calibrated on that cell,
+# first match in this order, else "none". Each cell's probability is a product of head outputs
+# (risk probabilities after Platt scaling, subtype softmax), so the engine computes the same cell
+# from the manifest. Fixed before calibration; prior MI is read from wall-motion abnormality.
+INTERVAL_CELLS = [
+    {"name": "dcm", "product": ["risk.cardiomyopathy", "cm_subtype.dcm"], "above": 0.1},
+    {"name": "hcm", "product": ["risk.cardiomyopathy", "cm_subtype.hcm"], "above": 0.5},
+    {"name": "pulmonary_hypertension", "product": ["risk.pulmonary_hypertension"], "above": 0.2},
+    {"name": "prior_mi", "product": ["risk.wall_motion_abnormality"], "above": 0.2},
+]
+NO_CELL = "none"
+
+
+def interval_cells(risk_prob: np.ndarray, subtype_prob: np.ndarray) -> np.ndarray:
+    """The interval cell of every subject (INTERVAL_CELLS, first match; else NO_CELL) from its
+    risk probabilities [n, risks] and subtype probabilities [n, subtypes]."""
+    col = {f"risk.{oid}": risk_prob[:, j] for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)}
+    col.update({f"cm_subtype.{sid}": subtype_prob[:, j] for j, (sid, _) in enumerate(D.SUBTYPES)})
+    cells = np.full(len(risk_prob), NO_CELL, dtype=object)
+    for c in reversed(INTERVAL_CELLS):          # reversed: the first match in order wins
+        p = np.prod([col[k] for k in c["product"]], axis=0)
+        cells[p > c["above"]] = c["name"]
+    return cells
+
+
+def cell_conformal_scales(score: np.ndarray, cells: np.ndarray, groups: dict, coverage: float,
+                          rounds: int = 4) -> tuple[dict, dict]:
+    """Per-cell split-conformal scales of one output's normalised residuals, the level of each
+    disease cell raised (never below `coverage`) until the TRUE group of that name reaches `coverage`
+    on these subjects — the members the cell misses (ECGs that do not look like their disease) get
+    the narrower intervals of the cell they fall in — then the "none" cell's level set so that all
+    subjects together reach `coverage`. Returns ({cell: scale}, {cell: level})."""
+    names = [c["name"] for c in INTERVAL_CELLS]
+    level = {c: coverage for c in names + [NO_CELL]}
+    grid = np.round(np.arange(0.70, 0.9951, 0.005), 3)
+
+    def scales():
+        return {c: conformal_scale(score[cells == c], level[c]) if (cells == c).any() else
+                conformal_scale(score, level[c]) for c in level}
+
+    def covered(mask, q):
+        return float(np.mean(score[mask] <= np.array([q[c] for c in cells[mask]]))) if mask.any() else 1.0
+    for _ in range(rounds):
+        for g in names:
+            for lv in grid[grid >= coverage]:
+                level[g] = float(lv)
+                if covered(groups[g], scales()) >= coverage:
+                    break
+        for lv in grid:
+            level[NO_CELL] = float(lv)
+            if covered(np.ones(len(score), dtype=bool), scales()) >= coverage:
+                break
+    return scales(), level
+
+
 def calibrate(run) -> dict:
     """Stage `calibrate`, on the validation split: Platt scaling of every risk logit, folded into
     the risk head's weights (a·(Wx + c) + b), and the split-conformal scale of every phenotype's
@@ -166,11 +222,23 @@ def calibrate(run) -> dict:
     truth = (run.targets.phenotype[rows] - run.ph_mean) / run.ph_std
     mu, sigma = o["heads"]["phenotype"], np.exp(np.clip(o["log_sigma"]["phenotype"], -7, 4))
     groups = disease_groups(run.cohort, rows)
+    risk_prob = 1 / (1 + np.exp(-np.clip(np.stack([res["risk"][oid]["a"] * o["heads"]["risk"][:, j] + res["risk"][oid]["b"]
+                                                   for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)], 1), -50, 50)))
+    sub = o["heads"]["cm_subtype"]
+    sub_prob = np.exp(sub - sub.max(1, keepdims=True))
+    sub_prob /= sub_prob.sum(1, keepdims=True)
+    cells = interval_cells(risk_prob, sub_prob)
+    res["intervalCells"] = {"cells": INTERVAL_CELLS, "validationSubjects": {c: int((cells == c).sum())
+                                                                           for c in [x["name"] for x in INTERVAL_CELLS] + [NO_CELL]}}
     for j, (_, oid, _, _) in enumerate(D.PHENOTYPES):
         score = np.abs(truth[:, j] - mu[:, j]) / sigma[:, j]
         q = conformal_scale(score, INTERVAL)
-        cov = {g: float((score[m] <= q).mean()) if m.any() else None for g, m in groups.items()}
-        res["phenotype"][oid] = {"scale": q, "validationCoverage": float((score <= q).mean()), "groups": cov}
+        qc, lv = cell_conformal_scales(score, cells, groups, INTERVAL)
+        per = np.array([qc[c] for c in cells])
+        cov = {g: float((score[m] <= per[m]).mean()) if m.any() else None for g, m in groups.items()}
+        res["phenotype"][oid] = {"scale": q, "cellScales": qc, "cellLevels": lv,
+                                 "validationCoverage": float((score <= per).mean()), "groups": cov}
+    log("calibrate: interval cells on validation " + str(res["intervalCells"]["validationSubjects"]))
     log("calibrate: 80 % interval validation coverage by group (lv_ef, lv_edv, lv_mass, rv_edv): " +
         "; ".join(f"{k} {res['phenotype'][k]['groups']}" for k in ("lv_ef", "lv_edv", "lv_mass", "rv_edv")))
     torch.save({"modules": {"model": model.state_dict()}}, run.run_dir / "calibrated.pt")

@@ -27,6 +27,7 @@ def _config(root: Path, name: str) -> Path:
     # Ranks share gradients through DistributedDataParallel, which a frozen encoder's cached pooled
     # vectors bypass (the pipeline refuses that under torchrun): the distributed path fine-tunes.
     cfg.setdefault("heads", {})["freeze_encoder"] = False
+    cfg["heads"]["seeds"] = 1                      # an ensemble needs the frozen encoder
     path = root / f"{name}.json"
     path.write_text(json.dumps(cfg))
     return path
