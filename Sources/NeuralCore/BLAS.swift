@@ -21,6 +21,14 @@ public enum BLAS {
                     c, blasint(ldc))
     }
 
+    /// y[M] = alpha · A[M×N] · x[N] + beta · y (A row-major, leading dimension `lda`).
+    @inline(__always)
+    public static func gemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        _ = EngineThreads.budget
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+
     /// OpenBLAS's own worker threads: 1 once the engine has started.
     public static var libraryThreadCount: Int { Int(openblas_get_num_threads()) }
 }

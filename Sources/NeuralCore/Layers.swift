@@ -33,8 +33,14 @@ public struct Linear: Sendable {
             beta = 1
         }
         weight.values.withUnsafeBufferPointer { w in
-            BLAS.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
-                      b: w.baseAddress!, ldb: inFeatures, beta: beta, c: y, ldc: ldy)
+            if rows == 1 {
+                // One row: a matrix-vector product, which reads W once without sgemm's packing copy
+                // (a wide layer's weights are megabytes; the copy cost more than the product).
+                BLAS.gemv(m: outFeatures, n: inFeatures, a: w.baseAddress!, lda: inFeatures, x: x, beta: beta, y: y)
+            } else {
+                BLAS.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: ldx ?? inFeatures,
+                          b: w.baseAddress!, ldb: inFeatures, beta: beta, c: y, ldc: ldy)
+            }
         }
     }
 }
