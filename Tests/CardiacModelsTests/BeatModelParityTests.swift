@@ -121,12 +121,9 @@ func beatAwareDemoBundleMatchesPyTorchGoldenVectors() throws {
 
 @Test(.enabled(if: haveDemoV2, "assets/models/demo-v2 is written by the training pipeline"))
 func newSeedChangesPoseAndTextureNotTheAnatomy() throws {
-    let bundle = try ModelBundle.load(from: demoV2)
-    let pipeline = try CardiacPipeline(bundle: bundle)
-    let golden = try SafeTensorsFile(url: goldenV2)
-    let spec = bundle.manifest.input
-    let input = PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
-                            sampleCount: spec.sampleCount, values: try golden.tensor("case0.input").values)
+    let demo = try DemoV2Golden()
+    let pipeline = demo.pipeline
+    let input = try demo.input(0)
     let a = pipeline.analyse(input)
     let one = try pipeline.generateCMR(for: a, seed: 1, frameCount: 8)
     let again = try pipeline.generateCMR(for: a, seed: 1, frameCount: 8)
@@ -143,13 +140,10 @@ func newSeedChangesPoseAndTextureNotTheAnatomy() throws {
 
 @Test(.enabled(if: haveDemoV2, "assets/models/demo-v2 is written by the training pipeline"))
 func outOfDistributionCheckRunsOnEveryAnalysis() throws {
-    let bundle = try ModelBundle.load(from: demoV2)
-    let pipeline = try CardiacPipeline(bundle: bundle)
-    let golden = try SafeTensorsFile(url: goldenV2)
-    let spec = bundle.manifest.input
-    let x = try golden.tensor("case0.input").values
-    let input = PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
-                            sampleCount: spec.sampleCount, values: x)
+    let demo = try DemoV2Golden()
+    let pipeline = demo.pipeline
+    let input = try demo.input(0)
+    let x = input.values
     let verdict = try #require(pipeline.analyse(input).outOfDistribution)
     #expect(verdict.score.isFinite && verdict.embeddingDistance >= 0 && verdict.inputDistance >= 0)
     // A held-out synthetic ECG sits inside; the same ECG buried in noise does not.

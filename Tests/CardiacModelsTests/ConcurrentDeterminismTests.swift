@@ -11,10 +11,7 @@ import NeuralCore
 // bit for bit. Before the engine owned its threading, concurrent calls changed OpenBLAS's
 // process-wide thread count under each other and the frames moved in their last bits.
 
-private let demoV2 = repoRoot.appendingPathComponent("assets/models/demo-v2")
-private let goldenV2 = fixtures.appendingPathComponent("golden-demo-v2.safetensors")
-private let haveDemoV2 = FileManager.default.fileExists(atPath: demoV2.appendingPathComponent("manifest.json").path)
-    && FileManager.default.fileExists(atPath: goldenV2.path)
+private let haveDemoV2 = DemoV2Golden.available
 
 /// Everything a case's export is computed from, as raw float bits.
 private struct CaseBits: Equatable {
@@ -37,15 +34,9 @@ private struct CaseBits: Equatable {
 
 @Test(.enabled(if: haveDemoV2, "assets/models/demo-v2 is written by the training pipeline"))
 func aCaseComputesTheSameBitsBesideConcurrentModelCalls() throws {
-    let bundle = try ModelBundle.load(from: demoV2)
-    let pipeline = try CardiacPipeline(bundle: bundle)
-    let golden = try SafeTensorsFile(url: goldenV2)
-    let spec = bundle.manifest.input
-    func input(_ k: Int) throws -> PreparedECG {
-        PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
-                    sampleCount: spec.sampleCount, values: try golden.tensor("case\(k).input").values)
-    }
-    let cases = try (0..<3).map(input)
+    let demo = try DemoV2Golden()
+    let pipeline = demo.pipeline
+    let cases = try (0..<3).map(demo.input)
     let targets = [HeadTarget(head: "risk", output: "cad"), HeadTarget(head: "risk", output: "heart_failure"),
                    HeadTarget(head: "phenotype", output: "lv_edv")]
     let alone = try CaseBits(pipeline: pipeline, input: cases[0], targets: targets, seed: 7)
@@ -74,14 +65,9 @@ func aCaseComputesTheSameBitsBesideConcurrentModelCalls() throws {
 
 @Test(.enabled(if: haveDemoV2, "assets/models/demo-v2 is written by the training pipeline"))
 func anECGHasTheSameBitsAloneAndInABatch() throws {
-    let bundle = try ModelBundle.load(from: demoV2)
-    let pipeline = try CardiacPipeline(bundle: bundle)
-    let golden = try SafeTensorsFile(url: goldenV2)
-    let spec = bundle.manifest.input
-    let cases = try (0..<3).map { k in
-        PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
-                    sampleCount: spec.sampleCount, values: try golden.tensor("case\(k).input").values)
-    }
+    let demo = try DemoV2Golden()
+    let pipeline = demo.pipeline
+    let cases = try (0..<3).map(demo.input)
     let batch = pipeline.analyse(batch: cases)
     for (k, c) in cases.enumerated() {
         let alone = pipeline.analyse(c)

@@ -10,9 +10,7 @@ import ECGFormats
 // same head probabilities the manifest names, and use that cell's scale for the interval and for
 // "draw within the intervals".
 
-private let demoV2 = repoRoot.appendingPathComponent("assets/models/demo-v2")
-private let goldenV2 = fixtures.appendingPathComponent("golden-demo-v2.safetensors")
-private let manifestURL = demoV2.appendingPathComponent("manifest.json")
+private let manifestURL = DemoV2Golden.bundleURL.appendingPathComponent("manifest.json")
 private let haveCells: Bool = {
     guard let data = try? Data(contentsOf: manifestURL),
           let m = try? JSONDecoder().decode(ModelManifest.self, from: data) else { return false }
@@ -39,17 +37,13 @@ func intervalCellsAreCheckedAtLoad() throws {
 
 @Test(.enabled(if: haveCells, "the shipped bundle calibrates its intervals by cell"))
 func intervalsUseTheScaleOfTheECGsCell() throws {
-    let bundle = try ModelBundle.load(from: demoV2)
-    let pipeline = try CardiacPipeline(bundle: bundle)
-    let golden = try SafeTensorsFile(url: goldenV2)
-    let spec = bundle.manifest.input
+    let demo = try DemoV2Golden()
+    let bundle = demo.bundle, pipeline = demo.pipeline
     let head = try #require(bundle.manifest.heads.first { $0.uncertainty?.cells != nil })
     let cells = try #require(head.uncertainty?.cells)
     var seen = Set<String>()
     for k in 0..<3 {
-        let input = PreparedECG(leads: spec.leads.map { LeadID(parsing: $0) }, samplingRate: spec.samplingRate,
-                                sampleCount: spec.sampleCount, values: try golden.tensor("case\(k).input").values)
-        var a = pipeline.analyse(input)
+        var a = pipeline.analyse(try demo.input(k))
         // The cell from the analysis's own probabilities, by the manifest's rule.
         func probability(_ ref: String) -> Double {
             if let r = a.risks.first(where: { $0.target.description == ref }) { return r.probability }
