@@ -46,7 +46,8 @@ Limits (from the study, research25b):
 - The 16-cell probability assumes independence across cells, an approximation.
 - A simulator edge case: a negative atrial volume makes beat_model fail (complex P width). Such
   subjects are dropped and counted (`dropped_beat_model_failures`); none in the demo cohort, 2 in
-  150,000 fresh subjects at seed 25025.
+  150,000 fresh subjects at seed 25025. The same cause (a negative RA volume) can emit numpy's
+  ComplexWarning without failing; it does not occur in the demo cohort.
 """
 from __future__ import annotations
 
@@ -186,6 +187,14 @@ def fit_clf(X, y, Xv, yv):
     return HistGradientBoostingClassifier(**HGB).fit(X, y, X_val=Xv, y_val=yv)
 
 
+def corr(y, p):
+    """Pearson r, or None where it is undefined (fewer than 3 subjects, or a constant prediction:
+    a tiny cohort's trees may not split at all)."""
+    if len(y) < 3 or np.ptp(y) == 0 or np.ptp(p) == 0:
+        return None
+    return float(pearsonr(y, p)[0])
+
+
 def score(models: dict, X: np.ndarray, states: dict, rows: np.ndarray) -> dict:
     """Criterion (a) numbers of fitted trees on the subjects `rows` (features X, in that order)."""
     from sklearn.metrics import roc_auc_score
@@ -195,21 +204,22 @@ def score(models: dict, X: np.ndarray, states: dict, rows: np.ndarray) -> dict:
     for oid in OUTPUTS:
         y = np.asarray(states[column(oid)], dtype=np.float64)[rows]
         p = pred[oid] = models[oid].predict(X)
-        out["mean"][oid] = {"r": float(pearsonr(y, p)[0]), "groups": {
+        out["mean"][oid] = {"r": corr(y, p), "groups": {
             g: {"true": float(y[m].mean()), "pred": float(p[m].mean()),
                 "pct": float(100 * (p[m].mean() / y[m].mean() - 1)),
-                "r_within": float(pearsonr(y[m], p[m])[0]) if g != "all" and m.sum() > 2 else None}
+                "r_within": corr(y[m], p[m]) if g != "all" else None}
             for g, m in G.items() if m.any()}}
     ef = np.asarray(states[column("lv_ef")], dtype=np.float64)[rows]
     low = ef <= 35
     out["ef_le35"] = {"n": int(low.sum()),
                       "median_pred_ef": float(np.median(pred["lv_ef"][low])) if low.any() else None}
-    pd_ = models["dcm"].predict_proba(X)[:, 1]
     dcm = G["dcm"]
+    pd_ = models["dcm"].predict_proba(X)[:, 1] if models["dcm"] is not None else None
+    has = pd_ is not None and dcm.any()
     out["dcm_classifier"] = {
-        "auroc": float(roc_auc_score(dcm, pd_)) if 0 < dcm.sum() < len(dcm) else None,
-        "median_p_in_dcm": float(np.median(pd_[dcm])) if dcm.any() else None,
-        "share_dcm_p_lt_0.1": float((pd_[dcm] < 0.1).mean()) if dcm.any() else None}
+        "auroc": float(roc_auc_score(dcm, pd_)) if has and dcm.sum() < len(dcm) else None,
+        "median_p_in_dcm": float(np.median(pd_[dcm])) if has else None,
+        "share_dcm_p_lt_0.1": float((pd_[dcm] < 0.1).mean()) if has else None}
     return out
 
 
@@ -220,14 +230,16 @@ def fit(X, states, fit_rows, es_rows) -> dict:
         y = np.asarray(states[column(oid)], dtype=np.float64)
         models[oid] = fit_reg(X[fit_rows], y[fit_rows], X[es_rows], y[es_rows])
     y = (np.asarray(states["cm_subtype"]) == "dcm").astype(int)
-    models["dcm"] = fit_clf(X[fit_rows], y[fit_rows], X[es_rows], y[es_rows])
+    # a cohort too small to hold DCM in both the fit and early-stopping rows has no classifier
+    both = len(np.unique(y[fit_rows])) == 2 and len(np.unique(y[es_rows])) == 2
+    models["dcm"] = fit_clf(X[fit_rows], y[fit_rows], X[es_rows], y[es_rows]) if both else None
     return models
 
 
 def p_in_band(n: int, level: float = 0.8, lo: float = 0.75, hi: float = 0.85) -> float:
     """P(k/n in [lo, hi]) for k ~ Binomial(n, level): a perfectly calibrated interval's chance."""
     if n <= 0:
-        return float("nan")
+        return None  # no such group: no chance to state
     k = np.arange(n + 1)
     ok = (k / n >= lo - 1e-12) & (k / n <= hi + 1e-12)
     return float(binom.pmf(k[ok], n, level).sum())
@@ -235,10 +247,13 @@ def p_in_band(n: int, level: float = 0.8, lo: float = 0.75, hi: float = 0.85) ->
 
 def binomial_chance(sizes: dict) -> dict:
     ps = {g: p_in_band(n) for g, n in sizes.items()}
+
+    def prod(gs, power):
+        return None if any(ps[g] is None for g in gs) else float(np.prod([ps[g] ** power for g in gs]))
     return {"group_n": sizes, "p_cell_in_band": ps,
-            "all_16_group_cells_independent": float(np.prod([ps[g] ** len(OUTPUTS) for g in GROUPS])),
-            "all_16_group_cells_fully_correlated_within_group": float(np.prod([ps[g] for g in GROUPS])),
-            "all_20_cells_independent": float(np.prod([ps[g] ** len(OUTPUTS) for g in ("all", *GROUPS)]))}
+            "all_16_group_cells_independent": prod(GROUPS, len(OUTPUTS)),
+            "all_16_group_cells_fully_correlated_within_group": prod(GROUPS, 1),
+            "all_20_cells_independent": prod(("all", *GROUPS), len(OUTPUTS))}
 
 
 def big_run(n: int, seed: int, X_test: np.ndarray, states: dict, test_rows: np.ndarray, log) -> dict:
@@ -256,22 +271,28 @@ def big_run(n: int, seed: int, X_test: np.ndarray, states: dict, test_rows: np.n
     log(f"fitted on {len(fit_r)} (early stop {len(es_r)}), {time.time() - t0:.0f} s")
     return {"n": n, "seed": seed, "dropped_beat_model_failures": int(n - len(keep)),
             "sizes": {"fit": int(len(fit_r)), "early_stop": int(len(es_r)), "eval": int(len(ev_r))},
-            "iters": {k: int(m.n_iter_) for k, m in models.items()},
+            "iters": {k: int(m.n_iter_) for k, m in models.items() if m is not None},
             "fresh_eval": score(models, Xb[ev_r], fresh, ev_r),
             "cohort_test": score(models, X_test, states, test_rows)}
 
 
 def table(R: dict) -> str:
+    def f(v, fmt):  # a group or classifier a small cohort does not have prints as n/a
+        return "n/a" if v is None else format(v, fmt)
+
     def col(s):
-        m = s["mean"]
-        dl, pr, de = m["lv_edv"]["groups"]["dcm"], m["rv_edv"]["groups"]["pulmonary_hypertension"], m["lv_ef"]["groups"]["dcm"]
-        dc = s["dcm_classifier"]
-        return [f"{dl['true']:.1f} → {dl['pred']:.1f} ({dl['pct']:+.1f} %)",
-                f"{pr['true']:.1f} → {pr['pred']:.1f} ({pr['pct']:+.1f} %)",
-                f"{de['true']:.1f} → {de['pred']:.1f}",
-                f"{s['ef_le35']['median_pred_ef']:.1f} (n = {s['ef_le35']['n']})",
-                f"{dc['auroc']:.3f}", f"{dc['median_p_in_dcm']:.2f}", f"{100 * dc['share_dcm_p_lt_0.1']:.0f} %",
-                *(f"{m[o]['r']:.3f}" for o in ("lv_edv", "lv_ef", "lv_mass", "rv_edv"))]
+        m, dc = s["mean"], s["dcm_classifier"]
+        na = {"true": None, "pred": None, "pct": None}
+        dl = m["lv_edv"]["groups"].get("dcm", na)
+        pr = m["rv_edv"]["groups"].get("pulmonary_hypertension", na)
+        de = m["lv_ef"]["groups"].get("dcm", na)
+        share = None if dc["share_dcm_p_lt_0.1"] is None else 100 * dc["share_dcm_p_lt_0.1"]
+        return [f"{f(dl['true'], '.1f')} → {f(dl['pred'], '.1f')} ({f(dl['pct'], '+.1f')} %)",
+                f"{f(pr['true'], '.1f')} → {f(pr['pred'], '.1f')} ({f(pr['pct'], '+.1f')} %)",
+                f"{f(de['true'], '.1f')} → {f(de['pred'], '.1f')}",
+                f"{f(s['ef_le35']['median_pred_ef'], '.1f')} (n = {s['ef_le35']['n']})",
+                f(dc["auroc"], ".3f"), f(dc["median_p_in_dcm"], ".2f"), f"{f(share, '.0f')} %",
+                *(f(m[o]["r"], ".3f") for o in ("lv_edv", "lv_ef", "lv_mass", "rv_edv"))]
     t = R["test"]
     cols = [(f"oracle HGB {R['sizes']['train'] // 1000}k, test (n = {t['n']})", col(t))]
     if "big" in R:
@@ -289,10 +310,10 @@ def table(R: dict) -> str:
         lines.append(lab.ljust(w) + "".join(" | " + c[1][i].ljust(n) for c, n in zip(cols, cw)))
     bc = R["binomial"]["heldout"]
     lines.append(f"(b) perfectly calibrated 80 % interval in [0.75, 0.85], held-out n = {bc['group_n']['all']}: "
-                 + ", ".join(f"{k} (n = {bc['group_n'][k]}) {bc['p_cell_in_band'][k]:.2f}" for k in GROUPS))
-    lines.append(f"    all 16 group cells, independence approximation: {bc['all_16_group_cells_independent']:.4f} "
-                 f"(fully correlated within a group: {bc['all_16_group_cells_fully_correlated_within_group']:.3f}); "
-                 f"at this cohort's test split: {R['binomial']['test_split']['all_16_group_cells_independent']:.4f}")
+                 + ", ".join(f"{k} (n = {bc['group_n'][k]}) {f(bc['p_cell_in_band'][k], '.2f')}" for k in GROUPS))
+    lines.append(f"    all 16 group cells, independence approximation: {f(bc['all_16_group_cells_independent'], '.4f')} "
+                 f"(fully correlated within a group: {f(bc['all_16_group_cells_fully_correlated_within_group'], '.3f')}); "
+                 f"at this cohort's test split: {f(R['binomial']['test_split']['all_16_group_cells_independent'], '.4f')}")
     return "\n".join(lines)
 
 
@@ -308,8 +329,8 @@ def main(argv=None):
     ap.add_argument("--verify", type=int, default=0, metavar="K",
                     help="first re-render K subjects as cohort.build does and require the stored arrays to match to 0 counts")
     ap.add_argument("--big-n", type=int, default=0, metavar="N",
-                    help="also fit on a fresh state-only cohort of N subjects (150000 as in the study: several "
-                         "minutes and ~2 GB of memory on one thread); default off")
+                    help="also fit on a fresh state-only cohort of N subjects (150000 as in the study: takes minutes "
+                         "— ~3 on one thread — and ~1.2 GB of memory); default off")
     ap.add_argument("--big-seed", type=int, default=25025, help="seed of the fresh cohort (default 25025, never used for the demo)")
     a = ap.parse_args(argv)
     if a.n_heldout < 1:
@@ -338,7 +359,7 @@ def main(argv=None):
             raise OracleError(f"{cohort.path}/subjects.csv: split {s!r} has {len(p)} usable subjects (need ≥ 3)")
     R["sizes"] = {s: int(len(p)) for s, p in pos.items()}
     models = fit(X, {c: np.asarray(v)[keep] for c, v in states.items()}, pos["train"], pos["val"])
-    R["iters"] = {k: int(m.n_iter_) for k, m in models.items()}
+    R["iters"] = {k: int(m.n_iter_) for k, m in models.items() if m is not None}
     log(f"fitted on train {len(pos['train'])}, early stopping on val {len(pos['val'])}")
     test_rows = keep[pos["test"]]
     R["test"] = score(models, X[pos["test"]], states, test_rows)
