@@ -300,7 +300,7 @@ def table(R: dict) -> str:
         cols.append((f"{k}k fresh, test", col(R["big"]["cohort_test"])))
         cols.append((f"{k}k fresh, eval (n = {R['big']['fresh_eval']['n']})", col(R["big"]["fresh_eval"])))
     g = t["group_n"]
-    labels = [f"DCM LV EDV, true → pred (n = {g['dcm']})", f"PH RV EDV (n = {g['pulmonary_hypertension']})",
+    labels = [f"DCM LV EDV, true → pred (test n = {g['dcm']})", f"PH RV EDV (test n = {g['pulmonary_hypertension']})",
               "DCM LV EF", "median pred EF, true EF ≤ 35 %", "DCM AUROC", "median p(DCM) in DCM",
               "true DCM with p(DCM) < 0.1", "r LV EDV", "r LV EF", "r LV mass", "r RV EDV"]
     w = max(map(len, labels)) + 2
@@ -330,7 +330,7 @@ def main(argv=None):
                     help="first re-render K subjects as cohort.build does and require the stored arrays to match to 0 counts")
     ap.add_argument("--big-n", type=int, default=0, metavar="N",
                     help="also fit on a fresh state-only cohort of N subjects (150000 as in the study: takes minutes "
-                         "— ~3 on one thread — and ~1.2 GB of memory); default off")
+                         "— 2.5 on one thread — and ~1.2 GB of memory); default off")
     ap.add_argument("--big-seed", type=int, default=25025, help="seed of the fresh cohort (default 25025, never used for the demo)")
     a = ap.parse_args(argv)
     if a.n_heldout < 1:
