@@ -33,7 +33,7 @@ What it reports (fit on split=train, early stopping on split=val, scores on spli
 and fits the same trees on it, scored on the cohort's test split and on a held-out slice of the
 fresh cohort: is 14k training subjects enough for HGB to approach the Bayes predictor?
 
-Limits (from the study, research25b):
+Limits (measured with this script, --big-n included):
 - HGB on finite data is not the Bayes predictor: r still gains ~0.02 from 14k to 70k training
   subjects, and the DCM EDV bias moves between -10 % and -14 % across HGB variants.
 - The oracle sees noise-free, hidden-rng-derived values (exact qrs_volt_mV, rv_overload, wave
