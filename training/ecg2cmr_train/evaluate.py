@@ -593,9 +593,7 @@ def evaluate(p) -> dict:
     cal = json.loads((p.run_dir / "calibration.json").read_text())
     if "phenotype" in pred["log_sigma"]:
         from .validate import interval_cells
-        sub = pred["heads"]["cm_subtype"]
-        sub = np.exp(sub - sub.max(1, keepdims=True))
-        cells = interval_cells(1 / (1 + np.exp(-np.clip(pred["heads"]["risk"], -50, 50))), sub / sub.sum(1, keepdims=True))
+        cells = interval_cells(pred["heads"]["risk"], pred["heads"]["cm_subtype"])
         res["intervals"] = interval_metrics(p, pred["heads"]["phenotype"], pred["log_sigma"]["phenotype"],
                                             {k: v.get("cellScales", v["scale"]) for k, v in cal["phenotype"].items()}, cells)
         res["intervalCells"] = {c: int((cells == c).sum()) for c in sorted(set(cells))}

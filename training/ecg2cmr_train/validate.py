@@ -155,9 +155,12 @@ INTERVAL_CELLS = [
 NO_CELL = "none"
 
 
-def interval_cells(risk_prob: np.ndarray, subtype_prob: np.ndarray) -> np.ndarray:
+def interval_cells(risk_logit: np.ndarray, subtype_logit: np.ndarray) -> np.ndarray:
     """The interval cell of every subject (INTERVAL_CELLS, first match; else NO_CELL) from its
-    risk probabilities [n, risks] and subtype probabilities [n, subtypes]."""
+    calibrated risk logits [n, risks] (sigmoid) and subtype logits [n, subtypes] (softmax)."""
+    risk_prob = 1 / (1 + np.exp(-np.clip(risk_logit, -50, 50)))
+    subtype_prob = np.exp(subtype_logit - subtype_logit.max(1, keepdims=True))
+    subtype_prob /= subtype_prob.sum(1, keepdims=True)
     col = {f"risk.{oid}": risk_prob[:, j] for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)}
     col.update({f"cm_subtype.{sid}": subtype_prob[:, j] for j, (sid, _) in enumerate(D.SUBTYPES)})
     cells = np.full(len(risk_prob), NO_CELL, dtype=object)
@@ -222,12 +225,10 @@ def calibrate(run) -> dict:
     truth = (run.targets.phenotype[rows] - run.ph_mean) / run.ph_std
     mu, sigma = o["heads"]["phenotype"], np.exp(np.clip(o["log_sigma"]["phenotype"], -7, 4))
     groups = disease_groups(run.cohort, rows)
-    risk_prob = 1 / (1 + np.exp(-np.clip(np.stack([res["risk"][oid]["a"] * o["heads"]["risk"][:, j] + res["risk"][oid]["b"]
-                                                   for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)], 1), -50, 50)))
-    sub = o["heads"]["cm_subtype"]
-    sub_prob = np.exp(sub - sub.max(1, keepdims=True))
-    sub_prob /= sub_prob.sum(1, keepdims=True)
-    cells = interval_cells(risk_prob, sub_prob)
+    # The cells of the exported model: its risk logits after the Platt scaling above.
+    platt_logit = np.stack([res["risk"][oid]["a"] * o["heads"]["risk"][:, j] + res["risk"][oid]["b"]
+                            for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS)], 1)
+    cells = interval_cells(platt_logit, o["heads"]["cm_subtype"])
     res["intervalCells"] = {"cells": INTERVAL_CELLS, "validationSubjects": {c: int((cells == c).sum())
                                                                            for c in [x["name"] for x in INTERVAL_CELLS] + [NO_CELL]}}
     for j, (_, oid, _, _) in enumerate(D.PHENOTYPES):

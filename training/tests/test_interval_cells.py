@@ -1,0 +1,56 @@
+"""Interval cells (validate.INTERVAL_CELLS): the first matching cell wins, and the per-cell
+calibration covers each true disease group at 80 % without leaving everyone else over-covered."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ecg2cmr_train import data as D  # noqa: E402
+from ecg2cmr_train.validate import INTERVAL_CELLS, NO_CELL, cell_conformal_scales, conformal_scale, interval_cells  # noqa: E402
+
+
+def logits(n, **prob):
+    """Risk and subtype logits of n subjects with the given probabilities (others near 0)."""
+    r = np.full((n, len(D.RISK_OUTPUTS)), -9.0)
+    s = np.zeros((n, len(D.SUBTYPES)))
+    for j, (_, oid, _) in enumerate(D.RISK_OUTPUTS):
+        if oid in prob:
+            r[:, j] = np.log(prob[oid] / (1 - prob[oid]))
+    for j, (sid, _) in enumerate(D.SUBTYPES):
+        if sid in prob:
+            s[:, j] = 12.0          # that subtype takes the softmax
+    return r, s
+
+
+def test_first_matching_cell_wins():
+    r, s = logits(1, cardiomyopathy=0.9, dcm=1, pulmonary_hypertension=0.9, wall_motion_abnormality=0.9)
+    assert interval_cells(r, s)[0] == "dcm"
+    r, s = logits(1, pulmonary_hypertension=0.9, wall_motion_abnormality=0.9)
+    assert interval_cells(r, s)[0] == "pulmonary_hypertension"
+    r, s = logits(1, wall_motion_abnormality=0.15)
+    assert interval_cells(r, s)[0] == NO_CELL        # below prior MI's threshold (0.2)
+    r, s = logits(1, cardiomyopathy=0.3, hcm=1)
+    assert interval_cells(r, s)[0] == NO_CELL        # HCM needs p(cm)·p(hcm) > 0.5
+
+
+def test_each_true_group_reaches_the_coverage_the_single_scale_misses():
+    rng = np.random.default_rng(0)
+    n = 6000
+    names = [c["name"] for c in INTERVAL_CELLS]
+    truth = rng.choice(names + [NO_CELL], size=n, p=[0.04, 0.03, 0.05, 0.10, 0.78])
+    # Disease members have larger residuals than their σ says; 70 % of them look like their disease.
+    spread = np.where(truth == NO_CELL, 1.0, 2.5)
+    score = np.abs(rng.normal(0, spread))
+    cells = np.where((truth != NO_CELL) & (rng.random(n) < 0.7), truth, NO_CELL).astype(object)
+    groups = {g: truth == g for g in names}
+    q1 = conformal_scale(score, 0.8)
+    single = {g: float((score[m] <= q1).mean()) for g, m in groups.items()}
+    assert min(single.values()) < 0.7                    # the problem the cells address
+    qc, level = cell_conformal_scales(score, cells, groups, 0.8)
+    per = np.array([qc[c] for c in cells])
+    for g, m in groups.items():
+        assert (score[m] <= per[m]).mean() >= 0.8, g
+        assert level[g] >= 0.8
+    assert 0.8 <= (score <= per).mean() <= 0.83          # everyone together stays near 80 %
+    assert qc[NO_CELL] <= q1                             # the plain ECGs get narrower intervals
