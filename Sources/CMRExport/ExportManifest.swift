@@ -68,7 +68,7 @@ public struct ExportOptions: Sendable, Codable, Equatable {
                 contactSheetThumbnail: Int = 96, previewPanelSize: Int = 128, ecgPixelsPerMillimetre: Int = 5,
                 saveFloatFrames: Bool = false, dicom: Bool = false, pdfPaper: PaperSize? = nil,
                 studyInstanceUID: String? = nil, accessionNumber: String? = nil,
-                anatomy: AnatomyMode = .pointEstimate, showUnreliable: Bool = false) {
+                anatomy: AnatomyMode? = nil, showUnreliable: Bool = false) {
         self.seed = seed; self.size = size; self.filter = filter; self.frames = frames; self.frameCount = frameCount
         self.includePHI = includePHI; self.gradCAMTarget = gradCAMTarget; self.realDirectory = realDirectory
         self.contactSheetThumbnail = contactSheetThumbnail; self.previewPanelSize = previewPanelSize

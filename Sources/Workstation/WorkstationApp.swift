@@ -329,10 +329,11 @@ public final class WorkstationApp {
     }
 
     func requestCMR() {
-        guard let cases, var result = state.caseResult else { return }
+        guard let cases, var asked = state.caseResult else { return }
         let generation = state.generation, seed = state.cmrSeed, anatomy = state.cmrAnatomy
         state.cmr = nil
-        result.cmr = nil   // asked for again: generate even when seed and anatomy are the ones shown
+        asked.cmr = nil    // asked for again: generate even when seed and anatomy are the ones shown
+        let result = asked // the job reads an immutable copy
         startJob("generating CMR") { mailbox in
             do {
                 let cmr = try cases.complete(result, options: CaseOptions(seed: seed, anatomy: anatomy, parts: .cmr)).cmr
