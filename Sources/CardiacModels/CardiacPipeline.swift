@@ -163,30 +163,20 @@ public final class CardiacPipeline: @unchecked Sendable {
     }
 
     /// The ECG's interval cell (ModelManifest.IntervalCellSpec): the first cell whose product of
-    /// head probabilities is above its threshold, else "none"; nil when the bundle has no cells.
-    func intervalCell(_ out: EncoderOutput) -> String? {
+    /// head probabilities — read from the analysis's own risks and subtypes, by "head.output" — is
+    /// above its threshold, else "none"; nil when the bundle has no cells.
+    func intervalCell(risks: [RiskScore], subtypes: [SubtypeScore]) -> String? {
         guard let cells = encoder.heads.lazy.compactMap({ $0.spec.uncertainty?.cells }).first else { return nil }
-        func probability(_ ref: String) -> Double {
-            let parts = ref.split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let g = encoder.heads.firstIndex(where: { $0.spec.name == parts[0] }),
-                  let i = encoder.heads[g].spec.outputs.firstIndex(where: { $0.id == parts[1] }) else { return 0 }
-            let v = out.heads[g]
-            switch encoder.heads[g].spec.kind {
-            case .sigmoid: return 1 / (1 + Foundation.exp(-Double(v[i])))
-            case .softmax:
-                let m = v.max() ?? 0
-                return Foundation.exp(Double(v[i] - m)) / v.reduce(0) { $0 + Foundation.exp(Double($1 - m)) }
-            case .regression: return 0      // refused at load
-            }
-        }
-        for c in cells where c.product.reduce(1.0, { $0 * probability($1) }) > c.above { return c.name }
+        var probability: [String: Double] = [:]
+        for r in risks { probability[r.target.description] = r.probability }
+        for s in subtypes { probability[s.target.description] = s.probability }
+        for c in cells where c.product.reduce(1.0, { $0 * (probability[$1] ?? 0) }) > c.above { return c.name }
         return ModelManifest.IntervalCellSpec.noCell
     }
 
     func interpret(_ out: EncoderOutput, input: [Float], evidence: (distance: Double?, lead: [Double]?) = (nil, nil)) -> ECGAnalysis {
         var risks: [RiskScore] = [], subtypes: [SubtypeScore] = [], phenotypes: [PhenotypeValue] = []
         var raw: [String: [Float]] = [:]
-        let cell = intervalCell(out)
         for (g, head) in encoder.heads.enumerated() {
             let v = out.heads[g]
             raw[head.spec.name] = v
@@ -210,23 +200,29 @@ public final class CardiacPipeline: @unchecked Sendable {
                                                  probability: e[i] / s))
                 }
             case .regression:
-                let logSigma = g < out.logSigma.count ? out.logSigma[g] : nil
-                for (i, o) in head.spec.outputs.enumerated() {
-                    let value = Double(v[i]) * (o.std ?? 1) + (o.mean ?? 0)
-                    var range: ClosedRange<Double>?
-                    if let r = o.referenceRange, r.count == 2, r[0] <= r[1] { range = r[0]...r[1] }
-                    var interval: ClosedRange<Double>?
-                    if let ls = logSigma, let scale = o.interval80Scale(cell: cell), scale.isFinite, scale >= 0 {
-                        // log σ clipped as in training (−7…4), so one wild input cannot give an infinite interval.
-                        let half = scale * Foundation.exp(min(max(Double(ls[i]), -7), 4)) * (o.std ?? 1)
-                        interval = (value - half)...(value + half)
-                    }
-                    phenotypes.append(PhenotypeValue(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
-                                                     value: value, unit: o.unit ?? "", referenceRange: range,
-                                                     validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false,
-                                                     isWeak: o.weak ?? false, interval80: interval,
-                                                     interval80Cell: interval == nil ? nil : cell))
+                continue
+            }
+        }
+        // Regression heads after the others: their intervals use the cell the probabilities give.
+        let cell = intervalCell(risks: risks, subtypes: subtypes)
+        for (g, head) in encoder.heads.enumerated() where head.spec.kind == .regression {
+            let v = out.heads[g]
+            let logSigma = g < out.logSigma.count ? out.logSigma[g] : nil
+            for (i, o) in head.spec.outputs.enumerated() {
+                let value = Double(v[i]) * (o.std ?? 1) + (o.mean ?? 0)
+                var range: ClosedRange<Double>?
+                if let r = o.referenceRange, r.count == 2, r[0] <= r[1] { range = r[0]...r[1] }
+                var interval: ClosedRange<Double>?
+                if let ls = logSigma, let scale = o.interval80Scale(cell: cell), scale.isFinite, scale >= 0 {
+                    // log σ clipped as in training (−7…4), so one wild input cannot give an infinite interval.
+                    let half = scale * Foundation.exp(min(max(Double(ls[i]), -7), 4)) * (o.std ?? 1)
+                    interval = (value - half)...(value + half)
                 }
+                phenotypes.append(PhenotypeValue(target: HeadTarget(head: head.spec.name, output: o.id), label: o.label,
+                                                 value: value, unit: o.unit ?? "", referenceRange: range,
+                                                 validationR: o.validationR, isOutOfRange: range.map { !$0.contains(value) } ?? false,
+                                                 isWeak: o.weak ?? false, interval80: interval,
+                                                 interval80Cell: interval == nil ? nil : cell))
             }
         }
         var ood: OutOfDistributionVerdict?

@@ -295,9 +295,6 @@ extension ModelManifest {
         }
     }
 
-    /// The checks that need no weights: format version, weights file names, and every declared
-    /// size and number in range, so that building the layers cannot overflow, allocate from an
-    /// absurd count or convert a NaN to `Int`. Shape consistency is checked against the weights.
     /// Interval cells must name outputs of sigmoid / softmax heads, thresholds in (0, 1), and give
     /// every output of the head a finite scale for each cell and for "none".
     static func checkIntervalCells(_ cells: [IntervalCellSpec], of h: HeadSpec, in heads: [HeadSpec],
@@ -327,7 +324,9 @@ extension ModelManifest {
         }
     }
 
-
+    /// The checks that need no weights: format version, weights file names, and every declared
+    /// size and number in range, so that building the layers cannot overflow, allocate from an
+    /// absurd count or convert a NaN to `Int`. Shape consistency is checked against the weights.
     public func validate(path: String) throws {
         func bad(_ reason: String) -> ModelBundleError { .invalidManifest(file: path, reason: reason) }
         func size(_ value: Int, _ key: String, min: Int = 1, max: Int = ModelManifest.maxDimension) throws {
