@@ -285,6 +285,11 @@ def ed_areas(frames: np.ndarray) -> tuple:
     return (float(100.0 * (mx - a.min()) / mx) if mx > 0 else 0.0), mx, rv
 
 
+def area_volume(cal: dict, areas: np.ndarray) -> np.ndarray:
+    """Volume read from ED areas through one `area_calibration` entry: a + b·area^1.5."""
+    return cal["a"] + cal["b"] * np.asarray(areas, dtype=np.float64) ** 1.5
+
+
 def area_calibration(train_cohort: Path, config: Path, n: int = 400, per_group_true: int = 60) -> dict:
     """Maps the tracker's ED areas to volumes, fitted on TRUE pose-normalised cines of training
     subjects: EDV ≈ a + b·area^1.5 (LV and RV). Applied to generated cines it answers "what EDV does
@@ -293,42 +298,37 @@ def area_calibration(train_cohort: Path, config: Path, n: int = 400, per_group_t
     from ecg2cmr_train.config import load_config
     from ecg2cmr_train.pipeline import canonical_grid
     import torch.nn.functional as F
+    from ecg2cmr_train.pipeline import disease_groups
     cfg = load_config(str(config))
     tc = D.Cohort(train_cohort)
+
+    def true_areas(rows):
+        """(LV, RV) ED areas [n, 2] of the rows' true SAX cines, pose-normalised."""
+        sax = torch.from_numpy(np.asarray(tc.sax[rows], dtype=np.float32) / 255.0)
+        grid = canonical_grid(np.asarray(tc.pose[rows][:, 0]), sax.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
+        sax = F.grid_sample(sax, grid, mode="bilinear", padding_mode="border", align_corners=True).numpy()
+        return np.array([ed_areas(f)[1:] for f in sax])
     rows = np.flatnonzero(tc.split == "train")[:n]
-    sax = torch.from_numpy(np.asarray(tc.sax[rows], dtype=np.float32) / 255.0)
-    grid = canonical_grid(np.asarray(tc.pose[rows][:, 0]), sax.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
-    sax = F.grid_sample(sax, grid, mode="bilinear", padding_mode="border", align_corners=True).numpy()
-    lv, rv = [], []
-    for i in range(len(rows)):
-        _, a_lv, a_rv = ed_areas(sax[i])
-        lv.append(a_lv)
-        rv.append(a_rv)
+    areas = true_areas(rows)
     out = {}
-    for name, areas, col in (("lv_edv", np.array(lv), "lv_edv_ml"), ("rv_edv", np.array(rv), "rv_edv_ml")):
+    for k, (name, col) in enumerate((("lv_edv", "lv_edv_ml"), ("rv_edv", "rv_edv_ml"))):
         truth = tc.numeric(col)[rows]
-        x = areas ** 1.5
+        x = areas[:, k] ** 1.5
         b, a = np.polyfit(x, truth, 1)
         out[name] = {"a": float(a), "b": float(b), "r": pearson(x, truth), "subjects": int(len(rows))}
     # The same tracker on TRUE cines of each disease group (test split of the training cohort): what
     # it reads where the picture is exactly right, so a generated group mean can be read against it.
     test = np.flatnonzero(tc.split == "test")
-    sub = tc.strings("cm_subtype")[test]
-    masks = {"dcm": sub == "dcm", "hcm": sub == "hcm", "prior_mi": tc.numeric("prior_mi")[test] > 0.5,
-             "pulmonary_hypertension": tc.numeric("pulmonary_hypertension")[test] > 0.5}
     out["trueCines"] = {}
-    for g, m in masks.items():
+    for g, m in disease_groups(tc, test).items():
         rows_g = test[m][:per_group_true]
-        sax_g = torch.from_numpy(np.asarray(tc.sax[rows_g], dtype=np.float32) / 255.0)
-        grid_g = canonical_grid(np.asarray(tc.pose[rows_g][:, 0]), sax_g.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
-        sax_g = F.grid_sample(sax_g, grid_g, mode="bilinear", padding_mode="border", align_corners=True).numpy()
-        areas = np.array([ed_areas(f)[1:] for f in sax_g])
+        areas = true_areas(rows_g)
         out["trueCines"][g] = {
             "n": int(len(rows_g)),
             "trueEDV": float(tc.numeric("lv_edv_ml")[rows_g].mean()),
-            "readEDV": float((out["lv_edv"]["a"] + out["lv_edv"]["b"] * areas[:, 0] ** 1.5).mean()),
+            "readEDV": float(area_volume(out["lv_edv"], areas[:, 0]).mean()),
             "trueRVEDV": float(tc.numeric("rv_edv_ml")[rows_g].mean()),
-            "readRVEDV": float((out["rv_edv"]["a"] + out["rv_edv"]["b"] * areas[:, 1] ** 1.5).mean())}
+            "readRVEDV": float(area_volume(out["rv_edv"], areas[:, 1]).mean())}
     return out
 
 
@@ -345,6 +345,7 @@ def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = No
         head = {p["target"].split(".", 1)[1]: p["value"] for p in m["phenotypes"]}
         rec.append({"i": i, "ef": ef, "lv": a_lv, "rv": a_rv, "head_ef": head["lv_ef"], "head_edv": head["lv_edv"],
                     "head_rv": head["rv_edv"]})
+    col = {k: np.array([r[k] for r in rec]) for k in ("head_ef", "head_edv", "head_rv")}
     ef = np.array([r["ef"] for r in rec])
     idx = np.array([r["i"] for r in rec], dtype=int)
     true_ef, true_edv, true_rv = h["lv_ef_pct"][idx], h["lv_edv_ml"][idx], h["rv_edv_ml"][idx]
@@ -355,7 +356,7 @@ def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = No
     res = {"subjects": len(ef), "groups": {k: int(np.isin(idx, v).sum()) for k, v in groups.items()},
            "efVsTrueEF": pearson(ef, true_ef), "edAreaVsTrueEDV": pearson(eda, true_edv),
            "shuffledEF": float(np.mean([abs(pearson(ef, true_ef[p])) for p in perms])),
-           "efVsModelEF": pearson(ef, np.array([r["head_ef"] for r in rec])), "byGroup": {}}
+           "efVsModelEF": pearson(ef, col["head_ef"]), "byGroup": {}}
     low = true_ef <= 35
     res["efLe35"] = {"n": int(low.sum()), "medianGeneratedEF": float(np.median(ef[low])) if low.any() else None,
                      "medianTrueEF": float(np.median(true_ef[low])) if low.any() else None}
@@ -365,12 +366,11 @@ def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = No
             continue
         g = {"n": int(m.sum()), "generatedEF": float(ef[m].mean()), "trueEF": float(true_ef[m].mean()),
              "trueEDV": float(true_edv[m].mean()), "trueRVEDV": float(true_rv[m].mean()),
-             "modelEF": float(np.mean([r["head_ef"] for r, k_ in zip(rec, m) if k_])),
-             "modelEDV": float(np.mean([r["head_edv"] for r, k_ in zip(rec, m) if k_])),
-             "modelRVEDV": float(np.mean([r["head_rv"] for r, k_ in zip(rec, m) if k_]))}
+             "modelEF": float(col["head_ef"][m].mean()), "modelEDV": float(col["head_edv"][m].mean()),
+             "modelRVEDV": float(col["head_rv"][m].mean())}
         if calib:
-            g["generatedEDV"] = float((calib["lv_edv"]["a"] + calib["lv_edv"]["b"] * eda[m] ** 1.5).mean())
-            g["generatedRVEDV"] = float((calib["rv_edv"]["a"] + calib["rv_edv"]["b"] * rva[m] ** 1.5).mean())
+            g["generatedEDV"] = float(area_volume(calib["lv_edv"], eda[m]).mean())
+            g["generatedRVEDV"] = float(area_volume(calib["rv_edv"], rva[m]).mean())
         res["byGroup"][k] = g
     if calib:
         res["areaCalibration"] = calib

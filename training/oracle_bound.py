@@ -75,7 +75,7 @@ BBB = ("none", "lbbb", "rbbb")
 # the four phenotypes of #25's interval criterion, by output id (columns come from data.PHENOTYPES)
 OUTPUTS = ("lv_ef", "lv_edv", "lv_mass", "rv_edv")
 GROUPS = ("dcm", "hcm", "prior_mi", "pulmonary_hypertension")
-# the study's HGB settings (research25b): early stopping on the given validation set
+# the study's HGB settings: early stopping on the given validation set
 HGB = dict(learning_rate=0.05, max_iter=3000, early_stopping=True, n_iter_no_change=40,
            min_samples_leaf=20, random_state=0)
 # big.py's layout of a fresh cohort of 150,000, as fractions: fit, early-stop, (its conformal

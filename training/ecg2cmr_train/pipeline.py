@@ -641,14 +641,14 @@ def stage_heads(run: Run):
         states.append({n: t.detach().clone() for n, t in m.state_dict().items()})
     folded = fold_head_seeds(states, int(run.cfg["encoder"]["width"]))
     if run.par is None or run.par.main:
-        info = {"steps": sum(run.load_done(f"heads-seed{k}")["info"]["steps"] for k in range(seeds)),
-                "seconds": sum(run.load_done(f"heads-seed{k}")["info"]["seconds"] for k in range(seeds)),
+        seed_info = [run.load_done(f"heads-seed{k}")["info"] for k in range(seeds)]
+        info = {"steps": sum(i["steps"] for i in seed_info), "seconds": sum(i["seconds"] for i in seed_info),
                 "seeds": seeds}
         atomic_save({"modules": {"model": folded}, "info": info}, run.run_dir / "heads.pt")
         # One line for the whole ensemble beside the per-seed ones: steps is the longest seed's
         # (each seed has the stage's step cap), seconds the sum.
         run.timings.set("heads", seconds=round(info["seconds"], 1), seeds=seeds,
-                        steps=max(run.load_done(f"heads-seed{k}")["info"]["steps"] for k in range(seeds)))
+                        steps=max(i["steps"] for i in seed_info))
     log(f"heads: {seeds} seeds folded into one model (wide branch {folded['wide.fc1.weight'].shape[0]} wide)")
 
 
