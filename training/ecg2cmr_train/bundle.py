@@ -220,11 +220,14 @@ def load_bundle(bundle_dir) -> tuple:
     gen = None
     if "generator" in manifest and manifest["generator"].get("type") == "anatomy":
         g = manifest["generator"]
+        head_ids = [o["id"] for h in manifest["heads"] if h["name"] == g["anatomy"]["head"] for o in h["outputs"]]
         gen = AnatomyCMRGenerator(g["latentSize"] - g["residualSize"], g["residualSize"],
                                   e.get("projectionDim") or e["width"],
                                   {v["name"]: dict(size=v["size"], base=v["baseSize"], channels=v["channels"])
                                    for v in g["views"]},
-                                  g["prior"]["hidden"], g["prior"]["layers"], g["prior"]["timeEmbedding"])
+                                  g["prior"]["hidden"], g["prior"]["layers"], g["prior"]["timeEmbedding"],
+                                  anatomy_index=[head_ids.index(o) for o in g["anatomy"]["outputs"]],
+                                  head_size=len(head_ids))
         gen.load_state_dict({k[len("generator."):]: torch.from_numpy(v) for k, v in tensors.items()
                              if k.startswith("generator.")})
     elif "generator" in manifest:

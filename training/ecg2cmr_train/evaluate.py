@@ -302,7 +302,7 @@ def generator_metrics(p, enc, gen, manifest, n_subjects: int, seed_base: int) ->
                 for vi, v in enumerate(gen.view_names):
                     if kind == "autoencoder":
                         from .pipeline import anatomy
-                        z = torch.cat([anatomy(p, rows[i:i + 1])[0], enc_true[v][0][i]])
+                        z = torch.cat([gen.select_anatomy(anatomy(p, rows[i:i + 1])[0]), enc_true[v][0][i]])
                     else:
                         z = torch.cat([torch.zeros(gen.anatomy), gen.residual_mean[vi * gen.residual:(vi + 1) * gen.residual]])
                     frames[v] = gen.decode(v, z, phases.float()).numpy()

@@ -10,6 +10,7 @@ from . import data as D
 from .bundle import STANDARD_LEADS, WEAK_AUC, write_bundle, write_golden_v2
 from .config import resolve
 from .loop import log
+from .pipeline import decoder_anatomy_index
 from .preprocess import preprocess
 
 WEAK_R = 0.5         # regression outputs: weak when validation r < 0.5 (stated in the model card)
@@ -89,7 +90,8 @@ def manifest_fields(p) -> dict:
         "generator": {"diffusion": {"steps": pr["diffusion_steps"], "betaStart": pr["beta_start"],
                                     "betaEnd": pr["beta_end"], "samplingSteps": pr["sampling_steps"]},
                       "frames": int(cfg["export"]["frames"]),
-                      "anatomy": {"head": "phenotype", "outputs": [oid for _, oid, _, _ in D.PHENOTYPES]},
+                      "anatomy": {"head": "phenotype",
+                                  "outputs": [D.PHENOTYPES[i][1] for i in decoder_anatomy_index(cfg)]},
                       "guidance": float(pr["guidance"]),
                       "pose": {"rotationDegrees": float(cfg["pose"]["rotationDegrees"]),
                                "shiftPixels": float(cfg["pose"]["shiftPixels"])},

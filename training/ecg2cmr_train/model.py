@@ -647,7 +647,9 @@ class AnatomyCMRGenerator(nn.Module):
     """The v2 generator: the ECG decides the anatomy, diffusion only the residual, the seed the pose.
 
     Frame decoder input per view v = concat(anatomy [K], residual_v [R]). The anatomy is the
-    phenotype head's standardised output (the numbers shown beside the cine); the residual
+    phenotype head's standardised output (the numbers shown beside the cine), restricted to
+    `anatomy_index` (the outputs the decoder reads, manifest `generator.anatomy.outputs`; by default
+    all of them); the residual
     (texture, shading, what the phenotypes leave open) is drawn by a DDIM prior over the
     standardised residuals of both views [2R], conditioned on the ECG embedding with
     classifier-free guidance (the unconditional branch sees a zero condition); the pose
@@ -655,11 +657,16 @@ class AnatomyCMRGenerator(nn.Module):
     """
 
     def __init__(self, anatomy: int, residual: int, cond: int, views: Optional[Dict[str, dict]] = None,
-                 prior_hidden: int = 256, prior_layers: int = 3, temb: int = 32):
+                 prior_hidden: int = 256, prior_layers: int = 3, temb: int = 32,
+                 anatomy_index: Optional[List[int]] = None, head_size: Optional[int] = None):
         super().__init__()
         views = views or {"sax": dict(size=80, base=5, channels=[48, 32, 24, 16, 8]),
                           "lax": dict(size=96, base=6, channels=[48, 32, 24, 16, 8])}
         self.anatomy, self.residual = anatomy, residual
+        self.anatomy_index = list(range(anatomy)) if anatomy_index is None else [int(i) for i in anatomy_index]
+        self.head_size = int(head_size) if head_size is not None else anatomy
+        if len(self.anatomy_index) != anatomy or not all(0 <= i < self.head_size for i in self.anatomy_index):
+            raise ValueError(f"anatomy_index {self.anatomy_index} must list {anatomy} outputs of a {self.head_size}-output head")
         self.latent = anatomy + residual
         self.view_names = list(views)
         self.view_specs = {k: dict(v) for k, v in views.items()}
@@ -676,10 +683,16 @@ class AnatomyCMRGenerator(nn.Module):
     def destandardise(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.residual_std + self.residual_mean
 
-    def view_latent(self, view: str, anatomy: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """anatomy [..., K], de-standardised residual of both views [..., 2R] → decoder latent [..., K+R]."""
+    def select_anatomy(self, head_output: torch.Tensor) -> torch.Tensor:
+        """The phenotype head's standardised output [..., head_size] → the decoder's anatomy [..., K]."""
+        return head_output[..., self.anatomy_index]
+
+    def view_latent(self, view: str, head_output: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """phenotype head output [..., head_size], de-standardised residual of both views [..., 2R] →
+        decoder latent [..., K+R]."""
         i = self.view_names.index(view)
-        return torch.cat([anatomy, residual[..., i * self.residual:(i + 1) * self.residual]], dim=-1)
+        return torch.cat([self.select_anatomy(head_output), residual[..., i * self.residual:(i + 1) * self.residual]],
+                         dim=-1)
 
     def decode(self, view: str, z: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
         zz = z.reshape(1, -1).expand(phases.shape[0], -1)

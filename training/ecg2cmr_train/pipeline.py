@@ -264,6 +264,22 @@ def anatomy(run: Run, rows) -> torch.Tensor:
     return torch.from_numpy(np.clip(a, -6, 6).astype(np.float32))
 
 
+def decoder_anatomy_index(cfg: dict) -> list:
+    """Columns of PHENOTYPES the frame decoder is conditioned on (`cmr.anatomy_outputs`, default all).
+    The shipped config lists the values the simulator draws the heart from (volumes, atria, segmental
+    wall thickness) and leaves out what follows from them (SV, EF, CO, mass, mean thickness): with
+    those redundant inputs, a predicted anatomy whose parts disagree (a shrunken SV beside an EDV)
+    moved the drawn heart away from the EDV printed beside it."""
+    ids = cfg["cmr"].get("anatomy_outputs")
+    if ids is None:
+        return list(range(len(D.PHENOTYPES)))
+    known = [oid for _, oid, _, _ in D.PHENOTYPES]
+    bad = [i for i in ids if i not in known]
+    if bad or not ids or len(set(ids)) != len(ids):
+        raise ValueError(f"cmr.anatomy_outputs must list distinct phenotype outputs of {known}, not {ids}")
+    return [known.index(i) for i in ids]
+
+
 def canonical_grid(pose: np.ndarray, size: int, pixel_mm: float) -> torch.Tensor:
     """grid_sample grid [n, S, S, 2] that reads each stored frame at the canonical pose (pixel size
     `pixel_mm`, no rotation, no shift). pose [n, 4] = (pixel_mm, angle_rad, shift_x, shift_y) as
@@ -312,9 +328,11 @@ class ResidualAutoencoder(torch.nn.Module):
         super().__init__()
         c = run.cfg["cmr"]
         self.residual = int(c["residual"])
-        self.gen = AnatomyCMRGenerator(len(D.PHENOTYPES), self.residual, run.cfg["encoder"]["proj_dim"],
+        idx = decoder_anatomy_index(run.cfg)
+        self.gen = AnatomyCMRGenerator(len(idx), self.residual, run.cfg["encoder"]["proj_dim"],
                                        {v: {k: s[k] for k in ("size", "base", "channels")} for v, s in c["views"].items()},
-                                       run.cfg["prior"]["hidden"], run.cfg["prior"]["layers"], run.cfg["prior"]["temb"])
+                                       run.cfg["prior"]["hidden"], run.cfg["prior"]["layers"], run.cfg["prior"]["temb"],
+                                       anatomy_index=idx, head_size=len(D.PHENOTYPES))
         self.encoders = torch.nn.ModuleDict({v: CineEncoder(run.cohort.frames, s["size"], c["encoder_channels"],
                                                             2 * self.residual) for v, s in c["views"].items()})
 
@@ -361,7 +379,7 @@ def stage_cmr(run: Run):
             mu, lv = enc[v]
             r = (mu + torch.exp(0.5 * lv) * noise[v]) * keep
             kl = 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(1).mean()
-            z = torch.cat([a, r], 1).repeat_interleave(per, 0)
+            z = torch.cat([ae.gen.select_anatomy(a), r], 1).repeat_interleave(per, 0)
             pred = ae.gen.decoder(v)(z, phases)
             loss = loss + (weights[v] * (pred - cines[v][sub, kk]) ** 2).mean() + c["kl_weight"] * kl
         return loss

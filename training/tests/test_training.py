@@ -105,7 +105,7 @@ def test_new_seed_changes_pose_not_anatomy(tiny_run):
     from ecg2cmr_train.model import generate_cine
     gm = manifest["generator"]
     sched = DiffusionSchedule(gm["diffusion"]["steps"], gm["diffusion"]["betaStart"], gm["diffusion"]["betaEnd"])
-    a = torch.zeros(gen.anatomy)
+    a = torch.zeros(gen.head_size)
     e = torch.zeros(enc.config["proj_dim"])
     ph = torch.arange(4, dtype=torch.float32) / 4
     r1 = generate_cine(gen, sched, 5, 1.0, a, e, 1, ph, 30.0, 4.0)
@@ -115,6 +115,34 @@ def test_new_seed_changes_pose_not_anatomy(tiny_run):
     z1 = gen.view_latent("sax", a, torch.from_numpy(r1["residual"]))
     z2 = gen.view_latent("sax", a, torch.from_numpy(r2["residual"]))
     assert torch.equal(z1[: gen.anatomy], z2[: gen.anatomy])
+
+
+def test_decoder_reads_only_its_anatomy_outputs(tiny_run):
+    """The config's cmr.anatomy_outputs reach the manifest, and the decoder's latent does not move
+    when a phenotype output it does not read (here the EF, which follows from EDV and ESV) changes."""
+    root, cfg = tiny_run
+    enc, gen, manifest = load_bundle(root / "bundle")
+    outputs = manifest["generator"]["anatomy"]["outputs"]
+    assert outputs == cfg["cmr"]["anatomy_outputs"] and "lv_ef" not in outputs
+    assert manifest["generator"]["latentSize"] == len(outputs) + manifest["generator"]["residualSize"]
+    ids = [o["id"] for o in next(h for h in manifest["heads"] if h["name"] == "phenotype")["outputs"]]
+    a = torch.randn(gen.head_size)
+    b = a.clone()
+    b[ids.index("lv_ef")] += 3.0
+    res = torch.randn(gen.residual * len(gen.view_names))
+    assert torch.equal(gen.view_latent("sax", a, res), gen.view_latent("sax", b, res))
+    c = a.clone()
+    c[ids.index("lv_edv")] += 3.0
+    assert not torch.equal(gen.view_latent("sax", a, res), gen.view_latent("sax", c, res))
+
+
+def test_decoder_anatomy_outputs_are_checked():
+    from ecg2cmr_train.pipeline import decoder_anatomy_index
+    assert decoder_anatomy_index({"cmr": {}}) == list(range(len(D.PHENOTYPES)))
+    assert decoder_anatomy_index({"cmr": {"anatomy_outputs": ["lv_esv", "lv_edv"]}}) == [1, 0]
+    for bad in (["lv_edv", "lv_edv"], ["lv_volume"], []):
+        with pytest.raises(ValueError, match="anatomy_outputs"):
+            decoder_anatomy_index({"cmr": {"anatomy_outputs": bad}})
 
 
 def test_fast_preprocessing_matches_reference():
