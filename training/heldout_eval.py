@@ -15,8 +15,8 @@
 4. Exports normal, DCM / low-EF, HCM and prior-MI subjects with `ecg2cmr export --save-float-frames`
    (and EF ≤ 35 %, DCM, pulmonary-hypertension subjects) and measures the blood pool on the
    generated SAX frames (one Otsu threshold per cine, bright component nearest the centre; the RV
-   cavity beside it): r(generated EF, true EF), the median generated EF among true EF ≤ 35 %, and
-   per group the generated LV / RV EDV read through an area→volume fit on true training cines.
+   width at the septum): r(generated EF, true EF), the median generated EF among true EF ≤ 35 %, and
+   per group the generated LV / RV EDV read through fits on true training cines.
 Writes `<out>/heldout.json` and, with --card, the section between the card's heldout markers.
 """
 from __future__ import annotations
@@ -250,43 +250,83 @@ def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group:
     for a in range(0, len(files), 40):
         subprocess.run([bin_path, "export", *files[a:a + 40], "--out", str(export), "--model", str(bundle),
                         "--save-float-frames", "--size", "64"], check=True, stdout=subprocess.DEVNULL)
-    res = measure_exports(export, h, groups, calib)
+    res = measure_exports(export, h, groups, calib, json.loads((bundle / "manifest.json").read_text())["generator"]["pose"])
     res["seconds"] = round(time.time() - t0, 1)
     return res
 
 
 def ed_areas(frames: np.ndarray) -> tuple:
-    """(area EF %, LV ED area, RV ED area) of a SAX cine [F, S, S] in pixels: one Otsu threshold per
-    cine; LV = the bright component nearest the centre (metrics.blood_pool_area); at the frame of the
-    largest LV area, RV = the largest other bright component whose centroid lies within 0.35·S of
-    the centre (the RV cavity beside the septum in a mid-ventricular slice)."""
-    from scipy import ndimage
+    """(area EF %, LV ED area px, RV reading) of a pose-normalised SAX cine [F, S, S]: one Otsu
+    threshold per cine; LV = the bright component nearest the centre (metrics.blood_pool_area); at
+    the frame of the largest LV area, the RV reading (`rv_reading`)."""
     from ecg2cmr_train.metrics import blood_pool_area, otsu_threshold
     thr = otsu_threshold(frames)
     a = np.array([blood_pool_area(f, thr) for f in frames])
     k = int(np.argmax(a))
-    f = frames[k]
-    lab, n = ndimage.label(f >= thr)
-    s = f.shape[0]
+    mx = float(a.max())
+    return (float(100.0 * (mx - a.min()) / mx) if mx > 0 else 0.0), mx, rv_reading(frames[k], thr)
+
+
+def rv_reading(frame: np.ndarray, thr: float) -> np.ndarray:
+    """[LV cavity radius, septum thickness, RV width] in pixels on the ED frame, read along the row
+    through the LV centre towards the RV (−x in the canonical pose; mean of 3 rows): leave the LV
+    blood, cross the septum (below the threshold), count the bright run. The RV's blood pool and the
+    epicardial fat beyond its thin free wall are equally bright, so an area of the bright component
+    beside the LV (the first tracker) mixes in fat and read RV volume at r = 0.29; the width at the
+    septum with the LV size behind it follows the crescent the RV volume draws."""
+    from scipy import ndimage
+    s = frame.shape[0]
     c = (s - 1) / 2
+    lab, n = ndimage.label(frame >= thr)
+    if n == 0:
+        return np.array([np.nan, np.nan, np.nan])
     yy, xx = np.mgrid[0:s, 0:s]
     d = (yy - c) ** 2 + (xx - c) ** 2
-    comps = []
-    for j in range(1, n + 1):
-        sel = lab == j
-        comps.append((float(d[sel].min()), float(sel.sum()), float(yy[sel].mean()), float(xx[sel].mean())))
-    rv = 0.0
-    if comps:
-        lv = min(range(len(comps)), key=lambda j: comps[j][0])
-        for j, (_, area, cy, cx) in enumerate(comps):
-            if j != lv and (cy - c) ** 2 + (cx - c) ** 2 <= (0.35 * s) ** 2:
-                rv = max(rv, area)
-    mx = float(a.max())
-    return (float(100.0 * (mx - a.min()) / mx) if mx > 0 else 0.0), mx, rv
+    lv = lab == min(range(1, n + 1), key=lambda j: d[lab == j].min())
+    iy, x = int(round(yy[lv].mean())), int(round(xx[lv].mean()))
+    prof = frame[max(iy - 1, 0):iy + 2].mean(0)
+    runs = []
+    for bright in (True, False, True):          # LV blood, septum, RV
+        x0 = x
+        while x > 0 and (prof[x] >= thr) == bright:
+            x -= 1
+        runs.append(x0 - x)
+    return np.array([np.sqrt(lv.sum() / np.pi), float(runs[1]), float(runs[2])])
+
+
+def rv_design(readings: np.ndarray) -> np.ndarray:
+    """log RV EDV ≈ c·[1, log width, log LV radius, log (LV radius + septum)]: the simulated crescent
+    has width ∝ RV EDV / (LV outer radius · LV long axis), the long axis ∝ the LV radius."""
+    r = np.asarray(readings, dtype=np.float64).reshape(-1, 3)
+    return np.stack([np.ones(len(r)), np.log(np.maximum(r[:, 2], 0.5)), np.log(np.maximum(r[:, 0], 0.5)),
+                     np.log(np.maximum(r[:, 0] + r[:, 1], 0.5))], 1)
+
+
+def unpose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
+    """The inverse of `model.apply_pose`: frames [F, S, S] as exported (rotated by `angle`, then
+    shifted by (dx, dy) px) → the canonical pose the tracker was fitted in (bilinear, edges clamped).
+    The RV reading walks along the canonical −x axis, so it must not see the seed's rotation."""
+    f, s, _ = frames.shape
+    c = (s - 1) / 2.0
+    ca, sa = np.cos(angle), np.sin(angle)
+    ii, jj = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64), indexing="ij")
+    x, y = jj - c, c - ii                    # canonical point, up positive
+    sj = np.clip(ca * x - sa * y + c + dx, 0, s - 1)
+    si = np.clip(c - (sa * x + ca * y) + dy, 0, s - 1)
+    j0 = np.minimum(np.floor(sj).astype(np.int64), s - 2)
+    i0 = np.minimum(np.floor(si).astype(np.int64), s - 2)
+    fj, fi = (sj - j0).astype(np.float32), (si - i0).astype(np.float32)
+    im = frames.astype(np.float32)
+    top = im[:, i0, j0] * (1 - fj) + im[:, i0, j0 + 1] * fj
+    bot = im[:, i0 + 1, j0] * (1 - fj) + im[:, i0 + 1, j0 + 1] * fj
+    return top * (1 - fi) + bot * fi
 
 
 def area_volume(cal: dict, areas: np.ndarray) -> np.ndarray:
-    """Volume read from ED areas through one `area_calibration` entry: a + b·area^1.5."""
+    """Volume read through one `area_calibration` entry: LV a + b·area^1.5 (areas [n]); RV the power
+    law of `rv_design` (readings [n, 3])."""
+    if "coef" in cal:
+        return np.exp(rv_design(areas) @ np.asarray(cal["coef"]))
     return cal["a"] + cal["b"] * np.asarray(areas, dtype=np.float64) ** 1.5
 
 
@@ -303,45 +343,54 @@ def area_calibration(train_cohort: Path, config: Path, n: int = 400, per_group_t
     tc = D.Cohort(train_cohort)
 
     def true_areas(rows):
-        """(LV, RV) ED areas [n, 2] of the rows' true SAX cines, pose-normalised."""
+        """(LV ED areas [n], RV readings [n, 3]) of the rows' true SAX cines, pose-normalised."""
         sax = torch.from_numpy(np.asarray(tc.sax[rows], dtype=np.float32) / 255.0)
         grid = canonical_grid(np.asarray(tc.pose[rows][:, 0]), sax.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
         sax = F.grid_sample(sax, grid, mode="bilinear", padding_mode="border", align_corners=True).numpy()
-        return np.array([ed_areas(f)[1:] for f in sax])
+        read = [ed_areas(f) for f in sax]
+        return np.array([r[1] for r in read]), np.array([r[2] for r in read])
     rows = np.flatnonzero(tc.split == "train")[:n]
-    areas = true_areas(rows)
-    out = {}
-    for k, (name, col) in enumerate((("lv_edv", "lv_edv_ml"), ("rv_edv", "rv_edv_ml"))):
-        truth = tc.numeric(col)[rows]
-        x = areas[:, k] ** 1.5
-        b, a = np.polyfit(x, truth, 1)
-        out[name] = {"a": float(a), "b": float(b), "r": pearson(x, truth), "subjects": int(len(rows))}
+    lv, rv = true_areas(rows)
+    truth = tc.numeric("lv_edv_ml")[rows]
+    b, a = np.polyfit(lv ** 1.5, truth, 1)
+    out = {"lv_edv": {"a": float(a), "b": float(b), "r": pearson(lv ** 1.5, truth), "subjects": int(len(rows))}}
+    truth = tc.numeric("rv_edv_ml")[rows]
+    ok = np.isfinite(rv).all(1)
+    coef, *_ = np.linalg.lstsq(rv_design(rv[ok]), np.log(truth[ok]), rcond=None)
+    out["rv_edv"] = {"coef": [float(c) for c in coef], "subjects": int(ok.sum())}
+    out["rv_edv"]["r"] = pearson(area_volume(out["rv_edv"], rv[ok]), truth[ok])
     # The same tracker on TRUE cines of each disease group (test split of the training cohort): what
     # it reads where the picture is exactly right, so a generated group mean can be read against it.
     test = np.flatnonzero(tc.split == "test")
     out["trueCines"] = {}
     for g, m in disease_groups(tc, test).items():
         rows_g = test[m][:per_group_true]
-        areas = true_areas(rows_g)
+        lv, rv = true_areas(rows_g)
         out["trueCines"][g] = {
             "n": int(len(rows_g)),
             "trueEDV": float(tc.numeric("lv_edv_ml")[rows_g].mean()),
-            "readEDV": float(area_volume(out["lv_edv"], areas[:, 0]).mean()),
+            "readEDV": float(area_volume(out["lv_edv"], lv).mean()),
             "trueRVEDV": float(tc.numeric("rv_edv_ml")[rows_g].mean()),
-            "readRVEDV": float(area_volume(out["rv_edv"], areas[:, 1]).mean())}
+            "readRVEDV": float(np.nanmean(area_volume(out["rv_edv"], rv)))}
     return out
 
 
-def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = None) -> dict:
-    """Blood-pool EF, LV and RV ED areas (→ volumes through `calib`) on every exported case's float SAX
-    frames (a partial export too), per group."""
+def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = None,
+                    pose: dict | None = None) -> dict:
+    """Blood-pool EF, LV ED area and the RV reading (→ volumes through `calib`) on every exported
+    case's float SAX frames (a partial export too), per group. `pose` (the bundle's generator.pose)
+    undoes the pose each export's seed drew, so the frames are read in the canonical pose."""
+    from ecg2cmr_train.model import seeded_pose
     rec = []
     for manifest_path in sorted(export.glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
         sid = Path(m["input"]["path"]).stem
         i = int(np.flatnonzero(h["subject_id"] == sid)[0])
         frames = np.load(manifest_path.parent / "sax" / "frames.npy")
-        ef, a_lv, a_rv = ed_areas(frames)
+        ef, a_lv, a_rv = ed_areas(frames)          # EF and the LV area do not depend on the pose
+        if pose is not None:
+            angle, dx, dy = seeded_pose(int(m["options"]["seed"]), 2, pose["rotationDegrees"], pose["shiftPixels"])[0]
+            a_rv = ed_areas(unpose(frames, angle, dx, dy))[2]
         head = {p["target"].split(".", 1)[1]: p["value"] for p in m["phenotypes"]}
         rec.append({"i": i, "ef": ef, "lv": a_lv, "rv": a_rv, "head_ef": head["lv_ef"], "head_edv": head["lv_edv"],
                     "head_rv": head["rv_edv"]})
@@ -370,7 +419,7 @@ def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = No
              "modelRVEDV": float(col["head_rv"][m].mean())}
         if calib:
             g["generatedEDV"] = float(area_volume(calib["lv_edv"], eda[m]).mean())
-            g["generatedRVEDV"] = float(area_volume(calib["rv_edv"], rva[m]).mean())
+            g["generatedRVEDV"] = float(np.nanmean(area_volume(calib["rv_edv"], rva[m])))
         res["byGroup"][k] = g
     if calib:
         res["areaCalibration"] = calib
@@ -417,8 +466,10 @@ def write_card_section(card: Path, res: dict) -> None:
                  f"median generated EF {fmt(g['efLe35']['medianGeneratedEF'])} % (true median {fmt(g['efLe35']['medianTrueEF'])} %).")
     if "areaCalibration" in g:
         cal = g["areaCalibration"]
-        lines.append(f"ED areas are read as volumes with EDV ≈ a + b·area^1.5 fitted on true pose-normalised training cines "
-                     f"(LV r = {fmt(cal['lv_edv']['r'])}, RV r = {fmt(cal['rv_edv']['r'])}: how well the area tracker reads volume).")
+        lines.append(f"Volumes are read from the generated SAX cine with fits on true pose-normalised training cines: LV EDV ≈ "
+                     f"a + b·(ED area)^1.5 (r = {fmt(cal['lv_edv']['r'])}); RV EDV a power law of the RV width at the septum "
+                     f"and the LV radius and wall behind it (r = {fmt(cal['rv_edv']['r'])}). r says how well the tracker "
+                     f"reads volume on true cines.")
     lines += ["", "Each cell: true group mean → the model's point estimate (the value printed beside the picture, which the "
               "generator is asked to draw) → what the tracker reads on the generated cine.", "",
               "| group | n | EF (area-EF for the generated) | LV EDV | RV EDV |", "|---|---|---|---|---|"]
@@ -476,7 +527,8 @@ def main(argv=None):
           f"{c['meanR']['ci']} ({time.time() - t0:.0f} s)", flush=True)
     calib = area_calibration(Path(a.train_cohort), Path(a.config))
     if "export" in a.skip:
-        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group), calib)
+        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group), calib,
+                                           manifest["generator"]["pose"])
     else:
         res["generator"] = generator_scores(a.bin, bundle, out, h, a.per_group, calib)
     res["seconds"] = round(time.time() - t0, 1)
