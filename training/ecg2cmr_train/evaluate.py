@@ -268,7 +268,8 @@ def label_efficiency(p, fractions) -> dict:
 @torch.no_grad()
 def generator_metrics(p, enc, gen, manifest, n_subjects: int, seed_base: int) -> dict:
     """Generated vs true cines on test subjects (canonical pose on both sides), with the
-    autoencoder ceiling, the cohort-mean latent and the same sampler fed shuffled ECGs."""
+    autoencoder ceiling, the true anatomy alone (residual dropped), the cohort-mean latent and the
+    same sampler fed shuffled ECGs."""
     from .metrics import cine_function
     from .model import generate_cine
     from .pipeline import canonical_cines, predict, trained_autoencoder
@@ -285,7 +286,7 @@ def generator_metrics(p, enc, gen, manifest, n_subjects: int, seed_base: int) ->
     shuffle = np.random.default_rng(3).permutation(len(pos))
     j_ef = D.phenotype_index("lv_ef")
     j_edv = D.phenotype_index("lv_edv")
-    kinds = ("generated", "shuffled", "autoencoder", "mean_latent")
+    kinds = ("generated", "shuffled", "autoencoder", "anatomy_only", "mean_latent")
     acc = {k: {"sax": {"ssim": [], "psnr": []}, "lax": {"ssim": [], "psnr": []}, "ef": [], "eda": []} for k in kinds}
     true_fun = []
     for i in range(len(pos)):
@@ -300,9 +301,11 @@ def generator_metrics(p, enc, gen, manifest, n_subjects: int, seed_base: int) ->
             else:
                 frames = {}
                 for vi, v in enumerate(gen.view_names):
-                    if kind == "autoencoder":
+                    if kind in ("autoencoder", "anatomy_only"):
                         from .pipeline import anatomy
-                        z = torch.cat([gen.select_anatomy(anatomy(p, rows[i:i + 1])[0]), enc_true[v][0][i]])
+                        # anatomy_only: the residual dropped to zero, as the cmr stage's residual dropout does
+                        r = enc_true[v][0][i] if kind == "autoencoder" else torch.zeros(gen.residual)
+                        z = torch.cat([gen.select_anatomy(anatomy(p, rows[i:i + 1])[0]), r])
                     else:
                         z = torch.cat([torch.zeros(gen.anatomy), gen.residual_mean[vi * gen.residual:(vi + 1) * gen.residual]])
                     frames[v] = gen.decode(v, z, phases.float()).numpy()
@@ -366,9 +369,14 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              + (f"; {int(cfg['heads']['seeds'])} seeds of the wide branch and heads, each its own early-stopped run, "
                 "folded exactly into one model whose outputs are the seeds' mean (`heads.seeds`)"
                 if int(cfg["heads"]["seeds"]) > 1 else "") + ".")
+    from .pipeline import decoder_anatomy_index
+    k_anat = len(decoder_anatomy_index(cfg))
+    gen_anatomy = (f"all {k_anat}" if k_anat == len(D.PHENOTYPES) else
+                   f"{k_anat} (`cmr.anatomy_outputs`: the values the heart is drawn from; what follows from them, such "
+                   "as SV, EF, CO and mass, is left out)")
     L.append("- CMR representation and generator: a conditional autoencoder on pose-normalised cines (the cohort "
              "stores each cine's pose). Its frame decoder renders frame φ from (anatomy, residual): the anatomy is "
-             f"the {len(D.PHENOTYPES)} standardised phenotypes — at inference the phenotype head's own output, so the "
+             f"the {gen_anatomy} of the standardised phenotypes — at inference the phenotype head's own output, so the "
              f"picture shows the numbers beside it — and the residual ({cfg['cmr']['residual']} numbers per view, a small "
              "VAE) carries texture and shading. A DDPM prior over the residual, conditioned on the ECG embedding "
              f"(condition dropout {cfg['prior']['cond_dropout']}, classifier-free guidance {cfg['prior']['guidance']}), "
@@ -514,8 +522,9 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
     names = {"generated": "this ECG: head anatomy + prior residual (what the workstation shows)",
              "shuffled": "another subject's ECG (shuffled control)",
              "autoencoder": "true anatomy + the true cine's residual (autoencoder ceiling)",
+             "anatomy_only": "true anatomy alone, residual dropped (what the anatomy draws)",
              "mean_latent": "cohort-mean anatomy and residual (no ECG information)"}
-    for k in ("generated", "shuffled", "autoencoder", "mean_latent"):
+    for k in ("generated", "shuffled", "autoencoder", "anatomy_only", "mean_latent"):
         s_ = gen[k]
         L.append(f"| {names[k]} | {_f(s_['sax']['ssim'])} | {_f(s_['sax']['psnr'], 2)} | {_f(s_['lax']['ssim'])} | "
                  f"{_f(s_['lax']['psnr'], 2)} | {_f(s_['ef_vs_true_ef'])} | {_f(s_['eda_vs_true_edv'])} |")
@@ -530,9 +539,12 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
              "true cine (its own pose) beside the generated one (the seed's pose), end-diastole and end-systole.*\n")
     L.append("CMR representation: its anatomy part is the CMR-measured phenotype vector itself, so a linear probe "
              "recovers EF, EDV and LV mass exactly (r = 1 by construction); what matters is that the decoder draws it — "
-             f"frames decoded from the true anatomy give an area EF that tracks the true EF at r = "
-             f"{_f(gen['autoencoder']['ef_vs_true_ef'])} and an ED area that tracks EDV at r = "
-             f"{_f(gen['autoencoder']['eda_vs_true_edv'])} (the autoencoder ceiling above).\n")
+             f"frames decoded from the true anatomy alone give an area EF that tracks the true EF at r = "
+             f"{_f(gen['anatomy_only']['ef_vs_true_ef'])} and an ED area that tracks EDV at r = "
+             f"{_f(gen['anatomy_only']['eda_vs_true_edv'])}; with the true cine's residual added (the autoencoder "
+             f"ceiling) r = {_f(gen['autoencoder']['ef_vs_true_ef'])} and {_f(gen['autoencoder']['eda_vs_true_edv'])} — "
+             "the residual makes the picture closer to the true cine (SSIM, PSNR) but can also blur a thin septum, and one "
+             "cine whose LV blood pool the tracker then merges with the RV moves r on this many subjects.\n")
     L.append("## Training wall time (2-core CPU, shared with other jobs)\n")
     L.append("| stage | seconds | steps |\n|---|---|---|")
     for k, v in timings.items():
