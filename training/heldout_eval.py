@@ -302,26 +302,6 @@ def rv_design(readings: np.ndarray) -> np.ndarray:
                      np.log(np.maximum(r[:, 0] + r[:, 1], 0.5))], 1)
 
 
-def unpose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
-    """The inverse of `model.apply_pose`: frames [F, S, S] as exported (rotated by `angle`, then
-    shifted by (dx, dy) px) → the canonical pose the tracker was fitted in (bilinear, edges clamped).
-    The RV reading walks along the canonical −x axis, so it must not see the seed's rotation."""
-    f, s, _ = frames.shape
-    c = (s - 1) / 2.0
-    ca, sa = np.cos(angle), np.sin(angle)
-    ii, jj = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64), indexing="ij")
-    x, y = jj - c, c - ii                    # canonical point, up positive
-    sj = np.clip(ca * x - sa * y + c + dx, 0, s - 1)
-    si = np.clip(c - (sa * x + ca * y) + dy, 0, s - 1)
-    j0 = np.minimum(np.floor(sj).astype(np.int64), s - 2)
-    i0 = np.minimum(np.floor(si).astype(np.int64), s - 2)
-    fj, fi = (sj - j0).astype(np.float32), (si - i0).astype(np.float32)
-    im = frames.astype(np.float32)
-    top = im[:, i0, j0] * (1 - fj) + im[:, i0, j0 + 1] * fj
-    bot = im[:, i0 + 1, j0] * (1 - fj) + im[:, i0 + 1, j0 + 1] * fj
-    return top * (1 - fi) + bot * fi
-
-
 def area_volume(cal: dict, areas: np.ndarray) -> np.ndarray:
     """Volume read through one `area_calibration` entry: LV a + b·area^1.5 (areas [n]); RV the power
     law of `rv_design` (readings [n, 3])."""
@@ -336,9 +316,8 @@ def area_calibration(train_cohort: Path, config: Path, n: int = 400, per_group_t
     this picture show" with the same tracker; r says how well the tracker reads volume at all."""
     import torch
     from ecg2cmr_train.config import load_config
-    from ecg2cmr_train.pipeline import canonical_grid
+    from ecg2cmr_train.pipeline import canonical_grid, disease_groups
     import torch.nn.functional as F
-    from ecg2cmr_train.pipeline import disease_groups
     cfg = load_config(str(config))
     tc = D.Cohort(train_cohort)
 
@@ -380,7 +359,7 @@ def measure_exports(export: Path, h: dict, groups: dict, calib: dict | None = No
     """Blood-pool EF, LV ED area and the RV reading (→ volumes through `calib`) on every exported
     case's float SAX frames (a partial export too), per group. `pose` (the bundle's generator.pose)
     undoes the pose each export's seed drew, so the frames are read in the canonical pose."""
-    from ecg2cmr_train.model import seeded_pose
+    from ecg2cmr_train.model import seeded_pose, unpose
     rec = []
     for manifest_path in sorted(export.glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())

@@ -740,11 +740,25 @@ def seeded_pose(seed: int, views: int, max_rotation_deg: float, max_shift_px: fl
     return out
 
 
+def _sample_bilinear(frames: np.ndarray, si: np.ndarray, sj: np.ndarray) -> np.ndarray:
+    """frames [F, S, S] read at the source rows `si` and columns `sj` [S, S] (already clamped to
+    the frame): bilinear, float32, the same arithmetic as CardiacModels.PoseWarp."""
+    s = frames.shape[-1]
+    j0 = np.minimum(np.floor(sj).astype(np.int64), s - 2)
+    i0 = np.minimum(np.floor(si).astype(np.int64), s - 2)
+    fj = (sj - j0).astype(np.float32)
+    fi = (si - i0).astype(np.float32)
+    im = frames.astype(np.float32)
+    top = im[:, i0, j0] * (1 - fj) + im[:, i0, j0 + 1] * fj
+    bot = im[:, i0 + 1, j0] * (1 - fj) + im[:, i0 + 1, j0 + 1] * fj
+    return top * (1 - fi) + bot * fi
+
+
 def apply_pose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
     """Rotate frames [F, S, S] by `angle` (counter-clockwise on screen) about the centre, then shift
     by (dx, dy) pixels (right, down); bilinear, edges clamped. Output pixel (i, j) reads the input at
     x = c + cos·(j−c−dx) − sin·(c+dy−i)... written out exactly in CardiacModels.PoseWarp."""
-    f, s, _ = frames.shape
+    s = frames.shape[-1]
     c = (s - 1) / 2.0
     ca, sa = math.cos(angle), math.sin(angle)
     ii, jj = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64), indexing="ij")
@@ -753,19 +767,19 @@ def apply_pose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.nda
     # inverse rotation: the source of a point rotated by +angle
     xs = ca * x + sa * y
     ys = -sa * x + ca * y
-    sj = np.clip(xs + c, 0, s - 1)
-    si = np.clip(c - ys, 0, s - 1)
-    j0 = np.minimum(np.floor(sj).astype(np.int64), s - 2)
-    i0 = np.minimum(np.floor(si).astype(np.int64), s - 2)
-    fj = (sj - j0).astype(np.float32)
-    fi = (si - i0).astype(np.float32)
-    out = np.empty_like(frames, dtype=np.float32)
-    for k in range(f):
-        im = frames[k].astype(np.float32)
-        top = im[i0, j0] * (1 - fj) + im[i0, j0 + 1] * fj
-        bot = im[i0 + 1, j0] * (1 - fj) + im[i0 + 1, j0 + 1] * fj
-        out[k] = top * (1 - fi) + bot * fi
-    return out
+    return _sample_bilinear(frames, np.clip(c - ys, 0, s - 1), np.clip(xs + c, 0, s - 1))
+
+
+def unpose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
+    """The inverse of `apply_pose`: frames [F, S, S] as exported (rotated by `angle`, then shifted by
+    (dx, dy) px) → the canonical pose (bilinear, edges clamped). The held-out check's RV reading walks
+    along the canonical −x axis, so it must not see the seed's rotation."""
+    s = frames.shape[-1]
+    c = (s - 1) / 2.0
+    ca, sa = math.cos(angle), math.sin(angle)
+    ii, jj = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64), indexing="ij")
+    x, y = jj - c, c - ii                    # canonical point, up positive
+    return _sample_bilinear(frames, np.clip(c - (sa * x + ca * y) + dy, 0, s - 1), np.clip(ca * x - sa * y + c + dx, 0, s - 1))
 
 
 @torch.no_grad()

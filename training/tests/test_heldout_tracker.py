@@ -12,7 +12,7 @@ TRAINING = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TRAINING))
 
 import heldout_eval as H  # noqa: E402
-from ecg2cmr_train.model import apply_pose, seeded_pose  # noqa: E402
+from ecg2cmr_train.model import apply_pose, seeded_pose, unpose  # noqa: E402
 
 
 def test_unpose_inverts_the_export_pose():
@@ -20,7 +20,7 @@ def test_unpose_inverts_the_export_pose():
     frames = np.stack([gaussian_filter(f, 3) for f in rng.random((3, 80, 80))]).astype(np.float32)
     for seed in (1, 7, 12345):
         angle, dx, dy = seeded_pose(seed, 2, 30.0, 4.0)[0]
-        back = H.unpose(apply_pose(frames, angle, dx, dy), angle, dx, dy)
+        back = unpose(apply_pose(frames, angle, dx, dy), angle, dx, dy)
         inner = (slice(None), slice(14, 66), slice(14, 66))      # corners leave the frame when rotated
         assert np.abs(back - frames)[inner].max() < 0.01
         assert np.abs(apply_pose(frames, angle, dx, dy) - frames)[inner].max() > 0.05   # the pose did move it
@@ -45,5 +45,5 @@ def test_rv_reading_grows_with_rv_volume_and_ignores_rotation():
         widths.append(reading[2])
         posed = apply_pose(frames, 1.2, 2.5, -3.0)    # beyond the ±30° a seed draws, so reading it raw would fail
         assert abs(H.ed_areas(posed)[2][2] - reading[2]) > 3.0
-        assert abs(H.ed_areas(H.unpose(posed, 1.2, 2.5, -3.0))[2][2] - reading[2]) <= 1.0
+        assert abs(H.ed_areas(unpose(posed, 1.2, 2.5, -3.0))[2][2] - reading[2]) <= 1.0
     assert widths[0] < widths[1] < widths[2], widths
