@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 import numpy as np
 import torch
@@ -121,12 +122,36 @@ class Parallel:
         return x.to(self.device, non_blocking=True)
 
     def close(self) -> None:
-        if self.world > 1 and dist.is_initialized():
-            # Every rank reaches the end before any tears gloo down: a rank that exited while its
-            # peer's gloo threads still talked to it aborted the peer ("terminate called without
-            # an active exception", exit −6) — seen once in CI.
-            dist.barrier()
-            dist.destroy_process_group()
+        """Leave the process group once every rank is done with it.
+
+        The ranks meet in the rendezvous store (TCP, held by torchrun's agent), not in gloo: a
+        rank counts itself done only after its last collective returned, so once all have, no gloo
+        message is in flight; they meet again once all have torn gloo down, so no rank exits (and
+        closes its sockets) while a peer's gloo threads still run. A gloo barrier then
+        `destroy_process_group` was not enough: under load a rank aborted at exit ("terminate
+        called without an active exception", exit −6, after all its work) in 4 of 39 two-rank runs
+        on a busy 2-core machine, and twice in CI; with these meetings 0 of 60
+        (training/teardown_stress.py)."""
+        if self.world == 1 or not dist.is_initialized():
+            return
+        store = dist.distributed_c10d._get_default_store()
+        self._meet(store, "ecg2cmr/collectives-done")
+        dist.destroy_process_group()
+        self._meet(store, "ecg2cmr/gloo-closed")
+        # Without torchrun's agent store, rank 0 holds the store: it leaves last, so no rank
+        # polls a store that has gone.
+        store.add("ecg2cmr/left", 1)
+        if self.main:
+            self._meet(store, "ecg2cmr/left", count_self=False)
+
+    def _meet(self, store, key: str, count_self: bool = True) -> None:
+        if count_self:
+            store.add(key, 1)
+        deadline = time.monotonic() + 600
+        while int(store.add(key, 0)) < self.world:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rank {self.rank}: the other ranks did not reach {key} within 10 min of this one")
+            time.sleep(0.02)
 
 
 class StepModule(torch.nn.Module):
