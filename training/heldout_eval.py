@@ -316,16 +316,14 @@ def area_calibration(train_cohort: Path, config: Path, n: int = 400, per_group_t
     this picture show" with the same tracker; r says how well the tracker reads volume at all."""
     import torch
     from ecg2cmr_train.config import load_config
-    from ecg2cmr_train.pipeline import canonical_grid, disease_groups
-    import torch.nn.functional as F
+    from ecg2cmr_train.pipeline import disease_groups, to_canonical
     cfg = load_config(str(config))
     tc = D.Cohort(train_cohort)
 
     def true_areas(rows):
         """(LV ED areas [n], RV readings [n, 3]) of the rows' true SAX cines, pose-normalised."""
         sax = torch.from_numpy(np.asarray(tc.sax[rows], dtype=np.float32) / 255.0)
-        grid = canonical_grid(np.asarray(tc.pose[rows][:, 0]), sax.shape[-1], float(cfg["cmr"]["views"]["sax"]["pixel_mm"]))
-        sax = F.grid_sample(sax, grid, mode="bilinear", padding_mode="border", align_corners=True).numpy()
+        sax = to_canonical(sax, np.asarray(tc.pose[rows][:, 0]), float(cfg["cmr"]["views"]["sax"]["pixel_mm"])).numpy()
         read = [ed_areas(f) for f in sax]
         return np.array([r[1] for r in read]), np.array([r[2] for r in read])
     rows = np.flatnonzero(tc.split == "train")[:n]

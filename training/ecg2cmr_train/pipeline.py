@@ -297,6 +297,13 @@ def canonical_grid(pose: np.ndarray, size: int, pixel_mm: float) -> torch.Tensor
     return torch.from_numpy(g.astype(np.float32))
 
 
+def to_canonical(x: torch.Tensor, pose: np.ndarray, pixel_mm: float) -> torch.Tensor:
+    """Cines [n, F, S, S] of one view warped to the canonical pose, given the cohort's pose rows
+    [n, 3] of that view."""
+    grid = canonical_grid(pose, x.shape[-1], pixel_mm)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
 def canonical_cines(run: Run, pos) -> dict:
     """Pose-normalised cines of rows `pos` in [0, 1], {view: [n, F, S, S]}."""
     r = run.rows[np.asarray(pos)]
@@ -305,9 +312,7 @@ def canonical_cines(run: Run, pos) -> dict:
     for vi, (v, arr) in enumerate((("sax", run.cohort.sax), ("lax", run.cohort.lax))):
         x = torch.from_numpy(np.asarray(arr[r], dtype=np.float32) / 255.0)
         if pose is not None:
-            size = x.shape[-1]
-            grid = canonical_grid(pose[:, vi], size, float(run.cfg["cmr"]["views"][v]["pixel_mm"]))
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+            x = to_canonical(x, pose[:, vi], float(run.cfg["cmr"]["views"][v]["pixel_mm"]))
         out[v] = x
     return out
 
