@@ -48,7 +48,6 @@ struct ReportCommand: ParsableCommand {
             let dcmPath = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("dcm").path
             try refuseForeignOutput(dcmPath, what: "a DICOM file") { $0.count >= 132 ? $0[128..<132].elementsEqual("DICM".utf8) : false }
         }
-        let modelURL = try modelOptions.bundleURL()
         let cases = try modelOptions.load()
         let record = try ECGFileReader.read(url: URL(fileURLWithPath: file), options: inputOptions.readerOptions)
         let exporter = try CaseExporter(cases: cases, options: options, readOptions: inputOptions.readerOptions,
