@@ -157,8 +157,10 @@ def sample_subjects(n: int, seed: int) -> dict[str, np.ndarray]:
     rv_edvi = _healthy("rv_edvi", sex, age, 0.8 * z_size + 0.6 * zz[2])
     lv_ef = _healthy("lv_ef", sex, age, zz[3])
     rv_ef = _healthy("rv_ef", sex, age, 0.5 * zz[3] + 0.866 * zz[4])
-    la_voli = _healthy("la_voli", sex, age, 0.4 * z_size + 0.917 * zz[5])
-    ra_voli = _healthy("ra_voli", sex, age, 0.4 * z_size + 0.917 * rng.standard_normal(n))
+    # Atrial z-scores truncated at ±3.5 SD: the reference SD is a quarter of the mean, so below
+    # −4 SD a volume would be ≤ 0 (one such subject in 10,000 crashed the ECG renderer).
+    la_voli = _healthy("la_voli", sex, age, np.clip(0.4 * z_size + 0.917 * zz[5], -3.5, 3.5))
+    ra_voli = _healthy("ra_voli", sex, age, np.clip(0.4 * z_size + 0.917 * rng.standard_normal(n), -3.5, 3.5))
     # obesity-related concentric remodelling (mass indexed to BSA falls a little with BMI)
     lv_massi = lv_massi * (1.0 + 0.004 * (bmi - 27.0))
 

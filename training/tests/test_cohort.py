@@ -553,3 +553,15 @@ def test_sample_data_files_read_back_with_their_format_readers():
     for word in ("infarct", "dilated", "hypertrophic", "restrictive", "pulmonary", "pericarditis",
                  "fibrillation", "bundle", "healthy" if "healthy" in conditions else "no cardiac"):
         assert word in conditions, word
+
+
+def test_every_volume_and_thickness_is_positive_in_a_large_draw():
+    """Gaussian reference draws have tails: 400,000 subjects (the state only, no rendering) must
+    give positive chamber volumes and wall thicknesses and EFs inside (0, 100) — a non-positive
+    atrial volume once crashed the ECG renderer on a 10,000-subject held-out draw."""
+    c = sample_subjects(400_000, 99)
+    for k, v in c.items():
+        if k.endswith(("_ml", "_mm", "_g")):
+            assert v.min() > 0, (k, float(v.min()))
+    for k in ("lv_ef_pct", "rv_ef_pct"):
+        assert 0 < c[k].min() and c[k].max() < 100, k
