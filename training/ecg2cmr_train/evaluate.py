@@ -563,12 +563,14 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
                  f"correlates with the true EF at r = {_f(r_gen)} against {_f(gen['shuffled']['ef_vs_true_ef'])} for "
                  "shuffled ECGs. Read them as an illustration of the pipeline only.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the held-out section that training/heldout_eval.py writes between its markers.
-    # Likewise the out-of-distribution section (rule, measurements), written by hand and by
-    # training/ood_measure.py between its own markers.
+    # Keep the held-out section that training/heldout_eval.py writes between its markers, the
+    # hand-written history of held-out checks after it, and the out-of-distribution section (rule,
+    # measurements), written by hand and by training/ood_measure.py between its own markers.
     old = path.read_text() if path.exists() else ""
     kept = []
-    for start, end in (("<!-- heldout:start -->", "<!-- heldout:end -->"), ("<!-- ood:start -->", "<!-- ood:end -->")):
+    for start, end in (("<!-- heldout:start -->", "<!-- heldout:end -->"),
+                       ("<!-- heldout-history:start -->", "<!-- heldout-history:end -->"),
+                       ("<!-- ood:start -->", "<!-- ood:end -->")):
         if start in old and end in old:
             kept.append(old[old.index(start):old.index(end) + len(end)])
     path.write_text("\n".join(L) + "".join("\n\n" + k for k in kept) + "\n")

@@ -228,19 +228,27 @@ def set_wide_statistics(run: Run, model: BeatECGEncoder) -> None:
     model.wide.std.copy_(v.std(0) + 1e-3)
 
 
-def phenotype_subject_weights(run: Run, rows: np.ndarray, group_weight: float) -> np.ndarray:
-    """Per-subject weight of the phenotype loss: `group_weight` for subjects in a disease group
-    whose anatomy differs most from the cohort (dilated / hypertrophic cardiomyopathy, prior MI,
-    pulmonary hypertension), 1 otherwise, normalised to mean 1 on the training split. The groups
-    are a few percent of the cohort, so an unweighted loss lets the head regress them towards
-    the cohort mean — the generator would then draw a DCM heart with a normal EF."""
+def phenotype_subject_weights(run: Run, rows: np.ndarray, group_weight: float,
+                              output_group_weights: dict | None = None) -> np.ndarray:
+    """Per-subject, per-output weight of the phenotype loss [n, outputs]: the output's group weight
+    (`output_group_weights[output]`, else `group_weight`) for subjects in a disease group whose
+    anatomy differs most from the cohort (dilated / hypertrophic cardiomyopathy, prior MI,
+    pulmonary hypertension), 1 otherwise, each output normalised to mean 1 on the training split.
+    The groups are a few percent of the cohort, so an unweighted loss lets the head regress them
+    towards the cohort mean — the generator would then draw a DCM heart with a normal EF. The
+    chamber volumes the generator draws the heart from can be weighted more than the rest."""
     g = disease_groups(run.cohort, rows)
     member = np.zeros(len(rows), dtype=bool)
     for k in ("dcm", "hcm", "prior_mi", "pulmonary_hypertension"):
         member |= g[k]
-    w = np.where(member, float(group_weight), 1.0)
+    per = output_group_weights or {}
+    unknown = sorted(set(per) - {oid for _, oid, _, _ in D.PHENOTYPES})
+    if unknown:
+        raise ValueError(f"heads.phenotype_group_output_weights: {unknown} are not phenotype outputs")
+    gw = np.array([float(per.get(oid, group_weight)) for _, oid, _, _ in D.PHENOTYPES])
+    w = np.where(member[:, None], gw[None, :], 1.0)
     tr = np.isin(np.arange(len(rows)), run.pos["train"])
-    return (w / w[tr].mean()).astype(np.float32)
+    return (w / w[tr].mean(0, keepdims=True)).astype(np.float32)
 
 
 def disease_groups(cohort: D.Cohort, rows) -> dict:
@@ -577,7 +585,8 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
                              dtype=np.float32))
     ph_w = par.to(np.array([float(h["phenotype_output_weights"].get(oid, 1.0)) for _, oid, _, _ in D.PHENOTYPES],
                            dtype=np.float32))
-    subj_w = par.to(phenotype_subject_weights(run, rows, float(h["phenotype_group_weight"])))
+    subj_w = par.to(phenotype_subject_weights(run, rows, float(h["phenotype_group_weight"]),
+                                              h.get("phenotype_group_output_weights")))
     cmr = None
     if align_weight > 0:
         rep = cmr_representation(run)
@@ -609,7 +618,7 @@ def finetune(run: Run, name: str, init: dict | None, steps: int, minutes, lr: fl
         # loss by down-weighting the subjects the mean gets wrong (they are the disease groups).
         mu = out["heads"]["phenotype"].float()
         err = (mu - ph[t]) ** 2
-        w = subj_w[t].unsqueeze(1) * ph_w
+        w = subj_w[t] * ph_w
         loss = loss + h["phenotype_weight"] * (w * err).mean()
         ls = out["log_sigma"]["phenotype"].float().clamp(-7, 4)
         nll = 0.5 * err.detach() * torch.exp(-2 * ls) + ls

@@ -176,3 +176,28 @@ def test_metrics_on_known_cases():
     r2 = (yy - 19.5) ** 2 + (xx - 19.5) ** 2
     frames = np.stack([(r2 <= 100).astype(float), (r2 <= 50).astype(float)])
     assert blood_pool_ef(frames) == pytest.approx(50.0, abs=3.0)
+
+
+def test_phenotype_group_weights_per_output(tiny_run):
+    """heads.phenotype_group_output_weights weights the disease groups more on the outputs it names
+    (the chamber volumes the generator draws), the scalar group weight on the others; every output's
+    weights average 1 on the training split, and a name that is no phenotype output is refused."""
+    from ecg2cmr_train.pipeline import disease_groups, open_run, phenotype_subject_weights
+    root, cfg = tiny_run
+    run = open_run(cfg)
+    ids = [oid for _, oid, _, _ in D.PHENOTYPES]
+    w = phenotype_subject_weights(run, run.rows, 3.0, {"lv_edv": 16.0})
+    assert w.shape == (len(run.rows), len(ids))
+    g = disease_groups(run.cohort, run.rows)
+    member = g["dcm"] | g["hcm"] | g["prior_mi"] | g["pulmonary_hypertension"]
+    assert member.any() and (~member).any()
+    train = np.isin(np.arange(len(run.rows)), run.pos["train"])
+    np.testing.assert_allclose(w[train].mean(0), 1.0, rtol=1e-5)
+    ratio = w[member].max(0) / w[~member].max(0)
+    np.testing.assert_allclose(ratio[ids.index("lv_edv")], 16.0, rtol=1e-5)
+    np.testing.assert_allclose(np.delete(ratio, ids.index("lv_edv")), 3.0, rtol=1e-5)
+    # Without per-output weights: one weight per subject, as before.
+    same = phenotype_subject_weights(run, run.rows, 3.0)
+    assert np.allclose(same, same[:, :1])
+    with pytest.raises(ValueError, match="not phenotype outputs"):
+        phenotype_subject_weights(run, run.rows, 3.0, {"lv_volume": 2.0})
