@@ -130,8 +130,8 @@ class Parallel:
         closes its sockets) while a peer's gloo threads still run. A gloo barrier then
         `destroy_process_group` was not enough: under load a rank aborted at exit ("terminate
         called without an active exception", exit −6, after all its work) in 4 of 39 two-rank runs
-        on a busy 2-core machine, and twice in CI; with these meetings 0 of 60
-        (training/teardown_stress.py)."""
+        on a busy 2-core machine, and twice in CI; with these meetings 0 of 90 (docs/cluster.md,
+        training/teardown_stress.py)."""
         if self.world == 1 or not dist.is_initialized():
             return
         store = dist.distributed_c10d._get_default_store()
@@ -140,13 +140,13 @@ class Parallel:
         self._meet(store, "ecg2cmr/gloo-closed")
         # Without torchrun's agent store, rank 0 holds the store: it leaves last, so no rank
         # polls a store that has gone.
-        store.add("ecg2cmr/left", 1)
-        if self.main:
-            self._meet(store, "ecg2cmr/left", count_self=False)
+        self._meet(store, "ecg2cmr/left", wait=self.main)
 
-    def _meet(self, store, key: str, count_self: bool = True) -> None:
-        if count_self:
-            store.add(key, 1)
+    def _meet(self, store, key: str, wait: bool = True) -> None:
+        """Count this rank in at `key`; with `wait`, return once every rank has."""
+        store.add(key, 1)
+        if not wait:
+            return
         deadline = time.monotonic() + 600
         while int(store.add(key, 0)) < self.world:
             if time.monotonic() > deadline:
