@@ -178,6 +178,7 @@ struct CMRGeneratorModel: Sendable {
     let latentStd: Tensor
     /// Anatomy generator: (head group name, indices of its outputs in decoder-latent order).
     let anatomy: (head: String, indices: [Int])?
+    let sizeCorrection: AnatomySizeCorrection?
     let residual: Int
     let guidance: Float
     let pose: ModelManifest.PoseSpec?
@@ -211,10 +212,14 @@ struct CMRGeneratorModel: Sendable {
                 return i
             }
             anatomy = (a.head, indices)
+            sizeCorrection = try a.sizeCorrection.map {
+                try AnatomySizeCorrection(spec: $0, anatomy: a.outputs, head: head, manifestPath: manifestPath)
+            }
             residual = r
             pose = spec.pose
         } else {
             anatomy = nil
+            sizeCorrection = nil
             residual = latent
             pose = nil
         }
@@ -278,7 +283,7 @@ struct CMRGeneratorModel: Sendable {
     /// followed by the view's residual.
     func viewLatent(_ v: Int, sampled: [Float], anatomy a: [Float]?) -> [Float] {
         guard anatomy != nil, let a else { return Array(sampled[(v * latent)..<((v + 1) * latent)]) }
-        return a + Array(sampled[(v * residual)..<((v + 1) * residual)])
+        return (sizeCorrection?.apply(a) ?? a) + Array(sampled[(v * residual)..<((v + 1) * residual)])
     }
 
     /// Per view (rotation radians, shift x, shift y) drawn from `seed + poseStream` (model.seeded_pose).
@@ -317,5 +322,68 @@ struct CMRGeneratorModel: Sendable {
             }
         }
         return (0..<phases.count).map { Array(frames[($0 * pixels)..<(($0 + 1) * pixels)]) }
+    }
+}
+
+/// `generator.anatomy.sizeCorrection` resolved against the anatomy head: the decoder, trained on a
+/// cohort with few large hearts, draws them smaller than asked, so it is asked for the `scale`
+/// volumes × factor(the requested `by` volume). Same arithmetic as `model.SizeCorrection` in
+/// training (float64, then rounded to float32), so the golden frames hold.
+struct AnatomySizeCorrection: Sendable {
+    let by: Int
+    let scale: [Int]
+    /// Per anatomy position: the head output's mean and std (standardised ↔ mL).
+    let mean: [Double]
+    let std: [Double]
+    let knots: [Double]
+    let factors: [Double]
+
+    init(spec: ModelManifest.SizeCorrectionSpec, anatomy: [String], head: ModelManifest.HeadSpec, manifestPath: String) throws {
+        func bad(_ r: String) -> ModelBundleError { .invalidManifest(file: manifestPath, reason: "generator.anatomy.sizeCorrection: " + r) }
+        func position(_ id: String) throws -> Int {
+            guard let k = anatomy.firstIndex(of: id) else { throw bad("'\(id)' is not one of the generator's anatomy outputs") }
+            return k
+        }
+        by = try position(spec.by)
+        scale = try spec.scale.map(position)
+        guard spec.knotsMl.count >= 2, spec.knotsMl.count == spec.factors.count,
+              spec.knotsMl.allSatisfy(\.isFinite), zip(spec.knotsMl, spec.knotsMl.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw bad("needs at least 2 finite, increasing knotsMl and as many factors")
+        }
+        guard spec.factors.allSatisfy({ $0.isFinite && $0 > 0 }) else { throw bad("factors must be finite and positive") }
+        knots = spec.knotsMl
+        factors = spec.factors
+        var m: [Double] = [], s: [Double] = []
+        for id in anatomy {
+            let o = head.outputs.first(where: { $0.id == id })
+            m.append(o?.mean ?? 0)
+            s.append(o?.std ?? 1)
+        }
+        for k in [by] + scale where !(s[k].isFinite && s[k] > 0 && m[k].isFinite) {
+            throw bad("output '\(anatomy[k])' needs a finite mean and a positive std")
+        }
+        mean = m
+        std = s
+    }
+
+    /// numpy.interp: linear between knots, the end factors beyond them.
+    func factor(volumeMl x: Double) -> Double {
+        guard x.isFinite else { return 1 }
+        if x <= knots[0] { return factors[0] }
+        if x >= knots[knots.count - 1] { return factors[factors.count - 1] }
+        var j = 0
+        while knots[j + 1] <= x { j += 1 }
+        let slope = (factors[j + 1] - factors[j]) / (knots[j + 1] - knots[j])
+        return slope * (x - knots[j]) + factors[j]
+    }
+
+    /// Standardised anatomy → what the decoder is asked for.
+    func apply(_ a: [Float]) -> [Float] {
+        var out = a
+        let k = factor(volumeMl: Double(a[by]) * std[by] + mean[by])
+        for j in scale {
+            out[j] = Float(((Double(a[j]) * std[j] + mean[j]) * k - mean[j]) / std[j])
+        }
+        return out
     }
 }

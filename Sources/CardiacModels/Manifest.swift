@@ -168,6 +168,19 @@ public struct ModelManifest: Codable, Sendable {
     public struct AnatomySpec: Codable, Sendable {
         public var head: String
         public var outputs: [String]
+        /// Asks the decoder for larger volumes where it draws them smaller than asked (fitted by
+        /// `python -m ecg2cmr_train.drawsize`); nil draws the head's values as they are.
+        public var sizeCorrection: SizeCorrectionSpec?
+    }
+
+    /// The decoder is asked for each `scale` volume × factor(requested `by` volume in mL), the factor
+    /// piecewise linear over `knotsMl` and constant beyond the ends, so the cine shows the volume
+    /// printed beside it; all `scale` volumes get the same factor, so the asked EF is unchanged.
+    public struct SizeCorrectionSpec: Codable, Sendable {
+        public var by: String
+        public var scale: [String]
+        public var knotsMl: [Double]
+        public var factors: [Double]
     }
 
     /// The nuisance pose a seed draws: rotation uniform in ±rotationDegrees, shift in ±shiftPixels.

@@ -36,8 +36,8 @@ import torch
 from safetensors.numpy import save_file
 
 from .model import (AnatomyCMRGenerator, BeatECGEncoder, CMRGenerator, DiffusionSchedule, ECGEncoder,
-                    FrameDecoder, LatentPrior, beat_gradcam, ddim_sample, generate_cine, gradcam,
-                    seeded_gaussian)
+                    FrameDecoder, LatentPrior, SizeCorrection, beat_gradcam, ddim_sample, generate_cine,
+                    gradcam, seeded_gaussian)
 
 # A risk output is weak — shown, never a confident finding or a flag — when its validation AUC is
 # below this (docs/model-bundle.md). The one Python home; Swift's is RiskScore.weakValidationAUC.
@@ -192,6 +192,23 @@ def write_bundle(out_dir, encoder: ECGEncoder, decoders: Optional[Dict[str, Fram
     return manifest
 
 
+def size_correction(manifest: dict) -> Optional[SizeCorrection]:
+    """The anatomy generator's `sizeCorrection` (None when the manifest has none), its output ids
+    resolved to positions in the anatomy vector with their head's mean and std."""
+    a = (manifest.get("generator") or {}).get("anatomy") or {}
+    c = a.get("sizeCorrection")
+    if c is None:
+        return None
+    outs = {o["id"]: o for h in manifest["heads"] if h["name"] == a["head"] for o in h["outputs"]}
+    ids = list(a["outputs"])
+    missing = [o for o in [c["by"], *c["scale"]] if o not in ids]
+    if missing:
+        raise ValueError(f"sizeCorrection names {missing}, not among the generator's anatomy outputs")
+    return SizeCorrection(ids.index(c["by"]), [ids.index(o) for o in c["scale"]],
+                          [outs[o].get("mean", 0.0) for o in ids], [outs[o].get("std", 1.0) for o in ids],
+                          c["knotsMl"], c["factors"])
+
+
 def load_bundle(bundle_dir) -> tuple:
     """Rebuild (encoder, generator or None, manifest) from a bundle directory (round-trip)."""
     from safetensors.numpy import load_file
@@ -230,6 +247,7 @@ def load_bundle(bundle_dir) -> tuple:
                                   head_size=len(head_ids))
         gen.load_state_dict({k[len("generator."):]: torch.from_numpy(v) for k, v in tensors.items()
                              if k.startswith("generator.")})
+        gen.size_correction = size_correction(manifest)
     elif "generator" in manifest:
         g = manifest["generator"]
         gen = CMRGenerator(g["latentSize"], e.get("projectionDim") or e["width"],
@@ -408,7 +426,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--random", action="store_true", help="write a randomly initialised bundle (required)")
     ap.add_argument("--layout", choices=sorted(LAYOUTS), default="demo")
-    ap.add_argument("--out", required=True, help="bundle directory to write")
+    ap.add_argument("--out", default=None, help="bundle directory to write")
+    ap.add_argument("--refresh-golden", default=None, metavar="GOLDEN",
+                    help="rewrite this beat-aware golden file from --bundle (same cases, seeds and Grad-CAM "
+                         "targets), e.g. after a tool changed the bundle's manifest")
+    ap.add_argument("--bundle", default=None, help="exported bundle directory (with --refresh-golden)")
     ap.add_argument("--id", default=None, help="bundle id (default random-<layout>)")
     ap.add_argument("--seed", type=int, default=0, help="torch seed of the random weights")
     ap.add_argument("--golden", default=None, help="also write golden vectors to this .safetensors file")
@@ -416,8 +438,14 @@ def main(argv=None):
     ap.add_argument("--gradcam-layer", default=None,
                     help="Grad-CAM layer for the manifest (default: the last block, encoder.blocks.<depth-1>)")
     args = ap.parse_args(argv)
-    if not args.random:
-        ap.error("only --random is supported here; trained bundles come from the training pipeline")
+    if args.refresh_golden:
+        if not args.bundle:
+            ap.error("--refresh-golden needs --bundle")
+        refresh_golden_v2(args.refresh_golden, args.bundle)
+        print(f"rewrote {args.refresh_golden} from {args.bundle}")
+        return
+    if not args.random or not args.out:
+        ap.error("only --random --out DIR is supported here; trained bundles come from the training pipeline")
     enc, gen, fields = random_bundle(args.layout, args.seed, args.id)
     if args.gradcam_layer:
         fields["gradcam"] = {"layer": args.gradcam_layer}
@@ -430,9 +458,6 @@ def main(argv=None):
         write_golden(args.golden, enc, gen, manifest, x, [1000 + k for k in range(args.cases)], gradcam_targets=targets)
         print(f"wrote {args.golden}")
 
-
-if __name__ == "__main__":
-    main()
 
 
 def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCMRGenerator], manifest: dict,
@@ -493,3 +518,29 @@ def write_golden_v2(path, encoder: BeatECGEncoder, generator: Optional[AnatomyCM
                 tensors[p + f"gen.{v}"] = np.ascontiguousarray(res["frames"][v].astype(np.float32))
             meta[p + "gen.seed"] = str(int(seeds[k]))
     return _save_golden(path, tensors, meta)
+
+
+def refresh_golden_v2(golden_path, bundle_dir) -> Path:
+    """Rewrite a beat-aware golden file from an exported bundle: the same cases (prepared input,
+    peaks, beats, rhythm), generator seeds and Grad-CAM targets as the file holds, every output
+    recomputed by the bundle as loaded (its manifest's sizeCorrection included)."""
+    from safetensors import safe_open
+    encoder, generator, manifest = load_bundle(bundle_dir)
+    with safe_open(str(golden_path), framework="numpy") as f:
+        meta = f.metadata() or {}
+        keys = set(f.keys())
+        n = int(meta.get("cases", "0"))
+        cases = [{k: f.get_tensor(f"case{i}.{k}") for k in ("input", "peaks", "beats", "rhythm")} for i in range(n)]
+    if meta.get("bundle") != manifest["id"]:
+        raise ValueError(f"{golden_path} holds golden vectors of bundle {meta.get('bundle')!r}, not {manifest['id']!r}")
+    for c in cases:
+        c["peaks"] = c["peaks"].astype(np.int64)
+    seeds = [int(meta[f"case{i}.gen.seed"]) for i in range(n)] if generator is not None else [0] * n
+    targets = {tuple(k[len("case0.gradcam."):].split(".", 1)) for k in keys if k.startswith("case0.gradcam.")}
+    order = [(h["name"], o["id"]) for h in manifest["heads"] for o in h["outputs"]]
+    targets = sorted(targets, key=lambda t: order.index(t))
+    return write_golden_v2(golden_path, encoder, generator, manifest, cases, seeds, gradcam_targets=targets)
+
+
+if __name__ == "__main__":
+    main()

@@ -147,24 +147,59 @@ def calibration_metrics(p, risk_logits: np.ndarray, bins: int = 10) -> dict:
 
 
 def interval_metrics(p, mu: np.ndarray, log_sigma: np.ndarray, scales: dict, cells: np.ndarray | None = None) -> dict:
-    """Test-split coverage of the 80 % intervals, overall and within the disease groups, and their
-    median width in the output's unit. `scales[oid]` is one scale, or {cell: scale} with `cells`
-    the test subjects' interval cells (validate.interval_cells)."""
-    from .pipeline import disease_groups
+    """Test-split coverage of the 80 % intervals (`interval_coverage` on the run's test split)."""
     rows = p.rows[p.pos["test"]]
-    truth = p.targets.phenotype[rows]
-    groups = {"all": np.ones(len(rows), dtype=bool), **disease_groups(p.cohort, rows)}
+    return interval_coverage(p.cohort, rows, p.targets.phenotype[rows], mu, log_sigma, p.ph_mean, p.ph_std,
+                             scales, cells)
+
+
+def interval_coverage(cohort, rows, truth: np.ndarray, mu: np.ndarray, log_sigma: np.ndarray, mean, std,
+                      scales: dict, cells: np.ndarray | None = None) -> dict:
+    """Coverage of the 80 % intervals of cohort `rows`, overall and within the disease groups, and
+    their median width in the output's unit. `mu`, `log_sigma` standardised head outputs; `truth`
+    [n, phenotypes] in units; `scales[oid]` is one scale, or {cell: scale} with `cells` the
+    subjects' interval cells (validate.interval_cells)."""
+    from .pipeline import disease_groups
+    groups = {"all": np.ones(len(rows), dtype=bool), **disease_groups(cohort, rows)}
     out = {}
     for j, (_, oid, _, _) in enumerate(D.PHENOTYPES):
         q = scales[oid]
         q = np.array([q[c] for c in cells]) if isinstance(q, dict) else q
-        half = q * np.exp(np.clip(log_sigma[:, j], -7, 4)) * p.ph_std[j]
-        val = mu[:, j] * p.ph_std[j] + p.ph_mean[j]
+        half = q * np.exp(np.clip(log_sigma[:, j], -7, 4)) * std[j]
+        val = mu[:, j] * std[j] + mean[j]
         inside = np.abs(truth[:, j] - val) <= half
         out[oid] = {"width": float(np.median(2 * half)),
                     "coverage": {g: (float(inside[m].mean()) if m.any() else None) for g, m in groups.items()},
                     "n": {g: int(m.sum()) for g, m in groups.items()}}
     return out
+
+
+INTERVALS_HEADING = "### 80 % intervals of the phenotypes (test split)"
+
+
+def interval_section(iv: dict, cells: dict | None, calibrated_on: str) -> list:
+    """The card's interval section (lines): the rule, the test subjects per cell and the coverage
+    table of `interval_metrics`. Written by the evaluate stage and again by `python -m
+    ecg2cmr_train.intervals --card` when a bundle's scales are set on a calibration cohort."""
+    L = [INTERVALS_HEADING + "\n"]
+    L.append("The phenotype head predicts a Gaussian (mean and log σ, trained with the mean's error detached); "
+             f"interval = value ± q·σ with q a split-conformal scale of |error|/σ set on {calibrated_on}"
+             + (", per interval cell: an ECG whose predicted probability of DCM, HCM, pulmonary hypertension "
+                "or prior MI (read from wall-motion abnormality) is above a threshold fixed in advance "
+                "(`validate.INTERVAL_CELLS`) gets its cell's scale, the other ECGs the \"none\" cell's; each disease "
+                "cell's scale is the smallest that covers its true disease group at 80 % (never covering less than 70 % "
+                "of the cell's own subjects), the \"none\" cell's the smallest that covers all subjects at 80 % "
+                f"(`validate.cell_conformal_scales`; test subjects per cell: {', '.join(f'{k} {v}' for k, v in cells.items())}). "
+                "The members of a group whose ECG does not look like the disease fall in another cell, so a disease "
+                "cell covers more or less than 80 % of its own subjects" if cells else "")
+             + ". Coverage (share of subjects whose true value lies inside), overall and within disease groups:\n")
+    gs = list(next(iter(iv.values()))["coverage"])
+    L.append("| phenotype | median width | " + " | ".join(f"{g} (n={iv['lv_ef']['n'][g]})" for g in gs) + " |")
+    L.append("|---|---|" + "---|" * len(gs))
+    for _, oid, label, unit in D.PHENOTYPES[:13]:
+        L.append(f"| {label} | {_f(iv[oid]['width'], 1)} {unit} | " + " | ".join(_f(iv[oid]['coverage'][g], 2) for g in gs) + " |")
+    L.append("")
+    return L
 
 
 def group_means(p, mu: np.ndarray) -> dict:
@@ -438,26 +473,8 @@ def write_card(p, res: dict, gen: dict, manifest: dict, path, bundle_mb: float) 
         for _, oid, label in D.RISK_OUTPUTS:
             L.append(f"| {label} | {_f(cal[oid]['ece'])} | {'yes' if weak_.get(oid) else 'no'} |")
         L.append("\n![Reliability diagram](img/reliability.png)\n")
-    iv = res.get("intervals")
-    if iv:
-        L.append("### 80 % intervals of the phenotypes (test split)\n")
-        cells = res.get("intervalCells")
-        L.append("The phenotype head predicts a Gaussian (mean and log σ, trained with the mean's error detached); "
-                 "interval = value ± q·σ with q the split-conformal 80 % quantile of |error|/σ on the validation split"
-                 + (", calibrated per interval cell: an ECG whose predicted probability of DCM, HCM, pulmonary hypertension "
-                    "or prior MI (read from wall-motion abnormality) is above a threshold fixed in advance "
-                    "(`validate.INTERVAL_CELLS`) gets its cell's scale, each disease cell's level raised until its true "
-                    "disease group is covered at 80 % on validation, the other ECGs the \"none\" cell's scale "
-                    f"(test subjects per cell: {', '.join(f'{k} {v}' for k, v in cells.items())}). The members of a group "
-                    "whose ECG does not look like the disease fall in another cell: that is why a disease cell needs more "
-                    "than 80 %" if cells else "")
-                 + ". Coverage (share of subjects whose true value lies inside), overall and within disease groups:\n")
-        gs = list(next(iter(iv.values()))["coverage"])
-        L.append("| phenotype | median width | " + " | ".join(f"{g} (n={iv['lv_ef']['n'][g]})" for g in gs) + " |")
-        L.append("|---|---|" + "---|" * len(gs))
-        for _, oid, label, unit in D.PHENOTYPES[:13]:
-            L.append(f"| {label} | {_f(iv[oid]['width'], 1)} {unit} | " + " | ".join(_f(iv[oid]['coverage'][g], 2) for g in gs) + " |")
-        L.append("")
+    if res.get("intervals"):
+        L.extend(interval_section(res["intervals"], res.get("intervalCells"), "the validation split"))
     gm = res.get("group_means")
     if gm:
         L.append("### Severity within disease groups (test split): mean true → mean predicted\n")

@@ -643,6 +643,39 @@ def beat_gradcam(model: BeatECGEncoder, beats: torch.Tensor, rhythm: torch.Tenso
     return full, rhythm_value
 
 
+class SizeCorrection:
+    """The generator's size correction (manifest `generator.anatomy.sizeCorrection`): the decoder,
+    trained on a cohort where large hearts are few, draws them smaller than asked (a DCM heart
+    asked at 229 mL read 221 mL on the generated cine, while the tracker reads true DCM cines within
+    1 %). So the decoder is asked for the `scale` volumes × factor(requested `by` volume), the factor
+    piecewise linear in `knots` (mL, constant beyond the ends), fitted by `python -m
+    ecg2cmr_train.drawsize` so that the cine shows the volume printed beside it. All `scale` volumes
+    get the same factor, so the asked EF is unchanged. Positions index the anatomy vector."""
+
+    def __init__(self, by: int, scale: List[int], mean: Sequence[float], std: Sequence[float],
+                 knots: Sequence[float], factors: Sequence[float]):
+        self.by, self.scale = int(by), [int(j) for j in scale]
+        self.mean, self.std = [float(v) for v in mean], [float(v) for v in std]
+        self.knots, self.factors = [float(v) for v in knots], [float(v) for v in factors]
+        if len(self.knots) < 2 or len(self.knots) != len(self.factors) or any(
+                b <= a for a, b in zip(self.knots, self.knots[1:])) or not all(
+                np.isfinite(f) and f > 0 for f in self.factors):
+            raise ValueError("sizeCorrection: needs ≥ 2 increasing knots and as many positive factors")
+
+    def factor(self, volume_ml: float) -> float:
+        return float(np.interp(volume_ml, self.knots, self.factors))
+
+    def apply(self, anatomy: torch.Tensor) -> torch.Tensor:
+        """Standardised anatomy [..., K] → the anatomy the decoder is asked for, same dtype;
+        computed in float64 then rounded, as the engine does."""
+        a = anatomy.detach().double().clone()
+        by = a[..., self.by] * self.std[self.by] + self.mean[self.by]
+        k = torch.as_tensor(np.asarray(np.interp(by.numpy(), self.knots, self.factors), dtype=np.float64))
+        for j in self.scale:
+            a[..., j] = ((a[..., j] * self.std[j] + self.mean[j]) * k - self.mean[j]) / self.std[j]
+        return a.to(anatomy.dtype)
+
+
 class AnatomyCMRGenerator(nn.Module):
     """The v2 generator: the ECG decides the anatomy, diffusion only the residual, the seed the pose.
 
@@ -676,6 +709,7 @@ class AnatomyCMRGenerator(nn.Module):
         self.prior = LatentPrior(total, cond, prior_hidden, prior_layers, temb)
         self.register_buffer("residual_mean", torch.zeros(total))
         self.register_buffer("residual_std", torch.ones(total))
+        self.size_correction: Optional[SizeCorrection] = None     # set from a bundle's manifest
 
     def decoder(self, view: str) -> FrameDecoder:
         return getattr(self, view)
@@ -691,8 +725,10 @@ class AnatomyCMRGenerator(nn.Module):
         """phenotype head output [..., head_size], de-standardised residual of both views [..., 2R] →
         decoder latent [..., K+R]."""
         i = self.view_names.index(view)
-        return torch.cat([self.select_anatomy(head_output), residual[..., i * self.residual:(i + 1) * self.residual]],
-                         dim=-1)
+        a = self.select_anatomy(head_output)
+        if self.size_correction is not None:
+            a = self.size_correction.apply(a)
+        return torch.cat([a, residual[..., i * self.residual:(i + 1) * self.residual]], dim=-1)
 
     def decode(self, view: str, z: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
         zz = z.reshape(1, -1).expand(phases.shape[0], -1)

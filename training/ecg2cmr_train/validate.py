@@ -171,33 +171,49 @@ def interval_cells(risk_logit: np.ndarray, subtype_logit: np.ndarray) -> np.ndar
 
 
 def cell_conformal_scales(score: np.ndarray, cells: np.ndarray, groups: dict, coverage: float,
-                          rounds: int = 4) -> tuple[dict, dict]:
-    """Per-cell split-conformal scales of one output's normalised residuals, the level of each
-    disease cell raised (never below `coverage`) until the TRUE group of that name reaches `coverage`
-    on these subjects — the members the cell misses (ECGs that do not look like their disease) get
-    the narrower intervals of the cell they fall in — then the "none" cell's level set so that all
-    subjects together reach `coverage`. Returns ({cell: scale}, {cell: level})."""
+                          rounds: int = 20, min_level: float = 0.7) -> tuple[dict, dict]:
+    """Per-cell scales of one output's normalised residuals |y − μ|/σ such that every TRUE disease
+    group (`groups`, named as the cells) and all subjects together are covered at `coverage`.
+
+    A group's members fall in their own cell (ECGs that look like the disease) or in another cell.
+    Each disease cell's scale is the smallest that brings its true group to `coverage`, the other
+    cells' scales fixed — raised when the members in other cells are under-covered (their
+    intervals are narrower than their errors), lowered when they are over-covered — but never below
+    the scale that covers `min_level` of the cell's own subjects, so an ECG that looks like the
+    disease does not get an interval narrower than its errors warrant. The "none" cell's scale is the
+    smallest that brings all subjects to `coverage`. The scales depend on each other (a cell holds
+    members of several groups), so the rule is applied in turn until no scale moves.
+    Returns ({cell: scale}, {cell: share of the cell's own subjects covered})."""
     names = [c["name"] for c in INTERVAL_CELLS]
-    level = {c: coverage for c in names + [NO_CELL]}
-    grid = np.round(np.arange(0.70, 0.9951, 0.005), 3)
+    score = np.asarray(score, dtype=np.float64)
+    own = {c: score[cells == c] for c in names + [NO_CELL]}
+    q = {c: conformal_scale(own[c], coverage) if len(own[c]) else conformal_scale(score, coverage)
+         for c in own}
+    floor = {c: conformal_scale(own[c], min_level) if len(own[c]) else 0.0 for c in names}
+    everyone = np.ones(len(score), dtype=bool)
 
-    def scales():
-        return {c: conformal_scale(score[cells == c], level[c]) if (cells == c).any() else
-                conformal_scale(score, level[c]) for c in level}
+    def smallest(cell: str, mask: np.ndarray, low: float) -> float:
+        inside = cells[mask] == cell
+        s_in = np.sort(score[mask][inside])
+        if len(s_in) == 0:
+            return q[cell]
+        out_cells = cells[mask][~inside]
+        covered_out = int((score[mask][~inside] <= np.array([q[c] for c in out_cells], dtype=np.float64)).sum())
+        need = int(np.ceil(coverage * int(mask.sum()))) - covered_out
+        if need <= 0:
+            return low
+        return max(low, float(s_in[min(need, len(s_in)) - 1]))
 
-    def covered(mask, q):
-        return float(np.mean(score[mask] <= np.array([q[c] for c in cells[mask]]))) if mask.any() else 1.0
     for _ in range(rounds):
+        before = dict(q)
         for g in names:
-            for lv in grid[grid >= coverage]:
-                level[g] = float(lv)
-                if covered(groups[g], scales()) >= coverage:
-                    break
-        for lv in grid:
-            level[NO_CELL] = float(lv)
-            if covered(np.ones(len(score), dtype=bool), scales()) >= coverage:
-                break
-    return scales(), level
+            if groups[g].any():
+                q[g] = smallest(g, groups[g], floor[g])
+        q[NO_CELL] = smallest(NO_CELL, everyone, 0.0)
+        if all(abs(q[c] - before[c]) < 1e-12 for c in q):
+            break
+    level = {c: float((own[c] <= q[c]).mean()) if len(own[c]) else float("nan") for c in q}
+    return q, level
 
 
 def calibrate(run) -> dict:
