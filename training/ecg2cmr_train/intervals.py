@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     ap.add_argument("--card", default=None,
                     help="rewrite this model card's interval section with that test-split coverage")
     a = ap.parse_args(argv)
+    if a.card and not a.check_cohort:
+        ap.error("--card needs --check-cohort (the coverage it writes is measured there)")
     import torch
     from .bundle import load_bundle
     from .ood import cohort_features

@@ -99,3 +99,44 @@ def test_the_scales_are_a_fixed_point_of_the_rule():
     per = np.array([qc[c] for c in cells])
     for g, m in groups.items():
         assert (score[m] <= per[m]).mean() >= 0.8
+
+
+def test_a_bundle_is_recalibrated_in_place_with_only_its_scales_changed(tmp_path):
+    """python -m ecg2cmr_train.intervals: new scales per output and cell, the calibration cohort
+    recorded, every other manifest field and the weights untouched."""
+    import json
+    import shutil
+    from ecg2cmr_train.intervals import recalibrate, rewrite_manifest
+    src = Path(__file__).resolve().parents[2] / "assets/models/demo-v2"
+    bundle = tmp_path / "b"
+    shutil.copytree(src, bundle)
+    before = json.loads((bundle / "manifest.json").read_text())
+    head = next(h for h in before["heads"] if "uncertainty" in h)
+    rng = np.random.default_rng(3)
+    n, k = 3000, len(head["outputs"])
+    r, s = logits(n)
+    sick = rng.random(n) < 0.2
+    r[sick, [oid for _, oid, _ in D.RISK_OUTPUTS].index("pulmonary_hypertension")] = 2.0
+    truth = np.stack([rng.normal(o["mean"], o["std"], n) for o in head["outputs"]], 1)
+    pred = {"heads": {"risk": r, "cm_subtype": s, head["name"]: np.zeros((n, k))},
+            "log_sigma": {head["name"]: np.zeros((n, k))}}
+    groups = {"dcm": np.zeros(n, bool), "hcm": np.zeros(n, bool), "prior_mi": np.zeros(n, bool),
+              "pulmonary_hypertension": sick}
+    res = recalibrate(before, pred, truth, groups)
+    assert res["cellSubjects"]["pulmonary_hypertension"] == sick.sum()
+    for o in head["outputs"]:
+        cov = res["outputs"][o["id"]]["coverage"]
+        assert 0.8 <= cov["all"] < 0.81 and 0.8 <= cov["pulmonary_hypertension"] < 0.81
+    rewrite_manifest(bundle, res, {"subjects": n, "seed": 1})
+    after = json.loads((bundle / "manifest.json").read_text())
+    h2 = next(h for h in after["heads"] if "uncertainty" in h)
+    for o in h2["outputs"]:
+        assert o["interval80Scales"]["pulmonary_hypertension"] == round(res["outputs"][o["id"]]["cellScales"]["pulmonary_hypertension"], 5)
+        o.pop("interval80Scales"), o.pop("interval80Scale")
+    for o in head["outputs"]:
+        o.pop("interval80Scales"), o.pop("interval80Scale")
+    assert h2["uncertainty"].pop("calibrationCohort")["subjects"] == n
+    h2["uncertainty"].pop("calibration"), head["uncertainty"].pop("calibration")
+    head["uncertainty"].pop("calibrationCohort", None)
+    assert after == before
+    assert (bundle / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
