@@ -226,7 +226,8 @@ def compare(h: dict, s: dict, floor: dict, manifest: dict, n_boot: int = 1000) -
     return res
 
 
-def pick_generator_subjects(h: dict, per_group: int) -> dict:
+def pick_generator_subjects(h: dict, per_group: int, whole=()) -> dict:
+    """Subjects to export per group: the first `per_group` members, every member of a `whole` group."""
     groups = {
         "normal": np.flatnonzero((h["cad"] == 0) & (h["heart_failure"] == 0) & (h["cardiomyopathy"] == 0)
                                  & (h["atrial_fibrillation"] == 0) & (h["pulmonary_hypertension"] == 0)),
@@ -236,11 +237,12 @@ def pick_generator_subjects(h: dict, per_group: int) -> dict:
         "prior_mi": np.flatnonzero(h["prior_mi"] == 1),
         "pulmonary_hypertension": np.flatnonzero(h["pulmonary_hypertension"] == 1),
     }
-    return {k: v[:per_group] for k, v in groups.items()}
+    return {k: (v if k in whole else v[:per_group]) for k, v in groups.items()}
 
 
-def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group: int, calib: dict) -> dict:
-    groups = pick_generator_subjects(h, per_group)
+def generator_scores(bin_path: str, bundle: Path, out: Path, h: dict, per_group: int, calib: dict,
+                     whole=()) -> dict:
+    groups = pick_generator_subjects(h, per_group, whole)
     export = out / "export"
     if export.exists():
         import shutil
@@ -395,6 +397,10 @@ def main(argv=None):
     ap.add_argument("--out", default="/tmp/ecg2cmr-heldout")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--per-group", type=int, default=25)
+    ap.add_argument("--whole-groups", nargs="*", default=[],
+                    choices=["normal", "ef_le_35", "dcm", "hcm", "prior_mi", "pulmonary_hypertension"],
+                    help="export every member of these groups (a group mean of the generated cines without "
+                         "the sampling noise of --per-group members)")
     ap.add_argument("--card", default=None)
     ap.add_argument("--skip", nargs="*", default=[], choices=["build", "screen", "export"],
                     help="reuse what --out already holds (e.g. after an interruption)")
@@ -418,10 +424,10 @@ def main(argv=None):
           f"{c['meanR']['ci']} ({time.time() - t0:.0f} s)", flush=True)
     calib = area_calibration(Path(a.train_cohort), Path(a.config))
     if "export" in a.skip:
-        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group), calib,
+        res["generator"] = measure_exports(out / "export", h, pick_generator_subjects(h, a.per_group, a.whole_groups), calib,
                                            manifest["generator"]["pose"])
     else:
-        res["generator"] = generator_scores(a.bin, bundle, out, h, a.per_group, calib)
+        res["generator"] = generator_scores(a.bin, bundle, out, h, a.per_group, calib, a.whole_groups)
     res["seconds"] = round(time.time() - t0, 1)
     (out / "heldout.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     if a.card:
