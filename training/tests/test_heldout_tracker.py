@@ -47,3 +47,13 @@ def test_rv_reading_grows_with_rv_volume_and_ignores_rotation():
         assert abs(H.ed_areas(posed)[2][2] - reading[2]) > 3.0
         assert abs(H.ed_areas(unpose(posed, 1.2, 2.5, -3.0))[2][2] - reading[2]) <= 1.0
     assert widths[0] < widths[1] < widths[2], widths
+
+
+def test_whole_groups_export_every_member_and_the_others_their_first_members():
+    from cohort.state import sample_subjects
+    h = sample_subjects(3000, 99)
+    picked = H.pick_generator_subjects(h, 10, whole=("dcm",))
+    dcm = np.flatnonzero(h["cm_subtype"] == "dcm")
+    assert len(dcm) > 10 and np.array_equal(picked["dcm"], dcm)
+    assert np.array_equal(picked["hcm"], np.flatnonzero(h["cm_subtype"] == "hcm")[:10])
+    assert all(len(v) == 10 for k, v in picked.items() if k != "dcm")
