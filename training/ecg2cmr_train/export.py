@@ -83,8 +83,9 @@ def manifest_fields(p) -> dict:
                                             + ("; with cells, the scale of the ECG's cell (interval80Scales[cell]): "
                                                "the first cell whose probability (the product of the named head "
                                                "outputs) is above its threshold, else \"none\"; each disease cell's "
-                                               "level raised until that true disease group is covered at 80 % on "
-                                               "validation" if "intervalCells" in cal else ""),
+                                               "scale set so that its true disease group is covered at 80 %, the "
+                                               "\"none\" cell's so that all subjects are, on validation"
+                                               if "intervalCells" in cal else ""),
                              **({"cells": cal["intervalCells"]["cells"]} if "intervalCells" in cal else {})}},
         ],
         "generator": {"diffusion": {"steps": pr["diffusion_steps"], "betaStart": pr["beta_start"],
