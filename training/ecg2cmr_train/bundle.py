@@ -186,10 +186,17 @@ def write_bundle(out_dir, encoder: ECGEncoder, decoders: Optional[Dict[str, Fram
     save_file(tensors, str(tmp), metadata={"format": "pt", "bundle": manifest["id"]})
     os.replace(tmp, weights)
     manifest["weights"] = [{"file": weights.name, "sha256": file_sha256(weights)}]
-    tmpm = out / "manifest.json.tmp"
-    tmpm.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmpm, out / "manifest.json")
+    replace_manifest(out, manifest)
     return manifest
+
+
+def replace_manifest(bundle_dir, manifest: dict) -> None:
+    """Write a bundle's manifest.json beside it and rename it over the old one, so a reader sees
+    the old manifest or the new one, never half of one."""
+    d = Path(bundle_dir)
+    tmp = d / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, d / "manifest.json")
 
 
 def size_correction(manifest: dict) -> Optional[SizeCorrection]:

@@ -34,26 +34,23 @@ KNOT_EDGES_ML = [0, 110, 130, 150, 170, 190, 210, 230, 250, 270, 290, 320, 1e9]
 
 def sax_ed_volumes(gen, manifest: dict, anatomy: np.ndarray, embedding: np.ndarray, seeds: np.ndarray,
                    calib: dict, phases: int = 10) -> np.ndarray:
-    """LV EDV (mL) the tracker reads on the canonical SAX cine the engine draws for each subject:
-    guided DDIM residual from the seed's noise, the anatomy through the generator's size correction
-    (if set), `phases` frames over the cycle; the largest blood-pool area is end-diastole."""
+    """LV EDV (mL) the tracker reads on the canonical SAX cine the engine draws for each subject
+    (`model.generate_cine`, the anatomy through the generator's size correction if set), `phases`
+    frames over the cycle; the largest blood-pool area is end-diastole."""
     import torch
-    from .model import DiffusionSchedule, ddim_sample_guided, seeded_gaussian
+    from .model import DiffusionSchedule, generate_cine
     from .tracker import area_volume, ed_areas
     g = manifest["generator"]
     sched = DiffusionSchedule(g["diffusion"]["steps"], g["diffusion"]["betaStart"], g["diffusion"]["betaEnd"])
     ph = torch.arange(phases, dtype=torch.float32) / phases
-    total = gen.residual * len(gen.view_names)
     out = np.zeros(len(seeds))
     with torch.no_grad():
         for i in range(len(seeds)):
-            noise = torch.from_numpy(seeded_gaussian(int(seeds[i]), total)).reshape(1, -1)
-            xs = ddim_sample_guided(gen.prior, sched, torch.from_numpy(embedding[i]).reshape(1, -1).float(), noise,
-                                    g["diffusion"]["samplingSteps"], float(g["guidance"]))
-            r = gen.destandardise(xs)[0]
-            z = gen.view_latent("sax", torch.from_numpy(anatomy[i]).float(), r)
-            frames = gen.decode("sax", z, ph).numpy()
-            out[i] = float(area_volume(calib["lv_edv"], np.array([ed_areas(frames)[1]]))[0])
+            res = generate_cine(gen, sched, g["diffusion"]["samplingSteps"], float(g["guidance"]),
+                                torch.from_numpy(anatomy[i]).float(), torch.from_numpy(embedding[i]).float(),
+                                int(seeds[i]), ph, g["pose"]["rotationDegrees"], g["pose"]["shiftPixels"],
+                                views=["sax"])
+            out[i] = float(area_volume(calib["lv_edv"], np.array([ed_areas(res["canonical"]["sax"])[1]]))[0])
     return out
 
 
@@ -106,7 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="report only; leave the bundle as it is")
     a = ap.parse_args(argv)
     import torch
-    from .bundle import load_bundle, size_correction
+    from .bundle import load_bundle, replace_manifest, size_correction
     from .intervals import predict_bundle
     from .ood import cohort_features
     from .tracker import area_calibration
@@ -161,9 +158,7 @@ def main(argv=None) -> int:
             **spec, "fitted": {"tool": "python -m ecg2cmr_train.drawsize", "cohortSeed": cohort.meta.get("seed"),
                                "subjects": int(fit_half.sum()), "checkSubjects": int(check_half.sum()),
                                "checkBefore": res["checkBefore"], "checkAfter": res["checkAfter"]}}
-        tmp = d / "manifest.json.tmp"
-        tmp.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n")
-        tmp.replace(d / "manifest.json")
+        replace_manifest(d, m)
         print(f"drawsize: bundle {a.bundle} manifest rewritten")
     return 0
 

@@ -46,11 +46,6 @@ def predict_bundle(encoder, beats: np.ndarray, rhythm: np.ndarray, batch: int = 
             "log_sigma": {k: np.concatenate(v) for k, v in sig.items()}, "embedding": np.concatenate(emb)}
 
 
-def cohort_groups(cohort, rows) -> dict:
-    from .pipeline import disease_groups
-    return disease_groups(cohort, rows)
-
-
 def recalibrate(manifest: dict, pred: dict, truth: np.ndarray, groups: dict) -> dict:
     """New scales for every phenotype output of the manifest's interval head from predictions on
     calibration subjects: {output id: {"scale", "cellScales", "cellLevels", "coverage"}} plus the
@@ -75,7 +70,8 @@ def recalibrate(manifest: dict, pred: dict, truth: np.ndarray, groups: dict) -> 
 
 
 def rewrite_manifest(bundle_dir, res: dict, source: dict) -> dict:
-    """Write the new scales into the bundle's manifest (beside it, then renamed over it)."""
+    """Write the new scales into the bundle's manifest."""
+    from .bundle import replace_manifest
     d = Path(bundle_dir)
     manifest = json.loads((d / "manifest.json").read_text())
     head = next(h for h in manifest["heads"] if "uncertainty" in h)
@@ -91,9 +87,7 @@ def rewrite_manifest(bundle_dir, res: dict, source: dict) -> dict:
         "covered at 80 %, the \"none\" cell's so that all subjects are, on the calibration cohort "
         "(calibrationCohort)")
     u["calibrationCohort"] = {**source, "cellSubjects": res["cellSubjects"], "groupSubjects": res["groupSubjects"]}
-    tmp = d / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(d / "manifest.json")
+    replace_manifest(d, manifest)
     return manifest
 
 
@@ -147,6 +141,7 @@ def main(argv=None) -> int:
     import torch
     from .bundle import load_bundle
     from .ood import cohort_features
+    from .pipeline import disease_groups
     torch.set_num_threads(max(1, a.workers))
     encoder, _, manifest = load_bundle(a.bundle)
     head = next((h for h in manifest["heads"] if "uncertainty" in h), None)
@@ -161,7 +156,7 @@ def main(argv=None) -> int:
                         a.workers, cache_dir=Path(a.cache) if a.cache else None)
     pred = predict_bundle(encoder, f["beats"], f["rhythm"])
     truth = D.Targets(cohort).phenotype[rows]
-    res = recalibrate(manifest, pred, truth, cohort_groups(cohort, rows))
+    res = recalibrate(manifest, pred, truth, disease_groups(cohort, rows))
     seed = cohort.meta.get("seed")
     source = {"subjects": int(len(rows)), "seed": seed, "cohortVersion": cohort.meta.get("version")}
     for oid in KEY_OUTPUTS:

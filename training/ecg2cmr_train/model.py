@@ -821,10 +821,11 @@ def unpose(frames: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray
 @torch.no_grad()
 def generate_cine(gen: AnatomyCMRGenerator, sched: DiffusionSchedule, sampling_steps: int, guidance: float,
                   anatomy: torch.Tensor, embedding: torch.Tensor, seed: int, phases: torch.Tensor,
-                  max_rotation_deg: float, max_shift_px: float) -> dict:
+                  max_rotation_deg: float, max_shift_px: float, views: Optional[Sequence[str]] = None) -> dict:
     """What the engine does for one ECG (CardiacModels.CMRGeneratorModel): residual noise from
     `seeded_gaussian(seed)`, guided DDIM, de-standardise, decode each view at the head's anatomy,
-    then the seed's pose. Returns {"residual": [2R], "canonical": {view: [F,S,S]}, "frames": {…}}."""
+    then the seed's pose. `views` decodes only those (default all; the residual and pose draws are
+    the same either way). Returns {"residual": [2R], "canonical": {view: [F,S,S]}, "frames": {…}}."""
     total = gen.residual * len(gen.view_names)
     noise = torch.from_numpy(seeded_gaussian(int(seed), total)).reshape(1, -1)
     xs = ddim_sample_guided(gen.prior, sched, embedding.reshape(1, -1), noise, sampling_steps, guidance)
@@ -832,6 +833,8 @@ def generate_cine(gen: AnatomyCMRGenerator, sched: DiffusionSchedule, sampling_s
     pose = seeded_pose(int(seed), len(gen.view_names), max_rotation_deg, max_shift_px)
     canonical, frames = {}, {}
     for vi, v in enumerate(gen.view_names):
+        if views is not None and v not in views:
+            continue
         z = gen.view_latent(v, anatomy.reshape(-1), r)
         canonical[v] = gen.decode(v, z, phases.float()).numpy()
         frames[v] = apply_pose(canonical[v], *pose[vi])
